@@ -1,0 +1,63 @@
+// swift-tools-version:6.0
+//
+// Module layout (see docs/ARCHITECTURE.md):
+//   CGoRuntime  — C and assembly only: context switch, stack arena, futex, TLS, clock.
+//   GoRuntime   — the goroutine runtime (scheduler, channels, select, sync, timers). No package dependencies.
+//   CZlib       — system zlib.
+//   GoTrace     — the trace format: event-kind table, writer, chunk codec, reader, dump. No package dependencies.
+//   gotrace     — the command-line tool.
+//
+// Define GORT_CHECK_INVARIANTS (swift build -Xswiftc -DGORT_CHECK_INVARIANTS) to compile in the deeper
+// run-queue and channel invariant checks; they cost O(n) per operation and are off in every normal build.
+import PackageDescription
+
+let package = Package(
+    name: "gotrace",
+    products: [
+        .library(name: "GoRuntime", targets: ["GoRuntime"]),
+        .library(name: "GoTrace", targets: ["GoTrace"]),
+        .executable(name: "gotrace", targets: ["gotrace"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .target(
+            name: "CGoRuntime",
+            cSettings: [.unsafeFlags(["-fno-omit-frame-pointer"])]
+        ),
+        .target(
+            name: "GoRuntime",
+            dependencies: ["CGoRuntime"]
+        ),
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        .target(
+            name: "GoTrace",
+            dependencies: ["CZlib"]
+        ),
+        .executableTarget(
+            name: "gotrace",
+            dependencies: [
+                "GoTrace",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "PrintMessage",
+            dependencies: ["GoRuntime"],
+            path: "Examples/PrintMessage"
+        ),
+        .testTarget(
+            name: "GoRuntimeTests",
+            dependencies: ["GoRuntime"]
+        ),
+        .testTarget(
+            name: "GoTraceTests",
+            dependencies: ["GoTrace"]
+        ),
+    ]
+)

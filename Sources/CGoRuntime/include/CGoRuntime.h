@@ -1,0 +1,96 @@
+// CGoRuntime — the few pieces of the goroutine runtime that cannot be written in Swift:
+// the register-level context switch, the stack arena (mmap/mprotect), futex-based sleeping,
+// thread-local storage that must not be cached across a context switch, and the clock.
+//
+// Every symbol is gort_-prefixed. No C global variable is visible to Swift: state lives behind
+// accessor functions. Guarded by __linux__ / __x86_64__ where it matters.
+#ifndef CGORUNTIME_H
+#define CGORUNTIME_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <stdbool.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// ---------------------------------------------------------------- context switch
+// The saved state of a suspended stack is just its stack pointer: the callee-saved registers
+// (rbx, rbp, r12–r15) are pushed onto the suspended stack itself by gort_context_switch.
+
+/// Saves the current callee-saved registers on the current stack, stores the stack pointer into
+/// `*save_sp`, loads `load_sp` and resumes whatever was suspended there.
+/// Precondition: `load_sp` was produced by gort_context_switch or gort_context_make.
+void gort_context_switch(void **save_sp, void *load_sp);
+
+/// Prepares a fresh stack whose top (highest address, 16-byte aligned) is `stack_top` so that the
+/// first switch to the returned stack pointer calls `entry(arg)`. `entry` must never return.
+void *gort_context_make(void *stack_top, void (*entry)(void *), void *arg);
+
+// ---------------------------------------------------------------- stack arena
+// Stacks are slots carved out of large MAP_NORESERVE arenas: untouched pages cost no memory.
+typedef struct {
+    void *base;   // lowest address of the slot (the guard page, when it has one)
+    void *top;    // one past the highest usable byte; 16-byte aligned
+    size_t size;  // slot size in bytes
+    bool guarded; // whether the lowest page is PROT_NONE
+} gort_stack_t;
+
+/// Sets the slot size (rounded up to pages) and the guard budget; call before the first stack.
+void gort_stack_configure(size_t slot_size, size_t guard_budget);
+/// Returns a fresh slot (never previously handed out); false when the address space is exhausted.
+bool gort_stack_alloc(gort_stack_t *out);
+/// Returns the slot's pages (all but the top `keep_bytes`) to the OS; the slot stays reserved.
+void gort_stack_release_pages(const gort_stack_t *stack, size_t keep_bytes);
+/// Whether the guard budget ran out and some stacks have no guard page (warned once on stderr).
+bool gort_stack_guard_budget_exhausted(void);
+/// Number of slots ever allocated.
+size_t gort_stack_slots_allocated(void);
+
+// ---------------------------------------------------------------- locks and sleeping
+/// A short-hold lock (spin, then futex). Zero-initialised memory is an unlocked lock.
+typedef struct { uint32_t state; } gort_lock_t;
+void gort_lock(gort_lock_t *lock);
+void gort_unlock(gort_lock_t *lock);
+bool gort_lock_is_held(gort_lock_t *lock);
+
+/// A one-shot wake-up: sleep blocks until wakeup has been called since the last clear.
+typedef struct { uint32_t key; } gort_note_t;
+void gort_note_clear(gort_note_t *note);
+void gort_note_wakeup(gort_note_t *note);
+void gort_note_sleep(gort_note_t *note);
+/// Sleeps at most `ns` nanoseconds (< 0: forever). Returns true when woken by wakeup.
+bool gort_note_timed_sleep(gort_note_t *note, int64_t ns);
+
+// ---------------------------------------------------------------- threads, TLS, clock, misc
+/// Starts a detached OS thread running fn(arg). Returns 0 or an errno value.
+int gort_thread_create(void (*fn)(void *), void *arg, size_t stack_size);
+/// The current M of this thread. Deliberately not inline: a goroutine may resume on another
+/// thread after a context switch, and the compiler must never reuse a TLS address across that.
+void *gort_tls_get_m(void);
+void gort_tls_set_m(void *m);
+/// Monotonic clock in nanoseconds.
+int64_t gort_nanotime(void);
+/// Number of CPUs this process may run on (its affinity mask).
+int gort_cpu_count(void);
+/// Writes all of buf to fd, retrying on EINTR; async-signal-safe.
+void gort_write_all(int fd, const void *buf, size_t len);
+/// Terminates the process at once with `status` (no atexit handlers, no Swift runtime teardown).
+_Noreturn void gort_exit(int status);
+/// One spin-wait pause instruction.
+void gort_cpu_relax(void);
+void gort_os_yield(void);
+
+// ---------------------------------------------------------------- Swift exclusivity tracking
+// Exported by libswiftCore; Swift's own async runtime brackets each task run with them. A
+// goroutine that parks inside an open inout access carries that access with it instead of
+// leaking it to the next goroutine that runs on the thread. `state` is two zeroed words per
+// goroutine.
+void swift_task_enterThreadLocalContext(char *state);
+void swift_task_exitThreadLocalContext(char *state);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

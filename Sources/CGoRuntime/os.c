@@ -1,0 +1,70 @@
+// Threads, thread-local storage, the clock and process exit.
+#define _GNU_SOURCE 1
+#include "CGoRuntime.h"
+#include <pthread.h>
+#include <sched.h>
+#include <time.h>
+#include <unistd.h>
+#include <errno.h>
+#include <stdlib.h>
+
+static __thread void *current_m = NULL;
+
+__attribute__((noinline)) void *gort_tls_get_m(void) { return current_m; }
+__attribute__((noinline)) void gort_tls_set_m(void *m) { current_m = m; }
+
+typedef struct { void (*fn)(void *); void *arg; } thread_start_t;
+
+static void *thread_main(void *raw) {
+    thread_start_t start = *(thread_start_t *)raw;
+    free(raw);
+    start.fn(start.arg);
+    return NULL;
+}
+
+int gort_thread_create(void (*fn)(void *), void *arg, size_t stack_size) {
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (stack_size) pthread_attr_setstacksize(&attr, stack_size);
+    thread_start_t *start = malloc(sizeof *start);
+    if (!start) return ENOMEM;
+    start->fn = fn;
+    start->arg = arg;
+    pthread_t tid;
+    int rc = pthread_create(&tid, &attr, thread_main, start);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) free(start);
+    return rc;
+}
+
+int64_t gort_nanotime(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int gort_cpu_count(void) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        int n = CPU_COUNT(&set);
+        if (n > 0) return n;
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+void gort_write_all(int fd, const void *buf, size_t len) {
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+}
+
+_Noreturn void gort_exit(int status) { _exit(status); }

@@ -1,0 +1,246 @@
+// Goroutine.swift — the G of the G/M/P model.
+//
+// A Goroutine object is never freed: dead goroutines go back to a free pool (per P, then global)
+// and are reused, as Go keeps its allgs. That makes a raw pointer to a goroutine valid forever,
+// which is what lets run queues, timers and wait queues hold unretained references.
+//
+// A goroutine's stack is attached only while it runs or is parked: a spawned goroutine takes a
+// stack from its P's cache when it first runs, and gives it back when it ends, so a million
+// goroutines spawned faster than they run do not hold a million stacks.
+//
+// Ownership of the mutable fields (why `@exclusivity(unchecked)` is sound here):
+// - `body`, `stack`, `context`, `sudogCache`, `parkLocks`, `parkTimer`: only the goroutine itself
+//   or the M that is switching it in or out touches them, never both at once.
+// - `status`, `waitReason`, `waitSince`: written by the goroutine before it parks and by the one
+//   that readies it (whose release happens before the goroutine can run again, through the run
+//   queue's or the channel lock's ordering); read racily only by the deadlock report, which runs
+//   when nothing else does.
+// - `selectWinner`/`selectTimedOut`: written by whoever wins the `selectDone` CAS, read by the
+//   goroutine after it has been readied.
+import CGoRuntime
+import Synchronization
+
+enum GoroutineStatus: UInt8 {
+    case idle       // in a free pool
+    case runnable   // on a run queue
+    case running
+    case waiting    // parked
+    case dead
+}
+
+/// Why a goroutine is parked. The description follows Go's wording (`goroutine 7 [chan receive]`).
+public enum WaitReason: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+    case none
+    case chanReceive
+    case chanSend
+    case select
+    case selectNoCases
+    case mutex
+    case rwmutexRead
+    case rwmutexWrite
+    case waitGroup
+    case cond
+    case sleep
+    case io
+    case syscall
+    case yield
+    case preempted
+    case semaphore
+
+    public var description: String {
+        switch self {
+        case .none: return "running"
+        case .chanReceive: return "chan receive"
+        case .chanSend: return "chan send"
+        case .select: return "select"
+        case .selectNoCases: return "select (no cases)"
+        case .mutex: return "sync.Mutex.Lock"
+        case .rwmutexRead: return "sync.RWMutex.RLock"
+        case .rwmutexWrite: return "sync.RWMutex.Lock"
+        case .waitGroup: return "sync.WaitGroup.Wait"
+        case .cond: return "sync.Cond.Wait"
+        case .sleep: return "sleep"
+        case .io: return "IO wait"
+        case .syscall: return "syscall"
+        case .yield: return "yield"
+        case .preempted: return "preempted"
+        case .semaphore: return "semacquire"
+        }
+    }
+}
+
+/// The part of a goroutine that assembly touches: its saved stack pointer, then the two words of
+/// Swift exclusivity-tracking state that are swapped in while it runs.
+struct GoroutineContext {
+    var stackPointer: UnsafeMutableRawPointer?
+    var exclusivityState: (UInt, UInt)
+}
+
+final class Goroutine: @unchecked Sendable {
+    @exclusivity(unchecked) var id: Int64 = 0
+    @exclusivity(unchecked) var parentID: Int64 = 0
+    @exclusivity(unchecked) var body: (@Sendable () -> Void)?
+    @exclusivity(unchecked) var status: GoroutineStatus = .idle
+    @exclusivity(unchecked) var waitReason: WaitReason = .none
+    @exclusivity(unchecked) var waitSince: Int64 = 0
+    @exclusivity(unchecked) var stack: gort_stack_t?
+    /// Intrusive link for the global run queue and the free pools.
+    @exclusivity(unchecked) var schedLink: Goroutine?
+    /// Set on the goroutine a `Runtime.run` waits for.
+    @exclusivity(unchecked) var runCompletion: RunCompletion?
+
+    // select
+    let selectDone = Atomic<UInt32>(0)
+    @exclusivity(unchecked) var selectWinner: Sudog?
+    @exclusivity(unchecked) var selectTimedOut = false
+
+    // parking: what the scheduler does for the goroutine once it is off its stack
+    @exclusivity(unchecked) var parkLocks: [UnsafeMutablePointer<gort_lock_t>] = []
+    @exclusivity(unchecked) var parkTimer: RuntimeTimer?
+
+    @exclusivity(unchecked) var sudogCache: [Sudog] = []
+
+    /// Raw memory: the assembly writes the stack pointer here.
+    let context: UnsafeMutablePointer<GoroutineContext>
+
+    init() {
+        context = .allocate(capacity: 1)
+        context.initialize(to: GoroutineContext(stackPointer: nil, exclusivityState: (0, 0)))
+    }
+
+    var stackPointerSlot: UnsafeMutablePointer<UnsafeMutableRawPointer?> {
+        // Safety: stackPointer is the first field of GoroutineContext, so the context's address is
+        // its address; the memory is owned by this goroutine and never freed.
+        UnsafeMutableRawPointer(context).assumingMemoryBound(to: UnsafeMutableRawPointer?.self)
+    }
+
+    var exclusivityState: UnsafeMutablePointer<CChar> {
+        // Safety: two words of zeroed memory owned by this goroutine, laid out after the pointer.
+        (UnsafeMutableRawPointer(context) + MemoryLayout<UnsafeMutableRawPointer?>.stride)
+            .assumingMemoryBound(to: CChar.self)
+    }
+
+    /// Returns a wait record for this goroutine, able to hold a value of `T`.
+    func acquireSudog<T>(for type: T.Type) -> Sudog {
+        let sudog = sudogCache.popLast() ?? Sudog()
+        sudog.goroutine = self
+        sudog.reserve(size: MemoryLayout<T>.size, alignment: MemoryLayout<T>.alignment)
+        return sudog
+    }
+
+    func releaseSudog(_ sudog: Sudog) {
+        assert(!sudog.isQueued, "a released sudog is still on a wait queue")
+        sudog.isSelect = false
+        sudog.success = false
+        sudog.next = nil
+        sudog.prev = nil
+        sudog.channel = nil
+        if sudogCache.count < 16 { sudogCache.append(sudog) }
+    }
+
+    /// Clears a dead goroutine for reuse.
+    func reset() {
+        body = nil
+        status = .idle
+        waitReason = .none
+        runCompletion = nil
+        selectWinner = nil
+        selectTimedOut = false
+        parkTimer = nil
+        parkLocks.removeAll(keepingCapacity: true)
+        context.pointee.exclusivityState = (0, 0)
+        context.pointee.stackPointer = nil
+    }
+}
+
+/// A wait record: a goroutine waiting on a channel, semaphore or condition. Values cross between
+/// goroutines only through `element`, which is heap memory owned by the record — never through
+/// another goroutine's stack.
+final class Sudog: @unchecked Sendable {
+    @exclusivity(unchecked) unowned(unsafe) var goroutine: Goroutine
+    @exclusivity(unchecked) var next: Sudog?
+    @exclusivity(unchecked) unowned(unsafe) var prev: Sudog?
+    @exclusivity(unchecked) var isQueued = false
+    @exclusivity(unchecked) var isSelect = false
+    @exclusivity(unchecked) var isSend = false
+    @exclusivity(unchecked) var success = false
+    @exclusivity(unchecked) var caseIndex = 0
+    @exclusivity(unchecked) var ticket: UInt32 = 0
+    @exclusivity(unchecked) unowned(unsafe) var channel: AnyObject?
+    @exclusivity(unchecked) var element: UnsafeMutableRawPointer
+    @exclusivity(unchecked) var elementCapacity: Int
+    @exclusivity(unchecked) var elementAlignment: Int
+
+    private static let placeholder = Goroutine()
+
+    init() {
+        goroutine = Sudog.placeholder
+        elementCapacity = 64
+        elementAlignment = 16
+        element = .allocate(byteCount: 64, alignment: 16)
+    }
+
+    func reserve(size: Int, alignment: Int) {
+        if size > elementCapacity || alignment > elementAlignment {
+            element.deallocate()
+            elementCapacity = max(size, elementCapacity)
+            elementAlignment = max(alignment, elementAlignment)
+            element = .allocate(byteCount: elementCapacity, alignment: elementAlignment)
+        }
+    }
+}
+
+/// A FIFO of wait records, intrusive through `Sudog.next/prev`. Guarded by its owner's lock.
+struct WaitQueue {
+    private(set) var head: Sudog?
+    private unowned(unsafe) var tail: Sudog?
+
+    var isEmpty: Bool { head == nil }
+
+    mutating func enqueue(_ sudog: Sudog) {
+        assert(!sudog.isQueued)
+        sudog.next = nil
+        sudog.prev = tail
+        if let tail { tail.next = sudog } else { head = sudog }
+        tail = sudog
+        sudog.isQueued = true
+    }
+
+    /// Puts `sudog` first (LIFO), for a waiter that has already waited once.
+    mutating func enqueueFront(_ sudog: Sudog) {
+        assert(!sudog.isQueued)
+        sudog.prev = nil
+        sudog.next = head
+        if let head { head.prev = sudog } else { tail = sudog }
+        head = sudog
+        sudog.isQueued = true
+    }
+
+    mutating func remove(_ sudog: Sudog) {
+        guard sudog.isQueued else { return }
+        let next = sudog.next
+        let prev = sudog.prev
+        if let prev { prev.next = next } else { head = next }
+        if let next { next.prev = prev } else { tail = prev }
+        sudog.next = nil
+        sudog.prev = nil
+        sudog.isQueued = false
+    }
+
+    /// Removes and returns the first waiter that can still be woken. A waiter parked in `select`
+    /// is claimed by winning its goroutine's `selectDone`; one already claimed by another case is
+    /// dropped, as its select will clean up after itself.
+    mutating func dequeue() -> Sudog? {
+        while let sudog = head {
+            remove(sudog)
+            if sudog.isSelect {
+                guard sudog.goroutine.selectDone.compareExchange(
+                    expected: 0, desired: 1, ordering: .acquiringAndReleasing
+                ).exchanged else { continue }
+                sudog.goroutine.selectWinner = sudog
+            }
+            return sudog
+        }
+        return nil
+    }
+}

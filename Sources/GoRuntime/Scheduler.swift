@@ -1,0 +1,920 @@
+// Scheduler.swift — the M:N work-stealing scheduler.
+//
+// Vocabulary (Go's):
+//   G  a goroutine (Goroutine.swift): a closure, and a stack while it runs or is parked.
+//   M  a machine: an OS thread. Its own thread stack ("g0") runs the scheduling loop; a goroutine
+//      runs on an M by switching stacks with gort_context_switch.
+//   P  a processor: the right to run goroutines. There are `maxProcs` of them; an M needs a P to
+//      run a goroutine. Each P has a local run queue (RunQueue.swift) and a `runnext` slot for
+//      the goroutine it should run next (one just woken or spawned), which gives producer and
+//      consumer pairs the locality of a direct handoff.
+//
+// Finding work (`findRunnable`), in order: expired timers; every 61st tick the global queue
+// first (61 is prime, so the check does not fall into step with a program's own period, and
+// rare enough to cost nothing, frequent enough that nothing in the global queue starves); the
+// local `runnext` and queue; the global queue; stealing half of a random victim's queue (the
+// victim's `runnext` only on the last of four rounds, and only after a short pause if the victim
+// is running, so that a producer about to run its own `runnext` keeps it).
+//
+// Idle Ms and the no-lost-wake-up protocol. `nmspinning` counts Ms that hold a P and look for
+// work. Whoever makes a goroutine runnable calls `wakeProcessor()`: if some P is idle and no M is
+// spinning, it claims the spinning role (CAS 0→1) and starts or wakes an M with an idle P.
+// An M that finds nothing:
+//   1. under `lock`, checks the global queue once more and puts its P on the idle list;
+//   2. if it was spinning, decrements `nmspinning` and THEN re-checks every P's queue: a producer
+//      that enqueued work before step 2 saw nmspinning > 0 and did not wake anyone, so this
+//      re-check is what finds its work (partner of the producer's enqueue-then-load order);
+//      if it finds work it takes an idle P back and spins again;
+//   3. sleeps on its note. A note is a futex word: a wake-up that arrives before the sleep is kept.
+// The same ordering argument covers timers: an M that leaves with timers pending becomes the
+// timer watcher and sleeps only until the earliest one; adding an earlier timer wakes it.
+//
+// Parking (the protocol every blocking operation uses, Go's gopark):
+//   1. the goroutine takes the lock of what it waits on, enqueues its wait record, marks itself
+//      waiting and names the lock(s) in `park`;
+//   2. it switches to g0; only now, off its stack, does g0 release the lock(s) and arm its timer;
+//   3. a waker dequeues the record under that lock and calls `ready`, which puts the goroutine on
+//      a run queue. Because step 2 unlocks only after the switch, no one can run a goroutine that
+//      is still on its way off its stack.
+//
+// Deadlock: an M about to sleep checks, under `lock`, whether a `Runtime.run` is waiting for a
+// main goroutine while every P is idle, no M spins or runs timers, no timer is pending and the
+// global queue is empty. Then nothing can ever run again: it prints every parked goroutine and
+// exits with status 2, as Go does.
+//
+// Rejected: a run loop per P pinned to a thread (a blocked thread would strand its queue);
+// a single global queue (contention); switching directly from goroutine to goroutine (saves one
+// switch, but the park protocol needs a point where the parking goroutine is off its stack).
+import CGoRuntime
+import Synchronization
+
+/// What a goroutine asks g0 to do once it has switched away from its stack.
+enum SwitchAction {
+    case none
+    /// Parked; release these locks (in `Goroutine.parkLocks`) and arm `Goroutine.parkTimer`.
+    case park
+    /// Still runnable: queue it again (Runtime.yield).
+    case yield
+    /// Finished.
+    case exit
+}
+
+final class Machine: @unchecked Sendable {
+    let id: Int
+    /// g0's saved stack pointer while a goroutine runs. Raw memory written by the assembly.
+    let g0StackPointer: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    let note: UnsafeMutablePointer<gort_note_t>
+    // Owned by this M's thread, except `nextProcessor`/`spinning`, which a waker sets while this
+    // M sleeps (ordered by the note: set before wakeup, read after sleep).
+    @exclusivity(unchecked) var processor: Processor?
+    @exclusivity(unchecked) var nextProcessor: Processor?
+    @exclusivity(unchecked) var current: Goroutine?
+    @exclusivity(unchecked) var spinning = false
+    @exclusivity(unchecked) var isRunningTimers = false
+    @exclusivity(unchecked) var action: SwitchAction = .none
+    @exclusivity(unchecked) var randomState: UInt64
+    @exclusivity(unchecked) var idleLink: Machine?
+
+    init(id: Int) {
+        self.id = id
+        g0StackPointer = .allocate(capacity: 1)
+        g0StackPointer.initialize(to: nil)
+        note = .allocate(capacity: 1)
+        note.initialize(to: gort_note_t(key: 0))
+        randomState = UInt64(truncatingIfNeeded: gort_nanotime()) &* 0x9E37_79B9_7F4A_7C15 | 1
+    }
+
+    /// xorshift64*: cheap, per-M, good enough for victim choice and select order.
+    func random() -> UInt64 {
+        randomState ^= randomState >> 12
+        randomState ^= randomState << 25
+        randomState ^= randomState >> 27
+        return randomState &* 2_685_821_657_736_338_717
+    }
+
+    func random(below bound: Int) -> Int {
+        Int(truncatingIfNeeded: random() % UInt64(bound))
+    }
+}
+
+enum ProcessorStatus: UInt8 {
+    case idle, running, disabled
+}
+
+final class Processor: @unchecked Sendable {
+    let id: Int
+    let runQueue = LocalRunQueue()
+    /// Unretained goroutine pointer or 0; any M may take it (CAS), only the owner sets it.
+    let runNext = Atomic<UInt>(0)
+    // The fields below are owned by the M that holds this P, or by `Scheduler.lock` while idle.
+    @exclusivity(unchecked) var status: ProcessorStatus = .idle
+    @exclusivity(unchecked) var scheduleTick: UInt32 = 0
+    @exclusivity(unchecked) var idleLink: Processor?
+    @exclusivity(unchecked) var freeGoroutines: [Goroutine] = []
+    @exclusivity(unchecked) var freeStacks: [gort_stack_t] = []
+    /// Whether an M currently runs goroutines on this P (read racily by thieves).
+    let isRunning = Atomic<Bool>(false)
+
+    init(id: Int) { self.id = id }
+
+    var hasWork: Bool { !runQueue.isEmpty || runNext.load(ordering: .acquiring) != 0 }
+}
+
+/// What `Runtime.run` waits on.
+final class RunCompletion: @unchecked Sendable {
+    let note: UnsafeMutablePointer<gort_note_t>
+    init() {
+        note = .allocate(capacity: 1)
+        note.initialize(to: gort_note_t(key: 0))
+    }
+    deinit { note.deallocate() }
+}
+
+final class Scheduler: @unchecked Sendable {
+    /// Upper bound on maxProcs; Ps are created on demand up to it.
+    static let processorLimit = 1024
+    /// Free goroutines and stacks a P keeps before handing the surplus to the global pools.
+    static let localPoolLimit = 64
+
+    // Guarded by `lock`: the global queue, the idle lists, pools, the goroutine registry, the run.
+    let lock: UnsafeMutablePointer<gort_lock_t>
+    /// Serialises `Runtime.run` calls (held by an OS thread for a whole run, never by a goroutine).
+    let runLock: UnsafeMutablePointer<gort_lock_t>
+    @exclusivity(unchecked) private var globalHead: Goroutine?
+    @exclusivity(unchecked) private unowned(unsafe) var globalTail: Goroutine?
+    let globalCount = Atomic<Int>(0)
+    @exclusivity(unchecked) private var idleProcessors: Processor?
+    let idleProcessorCount = Atomic<Int>(0)
+    @exclusivity(unchecked) private var idleMachines: Machine?
+    @exclusivity(unchecked) private var machineCount = 0
+    @exclusivity(unchecked) private var watcher: Machine?
+    @exclusivity(unchecked) private var watcherDeadline: Int64 = .max
+    @exclusivity(unchecked) private var freeGoroutines: [Goroutine] = []
+    @exclusivity(unchecked) private var freeStacks: [gort_stack_t] = []
+    @exclusivity(unchecked) var allGoroutines: [Goroutine] = []
+    @exclusivity(unchecked) var activeRun: RunCompletion?
+
+    /// Ps, created on demand; `processorsCreated` is published with release after the slot is set.
+    private let processors: UnsafeMutablePointer<Unmanaged<Processor>?>
+    let processorsCreated = Atomic<Int>(0)
+    let processorCount = Atomic<Int>(0)
+
+    let spinningCount = Atomic<Int>(0)
+    /// Ms running timers without a P (they may ready goroutines: no deadlock verdict meanwhile).
+    let timerRunners = Atomic<Int>(0)
+    let liveGoroutines = Atomic<Int>(0)
+    let nextGoroutineID = Atomic<Int64>(1)
+
+    let timers = TimerHeap()
+    private var started = false
+
+    init() {
+        lock = .allocate(capacity: 1)
+        lock.initialize(to: gort_lock_t(state: 0))
+        runLock = .allocate(capacity: 1)
+        runLock.initialize(to: gort_lock_t(state: 0))
+        processors = .allocate(capacity: Self.processorLimit)
+        processors.initialize(repeating: nil, count: Self.processorLimit)
+        // A stack slot of 256 KiB reserved per goroutine; only touched pages cost memory.
+        gort_stack_configure(256 * 1024, 24_000)
+    }
+
+    static var defaultProcessorCount: Int {
+        if let text = getenvString("GOMAXPROCS"), let n = Int(text), n > 0 {
+            return min(n, processorLimit)
+        }
+        return min(Int(gort_cpu_count()), processorLimit)
+    }
+
+    @inline(__always)
+    func processor(_ index: Int) -> Processor {
+        processors[index]!.takeUnretainedValue()
+    }
+
+    // MARK: - current M and G
+
+    @inline(__always)
+    static func currentMachine() -> Machine? {
+        guard let raw = gort_tls_get_m() else { return nil }
+        // Safety: the TLS slot holds an unretained pointer to this thread's M, which lives forever.
+        return Unmanaged<Machine>.fromOpaque(raw).takeUnretainedValue()
+    }
+
+    /// The running goroutine, or nil on a thread that is not running one (including g0).
+    @inline(__always)
+    static func currentGoroutine() -> Goroutine? {
+        currentMachine()?.current
+    }
+
+    // MARK: - start-up and resizing
+
+    /// Sets the number of Ps. Ps beyond the new count retire the next time their M schedules.
+    func setProcessorCount(_ requested: Int) {
+        let count = max(1, min(requested, Self.processorLimit))
+        gort_lock(lock)
+        started = true
+        while processorsCreated.load(ordering: .relaxed) < count {
+            let index = processorsCreated.load(ordering: .relaxed)
+            let processor = Processor(id: index)
+            processor.status = .disabled
+            processors[index] = Unmanaged.passRetained(processor)
+            processorsCreated.store(index + 1, ordering: .releasing)
+        }
+        let old = processorCount.load(ordering: .relaxed)
+        processorCount.store(count, ordering: .releasing)
+        for index in 0..<processorsCreated.load(ordering: .relaxed) {
+            let processor = self.processor(index)
+            if index < count, processor.status == .disabled {
+                processor.status = .idle
+                pushIdleProcessor(processor)
+            } else if index >= count, processor.status == .idle {
+                removeIdleProcessor(processor)
+                processor.status = .disabled
+            }
+        }
+        gort_unlock(lock)
+        if count > old { wakeProcessor() }
+    }
+
+    func ensureStarted() {
+        gort_lock(lock)
+        let done = started
+        gort_unlock(lock)
+        if !done { setProcessorCount(Self.defaultProcessorCount) }
+    }
+
+    // MARK: - idle lists (lock held)
+
+    private func pushIdleProcessor(_ processor: Processor) {
+        assert(gort_lock_is_held(lock))
+        processor.idleLink = idleProcessors
+        idleProcessors = processor
+        idleProcessorCount.add(1, ordering: .sequentiallyConsistent)
+    }
+
+    private func popIdleProcessor() -> Processor? {
+        assert(gort_lock_is_held(lock))
+        guard let processor = idleProcessors else { return nil }
+        idleProcessors = processor.idleLink
+        processor.idleLink = nil
+        idleProcessorCount.subtract(1, ordering: .sequentiallyConsistent)
+        return processor
+    }
+
+    private func removeIdleProcessor(_ target: Processor) {
+        var previous: Processor?
+        var cursor = idleProcessors
+        while let processor = cursor {
+            if processor === target {
+                if let previous { previous.idleLink = processor.idleLink } else { idleProcessors = processor.idleLink }
+                processor.idleLink = nil
+                idleProcessorCount.subtract(1, ordering: .sequentiallyConsistent)
+                return
+            }
+            previous = processor
+            cursor = processor.idleLink
+        }
+    }
+
+    // MARK: - global queue (lock held)
+
+    func globalPut(_ goroutine: Goroutine) {
+        assert(gort_lock_is_held(lock))
+        goroutine.schedLink = nil
+        if let tail = globalTail { tail.schedLink = goroutine } else { globalHead = goroutine }
+        globalTail = goroutine
+        globalCount.add(1, ordering: .sequentiallyConsistent)
+    }
+
+    /// Takes a fair share of the global queue: returns one goroutine and moves up to `limit - 1`
+    /// more into `processor`'s local queue.
+    private func globalGet(_ processor: Processor, limit: Int) -> Goroutine? {
+        assert(gort_lock_is_held(lock))
+        let available = globalCount.load(ordering: .relaxed)
+        if available == 0 { return nil }
+        var n = min(available, available / max(1, processorCount.load(ordering: .relaxed)) + 1)
+        if limit > 0 { n = min(n, limit) }
+        n = min(n, Int(LocalRunQueue.capacity / 2))
+        globalCount.subtract(n, ordering: .sequentiallyConsistent)
+        let first = globalHead!
+        globalHead = first.schedLink
+        for _ in 1..<max(n, 1) {
+            let goroutine = globalHead!
+            globalHead = goroutine.schedLink
+            goroutine.schedLink = nil
+            _ = processor.runQueue.put(goroutine)
+        }
+        if globalHead == nil { globalTail = nil }
+        first.schedLink = nil
+        return first
+    }
+
+    // MARK: - making goroutines runnable
+
+    /// Puts `goroutine` on `processor`'s queue; with `next`, in its runnext slot.
+    /// Precondition: the caller's M holds `processor`.
+    func runQueuePut(_ processor: Processor, _ goroutine: Goroutine, next: Bool) {
+        var goroutine = goroutine
+        if next {
+            let bits = UInt(bitPattern: Unmanaged.passUnretained(goroutine).toOpaque())
+            let old = processor.runNext.exchange(bits, ordering: .acquiringAndReleasing)
+            if old == 0 { return }
+            goroutine = LocalRunQueue.goroutine(old)
+        }
+        while !processor.runQueue.put(goroutine) {
+            // Full: move half of it and this one to the global queue, as one batch.
+            var batch: [Goroutine] = []
+            batch.reserveCapacity(Int(LocalRunQueue.capacity / 2) + 1)
+            guard processor.runQueue.takeHalf(into: &batch) else { continue }
+            batch.append(goroutine)
+            gort_lock(lock)
+            for g in batch { globalPut(g) }
+            gort_unlock(lock)
+            return
+        }
+    }
+
+    /// Makes a parked goroutine runnable (Go's goready) and wakes an idle P if needed.
+    func ready(_ goroutine: Goroutine, next: Bool = true) {
+        assert(goroutine.status == .waiting, "ready of a goroutine that is not waiting")
+        goroutine.status = .runnable
+        goroutine.waitReason = .none
+        let machine = Self.currentMachine()
+        if let processor = machine?.processor {
+            runQueuePut(processor, goroutine, next: next)
+        } else {
+            gort_lock(lock)
+            globalPut(goroutine)
+            gort_unlock(lock)
+            if let machine, machine.isRunningTimers { return }
+        }
+        wakeProcessor()
+    }
+
+    /// Starts or wakes an M to run an idle P, unless one is already spinning (see the protocol).
+    func wakeProcessor() {
+        if idleProcessorCount.load(ordering: .sequentiallyConsistent) == 0 { return }
+        if spinningCount.load(ordering: .sequentiallyConsistent) != 0 { return }
+        guard spinningCount.compareExchange(expected: 0, desired: 1, ordering: .sequentiallyConsistent).exchanged
+        else { return }
+        startMachine(spinning: true)
+    }
+
+    /// Hands an idle P to an idle or new M. With `spinning`, the caller already counted it in
+    /// `spinningCount`.
+    private func startMachine(spinning: Bool) {
+        gort_lock(lock)
+        guard let processor = popIdleProcessor() else {
+            gort_unlock(lock)
+            if spinning { spinningCount.subtract(1, ordering: .sequentiallyConsistent) }
+            return
+        }
+        processor.status = .running
+        let machine = idleMachines
+        if let machine {
+            idleMachines = machine.idleLink
+            machine.idleLink = nil
+            if watcher === machine { watcher = nil }
+        } else {
+            machineCount += 1
+        }
+        let newID = machineCount
+        gort_unlock(lock)
+        if let machine {
+            machine.nextProcessor = processor
+            machine.spinning = spinning
+            gort_note_wakeup(machine.note)
+        } else {
+            let machine = Machine(id: newID)
+            machine.nextProcessor = processor
+            machine.spinning = spinning
+            let raw = Unmanaged.passRetained(machine).toOpaque()
+            let rc = gort_thread_create(machineMain, raw, 0)
+            if rc != 0 { fatal("runtime: cannot create an OS thread (error \(rc))") }
+        }
+    }
+
+    // MARK: - spawning
+
+    func spawn(_ body: @escaping @Sendable () -> Void, runCompletion: RunCompletion? = nil) -> Goroutine {
+        let machine = Self.currentMachine()
+        let processor = machine?.processor
+        let goroutine: Goroutine
+        if let processor, let pooled = processor.freeGoroutines.popLast() {
+            goroutine = pooled
+        } else {
+            goroutine = takeGlobalFreeGoroutine() ?? newGoroutine()
+        }
+        goroutine.id = nextGoroutineID.wrappingAdd(1, ordering: .relaxed).oldValue
+        goroutine.parentID = machine?.current?.id ?? 0
+        goroutine.body = body
+        goroutine.status = .runnable
+        goroutine.runCompletion = runCompletion
+        liveGoroutines.add(1, ordering: .relaxed)
+        if let processor, runCompletion == nil {
+            runQueuePut(processor, goroutine, next: true)
+        } else {
+            gort_lock(lock)
+            if let runCompletion { activeRun = runCompletion }
+            globalPut(goroutine)
+            gort_unlock(lock)
+        }
+        wakeProcessor()
+        return goroutine
+    }
+
+    private func takeGlobalFreeGoroutine() -> Goroutine? {
+        gort_lock(lock)
+        let goroutine = freeGoroutines.popLast()
+        gort_unlock(lock)
+        return goroutine
+    }
+
+    private func newGoroutine() -> Goroutine {
+        let goroutine = Goroutine()
+        gort_lock(lock)
+        allGoroutines.append(goroutine)
+        gort_unlock(lock)
+        return goroutine
+    }
+
+    // MARK: - the scheduling loop (runs on g0)
+
+    func scheduleLoop(_ machine: Machine) -> Never {
+        while true {
+            let goroutine = findRunnable(machine)
+            execute(goroutine, on: machine)
+        }
+    }
+
+    private func stack(for processor: Processor) -> gort_stack_t {
+        if let stack = processor.freeStacks.popLast() { return stack }
+        gort_lock(lock)
+        let pooled = freeStacks.popLast()
+        gort_unlock(lock)
+        if let pooled { return pooled }
+        var stack = gort_stack_t()
+        guard gort_stack_alloc(&stack) else { fatal("runtime: out of address space for goroutine stacks") }
+        return stack
+    }
+
+    private func execute(_ goroutine: Goroutine, on machine: Machine) {
+        let processor = machine.processor!
+        processor.scheduleTick &+= 1
+        if goroutine.stack == nil {
+            let stack = self.stack(for: processor)
+            goroutine.stack = stack
+            goroutine.context.pointee.stackPointer = gort_context_make(
+                stack.top, goroutineMain, Unmanaged.passUnretained(goroutine).toOpaque())
+        }
+        goroutine.status = .running
+        machine.current = goroutine
+        // Safety: the goroutine's saved stack pointer was written by gort_context_switch or
+        // gort_context_make, and no other M runs it (it was taken off a run queue exactly once).
+        swift_task_enterThreadLocalContext(goroutine.exclusivityState)
+        gort_context_switch(machine.g0StackPointer, goroutine.context.pointee.stackPointer)
+        swift_task_exitThreadLocalContext(goroutine.exclusivityState)
+        machine.current = nil
+        let action = machine.action
+        machine.action = .none
+        switch action {
+        case .park:
+            if let timer = goroutine.parkTimer {
+                goroutine.parkTimer = nil
+                timers.add(timer)
+                wakeWatcherIfEarlier(timer.when)
+            }
+            // Reverse order of acquisition, for no particular need but symmetry with select.
+            var index = goroutine.parkLocks.count
+            while index > 0 {
+                index -= 1
+                gort_unlock(goroutine.parkLocks[index])
+            }
+            goroutine.parkLocks.removeAll(keepingCapacity: true)
+        case .yield:
+            goroutine.status = .runnable
+            gort_lock(lock)
+            globalPut(goroutine)
+            gort_unlock(lock)
+        case .exit:
+            retire(goroutine, processor: machine.processor!)
+        case .none:
+            fatal("runtime: a goroutine switched to the scheduler without saying why")
+        }
+    }
+
+    private func retire(_ goroutine: Goroutine, processor: Processor) {
+        let completion = goroutine.runCompletion
+        if let stack = goroutine.stack {
+            if processor.freeStacks.count < Self.localPoolLimit {
+                processor.freeStacks.append(stack)
+            } else {
+                gort_lock(lock)
+                freeStacks.append(stack)
+                gort_unlock(lock)
+            }
+            goroutine.stack = nil
+        }
+        goroutine.reset()
+        goroutine.status = .dead
+        liveGoroutines.subtract(1, ordering: .relaxed)
+        if processor.freeGoroutines.count < Self.localPoolLimit {
+            processor.freeGoroutines.append(goroutine)
+        } else {
+            gort_lock(lock)
+            freeGoroutines.append(goroutine)
+            gort_unlock(lock)
+        }
+        if let completion {
+            gort_lock(lock)
+            if activeRun === completion { activeRun = nil }
+            gort_unlock(lock)
+            gort_note_wakeup(completion.note)
+        }
+    }
+
+    /// Returns a runnable goroutine; `machine` holds a P on return. Sleeps while there is none.
+    private func findRunnable(_ machine: Machine) -> Goroutine {
+        while true {
+            if machine.processor == nil {
+                sleepUntilHandedProcessor(machine)
+                continue
+            }
+            let processor = machine.processor!
+            if processor.id >= processorCount.load(ordering: .acquiring) {
+                retireProcessor(machine)
+                continue
+            }
+            if timers.count.load(ordering: .relaxed) > 0 { runExpiredTimers() }
+
+            if processor.scheduleTick % 61 == 0, globalCount.load(ordering: .relaxed) > 0 {
+                gort_lock(lock)
+                let goroutine = globalGet(processor, limit: 1)
+                gort_unlock(lock)
+                if let goroutine { return found(goroutine, machine) }
+            }
+            if let goroutine = localGet(processor) { return found(goroutine, machine) }
+            if globalCount.load(ordering: .relaxed) > 0 {
+                gort_lock(lock)
+                let goroutine = globalGet(processor, limit: 0)
+                gort_unlock(lock)
+                if let goroutine { return found(goroutine, machine) }
+            }
+
+            // Steal, but keep the number of spinning Ms at most half the busy Ps: more would burn
+            // CPU for nothing.
+            let busy = processorCount.load(ordering: .relaxed) - idleProcessorCount.load(ordering: .relaxed)
+            if machine.spinning || 2 * spinningCount.load(ordering: .relaxed) < busy {
+                if !machine.spinning {
+                    machine.spinning = true
+                    spinningCount.add(1, ordering: .sequentiallyConsistent)
+                }
+                if let goroutine = steal(machine, processor) { return found(goroutine, machine) }
+            }
+
+            // Nothing: give up the P (step 1 of the protocol).
+            gort_lock(lock)
+            if let goroutine = globalGet(processor, limit: 0) {
+                gort_unlock(lock)
+                return found(goroutine, machine)
+            }
+            releaseProcessor(machine, processor)
+            gort_unlock(lock)
+
+            if machine.spinning {
+                // Step 2: stop spinning, then look again at every queue.
+                machine.spinning = false
+                let before = spinningCount.subtract(1, ordering: .sequentiallyConsistent).oldValue
+                assert(before > 0, "negative spinning count")
+                if let processor = reacquireIfWorkAppeared() {
+                    machine.processor = processor
+                    machine.spinning = true
+                    spinningCount.add(1, ordering: .sequentiallyConsistent)
+                    continue
+                }
+            }
+            // Step 3 happens at the top of the loop: machine.processor is nil.
+        }
+    }
+
+    @inline(__always)
+    private func found(_ goroutine: Goroutine, _ machine: Machine) -> Goroutine {
+        if machine.spinning {
+            machine.spinning = false
+            let before = spinningCount.subtract(1, ordering: .sequentiallyConsistent).oldValue
+            // The last spinning M found work: there may be more, so keep one looking.
+            if before == 1 { wakeProcessor() }
+        }
+        return goroutine
+    }
+
+    private func localGet(_ processor: Processor) -> Goroutine? {
+        let next = processor.runNext.load(ordering: .relaxed)
+        if next != 0,
+           processor.runNext.compareExchange(expected: next, desired: 0, ordering: .acquiringAndReleasing).exchanged {
+            return LocalRunQueue.goroutine(next)
+        }
+        return processor.runQueue.get()
+    }
+
+    private func steal(_ machine: Machine, _ processor: Processor) -> Goroutine? {
+        let count = processorCount.load(ordering: .relaxed)
+        if count < 2 { return nil }
+        for round in 0..<4 {
+            let start = machine.random(below: count)
+            for offset in 0..<count {
+                let victim = self.processor((start + offset) % count)
+                if victim === processor { continue }
+                let n = victim.runQueue.grab(into: processor.runQueue)
+                if n > 0 {
+                    return processor.runQueue.publishGrabbed(n)
+                }
+                if round == 3 {
+                    let next = victim.runNext.load(ordering: .acquiring)
+                    if next != 0 {
+                        if victim.isRunning.load(ordering: .relaxed) {
+                            // Give the victim's M ~3 µs to run its own runnext first: stealing a
+                            // goroutine its producer is about to run only adds a cache miss.
+                            let until = gort_nanotime() + 3_000
+                            while gort_nanotime() < until { gort_cpu_relax() }
+                        }
+                        if victim.runNext.compareExchange(expected: next, desired: 0, ordering: .acquiringAndReleasing).exchanged {
+                            return LocalRunQueue.goroutine(next)
+                        }
+                    }
+                }
+            }
+        }
+        return nil
+    }
+
+    /// Lock held. Puts the M's P on the idle list (or disables it) and detaches it.
+    private func releaseProcessor(_ machine: Machine, _ processor: Processor) {
+        assert(gort_lock_is_held(lock))
+        assert(processor.runQueue.isEmpty && processor.runNext.load(ordering: .relaxed) == 0)
+        processor.isRunning.store(false, ordering: .relaxed)
+        machine.processor = nil
+        if processor.id >= processorCount.load(ordering: .relaxed) {
+            processor.status = .disabled
+        } else {
+            processor.status = .idle
+            pushIdleProcessor(processor)
+        }
+    }
+
+    /// A P beyond maxProcs: move its work to the global queue and give it up.
+    private func retireProcessor(_ machine: Machine) {
+        let processor = machine.processor!
+        var moved: [Goroutine] = []
+        while let goroutine = localGet(processor) { moved.append(goroutine) }
+        gort_lock(lock)
+        for goroutine in moved { globalPut(goroutine) }
+        releaseProcessor(machine, processor)
+        gort_unlock(lock)
+        if machine.spinning {
+            machine.spinning = false
+            spinningCount.subtract(1, ordering: .sequentiallyConsistent)
+        }
+        if !moved.isEmpty { wakeProcessor() }
+    }
+
+    private func reacquireIfWorkAppeared() -> Processor? {
+        let count = processorCount.load(ordering: .relaxed)
+        var workSeen = globalCount.load(ordering: .sequentiallyConsistent) > 0
+        if !workSeen {
+            for index in 0..<count where processor(index).hasWork {
+                workSeen = true
+                break
+            }
+        }
+        guard workSeen else { return nil }
+        gort_lock(lock)
+        let processor = popIdleProcessor()
+        processor?.status = .running
+        processor?.isRunning.store(true, ordering: .relaxed)
+        gort_unlock(lock)
+        return processor
+    }
+
+    /// Step 3: sleep until a waker hands this M a P. The timer watcher sleeps only until the
+    /// earliest timer, then runs the expired ones.
+    private func sleepUntilHandedProcessor(_ machine: Machine) {
+        gort_lock(lock)
+        checkDeadlock()
+        var deadline: Int64 = -1
+        if watcher == nil, timers.count.load(ordering: .relaxed) > 0 {
+            watcher = machine
+            deadline = timers.earliest.load(ordering: .relaxed)
+            watcherDeadline = deadline
+        }
+        gort_note_clear(machine.note)
+        machine.idleLink = idleMachines
+        idleMachines = machine
+        gort_unlock(lock)
+
+        let woken: Bool
+        if deadline >= 0 {
+            woken = gort_note_timed_sleep(machine.note, max(0, deadline - gort_nanotime()))
+        } else {
+            gort_note_sleep(machine.note)
+            woken = true
+        }
+        if !woken {
+            // Timed out as the watcher: leave the idle list unless a waker picked us meanwhile.
+            gort_lock(lock)
+            var picked = true
+            var previous: Machine?
+            var cursor = idleMachines
+            while let m = cursor {
+                if m === machine {
+                    if let previous { previous.idleLink = m.idleLink } else { idleMachines = m.idleLink }
+                    m.idleLink = nil
+                    picked = false
+                    break
+                }
+                previous = m
+                cursor = m.idleLink
+            }
+            if watcher === machine { watcher = nil }
+            if !picked { timerRunners.add(1, ordering: .sequentiallyConsistent) }
+            gort_unlock(lock)
+            if picked {
+                gort_note_sleep(machine.note)
+            } else {
+                // Goroutines the timers ready go to the global queue without waking anyone
+                // (`isRunningTimers`): this M takes a P for them itself.
+                machine.isRunningTimers = true
+                runExpiredTimers()
+                machine.isRunningTimers = false
+                gort_lock(lock)
+                if globalCount.load(ordering: .relaxed) > 0, let processor = popIdleProcessor() {
+                    processor.status = .running
+                    processor.isRunning.store(true, ordering: .relaxed)
+                    machine.processor = processor
+                }
+                timerRunners.subtract(1, ordering: .sequentiallyConsistent)
+                gort_unlock(lock)
+                if machine.processor != nil { wakeProcessor() }
+                return  // back to the loop: run, sleep again, or be handed a P
+            }
+        }
+        machine.processor = machine.nextProcessor
+        machine.nextProcessor = nil
+        machine.processor?.isRunning.store(true, ordering: .relaxed)
+    }
+
+    /// Wakes the timer watcher when a timer earlier than its deadline was added; with no watcher,
+    /// makes sure some M will look (one that finds no work becomes the watcher).
+    func wakeWatcherIfEarlier(_ when: Int64) {
+        gort_lock(lock)
+        if watcher != nil, when >= watcherDeadline {
+            gort_unlock(lock)
+            return
+        }
+        let current = watcher
+        if let current {
+            watcher = nil
+            // Unlink it so that the wakeup is not mistaken for a P hand-off.
+            var previous: Machine?
+            var cursor = idleMachines
+            while let m = cursor {
+                if m === current {
+                    if let previous { previous.idleLink = m.idleLink } else { idleMachines = m.idleLink }
+                    m.idleLink = nil
+                    break
+                }
+                previous = m
+                cursor = m.idleLink
+            }
+        }
+        gort_unlock(lock)
+        if let current {
+            // nextProcessor stays nil: it re-enters the loop, re-evaluates the earliest timer.
+            gort_note_wakeup(current.note)
+        } else {
+            wakeProcessor()
+        }
+    }
+
+    private func runExpiredTimers() {
+        let now = gort_nanotime()
+        if timers.earliest.load(ordering: .relaxed) > now { return }
+        for timer in timers.popExpired(now: now) { timer.fire() }
+    }
+
+    // MARK: - deadlock
+
+    /// Lock held. Exits the process when no goroutine can ever run again while a run waits.
+    private func checkDeadlock() {
+        assert(gort_lock_is_held(lock))
+        guard activeRun != nil else { return }
+        guard idleProcessorCount.load(ordering: .sequentiallyConsistent) == processorCount.load(ordering: .relaxed),
+              spinningCount.load(ordering: .sequentiallyConsistent) == 0,
+              timerRunners.load(ordering: .sequentiallyConsistent) == 0,
+              timers.count.load(ordering: .sequentiallyConsistent) == 0,
+              globalCount.load(ordering: .sequentiallyConsistent) == 0,
+              Syscalls.inProgress.load(ordering: .sequentiallyConsistent) == 0
+        else { return }
+        var report = "fatal error: all goroutines are asleep - deadlock!\n"
+        let now = gort_nanotime()
+        for goroutine in allGoroutines where goroutine.status == .waiting {
+            report += "\ngoroutine \(goroutine.id) [\(goroutine.waitReason)"
+            let minutes = (now - goroutine.waitSince) / 60_000_000_000
+            if minutes >= 1 { report += ", \(minutes) minutes" }
+            report += "]:\n"
+            if goroutine.parentID > 0 {
+                report += "\tcreated by goroutine \(goroutine.parentID)\n"
+            } else {
+                report += "\tcreated outside any goroutine\n"
+            }
+        }
+        RuntimeEvents.beforeFatal()
+        writeStandardError(report)
+        gort_exit(2)
+    }
+}
+
+/// The process-wide scheduler.
+let scheduler = Scheduler()
+
+/// Entry of every M thread.
+private func machineMain(_ raw: UnsafeMutableRawPointer?) {
+    // Safety: startMachine passed a retained Machine; that reference is kept for the M's life.
+    let machine = Unmanaged<Machine>.fromOpaque(raw!).takeUnretainedValue()
+    gort_tls_set_m(raw)
+    machine.processor = machine.nextProcessor
+    machine.nextProcessor = nil
+    machine.processor?.isRunning.store(true, ordering: .relaxed)
+    scheduler.scheduleLoop(machine)
+}
+
+/// First function on every goroutine stack.
+private func goroutineMain(_ raw: UnsafeMutableRawPointer?) {
+    runBody(raw!)
+    // Nothing retained may live in this frame: it never returns.
+    let machineRaw = gort_tls_get_m()!
+    let (slot, target): (UnsafeMutablePointer<UnsafeMutableRawPointer?>, UnsafeMutableRawPointer?) =
+        Unmanaged<Machine>.fromOpaque(machineRaw)._withUnsafeGuaranteedRef { machine in
+            machine.action = .exit
+            return (machine.current!.stackPointerSlot, machine.g0StackPointer.pointee)
+        }
+    gort_context_switch(slot, target)
+    fatalError("unreachable: a dead goroutine was resumed")
+}
+
+@inline(never)
+private func runBody(_ raw: UnsafeMutableRawPointer) {
+    // Safety: execute passed an unretained pointer to the goroutine being started; goroutines
+    // are never freed.
+    let goroutine = Unmanaged<Goroutine>.fromOpaque(raw).takeUnretainedValue()
+    let body = goroutine.body
+    goroutine.body = nil
+    body?()
+}
+
+// MARK: - operations on the current goroutine
+
+extension Scheduler {
+    /// Parks the current goroutine (see the protocol at the top); `locks` are released, and
+    /// `timer` armed, only once it is off its stack.
+    /// Precondition: called on a goroutine; `locks` are held by the caller.
+    func park(_ reason: WaitReason, unlocking locks: UnsafeMutablePointer<gort_lock_t>? = nil, timer: RuntimeTimer? = nil) {
+        guard let machine = Self.currentMachine(), let goroutine = machine.current else {
+            fatal("runtime: blocking operation (\(reason)) outside a goroutine; call it inside Runtime.run { } or go { }")
+        }
+        if let locks { goroutine.parkLocks.append(locks) }
+        goroutine.parkTimer = timer
+        goroutine.status = .waiting
+        goroutine.waitReason = reason
+        goroutine.waitSince = gort_nanotime()
+        machine.action = .park
+        switchToScheduler(goroutine, machine)
+    }
+
+    /// Like `park`, for select: `goroutine.parkLocks` already lists the locks.
+    func parkPrepared(_ goroutine: Goroutine, _ reason: WaitReason) {
+        let machine = Self.currentMachine()!
+        goroutine.status = .waiting
+        goroutine.waitReason = reason
+        goroutine.waitSince = gort_nanotime()
+        machine.action = .park
+        switchToScheduler(goroutine, machine)
+    }
+
+    func yield() {
+        guard let machine = Self.currentMachine(), let goroutine = machine.current else {
+            gort_os_yield()
+            return
+        }
+        machine.action = .yield
+        switchToScheduler(goroutine, machine)
+    }
+
+    @inline(__always)
+    private func switchToScheduler(_ goroutine: Goroutine, _ machine: Machine) {
+        // Safety: we run on `goroutine`'s stack on `machine`; g0's stack pointer was saved by the
+        // switch that started us. After this returns we may be on another M: nothing read from
+        // `machine` before the switch is used after it.
+        gort_context_switch(goroutine.stackPointerSlot, machine.g0StackPointer.pointee)
+    }
+}
