@@ -55,9 +55,15 @@ let package = Package(
             name: "GoRuntimeTests",
             dependencies: ["GoRuntime"]
         ),
+        .executableTarget(
+            name: "TraceFixtureEmitter",
+            dependencies: ["GoTrace"],
+            path: "Tests/Fixtures/TraceFixtureEmitter"
+        ),
         .testTarget(
             name: "GoTraceTests",
-            dependencies: ["GoTrace"]
+            // The executables are dependencies so `swift test` builds them: the end-to-end tests run them.
+            dependencies: ["GoTrace", "gotrace", "TraceFixtureEmitter"]
         ),
     ]
 )

@@ -1,0 +1,594 @@
+// The streaming trace reader.
+//
+// Design note
+// -----------
+// Reading happens in two passes over the *headers* and one over the payloads:
+//   1. Open: validate the file header (not a trace / unsupported version / corrupt header are fatal).
+//   2. Index: walk the chunk headers from the end of the file header to the end of the file, seeking over
+//      payloads. Each header is CRC-checked before its sizes are trusted. A bad header is reported and the
+//      reader resynchronises on the next "GTCK" magic whose header checks out; a chunk that runs past the
+//      end of the file is reported as the truncation point. The kind-table and end chunks are decoded here
+//      (they are tiny); event chunks are only remembered: offset + header, ~100 bytes per 64 KiB chunk.
+//   3. Merge: for each M, its event chunks in sequence order form one stream; a binary heap keyed by
+//      (timestamp, M id) picks the next event across Ms. Only the current chunk of each M is decoded and
+//      held, so memory is bounded by (number of Ms) x (chunk size) plus the index, the string and stack
+//      tables — never by the number of events. A chunk whose payload fails its CRC, does not inflate, or
+//      holds a malformed event is reported; the events decoded before the damage are kept, the rest of
+//      that chunk skipped.
+//
+// Ordering guarantee: the events come out with non-decreasing `ticks`, ties broken by M id and then by
+// position in that M's stream — a total, deterministic order. Within a chunk, timestamps cannot decrease
+// (deltas are unsigned); across two chunks of one M a timestamp smaller than the M's previous one (a clock
+// that stepped back) is raised to the previous value rather than reported out of order. So "time stamps out
+// of order" (golang/go#16755) cannot happen; such clamps are counted in `clampedTimestamps`.
+//
+// Robustness rule: nothing read from the file is trusted — every length is checked against the bytes that
+// remain and against `TraceLimits` before use, there are no force unwraps on file data, and every problem
+// becomes a `TraceDiagnostic` instead of a trap.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A problem found while reading, located by file name and byte offset.
+public struct TraceDiagnostic: Sendable, Equatable, CustomStringConvertible {
+    public enum Problem: Error, Sendable, Equatable {
+        case cannotOpen(String)
+        case notATrace
+        case unsupportedVersion(UInt16)
+        case corruptFileHeader(String)
+        /// The file ends inside the file header or inside the chunk at `offset`.
+        case truncated
+        /// The chunk header at `offset` is invalid; `skippedBytes` were skipped to the next valid chunk (nil:
+        /// no valid chunk follows).
+        case corruptChunkHeader(reason: String, skippedBytes: UInt64?)
+        /// The payload of the chunk at `offset` is damaged; the chunk (from `eventIndex` on) was skipped.
+        case corruptChunk(reason: String)
+    }
+
+    public var fileName: String
+    public var offset: UInt64
+    public var problem: Problem
+
+    /// Problems after which nothing at all can be read.
+    public var isFatal: Bool {
+        switch problem {
+        case .cannotOpen, .notATrace, .unsupportedVersion, .corruptFileHeader: true
+        case .truncated, .corruptChunkHeader, .corruptChunk: false
+        }
+    }
+
+    /// One line: `FILE: offset N: what happened`.
+    public var description: String {
+        let what: String
+        switch problem {
+        case .cannotOpen(let reason): what = "cannot open: \(reason)"
+        case .notATrace: what = "not a gotrace trace (bad magic)"
+        case .unsupportedVersion(let version):
+            what = "unsupported format version \(version) (this build reads up to \(traceFormatVersion))"
+        case .corruptFileHeader(let reason): what = "corrupt file header: \(reason)"
+        case .truncated: what = "truncated: file ends inside a chunk; read up to here"
+        case .corruptChunkHeader(let reason, let skipped):
+            if let skipped {
+                what = "corrupt chunk header (\(reason)); skipped \(skipped) bytes to the next chunk"
+            } else {
+                what = "corrupt chunk header (\(reason)); no valid chunk follows"
+            }
+        case .corruptChunk(let reason): what = "corrupt chunk skipped (\(reason))"
+        }
+        return "\(fileName): offset \(offset): \(what)"
+    }
+}
+
+/// Random access to the bytes of a trace.
+public protocol TraceByteSource {
+    var size: UInt64 { get }
+    /// Up to `count` bytes starting at `offset` (fewer at the end of the data); nil on I/O error.
+    func read(at offset: UInt64, count: Int) -> [UInt8]?
+}
+
+public struct MemoryByteSource: TraceByteSource {
+    public let bytes: [UInt8]
+    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+    public var size: UInt64 { UInt64(bytes.count) }
+    public func read(at offset: UInt64, count: Int) -> [UInt8]? {
+        guard offset < size else { return [] }
+        let start = Int(offset)
+        return Array(bytes[start..<start + min(count, bytes.count - start)])
+    }
+}
+
+/// A regular file read with `pread`; the descriptor is closed when the source is released.
+public final class FileByteSource: TraceByteSource {
+    public let fileDescriptor: Int32
+    public let size: UInt64
+
+    /// Opens `path`, or returns the `strerror` text.
+    public static func open(path: String) -> Result<FileByteSource, TraceDiagnostic.Problem> {
+        let descriptor = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return .failure(.cannotOpen(String(cString: strerror(errno)))) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else {
+            let reason = String(cString: strerror(errno))
+            close(descriptor)
+            return .failure(.cannotOpen(reason))
+        }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            close(descriptor)
+            return .failure(.cannotOpen("not a regular file"))
+        }
+        return .success(FileByteSource(fileDescriptor: descriptor, size: UInt64(info.st_size)))
+    }
+
+    init(fileDescriptor: Int32, size: UInt64) {
+        self.fileDescriptor = fileDescriptor
+        self.size = size
+    }
+
+    deinit { close(fileDescriptor) }
+
+    public func read(at offset: UInt64, count: Int) -> [UInt8]? {
+        guard offset < size else { return [] }
+        let wanted = Int(min(UInt64(count), size - offset))
+        var bytes = [UInt8](repeating: 0, count: wanted)
+        var filled = 0
+        while filled < wanted {
+            let got = bytes.withUnsafeMutableBytes { buffer in
+                // Safety: filled < wanted == buffer.count, so the destination range is inside the buffer.
+                pread(fileDescriptor, buffer.baseAddress!.advanced(by: filled), wanted - filled,
+                      off_t(offset) + off_t(filled))
+            }
+            if got < 0 && errno == EINTR { continue }
+            guard got > 0 else { break }
+            filled += got
+        }
+        guard filled == wanted else { return filled > 0 ? Array(bytes.prefix(filled)) : nil }
+        return bytes
+    }
+}
+
+public final class TraceReader: Sequence, IteratorProtocol {
+    /// Where an event chunk is, from the index pass.
+    struct ChunkEntry {
+        var offset: UInt64
+        var headerSize: Int
+        var header: ChunkHeader
+    }
+
+    /// The merge state of one M.
+    struct MachineStream {
+        var machine: UInt64
+        var chunks: [ChunkEntry]
+        var nextChunk = 0
+        var events: [TraceEvent] = []
+        var position = 0
+        var lastTicks: UInt64 = 0
+        var currentProc: UInt64?
+        var currentGoroutine: UInt64?
+    }
+
+    public let fileName: String
+    private let source: (any TraceByteSource)?
+
+    public private(set) var header: FileHeader?
+    /// Every problem found so far, in the order found. Index-pass problems are present right after `init`;
+    /// payload problems appear as iteration reaches the chunk.
+    public private(set) var diagnostics: [TraceDiagnostic] = []
+    /// Whether an end chunk was found: the writer finished the trace.
+    public private(set) var isComplete = false
+    public private(set) var endChunk: EndChunk?
+    /// Event chunks found by the index pass (including ones later found damaged).
+    public private(set) var eventChunkCount = 0
+    /// Chunks (or stretches of bytes) skipped because they were damaged.
+    public private(set) var corruptChunkCount = 0
+    /// Sum of the dropped-event counts in the chunk headers.
+    public private(set) var droppedEvents: UInt64 = 0
+    /// Sum of raw payload sizes of the event chunks (the size before compression).
+    public private(set) var rawPayloadBytes: UInt64 = 0
+    /// Events yielded so far.
+    public private(set) var eventsRead: UInt64 = 0
+    public private(set) var clampedTimestamps: UInt64 = 0
+    /// The string table: `string` events seen so far.
+    public private(set) var strings: [UInt64: String] = [:]
+    /// The stack table: `stack` events seen so far (program counters, innermost first).
+    public private(set) var stacks: [UInt64: [UInt64]] = [:]
+    public var fileSize: UInt64 { source?.size ?? 0 }
+
+    /// The spec used for each wire code: built-in, extended or supplied by the file's kind table.
+    private var specsByCode: [EventKindSpec?] = EventKindSpec.builtInByCode
+    private var streams: [MachineStream] = []
+    /// Min-heap of stream indices keyed by (next event ticks, M id).
+    private var heap: [Int] = []
+
+    /// The fatal problem, if the trace could not be read at all.
+    public var fatalDiagnostic: TraceDiagnostic? { diagnostics.first { $0.isFatal } }
+
+    /// Reads the trace in the file at `path`. Never throws: problems become `diagnostics`.
+    public convenience init(path: String) {
+        let name = path
+        switch FileByteSource.open(path: path) {
+        case .success(let source): self.init(source: source, fileName: name)
+        case .failure(let problem): self.init(failed: TraceDiagnostic(fileName: name, offset: 0, problem: problem))
+        }
+    }
+
+    /// Reads a trace held in memory; `fileName` is used in diagnostics.
+    public convenience init(bytes: [UInt8], fileName: String = "<memory>") {
+        self.init(source: MemoryByteSource(bytes), fileName: fileName)
+    }
+
+    public init(source: any TraceByteSource, fileName: String) {
+        self.fileName = fileName
+        self.source = source
+        guard let headerSize = readFileHeader(source) else { return }
+        indexChunks(source, from: UInt64(headerSize))
+        var heapEntries: [Int] = []
+        for index in streams.indices where advance(streamAt: index) { heapEntries.append(index) }
+        for index in heapEntries { heapPush(index) }
+    }
+
+    private init(failed diagnostic: TraceDiagnostic) {
+        fileName = diagnostic.fileName
+        source = nil
+        diagnostics = [diagnostic]
+    }
+
+    // MARK: Open and index
+
+    private func report(_ offset: UInt64, _ problem: TraceDiagnostic.Problem) {
+        diagnostics.append(TraceDiagnostic(fileName: fileName, offset: offset, problem: problem))
+    }
+
+    /// Validates the file header; returns its size, or nil after reporting a fatal problem.
+    private func readFileHeader(_ source: any TraceByteSource) -> Int? {
+        guard let bytes = source.read(at: 0, count: TraceLimits.maxHeaderSize) else {
+            report(0, .cannotOpen("read error"))
+            return nil
+        }
+        switch FileHeader.decode(bytes[...]) {
+        case .success(let (header, size)):
+            self.header = header
+            return size
+        case .failure(.notATrace): report(0, .notATrace)
+        case .failure(.unsupportedVersion(let version)): report(8, .unsupportedVersion(version))
+        case .failure(.corrupt(let reason)): report(0, .corruptFileHeader(reason))
+        case .failure(.truncated): report(UInt64(bytes.count), .corruptFileHeader("file ends inside the header"))
+        }
+        return nil
+    }
+
+    private func indexChunks(_ source: any TraceByteSource, from start: UInt64) {
+        var chunksByMachine: [UInt64: [ChunkEntry]] = [:]
+        var offset = start
+        while offset < source.size {
+            let decoded = readChunkHeader(source, at: offset)
+            switch decoded {
+            case .success(let (header, headerSize)):
+                let end = offset + UInt64(headerSize) + UInt64(header.storedPayloadSize)
+                guard end <= source.size else {
+                    report(offset, .truncated)
+                    offset = source.size
+                    continue
+                }
+                let entry = ChunkEntry(offset: offset, headerSize: headerSize, header: header)
+                switch header.type {
+                case .events:
+                    chunksByMachine[header.machine, default: []].append(entry)
+                    eventChunkCount += 1
+                    droppedEvents += UInt64(header.droppedEvents)
+                    rawPayloadBytes += UInt64(header.rawPayloadSize)
+                case .kindTable:
+                    if let payload = loadPayload(entry) {
+                        if let specs = KindTableCodec.decode(payload) {
+                            adoptFileKindTable(specs)
+                        } else {
+                            report(offset, .corruptChunk(reason: "kind table does not decode"))
+                            corruptChunkCount += 1
+                        }
+                    } else {
+                        corruptChunkCount += 1
+                    }
+                case .end:
+                    if let payload = loadPayload(entry) {
+                        endChunk = EndChunk.decode(payload)
+                        isComplete = true
+                    }
+                default:
+                    break  // Unknown chunk types are skipped silently: that is the extension rule.
+                }
+                offset = end
+            case .failure(.truncated):
+                report(offset, .truncated)
+                offset = source.size
+            case .failure(.invalid(let reason)):
+                corruptChunkCount += 1
+                if let next = resynchronise(source, after: offset) {
+                    report(offset, .corruptChunkHeader(reason: reason, skippedBytes: next - offset))
+                    offset = next
+                } else {
+                    report(offset, .corruptChunkHeader(reason: reason, skippedBytes: nil))
+                    offset = source.size
+                }
+            }
+        }
+        streams = chunksByMachine.keys.sorted().map { machine in
+            // Sequence order; the file offset breaks ties so a duplicated sequence number stays deterministic.
+            let chunks = (chunksByMachine[machine] ?? []).sorted {
+                ($0.header.sequence, $0.offset) < ($1.header.sequence, $1.offset)
+            }
+            return MachineStream(machine: machine, chunks: chunks, lastTicks: header?.startTicks ?? 0)
+        }
+    }
+
+    private func readChunkHeader(_ source: any TraceByteSource, at offset: UInt64)
+        -> Result<(header: ChunkHeader, size: Int), ChunkHeader.DecodeFailure>
+    {
+        guard let bytes = source.read(at: offset, count: ChunkHeader.encodedSize) else {
+            return .failure(.truncated(needed: ChunkHeader.encodedSize))
+        }
+        let first = ChunkHeader.decode(bytes[...])
+        // A later format version may have a longer header: read it whole and decode again.
+        if case .failure(.truncated(let needed)) = first, needed > bytes.count,
+           UInt64(needed) <= source.size - offset, let longer = source.read(at: offset, count: needed)
+        {
+            return ChunkHeader.decode(longer[...])
+        }
+        return first
+    }
+
+    /// The offset of the next valid chunk header after `offset`, or nil.
+    private func resynchronise(_ source: any TraceByteSource, after offset: UInt64) -> UInt64? {
+        let magic = ChunkHeader.magic
+        var blockStart = offset + 1
+        let blockSize = 64 * 1024
+        while blockStart < source.size {
+            guard let block = source.read(at: blockStart, count: blockSize), block.count >= magic.count else {
+                return nil
+            }
+            var index = 0
+            while index + magic.count <= block.count {
+                if block[index] == magic[0] && block[index + 1] == magic[1] && block[index + 2] == magic[2]
+                    && block[index + 3] == magic[3]
+                {
+                    let candidate = blockStart + UInt64(index)
+                    if case .success = readChunkHeader(source, at: candidate) { return candidate }
+                }
+                index += 1
+            }
+            // Overlap by the magic's length minus one so a magic split across blocks is still found.
+            blockStart += UInt64(block.count - (magic.count - 1))
+            if block.count < blockSize { break }
+        }
+        return nil
+    }
+
+    /// The raw payload of a chunk, or nil after reporting why it is unusable.
+    private func loadPayload(_ entry: ChunkEntry) -> [UInt8]? {
+        guard let source else { return nil }
+        let payloadOffset = entry.offset + UInt64(entry.headerSize)
+        guard let stored = source.read(at: payloadOffset, count: Int(entry.header.storedPayloadSize)) else {
+            report(entry.offset, .corruptChunk(reason: "read error"))
+            return nil
+        }
+        switch ChunkCodec.payload(of: entry.header, stored: stored[...]) {
+        case .success(let payload): return payload
+        case .failure(let failure):
+            report(entry.offset, .corruptChunk(reason: failure.description))
+            return nil
+        }
+    }
+
+    /// Merges the file's kind table into the built-in one: a known code keeps the built-in spec, extended
+    /// by any arguments the file appends; an unknown code takes the file's spec; a code whose file spec
+    /// contradicts the built-in wire types keeps the built-in spec (the file is then most likely damaged).
+    private func adoptFileKindTable(_ fileSpecs: [EventKindSpec]) {
+        for fileSpec in fileSpecs {
+            let code = Int(fileSpec.kind.rawValue)
+            guard let builtIn = EventKindSpec.builtInByCode[code] else {
+                specsByCode[code] = fileSpec
+                continue
+            }
+            let known = builtIn.arguments.count
+            guard fileSpec.arguments.count > known,
+                  zip(builtIn.arguments, fileSpec.arguments).allSatisfy({ $0.wireType == $1.wireType })
+            else { continue }
+            var extended = builtIn
+            extended.arguments += fileSpec.arguments[known...]
+            specsByCode[code] = extended
+        }
+    }
+
+    // MARK: Decoding
+
+    /// Ticks to nanoseconds since the trace start, saturating instead of overflowing.
+    public func nanoseconds(fromTicks ticks: UInt64) -> UInt64 {
+        guard let header else { return ticks }
+        let elapsed = ticks >= header.startTicks ? ticks - header.startTicks : 0
+        if header.ticksPerSecond == 1_000_000_000 { return elapsed }
+        let product = elapsed.multipliedFullWidth(by: 1_000_000_000)
+        guard product.high < header.ticksPerSecond else { return UInt64.max }
+        return header.ticksPerSecond.dividingFullWidth(product).quotient
+    }
+
+    /// Decodes the events of one chunk for `stream`, keeping those before any damage.
+    private func decodeEvents(of entry: ChunkEntry, into stream: inout MachineStream) -> [TraceEvent] {
+        guard let payload = loadPayload(entry) else {
+            corruptChunkCount += 1
+            return []
+        }
+        var cursor = PayloadCursor(payload)
+        var ticks = entry.header.baseTicks
+        var events: [TraceEvent] = []
+        events.reserveCapacity(Int(Swift.min(entry.header.eventCount, 1 << 16)))
+        while !cursor.isAtEnd {
+            let eventOffset = cursor.offset
+            // The kind byte's high bit is reserved (see EventKind.maxCode); a set bit means damage here.
+            guard let code = cursor.readByte(), code <= EventKind.maxCode, let spec = specsByCode[Int(code)] else {
+                let code = payload[eventOffset]
+                report(entry.offset, .corruptChunk(
+                    reason: "event kind \(code) not in any kind table, at payload byte \(eventOffset)"))
+                corruptChunkCount += 1
+                break
+            }
+            guard let delta = cursor.readVarint(), let arguments = readArguments(spec, &cursor) else {
+                report(entry.offset, .corruptChunk(reason: "malformed \(spec.name) event at payload byte \(eventOffset)"))
+                corruptChunkCount += 1
+                break
+            }
+            let (sum, overflow) = ticks.addingReportingOverflow(delta)
+            ticks = overflow ? UInt64.max : sum
+            var eventTicks = ticks
+            if eventTicks < stream.lastTicks {
+                eventTicks = stream.lastTicks
+                clampedTimestamps += 1
+            }
+            stream.lastTicks = eventTicks
+            var event = TraceEvent(spec: spec, ticks: eventTicks, nanoseconds: nanoseconds(fromTicks: eventTicks),
+                                   machine: entry.header.machine, proc: nil, goroutine: nil, arguments: arguments)
+            applyContext(to: &event, stream: &stream)
+            events.append(event)
+        }
+        return events
+    }
+
+    private func readArguments(_ spec: EventKindSpec, _ cursor: inout PayloadCursor) -> [TraceValue]? {
+        var values: [TraceValue] = []
+        values.reserveCapacity(spec.arguments.count)
+        for argument in spec.arguments {
+            switch argument.wireType {
+            case .uvarint:
+                guard let value = cursor.readVarint() else { return nil }
+                values.append(.number(value))
+            case .uvarintList:
+                // Each item takes at least one byte, so a count above the bytes left is malformed.
+                guard let count = cursor.readVarint(), count <= UInt64(TraceLimits.maxListCount),
+                      count <= UInt64(cursor.remaining)
+                else { return nil }
+                var items: [UInt64] = []
+                items.reserveCapacity(Int(count))
+                for _ in 0..<Int(count) {
+                    guard let item = cursor.readVarint() else { return nil }
+                    items.append(item)
+                }
+                values.append(.numbers(items))
+            case .bytes:
+                guard let length = cursor.readVarint(), length <= UInt64(TraceLimits.maxByteStringLength),
+                      let bytes = cursor.readBytes(Int(length))
+                else { return nil }
+                values.append(.bytes(bytes))
+            }
+        }
+        return values
+    }
+
+    /// Attaches the P and goroutine to `event` and updates the M's current P and goroutine.
+    private func applyContext(to event: inout TraceEvent, stream: inout MachineStream) {
+        let arguments = event.spec.arguments
+        var goroutine: UInt64?
+        var proc: UInt64?
+        for (index, argument) in arguments.enumerated() where index < event.arguments.count {
+            if argument.role == .goroutine, goroutine == nil { goroutine = event.arguments[index].number }
+            if argument.role == .proc, proc == nil { proc = event.arguments[index].number }
+        }
+        event.goroutine = goroutine ?? stream.currentGoroutine
+        event.proc = proc ?? stream.currentProc
+        switch event.spec.contextEffect {
+        case .startsGoroutine: stream.currentGoroutine = event.goroutine
+        case .stopsGoroutine: if stream.currentGoroutine == event.goroutine { stream.currentGoroutine = nil }
+        case .acquiresProc: stream.currentProc = event.proc
+        case .releasesProc: stream.currentProc = nil
+        case .none: break
+        }
+    }
+
+    /// Makes sure the stream at `index` has a current event, decoding further chunks as needed. Returns
+    /// false when the stream is exhausted.
+    private func advance(streamAt index: Int) -> Bool {
+        while streams[index].position >= streams[index].events.count {
+            guard streams[index].nextChunk < streams[index].chunks.count else {
+                streams[index].events = []
+                return false
+            }
+            let entry = streams[index].chunks[streams[index].nextChunk]
+            streams[index].nextChunk += 1
+            var stream = streams[index]
+            stream.events = []  // release the previous chunk before decoding the next
+            let events = decodeEvents(of: entry, into: &stream)
+            stream.events = events
+            stream.position = 0
+            streams[index] = stream
+        }
+        return true
+    }
+
+    // MARK: Iteration
+
+    /// The next event in timestamp order, or nil at the end (or if the trace could not be read).
+    public func next() -> TraceEvent? {
+        guard let top = heap.first else { return nil }
+        let event = streams[top].events[streams[top].position]
+        streams[top].position += 1
+        if advance(streamAt: top) {
+            heapSiftDown(0)
+        } else {
+            heapPopTop()
+        }
+        eventsRead += 1
+        recordDefinition(event)
+        return event
+    }
+
+    private func recordDefinition(_ event: TraceEvent) {
+        guard event.arguments.count >= 2, case .number(let id) = event.arguments[0] else { return }
+        if event.kind == .string, case .bytes(let text) = event.arguments[1] {
+            strings[id] = String(decoding: text, as: UTF8.self)
+        } else if event.kind == .stack, case .numbers(let pcs) = event.arguments[1] {
+            stacks[id] = pcs
+        }
+    }
+
+    /// The text of string `id`: "" for 0, nil if not (yet) defined.
+    public func string(_ id: UInt64) -> String? { id == 0 ? "" : strings[id] }
+
+    // MARK: Heap of streams
+
+    private func heapKey(_ index: Int) -> (UInt64, UInt64) {
+        let stream = streams[index]
+        return (stream.events[stream.position].ticks, stream.machine)
+    }
+
+    private func heapLess(_ a: Int, _ b: Int) -> Bool { heapKey(heap[a]) < heapKey(heap[b]) }
+
+    private func heapPush(_ index: Int) {
+        heap.append(index)
+        var child = heap.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard heapLess(child, parent) else { break }
+            heap.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    private func heapPopTop() {
+        heap.swapAt(0, heap.count - 1)
+        heap.removeLast()
+        if !heap.isEmpty { heapSiftDown(0) }
+    }
+
+    private func heapSiftDown(_ start: Int) {
+        var parent = start
+        while true {
+            let left = 2 * parent + 1
+            let right = left + 1
+            var smallest = parent
+            if left < heap.count && heapLess(left, smallest) { smallest = left }
+            if right < heap.count && heapLess(right, smallest) { smallest = right }
+            if smallest == parent { return }
+            heap.swapAt(parent, smallest)
+            parent = smallest
+        }
+    }
+}

@@ -1,0 +1,47 @@
+import ArgumentParser
+import GoTrace
+
+@main
+struct GotraceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gotrace",
+        abstract: "Record and inspect goroutine traces (.gtrace files).",
+        subcommands: [RecordCommand.self, DumpCommand.self, StatCommand.self])
+}
+
+/// Exit codes shared by `dump` and `stat` (documented in docs/trace-format.md, "Tools"):
+enum ReadExitCode {
+    /// The trace was read; damage or incompleteness, if any, was reported on stderr.
+    static let readable: Int32 = 0
+    /// Nothing could be read: the file cannot be opened, is not a trace, has an unsupported version or a
+    /// corrupt file header, or every event chunk in it is damaged.
+    static let unreadable: Int32 = 1
+}
+
+/// Whether a reader that has been read to the end yielded anything worth a zero exit.
+func readExitStatus(after reader: TraceReader) -> Int32 {
+    if reader.fatalDiagnostic != nil { return ReadExitCode.unreadable }
+    if reader.eventsRead == 0 && reader.corruptChunkCount > 0 { return ReadExitCode.unreadable }
+    return ReadExitCode.readable
+}
+
+func printError(_ line: String) {
+    var standardError = StandardError()
+    print(line, to: &standardError)
+}
+
+struct StandardError: TextOutputStream {
+    mutating func write(_ string: String) {
+        var bytes = Array(string.utf8)
+        bytes.withUnsafeMutableBytes { buffer in
+            guard let base = buffer.baseAddress else { return }
+            var offset = 0
+            while offset < buffer.count {
+                // Safety: offset < buffer.count keeps the pointer inside the buffer.
+                let written = writeToStandardError(base.advanced(by: offset), buffer.count - offset)
+                if written <= 0 { return }
+                offset += written
+            }
+        }
+    }
+}

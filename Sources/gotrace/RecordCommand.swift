@@ -1,0 +1,310 @@
+// `gotrace record`: run a program with tracing on and save its trace.
+//
+// Design note
+// -----------
+// Protocol:
+//   1. Open the output file first (O_TRUNC), so an unwritable path fails before the program runs.
+//   2. Create a pipe; spawn the program with `GOTRACE_FD=<write end>` (and `GOTRACE_CPU_RATE` if asked;
+//      any inherited GOTRACE_OUT/GOTRACE_FD/GOTRACE_CPU_RATE removed), then close our copy of the write end
+//      so that end-of-file on the read end means every writer is gone.
+//   3. Read the pipe; `TraceStreamFramer` cuts it into the file header and whole chunks; each raw event
+//      chunk is compressed (`ChunkCodec.compress`) and written to the output file at once. What reached the
+//      pipe is therefore on disk even if the program is SIGKILLed a moment later. The writer's end chunk is
+//      copied through; without it the file stays "incomplete" but readable.
+//   4. On EOF, reap the program and exit with its status (128+N if killed by signal N), after one summary
+//      line on stderr.
+// Signals: SIGINT and SIGTERM sent to the recorder by another process (kill, a supervisor) are forwarded to
+// the program. A terminal's Ctrl-C is not forwarded: the terminal already sends it to the whole foreground
+// process group, program included, and a second copy could cut the program's own clean shutdown short.
+// The recorder itself keeps running until the pipe closes, so it saves what the program writes while it
+// shuts down.
+// Output: default `<program basename>.gtrace` in the current directory. Written in place (no temporary
+// file); removed again only if the program wrote no trace data at all.
+
+import ArgumentParser
+import GoTrace
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The child to forward signals to; 0 when there is none. Written by the main thread before the signal
+/// handlers are installed and after the child is reaped, read only by the handlers.
+nonisolated(unsafe) private var signalForwardingTarget: pid_t = 0
+
+private func forwardSignal(_ signal: Int32, _ info: UnsafeMutablePointer<siginfo_t>?, _: UnsafeMutableRawPointer?) {
+    // SI_USER (kill), SI_QUEUE and SI_TKILL are <= 0; terminal-generated signals are SI_KERNEL (> 0).
+    let sentByProcess = (info?.pointee.si_code ?? 0) <= 0
+    let target = signalForwardingTarget
+    if sentByProcess && target > 0 { kill(target, signal) }
+}
+
+struct RecordCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "record",
+        abstract: "Run a program with tracing on and write its trace to a file.",
+        discussion: """
+            The program receives GOTRACE_FD=<n>, a pipe on which its runtime writes raw trace chunks; each \
+            chunk is compressed and written to the output as it arrives, so a crash loses nothing already \
+            received. Exits with the program's status (128+N if it was killed by signal N).
+            """)
+
+    @Option(name: .shortAndLong, help: "Output file (default: <program>.gtrace in the current directory).")
+    var output: String?
+
+    @Option(name: .customLong("cpu-rate"), help: "CPU sampling rate in Hz, passed as GOTRACE_CPU_RATE.")
+    var cpuRate: Int?
+
+    @Argument(parsing: .captureForPassthrough, help: "-- PROGRAM [ARGS…]")
+    var command: [String] = []
+
+    /// The program and its arguments, without the `--` separator.
+    private var programArguments: [String] {
+        command.first == "--" ? Array(command.dropFirst()) : command
+    }
+
+    func validate() throws {
+        guard !programArguments.isEmpty else { throw ValidationError("missing program: gotrace record -- PROGRAM [ARGS…]") }
+        if let cpuRate, cpuRate <= 0 { throw ValidationError("--cpu-rate must be a positive number of Hz") }
+    }
+
+    func run() throws {
+        let arguments = programArguments
+        let outputPath = output ?? RecordCommand.defaultOutputPath(program: arguments[0])
+        let outputDescriptor = open(outputPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard outputDescriptor >= 0 else {
+            printError("gotrace record: cannot write \(outputPath): \(String(cString: strerror(errno)))")
+            throw ExitCode(1)
+        }
+        defer { close(outputDescriptor) }
+
+        var pipeEnds: [Int32] = [0, 0]
+        // pipe2 is not imported (needs _GNU_SOURCE); the recorder is single-threaded here, so setting
+        // close-on-exec right after pipe() leaves no window for another spawn to inherit the ends.
+        guard pipe(&pipeEnds) == 0, fcntl(pipeEnds[0], F_SETFD, FD_CLOEXEC) == 0,
+              fcntl(pipeEnds[1], F_SETFD, FD_CLOEXEC) == 0
+        else {
+            printError("gotrace record: pipe: \(String(cString: strerror(errno)))")
+            unlink(outputPath)
+            throw ExitCode(1)
+        }
+        let (readEnd, writeEnd) = (pipeEnds[0], pipeEnds[1])
+
+        installSignalForwarding()
+        let spawned = spawn(arguments, traceDescriptor: writeEnd)
+        close(writeEnd)
+        let child: pid_t
+        switch spawned {
+        case .success(let pid): child = pid
+        case .failure(let failure):
+            let code = failure.code
+            close(readEnd)
+            unlink(outputPath)
+            printError("gotrace record: cannot run \(arguments[0]): \(String(cString: strerror(code)))")
+            throw ExitCode(127)
+        }
+        signalForwardingTarget = child
+
+        var session = RecordingSession(outputDescriptor: outputDescriptor, outputPath: outputPath)
+        session.consume(pipe: readEnd)
+        close(readEnd)
+
+        let status = waitForExit(of: child)
+        signalForwardingTarget = 0
+        if !session.receivedAnything { unlink(outputPath) }
+        printError(session.summaryLine(programStatus: status))
+        if status != 0 { throw ExitCode(status) }
+    }
+
+    /// `<basename of program>.gtrace`, in the current directory.
+    static func defaultOutputPath(program: String) -> String {
+        let base = program.split(separator: "/").last.map(String.init) ?? "gotrace"
+        return (base.isEmpty ? "gotrace" : base) + ".gtrace"
+    }
+
+    private func installSignalForwarding() {
+        for signal in [SIGINT, SIGTERM] {
+            var action = sigaction()
+            action.__sigaction_handler.sa_sigaction = forwardSignal
+            action.sa_flags = SA_SIGINFO | SA_RESTART
+            sigemptyset(&action.sa_mask)
+            sigaction(signal, &action, nil)
+        }
+    }
+
+    /// Spawns `arguments` (PATH-searched) with the trace pipe as `GOTRACE_FD`; returns the pid or an errno.
+    private func spawn(_ arguments: [String], traceDescriptor: Int32) -> Result<pid_t, SpawnFailure> {
+        var environment: [String] = []
+        var entry = environ
+        while let pointer = entry.pointee {
+            let variable = String(cString: pointer)
+            let name = variable.prefix { $0 != "=" }
+            if !["GOTRACE_OUT", "GOTRACE_FD", "GOTRACE_CPU_RATE"].contains(String(name)) {
+                environment.append(variable)
+            }
+            entry += 1
+        }
+        environment.append("GOTRACE_FD=\(traceDescriptor)")
+        if let cpuRate { environment.append("GOTRACE_CPU_RATE=\(cpuRate)") }
+
+        var fileActions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&fileActions)
+        defer { posix_spawn_file_actions_destroy(&fileActions) }
+        // dup2 onto itself clears close-on-exec in the child only (POSIX 2017, glibc >= 2.29), so no other
+        // process spawned meanwhile can inherit the pipe.
+        posix_spawn_file_actions_adddup2(&fileActions, traceDescriptor, traceDescriptor)
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // The child starts with default dispositions for the forwarded signals, not our handlers' masks.
+        var defaultSignals = sigset_t()
+        sigemptyset(&defaultSignals)
+        sigaddset(&defaultSignals, SIGINT)
+        sigaddset(&defaultSignals, SIGTERM)
+        sigaddset(&defaultSignals, SIGPIPE)
+        posix_spawnattr_setsigdefault(&attributes, &defaultSignals)
+        var emptyMask = sigset_t()
+        sigemptyset(&emptyMask)
+        posix_spawnattr_setsigmask(&attributes, &emptyMask)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp = environment.map { strdup($0) } + [nil]
+        defer {
+            for pointer in argv { free(pointer) }
+            for pointer in envp { free(pointer) }
+        }
+        var pid: pid_t = 0
+        let result = posix_spawnp(&pid, arguments[0], &fileActions, &attributes, argv, envp)
+        return result == 0 ? .success(pid) : .failure(SpawnFailure(code: result))
+    }
+
+    /// Waits for `pid`; returns its exit status, or 128+N if signal N killed it.
+    private func waitForExit(of pid: pid_t) -> Int32 {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            if errno != EINTR { return 1 }
+        }
+        // The W* macros are not imported: low 7 bits = terminating signal (0 = exited normally).
+        let terminatingSignal = status & 0x7f
+        return terminatingSignal == 0 ? (status >> 8) & 0xff : 128 + terminatingSignal
+    }
+}
+
+/// An errno from posix_spawn.
+struct SpawnFailure: Error {
+    var code: Int32
+}
+
+/// Reads the pipe, writes the output file, keeps the totals for the summary line.
+struct RecordingSession {
+    let outputDescriptor: Int32
+    let outputPath: String
+    private var framer = TraceStreamFramer()
+    private var ticksPerSecond: UInt64 = 1_000_000_000
+    private var startTicks: UInt64 = 0
+    private var lastTicks: UInt64 = 0
+    private(set) var events: UInt64 = 0
+    private(set) var dropped: UInt64 = 0
+    private(set) var rawPayloadBytes: UInt64 = 0
+    private(set) var bytesWritten: UInt64 = 0
+    private(set) var complete = false
+    private(set) var receivedAnything = false
+    private var problems: [String] = []
+
+    init(outputDescriptor: Int32, outputPath: String) {
+        self.outputDescriptor = outputDescriptor
+        self.outputPath = outputPath
+    }
+
+    mutating func consume(pipe: Int32) {
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        var outputFailed = false
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(pipe, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                problems.append("pipe read failed: \(String(cString: strerror(errno)))")
+                break
+            }
+            if count == 0 { break }
+            receivedAnything = true
+            // After a failure keep draining, so the program never blocks on a full pipe.
+            if framer.failure != nil || outputFailed { continue }
+            buffer.withUnsafeBytes { framer.append(UnsafeRawBufferPointer(rebasing: $0.prefix(count))) }
+            while let unit = framer.nextUnit() {
+                switch unit {
+                case .success(.fileHeader(let bytes, let header)):
+                    ticksPerSecond = header.ticksPerSecond
+                    startTicks = header.startTicks
+                    lastTicks = header.startTicks
+                    outputFailed = !writeOut(bytes)
+                case .success(.chunk(let bytes, let header)):
+                    outputFailed = !accept(chunk: bytes, header: header)
+                case .failure(let failure):
+                    problems.append("trace stream \(failure)")
+                }
+                if outputFailed || framer.failure != nil { break }
+            }
+        }
+        if framer.failure == nil && framer.bufferedByteCount > 0 {
+            problems.append("stream ended inside a chunk (\(framer.bufferedByteCount) bytes lost)")
+        }
+    }
+
+    private mutating func accept(chunk bytes: [UInt8], header: ChunkHeader) -> Bool {
+        switch header.type {
+        case .events:
+            events += UInt64(header.eventCount)
+            dropped += UInt64(header.droppedEvents)
+            rawPayloadBytes += UInt64(header.rawPayloadSize)
+            lastTicks = max(lastTicks, header.endTicks)
+            return writeOut(header.isCompressed ? bytes : ChunkCodec.compress(bytes))
+        case .end:
+            complete = true
+            return writeOut(bytes)
+        default:
+            return writeOut(bytes)
+        }
+    }
+
+    private mutating func writeOut(_ bytes: [UInt8]) -> Bool {
+        do {
+            try TraceFileWriter.writeAll(bytes, to: outputDescriptor)
+            bytesWritten += UInt64(bytes.count)
+            return true
+        } catch {
+            problems.append("cannot write \(outputPath): \(error)")
+            return false
+        }
+    }
+
+    /// One line: events, bytes, bytes per event, dropped events, duration, completeness, output path.
+    func summaryLine(programStatus: Int32) -> String {
+        guard receivedAnything else {
+            return "gotrace record: no trace data received (is the program built with the gotrace runtime?); "
+                + "no file written; program exited with status \(programStatus)"
+        }
+        let perEvent = events == 0 ? 0 : Double(bytesWritten) / Double(events)
+        let rawPerEvent = events == 0 ? 0 : Double(rawPayloadBytes) / Double(events)
+        let elapsed = lastTicks >= startTicks ? lastTicks - startTicks : 0
+        let product = elapsed.multipliedFullWidth(by: 1_000_000_000)
+        let nanoseconds = product.high < ticksPerSecond ? ticksPerSecond.dividingFullWidth(product).quotient : 0
+        var line = "gotrace record: \(events) events, \(bytesWritten) bytes (\(format(perEvent)) bytes/event, "
+            + "raw \(format(rawPerEvent))), \(dropped) dropped, "
+            + "\(TraceTextFormatter.timestamp(nanoseconds)) s, "
+            + (complete ? "complete" : "incomplete (no end chunk; program exited with status \(programStatus))")
+            + ", output \(outputPath)"
+        if !problems.isEmpty { line += "; " + problems.joined(separator: "; ") }
+        return line
+    }
+
+    private func format(_ value: Double) -> String {
+        let hundredths = Int((value * 100).rounded())
+        let fraction = hundredths % 100
+        return "\(hundredths / 100)." + (fraction < 10 ? "0" : "") + "\(fraction)"
+    }
+}
