@@ -71,6 +71,7 @@ final class Machine: @unchecked Sendable {
     @exclusivity(unchecked) var current: Goroutine?
     @exclusivity(unchecked) var spinning = false
     @exclusivity(unchecked) var isRunningTimers = false
+    @exclusivity(unchecked) var unlockScratch: [UnsafeMutablePointer<gort_lock_t>] = []
     @exclusivity(unchecked) var action: SwitchAction = .none
     @exclusivity(unchecked) var randomState: UInt64
     @exclusivity(unchecked) var idleLink: Machine?
@@ -484,13 +485,11 @@ final class Scheduler: @unchecked Sendable {
                 timers.add(timer)
                 wakeWatcherIfEarlier(timer.when)
             }
-            // Reverse order of acquisition, for no particular need but symmetry with select.
-            var index = goroutine.parkLocks.count
-            while index > 0 {
-                index -= 1
-                gort_unlock(goroutine.parkLocks[index])
-            }
-            goroutine.parkLocks.removeAll(keepingCapacity: true)
+            // Take the locks out of the goroutine first: once the first is released it may be
+            // readied, run on another M and park again, refilling its own list.
+            swap(&goroutine.parkLocks, &machine.unlockScratch)
+            for lock in machine.unlockScratch.reversed() { gort_unlock(lock) }
+            machine.unlockScratch.removeAll(keepingCapacity: true)
         case .yield:
             goroutine.status = .runnable
             gort_lock(lock)
