@@ -8,7 +8,9 @@
 #include <errno.h>
 #include <stdlib.h>
 
-static __thread void *current_m = NULL;
+// initial-exec: this code is linked into executables (and the test bundle), where the general
+// dynamic model's __tls_get_addr call would cost more than the rest of the accessor.
+static __thread void *current_m __attribute__((tls_model("initial-exec"))) = NULL;
 
 __attribute__((noinline)) void *gort_tls_get_m(void) { return current_m; }
 __attribute__((noinline)) void gort_tls_set_m(void *m) { current_m = m; }

@@ -11,7 +11,7 @@
 // Ownership of the mutable fields (why `@exclusivity(unchecked)` is sound here):
 // - `body`, `stack`, `context`, `sudogCache`, `parkLocks`, `parkTimer`: only the goroutine itself
 //   or the M that is switching it in or out touches them, never both at once.
-// - `status`, `waitReason`, `waitSince`: written by the goroutine before it parks and by the one
+// - `status`, `waitReason`: written by the goroutine before it parks and by the one
 //   that readies it (whose release happens before the goroutine can run again, through the run
 //   queue's or the channel lock's ordering); read racily only by the deadlock report, which runs
 //   when nothing else does.
@@ -82,8 +82,10 @@ final class Goroutine: @unchecked Sendable {
     @exclusivity(unchecked) var body: (@Sendable () -> Void)?
     @exclusivity(unchecked) var status: GoroutineStatus = .idle
     @exclusivity(unchecked) var waitReason: WaitReason = .none
-    @exclusivity(unchecked) var waitSince: Int64 = 0
     @exclusivity(unchecked) var stack: gort_stack_t?
+    /// The lock a parked goroutine asks g0 to release (the common single-lock case; select uses
+    /// `parkLocks`).
+    @exclusivity(unchecked) var parkLock: UnsafeMutablePointer<gort_lock_t>?
     /// Intrusive link for the global run queue and the free pools.
     @exclusivity(unchecked) var schedLink: Goroutine?
     /// Set on the goroutine a `Runtime.run` waits for.
@@ -147,6 +149,7 @@ final class Goroutine: @unchecked Sendable {
         selectWinner = nil
         selectTimedOut = false
         parkTimer = nil
+        parkLock = nil
         parkLocks.removeAll(keepingCapacity: true)
         context.pointee.exclusivityState = (0, 0)
         context.pointee.stackPointer = nil
@@ -158,7 +161,7 @@ final class Goroutine: @unchecked Sendable {
 /// another goroutine's stack.
 final class Sudog: @unchecked Sendable {
     @exclusivity(unchecked) unowned(unsafe) var goroutine: Goroutine
-    @exclusivity(unchecked) var next: Sudog?
+    @exclusivity(unchecked) unowned(unsafe) var next: Sudog?
     @exclusivity(unchecked) unowned(unsafe) var prev: Sudog?
     @exclusivity(unchecked) var isQueued = false
     @exclusivity(unchecked) var isSelect = false
@@ -192,7 +195,8 @@ final class Sudog: @unchecked Sendable {
 
 /// A FIFO of wait records, intrusive through `Sudog.next/prev`. Guarded by its owner's lock.
 struct WaitQueue {
-    private(set) var head: Sudog?
+    // Unretained: a queued record is kept alive by the parked goroutine that owns it.
+    private(set) unowned(unsafe) var head: Sudog?
     private unowned(unsafe) var tail: Sudog?
 
     var isEmpty: Bool { head == nil }

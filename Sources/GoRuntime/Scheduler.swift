@@ -480,16 +480,23 @@ final class Scheduler: @unchecked Sendable {
         machine.action = .none
         switch action {
         case .park:
-            if let timer = goroutine.parkTimer {
-                goroutine.parkTimer = nil
+            let timer = goroutine.parkTimer
+            goroutine.parkTimer = nil
+            let single = goroutine.parkLock
+            goroutine.parkLock = nil
+            let many = !goroutine.parkLocks.isEmpty
+            // Take the locks out of the goroutine: once the timer is armed or the first lock is
+            // released, it may be readied, run on another M and park again, refilling its fields.
+            if many { swap(&goroutine.parkLocks, &machine.unlockScratch) }
+            if let timer {
                 timers.add(timer)
                 wakeWatcherIfEarlier(timer.when)
             }
-            // Take the locks out of the goroutine first: once the first is released it may be
-            // readied, run on another M and park again, refilling its own list.
-            swap(&goroutine.parkLocks, &machine.unlockScratch)
-            for lock in machine.unlockScratch.reversed() { gort_unlock(lock) }
-            machine.unlockScratch.removeAll(keepingCapacity: true)
+            if let single { gort_unlock(single) }
+            if many {
+                for lock in machine.unlockScratch.reversed() { gort_unlock(lock) }
+                machine.unlockScratch.removeAll(keepingCapacity: true)
+            }
         case .yield:
             goroutine.status = .runnable
             gort_lock(lock)
@@ -815,12 +822,8 @@ final class Scheduler: @unchecked Sendable {
               Syscalls.inProgress.load(ordering: .sequentiallyConsistent) == 0
         else { return }
         var report = "fatal error: all goroutines are asleep - deadlock!\n"
-        let now = gort_nanotime()
         for goroutine in allGoroutines where goroutine.status == .waiting {
-            report += "\ngoroutine \(goroutine.id) [\(goroutine.waitReason)"
-            let minutes = (now - goroutine.waitSince) / 60_000_000_000
-            if minutes >= 1 { report += ", \(minutes) minutes" }
-            report += "]:\n"
+            report += "\ngoroutine \(goroutine.id) [\(goroutine.waitReason)]:\n"
             if goroutine.parentID > 0 {
                 report += "\tcreated by goroutine \(goroutine.parentID)\n"
             } else {
@@ -881,11 +884,10 @@ extension Scheduler {
         guard let machine = Self.currentMachine(), let goroutine = machine.current else {
             fatal("runtime: blocking operation (\(reason)) outside a goroutine; call it inside Runtime.run { } or go { }")
         }
-        if let locks { goroutine.parkLocks.append(locks) }
+        goroutine.parkLock = locks
         goroutine.parkTimer = timer
         goroutine.status = .waiting
         goroutine.waitReason = reason
-        goroutine.waitSince = gort_nanotime()
         machine.action = .park
         switchToScheduler(goroutine, machine)
     }
@@ -895,7 +897,6 @@ extension Scheduler {
         let machine = Self.currentMachine()!
         goroutine.status = .waiting
         goroutine.waitReason = reason
-        goroutine.waitSince = gort_nanotime()
         machine.action = .park
         switchToScheduler(goroutine, machine)
     }
