@@ -28,7 +28,7 @@ let package = Package(
         ),
         .target(
             name: "GoRuntime",
-            dependencies: ["CGoRuntime"]
+            dependencies: ["CGoRuntime", "GoTrace"]
         ),
         .systemLibrary(
             name: "CZlib",

@@ -24,26 +24,9 @@ func fatal(_ message: String) -> Never {
         report += "\ngoroutine \(goroutine.id) [running]:\n"
         if goroutine.parentID > 0 { report += "\tcreated by goroutine \(goroutine.parentID)\n" }
     }
-    RuntimeEvents.beforeFatal()
     writeStandardError(report)
+    tracer.stop(waitNanoseconds: 50_000_000)
     gort_exit(2)
-}
-
-/// Process-wide callbacks the tracer installs (flush before a fatal exit).
-enum RuntimeEvents {
-    private static let fatalHandler = Synchronization.Mutex<(@Sendable () -> Void)?>(nil)
-
-    static func setBeforeFatal(_ handler: (@Sendable () -> Void)?) {
-        fatalHandler.withLock { $0 = handler }
-    }
-
-    static func runWillStart() {}
-    static func runDidFinish() {}
-
-    static func beforeFatal() {
-        let handler = fatalHandler.withLock { $0 }
-        handler?()
-    }
 }
 
 /// Goroutines currently inside `Runtime.blockingCall` (they may wake others: no deadlock verdict).

@@ -27,10 +27,9 @@ public enum Runtime {
         return try withoutActuallyEscaping(body) { escapable in
             let box = RunBox(escapable)
             let completion = RunCompletion()
-            RuntimeEvents.runWillStart()
+            tracer.startFromEnvironmentOnce()
             _ = scheduler.spawn({ box.execute() }, runCompletion: completion)
             gort_note_sleep(completion.note)
-            RuntimeEvents.runDidFinish()
             return try box.takeResult()
         }
     }
@@ -74,7 +73,10 @@ public enum Runtime {
 /// Starts `body` as a new goroutine. Callable from anywhere; outside a run it starts the scheduler
 /// with the default number of processors.
 public func go(_ body: @escaping @Sendable () -> Void) {
-    if Scheduler.currentMachine() == nil { scheduler.ensureStarted() }
+    if Scheduler.currentMachine() == nil {
+        scheduler.ensureStarted()
+        tracer.startFromEnvironmentOnce()
+    }
     _ = scheduler.spawn(body)
 }
 

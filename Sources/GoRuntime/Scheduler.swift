@@ -46,6 +46,7 @@
 // a single global queue (contention); switching directly from goroutine to goroutine (saves one
 // switch, but the park protocol needs a point where the parking goroutine is off its stack).
 import CGoRuntime
+import GoTrace
 import Synchronization
 
 /// What a goroutine asks g0 to do once it has switched away from its stack.
@@ -72,6 +73,11 @@ final class Machine: @unchecked Sendable {
     @exclusivity(unchecked) var spinning = false
     @exclusivity(unchecked) var isRunningTimers = false
     @exclusivity(unchecked) var unlockScratch: [UnsafeMutablePointer<gort_lock_t>] = []
+    // Tracing (Tracer.swift): this M's buffer, and the last flush request it honoured.
+    @exclusivity(unchecked) var trace: MachineTrace?
+    @exclusivity(unchecked) var flushedEpoch: UInt64 = 0
+    @exclusivity(unchecked) var threadStackLow: UInt = 0
+    @exclusivity(unchecked) var threadStackHigh: UInt = 0
     @exclusivity(unchecked) var action: SwitchAction = .none
     @exclusivity(unchecked) var randomState: UInt64
     @exclusivity(unchecked) var idleLink: Machine?
@@ -153,6 +159,7 @@ final class Scheduler: @unchecked Sendable {
     @exclusivity(unchecked) private var freeGoroutines: [Goroutine] = []
     @exclusivity(unchecked) private var freeStacks: [gort_stack_t] = []
     @exclusivity(unchecked) var allGoroutines: [Goroutine] = []
+    @exclusivity(unchecked) private var allMachines: [Machine] = []
     @exclusivity(unchecked) var activeRun: RunCompletion?
 
     /// Ps, created on demand; `processorsCreated` is published with release after the slot is set.
@@ -341,6 +348,9 @@ final class Scheduler: @unchecked Sendable {
         goroutine.status = .runnable
         goroutine.waitReason = .none
         let machine = Self.currentMachine()
+        if tracer.active.load(ordering: .relaxed) {
+            tracer.emit(.unpark, UInt64(goroutine.id), UInt64(machine?.current?.id ?? 0), tracer.captureStack())
+        }
         if let processor = machine?.processor {
             runQueuePut(processor, goroutine, next: next)
         } else {
@@ -389,6 +399,9 @@ final class Scheduler: @unchecked Sendable {
             let machine = Machine(id: newID)
             machine.nextProcessor = processor
             machine.spinning = spinning
+            gort_lock(lock)
+            allMachines.append(machine)
+            gort_unlock(lock)
             let raw = Unmanaged.passRetained(machine).toOpaque()
             let rc = gort_thread_create(machineMain, raw, 0)
             if rc != 0 { fatal("runtime: cannot create an OS thread (error \(rc))") }
@@ -412,6 +425,9 @@ final class Scheduler: @unchecked Sendable {
         goroutine.status = .runnable
         goroutine.runCompletion = runCompletion
         liveGoroutines.add(1, ordering: .relaxed)
+        if tracer.active.load(ordering: .relaxed) {
+            tracer.emit(.spawn, UInt64(goroutine.parentID), UInt64(goroutine.id), tracer.captureStack())
+        }
         if let processor, runCompletion == nil {
             runQueuePut(processor, goroutine, next: true)
         } else {
@@ -470,6 +486,7 @@ final class Scheduler: @unchecked Sendable {
         }
         goroutine.status = .running
         machine.current = goroutine
+        if tracer.active.load(ordering: .relaxed) { tracer.emit(.start, UInt64(goroutine.id)) }
         // Safety: the goroutine's saved stack pointer was written by gort_context_switch or
         // gort_context_make, and no other M runs it (it was taken off a run queue exactly once).
         swift_task_enterThreadLocalContext(goroutine.exclusivityState)
@@ -499,6 +516,9 @@ final class Scheduler: @unchecked Sendable {
             }
         case .yield:
             goroutine.status = .runnable
+            if tracer.active.load(ordering: .relaxed) {
+                tracer.emit(.unpark, UInt64(goroutine.id), UInt64(goroutine.id), 0)
+            }
             gort_lock(lock)
             globalPut(goroutine)
             gort_unlock(lock)
@@ -510,6 +530,7 @@ final class Scheduler: @unchecked Sendable {
     }
 
     private func retire(_ goroutine: Goroutine, processor: Processor) {
+        if tracer.active.load(ordering: .relaxed) { tracer.emit(.end, UInt64(goroutine.id)) }
         let completion = goroutine.runCompletion
         if let stack = goroutine.stack {
             if processor.freeStacks.count < Self.localPoolLimit {
@@ -546,6 +567,7 @@ final class Scheduler: @unchecked Sendable {
                 sleepUntilHandedProcessor(machine)
                 continue
             }
+            if tracer.flushEpoch.load(ordering: .relaxed) != machine.flushedEpoch { tracer.flushOwn(machine) }
             let processor = machine.processor!
             if processor.id >= processorCount.load(ordering: .acquiring) {
                 retireProcessor(machine)
@@ -633,6 +655,9 @@ final class Scheduler: @unchecked Sendable {
                 if victim === processor { continue }
                 let n = victim.runQueue.grab(into: processor.runQueue)
                 if n > 0 {
+                    if tracer.active.load(ordering: .relaxed) {
+                        tracer.emit(.steal, UInt64(processor.id), UInt64(victim.id), UInt64(n))
+                    }
                     return processor.runQueue.publishGrabbed(n)
                 }
                 if round == 3 {
@@ -645,6 +670,9 @@ final class Scheduler: @unchecked Sendable {
                             while gort_nanotime() < until { gort_cpu_relax() }
                         }
                         if victim.runNext.compareExchange(expected: next, desired: 0, ordering: .acquiringAndReleasing).exchanged {
+                            if tracer.active.load(ordering: .relaxed) {
+                                tracer.emit(.steal, UInt64(processor.id), UInt64(victim.id), 1)
+                            }
                             return LocalRunQueue.goroutine(next)
                         }
                     }
@@ -660,6 +688,7 @@ final class Scheduler: @unchecked Sendable {
         assert(processor.runQueue.isEmpty && processor.runNext.load(ordering: .relaxed) == 0)
         processor.isRunning.store(false, ordering: .relaxed)
         machine.processor = nil
+        if tracer.active.load(ordering: .relaxed) { tracer.emit(.procStop, UInt64(processor.id)) }
         if processor.id >= processorCount.load(ordering: .relaxed) {
             processor.status = .disabled
         } else {
@@ -699,12 +728,14 @@ final class Scheduler: @unchecked Sendable {
         processor?.status = .running
         processor?.isRunning.store(true, ordering: .relaxed)
         gort_unlock(lock)
+        if let processor { traceProcessorStart(processor) }
         return processor
     }
 
     /// Step 3: sleep until a waker hands this M a P. The timer watcher sleeps only until the
     /// earliest timer, then runs the expired ones.
     private func sleepUntilHandedProcessor(_ machine: Machine) {
+        if tracer.flushEpoch.load(ordering: .relaxed) != machine.flushedEpoch { tracer.flushOwn(machine) }
         gort_lock(lock)
         checkDeadlock()
         var deadline: Int64 = -1
@@ -760,6 +791,7 @@ final class Scheduler: @unchecked Sendable {
                 }
                 timerRunners.subtract(1, ordering: .sequentiallyConsistent)
                 gort_unlock(lock)
+                if let processor = machine.processor { traceProcessorStart(processor) }
                 if machine.processor != nil { wakeProcessor() }
                 return  // back to the loop: run, sleep again, or be handed a P
             }
@@ -767,6 +799,33 @@ final class Scheduler: @unchecked Sendable {
         machine.processor = machine.nextProcessor
         machine.nextProcessor = nil
         machine.processor?.isRunning.store(true, ordering: .relaxed)
+        if let processor = machine.processor { traceProcessorStart(processor) }
+    }
+
+    func traceProcessorStart(_ processor: Processor) {
+        if tracer.active.load(ordering: .relaxed) { tracer.emit(.procStart, UInt64(processor.id)) }
+    }
+
+    /// All Ms ever started. `locked`: the caller holds `lock`.
+    func machinesSnapshot(locked: Bool) -> [Machine] {
+        if !locked { gort_lock(lock) }
+        let result = allMachines
+        if !locked { gort_unlock(lock) }
+        return result
+    }
+
+    /// Wakes every idle M without handing it a P: each flushes its trace buffer and sleeps again.
+    func wakeIdleMachinesToFlush() {
+        gort_lock(lock)
+        var woken: [Machine] = []
+        while let machine = idleMachines {
+            idleMachines = machine.idleLink
+            machine.idleLink = nil
+            woken.append(machine)
+        }
+        watcher = nil
+        gort_unlock(lock)
+        for machine in woken { gort_note_wakeup(machine.note) }
     }
 
     /// Wakes the timer watcher when a timer earlier than its deadline was added; with no watcher,
@@ -830,8 +889,8 @@ final class Scheduler: @unchecked Sendable {
                 report += "\tcreated outside any goroutine\n"
             }
         }
-        RuntimeEvents.beforeFatal()
         writeStandardError(report)
+        tracer.stop(othersAreAsleep: true)
         gort_exit(2)
     }
 }
@@ -844,9 +903,11 @@ private func machineMain(_ raw: UnsafeMutableRawPointer?) {
     // Safety: startMachine passed a retained Machine; that reference is kept for the M's life.
     let machine = Unmanaged<Machine>.fromOpaque(raw!).takeUnretainedValue()
     gort_tls_set_m(raw)
+    gort_thread_stack_bounds(&machine.threadStackLow, &machine.threadStackHigh)
     machine.processor = machine.nextProcessor
     machine.nextProcessor = nil
     machine.processor?.isRunning.store(true, ordering: .relaxed)
+    if let processor = machine.processor { scheduler.traceProcessorStart(processor) }
     scheduler.scheduleLoop(machine)
 }
 
@@ -888,6 +949,7 @@ extension Scheduler {
         goroutine.parkTimer = timer
         goroutine.status = .waiting
         goroutine.waitReason = reason
+        if tracer.active.load(ordering: .relaxed) { tracePark(goroutine, reason) }
         machine.action = .park
         switchToScheduler(goroutine, machine)
     }
@@ -897,8 +959,14 @@ extension Scheduler {
         let machine = Self.currentMachine()!
         goroutine.status = .waiting
         goroutine.waitReason = reason
+        if tracer.active.load(ordering: .relaxed) { tracePark(goroutine, reason) }
         machine.action = .park
         switchToScheduler(goroutine, machine)
+    }
+
+    @inline(never)
+    private func tracePark(_ goroutine: Goroutine, _ reason: WaitReason) {
+        tracer.emit(.park, UInt64(goroutine.id), UInt64(parkReason(reason).rawValue), tracer.captureStack())
     }
 
     func yield() {
@@ -906,6 +974,7 @@ extension Scheduler {
             gort_os_yield()
             return
         }
+        if tracer.active.load(ordering: .relaxed) { tracePark(goroutine, .yield) }
         machine.action = .yield
         switchToScheduler(goroutine, machine)
     }

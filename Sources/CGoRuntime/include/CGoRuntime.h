@@ -82,6 +82,36 @@ _Noreturn void gort_exit(int status);
 void gort_cpu_relax(void);
 void gort_os_yield(void);
 
+
+// ---------------------------------------------------------------- stacks and modules (tracing)
+/// Walks the frame-pointer chain of the caller, writing up to `max` return addresses (the
+/// caller's own return address first). Frames must lie in [low, high) and go strictly upward;
+/// the walk stops at the first frame that does not (bad or foreign frames end the walk, never
+/// fault). Skips `skip` frames first. Returns the number written. Tens of nanoseconds.
+size_t gort_capture_stack(uint64_t *pcs, size_t max, size_t skip, uintptr_t low, uintptr_t high);
+/// Walks a suspended stack from the frame saved by gort_context_switch at `saved_sp`.
+size_t gort_capture_suspended_stack(const void *saved_sp, uint64_t *pcs, size_t max, uintptr_t low, uintptr_t high);
+/// The calling thread's stack bounds (pthread_getattr_np; slow — call once per thread).
+void gort_thread_stack_bounds(uintptr_t *low, uintptr_t *high);
+
+/// Reports every loaded module: its path ("" never: the executable's is resolved through
+/// /proc/self/exe), load bias and GNU build id (hex; empty if none).
+typedef void (*gort_module_visitor)(void *context, const char *path, uintptr_t load_bias, const char *build_id_hex);
+void gort_modules_visit(gort_module_visitor visitor, void *context);
+
+/// Installs `handler` for the fatal signals (SEGV, BUS, ILL, FPE, TRAP, ABRT) on top of whatever
+/// is installed; after it runs, the previous disposition is restored and the signal re-raised, so
+/// Swift's backtracer (or the default action) still reports the crash. Call once.
+void gort_install_crash_handler(void (*handler)(int signal));
+/// Blocks SIGPIPE on this thread around a write to a pipe whose reader may be gone; the unblock
+/// discards a SIGPIPE raised meanwhile, so the write reports EPIPE instead of killing the program.
+void gort_sigpipe_block(void);
+void gort_sigpipe_unblock(void);
+/// Registers a function to run at normal process exit.
+int gort_atexit(void (*fn)(void));
+/// Wall-clock time in nanoseconds since the Unix epoch.
+int64_t gort_walltime(void);
+
 // ---------------------------------------------------------------- Swift exclusivity tracking
 // Exported by libswiftCore; Swift's own async runtime brackets each task run with them. A
 // goroutine that parks inside an open inout access carries that access with it instead of

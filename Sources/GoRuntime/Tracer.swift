@@ -1,0 +1,532 @@
+// Tracer.swift — the runtime's instrumentation hooks and trace recording.
+//
+// Vocabulary: a *recording* writes events to a trace (a file, or the pipe of `gotrace record`);
+// a *consumer* is a program's own callback. Either makes `tracer.active` true, and every hook in
+// the scheduler is `if tracer.active.load(.relaxed) { tracer.… }`: with neither, a hook costs
+// one load and one well-predicted branch.
+//
+// Protocol (what keeps the per-M buffers race-free without locks or atomics per event):
+//   1. Each M owns a `MachineTrace` (buffer, string and stack caches) and is the only thread that
+//      writes it. Threads that are not Ms (the caller of `Runtime.run`, a signal handler's thread)
+//      write the shared `external` buffer under `lock`.
+//   2. A full buffer is sealed into a chunk and written by its own M (TraceFileWriter keeps each
+//      chunk contiguous in the stream).
+//   3. `stop` bumps `flushEpoch`, wakes idle Ms, and waits (bounded) until every M has flushed
+//      its own buffer at a schedule point; an M asleep in the scheduler does it before sleeping.
+//      An M running a goroutine that never yields loses its last partial chunk (counted in
+//      the summary as missing acknowledgements; preemption will remove the case).
+//   4. After a deadlock, every other M is asleep: the dying M flushes their buffers itself.
+//
+// Stacks: captured by walking frame pointers (CGoRuntime/unwind.c) within the running stack's
+// bounds; deduplicated per M by a 64-bit hash of the PCs; ids are process-unique, and an M defines
+// an id in its own stream before first using it, so every reference is preceded by its definition.
+// Timestamps: CLOCK_MONOTONIC in nanoseconds — one clock for every CPU, so causally ordered events
+// are ordered in time on every M (no "time stamps out of order").
+import CGoRuntime
+import GoTrace
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One M's tracing state. Only its M touches it (see the protocol).
+final class MachineTrace: @unchecked Sendable {
+    let buffer: TraceBuffer
+    let machineID: UInt64
+    @exclusivity(unchecked) var sequence: UInt64 = 0
+    @exclusivity(unchecked) var generation: UInt64
+    @exclusivity(unchecked) var stackIDs: [UInt64: UInt64] = [:]
+    @exclusivity(unchecked) var stringIDs: [String: UInt64] = [:]
+
+    init(machineID: UInt64, generation: UInt64, startTicks: UInt64) {
+        self.machineID = machineID
+        self.generation = generation
+        buffer = TraceBuffer(baseTicks: startTicks)
+    }
+}
+
+/// An event as a program's own consumer sees it (`Trace.setEventConsumer`).
+public struct TraceHookEvent: Sendable {
+    /// The event kind's name in the trace format (`spawn`, `park`, …).
+    public var kind: String
+    public var timestampNanoseconds: Int64
+    public var machine: Int
+    /// The event's arguments in the order the format's kind table gives.
+    public var arguments: [UInt64]
+}
+
+final class Tracer: @unchecked Sendable {
+    let active = Atomic<Bool>(false)
+    let generation = Atomic<UInt64>(0)
+    let flushEpoch = Atomic<UInt64>(0)
+    let nextStackID = Atomic<UInt64>(1)
+    let nextStringID = Atomic<UInt64>(1)
+    /// Guards everything below.
+    private let lock: UnsafeMutablePointer<gort_lock_t>
+    @exclusivity(unchecked) private var writer: TraceFileWriter?
+    @exclusivity(unchecked) private var ownedDescriptor: Int32 = -1
+    @exclusivity(unchecked) private var isPipe = false
+    @exclusivity(unchecked) private var external: MachineTrace?
+    @exclusivity(unchecked) private(set) var startTicks: UInt64 = 0
+    @exclusivity(unchecked) private var consumer: (@Sendable (TraceHookEvent) -> Void)?
+    @exclusivity(unchecked) private var environmentChecked = false
+    @exclusivity(unchecked) private var exitHookInstalled = false
+
+    init() {
+        lock = .allocate(capacity: 1)
+        lock.initialize(to: gort_lock_t(state: 0))
+    }
+
+    var isRecording: Bool {
+        gort_lock(lock)
+        defer { gort_unlock(lock) }
+        return writer != nil
+    }
+
+    // MARK: - starting and stopping
+
+    /// Starts recording if the environment asks for it (`GOTRACE_FD`, else `GOTRACE_OUT`); once.
+    func startFromEnvironmentOnce() {
+        gort_lock(lock)
+        if environmentChecked {
+            gort_unlock(lock)
+            return
+        }
+        environmentChecked = true
+        gort_unlock(lock)
+        if let text = getenvString("GOTRACE_FD"), let fd = Int32(text), fd >= 0 {
+            unsetenv("GOTRACE_FD")
+            // Children of the traced program must not write into the recorder's pipe.
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            do {
+                try start(fileDescriptor: fd, compressing: false, owned: true, pipe: true)
+            } catch {
+                writeStandardError("gotrace runtime: cannot trace to GOTRACE_FD=\(fd): \(error)\n")
+            }
+        } else if let path = getenvString("GOTRACE_OUT"), !path.isEmpty {
+            do {
+                try start(path: path)
+            } catch {
+                writeStandardError("gotrace runtime: cannot trace to GOTRACE_OUT=\(path): \(error)\n")
+            }
+        }
+    }
+
+    func start(path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        if fd < 0 { throw TraceError.cannotOpen(path: path, errno: errno) }
+        do {
+            try start(fileDescriptor: fd, compressing: true, owned: true, pipe: false)
+        } catch {
+            close(fd)
+            throw error
+        }
+    }
+
+    func start(fileDescriptor: Int32, compressing: Bool, owned: Bool, pipe: Bool) throws {
+        gort_lock(lock)
+        if writer != nil {
+            gort_unlock(lock)
+            throw TraceError.alreadyRecording
+        }
+        let now = UInt64(gort_nanotime())
+        let newWriter: TraceFileWriter
+        do {
+            newWriter = try withSIGPIPEBlocked {
+                try TraceFileWriter(fileDescriptor: fileDescriptor, ticksPerSecond: 1_000_000_000, startTicks: now,
+                                    startWallTimeNanoseconds: gort_walltime(), compressing: compressing)
+            }
+        } catch {
+            gort_unlock(lock)
+            throw TraceError.write("\(error)")
+        }
+        writer = newWriter
+        ownedDescriptor = owned ? fileDescriptor : -1
+        isPipe = pipe
+        startTicks = now
+        let newGeneration = generation.add(1, ordering: .sequentiallyConsistent).newValue
+        external = MachineTrace(machineID: 0, generation: newGeneration, startTicks: now)
+        if !exitHookInstalled {
+            exitHookInstalled = true
+            _ = gort_atexit(traceAtExit)
+            gort_install_crash_handler(traceOnCrash)
+        }
+        gort_unlock(lock)
+        active.store(true, ordering: .sequentiallyConsistent)
+        emitModules()
+        emitSnapshot(schedulerLocked: false)
+    }
+
+    /// Ends the recording: a final snapshot, every M's buffer flushed, the end chunk written.
+    /// `othersAreAsleep`: every other M is known to sleep in the scheduler (after a deadlock), so
+    /// their buffers can be flushed from here.
+    func stop(othersAreAsleep: Bool = false, waitNanoseconds: Int64 = 200_000_000) {
+        gort_lock(lock)
+        guard writer != nil else {
+            gort_unlock(lock)
+            return
+        }
+        gort_unlock(lock)
+        emitSnapshot(schedulerLocked: othersAreAsleep)
+        if consumerIsNil { active.store(false, ordering: .sequentiallyConsistent) }
+        let epoch = flushEpoch.add(1, ordering: .sequentiallyConsistent).newValue
+        let me = Scheduler.currentMachine()
+        if let me { flushOwn(me) }
+        if othersAreAsleep {
+            for machine in scheduler.machinesSnapshot(locked: true) where machine !== me {
+                flushOwn(machine)
+            }
+        } else {
+            scheduler.wakeIdleMachinesToFlush()
+            let deadline = gort_nanotime() + waitNanoseconds
+            while gort_nanotime() < deadline {
+                let pending = scheduler.machinesSnapshot(locked: false).contains {
+                    $0 !== me && $0.trace != nil && $0.flushedEpoch < epoch
+                }
+                if !pending { break }
+                gort_os_yield()
+            }
+        }
+        gort_lock(lock)
+        if let external { sealAndWrite(external, writer: writer) }
+        if let writer {
+            _ = try? withSIGPIPEBlocked { try writer.finish(endWallTimeNanoseconds: gort_walltime()) }
+        }
+        writer = nil
+        external = nil
+        if ownedDescriptor >= 0 { close(ownedDescriptor) }
+        ownedDescriptor = -1
+        gort_unlock(lock)
+    }
+
+    private var consumerIsNil: Bool {
+        gort_lock(lock)
+        defer { gort_unlock(lock) }
+        return consumer == nil
+    }
+
+    func setConsumer(_ newConsumer: (@Sendable (TraceHookEvent) -> Void)?) {
+        gort_lock(lock)
+        consumer = newConsumer
+        let recording = writer != nil
+        gort_unlock(lock)
+        active.store(recording || newConsumer != nil, ordering: .sequentiallyConsistent)
+    }
+
+    // MARK: - flushing
+
+    /// Called by an M at a schedule point when `flushEpoch` moved, and by `stop`.
+    func flushOwn(_ machine: Machine) {
+        let epoch = flushEpoch.load(ordering: .sequentiallyConsistent)
+        if let trace = machine.trace, trace.generation == generation.load(ordering: .relaxed) {
+            gort_lock(lock)
+            let currentWriter = writer
+            gort_unlock(lock)
+            sealAndWrite(trace, writer: currentWriter)
+        }
+        machine.flushedEpoch = epoch
+    }
+
+    private func sealAndWrite(_ trace: MachineTrace, writer: TraceFileWriter?) {
+        guard !trace.buffer.isEmpty || trace.buffer.byteCount > 0 else { return }
+        let chunk = trace.buffer.sealChunk(machine: trace.machineID, sequence: trace.sequence)
+        trace.sequence += 1
+        guard let writer else { return }
+        do {
+            try withSIGPIPEBlocked { try writer.write(rawChunk: chunk) }
+        } catch {
+            // The recorder went away (EPIPE) or the disk is full: stop tracing, keep running.
+            active.store(false, ordering: .sequentiallyConsistent)
+        }
+    }
+
+    /// Best effort from a crash handler: write this thread's buffer; no end chunk (the trace reads
+    /// as incomplete, which it is).
+    func flushOnCrash() {
+        guard active.load(ordering: .relaxed) else { return }
+        if let machine = Scheduler.currentMachine(), let trace = machine.trace {
+            gort_lock(lock)
+            let currentWriter = writer
+            gort_unlock(lock)
+            sealAndWrite(trace, writer: currentWriter)
+        }
+    }
+
+    // MARK: - emitting
+
+    /// The calling M's trace state for the current recording, created or reset as needed.
+    @inline(__always)
+    private func machineTrace(_ machine: Machine) -> MachineTrace {
+        let currentGeneration = generation.load(ordering: .relaxed)
+        if let trace = machine.trace, trace.generation == currentGeneration { return trace }
+        let trace = MachineTrace(machineID: UInt64(machine.id), generation: currentGeneration, startTicks: startTicksSnapshot)
+        machine.trace = trace
+        return trace
+    }
+
+    private var startTicksSnapshot: UInt64 {
+        gort_lock(lock)
+        defer { gort_unlock(lock) }
+        return startTicks
+    }
+
+    /// Runs `write` on the caller's buffer (an M's own, or the external one under the lock),
+    /// flushing and retrying once when it is full.
+    private func withBuffer(_ write: (MachineTrace, UInt64) -> Bool) {
+        let now = UInt64(gort_nanotime())
+        if let machine = Scheduler.currentMachine() {
+            let trace = machineTrace(machine)
+            if !write(trace, now) {
+                gort_lock(lock)
+                let currentWriter = writer
+                gort_unlock(lock)
+                sealAndWrite(trace, writer: currentWriter)
+                if !write(trace, now) { trace.buffer.noteDropped() }
+            }
+        } else {
+            gort_lock(lock)
+            if let external {
+                if !write(external, now) {
+                    sealAndWrite(external, writer: writer)
+                    if !write(external, now) { external.buffer.noteDropped() }
+                }
+            }
+            gort_unlock(lock)
+        }
+    }
+
+    func emit(_ kind: EventKind, _ a: UInt64) {
+        withBuffer { trace, now in trace.buffer.emit(kind, at: now, a) }
+        deliver(kind, [a])
+    }
+
+    func emit(_ kind: EventKind, _ a: UInt64, _ b: UInt64) {
+        withBuffer { trace, now in trace.buffer.emit(kind, at: now, a, b) }
+        deliver(kind, [a, b])
+    }
+
+    func emit(_ kind: EventKind, _ a: UInt64, _ b: UInt64, _ c: UInt64) {
+        withBuffer { trace, now in trace.buffer.emit(kind, at: now, a, b, c) }
+        deliver(kind, [a, b, c])
+    }
+
+    func emit(_ kind: EventKind, _ a: UInt64, _ b: UInt64, _ c: UInt64, _ d: UInt64) {
+        withBuffer { trace, now in trace.buffer.emit(kind, at: now, a, b, c, d) }
+        deliver(kind, [a, b, c, d])
+    }
+
+    private func deliver(_ kind: EventKind, _ arguments: [UInt64]) {
+        gort_lock(lock)
+        let consumer = self.consumer
+        gort_unlock(lock)
+        guard let consumer else { return }
+        consumer(TraceHookEvent(kind: kind.description, timestampNanoseconds: gort_nanotime(),
+                                machine: Scheduler.currentMachine()?.id ?? 0, arguments: arguments))
+    }
+
+    /// The id of `text` in the caller's stream, defining it first if needed.
+    func stringID(_ text: String) -> UInt64 {
+        if text.isEmpty { return 0 }
+        var result: UInt64 = 0
+        withBuffer { trace, now in
+            if let id = trace.stringIDs[text] {
+                result = id
+                return true
+            }
+            let id = nextStringID.wrappingAdd(1, ordering: .relaxed).oldValue
+            guard trace.buffer.emitString(id: id, text, at: now) else { return false }
+            trace.stringIDs[text] = id
+            result = id
+            return true
+        }
+        return result
+    }
+
+    /// Captures the caller's stack and returns its id in the caller's stream (0 if none).
+    @inline(never)
+    func captureStack() -> UInt64 {
+        var low: UInt = 0
+        var high: UInt = 0
+        if let machine = Scheduler.currentMachine() {
+            if let goroutine = machine.current, let stack = goroutine.stack {
+                low = UInt(bitPattern: stack.base)
+                high = UInt(bitPattern: stack.top)
+            } else {
+                low = machine.threadStackLow
+                high = machine.threadStackHigh
+            }
+        } else {
+            gort_thread_stack_bounds(&low, &high)
+        }
+        return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 32) { pcs in
+            // Skip this function's own frame: the first PC is the hook's caller.
+            let count = gort_capture_stack(pcs.baseAddress, 32, 1, low, high)
+            return stackID(UnsafeBufferPointer(rebasing: pcs[0..<count]))
+        }
+    }
+
+    func stackID(_ pcs: UnsafeBufferPointer<UInt64>) -> UInt64 {
+        if pcs.isEmpty { return 0 }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a
+        for pc in pcs {
+            hash = (hash ^ pc) &* 0x0000_0100_0000_01b3
+        }
+        var result: UInt64 = 0
+        withBuffer { trace, now in
+            if let id = trace.stackIDs[hash] {
+                result = id
+                return true
+            }
+            let id = nextStackID.wrappingAdd(1, ordering: .relaxed).oldValue
+            guard trace.buffer.emitStack(id: id, pcs, at: now) else { return false }
+            trace.stackIDs[hash] = id
+            result = id
+            return true
+        }
+        return result
+    }
+
+    private func emitModules() {
+        final class Collector {
+            var modules: [(String, UInt, String)] = []
+        }
+        let collector = Collector()
+        gort_modules_visit({ context, path, bias, buildID in
+            // Safety: context is the Collector passed below, alive for the whole call.
+            let collector = Unmanaged<Collector>.fromOpaque(context!).takeUnretainedValue()
+            collector.modules.append((String(cString: path!), bias, String(cString: buildID!)))
+        }, Unmanaged.passUnretained(collector).toOpaque())
+        for (path, bias, buildID) in collector.modules {
+            let pathID = stringID(path)
+            let buildIDString = stringID(buildID)
+            emit(.module, pathID, UInt64(bias), buildIDString)
+        }
+    }
+
+    /// One `snapshot` event per live goroutine: state, wait reason, stack. Parked goroutines'
+    /// stacks are walked from the registers their switch saved.
+    func emitSnapshot(schedulerLocked: Bool) {
+        let current = Scheduler.currentGoroutine()
+        var entries: [(UInt64, GoroutineState, ParkReason, UInt64)] = []
+        if !schedulerLocked { gort_lock(scheduler.lock) }
+        let goroutines = scheduler.allGoroutines
+        if !schedulerLocked { gort_unlock(scheduler.lock) }
+        for goroutine in goroutines {
+            let state: GoroutineState
+            switch goroutine.status {
+            case .runnable: state = .runnable
+            case .running: state = .running
+            case .waiting: state = goroutine.waitReason == .syscall ? .syscall : .waiting
+            case .idle, .dead: continue
+            }
+            var stack: UInt64 = 0
+            if goroutine === current {
+                stack = captureStack()
+            } else if goroutine.status == .waiting, let slot = goroutine.stack,
+                      let sp = goroutine.context.pointee.stackPointer {
+                stack = withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 32) { pcs in
+                    let count = gort_capture_suspended_stack(
+                        sp, pcs.baseAddress, 32, UInt(bitPattern: slot.base), UInt(bitPattern: slot.top))
+                    return stackID(UnsafeBufferPointer(rebasing: pcs[0..<count]))
+                }
+            }
+            entries.append((UInt64(goroutine.id), state, parkReason(goroutine.waitReason), stack))
+        }
+        for (id, state, reason, stack) in entries {
+            emit(.snapshot, id, UInt64(state.rawValue), UInt64(reason.rawValue), stack)
+        }
+    }
+
+    private func withSIGPIPEBlocked<R>(_ body: () throws -> R) rethrows -> R {
+        gort_sigpipe_block()
+        defer { gort_sigpipe_unblock() }
+        return try body()
+    }
+}
+
+func parkReason(_ reason: WaitReason) -> ParkReason {
+    switch reason {
+    case .chanReceive: return .chanReceive
+    case .chanSend: return .chanSend
+    case .select, .selectNoCases: return .select
+    case .mutex: return .mutex
+    case .rwmutexRead, .rwmutexWrite: return .rwmutex
+    case .waitGroup: return .waitgroup
+    case .cond: return .cond
+    case .sleep: return .sleep
+    case .io: return .io
+    case .syscall: return .syscall
+    case .yield: return .yield
+    case .preempted: return .preempted
+    case .none, .semaphore: return .other
+    }
+}
+
+enum TraceError: Error, CustomStringConvertible {
+    case cannotOpen(path: String, errno: Int32)
+    case alreadyRecording
+    case write(String)
+
+    var description: String {
+        switch self {
+        case .cannotOpen(let path, let code): return "cannot open \(path): \(String(cString: strerror(code)))"
+        case .alreadyRecording: return "a trace is already being recorded"
+        case .write(let text): return text
+        }
+    }
+}
+
+let tracer = Tracer()
+
+private func traceAtExit() {
+    tracer.stop()
+}
+
+private func traceOnCrash(_ signal: Int32) {
+    tracer.flushOnCrash()
+}
+
+// MARK: - public API
+
+/// Recording traces and annotating them, like Go's runtime/trace.
+public enum Trace {
+    /// Starts recording to `path` (zlib-compressed chunks). A program run under `gotrace record`,
+    /// or with `GOTRACE_OUT` set, records from its first `Runtime.run` without calling this.
+    public static func start(to path: String) throws {
+        try tracer.start(path: path)
+    }
+
+    /// Starts recording to an open descriptor (not closed by the runtime).
+    public static func start(fileDescriptor: Int32, compressing: Bool = true) throws {
+        try tracer.start(fileDescriptor: fileDescriptor, compressing: compressing, owned: false, pipe: false)
+    }
+
+    /// Stops recording: writes a final snapshot of every goroutine and the end of the trace.
+    public static func stop() { tracer.stop() }
+
+    public static var isRecording: Bool { tracer.isRecording }
+
+    /// Runs `body` inside a named region of the current goroutine.
+    public static func region<Result>(_ name: String, _ body: () throws -> Result) rethrows -> Result {
+        guard tracer.active.load(ordering: .relaxed) else { return try body() }
+        let goroutine = UInt64(Scheduler.currentGoroutine()?.id ?? 0)
+        let nameID = tracer.stringID(name)
+        tracer.emit(.regionBegin, goroutine, nameID)
+        defer { tracer.emit(.regionEnd, goroutine, nameID) }
+        return try body()
+    }
+
+    /// Records a message under a category.
+    public static func log(_ category: String, _ message: String) {
+        guard tracer.active.load(ordering: .relaxed) else { return }
+        let goroutine = UInt64(Scheduler.currentGoroutine()?.id ?? 0)
+        tracer.emit(.log, goroutine, tracer.stringID(category), tracer.stringID(message))
+    }
+
+    /// Registers (or, with nil, removes) a callback that receives every runtime event. It runs on
+    /// the thread that caused the event, inside the scheduler: keep it short and never block in it.
+    public static func setEventConsumer(_ consumer: (@Sendable (TraceHookEvent) -> Void)?) {
+        tracer.setConsumer(consumer)
+    }
+}
