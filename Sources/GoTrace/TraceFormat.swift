@@ -93,8 +93,9 @@ public struct FileHeader: Equatable, Sendable {
     public static func decode(_ bytes: ArraySlice<UInt8>) -> Result<(header: FileHeader, size: Int), DecodeFailure> {
         let base = bytes.startIndex
         guard bytes.count >= 12 else {
-            return bytes.elementsEqual(magic.prefix(bytes.count)) ? .failure(.truncated(needed: encodedSize))
-                : .failure(.notATrace)
+            let magicPart = Swift.min(bytes.count, magic.count)
+            return bytes.prefix(magicPart).elementsEqual(magic.prefix(magicPart))
+                ? .failure(.truncated(needed: encodedSize)) : .failure(.notATrace)
         }
         guard bytes[base..<base + 8].elementsEqual(magic) else { return .failure(.notATrace) }
         let version = bytes.readLittleEndian(UInt16.self, at: 8)

@@ -247,6 +247,10 @@ public final class TraceReader: Sequence, IteratorProtocol {
             report(0, .cannotOpen("read error"))
             return nil
         }
+        guard !bytes.isEmpty else {
+            report(0, .notATrace)
+            return nil
+        }
         switch FileHeader.decode(bytes[...]) {
         case .success(let (header, size)):
             self.header = header

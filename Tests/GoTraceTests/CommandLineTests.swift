@@ -1,0 +1,209 @@
+import Foundation
+import Testing
+@testable import GoTrace
+
+/// Runs the built `gotrace` and `TraceFixtureEmitter` executables, as a user would.
+enum BuiltProducts {
+    /// The package root, from this file's path (Tests/GoTraceTests/<file>).
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    /// The directory holding the executables: the test bundle sits next to them in the build directory
+    /// (`.build*/<triple>/debug/`). Falls back to argv[0]'s directory and to `.build/debug`.
+    static let directory: URL? = {
+        var candidates: [URL] = []
+        if let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+            candidates.append(URL(fileURLWithPath: executable).deletingLastPathComponent())
+        }
+        candidates.append(URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent())
+        candidates.append(Bundle.main.bundleURL)
+        candidates.append(packageRoot.appendingPathComponent(".build/debug"))
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.appendingPathComponent("gotrace").path) }
+    }()
+
+    static func path(_ name: String) -> String? { directory?.appendingPathComponent(name).path }
+}
+
+struct ProcessResult {
+    var status: Int32
+    var standardOutput: String
+    var standardError: String
+}
+
+/// Runs `executable` with `arguments` in `directory`, capturing stdout and stderr through files (pipes could
+/// fill up and deadlock with large dumps).
+func run(_ executable: String, _ arguments: [String], in directory: URL = BuiltProducts.packageRoot) throws
+    -> ProcessResult
+{
+    let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("gotrace-test-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: scratch) }
+    let outURL = scratch.appendingPathComponent("stdout")
+    let errURL = scratch.appendingPathComponent("stderr")
+    FileManager.default.createFile(atPath: outURL.path, contents: nil)
+    FileManager.default.createFile(atPath: errURL.path, contents: nil)
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    process.currentDirectoryURL = directory
+    var environment = ProcessInfo.processInfo.environment
+    environment["GOTRACE_OUT"] = nil
+    environment["GOTRACE_FD"] = nil
+    // Keep Swift's crash backtracer quiet and fast in the deliberately crashing fixture.
+    environment["SWIFT_BACKTRACE"] = "enable=no"
+    process.environment = environment
+    process.standardOutput = try FileHandle(forWritingTo: outURL)
+    process.standardError = try FileHandle(forWritingTo: errURL)
+    try process.run()
+    process.waitUntilExit()
+    let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus
+        : process.terminationStatus
+    return ProcessResult(status: status,
+                         standardOutput: try String(contentsOf: outURL, encoding: .utf8),
+                         standardError: try String(contentsOf: errURL, encoding: .utf8))
+}
+
+func temporaryTracePath() -> String {
+    FileManager.default.temporaryDirectory.appendingPathComponent("gotrace-\(UUID().uuidString).gtrace").path
+}
+
+@Suite(.enabled(if: BuiltProducts.directory != nil, "gotrace executable not found next to the test bundle"))
+struct GoldenTraceTests {
+    static let goldenNames = ["basic", "truncated", "corrupt"]
+
+    /// `gotrace dump traces/NAME.gtrace` must print exactly traces/NAME.dump.txt (stdout) and
+    /// traces/NAME.stderr.txt (stderr). Regenerate with traces/regenerate.sh when the format changes.
+    @Test(arguments: goldenNames)
+    func dumpMatchesGoldenOutput(name: String) throws {
+        let gotrace = try #require(BuiltProducts.path("gotrace"))
+        let result = try run(gotrace, ["dump", "traces/\(name).gtrace"])
+        let root = BuiltProducts.packageRoot.appendingPathComponent("traces")
+        let expectedOut = try String(contentsOf: root.appendingPathComponent("\(name).dump.txt"), encoding: .utf8)
+        let expectedErr = try String(contentsOf: root.appendingPathComponent("\(name).stderr.txt"), encoding: .utf8)
+        #expect(result.standardOutput == expectedOut)
+        #expect(result.standardError == expectedErr)
+        #expect(result.status == 0)
+    }
+
+    @Test func goldenTracesHaveTheExpectedShape() throws {
+        let root = BuiltProducts.packageRoot.appendingPathComponent("traces")
+        let basic = TraceSummary(reading: TraceReader(path: root.appendingPathComponent("basic.gtrace").path))
+        #expect(basic.complete && basic.diagnostics.isEmpty)
+        // Every built-in kind occurs in the basic trace.
+        for spec in EventKindSpec.builtIn { #expect(basic.eventsByKind[spec.name] != nil, "\(spec.name)") }
+        #expect(basic.machines == 3)
+        let truncated = TraceSummary(reading: TraceReader(path: root.appendingPathComponent("truncated.gtrace").path))
+        #expect(!truncated.complete && truncated.events > 0 && truncated.events < basic.events)
+        let corrupt = TraceSummary(reading: TraceReader(path: root.appendingPathComponent("corrupt.gtrace").path))
+        #expect(corrupt.complete && corrupt.corruptChunksSkipped == 1 && corrupt.events < basic.events)
+    }
+
+    @Test func statReportsJSONWithTheKindNames() throws {
+        let gotrace = try #require(BuiltProducts.path("gotrace"))
+        let result = try run(gotrace, ["stat", "traces/basic.gtrace", "--format", "json"])
+        #expect(result.status == 0)
+        let object = try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any]
+        let byKind = try #require(object?["eventsByKind"] as? [String: Int])
+        #expect(byKind["park"] == 6)
+        #expect(byKind["stack-grow"] == 6)
+        #expect(object?["complete"] as? Bool == true)
+        #expect(object?["corruptChunksSkipped"] as? Int == 0)
+        for key in ["goroutines", "durationNanoseconds", "bytesPerEvent", "chunks", "events"] {
+            #expect(object?[key] != nil, "missing \(key)")
+        }
+    }
+
+    @Test func unreadableInputsExitNonzeroWithOneLine() throws {
+        let gotrace = try #require(BuiltProducts.path("gotrace"))
+        let notTrace = try run(gotrace, ["dump", "Package.swift"])
+        #expect(notTrace.status == 1)
+        #expect(notTrace.standardError == "Package.swift: offset 0: not a gotrace trace (bad magic)\n")
+        #expect(notTrace.standardOutput.isEmpty)
+        let missing = try run(gotrace, ["stat", "no-such-file.gtrace"])
+        #expect(missing.status == 1)
+        #expect(missing.standardError.hasPrefix("no-such-file.gtrace: offset 0: cannot open"))
+        var newer = try Data(contentsOf: BuiltProducts.packageRoot.appendingPathComponent("traces/basic.gtrace"))
+        newer[8] = 2
+        let newerPath = temporaryTracePath()
+        defer { try? FileManager.default.removeItem(atPath: newerPath) }
+        try newer.write(to: URL(fileURLWithPath: newerPath))
+        let future = try run(gotrace, ["stat", newerPath])
+        #expect(future.status == 1)
+        #expect(future.standardError == "\(newerPath): offset 8: unsupported format version 2 (this build reads up to 1)\n")
+    }
+}
+
+@Suite(.enabled(if: BuiltProducts.directory != nil, "executables not found next to the test bundle"))
+struct RecordCommandTests {
+    func record(_ fixtureArguments: [String], output: String) throws -> ProcessResult {
+        let gotrace = try #require(BuiltProducts.path("gotrace"))
+        let fixture = try #require(BuiltProducts.path("TraceFixtureEmitter"))
+        return try run(gotrace, ["record", "-o", output, "--", fixture] + fixtureArguments)
+    }
+
+    @Test func normalExitStatusPassesThroughAndTraceIsComplete() throws {
+        let output = temporaryTracePath()
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let result = try record(["--rounds", "300", "--exit", "3"], output: output)
+        #expect(result.status == 3)
+        let lines = result.standardError.split(separator: "\n")
+        #expect(lines.count == 1)
+        let summary = String(lines.first ?? "")
+        #expect(summary.hasPrefix("gotrace record: "))
+        for part in ["events", "bytes/event", "dropped", " s, complete", "output \(output)"] {
+            #expect(summary.contains(part), "summary lacks \(part): \(summary)")
+        }
+        let reader = TraceReader(path: output)
+        let stats = TraceSummary(reading: reader)
+        #expect(stats.complete && stats.diagnostics.isEmpty)
+        #expect(summary.contains("\(stats.events) events"))
+        #expect(stats.eventChunks > 3)
+    }
+
+    @Test func fatalErrorChildLeavesAReadableIncompleteTrace() throws {
+        let output = temporaryTracePath()
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let result = try record(["--rounds", "300", "--fatal"], output: output)
+        #expect(result.status > 128)  // SIGILL or SIGTRAP, depending on how the trap is lowered
+        #expect(result.standardError.contains("incomplete"))
+        let stats = TraceSummary(reading: TraceReader(path: output))
+        #expect(!stats.complete)
+        #expect(stats.events > 1_000)
+        #expect(stats.diagnostics.isEmpty)
+    }
+
+    @Test func sigkilledChildLeavesAReadableIncompleteTrace() throws {
+        let output = temporaryTracePath()
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let result = try record(["--rounds", "300", "--sigkill"], output: output)
+        #expect(result.status == 128 + 9)
+        #expect(result.standardError.split(separator: "\n").count == 1)
+        #expect(result.standardError.contains("incomplete"))
+        let stats = TraceSummary(reading: TraceReader(path: output))
+        #expect(!stats.complete)
+        #expect(stats.events > 1_000)
+    }
+
+    @Test func unwritableOutputFailsBeforeTheProgramRuns() throws {
+        let marker = temporaryTracePath() + ".ran"
+        defer { try? FileManager.default.removeItem(atPath: marker) }
+        let gotrace = try #require(BuiltProducts.path("gotrace"))
+        let result = try run(gotrace, ["record", "-o", "/nonexistent-dir/x.gtrace", "--", "/bin/sh", "-c",
+                                       "touch \(marker)"])
+        #expect(result.status == 1)
+        #expect(result.standardError.hasPrefix("gotrace record: cannot write /nonexistent-dir/x.gtrace"))
+        #expect(!FileManager.default.fileExists(atPath: marker))
+    }
+
+    @Test func environmentCarriesTheDescriptorAndRateButNotGotraceOut() throws {
+        let gotrace = try #require(BuiltProducts.path("gotrace"))
+        let output = temporaryTracePath()
+        let result = try run(gotrace, ["record", "--cpu-rate", "99", "-o", output, "--", "/bin/sh", "-c",
+                                       "echo \"fd=${GOTRACE_FD:-} rate=${GOTRACE_CPU_RATE:-} out=${GOTRACE_OUT:-}\""])
+        #expect(result.status == 0)
+        #expect(result.standardOutput.hasPrefix("fd="))
+        #expect(result.standardOutput.contains("rate=99 out=\n"))
+        // Nothing was traced, so no file is left behind.
+        #expect(!FileManager.default.fileExists(atPath: output))
+    }
+}

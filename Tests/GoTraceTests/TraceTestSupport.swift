@@ -1,0 +1,58 @@
+import GoTrace
+
+/// Builds trace files in memory, chunk by chunk, the way `TraceFileWriter` lays them out.
+struct TraceBuilder {
+    var bytes: [UInt8]
+    var events: UInt64 = 0
+    var chunks: UInt64 = 0
+
+    init(ticksPerSecond: UInt64 = 1_000_000_000, startTicks: UInt64 = 0) {
+        bytes = FileHeader(ticksPerSecond: ticksPerSecond, startTicks: startTicks, startWallTimeNanoseconds: 0)
+            .encoded() + KindTableCodec.chunk()
+    }
+
+    /// Seals `buffer` as a chunk of M `machine` and appends it (compressed unless told otherwise).
+    mutating func seal(_ buffer: TraceBuffer, machine: UInt64, sequence: UInt64, compress: Bool = true) {
+        events += UInt64(buffer.eventCount)
+        chunks += 1
+        let raw = buffer.sealChunk(machine: machine, sequence: sequence)
+        bytes += compress ? ChunkCodec.compress(raw) : raw
+    }
+
+    mutating func finish() {
+        bytes += EndChunk(events: events, chunks: chunks, droppedEvents: 0, endWallTimeNanoseconds: 0).encoded()
+    }
+}
+
+/// Reads every event and returns them with the reader (for its diagnostics and tables).
+func readAll(_ bytes: [UInt8], name: String = "test.gtrace") -> (events: [TraceEvent], reader: TraceReader) {
+    let reader = TraceReader(bytes: bytes, fileName: name)
+    var events: [TraceEvent] = []
+    while let event = reader.next() { events.append(event) }
+    return (events, reader)
+}
+
+/// Offsets and sizes of the chunks in a trace file, found by walking the headers.
+func chunkLayout(_ bytes: [UInt8]) -> [(offset: Int, headerSize: Int, header: ChunkHeader)] {
+    guard case .success(let (_, headerSize)) = FileHeader.decode(bytes[...]) else { return [] }
+    var layout: [(Int, Int, ChunkHeader)] = []
+    var offset = headerSize
+    while case .success(let (header, size)) = ChunkHeader.decode(bytes[offset...]) {
+        layout.append((offset, size, header))
+        offset += size + Int(header.storedPayloadSize)
+        if offset >= bytes.count { break }
+    }
+    return layout
+}
+
+/// A small deterministic generator (SplitMix64) for the damage tests.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
