@@ -7,6 +7,8 @@
 #include <unistd.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
 
 // initial-exec: this code is linked into executables (and the test bundle), where the general
 // dynamic model's __tls_get_addr call would cost more than the rest of the accessor.
@@ -70,3 +72,17 @@ void gort_write_all(int fd, const void *buf, size_t len) {
 }
 
 _Noreturn void gort_exit(int status) { _exit(status); }
+
+bool gort_tsc_is_clocksource(void) {
+#if defined(__x86_64__)
+    FILE *file = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r");
+    if (!file) return false;
+    char name[32] = {0};
+    bool is_tsc = fgets(name, sizeof name, file) != NULL && strncmp(name, "tsc", 3) == 0 &&
+                  (name[3] == '\n' || name[3] == 0);
+    fclose(file);
+    return is_tsc;
+#else
+    return false;
+#endif
+}

@@ -20,8 +20,11 @@
 // Stacks: captured by walking frame pointers (CGoRuntime/unwind.c) within the running stack's
 // bounds; deduplicated per M by a 64-bit hash of the PCs; ids are process-unique, and an M defines
 // an id in its own stream before first using it, so every reference is preceded by its definition.
-// Timestamps: CLOCK_MONOTONIC in nanoseconds — one clock for every CPU, so causally ordered events
-// are ordered in time on every M (no "time stamps out of order").
+// Timestamps: the TSC (rdtscp, ~10 ns) when the kernel's own clocksource is the TSC — then it is
+// invariant and synchronised across CPUs — calibrated against CLOCK_MONOTONIC over 2 ms when a
+// recording starts; otherwise CLOCK_MONOTONIC in nanoseconds (~20 ns here). Either way one clock
+// serves every CPU, so causally ordered events are ordered in time on every M (no "time stamps
+// out of order").
 import CGoRuntime
 import GoTrace
 import Synchronization
@@ -36,13 +39,32 @@ final class MachineTrace: @unchecked Sendable {
     let machineID: UInt64
     @exclusivity(unchecked) var sequence: UInt64 = 0
     @exclusivity(unchecked) var generation: UInt64
-    @exclusivity(unchecked) var stackIDs: [UInt64: UInt64] = [:]
+    /// Direct-mapped cache from a stack's 64-bit hash to its id: no hashing of the hash, no
+    /// allocation. A collision evicts the older stack, which is then simply defined again under
+    /// a new id — duplicates cost bytes, never correctness.
+    let stackCache: UnsafeMutablePointer<(hash: UInt64, id: UInt64)>
+    static let stackCacheSize = 4096
     @exclusivity(unchecked) var stringIDs: [String: UInt64] = [:]
 
     init(machineID: UInt64, generation: UInt64, startTicks: UInt64) {
         self.machineID = machineID
         self.generation = generation
         buffer = TraceBuffer(baseTicks: startTicks)
+        stackCache = .allocate(capacity: Self.stackCacheSize)
+        stackCache.initialize(repeating: (0, 0), count: Self.stackCacheSize)
+    }
+
+    deinit { stackCache.deallocate() }
+
+    @inline(__always)
+    func cachedStackID(_ hash: UInt64) -> UInt64? {
+        let entry = stackCache[Int(truncatingIfNeeded: hash) & (Self.stackCacheSize - 1)]
+        return entry.hash == hash && entry.id != 0 ? entry.id : nil
+    }
+
+    @inline(__always)
+    func cacheStackID(_ hash: UInt64, _ id: UInt64) {
+        stackCache[Int(truncatingIfNeeded: hash) & (Self.stackCacheSize - 1)] = (hash, id)
     }
 }
 
@@ -62,6 +84,8 @@ final class Tracer: @unchecked Sendable {
     let flushEpoch = Atomic<UInt64>(0)
     let nextStackID = Atomic<UInt64>(1)
     let nextStringID = Atomic<UInt64>(1)
+    /// Whether a consumer is registered: events are built for it only then.
+    let hasConsumer = Atomic<Bool>(false)
     /// Guards everything below.
     private let lock: UnsafeMutablePointer<gort_lock_t>
     @exclusivity(unchecked) private var writer: TraceFileWriter?
@@ -72,6 +96,10 @@ final class Tracer: @unchecked Sendable {
     @exclusivity(unchecked) private var consumer: (@Sendable (TraceHookEvent) -> Void)?
     @exclusivity(unchecked) private var environmentChecked = false
     @exclusivity(unchecked) private var exitHookInstalled = false
+    /// Set once, before the first recording starts; read without the lock afterwards.
+    @exclusivity(unchecked) private var clockChosen = false
+    @exclusivity(unchecked) private(set) var usesTSC = false
+    @exclusivity(unchecked) private var ticksPerSecond: UInt64 = 1_000_000_000
 
     init() {
         lock = .allocate(capacity: 1)
@@ -130,11 +158,12 @@ final class Tracer: @unchecked Sendable {
             gort_unlock(lock)
             throw TraceError.alreadyRecording
         }
-        let now = UInt64(gort_nanotime())
+        chooseClock()
+        let now = ticks()
         let newWriter: TraceFileWriter
         do {
             newWriter = try withSIGPIPEBlocked {
-                try TraceFileWriter(fileDescriptor: fileDescriptor, ticksPerSecond: 1_000_000_000, startTicks: now,
+                try TraceFileWriter(fileDescriptor: fileDescriptor, ticksPerSecond: ticksPerSecond, startTicks: now,
                                     startWallTimeNanoseconds: gort_walltime(), compressing: compressing)
             }
         } catch {
@@ -200,6 +229,28 @@ final class Tracer: @unchecked Sendable {
         gort_unlock(lock)
     }
 
+    /// Lock held.
+    private func chooseClock() {
+        if clockChosen { return }
+        clockChosen = true
+        guard gort_tsc_is_clocksource() else { return }
+        // 2 ms of calibration: the clocks' read jitter (~100 ns) makes the rate good to ~0.005%.
+        let monotonicStart = gort_nanotime()
+        let ticksStart = gort_cputicks()
+        var monotonicEnd = monotonicStart
+        while monotonicEnd - monotonicStart < 2_000_000 { monotonicEnd = gort_nanotime() }
+        let ticksEnd = gort_cputicks()
+        let elapsed = UInt64(monotonicEnd - monotonicStart)
+        guard ticksEnd > ticksStart else { return }
+        ticksPerSecond = (ticksEnd - ticksStart) * 1_000_000_000 / elapsed
+        usesTSC = ticksPerSecond > 0
+    }
+
+    @inline(__always)
+    func ticks() -> UInt64 {
+        usesTSC ? gort_cputicks() : UInt64(gort_nanotime())
+    }
+
     private var consumerIsNil: Bool {
         gort_lock(lock)
         defer { gort_unlock(lock) }
@@ -209,6 +260,7 @@ final class Tracer: @unchecked Sendable {
     func setConsumer(_ newConsumer: (@Sendable (TraceHookEvent) -> Void)?) {
         gort_lock(lock)
         consumer = newConsumer
+        hasConsumer.store(newConsumer != nil, ordering: .sequentiallyConsistent)
         let recording = writer != nil
         gort_unlock(lock)
         active.store(recording || newConsumer != nil, ordering: .sequentiallyConsistent)
@@ -274,7 +326,7 @@ final class Tracer: @unchecked Sendable {
     /// Runs `write` on the caller's buffer (an M's own, or the external one under the lock),
     /// flushing and retrying once when it is full.
     private func withBuffer(_ write: (MachineTrace, UInt64) -> Bool) {
-        let now = UInt64(gort_nanotime())
+        let now = ticks()
         if let machine = Scheduler.currentMachine() {
             let trace = machineTrace(machine)
             if !write(trace, now) {
@@ -296,24 +348,44 @@ final class Tracer: @unchecked Sendable {
         }
     }
 
+    /// The fast path: the calling M's buffer for the current recording, if it has one already.
+    @inline(__always)
+    private func currentTrace() -> MachineTrace? {
+        guard let machine = Scheduler.currentMachine(), let trace = machine.trace,
+              trace.generation == generation.load(ordering: .relaxed) else { return nil }
+        return trace
+    }
+
     func emit(_ kind: EventKind, _ a: UInt64) {
-        withBuffer { trace, now in trace.buffer.emit(kind, at: now, a) }
-        deliver(kind, [a])
+        let now = ticks()
+        if let trace = currentTrace(), trace.buffer.emit(kind, at: now, a) {
+        } else {
+            withBuffer { trace, _ in trace.buffer.emit(kind, at: now, a) }
+        }
+        if hasConsumer.load(ordering: .relaxed) { deliver(kind, [a]) }
     }
 
     func emit(_ kind: EventKind, _ a: UInt64, _ b: UInt64) {
-        withBuffer { trace, now in trace.buffer.emit(kind, at: now, a, b) }
-        deliver(kind, [a, b])
+        let now = ticks()
+        if let trace = currentTrace(), trace.buffer.emit(kind, at: now, a, b) {
+        } else {
+            withBuffer { trace, _ in trace.buffer.emit(kind, at: now, a, b) }
+        }
+        if hasConsumer.load(ordering: .relaxed) { deliver(kind, [a, b]) }
     }
 
     func emit(_ kind: EventKind, _ a: UInt64, _ b: UInt64, _ c: UInt64) {
-        withBuffer { trace, now in trace.buffer.emit(kind, at: now, a, b, c) }
-        deliver(kind, [a, b, c])
+        let now = ticks()
+        if let trace = currentTrace(), trace.buffer.emit(kind, at: now, a, b, c) {
+        } else {
+            withBuffer { trace, _ in trace.buffer.emit(kind, at: now, a, b, c) }
+        }
+        if hasConsumer.load(ordering: .relaxed) { deliver(kind, [a, b, c]) }
     }
 
     func emit(_ kind: EventKind, _ a: UInt64, _ b: UInt64, _ c: UInt64, _ d: UInt64) {
         withBuffer { trace, now in trace.buffer.emit(kind, at: now, a, b, c, d) }
-        deliver(kind, [a, b, c, d])
+        if hasConsumer.load(ordering: .relaxed) { deliver(kind, [a, b, c, d]) }
     }
 
     private func deliver(_ kind: EventKind, _ arguments: [UInt64]) {
@@ -372,15 +444,16 @@ final class Tracer: @unchecked Sendable {
         for pc in pcs {
             hash = (hash ^ pc) &* 0x0000_0100_0000_01b3
         }
+        if let trace = currentTrace(), let id = trace.cachedStackID(hash) { return id }
         var result: UInt64 = 0
         withBuffer { trace, now in
-            if let id = trace.stackIDs[hash] {
+            if let id = trace.cachedStackID(hash) {
                 result = id
                 return true
             }
             let id = nextStackID.wrappingAdd(1, ordering: .relaxed).oldValue
             guard trace.buffer.emitStack(id: id, pcs, at: now) else { return false }
-            trace.stackIDs[hash] = id
+            trace.cacheStackID(hash, id)
             result = id
             return true
         }

@@ -72,6 +72,20 @@ void *gort_tls_get_m(void);
 void gort_tls_set_m(void *m);
 /// Monotonic clock in nanoseconds.
 int64_t gort_nanotime(void);
+/// The CPU's timestamp counter, read with rdtscp so that it is not hoisted above earlier loads
+/// (an event after a hand-off never reads an earlier time than the event before it). Only a
+/// clock when the kernel itself uses the TSC as its clocksource: see gort_tsc_is_clocksource.
+static inline uint64_t gort_cputicks(void) {
+#if defined(__x86_64__)
+    uint32_t low, high, aux;
+    __asm__ __volatile__("rdtscp" : "=a"(low), "=d"(high), "=c"(aux));
+    return ((uint64_t)high << 32) | low;
+#else
+    return (uint64_t)gort_nanotime();
+#endif
+}
+/// Whether the kernel's clocksource is the TSC (then it is invariant and synchronised across CPUs).
+bool gort_tsc_is_clocksource(void);
 /// Number of CPUs this process may run on (its affinity mask).
 int gort_cpu_count(void);
 /// Writes all of buf to fd, retrying on EINTR; async-signal-safe.
