@@ -51,6 +51,11 @@ let package = Package(
             dependencies: ["GoRuntime"],
             path: "Examples/PrintMessage"
         ),
+        .executableTarget(
+            name: "TraceScenarios",
+            dependencies: ["GoRuntime"],
+            path: "Examples/TraceScenarios"
+        ),
         .testTarget(
             name: "GoRuntimeTests",
             dependencies: ["GoRuntime"]
@@ -63,7 +68,7 @@ let package = Package(
         .testTarget(
             name: "GoTraceTests",
             // The executables are dependencies so `swift test` builds them: the end-to-end tests run them.
-            dependencies: ["GoTrace", "gotrace", "TraceFixtureEmitter"]
+            dependencies: ["GoTrace", "gotrace", "TraceFixtureEmitter", "TraceScenarios", "PrintMessage"]
         ),
     ]
 )

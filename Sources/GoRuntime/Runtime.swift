@@ -16,7 +16,7 @@ public enum Runtime {
     /// environment, or the number of CPUs this process may use) and returns its result once it
     /// returns. The calling thread blocks meanwhile.
     /// Precondition: not called from a goroutine.
-    public static func run<Result>(maxProcs: Int? = nil, _ body: () throws -> Result) rethrows -> Result {
+    public static func run<Result>(maxProcs: Int? = nil, _ body: sending () throws -> Result) rethrows -> Result {
         if Scheduler.currentMachine() != nil {
             fatal("Runtime.run called from a goroutine or the scheduler; use go { } instead")
         }

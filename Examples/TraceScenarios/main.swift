@@ -1,0 +1,151 @@
+// Programs with known behaviour, for recording under `gotrace record` in the end-to-end tests and
+// for trying the analyzers by hand:
+//
+//   TraceScenarios pingpong N      N ping-pong round trips between two goroutines
+//   TraceScenarios steal           2 Ps, many more goroutines than Ps: work gets stolen
+//   TraceScenarios exit CODE       some events, then exit(CODE)
+//   TraceScenarios fatal           some events, then fatalError
+//   TraceScenarios segfault        some events, then a write through a null pointer
+//   TraceScenarios hang            many events, prints "ready pid=N", then sleeps until killed
+//   TraceScenarios leak            100 goroutines left blocked receiving in leakyReceiver(_:)
+//   TraceScenarios abba            two goroutines lock two mutexes in opposite orders: deadlock
+//   TraceScenarios workerpool      a correct worker pool: nothing leaks
+//   TraceScenarios sleepers        goroutines sleeping 20 ms fifty times
+import GoRuntime
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+func pingPong(_ roundTrips: Int) {
+    let ping = Channel<Int>()
+    let pong = Channel<Int>()
+    go {
+        for value in ping { pong.send(value + 1) }
+        pong.close()
+    }
+    var value = 0
+    for _ in 0..<roundTrips {
+        ping.send(value)
+        value = pong.receive()!
+    }
+    ping.close()
+    _ = pong.receive()
+}
+
+@inline(never)
+func leakyReceiver(_ channel: Channel<Int>) {
+    _ = channel.receive()
+}
+
+@inline(never)
+func lockBoth(_ first: GoRuntime.Mutex, _ second: GoRuntime.Mutex, _ bothHeld: WaitGroup) {
+    first.lock()
+    bothHeld.done()
+    bothHeld.wait()  // both goroutines now hold their first mutex
+    second.lock()
+}
+
+let arguments = CommandLine.arguments
+let scenario = arguments.count > 1 ? arguments[1] : "pingpong"
+let parameter = arguments.count > 2 ? Int(arguments[2]) : nil
+
+switch scenario {
+case "pingpong":
+    Runtime.run { pingPong(parameter ?? 10_000) }
+case "steal":
+    Runtime.run(maxProcs: 2) {
+        let group = WaitGroup()
+        // Rounds of 200: each round fits P0's local queue (256), so the idle P must steal.
+        for index in 0..<2_000 {
+            if index % 200 == 0 { group.wait() }
+            group.add(1)
+            go {
+                var x = 0
+                for index in 0..<20_000 { x &+= index &* index }
+                if x == 42 { print("unlikely") }
+                Runtime.yield()
+                group.done()
+            }
+        }
+        group.wait()
+    }
+case "exit":
+    Runtime.run { pingPong(1_000) }
+    exit(Int32(parameter ?? 0))
+case "fatal":
+    Runtime.run {
+        pingPong(20_000)
+        fatalError("TraceScenarios: deliberate fatalError")
+    }
+case "segfault":
+    Runtime.run {
+        pingPong(20_000)
+        let pointer = UnsafeMutablePointer<Int>(bitPattern: 8)!
+        pointer.pointee = 1
+    }
+case "hang":
+    Runtime.run {
+        pingPong(parameter ?? 100_000)
+        let line = "ready pid=\(getpid())\n"
+        _ = line.withCString { write(1, $0, strlen($0)) }
+        while true { Runtime.sleep(for: .seconds(1)) }
+    }
+case "leak":
+    Runtime.run {
+        let never = Channel<Int>()
+        for _ in 0..<100 { go { leakyReceiver(never) } }
+        Runtime.sleep(for: .milliseconds(20))
+    }
+case "abba":
+    Runtime.run(maxProcs: 2) {
+        let a = GoRuntime.Mutex()
+        let b = GoRuntime.Mutex()
+        let bothHeld = WaitGroup()
+        let done = WaitGroup()
+        bothHeld.add(2)
+        done.add(2)
+        go { lockBoth(a, b, bothHeld); done.done() }
+        go { lockBoth(b, a, bothHeld); done.done() }
+        done.wait()
+    }
+case "workerpool":
+    Runtime.run(maxProcs: 2) {
+        let jobs = Channel<Int>(capacity: 16)
+        let results = Channel<Int>(capacity: 16)
+        let workers = WaitGroup()
+        for _ in 0..<4 {
+            workers.add(1)
+            go {
+                for job in jobs { results.send(job * 2) }
+                workers.done()
+            }
+        }
+        go {
+            for job in 0..<1_000 { jobs.send(job) }
+            jobs.close()
+        }
+        go {
+            workers.wait()
+            results.close()
+        }
+        var sum = 0
+        for result in results { sum += result }
+        print("sum \(sum)")
+    }
+case "sleepers":
+    Runtime.run {
+        let group = WaitGroup()
+        for _ in 0..<5 {
+            group.add(1)
+            go {
+                for _ in 0..<10 { Runtime.sleep(for: .milliseconds(20)) }
+                group.done()
+            }
+        }
+        group.wait()
+    }
+default:
+    print("TraceScenarios: unknown scenario \(scenario)")
+    exit(64)
+}

@@ -1,0 +1,149 @@
+import Foundation
+import Testing
+
+/// `gotrace record` on real programs built on GoRuntime (Examples/), end to end: the runtime's hooks,
+/// the pipe protocol, the recorder and the reader together.
+@Suite(.enabled(if: BuiltProducts.path("TraceScenarios") != nil, "TraceScenarios not found next to the test bundle"))
+struct RuntimeRecordingTests {
+    let gotrace = BuiltProducts.path("gotrace")!
+    let scenarios = BuiltProducts.path("TraceScenarios")!
+
+    private func record(_ arguments: [String]) throws -> (result: ProcessResult, trace: String) {
+        let trace = temporaryTracePath()
+        let result = try run(gotrace, ["record", "-o", trace, "--", scenarios] + arguments)
+        return (result, trace)
+    }
+
+    private func stat(_ trace: String) throws -> [String: Any] {
+        let result = try run(gotrace, ["stat", "--format", "json", trace])
+        let object = try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8))
+        return try #require(object as? [String: Any], "stat printed \(result.standardOutput) \(result.standardError)")
+    }
+
+    private func count(_ kind: String, in stats: [String: Any]) -> Int {
+        ((stats["eventsByKind"] as? [String: Any])?[kind] as? Int) ?? 0
+    }
+
+    @Test("the PrintMessage example records a complete trace of both goroutines")
+    func printMessageExample() throws {
+        let trace = temporaryTracePath()
+        defer { try? FileManager.default.removeItem(atPath: trace) }
+        let result = try run(gotrace, ["record", "-o", trace, "--", BuiltProducts.path("PrintMessage")!])
+        #expect(result.status == 0)
+        #expect(result.standardOutput.contains("goroutine 4") && result.standardOutput.contains("main 4"))
+        #expect(result.standardError.contains("events"), "one summary line on stderr")
+        let stats = try stat(trace)
+        #expect(stats["complete"] as? Bool == true)
+        #expect(count("spawn", in: stats) >= 2)
+        #expect(count("park", in: stats) >= 10, "ten sleeps at least")
+        #expect(count("unpark", in: stats) >= 10)
+        #expect(count("end", in: stats) >= 2)
+        #expect(count("module", in: stats) >= 1, "the module map is recorded")
+    }
+
+    @Test("every scheduling event of a ping-pong run is there, with stacks")
+    func pingPongEvents() throws {
+        let (result, trace) = try record(["pingpong", "5000"])
+        defer { try? FileManager.default.removeItem(atPath: trace) }
+        #expect(result.status == 0)
+        let stats = try stat(trace)
+        #expect(stats["complete"] as? Bool == true)
+        #expect(count("park", in: stats) >= 10_000)
+        #expect(count("unpark", in: stats) == count("park", in: stats), "every park in a finished run is woken")
+        #expect(count("stack", in: stats) > 0)
+        #expect(stats["droppedEvents"] as? Int == 0)
+        let dump = try run(gotrace, ["dump", trace])
+        #expect(dump.standardOutput.contains("reason=chan-"))
+    }
+
+    @Test("with 2 Ps and more goroutines than Ps the trace holds steal events")
+    func stealEvents() throws {
+        let (result, trace) = try record(["steal"])
+        defer { try? FileManager.default.removeItem(atPath: trace) }
+        #expect(result.status == 0)
+        let stats = try stat(trace)
+        #expect(count("steal", in: stats) > 0)
+        #expect(count("spawn", in: stats) >= 2_000)
+    }
+
+    @Test("the program's exit status passes through")
+    func exitStatus() throws {
+        let (result, trace) = try record(["exit", "3"])
+        defer { try? FileManager.default.removeItem(atPath: trace) }
+        #expect(result.status == 3)
+        #expect(try stat(trace)["complete"] as? Bool == true)
+    }
+
+    @Test("a program that calls fatalError leaves a readable trace marked incomplete")
+    func fatalErrorProgram() throws {
+        let (result, trace) = try record(["fatal"])
+        defer { try? FileManager.default.removeItem(atPath: trace) }
+        #expect(result.status == 128 + SIGILL || result.status == 128 + SIGTRAP, "status \(result.status)")
+        let stats = try stat(trace)
+        #expect(stats["complete"] as? Bool == false)
+        #expect(count("park", in: stats) > 20_000, "the crash handler flushed the events before the crash")
+    }
+
+    @Test("a segfaulting program leaves a readable trace marked incomplete")
+    func segfaultProgram() throws {
+        let (result, trace) = try record(["segfault"])
+        defer { try? FileManager.default.removeItem(atPath: trace) }
+        #expect(result.status == 128 + SIGSEGV)
+        let stats = try stat(trace)
+        #expect(stats["complete"] as? Bool == false)
+        #expect(count("park", in: stats) > 20_000)
+    }
+
+    @Test("a deadlock ends with status 2 and a complete trace whose final snapshot shows the parked goroutines")
+    func deadlockProgram() throws {
+        let (result, trace) = try record(["abba"])
+        defer { try? FileManager.default.removeItem(atPath: trace) }
+        #expect(result.status == 2)
+        #expect(result.standardError.contains("all goroutines are asleep - deadlock!"))
+        let stats = try stat(trace)
+        #expect(stats["complete"] as? Bool == true)
+        #expect(count("snapshot", in: stats) >= 3, "main and the two lockers")
+        let dump = try run(gotrace, ["dump", trace])
+        #expect(dump.standardOutput.contains("snapshot") && dump.standardOutput.contains("reason=mutex"))
+    }
+
+    @Test("goroutines left blocked at exit appear in the final snapshot, waiting, with stacks")
+    func leakSnapshot() throws {
+        let (result, trace) = try record(["leak"])
+        defer { try? FileManager.default.removeItem(atPath: trace) }
+        #expect(result.status == 0)
+        let dump = try run(gotrace, ["dump", trace]).standardOutput
+        let waiting = dump.split(separator: "\n").filter {
+            $0.contains(" snapshot ") && $0.contains("state=waiting") && $0.contains("reason=chan-receive")
+        }
+        #expect(waiting.count >= 100)
+        #expect(waiting.allSatisfy { !$0.contains("stack=0") }, "parked goroutines carry their stacks")
+    }
+
+    @Test("a program killed with SIGKILL mid-run leaves what was flushed, readable and incomplete")
+    func sigkillMidRun() throws {
+        let trace = temporaryTracePath()
+        defer { try? FileManager.default.removeItem(atPath: trace) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: gotrace)
+        process.arguments = ["record", "-o", trace, "--", scenarios, "hang", "100000"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Wait for the program to say it is ready, then kill it (not the recorder).
+        var text = ""
+        while !text.contains("\n") {
+            let data = output.fileHandleForReading.availableData
+            if data.isEmpty { break }
+            text += String(decoding: data, as: UTF8.self)
+        }
+        let pid = try #require(text.split(separator: "=").last.flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
+        kill(pid, SIGKILL)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 128 + SIGKILL)
+        let stats = try stat(trace)
+        #expect(stats["complete"] as? Bool == false)
+        #expect(count("park", in: stats) > 100_000, "every full chunk reached the recorder")
+    }
+}
