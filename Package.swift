@@ -6,6 +6,9 @@
 //   CZlib       — system zlib.
 //   GoTrace     — the trace format: event-kind table, writer, chunk codec, reader, dump. No package dependencies.
 //   gotrace     — the command-line tool.
+//   CGoTracePlugin   — the plugin C ABI (gotrace_plugin.h); GoTracePluginKit — Swift plugin authors' module.
+//   CLibElf, GoSymbolize — ELF symbols and Swift demangling; GoTraceAnalysis — goroutine model, plugin host.
+//   Plugins/*   — built-in analyzers, each a dynamic library loaded at run time like any third-party plugin.
 //
 // Define GORT_CHECK_INVARIANTS (swift build -Xswiftc -DGORT_CHECK_INVARIANTS) to compile in the deeper
 // run-queue and channel invariant checks; they cost O(n) per operation and are off in every normal build.
@@ -17,9 +20,13 @@ let package = Package(
         .library(name: "GoRuntime", targets: ["GoRuntime"]),
         .library(name: "GoTrace", targets: ["GoTrace"]),
         .executable(name: "gotrace", targets: ["gotrace"]),
+        // Built-in analyzers: shared libraries next to the gotrace executable, found by its plugin search.
+        .library(name: "LeakAnalyzer", type: .dynamic, targets: ["LeakAnalyzer"]),
+        .library(name: "LatencyAnalyzer", type: .dynamic, targets: ["LatencyAnalyzer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
     ],
     targets: [
         .target(
@@ -43,6 +50,7 @@ let package = Package(
             name: "gotrace",
             dependencies: [
                 "GoTrace",
+                "GoTraceAnalysis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -69,6 +77,40 @@ let package = Package(
             name: "GoTraceTests",
             // The executables are dependencies so `swift test` builds them: the end-to-end tests run them.
             dependencies: ["GoTrace", "gotrace", "TraceFixtureEmitter", "TraceScenarios", "PrintMessage"]
+        ),
+        .target(name: "CGoTracePlugin"),
+        .target(
+            name: "GoTracePluginKit",
+            dependencies: ["CGoTracePlugin"]
+        ),
+        .systemLibrary(
+            name: "CLibElf",
+            pkgConfig: "libelf",
+            providers: [.apt(["libelf-dev"])]
+        ),
+        .target(
+            name: "GoSymbolize",
+            dependencies: ["CLibElf"]
+        ),
+        .target(
+            name: "GoTraceAnalysis",
+            dependencies: ["GoTrace", "GoSymbolize", "CGoTracePlugin"]
+        ),
+        .target(
+            name: "LeakAnalyzer",
+            dependencies: ["GoTracePluginKit"],
+            path: "Plugins/Leak"
+        ),
+        .target(
+            name: "LatencyAnalyzer",
+            dependencies: ["GoTracePluginKit", .product(name: "Histogram", package: "hdrhistogram-swift")],
+            path: "Plugins/Latency"
+        ),
+        .testTarget(
+            name: "GoTraceAnalysisTests",
+            // gotrace is a dependency so the end-to-end tests can run it; the plugin libraries are built by
+            // `swift build` (all products) and found next to it.
+            dependencies: ["GoTraceAnalysis", "GoTrace", "GoSymbolize", "gotrace"]
         ),
     ]
 )

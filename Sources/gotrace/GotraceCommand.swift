@@ -6,7 +6,7 @@ struct GotraceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gotrace",
         abstract: "Record and inspect goroutine traces (.gtrace files).",
-        subcommands: [RecordCommand.self, DumpCommand.self, StatCommand.self])
+        subcommands: [RecordCommand.self, DumpCommand.self, StatCommand.self, ReportCommand.self, PluginsCommand.self])
 }
 
 /// Exit codes shared by `dump` and `stat` (documented in docs/trace-format.md, "Tools"):

@@ -1,0 +1,227 @@
+// The leak analyzer: goroutines still blocked when the trace ends, and deadlock cycles among them.
+//
+// Design note
+// -----------
+// Leaked = alive at the end of the trace and WAITING for anything but a timer (`sleep` wakes by itself).
+// Leaks are grouped by (park reason, blocking stack, creation stack): a hundred goroutines stuck at one
+// receive are one finding, not a hundred. A group's `blockedForNs` is its longest wait (trace end minus
+// the earliest park in the group).
+//
+// Cycles: a wait-for graph g → h ("g waits for a mutex h holds"). Each goroutine waits on at most one
+// object and a mutex has one holder, so every node has at most one outgoing edge and a cycle is found by
+// walking edges with three colours, O(goroutines). The graph needs two facts trace format v1 does not
+// record: which object a park waits on, and who holds each mutex. The analyzer looks them up by name —
+// a trailing `object` argument of `park` and kinds `mutex-acquire(goroutine, object)` /
+// `mutex-release(goroutine, object)` — so it finds cycles as soon as a trace carries them (they are
+// proposed for the format; the tests write them through a custom kind table) and reports none without.
+
+import GoTracePluginKit
+
+public final class LeakAnalyzer: Analyzer {
+    public static let name = "leak"
+    public static let version = "1.0.0"
+    public static let summary = "goroutines blocked at the end of the trace, grouped by stack; mutex deadlock cycles"
+    public static let options = [
+        AnalyzerOption("include-sleep", help: "also report goroutines sleeping at the end (true/false)", default: "false"),
+        AnalyzerOption("max-ids", help: "goroutine ids listed per group in text output", default: "10"),
+    ]
+
+    let host: AnalyzerHost
+    let includeSleep: Bool
+    let maxIDs: Int
+    // Codes and argument indices of the proposed holder events; nil while the trace lacks them.
+    let acquireCode: UInt8?
+    let releaseCode: UInt8?
+    let acquireObject: Int?
+    let releaseObject: Int?
+    let parkObject: Int?
+    /// Who holds each mutex (by address), and what each parked goroutine waits on.
+    var holders: [UInt64: UInt64] = [:]
+    var waitsOn: [UInt64: UInt64] = [:]
+
+    public init(host: AnalyzerHost) throws(AnalyzerError) {
+        self.host = host
+        switch host.option("include-sleep") ?? "false" {
+        case "true": includeSleep = true
+        case "false": includeSleep = false
+        case let other: throw .invalidArgument("include-sleep must be true or false, not \"\(other)\"")
+        }
+        guard let maxIDs = Int(host.option("max-ids") ?? "10"), maxIDs >= 0 else {
+            throw .invalidArgument("max-ids must be a non-negative integer")
+        }
+        self.maxIDs = maxIDs
+        acquireCode = host.kindCode(named: "mutex-acquire")
+        releaseCode = host.kindCode(named: "mutex-release")
+        acquireObject = acquireCode.flatMap { host.argumentIndex(kind: $0, named: "object") }
+        releaseObject = releaseCode.flatMap { host.argumentIndex(kind: $0, named: "object") }
+        parkObject = host.argumentIndex(kind: KindCode.park, named: "object")
+    }
+
+    public func consume(_ batch: EventBatch) throws(AnalyzerError) {
+        if let acquireCode, let acquireObject, let releaseCode, let releaseObject {
+            for event in batch.events where event.kind == acquireCode || event.kind == releaseCode {
+                if event.kind == acquireCode {
+                    holders[argument(event, acquireObject)] = event.goroutine
+                } else if holders[argument(event, releaseObject)] == event.goroutine {
+                    holders[argument(event, releaseObject)] = nil
+                }
+            }
+        }
+        guard let parkObject else { return }
+        for transition in batch.transitions {
+            if transition.to == GoroutineState.waiting.rawValue {
+                let event = batch.events[Int(transition.event_index)]
+                if event.kind == KindCode.park, transition.reason == ParkReasonName.mutex
+                    || transition.reason == ParkReasonName.rwmutex {
+                    waitsOn[transition.goroutine] = argument(event, parkObject)
+                }
+            } else if transition.from == GoroutineState.waiting.rawValue {
+                waitsOn[transition.goroutine] = nil
+            }
+        }
+    }
+
+    private func argument(_ event: gotrace_event, _ index: Int) -> UInt64 {
+        guard index < Int(event.argument_count) else { return 0 }
+        return withUnsafeBytes(of: event.arguments) { $0.load(fromByteOffset: index * 8, as: UInt64.self) }
+    }
+
+    struct GroupKey: Hashable {
+        var reason: UInt8
+        var blockingStack: UInt64
+        var creationStack: UInt64
+    }
+
+    struct Group {
+        var key: GroupKey
+        var goroutines: [UInt64] = []
+        var earliestPark = UInt64.max
+    }
+
+    struct Cycle {
+        /// (goroutine, the object it waits on), in wait order starting from the smallest id.
+        var links: [(goroutine: UInt64, object: UInt64)]
+    }
+
+    public func finish() throws(AnalyzerError) {
+        let end = host.traceInfo.end_ns
+        var groups: [GroupKey: Group] = [:]
+        var leaked: Set<UInt64> = []
+        host.forEachGoroutine { info in
+            guard info.state == GoroutineState.waiting.rawValue, includeSleep || info.reason != ParkReasonName.sleep else {
+                return
+            }
+            leaked.insert(info.id)
+            let key = GroupKey(reason: info.reason, blockingStack: info.state_stack, creationStack: info.creation_stack)
+            groups[key, default: Group(key: key)].goroutines.append(info.id)
+            if info.state_since_ns != UInt64.max {
+                groups[key]!.earliestPark = min(groups[key]!.earliestPark, info.state_since_ns)
+            }
+        }
+        let ordered = groups.values.sorted {
+            ($0.goroutines.count, $1.key.reason, $1.goroutines[0]) > ($1.goroutines.count, $0.key.reason, $0.goroutines[0])
+        }
+        let cycles = findCycles(among: leaked)
+        host.setMetric("leaked", Int64(leaked.count))
+        host.setMetric("cycles", Int64(cycles.count))
+        if host.wantsJSON {
+            try host.writeJSON(json(ordered, cycles, leaked: leaked.count, end: end))
+        } else {
+            try host.writeText(text(ordered, cycles, leaked: leaked.count, end: end))
+        }
+    }
+
+    /// Cycles of the wait-for graph restricted to leaked goroutines (see the design note).
+    func findCycles(among leaked: Set<UInt64>) -> [Cycle] {
+        func next(_ goroutine: UInt64) -> UInt64? {
+            guard let object = waitsOn[goroutine], let holder = holders[object], holder != goroutine,
+                  leaked.contains(holder) else { return nil }
+            return holder
+        }
+        var colour: [UInt64: UInt8] = [:]  // 1: on the current walk, 2: done
+        var cycles: [Cycle] = []
+        for start in leaked.sorted() where colour[start] == nil {
+            var path: [UInt64] = []
+            var current: UInt64? = start
+            while let node = current, colour[node] == nil {
+                colour[node] = 1
+                path.append(node)
+                current = next(node)
+            }
+            if let node = current, colour[node] == 1, let first = path.firstIndex(of: node) {
+                var members = Array(path[first...])
+                let smallest = members.indices.min { members[$0] < members[$1] }!
+                members = Array(members[smallest...] + members[..<smallest])
+                cycles.append(Cycle(links: members.map { ($0, waitsOn[$0] ?? 0) }))
+            }
+            for node in path { colour[node] = 2 }
+        }
+        return cycles
+    }
+
+    private func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
+
+    private func json(_ groups: [Group], _ cycles: [Cycle], leaked: Int, end: UInt64) -> String {
+        let groupItems = groups.map { group in
+            JSON.object([
+                ("count", String(group.goroutines.count)),
+                ("reason", JSON.quote(ParkReasonName.name(group.key.reason))),
+                ("blockedAt", JSON.array(host.frames(ofStack: group.key.blockingStack).map(JSON.quote))),
+                ("createdAt", JSON.array(host.frames(ofStack: group.key.creationStack).map(JSON.quote))),
+                ("goroutines", JSON.array(group.goroutines.sorted().map { String($0) })),
+                ("blockedForNs", String(group.earliestPark == .max ? 0 : end &- group.earliestPark)),
+            ])
+        }
+        let cycleItems = cycles.map { cycle in
+            JSON.object([
+                ("goroutines", JSON.array(cycle.links.map { String($0.goroutine) })),
+                ("edges", JSON.array(cycle.links.enumerated().map { index, link in
+                    JSON.object([
+                        ("goroutine", String(link.goroutine)),
+                        ("waitsFor", String(cycle.links[(index + 1) % cycle.links.count].goroutine)),
+                        ("object", JSON.quote(hex(link.object))),
+                    ])
+                })),
+            ])
+        }
+        return JSON.object([
+            ("leaked", String(leaked)), ("groups", JSON.array(groupItems)), ("cycles", JSON.array(cycleItems)),
+        ])
+    }
+
+    private func text(_ groups: [Group], _ cycles: [Cycle], leaked: Int, end: UInt64) -> String {
+        guard leaked > 0 else { return "no leaked goroutines\n" }
+        var out = "\(leaked) leaked goroutine\(leaked == 1 ? "" : "s") in \(groups.count) group\(groups.count == 1 ? "" : "s")\n"
+        for group in groups {
+            let ids = group.goroutines.sorted()
+            let shown = ids.prefix(maxIDs).map { "g\($0)" }.joined(separator: ", ") + (ids.count > maxIDs ? ", …" : "")
+            let blocked = group.earliestPark == .max ? "?" : seconds(end &- group.earliestPark)
+            out += "\n\(ids.count) × \(ParkReasonName.name(group.key.reason)), blocked up to \(blocked): \(shown)\n"
+            out += "  blocked at:\n" + frames(group.key.blockingStack)
+            out += "  created at:\n" + frames(group.key.creationStack)
+        }
+        if !cycles.isEmpty {
+            out += "\n\(cycles.count) deadlock cycle\(cycles.count == 1 ? "" : "s"):\n"
+            for cycle in cycles {
+                let links = cycle.links.enumerated().map { index, link in
+                    "g\(link.goroutine) waits for \(hex(link.object)) held by g\(cycle.links[(index + 1) % cycle.links.count].goroutine)"
+                }
+                out += "  " + links.joined(separator: "; ") + "\n"
+            }
+        }
+        return out
+    }
+
+    private func frames(_ stack: UInt64) -> String {
+        let frames = host.frames(ofStack: stack)
+        return frames.isEmpty ? "    (no stack)\n" : frames.map { "    \($0)\n" }.joined()
+    }
+
+    private func seconds(_ nanoseconds: UInt64) -> String {
+        let value = Double(nanoseconds) / 1e9
+        return value >= 1 ? "\((value * 1000).rounded() / 1000) s" : "\((value * 1e6).rounded() / 1000) ms"
+    }
+}
+
+@_cdecl("gotrace_plugin_v1")
+public func gotracePluginV1() -> UnsafeRawPointer { PluginExport.descriptor(for: LeakAnalyzer.self) }

@@ -1,0 +1,227 @@
+// One `gotrace report` pass: stream the trace once through the goroutine model and every plugin.
+//
+// Design note
+// -----------
+// Steps:
+//   1. Read the file's kind table (so plugins can resolve kinds by name in `create`).
+//   2. `create` each plugin. One that fails is reported and left out; the others run.
+//   3. Loop: fill a batch of `batchSize` events, record definitions (strings, stacks, modules, labels) as
+//      they pass, derive the batch's transitions, call every live plugin's `consume`. A plugin that fails
+//      is reported and fed no more events; the pass goes on for the others.
+//   4. `finish` each live plugin (results are written through the host), then `destroy` every plugin.
+// Memory: one batch of events and transitions, the definitions, the model (one record per goroutine) and
+// what the plugins keep — nothing proportional to the number of events.
+//
+// `batchSize` = 4096: 4096 × 88 bytes ≈ 350 KiB of events, large enough that the per-batch call cost
+// (one indirect call per plugin) vanishes, small enough to stay in L2 between the model and the plugins.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import CGoTracePlugin
+import GoSymbolize
+import GoTrace
+
+public enum ReportFormat: Sendable { case text, json }
+
+/// Everything a finished pass produced.
+public struct AnalysisOutcome: Sendable {
+    public var results: [PluginResult]
+    /// Reader diagnostics (damage, truncation), one line each.
+    public var diagnostics: [String]
+    /// Set when nothing could be read.
+    public var fatal: String?
+    public var events: UInt64
+}
+
+/// Host-owned copies of the trace's definitions, handed to plugins by pointer.
+final class DefinitionTable: DefinitionSink {
+    private var strings: [UInt64: (pointer: UnsafeMutablePointer<CChar>, length: Int)] = [:]
+    private var stacks: [UInt64: UnsafeMutableBufferPointer<UInt64>] = [:]
+    private var symbols: [UInt64: UnsafeMutablePointer<CChar>] = [:]
+    let symbolizer: Symbolizer
+    private let empty = strdup("")!
+
+    init(symbolizer: Symbolizer) { self.symbolizer = symbolizer }
+
+    deinit {
+        for string in strings.values { free(string.pointer) }
+        for stack in stacks.values { stack.deallocate() }
+        for symbol in symbols.values { free(symbol) }
+        free(empty)
+    }
+
+    func defineString(_ id: UInt64, _ bytes: [UInt8]) {
+        let pointer = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count + 1)
+        bytes.withUnsafeBytes { source in
+            // Safety: `pointer` has room for the bytes and a terminating NUL.
+            UnsafeMutableRawPointer(pointer).copyMemory(from: source.baseAddress ?? UnsafeRawPointer(pointer), byteCount: bytes.count)
+        }
+        pointer[bytes.count] = 0
+        // A redefinition replaces the text; the old copy stays allocated because a plugin may hold it.
+        if let old = strings[id] { retired.append(old.pointer) }
+        strings[id] = (pointer, bytes.count)
+    }
+
+    private var retired: [UnsafeMutablePointer<CChar>] = []
+
+    func defineStack(_ id: UInt64, _ programCounters: [UInt64]) {
+        let buffer = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: max(1, programCounters.count))
+        _ = buffer.initialize(from: programCounters)
+        stacks[id] = UnsafeMutableBufferPointer(rebasing: buffer[0..<programCounters.count])
+    }
+
+    func string(_ id: UInt64) -> (pointer: UnsafeMutablePointer<CChar>, length: Int)? {
+        id == 0 ? (empty, 0) : strings[id]
+    }
+
+    func text(_ id: UInt64) -> String? { string(id).map { String(cString: $0.pointer) } }
+
+    func stack(_ id: UInt64) -> UnsafeMutableBufferPointer<UInt64>? { stacks[id] }
+
+    func symbolize(_ pc: UInt64) -> UnsafeMutablePointer<CChar> {
+        if let known = symbols[pc] { return known }
+        let made = strdup(symbolizer.describe(pc))!
+        symbols[pc] = made
+        return made
+    }
+}
+
+public final class AnalysisSession {
+    public static let batchSize = 4096
+
+    let path: String
+    let format: ReportFormat
+    let outputDirectory: String?
+    let kinds: KindCatalogue
+    let model = GoroutineModel()
+    let definitions: DefinitionTable
+    let pathCString: UnsafeMutablePointer<CChar>
+    let kindNameCStrings: [UnsafeMutablePointer<CChar>]
+    private var instances: [PluginInstance] = []
+    private(set) var eventsRead: UInt64 = 0
+    private(set) var lastEventNs: UInt64 = 0
+    private(set) var isComplete = false
+    private(set) var startWallNs: Int64 = 0
+
+    /// - Parameters:
+    ///   - options: per plugin name, its `--option` values.
+    ///   - symbolizer: resolves stack addresses; modules named by the trace's `module` events are added.
+    public init(path: String, plugins: [LoadedPlugin], options: [String: [String: String]] = [:],
+                format: ReportFormat = .text, outputDirectory: String? = nil, symbolizer: Symbolizer = Symbolizer()) {
+        self.path = path
+        self.format = format
+        self.outputDirectory = outputDirectory
+        let kinds = KindCatalogue.reading(path: path)
+        self.kinds = kinds
+        self.definitions = DefinitionTable(symbolizer: symbolizer)
+        pathCString = strdup(path)!
+        kindNameCStrings = (0..<256).map { code in
+            strdup(kinds.specs[code]?.name ?? "kind-\(code)")!
+        }
+        instances = plugins.map { PluginInstance(plugin: $0, session: self, options: options[$0.name] ?? [:]) }
+    }
+
+    deinit {
+        free(pathCString)
+        for name in kindNameCStrings { free(name) }
+    }
+
+    /// Runs the pass. `progress(done, total)` is called every few batches when the total is known.
+    public func run(progress: ((UInt64, UInt64) -> Void)? = nil) -> AnalysisOutcome {
+        let reader = TraceReader(path: path)
+        if let fatal = reader.fatalDiagnostic {
+            return AnalysisOutcome(results: [], diagnostics: reader.diagnostics.map(\.description), fatal: fatal.description,
+                                   events: 0)
+        }
+        startWallNs = reader.header?.startWallTimeNanoseconds ?? 0
+        let source = TraceReaderEventSource(reader: reader)
+        createAll()
+        stream(source, progress: progress)
+        isComplete = reader.isComplete
+        finishAll()
+        let results = instances.map(\.result)
+        destroyAll()
+        return AnalysisOutcome(results: results, diagnostics: reader.diagnostics.map(\.description), fatal: nil,
+                               events: eventsRead)
+    }
+
+    private func createAll() {
+        for plugin in instances {
+            var made: UnsafeMutableRawPointer?
+            let d = plugin.plugin.descriptor.pointee
+            let status = d.create(d.context, hostFunctionTable, plugin.handle, &made)
+            if status == GOTRACE_OK, made != nil {
+                plugin.instance = made
+            } else {
+                plugin.fail(status, context: "analyzer \(plugin.plugin.name) could not start")
+            }
+        }
+    }
+
+    private func stream(_ source: EventSource, progress: ((UInt64, UInt64) -> Void)?) {
+        let events = UnsafeMutableBufferPointer<gotrace_event>.allocate(capacity: AnalysisSession.batchSize)
+        defer { events.deallocate() }
+        var transitions: [gotrace_transition] = []
+        transitions.reserveCapacity(AnalysisSession.batchSize * 2)
+        var batches = 0
+        let expected = source.expectedEvents
+        while true {
+            let count = source.fill(events, definitions: definitions)
+            if count == 0 { break }
+            transitions.removeAll(keepingCapacity: true)
+            for index in 0..<count {
+                // Safety: index < count ≤ capacity, and the first `count` events were just written.
+                let event = UnsafePointer(events.baseAddress! + index)
+                if event.pointee.kind < 16 { recordMetadata(event.pointee) }
+                model.apply(event, index: UInt32(index), into: &transitions)
+            }
+            eventsRead += UInt64(count)
+            lastEventNs = events[count - 1].time_ns
+            transitions.withUnsafeBufferPointer { transitionBuffer in
+                var batch = gotrace_batch(struct_size: UInt32(MemoryLayout<gotrace_batch>.size), reserved0: 0,
+                                          events: UnsafePointer(events.baseAddress), event_count: count,
+                                          transitions: transitionBuffer.baseAddress, transition_count: transitionBuffer.count)
+                for plugin in instances where plugin.instance != nil && plugin.failure == nil {
+                    let status = plugin.plugin.descriptor.pointee.consume(plugin.instance, &batch)
+                    if status != GOTRACE_OK {
+                        plugin.fail(status, context: "analyzer \(plugin.plugin.name) failed while reading events")
+                    }
+                }
+            }
+            batches += 1
+            if let progress, let expected, batches % 64 == 0 { progress(eventsRead, expected) }
+        }
+        if let progress, let expected { progress(eventsRead, max(expected, eventsRead)) }
+    }
+
+    /// Metadata kinds the host itself needs: modules for symbolization, goroutine labels for the model.
+    private func recordMetadata(_ event: gotrace_event) {
+        switch event.kind {
+        case EventKind.module.rawValue:
+            let path = definitions.text(event.arguments.0) ?? ""
+            let buildID = definitions.text(event.arguments.2)
+            if !path.isEmpty { definitions.symbolizer.addModule(path: path, loadBias: event.arguments.1, buildID: buildID) }
+        case EventKind.goroutineLabel.rawValue:
+            model.setLabel(event.arguments.0, event.arguments.1)
+        default:
+            break
+        }
+    }
+
+    private func finishAll() {
+        for plugin in instances where plugin.instance != nil && plugin.failure == nil {
+            let status = plugin.plugin.descriptor.pointee.finish(plugin.instance)
+            if status != GOTRACE_OK {
+                plugin.fail(status, context: "analyzer \(plugin.plugin.name) failed while writing its results")
+            }
+        }
+    }
+
+    private func destroyAll() {
+        for plugin in instances where plugin.instance != nil {
+            plugin.plugin.descriptor.pointee.destroy(plugin.instance)
+            plugin.instance = nil
+        }
+    }
+}

@@ -1,0 +1,229 @@
+// The host side of the plugin ABI: the function table plugins call, and one context per plugin instance.
+//
+// Design note
+// -----------
+// `gotrace_host *` handed to a plugin is an unretained pointer to its `PluginInstance`; the session keeps
+// every instance alive until after `destroy`, which is what makes the unretained pointer safe. All
+// callbacks run on the session's thread, during a `create`/`consume`/`finish` call.
+//
+// Memory handed out (stacks, strings, symbol names, option values) is owned by the session's
+// `DefinitionTable` or the instance and freed when the session ends — after every plugin's `destroy` — so
+// a plugin may keep those pointers for its whole life, as the header promises.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import CGoTracePlugin
+import GoTrace
+
+/// What one plugin wrote, and how it ended.
+public struct PluginResult: Sendable {
+    public var name: String
+    public var text: String
+    /// The plugin's JSON document, verbatim (nil if it wrote none).
+    public var json: String?
+    public var files: [String]
+    public var metrics: [String: Int64]
+    /// Set if the plugin failed; outermost message first.
+    public var failure: [String]?
+}
+
+final class PluginInstance {
+    let plugin: LoadedPlugin
+    unowned let session: AnalysisSession
+    let options: [String: String]
+    var instance: UnsafeMutableRawPointer?
+    var text: [UInt8] = []
+    var json: String?
+    var files: [String] = []
+    var metrics: [String: Int64] = [:]
+    /// Error links in the order the plugin recorded them: innermost first.
+    var pendingCauses: [String] = []
+    var failure: [String]?
+    /// C copies of option values handed out; freed with the instance.
+    var optionCStrings: [String: UnsafeMutablePointer<CChar>] = [:]
+
+    init(plugin: LoadedPlugin, session: AnalysisSession, options: [String: String]) {
+        self.plugin = plugin
+        self.session = session
+        self.options = options
+    }
+
+    deinit { for pointer in optionCStrings.values { free(pointer) } }
+
+    var handle: OpaquePointer { OpaquePointer(Unmanaged.passUnretained(self).toOpaque()) }
+
+    /// Records a failed call: `context` is the host's outermost message, then the plugin's chain.
+    func fail(_ status: gotrace_status, context: String) {
+        let causes = pendingCauses.reversed()
+        pendingCauses = []
+        let code = String(cString: gotrace_status_name(status))
+        failure = [context] + (causes.isEmpty ? ["\(code) (status \(status))"] : Array(causes))
+    }
+
+    var result: PluginResult {
+        PluginResult(name: plugin.name, text: String(decoding: text, as: UTF8.self), json: json, files: files,
+                     metrics: metrics, failure: failure)
+    }
+}
+
+@inline(__always)
+private func instance(_ handle: OpaquePointer?) -> PluginInstance {
+    // Safety: every handle the host gives out is an unretained PluginInstance the session keeps alive.
+    Unmanaged<PluginInstance>.fromOpaque(UnsafeRawPointer(handle!)).takeUnretainedValue()
+}
+
+private func status(_ code: Int) -> gotrace_status { gotrace_status(code) }
+
+/// The one function table, shared by every instance (the handle says which).
+nonisolated(unsafe) let hostFunctionTable: UnsafeMutablePointer<gotrace_host_api> = {
+    var api = gotrace_host_api()
+    api.struct_size = UInt32(MemoryLayout<gotrace_host_api>.size)
+    api.abi_minor = UInt32(GOTRACE_PLUGIN_ABI_MINOR)
+    api.stack = { handle, id, pcs, count in
+        guard let pcs, let count else { return status(GOTRACE_ERROR_INVALID_ARGUMENT) }
+        guard let stack = instance(handle).session.definitions.stack(id) else {
+            pcs.pointee = nil
+            count.pointee = 0
+            return status(GOTRACE_ERROR_NOT_FOUND)
+        }
+        pcs.pointee = UnsafePointer(stack.baseAddress)
+        count.pointee = stack.count
+        return status(GOTRACE_OK)
+    }
+    api.string = { handle, id, text, length in
+        guard let text, let length else { return status(GOTRACE_ERROR_INVALID_ARGUMENT) }
+        guard let string = instance(handle).session.definitions.string(id) else { return status(GOTRACE_ERROR_NOT_FOUND) }
+        text.pointee = UnsafePointer(string.pointer)
+        length.pointee = string.length
+        return status(GOTRACE_OK)
+    }
+    api.symbolize = { handle, pc in UnsafePointer(instance(handle).session.definitions.symbolize(pc)) }
+    api.goroutine = { handle, id, info in
+        guard let info else { return status(GOTRACE_ERROR_INVALID_ARGUMENT) }
+        guard let found = instance(handle).session.model.info(id) else { return status(GOTRACE_ERROR_NOT_FOUND) }
+        copyGrowing(found, to: info)
+        return status(GOTRACE_OK)
+    }
+    api.for_each_goroutine = { handle, visitor, context in
+        guard let visitor else { return }
+        instance(handle).session.model.forEachLive { info in
+            var info = info
+            visitor(context, &info)
+        }
+    }
+    api.trace_info = { handle, info in
+        guard let info else { return }
+        let session = instance(handle).session
+        var made = gotrace_trace_info()
+        made.struct_size = UInt32(MemoryLayout<gotrace_trace_info>.size)
+        made.complete = session.isComplete ? 1 : 0
+        made.events = session.eventsRead
+        made.end_ns = session.lastEventNs
+        made.start_wall_ns = session.startWallNs
+        made.path = UnsafePointer(session.pathCString)
+        copyGrowing(made, to: info)
+    }
+    api.kind_code = { handle, name in
+        guard let name, let code = instance(handle).session.kinds.code(named: String(cString: name)) else { return -1 }
+        return Int32(code)
+    }
+    api.argument_index = { handle, kind, name in
+        guard let name, let spec = instance(handle).session.kinds.specs[Int(kind)] else { return -1 }
+        let wanted = String(cString: name)
+        return spec.arguments.firstIndex { $0.name == wanted }.map(Int32.init) ?? -1
+    }
+    api.kind_name = { handle, kind in UnsafePointer(instance(handle).session.kindNameCStrings[Int(kind)]) }
+    api.option = { handle, key in
+        guard let key else { return nil }
+        let plugin = instance(handle)
+        let name = String(cString: key)
+        guard let value = plugin.options[name] else { return nil }
+        if let existing = plugin.optionCStrings[name] { return UnsafePointer(existing) }
+        let copy = strdup(value)!
+        plugin.optionCStrings[name] = copy
+        return UnsafePointer(copy)
+    }
+    api.output_format = { handle in instance(handle).session.format == .json ? Int32(GOTRACE_FORMAT_JSON) : Int32(GOTRACE_FORMAT_TEXT) }
+    api.has_output_directory = { handle in instance(handle).session.outputDirectory == nil ? 0 : 1 }
+    api.write_text = { handle, text, length in
+        guard let text else { return length == 0 ? status(GOTRACE_OK) : status(GOTRACE_ERROR_INVALID_ARGUMENT) }
+        // Safety: the plugin passes `length` readable bytes at `text`.
+        instance(handle).text.append(contentsOf: UnsafeRawBufferPointer(start: text, count: length))
+        return status(GOTRACE_OK)
+    }
+    api.write_json = { handle, text, length in
+        let plugin = instance(handle)
+        guard let text else { return status(GOTRACE_ERROR_INVALID_ARGUMENT) }
+        // Safety: as in write_text.
+        let json = String(decoding: UnsafeRawBufferPointer(start: text, count: length), as: UTF8.self)
+        guard plugin.json == nil else {
+            plugin.pendingCauses.append("write_json called twice; a plugin writes one JSON document")
+            return status(GOTRACE_ERROR_INVALID_ARGUMENT)
+        }
+        if let problem = JSONCheck.problem(in: json) {
+            plugin.pendingCauses.append("the plugin's JSON is malformed: \(problem)")
+            return status(GOTRACE_ERROR_INVALID_ARGUMENT)
+        }
+        plugin.json = json
+        return status(GOTRACE_OK)
+    }
+    api.write_file = { handle, name, bytes, length in
+        let plugin = instance(handle)
+        guard let name else { return status(GOTRACE_ERROR_INVALID_ARGUMENT) }
+        let fileName = String(cString: name)
+        guard let directory = plugin.session.outputDirectory else {
+            plugin.pendingCauses.append("no output directory (pass -o DIR) for \(fileName)")
+            return status(GOTRACE_ERROR_UNSUPPORTED)
+        }
+        guard !fileName.isEmpty, !fileName.contains("/"), fileName != ".", fileName != ".." else {
+            plugin.pendingCauses.append("\"\(fileName)\" is not a plain file name")
+            return status(GOTRACE_ERROR_INVALID_ARGUMENT)
+        }
+        let path = directory + "/" + fileName
+        // Safety: the plugin passes `length` readable bytes at `bytes`.
+        let buffer = UnsafeRawBufferPointer(start: bytes, count: bytes == nil ? 0 : length)
+        if let problem = writeFile(path, buffer) {
+            plugin.pendingCauses.append("cannot write \(path): \(problem)")
+            return status(GOTRACE_ERROR_IO)
+        }
+        plugin.files.append(path)
+        return status(GOTRACE_OK)
+    }
+    api.set_metric = { handle, key, value in
+        guard let key else { return }
+        instance(handle).metrics[String(cString: key)] = value
+    }
+    api.fail = { handle, code, message in
+        instance(handle).pendingCauses.append(message.map { String(cString: $0) } ?? "(no message)")
+        return code
+    }
+    let pointer = UnsafeMutablePointer<gotrace_host_api>.allocate(capacity: 1)
+    pointer.initialize(to: api)
+    return pointer
+}()
+
+/// Copies `value` into a plugin-supplied struct whose first field is its `struct_size`, never writing past
+/// the size the plugin was compiled with (an older plugin has a shorter struct).
+private func copyGrowing<T>(_ value: T, to destination: UnsafeMutablePointer<T>) {
+    let declared = UnsafeRawPointer(destination).load(as: UInt32.self)
+    let size = declared == 0 ? MemoryLayout<T>.size : min(Int(declared), MemoryLayout<T>.size)
+    withUnsafeBytes(of: value) { source in
+        // Safety: `size` is at most both the plugin's struct size and ours; the first 4 bytes (struct_size)
+        // are rewritten with the same layout.
+        UnsafeMutableRawPointer(destination).copyMemory(from: source.baseAddress!, byteCount: size)
+    }
+    UnsafeMutableRawPointer(destination).storeBytes(of: UInt32(size), as: UInt32.self)
+}
+
+private func writeFile(_ path: String, _ bytes: UnsafeRawBufferPointer) -> String? {
+    let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    guard descriptor >= 0 else { return String(cString: strerror(errno)) }
+    defer { close(descriptor) }
+    do {
+        try TraceFileWriter.writeAll(bytes, to: descriptor)
+    } catch {
+        return error.description
+    }
+    return nil
+}

@@ -1,0 +1,117 @@
+/// The host's function table, wrapped. Valid from `init(host:)` until the analyzer is released.
+public struct AnalyzerHost {
+    let api: UnsafePointer<gotrace_host_api>
+    let handle: OpaquePointer
+
+    init(api: UnsafePointer<gotrace_host_api>, handle: OpaquePointer) {
+        self.api = api
+        self.handle = handle
+    }
+
+    // MARK: Look-ups
+
+    /// The program counters of stack `id`, innermost first (empty if unknown). Host-owned memory.
+    public func stack(_ id: UInt64) -> UnsafeBufferPointer<UInt64> {
+        var pcs: UnsafePointer<UInt64>?
+        var count = 0
+        guard api.pointee.stack(handle, id, &pcs, &count) == GOTRACE_OK, let pcs else { return .init(start: nil, count: 0) }
+        return UnsafeBufferPointer(start: pcs, count: count)
+    }
+
+    public func string(_ id: UInt64) -> String? {
+        var text: UnsafePointer<CChar>?
+        var length = 0
+        guard api.pointee.string(handle, id, &text, &length) == GOTRACE_OK, let text else { return nil }
+        // Safety: the host guarantees `length` bytes at `text`.
+        return String(decoding: UnsafeRawBufferPointer(start: text, count: length), as: UTF8.self)
+    }
+
+    /// One frame: the demangled function name first when symbols are available.
+    public func symbolize(_ pc: UInt64) -> String {
+        api.pointee.symbolize(handle, pc).map { String(cString: $0) } ?? "0x" + String(pc, radix: 16)
+    }
+
+    /// The frames of stack `id`, innermost first.
+    public func frames(ofStack id: UInt64) -> [String] { stack(id).map(symbolize) }
+
+    public func goroutine(_ id: UInt64) -> gotrace_goroutine_info? {
+        var info = gotrace_goroutine_info()
+        info.struct_size = UInt32(MemoryLayout<gotrace_goroutine_info>.size)
+        return api.pointee.goroutine(handle, id, &info) == GOTRACE_OK ? info : nil
+    }
+
+    /// Visits every goroutine that has not ended, in ascending id order.
+    public func forEachGoroutine(_ body: (gotrace_goroutine_info) -> Void) {
+        withoutActuallyEscaping(body) { body in
+            var closure = body
+            withUnsafeMutablePointer(to: &closure) { pointer in
+                api.pointee.for_each_goroutine(handle, { context, info in
+                    // Safety: `context` is the pointer to `closure` passed below; the host calls back only
+                    // during `for_each_goroutine`, while that pointer is valid.
+                    guard let context, let info else { return }
+                    context.assumingMemoryBound(to: ((gotrace_goroutine_info) -> Void).self).pointee(info.pointee)
+                }, pointer)
+            }
+        }
+    }
+
+    public var traceInfo: gotrace_trace_info {
+        var info = gotrace_trace_info()
+        info.struct_size = UInt32(MemoryLayout<gotrace_trace_info>.size)
+        api.pointee.trace_info(handle, &info)
+        return info
+    }
+
+    /// The wire code of the kind named `name` in this trace (including kinds newer than this plugin).
+    public func kindCode(named name: String) -> UInt8? {
+        let code = api.pointee.kind_code(handle, name)
+        return code >= 0 ? UInt8(code) : nil
+    }
+
+    public func argumentIndex(kind: UInt8, named name: String) -> Int? {
+        let index = api.pointee.argument_index(handle, kind, name)
+        return index >= 0 ? Int(index) : nil
+    }
+
+    public func kindName(_ kind: UInt8) -> String { api.pointee.kind_name(handle, kind).map { String(cString: $0) } ?? "kind-\(kind)" }
+
+    // MARK: Options and output
+
+    public func option(_ key: String) -> String? { api.pointee.option(handle, key).map { String(cString: $0) } }
+
+    public var wantsJSON: Bool { api.pointee.output_format(handle) == GOTRACE_FORMAT_JSON }
+    public var hasOutputDirectory: Bool { api.pointee.has_output_directory(handle) != 0 }
+
+    public func writeText(_ text: String) throws(AnalyzerError) {
+        var text = text
+        try check(text.withUTF8 { api.pointee.write_text(handle, $0.baseAddress, $0.count) }, "cannot write text")
+    }
+
+    /// Writes the analyzer's JSON document (one complete value; call once).
+    public func writeJSON(_ json: String) throws(AnalyzerError) {
+        var json = json
+        try check(json.withUTF8 { api.pointee.write_json(handle, $0.baseAddress, $0.count) }, "cannot write JSON")
+    }
+
+    /// Writes `name` into the output directory.
+    public func writeFile(_ name: String, _ bytes: [UInt8]) throws(AnalyzerError) {
+        try check(bytes.withUnsafeBytes { api.pointee.write_file(handle, name, $0.baseAddress, $0.count) },
+                  "cannot write \(name)")
+    }
+
+    private func check(_ status: gotrace_status, _ what: String) throws(AnalyzerError) {
+        guard status != GOTRACE_OK else { return }
+        throw AnalyzerError(what, status: status)
+    }
+
+    /// Hands `error`'s chain to the host, innermost first, and returns its status.
+    func report(_ error: AnalyzerError) -> gotrace_status {
+        for message in error.messages.reversed() { _ = api.pointee.fail(handle, error.status, message) }
+        return error.status
+    }
+}
+
+extension AnalyzerHost {
+    /// Publishes a named number the CLI may act on (e.g. "leaked" for `--fail-on-leak`).
+    public func setMetric(_ key: String, _ value: Int64) { api.pointee.set_metric(handle, key, value) }
+}
