@@ -214,6 +214,31 @@ public final class TraceReader: Sequence, IteratorProtocol {
         }
     }
 
+    /// Reads the trace on an open descriptor (which stays open and owned by the caller). A regular file is
+    /// read with `pread` from its start; anything else (a pipe) is first read to its end into memory, since
+    /// the reader needs to seek.
+    public convenience init(fileDescriptor: Int32, fileName: String) {
+        var info = stat()
+        if fstat(fileDescriptor, &info) == 0, info.st_mode & S_IFMT == S_IFREG {
+            let duplicate = dup(fileDescriptor)
+            if duplicate >= 0 {
+                self.init(source: FileByteSource(fileDescriptor: duplicate, size: UInt64(info.st_size)),
+                          fileName: fileName)
+                return
+            }
+        }
+        var bytes: [UInt8] = []
+        var block = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            // Safety: read(2) writes at most `block.count` bytes into the block.
+            let count = block.withUnsafeMutableBytes { read(fileDescriptor, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { break }
+            bytes += block[0..<count]
+        }
+        self.init(source: MemoryByteSource(bytes), fileName: fileName)
+    }
+
     /// Reads a trace held in memory; `fileName` is used in diagnostics.
     public convenience init(bytes: [UInt8], fileName: String = "<memory>") {
         self.init(source: MemoryByteSource(bytes), fileName: fileName)

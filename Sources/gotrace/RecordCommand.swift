@@ -125,13 +125,19 @@ struct RecordCommand: ParsableCommand {
     }
 
     private func installSignalForwarding() {
+        var forwarded = sigset_t()
+        sigemptyset(&forwarded)
         for signal in [SIGINT, SIGTERM] {
             var action = sigaction()
             action.__sigaction_handler.sa_sigaction = forwardSignal
             action.sa_flags = SA_SIGINFO | SA_RESTART
             sigemptyset(&action.sa_mask)
             sigaction(signal, &action, nil)
+            sigaddset(&forwarded, signal)
         }
+        // A launcher may start us with these signals blocked (posix_spawn from a thread that blocks them,
+        // as dispatch worker threads do); they would then stay pending and never be forwarded.
+        pthread_sigmask(SIG_UNBLOCK, &forwarded, nil)
     }
 
     /// Spawns `arguments` (PATH-searched) with the trace pipe as `GOTRACE_FD`; returns the pid or an errno.
@@ -224,6 +230,7 @@ struct RecordingSession {
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         var outputFailed = false
         while true {
+            // Safety: read(2) writes at most `count` bytes into the buffer it is given.
             let count = buffer.withUnsafeMutableBytes { read(pipe, $0.baseAddress, $0.count) }
             if count < 0 {
                 if errno == EINTR { continue }

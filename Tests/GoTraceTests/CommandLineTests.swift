@@ -184,6 +184,37 @@ struct RecordCommandTests {
         #expect(stats.events > 1_000)
     }
 
+    @Test func sigtermIsForwardedToTheProgram() throws {
+        let gotrace = try #require(BuiltProducts.path("gotrace"))
+        let output = temporaryTracePath()
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let ready = temporaryTracePath() + ".ready"
+        defer { try? FileManager.default.removeItem(atPath: ready) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: gotrace)
+        // The program announces that its trap is installed, then waits; only a forwarded TERM ends it early.
+        process.arguments = ["record", "-o", output, "--", "/bin/sh", "-c",
+                             "trap 'exit 7' TERM; touch \(ready); i=0; while [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; exit 1"]
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        while !FileManager.default.fileExists(atPath: ready) && process.isRunning { usleep(10_000) }
+        process.terminate()  // SIGTERM from another process: forwarded
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit)
+        #expect(process.terminationStatus == 7)
+    }
+
+    @Test func readerAcceptsAnOpenDescriptor() throws {
+        let path = BuiltProducts.packageRoot.appendingPathComponent("traces/basic.gtrace").path
+        let descriptor = open(path, O_RDONLY)
+        try #require(descriptor >= 0)
+        defer { close(descriptor) }
+        let fromDescriptor = TraceSummary(reading: TraceReader(fileDescriptor: descriptor, fileName: path))
+        let fromPath = TraceSummary(reading: TraceReader(path: path))
+        #expect(fromDescriptor == fromPath)
+        #expect(fcntl(descriptor, F_GETFD) >= 0)  // still open: the caller owns it
+    }
+
     @Test func unwritableOutputFailsBeforeTheProgramRuns() throws {
         let marker = temporaryTracePath() + ".ran"
         defer { try? FileManager.default.removeItem(atPath: marker) }
