@@ -92,10 +92,19 @@ case "hang":
         while true { Runtime.sleep(for: .seconds(1)) }
     }
 case "leak":
-    Runtime.run {
+    // One P: each goroutine runs from done() straight into its park before main runs again, so
+    // when wait() returns all 100 are parked.
+    Runtime.run(maxProcs: 1) {
         let never = Channel<Int>()
-        for _ in 0..<100 { go { leakyReceiver(never) } }
-        Runtime.sleep(for: .milliseconds(20))
+        let started = WaitGroup()
+        for _ in 0..<100 {
+            started.add(1)
+            go {
+                started.done()
+                leakyReceiver(never)
+            }
+        }
+        started.wait()
     }
 case "abba":
     Runtime.run(maxProcs: 2) {
