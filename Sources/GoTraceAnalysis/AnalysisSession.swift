@@ -129,6 +129,17 @@ public final class AnalysisSession {
 
     /// Runs the pass. `progress(done, total)` is called every few batches when the total is known.
     public func run(progress: ((UInt64, UInt64) -> Void)? = nil) -> AnalysisOutcome {
+        if let fast = FastEventSource(path: path) {
+            startWallNs = fast.startWallNs
+            createAll()
+            stream(fast, progress: progress)
+            isComplete = fast.isComplete
+            finishAll()
+            let results = instances.map(\.result)
+            destroyAll()
+            return AnalysisOutcome(results: results, diagnostics: fast.diagnostics, fatal: nil, events: eventsRead)
+        }
+        // Damaged or unusual files: the reader that knows how to recover.
         let reader = TraceReader(path: path)
         if let fatal = reader.fatalDiagnostic {
             return AnalysisOutcome(results: [], diagnostics: reader.diagnostics.map(\.description), fatal: fatal.description,
