@@ -64,7 +64,11 @@ final class FastEventSource: EventSource {
     private let source: FileByteSource
     private let header: FileHeader
     private var layouts = [KindLayout](repeating: KindLayout(), count: 128)
-    private var streams: [Stream] = []
+    /// Safety: allocated once in init for `streamCount` streams, deinitialised and freed in deinit; only this
+    /// object touches it, from one thread. A raw buffer rather than an array so that the per-event accesses
+    /// neither copy a `Stream` (two arrays: retain/release) nor run exclusivity checks.
+    private var streams: UnsafeMutablePointer<Stream>
+    private var streamCount = 0
     private(set) var eventsRead: UInt64 = 0
     private(set) var expectedEvents: UInt64?
     private(set) var diagnostics: [String] = []
@@ -80,6 +84,7 @@ final class FastEventSource: EventSource {
         self.fileName = path
         self.source = source
         self.header = header
+        streams = UnsafeMutablePointer<Stream>.allocate(capacity: 1)
         var byMachine: [UInt64: [ChunkEntry]] = [:]
         var offset = UInt64(headerSize)
         var sawKindTable = false
@@ -110,18 +115,30 @@ final class FastEventSource: EventSource {
             offset = end
         }
         guard sawKindTable else { return nil }
-        streams = byMachine.keys.sorted().map { machine in
+        let made = byMachine.keys.sorted().map { machine in
             let chunks = byMachine[machine]!.sorted {
                 ($0.header.sequence, $0.offset) < ($1.header.sequence, $1.offset)
             }
             return Stream(machine: machine, chunks: chunks, lastTicks: header.startTicks)
         }
-        for index in streams.indices {
-            pendingStack = nil
-            pendingString = nil
+        streams.deallocate()
+        streams = UnsafeMutablePointer<Stream>.allocate(capacity: max(1, made.count))
+        streams.initialize(from: made, count: made.count)
+        streamCount = made.count
+        for index in 0..<streamCount {
             advance(index)
-            if pendingStack != nil || pendingString != nil { headDefinitions[index] = (pendingStack, pendingString) }
+            if hasPending {
+                headDefinitions[index] = (pendingStack, pendingString)
+                pendingStack = nil
+                pendingString = nil
+                hasPending = false
+            }
         }
+    }
+
+    deinit {
+        streams.deinitialize(count: streamCount)
+        streams.deallocate()
     }
 
     private func buildLayouts(_ catalogue: KindCatalogue) {
@@ -182,11 +199,10 @@ final class FastEventSource: EventSource {
 
     /// Decodes one event at the stream's position; false (and the chunk abandoned) if it is malformed.
     private func decodeHead(_ index: Int) -> Bool {
-        var stream = streams[index]
-        defer { streams[index] = stream }
-        let payload = stream.payload
-        let ok = payload.withUnsafeBufferPointer { bytes -> Bool in
-            var position = stream.position
+        // Safety: index < streamCount; see `streams`.
+        let stream = streams + index
+        let ok = stream.pointee.payload.withUnsafeBufferPointer { bytes -> Bool in
+            var position = stream.pointee.position
             let count = bytes.count
             @inline(__always) func varint() -> UInt64? {
                 var result: UInt64 = 0
@@ -232,46 +248,53 @@ final class FastEventSource: EventSource {
                             guard let value = varint() else { return false }
                             values.append(value)
                         }
-                        if code == EventKind.stack.rawValue { pendingStack = values }
+                        if code == EventKind.stack.rawValue {
+                            pendingStack = values
+                            hasPending = true
+                        }
                     case .bytes:
                         guard let length = varint(), length <= UInt64(TraceLimits.maxByteStringLength),
                               length <= UInt64(count - position) else { return false }
-                        if code == EventKind.string.rawValue { pendingString = Array(bytes[position..<position + Int(length)]) }
+                        if code == EventKind.string.rawValue {
+                            pendingString = Array(bytes[position..<position + Int(length)])
+                            hasPending = true
+                        }
                         position += Int(length)
                     }
                 }
                 return true
             }
             guard ok else { return false }
-            let (sum, overflow) = stream.ticks.addingReportingOverflow(delta)
-            stream.ticks = overflow ? UInt64.max : sum
-            let ticks = max(stream.ticks, stream.lastTicks)
-            stream.lastTicks = ticks
+            let (sum, overflow) = stream.pointee.ticks.addingReportingOverflow(delta)
+            stream.pointee.ticks = overflow ? UInt64.max : sum
+            let ticks = max(stream.pointee.ticks, stream.pointee.lastTicks)
+            stream.pointee.lastTicks = ticks
             event.time_ns = nanoseconds(ticks)
-            event.machine = stream.machine
-            let goroutine = layout.goroutineArgument >= 0 ? argument(event, layout.goroutineArgument) : stream.currentGoroutine
-            let proc = layout.procArgument >= 0 ? argument(event, layout.procArgument) : stream.currentProc
+            event.machine = stream.pointee.machine
+            let goroutine = layout.goroutineArgument >= 0 ? argument(event, layout.goroutineArgument) : stream.pointee.currentGoroutine
+            let proc = layout.procArgument >= 0 ? argument(event, layout.procArgument) : stream.pointee.currentProc
             event.goroutine = goroutine
             event.proc = proc
             switch layout.effect {
-            case .startsGoroutine: stream.currentGoroutine = goroutine
-            case .stopsGoroutine: if stream.currentGoroutine == goroutine { stream.currentGoroutine = noID }
-            case .acquiresProc: stream.currentProc = proc
-            case .releasesProc: stream.currentProc = noID
+            case .startsGoroutine: stream.pointee.currentGoroutine = goroutine
+            case .stopsGoroutine: if stream.pointee.currentGoroutine == goroutine { stream.pointee.currentGoroutine = noID }
+            case .acquiresProc: stream.pointee.currentProc = proc
+            case .releasesProc: stream.pointee.currentProc = noID
             case .none: break
             }
-            stream.head = event
-            stream.headTicks = ticks
-            stream.hasHead = true
-            stream.position = position
+            stream.pointee.head = event
+            stream.pointee.headTicks = ticks
+            stream.pointee.hasHead = true
+            stream.pointee.position = position
             return true
         }
         if !ok {
-            diagnostics.append("\(fileName): offset \(stream.chunkOffset): corrupt chunk skipped (malformed event at payload byte \(stream.position))")
-            stream.position = stream.payload.count
-            stream.hasHead = false
+            diagnostics.append("\(fileName): offset \(stream.pointee.chunkOffset): corrupt chunk skipped (malformed event at payload byte \(stream.pointee.position))")
+            stream.pointee.position = stream.pointee.payload.count
+            stream.pointee.hasHead = false
             pendingStack = nil
             pendingString = nil
+            hasPending = false
         }
         return ok
     }
@@ -279,6 +302,7 @@ final class FastEventSource: EventSource {
     /// The list or bytes of the head event when it is a stack or string definition.
     private var pendingStack: [UInt64]?
     private var pendingString: [UInt8]?
+    private var hasPending = false
     private var headDefinitions: [Int: (stack: [UInt64]?, string: [UInt8]?)] = [:]
 
     @inline(__always)
@@ -288,7 +312,8 @@ final class FastEventSource: EventSource {
 
     func fill(_ batch: UnsafeMutableBufferPointer<gotrace_event>, definitions: DefinitionSink) -> Int {
         var count = 0
-        let streamCount = streams.count
+        let streamCount = self.streamCount
+        let streams = self.streams
         while count < batch.count {
             // The smallest (ticks, M id) head; streams are sorted by M id, so the first minimum wins ties.
             var best = -1
@@ -311,11 +336,12 @@ final class FastEventSource: EventSource {
                     if let string = pending.string { definitions.defineString(id, string) }
                 }
             }
-            pendingStack = nil
-            pendingString = nil
             advance(best)
-            if pendingStack != nil || pendingString != nil {
+            if hasPending {
                 headDefinitions[best] = (pendingStack, pendingString)
+                pendingStack = nil
+                pendingString = nil
+                hasPending = false
             }
         }
         eventsRead += UInt64(count)
