@@ -9,11 +9,10 @@
 //
 // Cycles: a wait-for graph g → h ("g waits for a mutex h holds"). Each goroutine waits on at most one
 // object and a mutex has one holder, so every node has at most one outgoing edge and a cycle is found by
-// walking edges with three colours, O(goroutines). The graph needs two facts trace format v1 does not
-// record: which object a park waits on, and who holds each mutex. The analyzer looks them up by name —
-// a trailing `object` argument of `park` and kinds `mutex-acquire(goroutine, object)` /
-// `mutex-release(goroutine, object)` — so it finds cycles as soon as a trace carries them (they are
-// proposed for the format; the tests write them through a custom kind table) and reports none without.
+// walking edges with three colours, O(goroutines). The graph comes from the lock-ownership kinds,
+// looked up by name: `mutex-acquire(goroutine, object)`, `mutex-release(goroutine, object)` and
+// `mutex-wait(goroutine, object)` (just before the park); a trailing `object` argument of `park` is
+// understood too. A trace without them reports no cycles.
 
 import GoTracePluginKit
 
@@ -35,6 +34,10 @@ public final class LeakAnalyzer: Analyzer {
     let acquireObject: Int?
     let releaseObject: Int?
     let parkObject: Int?
+    /// `mutex-wait(goroutine, object)`, emitted just before a park on a mutex (format v1 has it; a
+    /// trailing `object` on `park` is also understood).
+    let waitCode: UInt8?
+    let waitObject: Int?
     /// Who holds each mutex (by address), and what each parked goroutine waits on.
     var holders: [UInt64: UInt64] = [:]
     var waitsOn: [UInt64: UInt64] = [:]
@@ -55,28 +58,37 @@ public final class LeakAnalyzer: Analyzer {
         acquireObject = acquireCode.flatMap { host.argumentIndex(kind: $0, named: "object") }
         releaseObject = releaseCode.flatMap { host.argumentIndex(kind: $0, named: "object") }
         parkObject = host.argumentIndex(kind: KindCode.park, named: "object")
+        waitCode = host.kindCode(named: "mutex-wait")
+        waitObject = waitCode.flatMap { host.argumentIndex(kind: $0, named: "object") }
     }
 
     public func consume(_ batch: EventBatch) throws(AnalyzerError) {
-        if let acquireCode, let acquireObject, let releaseCode, let releaseObject {
-            for event in batch.events where event.kind == acquireCode || event.kind == releaseCode {
-                if event.kind == acquireCode {
-                    holders[argument(event, acquireObject)] = event.goroutine
-                } else if holders[argument(event, releaseObject)] == event.goroutine {
+        // Events and the transitions they cause are applied in event order: a goroutine may wait on
+        // one mutex, be woken and wait on another within a single batch.
+        var transitionIndex = 0
+        let transitions = batch.transitions
+        for (index, event) in batch.events.enumerated() {
+            if let acquireCode, let acquireObject, event.kind == acquireCode {
+                holders[argument(event, acquireObject)] = event.goroutine
+            } else if let releaseCode, let releaseObject, event.kind == releaseCode {
+                if holders[argument(event, releaseObject)] == event.goroutine {
                     holders[argument(event, releaseObject)] = nil
                 }
+            } else if let waitCode, let waitObject, event.kind == waitCode {
+                waitsOn[event.goroutine] = argument(event, waitObject)
             }
-        }
-        guard let parkObject else { return }
-        for transition in batch.transitions {
-            if transition.to == GoroutineState.waiting.rawValue {
-                let event = batch.events[Int(transition.event_index)]
-                if event.kind == KindCode.park, transition.reason == ParkReasonName.mutex
-                    || transition.reason == ParkReasonName.rwmutex {
-                    waitsOn[transition.goroutine] = argument(event, parkObject)
+            while transitionIndex < transitions.count, Int(transitions[transitionIndex].event_index) <= index {
+                let transition = transitions[transitionIndex]
+                transitionIndex += 1
+                if transition.to == GoroutineState.waiting.rawValue {
+                    let parked = batch.events[Int(transition.event_index)]
+                    if let parkObject, parked.kind == KindCode.park, transition.reason == ParkReasonName.mutex
+                        || transition.reason == ParkReasonName.rwmutex {
+                        waitsOn[transition.goroutine] = argument(parked, parkObject)
+                    }
+                } else if transition.from == GoroutineState.waiting.rawValue {
+                    waitsOn[transition.goroutine] = nil
                 }
-            } else if transition.from == GoroutineState.waiting.rawValue {
-                waitsOn[transition.goroutine] = nil
             }
         }
     }

@@ -8,6 +8,7 @@
 // directly to the first waiter, and newcomers queue at the tail without trying. The last waiter,
 // or one that waited less than 1 ms, switches back to normal mode. So no waiter waits forever.
 import CGoRuntime
+import GoTrace
 import Synchronization
 
 public final class Mutex: @unchecked Sendable {
@@ -28,8 +29,18 @@ public final class Mutex: @unchecked Sendable {
 
     /// Locks, parking the goroutine while another holds the lock.
     public func lock() {
-        if state.compareExchange(expected: 0, desired: Self.locked, ordering: .acquiring).exchanged { return }
+        if state.compareExchange(expected: 0, desired: Self.locked, ordering: .acquiring).exchanged {
+            if tracer.active.load(ordering: .relaxed) { trace(.mutexAcquire) }
+            return
+        }
         lockSlow()
+    }
+
+    /// Lock-ownership events for deadlock analysis (`mutex-acquire`, `mutex-release`, `mutex-wait`).
+    @inline(never)
+    private func trace(_ kind: EventKind) {
+        let goroutine = UInt64(Scheduler.currentGoroutine()?.id ?? 0)
+        tracer.emit(kind, goroutine, UInt64(UInt(bitPattern: ObjectIdentifier(self).hashValue)))
     }
 
     /// Locks if the mutex is free; returns whether it did.
@@ -37,7 +48,10 @@ public final class Mutex: @unchecked Sendable {
         var old = state.load(ordering: .relaxed)
         while old & (Self.locked | Self.starving) == 0 {
             let (exchanged, current) = state.compareExchange(expected: old, desired: old | Self.locked, ordering: .acquiring)
-            if exchanged { return true }
+            if exchanged {
+                if tracer.active.load(ordering: .relaxed) { trace(.mutexAcquire) }
+                return true
+            }
             old = current
         }
         return false
@@ -74,9 +88,13 @@ public final class Mutex: @unchecked Sendable {
                 old = current
                 continue
             }
-            if old & (Self.locked | Self.starving) == 0 { return }  // locked it with the CAS
+            if old & (Self.locked | Self.starving) == 0 {  // locked it with the CAS
+                if tracer.active.load(ordering: .relaxed) { trace(.mutexAcquire) }
+                return
+            }
             let queueLifo = waitStart != 0
             if waitStart == 0 { waitStart = gort_nanotime() }
+            if tracer.active.load(ordering: .relaxed) { trace(.mutexWait) }
             semaphore.acquire(waitReason, lifo: queueLifo)
             isStarving = isStarving || gort_nanotime() - waitStart > Self.starvationThresholdNs
             old = state.load(ordering: .relaxed)
@@ -87,6 +105,7 @@ public final class Mutex: @unchecked Sendable {
                 var delta = Self.locked - (1 << Self.waiterShift)
                 if !isStarving || old >> Self.waiterShift == 1 { delta -= Self.starving }
                 state.add(delta, ordering: .acquiringAndReleasing)
+                if tracer.active.load(ordering: .relaxed) { trace(.mutexAcquire) }
                 return
             }
             awoke = true
@@ -101,6 +120,7 @@ public final class Mutex: @unchecked Sendable {
 
     /// Unlocks. Unlocking an unlocked mutex is a fatal error.
     public func unlock() {
+        if tracer.active.load(ordering: .relaxed) { trace(.mutexRelease) }
         let new = state.subtract(Self.locked, ordering: .releasing).newValue
         if new != 0 { unlockSlow(new) }
     }

@@ -64,6 +64,10 @@ public struct EventKind: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let regionEnd = EventKind(rawValue: 31)
     public static let log = EventKind(rawValue: 32)
     public static let cpuSample = EventKind(rawValue: 33)
+    // Lock ownership: what a deadlock analysis needs to build its wait-for graph.
+    public static let mutexAcquire = EventKind(rawValue: 34)
+    public static let mutexRelease = EventKind(rawValue: 35)
+    public static let mutexWait = EventKind(rawValue: 36)
 
     /// The built-in description of this kind, or nil if this build does not know the code.
     public var spec: EventKindSpec? { EventKindSpec.builtInByCode[Int(rawValue)] }
@@ -189,6 +193,9 @@ public struct EventKindSpec: Sendable, Equatable {
             .init("goroutine", .goroutine), .init("category", .stringID), .init("message", .stringID),
         ]),
         EventKindSpec(.cpuSample, "cpu-sample", [.init("goroutine", .goroutine), .init("stack", .stackID)]),
+        EventKindSpec(.mutexAcquire, "mutex-acquire", [.init("goroutine", .goroutine), .init("object", .address)]),
+        EventKindSpec(.mutexRelease, "mutex-release", [.init("goroutine", .goroutine), .init("object", .address)]),
+        EventKindSpec(.mutexWait, "mutex-wait", [.init("goroutine", .goroutine), .init("object", .address)]),
     ]
 
     /// `builtIn` indexed by wire code, for O(1) lookup by the reader.

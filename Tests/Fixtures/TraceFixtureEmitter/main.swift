@@ -172,6 +172,9 @@ func mixedRound(_ round: Int) {
     machine.record { $0.emit(.syscallEnter, at: tick(), child, 3) }
     machine.record { $0.emit(.syscallExit, at: tick(200), child) }
     machine.record { $0.emit(.cpuSample, at: tick(), child, 2) }
+    machine.record { $0.emit(.mutexAcquire, at: tick(), child, 0x1000) }
+    machine.record { $0.emit(.mutexRelease, at: tick(), child, 0x1000) }
+    machine.record { $0.emit(.mutexWait, at: tick(), child, 0x2000) }
     let reason = UInt64(ParkReason.allCases[round % ParkReason.allCases.count].rawValue)
     machine.record { $0.emit(.park, at: tick(), child, reason, 2) }
     // Another M wakes it: events of two Ms interleave in time.
