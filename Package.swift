@@ -8,6 +8,7 @@
 //   gotrace     — the command-line tool.
 //   CGoTracePlugin   — the plugin C ABI (gotrace_plugin.h); GoTracePluginKit — Swift plugin authors' module.
 //   CLibElf, GoSymbolize — ELF symbols and Swift demangling; GoTraceAnalysis — goroutine model, plugin host.
+//   GoProfile   — profile model and export encoders (folded, SVG flame graph, speedscope, pprof, Chrome trace).
 //   Plugins/*   — built-in analyzers, each a dynamic library loaded at run time like any third-party plugin.
 //
 // Define GORT_CHECK_INVARIANTS (swift build -Xswiftc -DGORT_CHECK_INVARIANTS) to compile in the deeper
@@ -23,6 +24,7 @@ let package = Package(
         // Built-in analyzers: shared libraries next to the gotrace executable, found by its plugin search.
         .library(name: "LeakAnalyzer", type: .dynamic, targets: ["LeakAnalyzer"]),
         .library(name: "LatencyAnalyzer", type: .dynamic, targets: ["LatencyAnalyzer"]),
+        .library(name: "FlamegraphAnalyzer", type: .dynamic, targets: ["FlamegraphAnalyzer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -51,6 +53,7 @@ let package = Package(
             dependencies: [
                 "GoTrace",
                 "GoTraceAnalysis",
+                "GoProfile",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -63,6 +66,11 @@ let package = Package(
             name: "TraceScenarios",
             dependencies: ["GoRuntime"],
             path: "Examples/TraceScenarios"
+        ),
+        .executableTarget(
+            name: "ProfileScenarios",
+            dependencies: ["GoRuntime"],
+            path: "Examples/ProfileScenarios"
         ),
         .testTarget(
             name: "GoRuntimeTests",
@@ -111,11 +119,23 @@ let package = Package(
             path: "Plugins/Latency",
             swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]  // per-event loop, one thread
         ),
+        .target(
+            name: "GoProfile",
+            dependencies: ["CZlib"]
+        ),
+        .target(
+            name: "FlamegraphAnalyzer",
+            dependencies: ["GoTracePluginKit", "GoProfile"],
+            path: "Plugins/Flamegraph",
+            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]  // per-event loop, one thread
+        ),
         .testTarget(
             name: "GoTraceAnalysisTests",
             // gotrace is a dependency so the end-to-end tests can run it; the plugin libraries are built by
-            // `swift build` (all products) and found next to it.
-            dependencies: ["GoTraceAnalysis", "GoTrace", "GoSymbolize", "gotrace"]
+            // `swift build` (all products) and found next to it. ProfileScenarios is recorded by the export tests.
+            dependencies: ["GoTraceAnalysis", "GoTrace", "GoSymbolize", "GoProfile", "gotrace", "ProfileScenarios",
+                           // GroundTruthTests records the scenarios; GoTracePluginKit for the stack-trimming tests.
+                           "TraceScenarios", "GoTracePluginKit"]
         ),
     ]
 )

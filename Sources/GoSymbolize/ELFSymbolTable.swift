@@ -10,6 +10,13 @@
 //
 // `ELF64_ST_TYPE` is a function-like macro Swift cannot import, so the type is `st_info & 0xf`.
 // Names are demangled lazily (at lookup), so loading a large binary costs one pass over its tables.
+//
+// Separate debug files: a binary stripped with `objcopy --only-keep-debug` + `--add-gnu-debuglink` has no
+// `.symtab`, only `.dynsym`, so its static functions would resolve to the nearest exported one. When a file
+// has no `.symtab`, its symbols are merged with those of its debug file, found where gdb looks:
+// `/usr/lib/debug/.build-id/xx/rest.debug` (GNU build id), then the `.gnu_debuglink` name beside the file,
+// in `.debug/` beside it, and under `/usr/lib/debug/<directory>/`. (The link's CRC is not checked: a stale
+// debug file gives stale names, never a crash — lookups stay bounded by the binary's own segments.)
 
 import CLibElf
 #if canImport(Glibc)
@@ -42,7 +49,9 @@ public final class ELFSymbolTable: @unchecked Sendable {
     private static let segmentLoad: UInt32 = 1  // PT_LOAD
 
     /// Reads `path`; nil if it cannot be opened or is not ELF.
-    public init?(path: String) {
+    public convenience init?(path: String) { self.init(path: path, followDebugLink: true) }
+
+    private init?(path: String, followDebugLink: Bool) {
         _ = elf_version(UInt32(EV_CURRENT))
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { return nil }
@@ -51,16 +60,92 @@ public final class ELFSymbolTable: @unchecked Sendable {
         defer { elf_end(elf) }
         guard elf_kind(elf) == ELF_K_ELF else { return nil }
         readSegments(elf)
+        var namesIndex = 0
+        let haveNames = elf_getshdrstrndx(elf, &namesIndex) == 0
+        var sawSymtab = false
+        var debugLink: String?
+        var buildID: [UInt8] = []
         var section = elf_nextscn(elf, nil)
         while let current = section {
             var header = GElf_Shdr()
-            if gelf_getshdr(current, &header) != nil,
-               header.sh_type == ELFSymbolTable.sectionSymtab || header.sh_type == ELFSymbolTable.sectionDynsym {
-                readSymbols(elf, current, header)
+            if gelf_getshdr(current, &header) != nil {
+                if header.sh_type == ELFSymbolTable.sectionSymtab || header.sh_type == ELFSymbolTable.sectionDynsym {
+                    if header.sh_type == ELFSymbolTable.sectionSymtab { sawSymtab = true }
+                    readSymbols(elf, current, header)
+                } else if haveNames, let name = elf_strptr(elf, namesIndex, Int(header.sh_name)) {
+                    switch String(cString: name) {
+                    case ".gnu_debuglink": debugLink = ELFSymbolTable.sectionBytes(current).flatMap(ELFSymbolTable.cString)
+                    case ".note.gnu.build-id": buildID = ELFSymbolTable.buildID(fromNote: ELFSymbolTable.sectionBytes(current) ?? [])
+                    default: break
+                    }
+                }
             }
             section = elf_nextscn(elf, current)
         }
+        self.buildID = buildID.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        if followDebugLink && !sawSymtab {
+            for candidate in ELFSymbolTable.debugFileCandidates(for: path, link: debugLink, buildID: buildID)
+            where access(candidate, R_OK) == 0 {
+                if let debug = ELFSymbolTable(path: candidate, followDebugLink: false), debug.entries.count > 0 {
+                    entries += debug.entries
+                    debugFilePath = candidate
+                    break
+                }
+            }
+        }
         entries.sort { $0.address < $1.address }
+    }
+
+    /// The file's GNU build id in lowercase hex ("" if it has none).
+    public private(set) var buildID = ""
+
+    /// The separate debug file whose symbols were merged in, if any.
+    public private(set) var debugFilePath: String?
+
+    static func debugFileCandidates(for path: String, link: String?, buildID: [UInt8]) -> [String] {
+        var candidates: [String] = []
+        if buildID.count >= 2 {
+            let hex = buildID.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }
+            candidates.append("/usr/lib/debug/.build-id/\(hex[0])/\(hex[1...].joined()).debug")
+        }
+        if let link, !link.isEmpty, !link.contains("/") {
+            let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+            candidates += [directory + "/" + link, directory + "/.debug/" + link, "/usr/lib/debug" + directory + "/" + link]
+        }
+        return candidates.filter { $0 != path }
+    }
+
+    private static func sectionBytes(_ section: OpaquePointer) -> [UInt8]? {
+        guard let data = elf_getdata(section, nil), let buffer = data.pointee.d_buf, data.pointee.d_size > 0 else {
+            return nil
+        }
+        // Safety: libelf guarantees `d_size` bytes at `d_buf` while the Elf handle is open.
+        return Array(UnsafeRawBufferPointer(start: buffer, count: Int(data.pointee.d_size)))
+    }
+
+    private static func cString(_ bytes: [UInt8]) -> String? {
+        guard let end = bytes.firstIndex(of: 0) else { return nil }
+        return String(decoding: bytes[..<end], as: UTF8.self)
+    }
+
+    /// The descriptor of an ELF note of type NT_GNU_BUILD_ID (3) named "GNU".
+    static func buildID(fromNote bytes: [UInt8]) -> [UInt8] {
+        func word(_ at: Int) -> Int {
+            Int(bytes[at]) | Int(bytes[at + 1]) << 8 | Int(bytes[at + 2]) << 16 | Int(bytes[at + 3]) << 24
+        }
+        var offset = 0
+        while offset + 12 <= bytes.count {
+            let (nameSize, descriptorSize, type) = (word(offset), word(offset + 4), word(offset + 8))
+            let nameStart = offset + 12
+            let descriptorStart = nameStart + (nameSize + 3) & ~3
+            let next = descriptorStart + (descriptorSize + 3) & ~3
+            guard nameSize >= 0, descriptorSize >= 0, descriptorStart + descriptorSize <= bytes.count else { return [] }
+            if type == 3 && nameSize == 4 && bytes[nameStart..<nameStart + 3].elementsEqual(Array("GNU".utf8)) {
+                return Array(bytes[descriptorStart..<descriptorStart + descriptorSize])
+            }
+            offset = next
+        }
+        return []
     }
 
     private func readSegments(_ elf: OpaquePointer) {

@@ -44,7 +44,13 @@ final class DefinitionTable: DefinitionSink {
 
     init(symbolizer: Symbolizer) { self.symbolizer = symbolizer }
 
+    /// Resolved frames by return address, and the C strings they point to (interned: a function's name is
+    /// stored once however many addresses fall in it).
+    private var frames: [UInt64: gotrace_frame] = [:]
+    private var interned: [String: UnsafeMutablePointer<CChar>] = [:]
+
     deinit {
+        for text in interned.values { free(text) }
         for string in strings.values { free(string.pointer) }
         for stack in stacks.values { stack.deallocate() }
         for symbol in symbols.values { free(symbol) }
@@ -78,6 +84,26 @@ final class DefinitionTable: DefinitionSink {
     func text(_ id: UInt64) -> String? { string(id).map { String(cString: $0.pointer) } }
 
     func stack(_ id: UInt64) -> UnsafeMutableBufferPointer<UInt64>? { stacks[id] }
+
+    private func intern(_ text: String?) -> UnsafePointer<CChar>? {
+        guard let text else { return nil }
+        if let known = interned[text] { return UnsafePointer(known) }
+        let made = strdup(text)!
+        interned[text] = made
+        return UnsafePointer(made)
+    }
+
+    func frame(_ pc: UInt64) -> gotrace_frame {
+        if let known = frames[pc] { return known }
+        let resolved = symbolizer.frame(returnAddress: pc)
+        let made = gotrace_frame(
+            struct_size: UInt32(MemoryLayout<gotrace_frame>.size), line: 0, address: pc,
+            function: intern(resolved.function), module: intern(resolved.modulePath), build_id: intern(resolved.buildID),
+            file: nil, function_offset: resolved.functionOffset, module_offset: resolved.moduleOffset,
+            module_start: resolved.moduleStart, module_limit: resolved.moduleLimit)
+        frames[pc] = made
+        return made
+    }
 
     func symbolize(_ pc: UInt64) -> UnsafeMutablePointer<CChar> {
         if let known = symbols[pc] { return known }
@@ -137,7 +163,8 @@ public final class AnalysisSession {
             finishAll()
             let results = instances.map(\.result)
             destroyAll()
-            return AnalysisOutcome(results: results, diagnostics: fast.diagnostics, fatal: nil, events: eventsRead)
+            return AnalysisOutcome(results: results, diagnostics: fast.diagnostics + symbolDiagnostics, fatal: nil,
+                                   events: eventsRead)
         }
         // Damaged or unusual files: the reader that knows how to recover.
         let reader = TraceReader(path: path)
@@ -153,8 +180,15 @@ public final class AnalysisSession {
         finishAll()
         let results = instances.map(\.result)
         destroyAll()
-        return AnalysisOutcome(results: results, diagnostics: reader.diagnostics.map(\.description), fatal: nil,
-                               events: eventsRead)
+        return AnalysisOutcome(results: results, diagnostics: reader.diagnostics.map(\.description) + symbolDiagnostics,
+                               fatal: nil, events: eventsRead)
+    }
+
+    /// Modules rebuilt since the recording: their addresses are not symbolized (they would name wrong functions).
+    private var symbolDiagnostics: [String] {
+        definitions.symbolizer.mismatchedModules.map {
+            "\(path): \($0) has changed since the trace was recorded (different build id): its frames are shown as module+0xoffset"
+        }
     }
 
     private func createAll() {

@@ -198,6 +198,11 @@ nonisolated(unsafe) let hostFunctionTable: UnsafeMutablePointer<gotrace_host_api
         instance(handle).pendingCauses.append(message.map { String(cString: $0) } ?? "(no message)")
         return code
     }
+    api.frame = { handle, pc, frame in
+        guard let frame else { return status(GOTRACE_ERROR_INVALID_ARGUMENT) }
+        copyGrowing(instance(handle).session.definitions.frame(pc), to: frame)
+        return status(GOTRACE_OK)
+    }
     let pointer = UnsafeMutablePointer<gotrace_host_api>.allocate(capacity: 1)
     pointer.initialize(to: api)
     return pointer

@@ -31,6 +31,15 @@ public struct AnalyzerHost {
         api.pointee.symbolize(handle, pc).map { String(cString: $0) } ?? "0x" + String(pc, radix: 16)
     }
 
+    /// `pc` (a return address from a stack) resolved for profiles; nil from a host older than ABI 1.1.
+    public func frame(_ pc: UInt64) -> gotrace_frame? {
+        let needed = MemoryLayout<gotrace_host_api>.offset(of: \gotrace_host_api.frame)! + MemoryLayout<UnsafeRawPointer>.size
+        guard Int(api.pointee.struct_size) >= needed, let lookup = api.pointee.frame else { return nil }
+        var frame = gotrace_frame()
+        frame.struct_size = UInt32(MemoryLayout<gotrace_frame>.size)
+        return lookup(handle, pc, &frame) == GOTRACE_OK ? frame : nil
+    }
+
     /// The frames of stack `id`, innermost first.
     public func frames(ofStack id: UInt64) -> [String] { stack(id).map(symbolize) }
 

@@ -6,7 +6,8 @@ struct GotraceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gotrace",
         abstract: "Record and inspect goroutine traces (.gtrace files).",
-        subcommands: [RecordCommand.self, DumpCommand.self, StatCommand.self, ReportCommand.self, PluginsCommand.self])
+        subcommands: [RecordCommand.self, DumpCommand.self, StatCommand.self, ReportCommand.self, PluginsCommand.self,
+                      ExportCommand.self, DiffCommand.self])
 }
 
 /// Exit codes shared by `dump` and `stat` (documented in docs/trace-format.md, "Tools"):

@@ -38,7 +38,7 @@ extern "C" {
 #endif
 
 #define GOTRACE_PLUGIN_ABI_MAJOR 1
-#define GOTRACE_PLUGIN_ABI_MINOR 0
+#define GOTRACE_PLUGIN_ABI_MINOR 1
 /* The entry symbol's name for this major version, for dlsym and for plugin authors. */
 #define GOTRACE_PLUGIN_ENTRY_SYMBOL "gotrace_plugin_v1"
 
@@ -139,6 +139,22 @@ typedef struct gotrace_trace_info {
 
 enum { GOTRACE_FORMAT_TEXT = 0, GOTRACE_FORMAT_JSON = 1 };
 
+/* One stack frame, resolved for profiles (ABI 1.1). `address` is the return address as found in the stack;
+ * the symbol is that of `address - 1`, the call instruction. Strings belong to the host (NULL if unknown). */
+typedef struct gotrace_frame {
+    uint32_t struct_size;
+    uint32_t line;            /* source line, 0 if unknown */
+    uint64_t address;
+    const char *function;     /* demangled name; NULL if the address has no symbol */
+    const char *module;       /* module path; NULL outside every module */
+    const char *build_id;     /* GNU build id in hex; NULL if unknown */
+    const char *file;         /* source file; NULL if unknown */
+    uint64_t function_offset; /* address - symbol start */
+    uint64_t module_offset;   /* address - load bias: what `addr2line -e module` takes */
+    uint64_t module_start;    /* lowest and highest mapped address of the module (0 if none) */
+    uint64_t module_limit;
+} gotrace_frame;
+
 /* ---- The host, as seen by a plugin ------------------------------------------------------------ */
 
 typedef struct gotrace_host gotrace_host; /* opaque; one per plugin instance */
@@ -184,6 +200,10 @@ typedef struct gotrace_host_api {
     /* Records one link of the error chain for the failure the plugin is about to return. Call it for the
      * innermost cause first, then for each enclosing context. Returns `code` for convenience. */
     gotrace_status (*fail)(gotrace_host *host, gotrace_status code, const char *message);
+
+    /* ---- ABI 1.1 (check struct_size covers a field before calling it) ---- */
+    /* Resolves `pc` (a return address from a stack) into `frame`; GOTRACE_OK even for unknown addresses. */
+    gotrace_status (*frame)(gotrace_host *host, uint64_t pc, gotrace_frame *frame);
 } gotrace_host_api;
 
 /* ---- The plugin, as seen by the host ----------------------------------------------------------- */

@@ -1,0 +1,319 @@
+// A self-contained interactive flame graph as one SVG file: no network, no external script.
+//
+// Design note
+// -----------
+// Layout is computed here, once: every node of the tree (`FlameNode`, children in name order) becomes a
+// `<g>` holding a `<title>` (so a viewer without script still shows tooltips), a `<rect>` and a `<text>`,
+// with the node's position in *value units* as data attributes: `data-s` (start, from the left edge of the
+// root), `data-v` (value) and `data-d` (depth). The script needs nothing else:
+//   - hover: the details line shows name, value and share;
+//   - click: zoom — the clicked node fills the width, its descendants scale with it, its ancestors span
+//     the width dimmed, everything else hides; the details line and URL hash (`#z=i&q=regex`) follow, so a
+//     zoomed view can be linked;
+//   - search (the box, Ctrl-F / ⌘-F, or `/`): nodes whose name matches the regex turn magenta and the
+//     matched share is shown — counted once where matches nest (intervals merged), relative to the
+//     current zoom;
+//   - reset (button, Escape, or a click on the background): unzoom and clear the search.
+// `inverted` draws an icicle graph: the root at the top, callees below.
+// Nodes narrower than `minimumWidth` pixels are left out (they could not be seen or clicked); their value
+// stays in their parent. Differential graphs (`FlameNode.baseline` set) colour each frame by the change
+// of its share of the total: red grew, blue shrank, white unchanged.
+
+public enum FlameGraphSVG {
+    public struct Options: Sendable {
+        public var title = "Flame Graph"
+        public var subtitle = ""
+        /// Unit of the values: "nanoseconds" prints durations, anything else counts ("12 count").
+        public var unit = "count"
+        public var inverted = false
+        public var width = 1200
+        public var frameHeight = 16
+        public var minimumWidth = 0.1
+        public init() {}
+    }
+
+    public static func render(_ root: FlameNode, options: Options = Options()) -> [UInt8] {
+        let differential = hasBaseline(root)
+        let total = max(root.value, 1)
+        let baselineTotal = max(root.baseline, 1)
+        let side = 10.0
+        let graphWidth = Double(options.width) - 2 * side
+        let scale = graphWidth / Double(total)
+        let minimumValue = options.minimumWidth / scale
+
+        // Visible nodes, depth first.
+        var nodes: [(node: FlameNode, start: Int64, depth: Int)] = []
+        var maxDepth = 0
+        func visit(_ node: FlameNode, _ start: Int64, _ depth: Int) {
+            nodes.append((node, start, depth))
+            maxDepth = max(maxDepth, depth)
+            var offset = start
+            for child in node.children {
+                if Double(child.value) >= minimumValue && child.value > 0 { visit(child, offset, depth + 1) }
+                offset += child.value
+            }
+        }
+        visit(root, 0, 0)
+
+        let frame = Double(options.frameHeight)
+        let top = 60.0  // title, subtitle and controls
+        let bottom = 30.0  // details line
+        let height = top + Double(maxDepth + 1) * frame + bottom
+        var svg = ByteWriter(capacity: 1 << 16)
+        svg.append("<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n")
+        svg.append("<svg version=\"1.1\" xmlns=\"http://www.w3.org/2000/svg\" xmlns:xhtml=\"http://www.w3.org/1999/xhtml\" width=\"")
+        svg.append(options.width)
+        svg.append("\" height=\"")
+        svg.append(height, decimals: 0)
+        svg.append("\" viewBox=\"0 0 ")
+        svg.append(options.width)
+        svg.append(" ")
+        svg.append(height, decimals: 0)
+        svg.append("\" data-total=\"")
+        svg.append(total)
+        svg.append("\" data-unit=\"")
+        svg.appendXML(options.unit)
+        svg.append("\" data-inverted=\"")
+        svg.append(options.inverted ? "1" : "0")
+        svg.append("\" data-side=\"")
+        svg.append(side, decimals: 0)
+        svg.append("\" data-width=\"")
+        svg.append(graphWidth, decimals: 0)
+        svg.append("\">\n<style>\n")
+        svg.append(style)
+        svg.append("</style>\n<rect class=\"background\" x=\"0\" y=\"0\" width=\"100%\" height=\"100%\" fill=\"#f8f8f4\"/>\n")
+        svg.append("<text class=\"title\" x=\"")
+        svg.append(Double(options.width) / 2, decimals: 0)
+        svg.append("\" y=\"20\">")
+        svg.appendXML(options.title)
+        svg.append("</text>\n<text class=\"subtitle\" x=\"")
+        svg.append(Double(options.width) / 2, decimals: 0)
+        svg.append("\" y=\"36\">")
+        svg.appendXML(options.subtitle.isEmpty ? defaultSubtitle(differential: differential, inverted: options.inverted) : options.subtitle)
+        svg.append("</text>\n<text id=\"reset\" class=\"control\" x=\"10\" y=\"52\">Reset zoom</text>\n")
+        svg.append("<text id=\"matched\" class=\"control\" x=\"")
+        svg.append(Double(options.width) - 330, decimals: 0)
+        svg.append("\" y=\"52\"></text>\n")
+        svg.append("<foreignObject x=\"")
+        svg.append(Double(options.width) - 190, decimals: 0)
+        svg.append("\" y=\"39\" width=\"180\" height=\"20\"><xhtml:input id=\"search\" type=\"search\" placeholder=\"Search (regex, Ctrl-F)\" ")
+        svg.append("style=\"width:170px;font:11px sans-serif\"/></foreignObject>\n")
+        svg.append("<text id=\"details\" x=\"10\" y=\"")
+        svg.append(height - 10, decimals: 0)
+        svg.append("\"> </text>\n<g id=\"frames\">\n")
+
+        for (index, entry) in nodes.enumerated() {
+            let (node, start, depth) = entry
+            let x = side + Double(start) * scale
+            let width = Double(node.value) * scale
+            let y = options.inverted ? top + Double(depth) * frame : top + Double(maxDepth - depth) * frame
+            svg.append("<g class=\"f\" id=\"f")
+            svg.append(index)
+            svg.append("\" data-s=\"")
+            svg.append(start)
+            svg.append("\" data-v=\"")
+            svg.append(node.value)
+            svg.append("\" data-d=\"")
+            svg.append(depth)
+            if differential {
+                svg.append("\" data-b=\"")
+                svg.append(node.baseline)
+            }
+            svg.append("\"><title>")
+            svg.appendXML(node.name)
+            svg.append("</title><rect x=\"")
+            svg.append(x, decimals: 2)
+            svg.append("\" y=\"")
+            svg.append(y, decimals: 1)
+            svg.append("\" width=\"")
+            svg.append(width, decimals: 2)
+            svg.append("\" height=\"")
+            svg.append(frame - 1, decimals: 1)
+            svg.append("\" fill=\"")
+            if differential {
+                svg.append(diffColour(node, total: total, baselineTotal: baselineTotal))
+            } else {
+                svg.append(colour(node.name, isRoot: depth == 0))
+            }
+            svg.append("\"/><text x=\"")
+            svg.append(x + 3, decimals: 2)
+            svg.append("\" y=\"")
+            svg.append(y + frame - 4.5, decimals: 1)
+            svg.append("\">")
+            svg.appendXML(label(node.name, width: width))
+            svg.append("</text></g>\n")
+        }
+        svg.append("</g>\n<script type=\"text/ecmascript\"><![CDATA[\n")
+        svg.append(script)
+        svg.append("]]></script>\n</svg>\n")
+        return svg.bytes
+    }
+
+    /// A differential graph: frames sized by `after`, coloured by the change from `before`.
+    public static func renderDifferential(before: [(frames: [String], value: Int64)], after: [(frames: [String], value: Int64)],
+                                          options: Options = Options()) -> [UInt8] {
+        render(FlameNode.tree(after, baseline: before), options: options)
+    }
+
+    static func hasBaseline(_ node: FlameNode) -> Bool { node.baseline != 0 }
+
+    static func defaultSubtitle(differential: Bool, inverted: Bool) -> String {
+        var text = inverted ? "Icicle graph (callers above callees)" : "Flame graph (callers below callees)"
+        if differential { text += " — red: share grew, blue: share shrank (width: the second profile)" }
+        return text + ". Click to zoom, Ctrl-F to search."
+    }
+
+    /// Text that fits `width` pixels at 11 px sans-serif (about 6.6 px per character).
+    static func label(_ name: String, width: Double) -> String {
+        let characters = Int((width - 6) / 6.6)
+        if characters < 3 { return "" }
+        if name.count <= characters { return name }
+        return String(name.prefix(characters - 2)) + ".."
+    }
+
+    /// A warm colour derived from the name (stable across runs: FNV-1a, not Swift's seeded hash).
+    static func colour(_ name: String, isRoot: Bool) -> String {
+        if isRoot { return "rgb(200,200,200)" }
+        if name.hasPrefix("[") { return "rgb(120,160,210)" }  // synthetic frames: park reasons
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in name.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        let red = 200 + Int(hash & 0x37)
+        let green = 80 + Int((hash >> 8) % 150)
+        let blue = Int((hash >> 16) % 60)
+        return "rgb(\(red),\(green),\(blue))"
+    }
+
+    static func diffColour(_ node: FlameNode, total: Int64, baselineTotal: Int64) -> String {
+        let change = Double(node.value) / Double(total) - Double(node.baseline) / Double(baselineTotal)
+        // Full colour at a change of 10 percentage points of the total.
+        let intensity = min(1, abs(change) / 0.10)
+        let faded = Int(255 - 200 * intensity)
+        return change >= 0 ? "rgb(255,\(faded),\(faded))" : "rgb(\(faded),\(faded),255)"
+    }
+
+    static let style: StaticString = """
+        text { font-family: Verdana, sans-serif; font-size: 11px; fill: #000; }
+        .title { font-size: 16px; text-anchor: middle; }
+        .subtitle { font-size: 11px; text-anchor: middle; fill: #555; }
+        .control { cursor: pointer; fill: #225; }
+        .f { cursor: pointer; }
+        .f text { pointer-events: none; }
+        .f:hover rect { stroke: #000; stroke-width: 0.5; }
+        .f.hidden { display: none; }
+        .f.parent rect { opacity: 0.5; }
+        .f.match rect { fill: rgb(230,0,230) !important; }
+
+        """
+
+    static let script: StaticString = """
+        (function () {
+          var svg = document.documentElement;
+          var total = +svg.getAttribute('data-total');
+          var unit = svg.getAttribute('data-unit');
+          var side = +svg.getAttribute('data-side');
+          var width = +svg.getAttribute('data-width');
+          var frames = Array.prototype.slice.call(document.querySelectorAll('g.f'));
+          var nodes = frames.map(function (g) {
+            var base = g.getAttribute('data-b');
+            return { g: g, s: +g.getAttribute('data-s'), v: +g.getAttribute('data-v'), d: +g.getAttribute('data-d'),
+                     b: base === null ? null : +base, name: g.querySelector('title').textContent,
+                     rect: g.querySelector('rect'), text: g.querySelector('text') };
+          });
+          var details = document.getElementById('details');
+          var matched = document.getElementById('matched');
+          var search = document.getElementById('search');
+          var zoomed = nodes[0];
+          var query = '';
+
+          function amount(v) {
+            if (unit !== 'nanoseconds') return v + ' ' + unit;
+            if (v >= 1e9) return (v / 1e9).toFixed(3) + ' s';
+            if (v >= 1e6) return (v / 1e6).toFixed(3) + ' ms';
+            if (v >= 1e3) return (v / 1e3).toFixed(3) + ' µs';
+            return v + ' ns';
+          }
+          function share(v, of) { return (100 * v / of).toFixed(2) + '%'; }
+          function describe(n) {
+            var text = n.name + ' — ' + amount(n.v) + ' (' + share(n.v, total) + ' of all';
+            if (zoomed !== nodes[0]) text += ', ' + share(n.v, zoomed.v) + ' of zoomed';
+            text += ')';
+            if (n.b !== null) text += ', before: ' + amount(n.b);
+            return text;
+          }
+          function fit(name, w) {
+            var chars = Math.floor((w - 6) / 6.6);
+            if (chars < 3) return '';
+            return name.length <= chars ? name : name.slice(0, chars - 2) + '..';
+          }
+          function layout() {
+            var z = zoomed, scale = width / z.v;
+            nodes.forEach(function (n) {
+              var x, w, cls = 'f';
+              if (n.d >= z.d && n.s >= z.s && n.s + n.v <= z.s + z.v) {
+                x = side + (n.s - z.s) * scale; w = n.v * scale;
+              } else if (n.d < z.d && n.s <= z.s && n.s + n.v >= z.s + z.v) {
+                x = side; w = width; cls += ' parent';
+              } else {
+                cls += ' hidden';
+              }
+              if (w !== undefined) {
+                n.rect.setAttribute('x', x.toFixed(2)); n.rect.setAttribute('width', w.toFixed(2));
+                n.text.setAttribute('x', (x + 3).toFixed(2)); n.text.textContent = fit(n.name, w);
+              }
+              if (n.match) cls += ' match';
+              n.g.setAttribute('class', cls);
+            });
+          }
+          function highlight() {
+            var re = null;
+            if (query) { try { re = new RegExp(query); } catch (e) { matched.textContent = 'bad regex'; return; } }
+            var intervals = [];
+            nodes.forEach(function (n) {
+              n.match = !!(re && n.d > 0 && re.test(n.name));
+              if (n.match && n.s >= zoomed.s && n.s + n.v <= zoomed.s + zoomed.v) intervals.push([n.s, n.s + n.v]);
+            });
+            intervals.sort(function (a, b) { return a[0] - b[0]; });
+            var sum = 0, end = -1;
+            intervals.forEach(function (iv) {
+              if (iv[0] >= end) { sum += iv[1] - iv[0]; end = iv[1]; }
+              else if (iv[1] > end) { sum += iv[1] - end; end = iv[1]; }
+            });
+            matched.textContent = re ? 'Matched: ' + share(sum, zoomed.v) + ' (' + amount(sum) + ')' : '';
+          }
+          function remember() {
+            var parts = [];
+            if (zoomed !== nodes[0]) parts.push('z=' + nodes.indexOf(zoomed));
+            if (query) parts.push('q=' + encodeURIComponent(query));
+            try { history.replaceState(null, '', parts.length ? '#' + parts.join('&') : location.pathname); } catch (e) {}
+          }
+          function update() { highlight(); layout(); remember(); }
+          function zoom(n) { zoomed = n; details.textContent = describe(n); update(); }
+          function reset() { zoomed = nodes[0]; query = ''; if (search) search.value = ''; update(); }
+          nodes.forEach(function (n) {
+            n.g.addEventListener('mouseover', function () { details.textContent = describe(n); });
+            n.g.addEventListener('mouseout', function () { details.textContent = ' '; });
+            n.g.addEventListener('click', function (e) { e.stopPropagation(); zoom(n); });
+          });
+          document.getElementById('reset').addEventListener('click', reset);
+          document.querySelector('rect.background').addEventListener('click', reset);
+          if (search) search.addEventListener('input', function () { query = search.value; update(); });
+          document.addEventListener('keydown', function (e) {
+            if ((e.ctrlKey || e.metaKey) && (e.key === 'f' || e.key === 'F') || (e.key === '/' && document.activeElement !== search)) {
+              e.preventDefault();
+              if (search) { search.focus(); search.select(); }
+              else { var q = prompt('Search (regular expression)', query); if (q !== null) { query = q; update(); } }
+            } else if (e.key === 'Escape') { reset(); }
+          });
+          (location.hash || '').replace(/^#/, '').split('&').forEach(function (part) {
+            var kv = part.split('=');
+            if (kv[0] === 'z' && nodes[+kv[1]]) zoomed = nodes[+kv[1]];
+            if (kv[0] === 'q') { query = decodeURIComponent(kv[1] || ''); if (search) search.value = query; }
+          });
+          update();
+        })();
+
+        """
+}
