@@ -122,7 +122,7 @@ public final class LatencyAnalyzer: Analyzer {
         if host.wantsJSON {
             let sitesJSON = topSites.map { stack, site in
                 JSON.object([
-                    ("createdAt", JSON.array(host.frames(ofStack: stack).map(JSON.quote))),
+                    ("createdAt", JSON.array(host.userFrames(ofStack: stack).map(JSON.quote))),
                     ("goroutines", String(site.goroutines)),
                     ("scheduling", stats(site.scheduling)), ("blocking", stats(site.blocking)),
                     ("lifetime", stats(site.lifetime)),
@@ -140,7 +140,8 @@ public final class LatencyAnalyzer: Analyzer {
             rows += [("syscall", syscall), ("preemption", preemption), ("lifetime", lifetime)]
             var text = table(rows)
             for (stack, site) in topSites {
-                let frame = host.frames(ofStack: stack).first ?? "(unknown site)"
+                // The user's line that spawned them, not the runtime's `go`.
+                let frame = host.userFrames(ofStack: stack, keepRuntimeEntry: false).first ?? "(unknown site)"
                 text += "\ncreated at \(frame) — \(site.goroutines) goroutines\n"
                 text += table([("  scheduling", site.scheduling), ("  blocking", site.blocking), ("  lifetime", site.lifetime)])
             }

@@ -5,7 +5,10 @@
 // Leaked = alive at the end of the trace and WAITING for anything but a timer (`sleep` wakes by itself).
 // Leaks are grouped by (park reason, blocking stack, creation stack): a hundred goroutines stuck at one
 // receive are one finding, not a hundred. A group's `blockedForNs` is its longest wait (trace end minus
-// the earliest park in the group).
+// the earliest park in the group). Stacks are shown trimmed of the runtime's own frames
+// (`StackTrimming`); groups stay keyed by the raw stacks. `waitReason` says what the goroutines wait
+// for in the words of Go's goroutine dumps (`chan receive`, `sync.Mutex.Lock`, …), so a Go programmer
+// reads it at a glance; `reason` keeps the trace format's name.
 //
 // Cycles: a wait-for graph g → h ("g waits for a mutex h holds"). Each goroutine waits on at most one
 // object and a mutex has one holder, so every node has at most one outgoing edge and a cycle is found by
@@ -178,8 +181,9 @@ public final class LeakAnalyzer: Analyzer {
             JSON.object([
                 ("count", String(group.goroutines.count)),
                 ("reason", JSON.quote(ParkReasonName.name(group.key.reason))),
-                ("blockedAt", JSON.array(host.frames(ofStack: group.key.blockingStack).map(JSON.quote))),
-                ("createdAt", JSON.array(host.frames(ofStack: group.key.creationStack).map(JSON.quote))),
+                ("waitReason", JSON.quote(waitReason(group))),
+                ("blockedAt", JSON.array(host.userFrames(ofStack: group.key.blockingStack).map(JSON.quote))),
+                ("createdAt", JSON.array(host.userFrames(ofStack: group.key.creationStack).map(JSON.quote))),
                 ("goroutines", JSON.array(group.goroutines.sorted().map { String($0) })),
                 ("blockedForNs", String(group.earliestPark == .max ? 0 : end &- group.earliestPark)),
             ])
@@ -208,7 +212,7 @@ public final class LeakAnalyzer: Analyzer {
             let ids = group.goroutines.sorted()
             let shown = ids.prefix(maxIDs).map { "g\($0)" }.joined(separator: ", ") + (ids.count > maxIDs ? ", …" : "")
             let blocked = group.earliestPark == .max ? "?" : seconds(end &- group.earliestPark)
-            out += "\n\(ids.count) × \(ParkReasonName.name(group.key.reason)), blocked up to \(blocked): \(shown)\n"
+            out += "\n\(ids.count) goroutine\(ids.count == 1 ? "" : "s") [\(waitReason(group)), blocked up to \(blocked)]: \(shown)\n"
             out += "  blocked at:\n" + frames(group.key.blockingStack)
             out += "  created at:\n" + frames(group.key.creationStack)
         }
@@ -224,8 +228,28 @@ public final class LeakAnalyzer: Analyzer {
         return out
     }
 
+    /// Go's wording of a wait reason (runtime/runtime2.go `waitReasonStrings`).
+    func waitReason(_ group: Group) -> String {
+        switch ParkReasonName.name(group.key.reason) {
+        case "chan-receive": return "chan receive"
+        case "chan-send": return "chan send"
+        case "select": return "select"
+        case "mutex": return "sync.Mutex.Lock"
+        case "rwmutex":
+            // The runtime parks readers and writers with one reason; the user's call says which.
+            let entry = host.userFrames(ofStack: group.key.blockingStack).first ?? ""
+            return entry.contains("RWMutex.readLock") ? "sync.RWMutex.RLock" : "sync.RWMutex.Lock"
+        case "waitgroup": return "sync.WaitGroup.Wait"
+        case "cond": return "sync.Cond.Wait"
+        case "sleep": return "sleep"
+        case "io": return "IO wait"
+        case "syscall": return "syscall"
+        case let other: return other
+        }
+    }
+
     private func frames(_ stack: UInt64) -> String {
-        let frames = host.frames(ofStack: stack)
+        let frames = host.userFrames(ofStack: stack)
         return frames.isEmpty ? "    (no stack)\n" : frames.map { "    \($0)\n" }.joined()
     }
 

@@ -1,0 +1,241 @@
+import Foundation
+import GoTracePluginKit
+import Testing
+
+/// `gotrace report` against programs whose answer is known: Examples/TraceScenarios recorded with the built
+/// `gotrace record` (fresh, so symbols resolve), and the committed recordings in traces/scenarios/ (whose
+/// program no machine can read again, so their expectations do not depend on symbols).
+enum Executables {
+    static let gotrace = BuiltPlugins.directory + "/gotrace"
+    static let scenarios = BuiltPlugins.directory + "/TraceScenarios"
+    /// The package root, from this file's path (Tests/GoTraceAnalysisTests/<file>).
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+
+    /// Runs `executable`; output goes through files, not pipes, so a large output cannot deadlock.
+    static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String, error: String) {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("gotrace-gt-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let out = scratch.appendingPathComponent("stdout")
+        let err = scratch.appendingPathComponent("stderr")
+        FileManager.default.createFile(atPath: out.path, contents: nil)
+        FileManager.default.createFile(atPath: err.path, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["GOTRACE_OUT"] = nil
+        environment["GOTRACE_FD"] = nil
+        environment["SWIFT_BACKTRACE"] = "enable=no"
+        process.environment = environment
+        process.standardOutput = try FileHandle(forWritingTo: out)
+        process.standardError = try FileHandle(forWritingTo: err)
+        try process.run()
+        process.waitUntilExit()
+        return (process.terminationStatus, try String(contentsOf: out, encoding: .utf8), try String(contentsOf: err, encoding: .utf8))
+    }
+}
+
+@Suite(.enabled(if: FileManager.default.isExecutableFile(atPath: Executables.scenarios), "TraceScenarios not built"))
+struct GroundTruthTests {
+    /// Records `scenario`, then reports on it; returns the recorder's status and the parsed report.
+    func recordAndReport(_ scenario: String, extra: [String] = []) throws
+        -> (recordStatus: Int32, recordError: String, trace: String, report: [String: Any])
+    {
+        let trace = FileManager.default.temporaryDirectory.appendingPathComponent("gt-\(scenario)-\(UUID().uuidString).gtrace").path
+        let recorded = try Executables.run(Executables.gotrace, ["record", "-o", trace, "--", Executables.scenarios, scenario])
+        let reported = try Executables.run(Executables.gotrace, ["report", trace, "--format", "json", "--no-progress"] + extra)
+        #expect(reported.status == 0, "report failed: \(reported.error)")
+        let object = try JSONSerialization.jsonObject(with: Data(reported.output.utf8))
+        let report = try #require(object as? [String: Any], "report printed \(reported.output)")
+        return (recorded.status, recorded.error, trace, report)
+    }
+
+    func leak(_ report: [String: Any]) throws -> [String: Any] { try #require(report["leak"] as? [String: Any]) }
+
+    @Test("leak: exactly 100 leaked, one group blocked in leakyReceiver, stacks trimmed to the user's call")
+    func leakScenario() throws {
+        let (status, _, trace, report) = try recordAndReport("leak")
+        defer { try? FileManager.default.removeItem(atPath: trace) }
+        #expect(status == 0)
+        let leak = try leak(report)
+        #expect(leak["leaked"] as? Int == 100)
+        let groups = try #require(leak["groups"] as? [[String: Any]])
+        try #require(groups.count == 1)
+        let group = groups[0]
+        #expect(group["count"] as? Int == 100)
+        #expect(group["reason"] as? String == "chan-receive")
+        #expect(group["waitReason"] as? String == "chan receive")
+        let blockedAt = try #require(group["blockedAt"] as? [String])
+        #expect(blockedAt.contains { $0.hasPrefix("TraceScenarios.leakyReceiver") }, "\(blockedAt)")
+        // Trimmed: the user's call into the runtime first, no scheduler internals, no goroutine entry.
+        #expect(blockedAt.first?.hasPrefix("GoRuntime.Channel.receive()") == true, "\(blockedAt)")
+        #expect(blockedAt.count >= 2 && blockedAt[1].hasPrefix("TraceScenarios.leakyReceiver"), "\(blockedAt)")
+        for runtimeName in ["captureStack", "Scheduler.park", "switchToScheduler", "goroutineMain", "runBody", "gort_context_trampoline"] {
+            #expect(!blockedAt.contains { $0.contains(runtimeName) }, "\(runtimeName) in \(blockedAt)")
+        }
+        let createdAt = try #require(group["createdAt"] as? [String])
+        #expect(createdAt.first?.hasPrefix("GoRuntime.go(") == true, "\(createdAt)")
+        #expect(!createdAt.contains { $0.contains("Scheduler.spawn") || $0.contains("goroutineMain") }, "\(createdAt)")
+    }
+
+    @Test("abba: two goroutines in one deadlock cycle, each waiting in Mutex.lock()")
+    func abbaScenario() throws {
+        let (status, error, trace, report) = try recordAndReport("abba")
+        defer { try? FileManager.default.removeItem(atPath: trace) }
+        #expect(status == 2)
+        #expect(error.contains("all goroutines are asleep - deadlock!"))
+        let leak = try leak(report)
+        let cycles = try #require(leak["cycles"] as? [[String: Any]])
+        try #require(cycles.count == 1, "\(cycles)")
+        let members = try #require(cycles[0]["goroutines"] as? [Int])
+        #expect(members.count == 2)
+        let edges = try #require(cycles[0]["edges"] as? [[String: Any]])
+        #expect(edges.count == 2)
+        #expect(Set(edges.compactMap { $0["waitsFor"] as? Int }) == Set(members))
+        let groups = try #require(leak["groups"] as? [[String: Any]])
+        let mutexGroups = groups.filter { $0["reason"] as? String == "mutex" }
+        #expect(mutexGroups.reduce(0) { $0 + ($1["count"] as? Int ?? 0) } == 2)
+        for group in mutexGroups {
+            #expect(group["waitReason"] as? String == "sync.Mutex.Lock")
+            let blockedAt = group["blockedAt"] as? [String] ?? []
+            #expect(blockedAt.first?.hasPrefix("GoRuntime.Mutex.lock()") == true, "\(blockedAt)")
+            #expect(blockedAt.contains { $0.hasPrefix("TraceScenarios.lockBoth") }, "\(blockedAt)")
+        }
+    }
+
+    @Test("workerpool: nothing leaks")
+    func workerPoolScenario() throws {
+        let (status, _, trace, report) = try recordAndReport("workerpool")
+        defer { try? FileManager.default.removeItem(atPath: trace) }
+        #expect(status == 0)
+        let leak = try leak(report)
+        #expect(leak["leaked"] as? Int == 0)
+        #expect((leak["groups"] as? [Any])?.isEmpty == true)
+        #expect((leak["cycles"] as? [Any])?.isEmpty == true)
+    }
+
+    @Test("sleepers: fifty 20 ms sleeps, blocking sleep p50 within 2 ms of 20 ms")
+    func sleepersScenario() throws {
+        let (status, _, trace, report) = try recordAndReport("sleepers")
+        defer { try? FileManager.default.removeItem(atPath: trace) }
+        #expect(status == 0)
+        let latency = try #require(report["latency"] as? [String: Any])
+        let sleep = try #require((latency["blocking"] as? [String: Any])?["sleep"] as? [String: Any])
+        #expect(sleep["count"] as? Int == 50)
+        let p50 = try #require(sleep["p50Ns"] as? Int)
+        #expect(abs(p50 - 20_000_000) <= 2_000_000, "p50 \(p50) ns")
+        #expect(try leak(report)["leaked"] as? Int == 0, "sleeping goroutines are not leaks")
+    }
+
+    @Test("--fail-on-leak exits 3 on leak and 0 on workerpool")
+    func failOnLeak() throws {
+        for (scenario, expected) in [("leak", Int32(3)), ("workerpool", Int32(0))] {
+            let trace = FileManager.default.temporaryDirectory.appendingPathComponent("gt-fail-\(UUID().uuidString).gtrace").path
+            defer { try? FileManager.default.removeItem(atPath: trace) }
+            _ = try Executables.run(Executables.gotrace, ["record", "-o", trace, "--", Executables.scenarios, scenario])
+            let result = try Executables.run(Executables.gotrace, ["report", trace, "--fail-on-leak", "--no-progress"])
+            #expect(result.status == expected, "\(scenario): \(result.error)")
+            if scenario == "leak" {
+                #expect(result.output.contains("100 goroutines [chan receive"), "\(result.output)")
+                #expect(result.output.contains("TraceScenarios.leakyReceiver"))
+            }
+        }
+    }
+}
+
+/// The committed recordings in traces/scenarios/ against their committed reports (see regenerate.sh there).
+@Suite struct ScenarioFixtureTests {
+    /// Frames of the recorded program stay (they are `TraceScenarios+0xoffset` everywhere); frames of other
+    /// modules, which may resolve on some machines, become `<other>` — as regenerate.sh writes them.
+    static func normalise(_ value: Any, key: String? = nil) -> Any {
+        if let object = value as? [String: Any] {
+            return object.reduce(into: [String: Any]()) { $0[$1.key] = normalise($1.value, key: $1.key) }
+        }
+        if let array = value as? [Any] {
+            if key == "blockedAt" || key == "createdAt" {
+                return array.map { frame -> Any in
+                    let text = frame as? String ?? ""
+                    let isProgram = text.hasPrefix("TraceScenarios+0x")
+                        && text.dropFirst("TraceScenarios+0x".count).allSatisfy(\.isHexDigit)
+                    return isProgram ? text : "<other>"
+                }
+            }
+            return array.map { normalise($0) }
+        }
+        return value
+    }
+
+    @Test("the report of each committed recording matches its committed expectation",
+          arguments: ["leak", "abba", "workerpool", "sleepers"])
+    func fixture(_ name: String) throws {
+        let directory = Executables.packageRoot + "/traces/scenarios/"
+        let result = try Executables.run(Executables.gotrace,
+                                         ["report", directory + name + ".gtrace", "--format", "json", "--no-progress"])
+        #expect(result.status == 0, "\(result.error)")
+        let actual = try #require(JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
+        let expectedData = try Data(contentsOf: URL(fileURLWithPath: directory + name + ".report.json"))
+        let expected = try #require(JSONSerialization.jsonObject(with: expectedData) as? NSDictionary)
+        let normalised = try #require(ScenarioFixtureTests.normalise(actual) as? [String: Any])
+        #expect(NSDictionary(dictionary: normalised) == expected, "\(result.output)")
+    }
+
+    @Test("the committed recordings hold the scenarios' known answers")
+    func knownAnswers() throws {
+        let directory = Executables.packageRoot + "/traces/scenarios/"
+        func leak(_ name: String) throws -> [String: Any] {
+            let data = try Data(contentsOf: URL(fileURLWithPath: directory + name + ".report.json"))
+            let document = try #require(JSONSerialization.jsonObject(with: data) as? [String: Any])
+            return try #require(document["leak"] as? [String: Any])
+        }
+        let leaked = try leak("leak")
+        #expect(leaked["leaked"] as? Int == 100)
+        let group = try #require((leaked["groups"] as? [[String: Any]])?.first)
+        #expect(group["count"] as? Int == 100 && group["waitReason"] as? String == "chan receive")
+        #expect((group["blockedAt"] as? [String])?.first?.hasPrefix("TraceScenarios+0x") == true,
+                "unresolved frames are kept whole, not trimmed")
+        let cycles = try #require(try leak("abba")["cycles"] as? [[String: Any]])
+        #expect(cycles.count == 1 && (cycles.first?["goroutines"] as? [Int])?.count == 2)
+        #expect(try leak("workerpool")["leaked"] as? Int == 0)
+    }
+}
+
+/// Trimming on symbolized frame text (StackTrimming), independent of any binary.
+@Suite struct StackTrimmingTests {
+    static let blocked = [
+        "GoRuntime.Scheduler.(switchToScheduler in _B26)(GoRuntime.Goroutine, GoRuntime.Machine) -> () + 0x50 (P)",
+        "GoRuntime.Scheduler.park(_: GoRuntime.WaitReason, unlocking: Swift.Optional<Swift.UnsafeMutablePointer<__C.gort_lock_t>>, timer: Swift.Optional<GoRuntime.RuntimeTimer>) -> () + 0x1c7 (P)",
+        "GoRuntime.RuntimeSemaphore.acquire(_: GoRuntime.WaitReason, lifo: Swift.Bool) -> () + 0x17d (P)",
+        "Swift.withUnsafeMutablePointer<A, B, C>(to: inout A, _: (inout A) throws(C) -> B) throws(C) -> B + 0x20 (libswiftCore.so)",
+        "GoRuntime.Mutex.(lockSlow in _E4A)() -> () + 0x969 (P)",
+        "GoRuntime.Mutex.lock() -> () + 0x7b (P)",
+        "P.lockBoth(GoRuntime.Mutex, GoRuntime.Mutex, GoRuntime.WaitGroup) -> () + 0x59 (P)",
+        "closure #1 @Sendable () -> () in closure #8 () -> () in P + 0x42 (P)",
+        "thunk for @escaping @callee_guaranteed @Sendable () -> () + 0x10 (P)",
+        "GoRuntime.(runBody in _B26)(Swift.UnsafeMutableRawPointer) -> () + 0xce (P)",
+        "@objc GoRuntime.(goroutineMain in _B26)(Swift.Optional<Swift.UnsafeMutableRawPointer>) -> () + 0x9 (P)",
+        "gort_context_trampoline + 0x6 (P)",
+    ]
+
+    @Test func keepsTheUsersCallIntoTheRuntimeAndDropsTheEntry() {
+        let trimmed = StackTrimming.userFrames(StackTrimmingTests.blocked)
+        #expect(trimmed == Array(StackTrimmingTests.blocked[5...7]))
+        #expect(StackTrimming.userFrames(StackTrimmingTests.blocked, keepRuntimeEntry: false) == Array(StackTrimmingTests.blocked[6...7]))
+    }
+
+    @Test func classifiesClosuresSpecializationsAndWitnessesByOwner() {
+        #expect(StackTrimming.classify("closure #1 () throws -> A in GoRuntime.(RunBox in _B24).execute() -> () + 0x4a (P)") == .runtime)
+        #expect(StackTrimming.classify("generic specialization <Swift.Int> of GoRuntime.Channel.receive() -> A? + 0x1 (P)") == .runtime)
+        #expect(StackTrimming.classify("protocol witness for Swift.IteratorProtocol.next() -> A.Element? in conformance GoRuntime.Channel<A>.Iterator : Swift.IteratorProtocol in GoRuntime + 0x5 (P)") == .runtime)
+        #expect(StackTrimming.classify("closure #1 (GoRuntime.Channel<Swift.Int>) -> () in P.main() + 0x3 (P)") == .user)
+        #expect(StackTrimming.classify("__libc_start_call_main + 0x7a (libc.so.6)") == .glue)
+        #expect(StackTrimming.classify("P+0x1234") == .unresolved)
+        #expect(StackTrimming.classify("0x7f0012345678") == .unresolved)
+    }
+
+    @Test func leavesUnresolvedStacksWhole() {
+        let frames = ["P+0x10", "P+0x20", "__libc_start_call_main + 0x7a (libc.so.6)"]
+        #expect(StackTrimming.userFrames(frames) == frames)
+    }
+}
