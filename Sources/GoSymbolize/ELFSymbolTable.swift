@@ -174,6 +174,12 @@ public final class ELFSymbolTable: @unchecked Sendable {
         }
     }
 
+    /// The first symbol (lowest address) whose mangled name satisfies `predicate`: for tests and tools that
+    /// need a known function's address.
+    public func firstSymbol(where predicate: (String) -> Bool) -> (name: String, address: UInt64, size: UInt64)? {
+        entries.first { predicate($0.name) }.map { ($0.name, $0.address, $0.size) }
+    }
+
     /// The symbol covering `address` (a virtual address of the file, i.e. runtime address − load bias)
     /// and the offset into it.
     public func symbol(at address: UInt64) -> (name: String, offset: UInt64)? {
