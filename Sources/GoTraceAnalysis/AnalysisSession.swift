@@ -7,7 +7,9 @@
 //   2. `create` each plugin. One that fails is reported and left out; the others run.
 //   3. Loop: fill a batch of `batchSize` events, record definitions (strings, stacks, modules, labels) as
 //      they pass, derive the batch's transitions, call every live plugin's `consume`. A plugin that fails
-//      is reported and fed no more events; the pass goes on for the others.
+//      is reported and fed no more events; the pass goes on for the others. On a clean file the batches
+//      are read and decoded on a second thread (PipelinedEventSource); the model and the plugins stay on
+//      this one, so plugins still see one thread.
 //   4. `finish` each live plugin (results are written through the host), then `destroy` every plugin.
 // Memory: one batch of events and transitions, the definitions, the model (one record per goroutine) and
 // what the plugins keep — nothing proportional to the number of events.
@@ -158,7 +160,13 @@ public final class AnalysisSession {
         if let fast = FastEventSource(path: path) {
             startWallNs = fast.startWallNs
             createAll()
-            stream(fast, progress: progress)
+            let pipeline = PipelinedEventSource(source: fast, batchSize: AnalysisSession.batchSize)
+            if pipeline.start() {
+                streamPipelined(pipeline, expected: fast.expectedEvents, progress: progress)
+                pipeline.stop()
+            } else {
+                stream(fast, progress: progress)
+            }
             isComplete = fast.isComplete
             finishAll()
             let results = instances.map(\.result)
@@ -214,30 +222,55 @@ public final class AnalysisSession {
         while true {
             let count = source.fill(events, definitions: definitions)
             if count == 0 { break }
-            transitions.removeAll(keepingCapacity: true)
-            for index in 0..<count {
-                // Safety: index < count ≤ capacity, and the first `count` events were just written.
-                let event = UnsafePointer(events.baseAddress! + index)
-                if event.pointee.kind < 16 { recordMetadata(event.pointee) }
-                model.apply(event, index: UInt32(index), into: &transitions)
-            }
-            eventsRead += UInt64(count)
-            lastEventNs = events[count - 1].time_ns
-            transitions.withUnsafeBufferPointer { transitionBuffer in
-                var batch = gotrace_batch(struct_size: UInt32(MemoryLayout<gotrace_batch>.size), reserved0: 0,
-                                          events: UnsafePointer(events.baseAddress), event_count: count,
-                                          transitions: transitionBuffer.baseAddress, transition_count: transitionBuffer.count)
-                for plugin in instances where plugin.instance != nil && plugin.failure == nil {
-                    let status = plugin.plugin.descriptor.pointee.consume(plugin.instance, &batch)
-                    if status != GOTRACE_OK {
-                        plugin.fail(status, context: "analyzer \(plugin.plugin.name) failed while reading events")
-                    }
-                }
-            }
+            consume(UnsafeBufferPointer(events).prefix(count), transitions: &transitions)
             batches += 1
             if let progress, let expected, batches % 64 == 0 { progress(eventsRead, expected) }
         }
         if let progress, let expected { progress(eventsRead, max(expected, eventsRead)) }
+    }
+
+    /// As `stream`, with the source decoding on its own thread (PipelinedEventSource).
+    private func streamPipelined(_ source: PipelinedEventSource, expected: UInt64?, progress: ((UInt64, UInt64) -> Void)?) {
+        var transitions: [gotrace_transition] = []
+        transitions.reserveCapacity(AnalysisSession.batchSize * 2)
+        var batches = 0
+        var previous = false
+        while true {
+            let events = source.next(definitions: definitions, returning: previous)
+            previous = true
+            if events.isEmpty { break }
+            consume(events[...], transitions: &transitions)
+            batches += 1
+            if let progress, let expected, batches % 64 == 0 { progress(eventsRead, expected) }
+        }
+        if let progress, let expected { progress(eventsRead, max(expected, eventsRead)) }
+    }
+
+    /// One batch through the model and every live plugin.
+    @inline(__always)
+    private func consume(_ slice: Slice<UnsafeBufferPointer<gotrace_event>>, transitions: inout [gotrace_transition]) {
+        let events = UnsafeBufferPointer(rebasing: slice)
+        let count = events.count
+        transitions.removeAll(keepingCapacity: true)
+        for index in 0..<count {
+            // Safety: index < count ≤ capacity, and the first `count` events were just written.
+            let event = UnsafePointer(events.baseAddress! + index)
+            if event.pointee.kind < 16 { recordMetadata(event.pointee) }
+            model.apply(event, index: UInt32(index), into: &transitions)
+        }
+        eventsRead += UInt64(count)
+        lastEventNs = events[count - 1].time_ns
+        transitions.withUnsafeBufferPointer { transitionBuffer in
+            var batch = gotrace_batch(struct_size: UInt32(MemoryLayout<gotrace_batch>.size), reserved0: 0,
+                                      events: UnsafePointer(events.baseAddress), event_count: count,
+                                      transitions: transitionBuffer.baseAddress, transition_count: transitionBuffer.count)
+            for plugin in instances where plugin.instance != nil && plugin.failure == nil {
+                let status = plugin.plugin.descriptor.pointee.consume(plugin.instance, &batch)
+                if status != GOTRACE_OK {
+                    plugin.fail(status, context: "analyzer \(plugin.plugin.name) failed while reading events")
+                }
+            }
+        }
     }
 
     /// Metadata kinds the host itself needs: modules for symbolization, goroutine labels for the model.

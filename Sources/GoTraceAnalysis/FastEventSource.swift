@@ -18,7 +18,7 @@
 //      M is raised to the previous one (TraceReader's clamp).
 //   3. A payload that fails CRC or inflation, or an event that does not decode, ends that chunk: the
 //      events before it are kept and a diagnostic is recorded, as TraceReader does.
-// Memory: the index (~100 bytes per 64 KiB chunk) and one inflated payload per M.
+// Memory: the index (24 bytes per chunk) and one inflated payload per M.
 
 #if canImport(Glibc)
 import Glibc
@@ -37,17 +37,22 @@ final class FastEventSource: EventSource {
         var allVarints = true
     }
 
+    /// 24 bytes per chunk, not the ~100 of a decoded header: a 100-million-event trace has over a million
+    /// chunks, and the index must fit the report's memory budget (≤ 200 MB). The header is decoded again
+    /// (and its CRC checked again) when the chunk is loaded, from the same read as its payload.
     struct ChunkEntry {
         var offset: UInt64
-        var headerSize: Int
-        var header: ChunkHeader
+        var sequence: UInt64
+        /// Header and stored payload, in bytes.
+        var size: UInt32
     }
 
     struct Stream {
         var machine: UInt64
         var chunks: [ChunkEntry]
         var nextChunk = 0
-        var payload: [UInt8] = []
+        /// The current chunk's inflated payload, owned by the stream (a raw buffer: no retain per event).
+        var payload = UnsafeMutableBufferPointer<UInt8>(start: nil, count: 0)
         var chunkOffset: UInt64 = 0
         var position = 0
         var ticks: UInt64 = 0
@@ -64,6 +69,23 @@ final class FastEventSource: EventSource {
     private let source: FileByteSource
     private let header: FileHeader
     private var layouts = [KindLayout](repeating: KindLayout(), count: 128)
+    /// The per-event part of `layouts` without its array (reading a `KindLayout` out of the array retains
+    /// `wireTypes`: measured ~4% of a report in swift_retain). Safety: 128 entries, allocated in init,
+    /// written by `buildLayouts`, freed in deinit.
+    private let quickLayouts: UnsafeMutablePointer<QuickLayout> = {
+        let pointer = UnsafeMutablePointer<QuickLayout>.allocate(capacity: 128)
+        pointer.initialize(repeating: QuickLayout(), count: 128)
+        return pointer
+    }()
+
+    struct QuickLayout {
+        var known = false
+        var allVarints = true
+        var argumentCount = 0
+        var goroutineArgument = -1
+        var procArgument = -1
+        var effect: ContextEffect = .none
+    }
     /// Safety: allocated once in init for `streamCount` streams, deinitialised and freed in deinit; only this
     /// object touches it, from one thread. A raw buffer rather than an array so that the per-event accesses
     /// neither copy a `Stream` (two arrays: retain/release) nor run exclusivity checks.
@@ -88,13 +110,23 @@ final class FastEventSource: EventSource {
         var byMachine: [UInt64: [ChunkEntry]] = [:]
         var offset = UInt64(headerSize)
         var sawKindTable = false
+        // Headers are read through a 1 MiB window: one read per few thousand chunks instead of one each
+        // (this loop runs before the pipeline starts, so its cost is not hidden).
+        var window: [UInt8] = []
+        var windowStart: UInt64 = 0
         while offset < source.size {
-            guard let bytes = source.read(at: offset, count: ChunkHeader.encodedSize),
-                  case .success(let (chunk, size)) = ChunkHeader.decode(bytes[...])
+            let needed = UInt64(ChunkHeader.encodedSize)
+            if offset < windowStart || offset + needed > windowStart + UInt64(window.count) {
+                guard let refill = source.read(at: offset, count: 1 << 20) else { return nil }
+                window = refill
+                windowStart = offset
+            }
+            let at = Int(offset - windowStart)
+            guard case .success(let (chunk, size)) = ChunkHeader.decode(window[at..<min(window.count, at + Int(needed))])
             else { return nil }
             let end = offset + UInt64(size) + UInt64(chunk.storedPayloadSize)
-            guard end <= source.size else { return nil }
-            let entry = ChunkEntry(offset: offset, headerSize: size, header: chunk)
+            guard end <= source.size, end - offset <= UInt64(UInt32.max) else { return nil }
+            let entry = ChunkEntry(offset: offset, sequence: chunk.sequence, size: UInt32(end - offset))
             switch chunk.type {
             case .events:
                 byMachine[chunk.machine, default: []].append(entry)
@@ -115,10 +147,10 @@ final class FastEventSource: EventSource {
             offset = end
         }
         guard sawKindTable else { return nil }
+        window = []
         let made = byMachine.keys.sorted().map { machine in
-            let chunks = byMachine[machine]!.sorted {
-                ($0.header.sequence, $0.offset) < ($1.header.sequence, $1.offset)
-            }
+            var chunks = byMachine.removeValue(forKey: machine)!
+            chunks.sort { ($0.sequence, $0.offset) < ($1.sequence, $1.offset) }
             return Stream(machine: machine, chunks: chunks, lastTicks: header.startTicks)
         }
         streams.deallocate()
@@ -137,8 +169,10 @@ final class FastEventSource: EventSource {
     }
 
     deinit {
+        for index in 0..<streamCount { streams[index].payload.deallocate() }
         streams.deinitialize(count: streamCount)
         streams.deallocate()
+        quickLayouts.deallocate()
     }
 
     private func buildLayouts(_ catalogue: KindCatalogue) {
@@ -151,16 +185,22 @@ final class FastEventSource: EventSource {
             layout.procArgument = spec.arguments.firstIndex { $0.role == .proc } ?? -1
             layout.effect = spec.contextEffect
             layouts[code] = layout
+            quickLayouts[code] = QuickLayout(known: true, allVarints: layout.allVarints, argumentCount: layout.wireTypes.count,
+                                             goroutineArgument: layout.goroutineArgument, procArgument: layout.procArgument,
+                                             effect: layout.effect)
         }
     }
 
-    private func loadPayload(_ entry: ChunkEntry) -> [UInt8]? {
-        guard let stored = source.read(at: entry.offset + UInt64(entry.headerSize), count: Int(entry.header.storedPayloadSize)) else {
-            return nil
-        }
-        guard case .success(let payload) = ChunkCodec.payload(of: entry.header, stored: stored[...]) else { return nil }
-        return payload
+    /// The chunk's header (for its base time) and inflated payload, from one read.
+    private func loadChunk(_ entry: ChunkEntry) -> (header: ChunkHeader, payload: [UInt8])? {
+        guard let bytes = source.read(at: entry.offset, count: Int(entry.size)), bytes.count == Int(entry.size),
+              case .success(let (header, size)) = ChunkHeader.decode(bytes[...])
+        else { return nil }
+        guard case .success(let payload) = ChunkCodec.payload(of: header, stored: bytes[size...]) else { return nil }
+        return (header, payload)
     }
+
+    private func loadPayload(_ entry: ChunkEntry) -> [UInt8]? { loadChunk(entry)?.payload }
 
     @inline(__always)
     private func nanoseconds(_ ticks: UInt64) -> UInt64 {
@@ -178,22 +218,24 @@ final class FastEventSource: EventSource {
                 if decodeHead(index) { return }
                 continue  // damaged: the rest of the chunk was dropped; try the next chunk
             }
+            streams[index].payload.deallocate()
+            streams[index].payload = UnsafeMutableBufferPointer(start: nil, count: 0)
             guard streams[index].nextChunk < streams[index].chunks.count else {
                 streams[index].hasHead = false
-                streams[index].payload = []
                 return
             }
             let entry = streams[index].chunks[streams[index].nextChunk]
             streams[index].nextChunk += 1
-            streams[index].payload = []
-            guard let payload = loadPayload(entry) else {
+            guard let (chunkHeader, payload) = loadChunk(entry) else {
                 diagnostics.append("\(fileName): offset \(entry.offset): corrupt chunk skipped (payload does not check out)")
                 continue
             }
-            streams[index].payload = payload
+            let copy = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: payload.count)
+            _ = copy.initialize(from: payload)
+            streams[index].payload = copy
             streams[index].chunkOffset = entry.offset
             streams[index].position = 0
-            streams[index].ticks = entry.header.baseTicks
+            streams[index].ticks = chunkHeader.baseTicks
         }
     }
 
@@ -201,7 +243,7 @@ final class FastEventSource: EventSource {
     private func decodeHead(_ index: Int) -> Bool {
         // Safety: index < streamCount; see `streams`.
         let stream = streams + index
-        let ok = stream.pointee.payload.withUnsafeBufferPointer { bytes -> Bool in
+        let ok = { (bytes: UnsafeBufferPointer<UInt8>) -> Bool in
             var position = stream.pointee.position
             let count = bytes.count
             @inline(__always) func varint() -> UInt64? {
@@ -220,11 +262,12 @@ final class FastEventSource: EventSource {
             let code = bytes[position]
             position &+= 1
             guard code < 128 else { return false }
-            let layout = layouts[Int(code)]
+            // Safety: code < 128, the table's size.
+            let layout = self.quickLayouts[Int(code)]
             guard layout.known, let delta = varint() else { return false }
             var event = gotrace_event()
             event.kind = code
-            let argumentCount = layout.wireTypes.count
+            let argumentCount = layout.argumentCount
             event.argument_count = UInt8(min(argumentCount, Int(GOTRACE_MAX_EVENT_ARGUMENTS)))
             let ok = withUnsafeMutableBytes(of: &event.arguments) { raw -> Bool in
                 let slots = raw.bindMemory(to: UInt64.self)
@@ -235,7 +278,7 @@ final class FastEventSource: EventSource {
                     }
                     return true
                 }
-                for (argument, wire) in layout.wireTypes.enumerated() {
+                for (argument, wire) in self.layouts[Int(code)].wireTypes.enumerated() {
                     switch wire {
                     case .uvarint:
                         guard let value = varint() else { return false }
@@ -287,7 +330,7 @@ final class FastEventSource: EventSource {
             stream.pointee.hasHead = true
             stream.pointee.position = position
             return true
-        }
+        }(UnsafeBufferPointer(stream.pointee.payload))
         if !ok {
             diagnostics.append("\(fileName): offset \(stream.pointee.chunkOffset): corrupt chunk skipped (malformed event at payload byte \(stream.pointee.position))")
             stream.pointee.position = stream.pointee.payload.count

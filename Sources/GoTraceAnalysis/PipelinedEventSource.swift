@@ -1,0 +1,166 @@
+// Decoding on a second thread: one core inflates and decodes while the other runs the model and plugins.
+//
+// Design note
+// -----------
+// Profiles of `gotrace report` (perf record -g, release) split the time roughly 55/45 between producing
+// events (reading, inflating, CRC, decoding, merging Ms) and consuming them (goroutine model, plugins).
+// The two halves share nothing but the batch, so they pipeline:
+//   1. The producer thread owns the wrapped source. It fills a free slot (a batch of events, plus the
+//      definitions — strings and stacks — met while filling it, recorded rather than applied) and
+//      publishes it.
+//   2. The consumer (the session's thread) takes slots in order, applies the slot's definitions to the
+//      session's table, and hands the events on. Definitions are therefore applied before the batch that
+//      carries them is consumed — exactly when the serial path applies them — and only ever from the
+//      consumer's thread: plugins never see the table change under them.
+//   3. A returned slot is free again. `slotCount` slots bound the memory (4 × 4096 × 88 bytes ≈ 1.4 MiB).
+// Hand-off is a mutex and two condition variables, once per batch (4096 events): its cost vanishes.
+// The wrapped source is touched by the producer only until it reports the end; its counters and
+// diagnostics are read after the producer thread is joined.
+//
+// Rejected: decoding Ms in parallel (the merge by time needs every M's head; the second core is busy
+// with the consumer anyway), and a lock-free ring (one hand-off per 4096 events does not need one).
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import CGoTracePlugin
+
+final class PipelinedEventSource {
+    static let slotCount = 4
+
+    /// Definitions met while filling one slot, in order.
+    final class RecordedDefinitions: DefinitionSink {
+        var strings: [(UInt64, [UInt8])] = []
+        var stacks: [(UInt64, [UInt64])] = []
+        func defineString(_ id: UInt64, _ bytes: [UInt8]) { strings.append((id, bytes)) }
+        func defineStack(_ id: UInt64, _ programCounters: [UInt64]) { stacks.append((id, programCounters)) }
+        func replay(into sink: DefinitionSink) {
+            for (id, bytes) in strings { sink.defineString(id, bytes) }
+            for (id, pcs) in stacks { sink.defineStack(id, pcs) }
+            strings.removeAll(keepingCapacity: true)
+            stacks.removeAll(keepingCapacity: true)
+        }
+    }
+
+    struct Slot {
+        var events: UnsafeMutableBufferPointer<gotrace_event>
+        var count = 0
+        let definitions = RecordedDefinitions()
+    }
+
+    let source: EventSource
+    // Safety: `slots` is allocated in init and freed in deinit; a slot is written only by the side that owns
+    // it at the time (the producer between taking it free and publishing it, the consumer between taking it
+    // full and returning it), and ownership changes under `lock`.
+    private let slots: UnsafeMutablePointer<Slot>
+    private let batchSize: Int
+    private var lock = pthread_mutex_t()
+    private var becameFull = pthread_cond_t()
+    private var becameFree = pthread_cond_t()
+    // Under `lock`: slots are used round-robin; `produced`/`consumed` count batches.
+    private var produced = 0
+    private var consumed = 0
+    private var finished = false
+    private var stopRequested = false
+    private var thread = pthread_t()
+    private var threadStarted = false
+
+    init(source: EventSource, batchSize: Int) {
+        self.source = source
+        self.batchSize = batchSize
+        slots = UnsafeMutablePointer<Slot>.allocate(capacity: PipelinedEventSource.slotCount)
+        for index in 0..<PipelinedEventSource.slotCount {
+            (slots + index).initialize(to: Slot(events: .allocate(capacity: batchSize)))
+        }
+        pthread_mutex_init(&lock, nil)
+        pthread_cond_init(&becameFull, nil)
+        pthread_cond_init(&becameFree, nil)
+    }
+
+    deinit {
+        stop()
+        for index in 0..<PipelinedEventSource.slotCount { slots[index].events.deallocate() }
+        slots.deinitialize(count: PipelinedEventSource.slotCount)
+        slots.deallocate()
+        pthread_cond_destroy(&becameFree)
+        pthread_cond_destroy(&becameFull)
+        pthread_mutex_destroy(&lock)
+    }
+
+    /// Starts the producer thread; false if it could not be created (the caller then reads serially).
+    func start() -> Bool {
+        let box = Unmanaged.passRetained(self)
+        let status = pthread_create(&thread, nil, { raw in
+            // Safety: `raw` is the retained box passed below; released here when the producer ends.
+            let source = Unmanaged<PipelinedEventSource>.fromOpaque(raw!).takeRetainedValue()
+            source.produce()
+            return nil
+        }, box.toOpaque())
+        if status != 0 {
+            box.release()
+            return false
+        }
+        threadStarted = true
+        return true
+    }
+
+    private func produce() {
+        while true {
+            pthread_mutex_lock(&lock)
+            while produced - consumed == PipelinedEventSource.slotCount && !stopRequested {
+                pthread_cond_wait(&becameFree, &lock)
+            }
+            let stop = stopRequested
+            let index = produced % PipelinedEventSource.slotCount
+            pthread_mutex_unlock(&lock)
+            if stop { break }
+            // Safety: slot `index` is free (produced - consumed < slotCount) and only this thread fills slots.
+            let slot = slots + index
+            let count = source.fill(slot.pointee.events, definitions: slot.pointee.definitions)
+            slot.pointee.count = count
+            pthread_mutex_lock(&lock)
+            if count == 0 {
+                finished = true
+            } else {
+                produced += 1
+            }
+            pthread_cond_signal(&becameFull)
+            pthread_mutex_unlock(&lock)
+            if count == 0 { break }
+        }
+        pthread_mutex_lock(&lock)
+        finished = true
+        pthread_cond_signal(&becameFull)
+        pthread_mutex_unlock(&lock)
+    }
+
+    /// The next full batch, its definitions applied to `definitions`; empty at the end. Valid until the
+    /// next call (which returns the slot to the producer).
+    func next(definitions: DefinitionSink, returning previous: Bool) -> UnsafeBufferPointer<gotrace_event> {
+        pthread_mutex_lock(&lock)
+        if previous {
+            consumed += 1
+            pthread_cond_signal(&becameFree)
+        }
+        while produced == consumed && !finished { pthread_cond_wait(&becameFull, &lock) }
+        let available = produced > consumed
+        let index = consumed % PipelinedEventSource.slotCount
+        pthread_mutex_unlock(&lock)
+        guard available else { return UnsafeBufferPointer(start: nil, count: 0) }
+        // Safety: slot `index` is full and owned by the consumer until the next call.
+        let slot = slots + index
+        slot.pointee.definitions.replay(into: definitions)
+        return UnsafeBufferPointer(start: slot.pointee.events.baseAddress, count: slot.pointee.count)
+    }
+
+    /// Stops and joins the producer (idempotent). After this the wrapped source may be read.
+    func stop() {
+        guard threadStarted else { return }
+        pthread_mutex_lock(&lock)
+        stopRequested = true
+        pthread_cond_signal(&becameFree)
+        pthread_mutex_unlock(&lock)
+        pthread_join(thread, nil)
+        threadStarted = false
+    }
+}
