@@ -114,7 +114,7 @@ public final class FlamegraphAnalyzer: Analyzer {
         cpuPeriodNs = 1_000_000_000 / rate
         cpuSampleCode = host.kindCode(named: "cpu-sample")
         guard host.hasOutputDirectory else { throw .invalidArgument("the flamegraph analyzer writes a file: pass -o DIR") }
-        if format == .chrome { chrome = ChromeTimeline(host: host) }
+        if format == .chrome { chrome = ChromeTimeline(host: host, output: output) }
     }
 
     static func flag(_ host: AnalyzerHost, _ key: String) throws(AnalyzerError) -> Bool {
@@ -128,7 +128,7 @@ public final class FlamegraphAnalyzer: Analyzer {
     public func consume(_ batch: EventBatch) throws(AnalyzerError) {
         if let last = batch.events.last { lastTime = last.time_ns }
         if let chrome {
-            chrome.consume(batch)
+            try chrome.consume(batch)
             return
         }
         switch profile {
@@ -190,7 +190,7 @@ public final class FlamegraphAnalyzer: Analyzer {
     public func finish() throws(AnalyzerError) {
         let end = max(lastTime, host.traceInfo.end_ns)
         if let chrome {
-            try host.writeFile(output, chrome.finish(endNs: end))
+            try chrome.finish(endNs: end)
             host.setMetric("bytes", Int64(chrome.bytesWritten))
             if host.wantsJSON {
                 try host.writeJSON("{\"format\": \"chrome\", \"bytes\": \(chrome.bytesWritten)}")

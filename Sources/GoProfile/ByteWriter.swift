@@ -6,6 +6,14 @@ public struct ByteWriter: Sendable {
 
     public init(capacity: Int = 1 << 16) { bytes.reserveCapacity(capacity) }
 
+    /// The bytes so far; the writer continues empty, with the same capacity.
+    public mutating func take() -> [UInt8] {
+        let taken = bytes
+        bytes = []
+        bytes.reserveCapacity(taken.capacity)
+        return taken
+    }
+
     @inline(__always)
     public mutating func append(_ byte: UInt8) { bytes.append(byte) }
 

@@ -95,9 +95,13 @@ public struct ChromeTraceWriter: Sendable {
         writer.append("}")
     }
 
-    /// The finished document.
+    /// The bytes written so far, removed from the buffer: a writer that streams to a file drains it now and
+    /// then and appends the drained bytes; the concatenation of every drain and `finish` is the document.
+    public mutating func drain() -> [UInt8] { writer.take() }
+
+    /// The finished document (or its remainder after drains).
     public mutating func finish() -> [UInt8] {
         writer.append("\n]}\n")
-        return writer.bytes
+        return writer.take()
     }
 }

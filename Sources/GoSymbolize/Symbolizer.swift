@@ -134,6 +134,10 @@ public final class Symbolizer: @unchecked Sendable {
                           moduleOffset: 0, moduleStart: 0, moduleLimit: 0)
         let probe = address == 0 ? 0 : address - 1
         guard let module = modules.last(where: { module in module.ranges.contains { $0.contains(probe) } }) else {
+            if let unreadable = locateInUnreadableModule(probe) {
+                frame.modulePath = unreadable.modulePath
+                frame.moduleOffset = unreadable.offset + 1
+            }
             return frame
         }
         frame.modulePath = module.path

@@ -168,28 +168,8 @@ nonisolated(unsafe) let hostFunctionTable: UnsafeMutablePointer<gotrace_host_api
         plugin.json = json
         return status(GOTRACE_OK)
     }
-    api.write_file = { handle, name, bytes, length in
-        let plugin = instance(handle)
-        guard let name else { return status(GOTRACE_ERROR_INVALID_ARGUMENT) }
-        let fileName = String(cString: name)
-        guard let directory = plugin.session.outputDirectory else {
-            plugin.pendingCauses.append("no output directory (pass -o DIR) for \(fileName)")
-            return status(GOTRACE_ERROR_UNSUPPORTED)
-        }
-        guard !fileName.isEmpty, !fileName.contains("/"), fileName != ".", fileName != ".." else {
-            plugin.pendingCauses.append("\"\(fileName)\" is not a plain file name")
-            return status(GOTRACE_ERROR_INVALID_ARGUMENT)
-        }
-        let path = directory + "/" + fileName
-        // Safety: the plugin passes `length` readable bytes at `bytes`.
-        let buffer = UnsafeRawBufferPointer(start: bytes, count: bytes == nil ? 0 : length)
-        if let problem = writeFile(path, buffer) {
-            plugin.pendingCauses.append("cannot write \(path): \(problem)")
-            return status(GOTRACE_ERROR_IO)
-        }
-        plugin.files.append(path)
-        return status(GOTRACE_OK)
-    }
+    api.write_file = { handle, name, bytes, length in hostWriteFile(instance(handle), name, bytes, length, appending: false) }
+    api.append_file = { handle, name, bytes, length in hostWriteFile(instance(handle), name, bytes, length, appending: true) }
     api.set_metric = { handle, key, value in
         guard let key else { return }
         instance(handle).metrics[String(cString: key)] = value
@@ -208,6 +188,32 @@ nonisolated(unsafe) let hostFunctionTable: UnsafeMutablePointer<gotrace_host_api
     return pointer
 }()
 
+/// `write_file` and `append_file`: a plain file name in the output directory. Appending creates the file on
+/// the first call for a name (truncating what a previous run left) and appends afterwards.
+private func hostWriteFile(_ plugin: PluginInstance, _ name: UnsafePointer<CChar>?, _ bytes: UnsafeRawPointer?, _ length: Int,
+                           appending: Bool) -> gotrace_status {
+    guard let name else { return status(GOTRACE_ERROR_INVALID_ARGUMENT) }
+    let fileName = String(cString: name)
+    guard let directory = plugin.session.outputDirectory else {
+        plugin.pendingCauses.append("no output directory (pass -o DIR) for \(fileName)")
+        return status(GOTRACE_ERROR_UNSUPPORTED)
+    }
+    guard !fileName.isEmpty, !fileName.contains("/"), fileName != ".", fileName != ".." else {
+        plugin.pendingCauses.append("\"\(fileName)\" is not a plain file name")
+        return status(GOTRACE_ERROR_INVALID_ARGUMENT)
+    }
+    let path = directory + "/" + fileName
+    let append = appending && plugin.files.contains(path)
+    // Safety: the plugin passes `length` readable bytes at `bytes`.
+    let buffer = UnsafeRawBufferPointer(start: bytes, count: bytes == nil ? 0 : length)
+    if let problem = writeFile(path, buffer, append: append) {
+        plugin.pendingCauses.append("cannot write \(path): \(problem)")
+        return status(GOTRACE_ERROR_IO)
+    }
+    if !plugin.files.contains(path) { plugin.files.append(path) }
+    return status(GOTRACE_OK)
+}
+
 /// Copies `value` into a plugin-supplied struct whose first field is its `struct_size`, never writing past
 /// the size the plugin was compiled with (an older plugin has a shorter struct).
 private func copyGrowing<T>(_ value: T, to destination: UnsafeMutablePointer<T>) {
@@ -221,8 +227,8 @@ private func copyGrowing<T>(_ value: T, to destination: UnsafeMutablePointer<T>)
     UnsafeMutableRawPointer(destination).storeBytes(of: UInt32(size), as: UInt32.self)
 }
 
-private func writeFile(_ path: String, _ bytes: UnsafeRawBufferPointer) -> String? {
-    let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+private func writeFile(_ path: String, _ bytes: UnsafeRawBufferPointer, append: Bool = false) -> String? {
+    let descriptor = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0o644)
     guard descriptor >= 0 else { return String(cString: strerror(errno)) }
     defer { close(descriptor) }
     do {

@@ -31,6 +31,20 @@ public struct AnalyzerHost {
         api.pointee.symbolize(handle, pc).map { String(cString: $0) } ?? "0x" + String(pc, radix: 16)
     }
 
+    /// Whether the host has `append_file` (ABI 1.1).
+    public var canAppendFiles: Bool {
+        let needed = MemoryLayout<gotrace_host_api>.offset(of: \gotrace_host_api.append_file)! + MemoryLayout<UnsafeRawPointer>.size
+        return Int(api.pointee.struct_size) >= needed && api.pointee.append_file != nil
+    }
+
+    /// Appends to `name` in the output directory; the first call for a name creates the file (ABI 1.1).
+    public func appendFile(_ name: String, _ bytes: [UInt8]) throws(AnalyzerError) {
+        guard canAppendFiles, let append = api.pointee.append_file else {
+            throw AnalyzerError("this gotrace cannot append to files (plugin ABI 1.0)", status: gotrace_status(GOTRACE_ERROR_UNSUPPORTED))
+        }
+        try check(bytes.withUnsafeBytes { append(handle, name, $0.baseAddress, $0.count) }, "cannot write \(name)")
+    }
+
     /// `pc` (a return address from a stack) resolved for profiles; nil from a host older than ABI 1.1.
     public func frame(_ pc: UInt64) -> gotrace_frame? {
         let needed = MemoryLayout<gotrace_host_api>.offset(of: \gotrace_host_api.frame)! + MemoryLayout<UnsafeRawPointer>.size

@@ -204,6 +204,9 @@ typedef struct gotrace_host_api {
     /* ---- ABI 1.1 (check struct_size covers a field before calling it) ---- */
     /* Resolves `pc` (a return address from a stack) into `frame`; GOTRACE_OK even for unknown addresses. */
     gotrace_status (*frame)(gotrace_host *host, uint64_t pc, gotrace_frame *frame);
+    /* Like write_file, for output too large to hold at once: the first call for `name` creates (truncates) the
+     * file, later calls append to it. */
+    gotrace_status (*append_file)(gotrace_host *host, const char *name, const void *bytes, size_t length);
 } gotrace_host_api;
 
 /* ---- The plugin, as seen by the host ----------------------------------------------------------- */
