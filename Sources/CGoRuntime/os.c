@@ -17,6 +17,10 @@ static __thread void *current_m __attribute__((tls_model("initial-exec"))) = NUL
 __attribute__((noinline)) void *gort_tls_get_m(void) { return current_m; }
 __attribute__((noinline)) void gort_tls_set_m(void *m) { current_m = m; }
 
+static __thread int64_t current_scope __attribute__((tls_model("initial-exec"))) = 0;
+int64_t gort_tls_get_scope(void) { return current_scope; }
+void gort_tls_set_scope(int64_t scope) { current_scope = scope; }
+
 typedef struct { void (*fn)(void *); void *arg; } thread_start_t;
 
 static void *thread_main(void *raw) {

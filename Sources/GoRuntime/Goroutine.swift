@@ -79,6 +79,9 @@ struct GoroutineContext {
 final class Goroutine: @unchecked Sendable {
     @exclusivity(unchecked) var id: Int64 = 0
     @exclusivity(unchecked) var parentID: Int64 = 0
+    /// Inherited from the spawner (or, outside goroutines, the spawning thread): the leak-check
+    /// scope this goroutine belongs to (LeakCheck.swift); 0 for none.
+    @exclusivity(unchecked) var leakScope: Int64 = 0
     @exclusivity(unchecked) var body: (@Sendable () -> Void)?
     @exclusivity(unchecked) var status: GoroutineStatus = .idle
     @exclusivity(unchecked) var waitReason: WaitReason = .none

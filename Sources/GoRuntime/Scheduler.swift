@@ -421,6 +421,7 @@ final class Scheduler: @unchecked Sendable {
         }
         goroutine.id = nextGoroutineID.wrappingAdd(1, ordering: .relaxed).oldValue
         goroutine.parentID = machine?.current?.id ?? 0
+        goroutine.leakScope = machine?.current?.leakScope ?? gort_tls_get_scope()
         goroutine.body = body
         goroutine.status = .runnable
         goroutine.runCompletion = runCompletion
@@ -710,7 +711,9 @@ final class Scheduler: @unchecked Sendable {
             machine.spinning = false
             spinningCount.subtract(1, ordering: .sequentiallyConsistent)
         }
-        if !moved.isEmpty { wakeProcessor() }
+        // Work it moved, or work already waiting in the global queue (a goroutine that yielded on
+        // this P just before it retired), now needs an enabled P: this M is about to sleep.
+        if !moved.isEmpty || globalCount.load(ordering: .sequentiallyConsistent) > 0 { wakeProcessor() }
     }
 
     private func reacquireIfWorkAppeared() -> Processor? {

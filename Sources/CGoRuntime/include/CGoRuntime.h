@@ -70,6 +70,9 @@ int gort_thread_create(void (*fn)(void *), void *arg, size_t stack_size);
 /// thread after a context switch, and the compiler must never reuse a TLS address across that.
 void *gort_tls_get_m(void);
 void gort_tls_set_m(void *m);
+/// A per-thread word the leak checker uses to tag the goroutines a thread's runs create.
+int64_t gort_tls_get_scope(void);
+void gort_tls_set_scope(int64_t scope);
 /// Monotonic clock in nanoseconds.
 int64_t gort_nanotime(void);
 /// The CPU's timestamp counter, read with rdtscp so that it is not hoisted above earlier loads

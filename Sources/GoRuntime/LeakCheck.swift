@@ -1,0 +1,105 @@
+// LeakCheck.swift — goroutine leak checks for tests, in the spirit of goleak's VerifyNone.
+//
+// Two ways to say "the goroutines this test created":
+// - `checkingLeaks { … }` tags the calling thread with a fresh scope; every goroutine a run started
+//   from that thread creates — and every goroutine those create — inherits the scope. Tests running
+//   in parallel on other threads have other scopes, so they never count against each other.
+// - `verifyNoLeaks(after: watermark)`: goroutine ids only grow, so everything above a watermark taken
+//   at the start; simpler, but process-wide (parallel tests' goroutines count too).
+// Either way goroutines left over by earlier runs never count, and a goroutine still finishing gets a
+// grace period: the check retries until `timeout` before it calls anything a leak.
+import CGoRuntime
+import Synchronization
+
+private let nextLeakScope = Atomic<Int64>(1)
+
+/// What a live goroutine is doing, as of the moment it was looked at.
+public struct GoroutineInfo: Sendable, Equatable, CustomStringConvertible {
+    public enum State: String, Sendable {
+        case runnable, running, waiting
+    }
+
+    public var id: Int
+    /// The goroutine that spawned it (0: spawned outside any goroutine).
+    public var parentID: Int
+    public var state: State
+    /// Why it waits (`.none` unless `state == .waiting`).
+    public var waitReason: WaitReason
+
+    public var description: String {
+        let what = state == .waiting ? waitReason.description : state.rawValue
+        return "goroutine \(id) [\(what)], created by goroutine \(parentID)"
+    }
+}
+
+/// Thrown by `Runtime.verifyNoLeaks`: the goroutines still alive after the grace period.
+public struct GoroutineLeakError: Error, CustomStringConvertible {
+    public var leaked: [GoroutineInfo]
+
+    public var description: String {
+        "found \(leaked.count) unexpected goroutine\(leaked.count == 1 ? "" : "s"):\n"
+            + leaked.map { "  \($0)" }.joined(separator: "\n")
+    }
+}
+
+extension Runtime {
+    /// Every live goroutine (runnable, running or parked), across all runs.
+    public static func goroutines() -> [GoroutineInfo] {
+        gort_lock(scheduler.lock)
+        let all = scheduler.allGoroutines
+        gort_unlock(scheduler.lock)
+        return all.compactMap { goroutine in
+            let state: GoroutineInfo.State
+            switch goroutine.status {
+            case .runnable: state = .runnable
+            case .running: state = .running
+            case .waiting: state = .waiting
+            case .idle, .dead: return nil
+            }
+            return GoroutineInfo(id: Int(goroutine.id), parentID: Int(goroutine.parentID), state: state,
+                                 waitReason: state == .waiting ? goroutine.waitReason : .none)
+        }.sorted { $0.id < $1.id }
+    }
+
+    /// The id the next goroutine will get: take it before a test, pass it to `verifyNoLeaks(after:)`.
+    public static var goroutineWatermark: Int {
+        Int(scheduler.nextGoroutineID.load(ordering: .relaxed)) - 1
+    }
+
+    /// Throws if goroutines created after `watermark` are still alive once `timeout` has passed
+    /// (they get until then to finish). The calling goroutine itself never counts.
+    public static func verifyNoLeaks(after watermark: Int, timeout: Duration = .milliseconds(500))
+        throws(GoroutineLeakError)
+    {
+        try waitForNone(timeout: timeout) { $0.id > watermark }
+    }
+
+    private static func waitForNone(timeout: Duration, _ counts: (Goroutine) -> Bool) throws(GoroutineLeakError) {
+        let deadline = gort_nanotime() + nanoseconds(timeout)
+        let me = currentGoroutineID
+        while true {
+            gort_lock(scheduler.lock)
+            let candidates = scheduler.allGoroutines.filter { counts($0) && Int($0.id) != me }
+            gort_unlock(scheduler.lock)
+            let ids = Set(candidates.map { Int($0.id) })
+            let leaked = goroutines().filter { ids.contains($0.id) }
+            if leaked.isEmpty { return }
+            if gort_nanotime() >= deadline { throw GoroutineLeakError(leaked: leaked) }
+            sleep(for: .milliseconds(5))
+        }
+    }
+
+    /// Runs `body` and then throws if a goroutine it created is still alive after `timeout`:
+    /// `try Runtime.checkingLeaks { Runtime.run { … } }` in a test fails the test on a leak.
+    public static func checkingLeaks<Result>(timeout: Duration = .milliseconds(500), _ body: () throws -> Result)
+        throws -> Result
+    {
+        let scope = nextLeakScope.wrappingAdd(1, ordering: .relaxed).oldValue
+        let outer = gort_tls_get_scope()
+        gort_tls_set_scope(scope)
+        defer { gort_tls_set_scope(outer) }
+        let result = try body()
+        try waitForNone(timeout: timeout) { $0.leakScope == scope }
+        return result
+    }
+}
