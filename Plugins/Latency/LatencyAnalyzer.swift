@@ -121,12 +121,19 @@ public final class LatencyAnalyzer: Analyzer {
             if transition.to == LatencyAnalyzer.runnable && batch.events[Int(transition.event_index)].kind == KindCode.spawn {
                 spawned[transition.goroutine] = (transition.time_ns, transition.stack_id)
                 site(transition.stack_id).goroutines += 1
-            } else if transition.to == LatencyAnalyzer.dead, let birth = spawned.removeValue(forKey: transition.goroutine) {
+            } else if transition.to == LatencyAnalyzer.dead {
+                guard let birth = spawned.removeValue(forKey: transition.goroutine) else { continue }
                 lifetime.add(transition.time_ns &- birth.time)
                 site(birth.site).lifetime.add(transition.time_ns &- birth.time)
             }
         }
-        for event in batch.events where event.kind == KindCode.preempt {
+        for event in batch.events where event.kind == KindCode.preempt || event.kind == KindCode.end {
+            if event.kind == KindCode.end {
+                // A request the goroutine never honoured must not outlive it: memory per live goroutine,
+                // not per goroutine ever seen. In event order, so a request and the end in one batch pair up.
+                if !preemptRequested.isEmpty { preemptRequested[event.arguments.0] = nil }
+                continue
+            }
             // preempt(goroutine, kind): 0/1 requested, 2/3 honoured (trace format v1).
             let kind = event.arguments.1
             if kind <= 1 {

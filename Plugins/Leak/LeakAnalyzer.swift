@@ -74,8 +74,9 @@ public final class LeakAnalyzer: Analyzer {
             if let acquireCode, let acquireObject, event.kind == acquireCode {
                 holders[argument(event, acquireObject)] = event.goroutine
             } else if let releaseCode, let releaseObject, event.kind == releaseCode {
-                if holders[argument(event, releaseObject)] == event.goroutine {
-                    holders[argument(event, releaseObject)] = nil
+                // One hash: look the slot up once, remove through its index.
+                if let slot = holders.index(forKey: argument(event, releaseObject)), holders[slot].value == event.goroutine {
+                    holders.remove(at: slot)
                 }
             } else if let waitCode, let waitObject, event.kind == waitCode {
                 waitsOn[event.goroutine] = argument(event, waitObject)
@@ -89,8 +90,10 @@ public final class LeakAnalyzer: Analyzer {
                         || transition.reason == ParkReasonName.rwmutex {
                         waitsOn[transition.goroutine] = argument(parked, parkObject)
                     }
-                } else if transition.from == GoroutineState.waiting.rawValue {
-                    waitsOn[transition.goroutine] = nil
+                } else if transition.from == GoroutineState.waiting.rawValue || transition.to == GoroutineState.dead.rawValue {
+                    // Also on death: a `mutex-wait` whose park never came (a yield, an acquired lock) must not
+                    // keep an entry per goroutine for the rest of the trace.
+                    if !waitsOn.isEmpty { waitsOn[transition.goroutine] = nil }
                 }
             }
         }

@@ -359,19 +359,43 @@ final class FastEventSource: EventSource {
         let streams = self.streams
         while count < batch.count {
             // The smallest (ticks, M id) head; streams are sorted by M id, so the first minimum wins ties.
+            // The runner-up bounds how long `best` may keep going without another scan: an M's events
+            // come in runs (a whole scheduling slice), so most events skip the scan.
             var best = -1
             var bestTicks = UInt64.max
+            var second = -1
+            var secondTicks = UInt64.max
             for index in 0..<streamCount where streams[index].hasHead {
                 let ticks = streams[index].headTicks
                 if best < 0 || ticks < bestTicks {
+                    second = best
+                    secondTicks = bestTicks
                     best = index
                     bestTicks = ticks
+                } else if second < 0 || ticks < secondTicks {
+                    second = index
+                    secondTicks = ticks
                 }
             }
             if best < 0 { break }
+            repeat {
+                emit(best, into: batch, at: count, definitions: definitions)
+                count += 1
+            } while count < batch.count && streams[best].hasHead
+                && (second < 0 || streams[best].headTicks < secondTicks
+                    || streams[best].headTicks == secondTicks && best < second)
+        }
+        eventsRead += UInt64(count)
+        return count
+    }
+
+    /// Moves stream `best`'s head into `batch[count]` (with its definition, if it is one) and decodes the next.
+    @inline(__always)
+    private func emit(_ best: Int, into batch: UnsafeMutableBufferPointer<gotrace_event>, at count: Int,
+                      definitions: DefinitionSink) {
+        do {
             let event = streams[best].head
             batch[count] = event
-            count += 1
             if event.kind == EventKind.string.rawValue || event.kind == EventKind.stack.rawValue {
                 let id = argument(event, 0)
                 if let pending = headDefinitions.removeValue(forKey: best) {
@@ -387,7 +411,5 @@ final class FastEventSource: EventSource {
                 hasPending = false
             }
         }
-        eventsRead += UInt64(count)
-        return count
     }
 }
