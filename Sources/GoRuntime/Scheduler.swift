@@ -156,6 +156,12 @@ final class Scheduler: @unchecked Sendable {
     @exclusivity(unchecked) private var machineCount = 0
     @exclusivity(unchecked) private var watcher: Machine?
     @exclusivity(unchecked) private var watcherDeadline: Int64 = .max
+    /// The watcher blocks in the network poller's epoll_wait, not on its note: whoever takes it
+    /// off the idle list must also interrupt the poller (NetPoller.swift).
+    @exclusivity(unchecked) private var watcherPolls = false
+    /// An M is inside the blocking poll (from deciding to poll until it has relocked after it):
+    /// at most one at a time, so the poller's interrupt always reaches the M it is meant for.
+    @exclusivity(unchecked) private var pollerBusy = false
     @exclusivity(unchecked) private var freeGoroutines: [Goroutine] = []
     @exclusivity(unchecked) private var freeStacks: [gort_stack_t] = []
     @exclusivity(unchecked) var allGoroutines: [Goroutine] = []
@@ -382,10 +388,14 @@ final class Scheduler: @unchecked Sendable {
         }
         processor.status = .running
         let machine = idleMachines
+        var interruptPoller = false
         if let machine {
             idleMachines = machine.idleLink
             machine.idleLink = nil
-            if watcher === machine { watcher = nil }
+            if watcher === machine {
+                watcher = nil
+                interruptPoller = watcherPolls
+            }
         } else {
             machineCount += 1
         }
@@ -395,6 +405,7 @@ final class Scheduler: @unchecked Sendable {
             machine.nextProcessor = processor
             machine.spinning = spinning
             gort_note_wakeup(machine.note)
+            if interruptPoller { netPoller.interrupt() }
         } else {
             let machine = Machine(id: newID)
             machine.nextProcessor = processor
@@ -582,6 +593,8 @@ final class Scheduler: @unchecked Sendable {
                 gort_unlock(lock)
                 if let goroutine { return found(goroutine, machine) }
             }
+            // On the same tick, a P that never runs dry still looks at the network poller.
+            if processor.scheduleTick % 61 == 0, netPoller.hasWaiters { _ = netPoller.pollAndReady() }
             if let goroutine = localGet(processor) { return found(goroutine, machine) }
             if globalCount.load(ordering: .relaxed) > 0 {
                 gort_lock(lock)
@@ -589,6 +602,9 @@ final class Scheduler: @unchecked Sendable {
                 gort_unlock(lock)
                 if let goroutine { return found(goroutine, machine) }
             }
+            // Goroutines whose sockets became ready (a non-blocking poll, as Go's findrunnable
+            // does before stealing); they land in this P's queue.
+            if netPoller.hasWaiters, netPoller.pollAndReady() > 0 { continue }
 
             // Steal, but keep the number of spinning Ms at most half the busy Ps: more would burn
             // CPU for nothing.
@@ -742,10 +758,19 @@ final class Scheduler: @unchecked Sendable {
         gort_lock(lock)
         checkDeadlock()
         var deadline: Int64 = -1
-        if watcher == nil, timers.count.load(ordering: .relaxed) > 0 {
+        // With goroutines waiting on I/O the watcher blocks in epoll_wait (timers or not), and
+        // takes over from a watcher that only sleeps on its note (that one still wakes at its
+        // own deadline and runs the timers).
+        let pollNetwork = netPoller.hasWaiters && !pollerBusy
+        var polls = false
+        if watcher == nil || (pollNetwork && !watcherPolls),
+           timers.count.load(ordering: .relaxed) > 0 || pollNetwork {
             watcher = machine
-            deadline = timers.earliest.load(ordering: .relaxed)
-            watcherDeadline = deadline
+            watcherPolls = pollNetwork
+            polls = pollNetwork
+            if polls { pollerBusy = true }
+            deadline = timers.count.load(ordering: .relaxed) > 0 ? timers.earliest.load(ordering: .relaxed) : -1
+            watcherDeadline = deadline >= 0 ? deadline : .max
         }
         gort_note_clear(machine.note)
         machine.idleLink = idleMachines
@@ -753,7 +778,13 @@ final class Scheduler: @unchecked Sendable {
         gort_unlock(lock)
 
         let woken: Bool
-        if deadline >= 0 {
+        var polled: [Goroutine] = []
+        if polls {
+            // Returns on an event, the deadline, or an interrupt from whoever took this M off the
+            // idle list; the "not woken" path below sorts out which.
+            polled = netPoller.poll(timeout: deadline >= 0 ? max(0, deadline - gort_nanotime()) : -1)
+            woken = false
+        } else if deadline >= 0 {
             woken = gort_note_timed_sleep(machine.note, max(0, deadline - gort_nanotime()))
         } else {
             gort_note_sleep(machine.note)
@@ -776,14 +807,19 @@ final class Scheduler: @unchecked Sendable {
                 cursor = m.idleLink
             }
             if watcher === machine { watcher = nil }
+            if polls { pollerBusy = false }
             if !picked { timerRunners.add(1, ordering: .sequentiallyConsistent) }
             gort_unlock(lock)
             if picked {
                 gort_note_sleep(machine.note)
+                // Polled goroutines go to the global queue, and wake a P: the waker may have
+                // handed this M none (an earlier timer, a trace flush).
+                for goroutine in polled { ready(goroutine) }
             } else {
-                // Goroutines the timers ready go to the global queue without waking anyone
-                // (`isRunningTimers`): this M takes a P for them itself.
+                // Goroutines the timers (or the poller) ready go to the global queue without
+                // waking anyone (`isRunningTimers`): this M takes a P for them itself.
                 machine.isRunningTimers = true
+                for goroutine in polled { ready(goroutine) }
                 runExpiredTimers()
                 machine.isRunningTimers = false
                 gort_lock(lock)
@@ -826,9 +862,11 @@ final class Scheduler: @unchecked Sendable {
             machine.idleLink = nil
             woken.append(machine)
         }
+        let interruptPoller = watcher != nil && watcherPolls
         watcher = nil
         gort_unlock(lock)
         for machine in woken { gort_note_wakeup(machine.note) }
+        if interruptPoller { netPoller.interrupt() }
     }
 
     /// Wakes the timer watcher when a timer earlier than its deadline was added; with no watcher,
@@ -840,6 +878,7 @@ final class Scheduler: @unchecked Sendable {
             return
         }
         let current = watcher
+        let interruptPoller = current != nil && watcherPolls
         if let current {
             watcher = nil
             // Unlink it so that the wakeup is not mistaken for a P hand-off.
@@ -859,6 +898,7 @@ final class Scheduler: @unchecked Sendable {
         if let current {
             // nextProcessor stays nil: it re-enters the loop, re-evaluates the earliest timer.
             gort_note_wakeup(current.note)
+            if interruptPoller { netPoller.interrupt() }
         } else {
             wakeProcessor()
         }
@@ -881,7 +921,8 @@ final class Scheduler: @unchecked Sendable {
               timerRunners.load(ordering: .sequentiallyConsistent) == 0,
               timers.count.load(ordering: .sequentiallyConsistent) == 0,
               globalCount.load(ordering: .sequentiallyConsistent) == 0,
-              Syscalls.inProgress.load(ordering: .sequentiallyConsistent) == 0
+              Syscalls.inProgress.load(ordering: .sequentiallyConsistent) == 0,
+              !netPoller.hasWaiters  // a socket may still become ready
         else { return }
         var report = "fatal error: all goroutines are asleep - deadlock!\n"
         for goroutine in allGoroutines where goroutine.status == .waiting {

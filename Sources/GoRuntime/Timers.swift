@@ -15,6 +15,9 @@ final class RuntimeTimer: @unchecked Sendable {
     enum Kind {
         case wake
         case selectTimeout
+        /// A socket deadline (NetPoller.swift): times out the descriptor's waiter if it is still
+        /// the one this timer was armed for.
+        case ioDeadline(PollDescriptor)
     }
 
     let when: Int64
@@ -38,6 +41,8 @@ final class RuntimeTimer: @unchecked Sendable {
                 goroutine.selectTimedOut = true
                 scheduler.ready(goroutine)
             }
+        case .ioDeadline(let descriptor):
+            descriptor.deadlineFired(self)
         }
     }
 }

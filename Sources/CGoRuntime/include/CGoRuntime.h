@@ -129,6 +129,32 @@ int gort_atexit(void (*fn)(void));
 /// Wall-clock time in nanoseconds since the Unix epoch.
 int64_t gort_walltime(void);
 
+// ---------------------------------------------------------------- network poller (net.c)
+// epoll and eventfd with plain-integer arguments: Swift's Glibc module exports neither header,
+// and struct epoll_event is packed. Return values: a descriptor, 0, a count, or -errno / errno
+// as documented per function.
+enum { GORT_EPOLL_ADD = 1, GORT_EPOLL_MOD = 2, GORT_EPOLL_DEL = 3 };
+enum {
+    GORT_EPOLLIN = 0x001, GORT_EPOLLOUT = 0x004, GORT_EPOLLERR = 0x008, GORT_EPOLLHUP = 0x010,
+    GORT_EPOLLRDHUP = 0x2000, GORT_EPOLLET = (int)(1u << 31)
+};
+/// epoll_create1(EPOLL_CLOEXEC): a descriptor, or -1 (errno set).
+int gort_epoll_create(void);
+/// epoll_ctl with the event's data as one 64-bit word. Returns 0 or an errno value.
+int gort_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data);
+/// Waits up to `timeout_ns` (< 0: forever; 0: just looks) for at most `max` (<= 128) events and
+/// writes each one's event bits and data word. Returns the count (0 on timeout or EINTR) or -errno.
+/// Nanosecond timeouts use epoll_pwait2 where the kernel has it, else round up to milliseconds.
+int gort_epoll_wait(int epfd, uint32_t *events, uint64_t *data, int max, int64_t timeout_ns);
+/// eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC): a descriptor, or -1.
+int gort_eventfd_create(void);
+/// Makes the eventfd readable (adds 1).
+void gort_eventfd_signal(int fd);
+/// Resets the eventfd's counter (reads it).
+void gort_eventfd_drain(int fd);
+/// accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC): a descriptor, or -1 (errno set).
+int gort_accept4(int fd);
+
 // ---------------------------------------------------------------- Swift exclusivity tracking
 // Exported by libswiftCore; Swift's own async runtime brackets each task run with them. A
 // goroutine that parks inside an open inout access carries that access with it instead of

@@ -1,0 +1,361 @@
+// HTTP.swift — a small HTTP/1.1 client and server on TCPConnection, for tests and examples.
+//
+// Client: `HTTP.get("http://host:port/path")` — one connection per request (`Connection: close`),
+// response bodies framed by Content-Length, chunked transfer encoding, or end of stream.
+// Server: `HTTPServer` accepts on its own goroutine and serves each connection on another, with
+// keep-alive; request bodies need a Content-Length (chunked requests are refused).
+//
+// Not here: https, redirects, proxies, connection pooling, trailers, 100-continue, pipelining
+// beyond serving requests in order. Header names are compared case-insensitively and stored
+// lower-cased; repeated headers are joined with ", ".
+import CGoRuntime
+
+/// A malformed or unsupported HTTP exchange.
+public struct HTTPError: Error, CustomStringConvertible, Sendable {
+    public let message: String
+    init(_ message: String) { self.message = message }
+    public var description: String { "http: \(message)" }
+}
+
+/// A request as the server sees it.
+public struct HTTPRequest: Sendable {
+    public var method: String
+    /// The request target, e.g. "/a?b=c".
+    public var path: String
+    /// Lower-cased names.
+    public var headers: [String: String]
+    public var body: [UInt8]
+}
+
+/// A response: what `HTTP.get` returns and what a server handler produces.
+public struct HTTPResponse: Sendable {
+    public var statusCode: Int
+    public var reason: String
+    /// Lower-cased names. The server sets Content-Length itself.
+    public var headers: [String: String]
+    public var body: [UInt8]
+
+    public init(statusCode: Int = 200, reason: String? = nil, headers: [String: String] = [:], body: [UInt8] = []) {
+        self.statusCode = statusCode
+        self.reason = reason ?? HTTP.reasonPhrase(statusCode)
+        self.headers = Dictionary(headers.map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { $1 })
+        self.body = body
+    }
+
+    public init(statusCode: Int = 200, reason: String? = nil, headers: [String: String] = [:], text: String) {
+        self.init(statusCode: statusCode, reason: reason, headers: headers, body: Array(text.utf8))
+    }
+
+    /// The body as UTF-8 text.
+    public var text: String { String(decoding: body, as: UTF8.self) }
+}
+
+public enum HTTP {
+    /// Fetches `url` (http:// only) with GET and returns the whole response. Parks the calling
+    /// goroutine while waiting on the network; `timeout` bounds the whole exchange.
+    public static func get(_ url: String, timeout: Duration? = nil) throws -> HTTPResponse {
+        let target = try URLParts(url)
+        let connection = try TCPConnection.connect(host: target.host, port: target.port, timeout: timeout)
+        defer { connection.close() }
+        if let timeout { connection.setDeadline(.now + timeout) }
+        let hostHeader = target.port == 80 ? target.hostHeader : "\(target.hostHeader):\(target.port)"
+        try connection.write(
+            "GET \(target.path) HTTP/1.1\r\nHost: \(hostHeader)\r\nUser-Agent: GoRuntime\r\n"
+                + "Accept-Encoding: identity\r\nConnection: close\r\n\r\n")
+        let reader = HTTPReader(connection)
+        let status = try reader.line()
+        // "HTTP/1.1 200 OK" — the reason may be empty or contain spaces.
+        let parts = status.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), let code = Int(parts[1]) else {
+            throw HTTPError("malformed status line \"\(status)\"")
+        }
+        let headers = try reader.headers()
+        var response = HTTPResponse(statusCode: code, reason: parts.count > 2 ? String(parts[2]) : "", headers: headers)
+        // 1xx, 204 and 304 have no body.
+        if (100..<200).contains(code) || code == 204 || code == 304 { return response }
+        response.body = try reader.body(headers, untilEndIfUnframed: true)
+        return response
+    }
+
+    static func reasonPhrase(_ code: Int) -> String {
+        switch code {
+        case 200: return "OK"
+        case 201: return "Created"
+        case 204: return "No Content"
+        case 301: return "Moved Permanently"
+        case 302: return "Found"
+        case 304: return "Not Modified"
+        case 400: return "Bad Request"
+        case 403: return "Forbidden"
+        case 404: return "Not Found"
+        case 405: return "Method Not Allowed"
+        case 411: return "Length Required"
+        case 500: return "Internal Server Error"
+        case 501: return "Not Implemented"
+        case 503: return "Service Unavailable"
+        default: return ""
+        }
+    }
+}
+
+/// "http://host[:port][/path]", with "[v6]" hosts.
+struct URLParts {
+    var host: String
+    /// As it goes in the Host header (brackets kept for IPv6).
+    var hostHeader: String
+    var port: Int
+    var path: String
+
+    init(_ url: String) throws {
+        guard url.lowercased().hasPrefix("http://") else { throw HTTPError("unsupported URL \"\(url)\" (http:// only)") }
+        let rest = url.dropFirst("http://".count)
+        let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
+        let authority = rest[..<authorityEnd]
+        path = rest[authorityEnd...].isEmpty ? "/" : String(rest[authorityEnd...])
+        if path.hasPrefix("?") { path = "/" + path }
+        port = 80
+        if authority.hasPrefix("[") {
+            guard let close = authority.firstIndex(of: "]") else { throw HTTPError("bad IPv6 host in \"\(url)\"") }
+            host = String(authority[authority.index(after: authority.startIndex)..<close])
+            hostHeader = String(authority[...close])
+            let after = authority[authority.index(after: close)...]
+            if after.hasPrefix(":") {
+                guard let value = Int(after.dropFirst()) else { throw HTTPError("bad port in \"\(url)\"") }
+                port = value
+            }
+        } else if let colon = authority.lastIndex(of: ":") {
+            host = String(authority[..<colon])
+            hostHeader = host
+            guard let value = Int(authority[authority.index(after: colon)...]) else { throw HTTPError("bad port in \"\(url)\"") }
+            port = value
+        } else {
+            host = String(authority)
+            hostHeader = host
+        }
+        guard !host.isEmpty, (1...65535).contains(port) else { throw HTTPError("bad host or port in \"\(url)\"") }
+    }
+}
+
+/// Buffered reading of lines, headers and bodies from a connection.
+final class HTTPReader {
+    private let connection: TCPConnection
+    private var buffer: [UInt8] = []
+    private var start = 0
+    /// Bounds what a peer can make us buffer for one line or header block.
+    private static let lineLimit = 64 * 1024
+
+    init(_ connection: TCPConnection) { self.connection = connection }
+
+    /// Reads more bytes; false at end of stream.
+    private func fill() throws -> Bool {
+        if start > 0, start == buffer.count {
+            buffer.removeAll(keepingCapacity: true)
+            start = 0
+        }
+        let chunk = try connection.read(maxLength: 16 * 1024)
+        if chunk.isEmpty { return false }
+        buffer.append(contentsOf: chunk)
+        return true
+    }
+
+    /// Whether a request or response starts here (false: the peer closed cleanly).
+    func hasMore() throws -> Bool { start < buffer.count ? true : try fill() }
+
+    /// One line without its CRLF (or LF).
+    func line() throws -> String {
+        // Bytes already searched, counted from `start`: `fill` may compact the buffer.
+        var searched = 0
+        while true {
+            if let newline = buffer[(start + searched)...].firstIndex(of: UInt8(ascii: "\n")) {
+                var end = newline
+                if end > start, buffer[end - 1] == UInt8(ascii: "\r") { end -= 1 }
+                let text = String(decoding: buffer[start..<end], as: UTF8.self)
+                start = newline + 1
+                return text
+            }
+            searched = buffer.count - start
+            if buffer.count - start > Self.lineLimit { throw HTTPError("line too long") }
+            guard try fill() else { throw HTTPError("unexpected end of stream") }
+        }
+    }
+
+    func headers() throws -> [String: String] {
+        var headers: [String: String] = [:]
+        var total = 0
+        while true {
+            let line = try line()
+            if line.isEmpty { return headers }
+            total += line.utf8.count
+            if total > Self.lineLimit { throw HTTPError("header block too large") }
+            guard let colon = line.firstIndex(of: ":") else { throw HTTPError("malformed header \"\(line)\"") }
+            let name = line[..<colon].lowercased()
+            let value = line[line.index(after: colon)...].trimmingSpaces()
+            if let existing = headers[name] { headers[name] = existing + ", " + value } else { headers[name] = value }
+        }
+    }
+
+    func bytes(_ count: Int) throws -> [UInt8] {
+        while buffer.count - start < count {
+            guard try fill() else { throw HTTPError("unexpected end of stream in body") }
+        }
+        let result = Array(buffer[start..<start + count])
+        start += count
+        return result
+    }
+
+    func rest() throws -> [UInt8] {
+        while try fill() {}
+        let result = Array(buffer[start...])
+        start = buffer.count
+        return result
+    }
+
+    /// The body framed by `headers`: chunked, Content-Length, or (responses) end of stream.
+    func body(_ headers: [String: String], untilEndIfUnframed: Bool) throws -> [UInt8] {
+        if let encoding = headers["transfer-encoding"], encoding.lowercased().contains("chunked") {
+            var body: [UInt8] = []
+            while true {
+                let sizeLine = try line()
+                let sizeText = sizeLine.split(separator: ";", maxSplits: 1).first.map { $0.trimmingSpaces() } ?? ""
+                guard let size = Int(sizeText, radix: 16), size >= 0 else {
+                    throw HTTPError("malformed chunk size \"\(sizeLine)\"")
+                }
+                if size == 0 {
+                    // Trailers, then the blank line.
+                    while try !line().isEmpty {}
+                    return body
+                }
+                body += try bytes(size)
+                guard try line().isEmpty else { throw HTTPError("chunk not followed by CRLF") }
+            }
+        }
+        if let lengthText = headers["content-length"] {
+            guard let length = Int(lengthText.trimmingSpaces()), length >= 0 else {
+                throw HTTPError("bad Content-Length \"\(lengthText)\"")
+            }
+            return try bytes(length)
+        }
+        return untilEndIfUnframed ? try rest() : []
+    }
+}
+
+extension StringProtocol {
+    func trimmingSpaces() -> String {
+        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" }
+        guard let first = firstIndex(where: { !isSpace($0) }), let last = lastIndex(where: { !isSpace($0) }) else { return "" }
+        return String(self[first...last])
+    }
+}
+
+/// A tiny HTTP/1.1 server: an accept loop on its own goroutine, each connection served on its own.
+/// Starts serving as soon as it is created (from a goroutine or not: `go` starts the runtime).
+///
+///     let server = try HTTPServer(port: 0) { request in HTTPResponse(text: "hello") }
+///     print(server.port)
+public final class HTTPServer: @unchecked Sendable {
+    public typealias Handler = @Sendable (HTTPRequest) -> HTTPResponse
+
+    private let listener: TCPListener
+    private let handler: Handler
+    // Open connections, so that `close` can end them. Guarded by `lock` (held for a few
+    // instructions, never across a park).
+    private let lock: UnsafeMutablePointer<gort_lock_t>
+    private var connections: [ObjectIdentifier: TCPConnection] = [:]
+    private var closed = false
+
+    /// Listens on `host`:`port` (0: an ephemeral port; see `port`) and starts serving.
+    public init(host: String = "127.0.0.1", port: Int = 0, handler: @escaping Handler) throws {
+        listener = try TCPListener.listen(host: host, port: port)
+        self.handler = handler
+        lock = .allocate(capacity: 1)
+        lock.initialize(to: gort_lock_t(state: 0))
+        go { [self] in acceptLoop() }
+    }
+
+    deinit { lock.deallocate() }
+
+    public var address: SocketAddress { listener.address }
+    public var port: Int { listener.port }
+
+    /// Stops accepting and closes every open connection; their goroutines end.
+    public func close() {
+        gort_lock(lock)
+        closed = true
+        let open = Array(connections.values)
+        connections.removeAll()
+        gort_unlock(lock)
+        listener.close()
+        for connection in open { connection.close() }
+    }
+
+    private func acceptLoop() {
+        while true {
+            let connection: TCPConnection
+            do {
+                connection = try listener.accept()
+            } catch {
+                if error.code == .closed { return }
+                // EMFILE and friends: back off instead of spinning, as Go's http.Server does.
+                Runtime.sleep(for: .milliseconds(5))
+                continue
+            }
+            gort_lock(lock)
+            if closed {
+                gort_unlock(lock)
+                connection.close()
+                return
+            }
+            connections[ObjectIdentifier(connection)] = connection
+            gort_unlock(lock)
+            go { [self] in
+                serve(connection)
+                gort_lock(lock)
+                connections[ObjectIdentifier(connection)] = nil
+                gort_unlock(lock)
+                connection.close()
+            }
+        }
+    }
+
+    private func serve(_ connection: TCPConnection) {
+        let reader = HTTPReader(connection)
+        do {
+            while try reader.hasMore() {
+                let requestLine = try reader.line()
+                let parts = requestLine.split(separator: " ")
+                guard parts.count == 3, parts[2].hasPrefix("HTTP/1.") else {
+                    try write(HTTPResponse(statusCode: 400, text: "bad request line\n"), to: connection, keepAlive: false)
+                    return
+                }
+                let headers = try reader.headers()
+                if headers["transfer-encoding"] != nil {
+                    try write(HTTPResponse(statusCode: 411, text: "chunked requests are not supported\n"), to: connection, keepAlive: false)
+                    return
+                }
+                let body = try reader.body(headers, untilEndIfUnframed: false)
+                let request = HTTPRequest(method: String(parts[0]), path: String(parts[1]), headers: headers, body: body)
+                let keepAlive = parts[2] == "HTTP/1.1"
+                    ? headers["connection"]?.lowercased() != "close"
+                    : headers["connection"]?.lowercased() == "keep-alive"
+                try write(handler(request), to: connection, keepAlive: keepAlive)
+                if !keepAlive { return }
+            }
+        } catch {
+            // The peer went away or sent garbage: drop the connection.
+        }
+    }
+
+    private func write(_ response: HTTPResponse, to connection: TCPConnection, keepAlive: Bool) throws {
+        var head = "HTTP/1.1 \(response.statusCode) \(response.reason)\r\n"
+        for (name, value) in response.headers.sorted(by: { $0.key < $1.key })
+        where name != "content-length" && name != "connection" && name != "transfer-encoding" {
+            head += "\(name): \(value)\r\n"
+        }
+        head += "content-length: \(response.body.count)\r\n"
+        if !keepAlive { head += "connection: close\r\n" }
+        head += "\r\n"
+        var bytes = Array(head.utf8)
+        bytes += response.body
+        try connection.write(bytes)
+    }
+}
