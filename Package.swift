@@ -68,6 +68,11 @@ let package = Package(
             path: "Examples/TraceScenarios"
         ),
         .executableTarget(
+            name: "ConcurrentFetch",
+            dependencies: ["GoRuntime"],
+            path: "Examples/ConcurrentFetch"
+        ),
+        .executableTarget(
             name: "ProfileScenarios",
             dependencies: ["GoRuntime"],
             path: "Examples/ProfileScenarios"
