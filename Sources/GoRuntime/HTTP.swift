@@ -294,7 +294,7 @@ public final class HTTPServer: @unchecked Sendable {
             do {
                 connection = try listener.accept()
             } catch {
-                if error.code == .closed { return }
+                if (error as? NetError)?.code == .closed { return }
                 // EMFILE and friends: back off instead of spinning, as Go's http.Server does.
                 Runtime.sleep(for: .milliseconds(5))
                 continue

@@ -110,6 +110,9 @@ final class PollDescriptor: @unchecked Sendable {
 
     var token: UInt64 {
         let bits = UInt64(UInt(bitPattern: Unmanaged.passUnretained(self).toOpaque()))
+        // x86_64 user addresses fit in 47 bits (48 with 5-level paging only above a hint the
+        // allocator never passes), which leaves the top 16 bits for the tag, as in Go.
+        precondition(bits >> 48 == 0, "runtime: poll descriptor above the 48-bit address space")
         return bits | (generation & 0xFFFF) << 48
     }
 

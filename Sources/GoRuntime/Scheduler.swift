@@ -28,6 +28,9 @@
 //   3. sleeps on its note. A note is a futex word: a wake-up that arrives before the sleep is kept.
 // The same ordering argument covers timers: an M that leaves with timers pending becomes the
 // timer watcher and sleeps only until the earliest one; adding an earlier timer wakes it.
+// With goroutines waiting on sockets, the watcher blocks in the network poller's epoll_wait
+// instead (NetPoller.swift), and whoever takes it off the idle list also interrupts the poller;
+// Ms with a P poll without blocking before they steal.
 //
 // Parking (the protocol every blocking operation uses, Go's gopark):
 //   1. the goroutine takes the lock of what it waits on, enqueues its wait record, marks itself

@@ -14,7 +14,10 @@ import CGoRuntime
 import Glibc
 #endif
 
-/// A network error, with the system's errno where there is one.
+/// A network error, with the system's errno where there is one. Every throwing call of
+/// `TCPListener` and `TCPConnection` throws this type (declared plain `throws`: with typed throws,
+/// a call inside a rethrowing closure such as `withUnsafeMutableBytes` crashes Swift 6.3's
+/// optimizer in release builds).
 public struct NetError: Error, CustomStringConvertible, Equatable, Sendable {
     public enum Code: Sendable, Equatable {
         /// A system call failed; `errno` says why.
@@ -201,7 +204,7 @@ public final class TCPListener: @unchecked Sendable {
 
     /// Listens on `host` ("127.0.0.1", "::1", "0.0.0.0", "::", or a name) and `port` (0: any free
     /// port). `backlog` is capped by the kernel's somaxconn.
-    public static func listen(host: String = "127.0.0.1", port: Int = 0, backlog: Int = 4096) throws(NetError) -> TCPListener {
+    public static func listen(host: String = "127.0.0.1", port: Int = 0, backlog: Int = 4096) throws -> TCPListener {
         let candidates = try SocketAddress.resolve(host, port: port, passive: true)
         var lastError = NetError(.resolution, operation: "listen", detail: "no addresses")
         for var candidate in candidates {
@@ -235,7 +238,7 @@ public final class TCPListener: @unchecked Sendable {
 
     /// Waits for the next connection. Throws `.closed` once the listener is closed (also when
     /// closed by another goroutine while this one waits).
-    public func accept() throws(NetError) -> TCPConnection {
+    public func accept() throws -> TCPConnection {
         let descriptor = socket.descriptor
         return try socket.withFD("accept") { fd throws(NetError) in
             while true {
@@ -269,7 +272,7 @@ public final class TCPConnection: @unchecked Sendable {
 
     /// Connects to `host`:`port`, trying each resolved address in turn. With `timeout`, gives up
     /// on an address after that long.
-    public static func connect(host: String, port: Int, timeout: Duration? = nil) throws(NetError) -> TCPConnection {
+    public static func connect(host: String, port: Int, timeout: Duration? = nil) throws -> TCPConnection {
         let candidates = try SocketAddress.resolve(host, port: port, passive: false)
         var lastError = NetError(.resolution, operation: "connect", detail: "no addresses")
         for var candidate in candidates {
@@ -309,7 +312,7 @@ public final class TCPConnection: @unchecked Sendable {
     public var remoteAddress: SocketAddress? { socket.address(peer: true) }
 
     /// Reads at most `buffer.count` bytes; returns 0 at end of stream.
-    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(NetError) -> Int {
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         let descriptor = socket.descriptor
         return try socket.withFD("read") { fd throws(NetError) in
             while true {
@@ -325,16 +328,15 @@ public final class TCPConnection: @unchecked Sendable {
     }
 
     /// Reads at most `maxLength` bytes; an empty result means end of stream.
-    public func read(maxLength: Int = 65536) throws(NetError) -> [UInt8] {
+    public func read(maxLength: Int = 65536) throws -> [UInt8] {
         var result = [UInt8](repeating: 0, count: maxLength)
-        var outcome: Result<Int, NetError> = .success(0)
-        result.withUnsafeMutableBytes { bytes in outcome = Result { () throws(NetError) in try read(into: bytes) } }
-        result.removeSubrange(try outcome.get()...)
+        let n = try result.withUnsafeMutableBytes { try read(into: $0) }
+        result.removeSubrange(n...)
         return result
     }
 
     /// Writes all of `buffer`, parking while the socket's send buffer is full.
-    public func write(_ buffer: UnsafeRawBufferPointer) throws(NetError) {
+    public func write(_ buffer: UnsafeRawBufferPointer) throws {
         let descriptor = socket.descriptor
         try socket.withFD("write") { fd throws(NetError) in
             var offset = 0
@@ -353,17 +355,13 @@ public final class TCPConnection: @unchecked Sendable {
         }
     }
 
-    public func write(_ bytes: [UInt8]) throws(NetError) {
-        var outcome: Result<Void, NetError> = .success(())
-        bytes.withUnsafeBytes { buffer in outcome = Result { () throws(NetError) in try write(buffer) } }
-        try outcome.get()
+    public func write(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try write($0) }
     }
 
-    public func write(_ text: String) throws(NetError) {
+    public func write(_ text: String) throws {
         var text = text
-        var outcome: Result<Void, NetError> = .success(())
-        text.withUTF8 { buffer in outcome = Result { () throws(NetError) in try write(UnsafeRawBufferPointer(buffer)) } }
-        try outcome.get()
+        try text.withUTF8 { try write(UnsafeRawBufferPointer($0)) }
     }
 
     /// Reads (and writes) after `deadline` fail with `.timedOut`; one blocked now wakes at
@@ -383,7 +381,7 @@ public final class TCPConnection: @unchecked Sendable {
     }
 
     /// Shuts down the sending side: the peer reads end of stream; reading still works.
-    public func closeWrite() throws(NetError) {
+    public func closeWrite() throws {
         try socket.withFD("shutdown") { fd throws(NetError) in
             if shutdown(fd, Int32(SHUT_WR)) != 0 { throw NetError(errno: errno, operation: "shutdown") }
         }
