@@ -60,6 +60,7 @@ func runMain(_ argv: [String]) {
         "ring": ringBench,
         "workers": workersBench,
         "parkmem": parkMemBench,
+        "netecho": netEchoBench,
     ]
     guard argv.count >= 2, let bench = benches[argv[1]] else { usage("name a benchmark") }
     let args = Arguments(argv.dropFirst(2))

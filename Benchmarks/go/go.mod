@@ -1,0 +1,3 @@
+module netbench
+
+go 1.19
