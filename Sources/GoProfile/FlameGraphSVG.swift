@@ -15,6 +15,10 @@
 //     current zoom;
 //   - reset (button, Escape, or a click on the background): unzoom and clear the search.
 // `inverted` draws an icicle graph: the root at the top, callees below.
+// `embedded` renders an `<svg>` element for an HTML page (the report, `ReportPage`): no XML prolog, no
+// script, ids prefixed with `idPrefix` so several graphs share a page; the page includes `script` once and
+// calls `gotraceFlameGraph(svgElement)` per graph. Keyboard shortcuts and the URL hash stay with the
+// standalone file, where the graph owns the document.
 // Nodes narrower than `minimumWidth` pixels are left out (they could not be seen or clicked); their value
 // stays in their parent. Differential graphs (`FlameNode.baseline` set) colour each frame by the change
 // of its share of the total: red grew, blue shrank, white unchanged.
@@ -29,6 +33,9 @@ public enum FlameGraphSVG {
         public var width = 1200
         public var frameHeight = 16
         public var minimumWidth = 0.1
+        /// An `<svg>` element for an HTML page: no prolog, no script, ids prefixed (see the design note).
+        public var embedded = false
+        public var idPrefix = ""
         public init() {}
     }
 
@@ -59,9 +66,16 @@ public enum FlameGraphSVG {
         let top = 60.0  // title, subtitle and controls
         let bottom = 30.0  // details line
         let height = top + Double(maxDepth + 1) * frame + bottom
+        let prefix = options.idPrefix
         var svg = ByteWriter(capacity: 1 << 16)
-        svg.append("<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n")
-        svg.append("<svg version=\"1.1\" xmlns=\"http://www.w3.org/2000/svg\" xmlns:xhtml=\"http://www.w3.org/1999/xhtml\" width=\"")
+        if options.embedded {
+            svg.append("<svg class=\"flamegraph\" xmlns=\"http://www.w3.org/2000/svg\" data-prefix=\"")
+            svg.appendXML(prefix)
+            svg.append("\" width=\"")
+        } else {
+            svg.append("<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n")
+            svg.append("<svg version=\"1.1\" xmlns=\"http://www.w3.org/2000/svg\" xmlns:xhtml=\"http://www.w3.org/1999/xhtml\" width=\"")
+        }
         svg.append(options.width)
         svg.append("\" height=\"")
         svg.append(height, decimals: 0)
@@ -90,15 +104,27 @@ public enum FlameGraphSVG {
         svg.append(Double(options.width) / 2, decimals: 0)
         svg.append("\" y=\"36\">")
         svg.appendXML(options.subtitle.isEmpty ? defaultSubtitle(differential: differential, inverted: options.inverted) : options.subtitle)
-        svg.append("</text>\n<text id=\"reset\" class=\"control\" x=\"10\" y=\"52\">Reset zoom</text>\n")
-        svg.append("<text id=\"matched\" class=\"control\" x=\"")
+        svg.append("</text>\n<text id=\"")
+        svg.appendXML(prefix)
+        svg.append("reset\" class=\"control\" x=\"10\" y=\"52\">Reset zoom</text>\n")
+        svg.append("<text id=\"")
+        svg.appendXML(prefix)
+        svg.append("matched\" class=\"control\" x=\"")
         svg.append(Double(options.width) - 330, decimals: 0)
         svg.append("\" y=\"52\"></text>\n")
         svg.append("<foreignObject x=\"")
         svg.append(Double(options.width) - 190, decimals: 0)
-        svg.append("\" y=\"39\" width=\"180\" height=\"20\"><xhtml:input id=\"search\" type=\"search\" placeholder=\"Search (regex, Ctrl-F)\" ")
-        svg.append("style=\"width:170px;font:11px sans-serif\"/></foreignObject>\n")
-        svg.append("<text id=\"details\" x=\"10\" y=\"")
+        // An HTML parser puts foreignObject content in the XHTML namespace by itself; XML needs the prefix.
+        svg.append("\" y=\"39\" width=\"180\" height=\"20\"><")
+        svg.append(options.embedded ? "input" : "xhtml:input")
+        svg.append(" id=\"")
+        svg.appendXML(prefix)
+        svg.append("search\" type=\"search\" placeholder=\"")
+        svg.append(options.embedded ? "Search (regex)" : "Search (regex, Ctrl-F)")
+        svg.append("\" style=\"width:170px;font:11px sans-serif\"/></foreignObject>\n")
+        svg.append("<text id=\"")
+        svg.appendXML(prefix)
+        svg.append("details\" x=\"10\" y=\"")
         svg.append(height - 10, decimals: 0)
         svg.append("\"> </text>\n<g id=\"frames\">\n")
 
@@ -143,9 +169,13 @@ public enum FlameGraphSVG {
             svg.appendXML(label(node.name, width: width))
             svg.append("</text></g>\n")
         }
+        if options.embedded {
+            svg.append("</g>\n</svg>\n")
+            return svg.bytes
+        }
         svg.append("</g>\n<script type=\"text/ecmascript\"><![CDATA[\n")
         svg.append(script)
-        svg.append("]]></script>\n</svg>\n")
+        svg.append("gotraceFlameGraph(document.documentElement);\n]]></script>\n</svg>\n")
         return svg.bytes
     }
 
@@ -208,23 +238,27 @@ public enum FlameGraphSVG {
 
         """
 
-    static let script: StaticString = """
-        (function () {
-          var svg = document.documentElement;
+    /// The interactive part, shared by the standalone SVG and the HTML report: defines
+    /// `gotraceFlameGraph(svg)`, which wires up one graph (queries stay inside `svg`).
+    public static let script: StaticString = """
+        function gotraceFlameGraph(svg) {
+          var prefix = svg.getAttribute('data-prefix') || '';
+          var standalone = svg === document.documentElement;
+          function byId(id) { return svg.querySelector('[id="' + prefix + id + '"]'); }
           var total = +svg.getAttribute('data-total');
           var unit = svg.getAttribute('data-unit');
           var side = +svg.getAttribute('data-side');
           var width = +svg.getAttribute('data-width');
-          var frames = Array.prototype.slice.call(document.querySelectorAll('g.f'));
+          var frames = Array.prototype.slice.call(svg.querySelectorAll('g.f'));
           var nodes = frames.map(function (g) {
             var base = g.getAttribute('data-b');
             return { g: g, s: +g.getAttribute('data-s'), v: +g.getAttribute('data-v'), d: +g.getAttribute('data-d'),
                      b: base === null ? null : +base, name: g.querySelector('title').textContent,
                      rect: g.querySelector('rect'), text: g.querySelector('text') };
           });
-          var details = document.getElementById('details');
-          var matched = document.getElementById('matched');
-          var search = document.getElementById('search');
+          var details = byId('details');
+          var matched = byId('matched');
+          var search = byId('search');
           var zoomed = nodes[0];
           var query = '';
 
@@ -284,6 +318,7 @@ public enum FlameGraphSVG {
             matched.textContent = re ? 'Matched: ' + share(sum, zoomed.v) + ' (' + amount(sum) + ')' : '';
           }
           function remember() {
+            if (!standalone) return;
             var parts = [];
             if (zoomed !== nodes[0]) parts.push('z=' + nodes.indexOf(zoomed));
             if (query) parts.push('q=' + encodeURIComponent(query));
@@ -297,23 +332,24 @@ public enum FlameGraphSVG {
             n.g.addEventListener('mouseout', function () { details.textContent = ' '; });
             n.g.addEventListener('click', function (e) { e.stopPropagation(); zoom(n); });
           });
-          document.getElementById('reset').addEventListener('click', reset);
-          document.querySelector('rect.background').addEventListener('click', reset);
+          byId('reset').addEventListener('click', reset);
+          svg.querySelector('rect.background').addEventListener('click', reset);
           if (search) search.addEventListener('input', function () { query = search.value; update(); });
-          document.addEventListener('keydown', function (e) {
+          if (standalone) document.addEventListener('keydown', function (e) {
             if ((e.ctrlKey || e.metaKey) && (e.key === 'f' || e.key === 'F') || (e.key === '/' && document.activeElement !== search)) {
               e.preventDefault();
               if (search) { search.focus(); search.select(); }
               else { var q = prompt('Search (regular expression)', query); if (q !== null) { query = q; update(); } }
             } else if (e.key === 'Escape') { reset(); }
           });
-          (location.hash || '').replace(/^#/, '').split('&').forEach(function (part) {
+          if (standalone) (location.hash || '').replace(/^#/, '').split('&').forEach(function (part) {
             var kv = part.split('=');
             if (kv[0] === 'z' && nodes[+kv[1]]) zoomed = nodes[+kv[1]];
             if (kv[0] === 'q') { query = decodeURIComponent(kv[1] || ''); if (search) search.value = query; }
           });
           update();
-        })();
+          return { reset: reset, search: function (q) { query = q; if (search) search.value = q; update(); } };
+        }
 
         """
 }
