@@ -25,6 +25,7 @@ let package = Package(
         .library(name: "LeakAnalyzer", type: .dynamic, targets: ["LeakAnalyzer"]),
         .library(name: "LatencyAnalyzer", type: .dynamic, targets: ["LatencyAnalyzer"]),
         .library(name: "FlamegraphAnalyzer", type: .dynamic, targets: ["FlamegraphAnalyzer"]),
+        .library(name: "HTMLReportAnalyzer", type: .dynamic, targets: ["HTMLReportAnalyzer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -132,6 +133,12 @@ let package = Package(
             name: "FlamegraphAnalyzer",
             dependencies: ["GoTracePluginKit", "GoProfile"],
             path: "Plugins/Flamegraph",
+            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]  // per-event loop, one thread
+        ),
+        .target(
+            name: "HTMLReportAnalyzer",
+            dependencies: ["GoTracePluginKit", "GoProfile"],
+            path: "Plugins/HTMLReport",
             swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]  // per-event loop, one thread
         ),
         .testTarget(

@@ -149,7 +149,8 @@ public final class LatencyAnalyzer: Analyzer {
         let topSites = sites.filter { $0.value.goroutines > 0 }.sorted {
             ($0.value.goroutines, $1.key) > ($1.value.goroutines, $0.key)
         }.prefix(siteLimit)
-        if host.wantsJSON {
+        // The JSON document is written in text mode too: the HTML report (`gotrace report --html`) embeds it.
+        do {
             let sitesJSON = topSites.map { stack, site in
                 JSON.object([
                     ("createdAt", JSON.array(host.userFrames(ofStack: stack).map(JSON.quote))),
@@ -164,7 +165,8 @@ public final class LatencyAnalyzer: Analyzer {
                 ("preemption", stats(preemption)), ("syscall", stats(syscall)), ("lifetime", stats(lifetime)),
                 ("sites", JSON.array(sitesJSON)),
             ]))
-        } else {
+        }
+        if !host.wantsJSON {
             var rows: [(String, Distribution)] = [("scheduling", scheduling)]
             rows += reasons.map { ("blocking " + ParkReasonName.name($0), blocking[Int($0)]!) }
             rows += [("syscall", syscall), ("preemption", preemption), ("lifetime", lifetime)]

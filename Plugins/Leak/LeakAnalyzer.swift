@@ -142,11 +142,9 @@ public final class LeakAnalyzer: Analyzer {
         let cycles = findCycles(among: leaked)
         host.setMetric("leaked", Int64(leaked.count))
         host.setMetric("cycles", Int64(cycles.count))
-        if host.wantsJSON {
-            try host.writeJSON(json(ordered, cycles, leaked: leaked.count, end: end))
-        } else {
-            try host.writeText(text(ordered, cycles, leaked: leaked.count, end: end))
-        }
+        // The JSON document is written in text mode too: the HTML report (`gotrace report --html`) embeds it.
+        try host.writeJSON(json(ordered, cycles, leaked: leaked.count, end: end))
+        if !host.wantsJSON { try host.writeText(text(ordered, cycles, leaked: leaked.count, end: end)) }
     }
 
     /// Cycles of the wait-for graph restricted to leaked goroutines (see the design note).

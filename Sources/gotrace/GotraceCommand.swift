@@ -7,7 +7,7 @@ struct GotraceCommand: ParsableCommand {
         commandName: "gotrace",
         abstract: "Record and inspect goroutine traces (.gtrace files).",
         subcommands: [RecordCommand.self, DumpCommand.self, StatCommand.self, ReportCommand.self, PluginsCommand.self,
-                      ExportCommand.self, DiffCommand.self])
+                      ExportCommand.self, DiffCommand.self, ViewCommand.self])
 }
 
 /// Exit codes shared by `dump` and `stat` (documented in docs/trace-format.md, "Tools"):

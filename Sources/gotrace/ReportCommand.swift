@@ -33,6 +33,10 @@ struct ReportCommand: ParsableCommand {
     @Option(name: .customLong("option"), help: ArgumentHelp("An analyzer option (repeatable).", valueName: "name.key=value"))
     var analyzerOptions: [String] = []
 
+    @Option(help: ArgumentHelp("Also write a self-contained HTML report (summary, leaks, latency, flame graphs, timeline).",
+                               valueName: "file"))
+    var html: String?
+
     @Flag(help: "Exit with status 3 if the leak analyzer reports leaked goroutines.")
     var failOnLeak = false
 
@@ -46,6 +50,14 @@ struct ReportCommand: ParsableCommand {
         for failure in catalog.failures { printErrorChain(failure.messages + ["plugin skipped"]) }
         var names = analyzers.isEmpty ? ReportCommand.builtInAnalyzers : analyzers
         if failOnLeak && !names.contains("leak") { names.append("leak") }
+        // The page needs these documents; analyzers added only for it print nothing.
+        var pageOnly: Set<String> = []
+        if html != nil {
+            for name in HTMLReportWriter.analyzers where !names.contains(name) {
+                names.append(name)
+                pageOnly.insert(name)
+            }
+        }
         var plugins: [LoadedPlugin] = []
         for name in names where !plugins.contains(where: { $0.name == name }) {
             guard let plugin = catalog.plugin(named: name) else {
@@ -90,8 +102,12 @@ struct ReportCommand: ParsableCommand {
                 failed = true
             }
         }
-        emit(outcome.results)
+        emit(outcome.results.filter { !pageOnly.contains($0.name) })
         if failed { throw ExitCode(1) }
+        if let html {
+            try HTMLReportWriter.write(trace: file, results: outcome.results, to: html)
+            printError("wrote \(html)")
+        }
         if failOnLeak, let leaked = outcome.results.first(where: { $0.name == "leak" })?.metrics["leaked"], leaked > 0 {
             throw ExitCode(ReportCommand.leakExitCode)
         }

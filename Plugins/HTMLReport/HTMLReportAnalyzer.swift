@@ -1,0 +1,567 @@
+// The html-report analyzer: what the HTML report (`gotrace report --html`, `gotrace view`) shows beyond the
+// leak and latency analyzers' documents — run summary, top CPU and blocking functions, the cpu and block
+// flame graphs (drawn by GoProfile's `FlameGraphSVG`, the SVG export's renderer), and the timeline —
+// gathered in the report's one streaming pass and written as one JSON document the host embeds in the page
+// (`ReportPage` in GoProfile).
+//
+// Design note
+// -----------
+// The timeline must stay small and quick to draw whatever the trace's size, so it is kept at levels of detail:
+//   1. P lanes, aggregated: per P, buckets of `bucketNs` holding busy nanoseconds and the goroutine that ran
+//      longest in the bucket. The bucket width is unknown while streaming (so is the trace's length): it
+//      starts at 1 µs and doubles, merging neighbours, whenever a slice ends past `maxBuckets` buckets. At
+//      the end the finest level is merged 4:1 into coarser ones (`levels` of them), which the page picks
+//      from by zoom.
+//   2. P lanes, exact: the first `maxSlices` running slices (P, goroutine, start, end) — full detail for the
+//      start of the trace (`detailEndNs` says how far); the page uses them when zoomed in that far.
+//   3. Goroutine lanes: running / runnable / blocked (reason, blocking stack) spans of the first
+//      `maxTracked` goroutines seen, at most `maxSpans` spans in all, plus every goroutine still blocked at
+//      the end (its last wait), so leaked goroutines always have a lane.
+//   4. Markers (spawn, steal, preempt, stack growth): the first `maxMarkers`; the counts are exact.
+// Memory is those bounds plus one park-stack entry per blocked goroutine and one entry per distinct
+// (reason, stack) and cpu stack — never proportional to the events.
+// Rejected: keeping every slice and letting the page aggregate (a million-event trace would be a 100 MB page
+// that takes seconds to parse), and SVG elements per slice (the DOM does not survive 100,000 of them; the
+// page draws on a canvas).
+
+import GoProfile
+import GoTracePluginKit
+
+public final class HTMLReportAnalyzer: Analyzer {
+    public static let name = "html-report"
+    public static let version = "1.0.0"
+    public static let summary = "data for the HTML report: summary, top functions, flame graphs, timeline (gotrace report --html)"
+    public static let options = [
+        AnalyzerOption("max-slices", help: "exact P-lane slices kept", default: "60000"),
+        AnalyzerOption("max-goroutines", help: "goroutines given a detailed lane", default: "400"),
+    ]
+
+    /// Finest-level buckets per P: 65,536 × 4 levels stays under ~2 MB of JSON per busy P.
+    static let maxBuckets: UInt64 = 1 << 16
+    static let levels = 4
+    static let maxSpans = 60_000
+    static let maxMarkers = 20_000
+    static let topCount = 10
+    /// Blocked-at-end goroutines added to the detailed lanes beyond the tracked ones.
+    static let maxLeakedLanes = 64
+
+    let host: AnalyzerHost
+    let maxSlices: Int
+    let maxTracked: Int
+    let stealCode: UInt8?
+    let stackGrowCode: UInt8?
+    let cpuSampleCode: UInt8?
+
+    struct Bucket {
+        var busy: UInt64 = 0
+        var top: UInt64 = 0
+        var topNs: UInt64 = 0
+    }
+
+    struct Running {
+        var proc: UInt64
+        var start: UInt64
+    }
+
+    struct Span {
+        var state: UInt8
+        var reason: UInt8
+        var start: UInt64
+        var end: UInt64
+        var stack: UInt64
+    }
+
+    struct Tracked {
+        var created: UInt64 = UInt64.max
+        var creationStack: UInt64 = 0
+        var spans: [Span] = []
+    }
+
+    struct Marker {
+        var type: UInt8
+        var time: UInt64
+        var lane: UInt64
+        var argument: UInt64
+    }
+
+    struct WaitKey: Hashable {
+        var reason: UInt8
+        var stack: UInt64
+    }
+
+    var bucketNs: UInt64 = 1_000
+    var buckets: [UInt64: [Bucket]] = [:]
+    var busyNs: [UInt64: UInt64] = [:]
+    var running: [UInt64: Running] = [:]
+    var slices: [(proc: UInt64, goroutine: UInt64, start: UInt64, end: UInt64)] = []
+    var detailEndNs: UInt64 = 0
+    var slicesDropped = 0
+    var tracked: [UInt64: Tracked] = [:]
+    var trackedOrder: [UInt64] = []
+    var spanCount = 0
+    var parkStacks: [UInt64: UInt64] = [:]
+    var blocked: [WaitKey: (nanoseconds: UInt64, count: Int64)] = [:]
+    var cpuCounts: [UInt64: Int64] = [:]
+    var markers: [Marker] = []
+    var created = 0
+    var steals = 0
+    var preemptions = 0
+    var stackGrowths = 0
+    var cpuSamples = 0
+    var lastTime: UInt64 = 0
+
+    public init(host: AnalyzerHost) throws(AnalyzerError) {
+        self.host = host
+        guard let slices = Int(host.option("max-slices") ?? "60000"), slices >= 0 else {
+            throw .invalidArgument("max-slices must be a number")
+        }
+        guard let goroutines = Int(host.option("max-goroutines") ?? "400"), goroutines >= 0 else {
+            throw .invalidArgument("max-goroutines must be a number")
+        }
+        maxSlices = slices
+        maxTracked = goroutines
+        stealCode = host.kindCode(named: "steal")
+        stackGrowCode = host.kindCode(named: "stack-grow")
+        cpuSampleCode = host.kindCode(named: "cpu-sample")
+    }
+
+    private static let runningState = UInt8(GOTRACE_G_RUNNING.rawValue)
+    private static let waitingState = UInt8(GOTRACE_G_WAITING.rawValue)
+    private static let deadState = UInt8(GOTRACE_G_DEAD.rawValue)
+
+    public func consume(_ batch: EventBatch) throws(AnalyzerError) {
+        if let last = batch.events.last { lastTime = last.time_ns }
+        for event in batch.events {
+            let a = event.arguments
+            switch event.kind {
+            case KindCode.spawn:
+                created += 1
+                mark(0, event.time_ns, a.0, a.1)
+            case KindCode.preempt:
+                preemptions += 1
+                mark(2, event.time_ns, a.0, event.proc)
+            case _ where event.kind == stealCode:
+                steals += 1
+                mark(1, event.time_ns, a.0, a.1)
+            case _ where event.kind == stackGrowCode:
+                stackGrowths += 1
+                mark(3, event.time_ns, a.0, event.proc)
+            case _ where event.kind == cpuSampleCode:
+                cpuSamples += 1
+                cpuCounts[a.1, default: 0] += 1
+            default:
+                break
+            }
+        }
+        for transition in batch.transitions { apply(transition, batch) }
+    }
+
+    private func mark(_ type: UInt8, _ time: UInt64, _ lane: UInt64, _ argument: UInt64) {
+        if markers.count < HTMLReportAnalyzer.maxMarkers { markers.append(Marker(type: type, time: time, lane: lane, argument: argument)) }
+    }
+
+    private func apply(_ transition: gotrace_transition, _ batch: EventBatch) {
+        let goroutine = transition.goroutine
+        let time = transition.time_ns
+        if transition.from == HTMLReportAnalyzer.runningState, let slice = running.removeValue(forKey: goroutine) {
+            addSlice(proc: slice.proc, goroutine: goroutine, start: slice.start, end: time)
+        }
+        if transition.to == HTMLReportAnalyzer.runningState {
+            let index = Int(transition.event_index)
+            let proc = index < batch.events.count ? batch.events[index].proc : UInt64.max
+            if proc != UInt64.max { running[goroutine] = Running(proc: proc, start: time) }
+        }
+        var parkStack: UInt64 = 0
+        if transition.from == HTMLReportAnalyzer.waitingState {
+            parkStack = parkStacks.removeValue(forKey: goroutine) ?? 0
+            let since = transition.since_ns == UInt64.max ? time : transition.since_ns
+            let key = WaitKey(reason: transition.reason, stack: parkStack)
+            blocked[key, default: (0, 0)].nanoseconds += time >= since ? time - since : 0
+            blocked[key, default: (0, 0)].count += 1
+        }
+        if transition.to == HTMLReportAnalyzer.waitingState { parkStacks[goroutine] = transition.stack_id }
+        // Detailed goroutine lanes.
+        if tracked[goroutine] == nil {
+            guard trackedOrder.count < maxTracked, spanCount < HTMLReportAnalyzer.maxSpans else { return }
+            var made = Tracked()
+            if transition.from == UInt8(GOTRACE_G_UNKNOWN.rawValue) { made.created = time }
+            made.creationStack = transition.creation_stack
+            tracked[goroutine] = made
+            trackedOrder.append(goroutine)
+        }
+        let from = transition.from
+        if from == HTMLReportAnalyzer.runningState || from == HTMLReportAnalyzer.waitingState
+            || from == UInt8(GOTRACE_G_RUNNABLE.rawValue) || from == UInt8(GOTRACE_G_SYSCALL.rawValue),
+            spanCount < HTMLReportAnalyzer.maxSpans, transition.since_ns != UInt64.max {
+            let reason = from == HTMLReportAnalyzer.waitingState ? transition.reason : 0
+            tracked[goroutine]!.spans.append(Span(state: from, reason: reason, start: transition.since_ns, end: time,
+                                                  stack: parkStack))
+            spanCount += 1
+        }
+        if tracked[goroutine]!.creationStack == 0 { tracked[goroutine]!.creationStack = transition.creation_stack }
+    }
+
+    private func addSlice(proc: UInt64, goroutine: UInt64, start: UInt64, end: UInt64) {
+        guard end > start else { return }
+        busyNs[proc, default: 0] += end - start
+        if slices.count < maxSlices {
+            slices.append((proc, goroutine, start, end))
+            detailEndNs = max(detailEndNs, end)
+        } else {
+            slicesDropped += 1
+        }
+        while end / bucketNs >= HTMLReportAnalyzer.maxBuckets { coarsen() }
+        var lane = buckets[proc] ?? []
+        buckets[proc] = nil  // keep the array uniquely referenced while it grows
+        let last = Int(end / bucketNs)
+        if lane.count <= last { lane.append(contentsOf: repeatElement(Bucket(), count: last + 1 - lane.count)) }
+        var index = Int(start / bucketNs)
+        while index <= last {
+            let low = max(start, UInt64(index) * bucketNs)
+            let high = min(end, UInt64(index + 1) * bucketNs)
+            if high > low {
+                let share = high - low
+                lane[index].busy += share
+                if share > lane[index].topNs {
+                    lane[index].topNs = share
+                    lane[index].top = goroutine
+                }
+            }
+            index += 1
+        }
+        buckets[proc] = lane
+    }
+
+    /// Doubles the bucket width: neighbours merge.
+    private func coarsen() {
+        bucketNs *= 2
+        for proc in Array(buckets.keys) {
+            buckets[proc] = HTMLReportAnalyzer.merge(buckets[proc]!, by: 2)
+        }
+    }
+
+    static func merge(_ lane: [Bucket], by factor: Int) -> [Bucket] {
+        var merged: [Bucket] = []
+        merged.reserveCapacity(lane.count / factor + 1)
+        var index = 0
+        while index < lane.count {
+            var bucket = Bucket()
+            for offset in index..<min(index + factor, lane.count) {
+                let part = lane[offset]
+                bucket.busy += part.busy
+                if part.topNs > bucket.topNs {
+                    bucket.topNs = part.topNs
+                    bucket.top = part.top
+                }
+            }
+            merged.append(bucket)
+            index += factor
+        }
+        return merged
+    }
+
+    public func finish() throws(AnalyzerError) {
+        let end = max(lastTime, host.traceInfo.end_ns)
+        for goroutine in running.keys.sorted() {
+            let slice = running[goroutine]!
+            addSlice(proc: slice.proc, goroutine: goroutine, start: slice.start, end: end)
+        }
+        running = [:]
+        var alive = 0
+        var blockedAtEnd: [gotrace_goroutine_info] = []
+        host.forEachGoroutine { info in
+            guard info.state != HTMLReportAnalyzer.deadState else { return }
+            alive += 1
+            if info.state == HTMLReportAnalyzer.waitingState { blockedAtEnd.append(info) }
+        }
+        // Waits still open at the end count up to it, as in the block profile.
+        var leakedLanes = 0
+        for info in blockedAtEnd.sorted(by: { $0.id < $1.id }) {
+            let since = info.state_since_ns == UInt64.max ? 0 : info.state_since_ns
+            let key = WaitKey(reason: info.reason, stack: info.state_stack)
+            blocked[key, default: (0, 0)].nanoseconds += end >= since ? end - since : 0
+            blocked[key, default: (0, 0)].count += 1
+            let span = Span(state: HTMLReportAnalyzer.waitingState, reason: info.reason, start: since, end: end,
+                            stack: info.state_stack)
+            if tracked[info.id] != nil {
+                tracked[info.id]!.spans.append(span)
+            } else if leakedLanes < HTMLReportAnalyzer.maxLeakedLanes {
+                leakedLanes += 1
+                tracked[info.id] = Tracked(created: info.created_ns, creationStack: info.creation_stack, spans: [span])
+                trackedOrder.append(info.id)
+            }
+        }
+        var names = NameCache(host: host)
+        var json = JSONText()
+        json.raw("{\"version\": 1, \"durationNs\": ")
+        json.number(end)
+        json.raw(", \"events\": ")
+        json.number(host.traceInfo.events)
+        json.raw(", \"summary\": ")
+        writeSummary(&json, end: end, alive: alive)
+        json.raw(", \"topCPU\": [")
+        let cpuByFunction = aggregate(cpuCounts.map { (names.frames($0.key).last ?? "[no stack]", $0.value, "") })
+        for (index, entry) in cpuByFunction.prefix(HTMLReportAnalyzer.topCount).enumerated() {
+            if index > 0 { json.raw(", ") }
+            json.raw("{\"function\": ")
+            json.string(entry.function)
+            json.raw(", \"samples\": ")
+            json.number(entry.value)
+            json.raw("}")
+        }
+        json.raw("], \"topBlocking\": [")
+        let blockedByFunction = aggregate(blocked.map {
+            (names.frames($0.key.stack).last ?? "[no stack]", Int64($0.value.nanoseconds), ParkReasonName.name($0.key.reason))
+        })
+        for (index, entry) in blockedByFunction.prefix(HTMLReportAnalyzer.topCount).enumerated() {
+            if index > 0 { json.raw(", ") }
+            json.raw("{\"function\": ")
+            json.string(entry.function)
+            json.raw(", \"reason\": ")
+            json.string(entry.reason)
+            json.raw(", \"blockedNs\": ")
+            json.number(entry.value)
+            json.raw("}")
+        }
+        json.raw("], \"flamegraphs\": {\"cpu\": ")
+        if cpuCounts.isEmpty {
+            json.raw("null")
+        } else {
+            let stacks = cpuCounts.sorted { $0.key < $1.key }.map { (frames: names.frames($0.key), value: $0.value) }
+            json.string(flameSVG(stacks, title: "CPU samples", unit: "samples", prefix: "cpu-"))
+        }
+        json.raw(", \"block\": ")
+        if blocked.isEmpty {
+            json.raw("null")
+        } else {
+            let stacks = blocked.sorted { ($0.key.reason, $0.key.stack) < ($1.key.reason, $1.key.stack) }.map {
+                (frames: ["[" + ParkReasonName.name($0.key.reason) + "]"] + names.frames($0.key.stack),
+                 value: Int64($0.value.nanoseconds))
+            }
+            json.string(flameSVG(stacks, title: "Blocked time (off-CPU)", unit: "nanoseconds", prefix: "block-"))
+        }
+        json.raw("}, \"timeline\": ")
+        writeTimeline(&json, end: end, names: &names)
+        json.raw("}")
+        try host.writeJSON(json.text)
+        host.setMetric("bytes", Int64(json.text.utf8.count))
+        if !host.wantsJSON {
+            try host.writeText("html report data: \(trackedOrder.count) goroutine lanes, \(slices.count) exact slices, "
+                               + "\(json.text.utf8.count) bytes\n")
+        }
+    }
+
+    private func aggregate(_ entries: [(String, Int64, String)]) -> [(function: String, value: Int64, reason: String)] {
+        var sums: [String: (value: Int64, reasons: [String: Int64])] = [:]
+        for (function, value, reason) in entries {
+            sums[function, default: (0, [:])].value += value
+            sums[function, default: (0, [:])].reasons[reason, default: 0] += value
+        }
+        return sums.map { function, sum in
+            let reason = sum.reasons.max { ($0.value, $1.key) < ($1.value, $0.key) }?.key ?? ""
+            return (function, sum.value, reason)
+        }.sorted { ($0.value, $1.function) > ($1.value, $0.function) }
+    }
+
+    private func flameSVG(_ stacks: [(frames: [String], value: Int64)], title: String, unit: String, prefix: String) -> String {
+        var options = FlameGraphSVG.Options()
+        options.title = title
+        options.unit = unit
+        options.embedded = true
+        options.idPrefix = prefix
+        return String(decoding: FlameGraphSVG.render(FlameNode.tree(stacks), options: options), as: UTF8.self)
+    }
+
+    private func writeSummary(_ json: inout JSONText, end: UInt64, alive: Int) {
+        let procs = busyNs.keys.sorted()
+        var total: UInt64 = 0
+        json.raw("{\"procs\": [")
+        for (index, proc) in procs.enumerated() {
+            if index > 0 { json.raw(", ") }
+            let busy = busyNs[proc]!
+            total += busy
+            json.raw("{\"p\": ")
+            json.number(proc)
+            json.raw(", \"busyNs\": ")
+            json.number(busy)
+            json.raw(", \"busyPercent\": ")
+            json.raw(percent(busy, end))
+            json.raw("}")
+        }
+        json.raw("], \"busyPercent\": ")
+        json.raw(procs.isEmpty ? "0" : percent(total, end * UInt64(procs.count)))
+        json.raw(", \"goroutinesCreated\": ")
+        json.number(UInt64(created))
+        json.raw(", \"goroutinesAlive\": ")
+        json.number(UInt64(alive))
+        json.raw(", \"steals\": ")
+        json.number(UInt64(steals))
+        json.raw(", \"preemptions\": ")
+        json.number(UInt64(preemptions))
+        json.raw(", \"stackGrowths\": ")
+        json.number(UInt64(stackGrowths))
+        json.raw(", \"cpuSamples\": ")
+        json.number(UInt64(cpuSamples))
+        json.raw("}")
+    }
+
+    private func percent(_ part: UInt64, _ whole: UInt64) -> String {
+        guard whole > 0 else { return "0" }
+        let tenths = (part * 1000 + whole / 2) / whole
+        return "\(tenths / 10).\(tenths % 10)"
+    }
+
+    private func writeTimeline(_ json: inout JSONText, end: UInt64, names: inout NameCache) {
+        let procs = buckets.keys.sorted()
+        json.raw("{\"endNs\": ")
+        json.number(end)
+        json.raw(", \"procs\": [")
+        json.raw(procs.map(String.init).joined(separator: ", "))
+        json.raw("], \"levels\": [")
+        // Finest first; each level's lanes are flat [index, busyNs, goroutine, …] triples of non-empty buckets.
+        var lanes = procs.map { buckets[$0]! }
+        var width = bucketNs
+        for level in 0..<HTMLReportAnalyzer.levels {
+            if level > 0 {
+                json.raw(", ")
+                lanes = lanes.map { HTMLReportAnalyzer.merge($0, by: 4) }
+                width *= 4
+            }
+            json.raw("{\"bucketNs\": ")
+            json.number(width)
+            json.raw(", \"lanes\": [")
+            for (laneIndex, lane) in lanes.enumerated() {
+                if laneIndex > 0 { json.raw(", ") }
+                json.raw("[")
+                var first = true
+                for (index, bucket) in lane.enumerated() where bucket.busy > 0 {
+                    if !first { json.raw(",") }
+                    first = false
+                    json.number(UInt64(index))
+                    json.raw(",")
+                    json.number(bucket.busy)
+                    json.raw(",")
+                    json.number(bucket.top)
+                }
+                json.raw("]")
+            }
+            json.raw("]}")
+        }
+        json.raw("], \"slices\": [")
+        for (index, slice) in slices.enumerated() {
+            if index > 0 { json.raw(",") }
+            json.number(slice.proc)
+            json.raw(",")
+            json.number(slice.goroutine)
+            json.raw(",")
+            json.number(slice.start)
+            json.raw(",")
+            json.number(slice.end)
+        }
+        json.raw("], \"detailEndNs\": ")
+        json.number(slicesDropped == 0 ? end : detailEndNs)
+        json.raw(", \"slicesDropped\": ")
+        json.number(UInt64(slicesDropped))
+        // Blocking and creation stacks, by index, so spans refer to them with a number.
+        var stackIndex: [UInt64: Int] = [:]
+        var stackList: [UInt64] = []
+        func index(_ stack: UInt64) -> Int {
+            if stack == 0 { return -1 }
+            if let known = stackIndex[stack] { return known }
+            stackIndex[stack] = stackList.count
+            stackList.append(stack)
+            return stackList.count - 1
+        }
+        json.raw(", \"goroutines\": [")
+        for (position, goroutine) in trackedOrder.enumerated() {
+            let lane = tracked[goroutine]!
+            if position > 0 { json.raw(", ") }
+            json.raw("{\"id\": ")
+            json.number(goroutine)
+            json.raw(", \"createdNs\": ")
+            json.raw(lane.created == UInt64.max ? "null" : String(lane.created))
+            json.raw(", \"createdAt\": ")
+            json.number(Int64(index(lane.creationStack)))
+            json.raw(", \"site\": ")
+            json.string(lane.creationStack == 0 ? "" : (names.frames(lane.creationStack).last ?? ""))
+            json.raw(", \"spans\": [")
+            for (spanIndex, span) in lane.spans.enumerated() {
+                if spanIndex > 0 { json.raw(",") }
+                json.number(UInt64(span.state))
+                json.raw(",")
+                json.number(UInt64(span.reason))
+                json.raw(",")
+                json.number(span.start)
+                json.raw(",")
+                json.number(span.end)
+                json.raw(",")
+                json.number(Int64(index(span.stack)))
+            }
+            json.raw("]}")
+        }
+        json.raw("], \"stacks\": [")
+        for (position, stack) in stackList.enumerated() {
+            if position > 0 { json.raw(", ") }
+            json.raw("[")
+            json.raw(host.userFrames(ofStack: stack).map { JSON.quote($0) }.joined(separator: ", "))
+            json.raw("]")
+        }
+        json.raw("], \"reasons\": [")
+        json.raw((0..<13).map { JSON.quote(ParkReasonName.name(UInt8($0))) }.joined(separator: ", "))
+        json.raw("], \"markers\": [")
+        for (position, marker) in markers.enumerated() {
+            if position > 0 { json.raw(",") }
+            json.number(UInt64(marker.type))
+            json.raw(",")
+            json.number(marker.time)
+            json.raw(",")
+            json.number(marker.lane == UInt64.max ? -1 : Int64(marker.lane))
+            json.raw(",")
+            json.number(marker.argument == UInt64.max ? -1 : Int64(marker.argument))
+        }
+        json.raw("], \"markersDropped\": ")
+        json.number(UInt64(created + steals + preemptions + stackGrowths - markers.count))
+        json.raw("}")
+    }
+}
+
+/// Function names of stacks, root first, the runtime's frames trimmed from both ends as in the flame graph
+/// export (`FrameNames`); each stack resolved once.
+struct NameCache {
+    let host: AnalyzerHost
+    var cache: [UInt64: [String]] = [:]
+
+    mutating func frames(_ stack: UInt64) -> [String] {
+        if let known = cache[stack] { return known }
+        var names = host.stack(stack).reversed().map { pc -> String in
+            if let frame = host.frame(pc) {
+                if let function = frame.function { return FrameNames.simplify(String(cString: function)) }
+                if let module = frame.module {
+                    let path = String(cString: module)
+                    return (path.split(separator: "/").last.map(String.init) ?? path) + "+0x" + String(frame.module_offset, radix: 16)
+                }
+                return "0x" + String(pc, radix: 16)
+            }
+            return FrameNames.functionPart(host.symbolize(pc))
+        }
+        var trimmed = names[...]
+        while let first = trimmed.first, FrameNames.isRuntime(first) { trimmed.removeFirst() }
+        while let last = trimmed.last, FrameNames.isRuntime(last) { trimmed.removeLast() }
+        if !trimmed.isEmpty { names = Array(trimmed) }
+        cache[stack] = names
+        return names
+    }
+}
+
+/// JSON text built by appending (Foundation-free).
+struct JSONText {
+    var text = ""
+    init() { text.reserveCapacity(1 << 20) }
+    mutating func raw(_ part: String) { text += part }
+    mutating func number(_ value: UInt64) { text += String(value) }
+    mutating func number(_ value: Int64) { text += String(value) }
+    mutating func string(_ value: String) { text += JSON.quote(value) }
+}
+
+@_cdecl("gotrace_plugin_v1")
+public func gotracePluginV1() -> UnsafeRawPointer { PluginExport.descriptor(for: HTMLReportAnalyzer.self) }
