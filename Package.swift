@@ -5,6 +5,7 @@
 //   GoRuntime   — the goroutine runtime (scheduler, channels, select, sync, timers). No package dependencies.
 //   CZlib       — system zlib.
 //   GoTrace     — the trace format: event-kind table, writer, chunk codec, reader, dump. No package dependencies.
+//   GoTraceGo   — reads Go execution traces (Go 1.11–1.21) as GoTrace events. No package dependencies.
 //   gotrace     — the command-line tool.
 //   CGoTracePlugin   — the plugin C ABI (gotrace_plugin.h); GoTracePluginKit — Swift plugin authors' module.
 //   CLibElf, GoSymbolize — ELF symbols and Swift demangling; GoTraceAnalysis — goroutine model, plugin host.
@@ -49,10 +50,15 @@ let package = Package(
             name: "GoTrace",
             dependencies: ["CZlib"]
         ),
+        .target(
+            name: "GoTraceGo",
+            dependencies: ["GoTrace"]
+        ),
         .executableTarget(
             name: "gotrace",
             dependencies: [
                 "GoTrace",
+                "GoTraceGo",
                 "GoTraceAnalysis",
                 "GoProfile",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -108,7 +114,7 @@ let package = Package(
         ),
         .target(
             name: "GoTraceAnalysis",
-            dependencies: ["GoTrace", "GoSymbolize", "CGoTracePlugin"],
+            dependencies: ["GoTrace", "GoTraceGo", "GoSymbolize", "CGoTracePlugin"],
             // The report's per-event loop touches class properties (model, decoder) on one thread; dynamic
             // exclusivity checks on them measured ~17% of `gotrace report`'s time.
             swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
@@ -140,6 +146,11 @@ let package = Package(
             dependencies: ["GoTracePluginKit", "GoProfile"],
             path: "Plugins/HTMLReport",
             swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]  // per-event loop, one thread
+        ),
+        .testTarget(
+            name: "GoTraceGoTests",
+            // gotrace runs the reports; Go programs under Tests/Fixtures/GoPrograms are built with `go build`.
+            dependencies: ["GoTraceGo", "GoTrace", "gotrace"]
         ),
         .testTarget(
             name: "GoTraceAnalysisTests",

@@ -35,6 +35,18 @@ public struct TraceEvent: Sendable {
     /// extra ones are present too (and `spec` has been extended with their names).
     public var arguments: [TraceValue]
 
+    /// For readers of other formats (GoTraceGo) that produce the same events.
+    public init(spec: EventKindSpec, ticks: UInt64, nanoseconds: UInt64, machine: UInt64, proc: UInt64?,
+                goroutine: UInt64?, arguments: [TraceValue]) {
+        self.spec = spec
+        self.ticks = ticks
+        self.nanoseconds = nanoseconds
+        self.machine = machine
+        self.proc = proc
+        self.goroutine = goroutine
+        self.arguments = arguments
+    }
+
     /// The argument named `name` (as spelled in the kind table), if present.
     public func argument(_ name: String) -> TraceValue? {
         guard let index = spec.arguments.firstIndex(where: { $0.name == name }), index < arguments.count else {

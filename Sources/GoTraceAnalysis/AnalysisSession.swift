@@ -23,6 +23,7 @@ import Glibc
 import CGoTracePlugin
 import GoSymbolize
 import GoTrace
+import GoTraceGo
 
 public enum ReportFormat: Sendable { case text, json }
 
@@ -95,8 +96,22 @@ final class DefinitionTable: DefinitionSink {
         return UnsafePointer(made)
     }
 
+    /// Frames the trace itself names (Go traces: function, file and line from Go's stack table), by the
+    /// address its stacks use. Consulted before the symbolizer, which never sees these addresses.
+    private var knownFrames: [UInt64: GoFrame] = [:]
+
+    func adoptKnownFrames(_ table: [UInt64: GoFrame]) { knownFrames.merge(table) { _, new in new } }
+
     func frame(_ pc: UInt64) -> gotrace_frame {
         if let known = frames[pc] { return known }
+        if let goFrame = knownFrames[pc] {
+            let made = gotrace_frame(
+                struct_size: UInt32(MemoryLayout<gotrace_frame>.size), line: UInt32(clamping: goFrame.line),
+                address: goFrame.pc, function: intern(goFrame.function), module: nil, build_id: nil,
+                file: intern(goFrame.file), function_offset: 0, module_offset: 0, module_start: 0, module_limit: 0)
+            frames[pc] = made
+            return made
+        }
         let resolved = symbolizer.frame(returnAddress: pc)
         let made = gotrace_frame(
             struct_size: UInt32(MemoryLayout<gotrace_frame>.size), line: 0, address: pc,
@@ -109,7 +124,7 @@ final class DefinitionTable: DefinitionSink {
 
     func symbolize(_ pc: UInt64) -> UnsafeMutablePointer<CChar> {
         if let known = symbols[pc] { return known }
-        let made = strdup(symbolizer.describe(pc))!
+        let made = strdup(knownFrames[pc].map(GoTraceReader.describe) ?? symbolizer.describe(pc))!
         symbols[pc] = made
         return made
     }
@@ -157,6 +172,7 @@ public final class AnalysisSession {
 
     /// Runs the pass. `progress(done, total)` is called every few batches when the total is known.
     public func run(progress: ((UInt64, UInt64) -> Void)? = nil) -> AnalysisOutcome {
+        if GoTraceReader.isGoTrace(path: path) { return runGoTrace(progress: progress) }
         if let fast = FastEventSource(path: path) {
             startWallNs = fast.startWallNs
             createAll()
@@ -190,6 +206,29 @@ public final class AnalysisSession {
         destroyAll()
         return AnalysisOutcome(results: results, diagnostics: reader.diagnostics.map(\.description) + symbolDiagnostics,
                                fatal: nil, events: eventsRead)
+    }
+
+    /// A Go execution trace (GoTraceGo): same model, same plugins; frames come from Go's stack table.
+    private func runGoTrace(progress: ((UInt64, UInt64) -> Void)?) -> AnalysisOutcome {
+        let reader = GoTraceReader(path: path)
+        if let fatal = reader.fatal {
+            return AnalysisOutcome(results: [], diagnostics: reader.diagnostics, fatal: fatal, events: 0)
+        }
+        definitions.adoptKnownFrames(reader.frames)
+        let source = GoTraceEventSource(reader: reader)
+        createAll()
+        let pipeline = PipelinedEventSource(source: source, batchSize: AnalysisSession.batchSize)
+        if pipeline.start() {
+            streamPipelined(pipeline, expected: nil, progress: progress)
+            pipeline.stop()
+        } else {
+            stream(source, progress: progress)
+        }
+        isComplete = reader.isComplete
+        finishAll()
+        let results = instances.map(\.result)
+        destroyAll()
+        return AnalysisOutcome(results: results, diagnostics: reader.diagnostics, fatal: nil, events: eventsRead)
     }
 
     /// Modules rebuilt since the recording: their addresses are not symbolized (they would name wrong functions).

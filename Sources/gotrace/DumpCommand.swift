@@ -1,5 +1,6 @@
 import ArgumentParser
 import GoTrace
+import GoTraceGo
 
 struct DumpCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,6 +16,7 @@ struct DumpCommand: ParsableCommand {
     var file: String
 
     func run() throws {
+        if GoTraceReader.isGoTrace(path: file) { return try dumpGoTrace() }
         let reader = TraceReader(path: file)
         var output = BufferedStandardOutput()
         while let event = reader.next() {
@@ -27,5 +29,20 @@ struct DumpCommand: ParsableCommand {
         }
         let status = readExitStatus(after: reader)
         if status != 0 { throw ExitCode(status) }
+    }
+
+    /// A Go execution trace, mapped onto gotrace kinds (docs/go-traces.md); then Go's frames, one per line.
+    private func dumpGoTrace() throws {
+        let reader = GoTraceReader(path: file)
+        var output = BufferedStandardOutput()
+        while let event = reader.next() {
+            output.writeLine(TraceTextFormatter.line(for: event, strings: reader.string))
+        }
+        for address in reader.frames.keys.sorted() {
+            if let frame = reader.describeFrame(address) { output.writeLine("frame 0x\(String(address, radix: 16)) \(frame)") }
+        }
+        output.flush()
+        for diagnostic in reader.diagnostics { printError(diagnostic) }
+        if reader.fatal != nil { throw ExitCode(ReadExitCode.unreadable) }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GoTrace
+import GoTraceGo
 
 struct StatCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -38,11 +39,21 @@ struct StatCommand: ParsableCommand {
     }
 
     func run() throws {
-        let reader = TraceReader(path: file)
-        let summary = TraceSummary(reading: reader)
-        for diagnostic in reader.diagnostics { printError(diagnostic.description) }
-        let status = readExitStatus(after: reader)
-        if reader.fatalDiagnostic != nil { throw ExitCode(status) }
+        let summary: TraceSummary
+        let status: Int32
+        if GoTraceReader.isGoTrace(path: file) {
+            let reader = GoTraceReader(path: file)
+            summary = TraceSummary(reading: reader)
+            for diagnostic in reader.diagnostics { printError(diagnostic) }
+            if reader.fatal != nil { throw ExitCode(ReadExitCode.unreadable) }
+            status = ReadExitCode.readable
+        } else {
+            let reader = TraceReader(path: file)
+            summary = TraceSummary(reading: reader)
+            for diagnostic in reader.diagnostics { printError(diagnostic.description) }
+            status = readExitStatus(after: reader)
+            if reader.fatalDiagnostic != nil { throw ExitCode(status) }
+        }
         let report = Report(
             file: file, complete: summary.complete, events: summary.events, eventsByKind: summary.eventsByKind,
             goroutines: summary.goroutines, machines: summary.machines,

@@ -1,0 +1,48 @@
+// Go execution traces as an event source for `gotrace report`: GoTraceGo's reader, batched into ABI events.
+//
+// The reader's string and stack tables are complete before the first event (Go writes the stack table at
+// the end of the trace; the reader scans the whole file first), so they are handed to the definition sink
+// with the first batch. Frames are already named by the trace: the session gives them to the definition
+// table (`DefinitionTable.adoptKnownFrames`), so look-ups answer from Go's own function, file and line and
+// never go through ELF.
+
+import CGoTracePlugin
+import GoTrace
+import GoTraceGo
+
+final class GoTraceEventSource: EventSource {
+    let reader: GoTraceReader
+    private var definedTables = false
+
+    init(reader: GoTraceReader) { self.reader = reader }
+
+    var eventsRead: UInt64 { reader.eventsRead }
+    var expectedEvents: UInt64? { nil }
+
+    func fill(_ batch: UnsafeMutableBufferPointer<gotrace_event>, definitions: DefinitionSink) -> Int {
+        if !definedTables {
+            definedTables = true
+            for (id, text) in reader.strings { definitions.defineString(id, text) }
+            for (id, pcs) in reader.stacks { definitions.defineStack(id, pcs) }
+        }
+        var count = 0
+        while count < batch.count, let event = reader.nextMapped() {
+            var converted = gotrace_event()
+            converted.kind = event.kind.rawValue
+            converted.time_ns = event.nanoseconds
+            converted.machine = event.machine
+            converted.proc = event.proc
+            converted.goroutine = event.goroutine
+            converted.argument_count = UInt8(min(event.argumentCount, 4))
+            withUnsafeMutableBytes(of: &converted.arguments) { raw in
+                raw.storeBytes(of: event.arguments.0, toByteOffset: 0, as: UInt64.self)
+                raw.storeBytes(of: event.arguments.1, toByteOffset: 8, as: UInt64.self)
+                raw.storeBytes(of: event.arguments.2, toByteOffset: 16, as: UInt64.self)
+                raw.storeBytes(of: event.arguments.3, toByteOffset: 24, as: UInt64.self)
+            }
+            batch[count] = converted
+            count += 1
+        }
+        return count
+    }
+}

@@ -1,0 +1,697 @@
+// Reading Go execution traces (Go 1.11–1.21) as gotrace events.
+//
+// Design note
+// -----------
+// A Go trace is a 16-byte header (`go 1.N trace`) followed by events. Each event is a byte (6-bit type,
+// 2-bit argument count minus one; 3 means "a length in bytes follows") and varint arguments, the first
+// being the time since the previous event of the same batch. Events come in per-P batches (`Batch [p,
+// ticks]`); the string table is interleaved (`String`), the stack table (`Stack`: id, frame count, then
+// pc/function/file/line per frame) and the tick frequency come at the end. The reader works in passes:
+//   1. Scan: decode every event once, checking each against `GoEventType.table`, recording where each
+//      P's batches are, the strings, the stacks (frames get synthetic addresses, see `GoFrame`), the
+//      frequency, the CPU samples and the values of user logs. Nothing is kept per event. A malformed or
+//      cut-short event ends the scan: a diagnostic names the offset, everything before it is used.
+//   2. Order: per P a cursor decodes its batches again lazily, one head event at a time. Go 1.7+ traces
+//      are ordered as Go's parser orders them (internal/trace/order.go): per-goroutine sequence numbers
+//      on GoStart/GoUnblock/GoSysExit say which head may go next; among the heads whose goroutine is in
+//      the state the event expects, the smallest timestamp goes first. If no head is ready the trace is
+//      inconsistent: the reader reports it once and takes the smallest timestamp anyway, so it always
+//      makes progress. A timestamp smaller than the previous one ("time stamps out of order", which Go's
+//      parser rejects) is reported once and raised to the previous one.
+//   3. Map: each ordered Go event becomes zero, one or two gotrace events (`GoTraceReader+Mapping`).
+// Memory: the file's bytes, the string and stack tables, one cursor per P and one state per goroutine —
+// never a record per event (Go's own parser keeps ~200 bytes per event).
+//
+// Robustness: every length is checked against the bytes left, every count against what those bytes can
+// hold; no force unwraps on file data; a problem becomes a diagnostic, never a trap.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import GoTrace
+
+/// One frame of Go's stack table, under a synthetic address unique to (pc, function, file, line): Go lists
+/// inlined frames under the same pc, so the pc alone does not name a frame.
+public struct GoFrame: Sendable, Equatable, Hashable {
+    public var pc: UInt64
+    public var function: String
+    public var file: String
+    public var line: Int
+}
+
+/// A gotrace event produced from a Go event: plain values, no allocation.
+public struct GoMappedEvent: Sendable {
+    public var kind: EventKind
+    public var nanoseconds: UInt64
+    public var machine: UInt64
+    /// `UInt64.max` when the event has no P (Go's global buffer).
+    public var proc: UInt64
+    /// `UInt64.max` when no goroutine is concerned.
+    public var goroutine: UInt64
+    public var arguments: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+    public var argumentCount: Int
+}
+
+public final class GoTraceReader: Sequence, IteratorProtocol {
+    /// Where one batch of a P lies in the file: its events are at `start..<end`, its clock starts at `ticks`.
+    struct BatchRange {
+        var start: Int
+        var end: Int
+        var ticks: UInt64
+    }
+
+    /// An event as the order pass sees it (Go's layout: arguments after the timestamp, stack apart).
+    struct GoEvent {
+        var type: UInt8 = 0
+        var ticks: UInt64 = 0
+        var offset: Int = 0
+        var p: Int64 = 0
+        var g: UInt64 = 0
+        var args: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        var stack: UInt64 = 0
+    }
+
+    /// One P's cursor.
+    struct Stream {
+        var p: Int64
+        var batches: [BatchRange]
+        var nextBatch = 0
+        var position = 0
+        var end = 0
+        var ticks: UInt64 = 0
+        var currentG: UInt64 = 0
+        var thread: UInt64 = 0
+        var head = GoEvent()
+        var hasHead = false
+        var inFrontier = false
+        /// CPU samples form their own stream, sorted by their own timestamps (as Go's parser does).
+        var samples: [GoEvent] = []
+        var isSampleStream = false
+    }
+
+    struct GoroutineOrder {
+        var seq: UInt64 = 0
+        var status: UInt8 = 0  // 0 dead, 1 runnable, 2 running, 3 waiting (Go's gStatus)
+    }
+
+    public let fileName: String
+    /// Go version × 1000 + minor (1019 for `go 1.19 trace`); nil if the header was not read.
+    public private(set) var version: Int?
+    /// One line per problem: `FILE: offset N: what`.
+    public private(set) var diagnostics: [String] = []
+    /// Set when nothing can be read (not a Go trace, unsupported version, unreadable file).
+    public private(set) var fatal: String?
+    /// False when the trace was cut short (no frequency event, or a truncated or malformed event).
+    public private(set) var isComplete = false
+    public private(set) var fileSize: UInt64 = 0
+    /// Ticks per second from the trace's frequency event (an assumed value if the trace has none).
+    public private(set) var ticksPerSecond: UInt64 = GoTraceReader.assumedTicksPerSecond
+    /// Go strings by id, plus the values of user logs under ids above Go's.
+    public private(set) var strings: [UInt64: [UInt8]] = [:]
+    /// Stacks by Go stack id: synthetic frame addresses, innermost first.
+    public private(set) var stacks: [UInt64: [UInt64]] = [:]
+    /// Frames by synthetic address.
+    public private(set) var frames: [UInt64: GoFrame] = [:]
+    /// Go events decoded by the scan, and gotrace events produced so far.
+    public private(set) var goEventCount: UInt64 = 0
+    public private(set) var eventsRead: UInt64 = 0
+    /// Events whose timestamps stepped back and were raised to the previous one.
+    public internal(set) var outOfOrderTimestamps: UInt64 = 0
+    /// Goroutines the Go runtime runs for itself (entry function in package runtime, except runtime.main);
+    /// their events are left out unless `includeSystemGoroutines` (see docs/go-traces.md).
+    public internal(set) var systemGoroutines: Set<UInt64> = []
+    public let includeSystemGoroutines: Bool
+
+    /// Go 1.19 on amd64 ticks at the TSC rate / 64; with no frequency event (a trace cut short) the reader
+    /// assumes a 2.5 GHz TSC, so durations are approximate — and says so.
+    static let assumedTicksPerSecond: UInt64 = 2_500_000_000 / 64
+    /// Go's parser refuses stacks deeper than this and strings longer than 1e6 bytes; so do we.
+    static let maxFrames: UInt64 = 1000
+    static let maxStringLength: UInt64 = 1_000_000
+
+    var bytes: [UInt8] = []
+    var streams: [Stream] = []
+    var minTicks: UInt64 = 0
+    var logMessageIDs: [Int: UInt64] = [:]
+    var order: [GoroutineOrder] = []
+    var sparseOrder: [UInt64: GoroutineOrder] = [:]
+    var gcOrder = GoroutineOrder()
+    var lastTicks: UInt64 = 0
+    var reportedInconsistency = false
+    var reportedTimeOrder = false
+    var blockedInSyscall: Set<UInt64> = []
+    var lastSysBlock: [UInt64: UInt64] = [:]
+    /// Mapped events waiting to be returned (a Go event may map to two).
+    var pending: [GoMappedEvent] = []
+    var pendingIndex = 0
+    /// For the `TraceEvent` interface: definitions are yielded first.
+    var definitionEvents: [TraceEvent]?
+    var definitionIndex = 0
+
+    /// Whether the file at `path` starts with a Go trace header (of any version).
+    public static func isGoTrace(path: String) -> Bool {
+        guard case .success(let source) = FileByteSource.open(path: path),
+              let head = source.read(at: 0, count: GoTraceHeader.size)
+        else { return false }
+        return GoTraceHeader.classify(head) != .notGo
+    }
+
+    public init(path: String, includeSystemGoroutines: Bool = false) {
+        fileName = path
+        self.includeSystemGoroutines = includeSystemGoroutines
+        switch FileByteSource.open(path: path) {
+        case .failure(let problem):
+            fail(0, "cannot open: \(problem)")
+            return
+        case .success(let source):
+            fileSize = source.size
+            guard source.size <= UInt64(Int32.max) else {
+                fail(0, "Go trace larger than 2 GiB is not supported")
+                return
+            }
+            guard let read = source.read(at: 0, count: Int(source.size)), read.count == Int(source.size) else {
+                fail(0, "cannot open: read error")
+                return
+            }
+            bytes = read
+        }
+        start()
+    }
+
+    public init(bytes: [UInt8], fileName: String = "<memory>", includeSystemGoroutines: Bool = false) {
+        self.fileName = fileName
+        self.includeSystemGoroutines = includeSystemGoroutines
+        self.bytes = bytes
+        fileSize = UInt64(bytes.count)
+        start()
+    }
+
+    private func fail(_ offset: Int, _ what: String) {
+        let line = "\(fileName): offset \(offset): \(what)"
+        fatal = line
+        diagnostics.append(line)
+    }
+
+    func report(_ offset: Int, _ what: String) { diagnostics.append("\(fileName): offset \(offset): \(what)") }
+
+    private func start() {
+        switch GoTraceHeader.classify(Array(bytes.prefix(GoTraceHeader.size))) {
+        case .notGo:
+            fail(0, "not a Go execution trace (bad header)")
+            return
+        case .unsupported(let version):
+            let later = version >= 1022 ? " (Go 1.22 changed the trace format; see docs/go-traces.md)" : ""
+            fail(5, "unsupported Go trace version \(GoTraceHeader.spell(version)): this build reads Go 1.11–1.21 traces\(later)")
+            return
+        case .supported(let version):
+            self.version = version
+        }
+        scan()
+        if fatal == nil { prepareStreams() }
+    }
+
+    // MARK: Raw decoding
+
+    /// A decoded raw event: type, offset, up to 8 varint arguments (the timestamp delta first).
+    struct RawEvent {
+        var type: UInt8 = 0
+        var offset = 0
+        var count = 0
+        var args: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
+        /// For `String` and `UserLog`: the byte range of the text.
+        var text: Range<Int> = 0..<0
+
+        subscript(index: Int) -> UInt64 {
+            withUnsafeBytes(of: args) { $0.load(fromByteOffset: index * 8, as: UInt64.self) }
+        }
+
+        mutating func append(_ value: UInt64) {
+            guard count < 8 else { return }
+            withUnsafeMutableBytes(of: &args) { $0.storeBytes(of: value, toByteOffset: count * 8, as: UInt64.self) }
+            count += 1
+        }
+    }
+
+    enum RawResult {
+        case event(next: Int)
+        case malformed(String)
+        case truncated
+    }
+
+    @inline(__always)
+    func varint(_ position: inout Int) -> UInt64? {
+        var result: UInt64 = 0
+        var shift: UInt64 = 0
+        while position < bytes.count {
+            let byte = bytes[position]
+            position += 1
+            result |= UInt64(byte & 0x7f) << shift
+            if byte < 0x80 { return result }
+            shift += 7
+            if shift > 63 { return nil }
+        }
+        return nil
+    }
+
+    /// Decodes the event at `position` into `raw`. `stackFrames`, when given, receives every argument of a
+    /// `Stack` event (they do not fit the fixed slots).
+    func decodeRaw(at position: Int, into raw: inout RawEvent, stackFrames: UnsafeMutablePointer<[UInt64]>? = nil)
+        -> RawResult
+    {
+        var cursor = position
+        guard cursor < bytes.count else { return .truncated }
+        let head = bytes[cursor]
+        cursor += 1
+        raw = RawEvent(type: head & 0x3f, offset: position)
+        let type = raw.type
+        guard type < GoEventType.count, let spec = GoEventType.table[Int(type)], spec.minimumVersion <= (version ?? 0)
+        else { return .malformed("unknown Go event type \(type)") }
+        if type == GoEventType.string {
+            guard let id = varint(&cursor), let length = varint(&cursor) else { return .truncated }
+            guard id != 0, length <= GoTraceReader.maxStringLength else { return .malformed("bad string definition") }
+            guard UInt64(bytes.count - cursor) >= length else { return .truncated }
+            raw.append(id)
+            raw.text = cursor..<cursor + Int(length)
+            return .event(next: cursor + Int(length))
+        }
+        let inline = Int(head >> 6) + 1
+        if inline < 4 {
+            for _ in 0..<inline {
+                guard let value = varint(&cursor) else { return .truncated }
+                raw.append(value)
+            }
+        } else {
+            guard let length = varint(&cursor) else { return .truncated }
+            guard UInt64(bytes.count - cursor) >= length else { return .truncated }
+            let end = cursor + Int(length)
+            while cursor < end {
+                guard let value = varint(&cursor), cursor <= end else { return .malformed("\(spec.name) event has a wrong length") }
+                if type == GoEventType.stack {
+                    stackFrames?.pointee.append(value)
+                    if raw.count < 2 { raw.append(value) }
+                } else {
+                    guard raw.count < 8 else { return .malformed("\(spec.name) event has too many arguments") }
+                    raw.append(value)
+                }
+            }
+        }
+        if type == GoEventType.stack {
+            if inline < 4 {
+                for index in 0..<raw.count { stackFrames?.pointee.append(raw[index]) }
+            }
+        } else if raw.count != spec.wireArgumentCount {
+            return .malformed("\(spec.name) has \(raw.count) arguments, expected \(spec.wireArgumentCount)")
+        }
+        if type == GoEventType.userLog {
+            guard let length = varint(&cursor) else { return .truncated }
+            guard length <= GoTraceReader.maxStringLength else { return .malformed("user log value too long") }
+            guard UInt64(bytes.count - cursor) >= length else { return .truncated }
+            raw.text = cursor..<cursor + Int(length)
+            cursor += Int(length)
+        }
+        return .event(next: cursor)
+    }
+
+    // MARK: Pass 1: scan
+
+    private func scan() {
+        var batchesByP: [Int64: [BatchRange]] = [:]
+        var current: (p: Int64, range: BatchRange)?
+        var position = GoTraceHeader.size
+        var sawFrequency = false
+        var clean = true
+        var raw = RawEvent()
+        var stackArguments: [UInt64] = []
+        var rawFrames: [(id: UInt64, values: [UInt64])] = []
+        var logValues: [(offset: Int, text: Range<Int>)] = []
+        var samples: [GoEvent] = []
+        var ticks: UInt64 = 0
+        var firstTicks = true
+        func close(at end: Int) {
+            guard var batch = current else { return }
+            batch.range.end = end
+            batchesByP[batch.p, default: []].append(batch.range)
+            current = nil
+        }
+        while position < bytes.count {
+            stackArguments.removeAll(keepingCapacity: true)
+            let result = withUnsafeMutablePointer(to: &stackArguments) { decodeRaw(at: position, into: &raw, stackFrames: $0) }
+            let next: Int
+            switch result {
+            case .event(let after): next = after
+            case .truncated:
+                report(position, "truncated: the trace ends inside an event; read up to here")
+                clean = false
+                close(at: position)
+                position = bytes.count
+                continue
+            case .malformed(let reason):
+                report(position, "malformed Go event (\(reason)); read up to here")
+                clean = false
+                close(at: position)
+                position = bytes.count
+                continue
+            }
+            switch raw.type {
+            case GoEventType.batch:
+                close(at: position)
+                current = (Int64(bitPattern: raw[0]), BatchRange(start: next, end: next, ticks: raw[1]))
+                ticks = raw[1]
+            case GoEventType.frequency:
+                if raw[0] > 0 {
+                    ticksPerSecond = raw[0]
+                    sawFrequency = true
+                } else {
+                    report(position, "frequency event of 0 ticks per second ignored")
+                }
+            case GoEventType.stack:
+                rawFrames.append((raw[0], stackArguments))
+            case GoEventType.string:
+                strings[raw[0]] = Array(bytes[raw.text])
+            case GoEventType.timerGoroutine:
+                break
+            default:
+                if current == nil {
+                    // Events before any batch header: Go's parser files them under P 0 from time 0.
+                    current = (0, BatchRange(start: position, end: position, ticks: 0))
+                    ticks = 0
+                }
+                ticks = ticks &+ raw[0]
+                if firstTicks || ticks < minTicks { minTicks = ticks }
+                firstTicks = false
+                goEventCount += 1
+                if raw.type == GoEventType.userLog { logValues.append((position, raw.text)) }
+                if raw.type == GoEventType.cpuSample {
+                    // [delta, real ticks, p, g, stack]
+                    samples.append(GoEvent(type: raw.type, ticks: raw[1], offset: position, p: Int64(bitPattern: raw[2]),
+                                           g: raw[3], stack: raw[4]))
+                }
+            }
+            position = next
+        }
+        close(at: bytes.count)
+        if !sawFrequency {
+            report(bytes.count, "no frequency event (the trace was cut short): durations assume \(ticksPerSecond) ticks per second")
+            clean = false
+        }
+        isComplete = clean
+        defineStacks(rawFrames)
+        var nextID = (strings.keys.max() ?? 0) + 1
+        for (offset, text) in logValues {
+            strings[nextID] = Array(bytes[text])
+            logMessageIDs[offset] = nextID
+            nextID += 1
+        }
+        var made = batchesByP.keys.sorted().map { p in Stream(p: p, batches: batchesByP[p] ?? []) }
+        if !samples.isEmpty {
+            // Stable by time: ties keep file order.
+            let sorted = samples.enumerated().sorted { ($0.element.ticks, $0.offset) < ($1.element.ticks, $1.offset) }
+            var stream = Stream(p: -2, batches: [])
+            stream.samples = sorted.map(\.element).reversed()
+            stream.isSampleStream = true
+            made.append(stream)
+        }
+        streams = made
+    }
+
+    /// Turns `Stack` events into stacks of synthetic frame addresses (see `GoFrame`).
+    private func defineStacks(_ rawStacks: [(id: UInt64, values: [UInt64])]) {
+        var addresses: [GoFrame: UInt64] = [:]
+        // Synthetic addresses start above 0 and below any real code address, so no look-up confuses them.
+        var nextAddress: UInt64 = 0x10
+        for (id, values) in rawStacks {
+            guard values.count >= 2, id != 0 else { continue }
+            let size = values[1]
+            guard size <= GoTraceReader.maxFrames, UInt64(values.count) == 2 + 4 * size else {
+                report(0, "stack \(id) has a malformed frame list; left out")
+                continue
+            }
+            var stack: [UInt64] = []
+            stack.reserveCapacity(Int(size))
+            for index in 0..<Int(size) {
+                let base = 2 + index * 4
+                let frame = GoFrame(pc: values[base], function: text(values[base + 1]), file: text(values[base + 2]),
+                                    line: Int(clamping: values[base + 3]))
+                if let known = addresses[frame] {
+                    stack.append(known)
+                } else {
+                    addresses[frame] = nextAddress
+                    frames[nextAddress] = frame
+                    stack.append(nextAddress)
+                    nextAddress += 1
+                }
+            }
+            stacks[id] = stack
+        }
+    }
+
+    func text(_ id: UInt64) -> String { strings[id].map { String(decoding: $0, as: UTF8.self) } ?? "" }
+
+    /// The entry function of a goroutine from the one-frame stack Go records at its creation.
+    func entryFunction(ofStack id: UInt64) -> String? { stacks[id]?.first.flatMap { frames[$0]?.function } }
+
+    private func prepareStreams() {
+        for index in streams.indices { advance(index) }
+    }
+
+    // MARK: Pass 2: order
+
+    /// Decodes stream `index`'s next event into its head (or clears `hasHead` at its end).
+    func advance(_ index: Int) {
+        if streams[index].isSampleStream {
+            if let sample = streams[index].samples.popLast() {
+                streams[index].head = sample
+                streams[index].hasHead = true
+            } else {
+                streams[index].hasHead = false
+            }
+            return
+        }
+        var raw = RawEvent()
+        while true {
+            if streams[index].position >= streams[index].end {
+                let next = streams[index].nextBatch
+                guard next < streams[index].batches.count else {
+                    streams[index].hasHead = false
+                    return
+                }
+                let batch = streams[index].batches[next]
+                streams[index].nextBatch = next + 1
+                streams[index].position = batch.start
+                streams[index].end = batch.end
+                streams[index].ticks = batch.ticks
+                continue
+            }
+            let position = streams[index].position
+            guard case .event(let after) = decodeRaw(at: position, into: &raw) else {
+                // The scan ended the batch before any damage, so this cannot happen; stop the stream anyway.
+                streams[index].position = streams[index].end
+                continue
+            }
+            streams[index].position = after
+            switch raw.type {
+            case GoEventType.batch, GoEventType.frequency, GoEventType.stack, GoEventType.string,
+                 GoEventType.timerGoroutine, GoEventType.cpuSample:
+                continue
+            default:
+                break
+            }
+            let spec = GoEventType.table[Int(raw.type)]
+            let ticks = streams[index].ticks &+ raw[0]
+            streams[index].ticks = ticks
+            var event = GoEvent(type: raw.type, ticks: ticks, offset: position, p: streams[index].p,
+                                g: streams[index].currentG)
+            let plain = spec?.arguments ?? 0
+            withUnsafeMutableBytes(of: &event.args) { slots in
+                for argument in 0..<Swift.min(plain, 4) {
+                    slots.storeBytes(of: raw[1 + argument], toByteOffset: argument * 8, as: UInt64.self)
+                }
+            }
+            if spec?.hasStack == true { event.stack = raw[raw.count - 1] }
+            switch raw.type {
+            case GoEventType.goStart, GoEventType.goStartLocal, GoEventType.goStartLabel:
+                streams[index].currentG = event.args.0
+                event.g = event.args.0
+            case GoEventType.goEnd, GoEventType.goStop, GoEventType.goSched, GoEventType.goPreempt,
+                 GoEventType.goSleep, GoEventType.goBlock, GoEventType.goBlockSend, GoEventType.goBlockRecv,
+                 GoEventType.goBlockSelect, GoEventType.goBlockSync, GoEventType.goBlockCond, GoEventType.goBlockNet,
+                 GoEventType.goSysBlock, GoEventType.goBlockGC:
+                streams[index].currentG = 0
+            case GoEventType.goSysExit, GoEventType.goSysExitLocal, GoEventType.goWaiting, GoEventType.goInSyscall:
+                event.g = event.args.0
+            case GoEventType.procStart:
+                streams[index].thread = event.args.0
+            default:
+                break
+            }
+            streams[index].head = event
+            streams[index].hasHead = true
+            return
+        }
+    }
+
+    static let noSeq = UInt64.max
+    static let seqIncrement = UInt64.max - 1
+    static let unordered = UInt64.max
+    static let garbageCollector = UInt64.max - 1
+    static let dead: UInt8 = 0, runnable: UInt8 = 1, running: UInt8 = 2, waiting: UInt8 = 3
+
+    /// Go's state transition of an event: the goroutine it orders, the state it requires, the state it leaves.
+    func transition(of event: GoEvent) -> (g: UInt64, initSeq: UInt64, initStatus: UInt8, nextSeq: UInt64, nextStatus: UInt8) {
+        typealias R = GoTraceReader
+        switch event.type {
+        case GoEventType.goCreate: return (event.args.0, 0, R.dead, 1, R.runnable)
+        case GoEventType.goWaiting, GoEventType.goInSyscall: return (event.g, 1, R.runnable, 2, R.waiting)
+        case GoEventType.goStart, GoEventType.goStartLabel:
+            return (event.g, event.args.1, R.runnable, event.args.1 &+ 1, R.running)
+        case GoEventType.goStartLocal: return (event.g, R.noSeq, R.runnable, R.seqIncrement, R.running)
+        case GoEventType.goBlock, GoEventType.goBlockSend, GoEventType.goBlockRecv, GoEventType.goBlockSelect,
+             GoEventType.goBlockSync, GoEventType.goBlockCond, GoEventType.goBlockNet, GoEventType.goSleep,
+             GoEventType.goSysBlock, GoEventType.goBlockGC:
+            return (event.g, R.noSeq, R.running, R.noSeq, R.waiting)
+        case GoEventType.goSched, GoEventType.goPreempt: return (event.g, R.noSeq, R.running, R.noSeq, R.runnable)
+        case GoEventType.goUnblock, GoEventType.goSysExit:
+            return (event.args.0, event.args.1, R.waiting, event.args.1 &+ 1, R.runnable)
+        case GoEventType.goUnblockLocal, GoEventType.goSysExitLocal:
+            return (event.args.0, R.noSeq, R.waiting, R.seqIncrement, R.runnable)
+        case GoEventType.gcStart: return (R.garbageCollector, event.args.0, R.dead, event.args.0 &+ 1, R.dead)
+        default: return (R.unordered, 0, 0, 0, 0)
+        }
+    }
+
+    @inline(__always)
+    func orderState(_ g: UInt64) -> GoroutineOrder {
+        if g == GoTraceReader.garbageCollector { return gcOrder }
+        if g < 1 << 20 { return Int(g) < order.count ? order[Int(g)] : GoroutineOrder() }
+        return sparseOrder[g] ?? GoroutineOrder()
+    }
+
+    func setOrderState(_ g: UInt64, _ state: GoroutineOrder) {
+        if g == GoTraceReader.garbageCollector {
+            gcOrder = state
+        } else if g < 1 << 20 {
+            if Int(g) >= order.count { order.append(contentsOf: repeatElement(GoroutineOrder(), count: Int(g) + 1 - order.count)) }
+            order[Int(g)] = state
+        } else {
+            sparseOrder[g] = state
+        }
+    }
+
+    func isReady(_ event: GoEvent) -> Bool {
+        let t = transition(of: event)
+        if t.g == GoTraceReader.unordered { return true }
+        let current = orderState(t.g)
+        return (t.initSeq == GoTraceReader.noSeq || t.initSeq == current.seq) && t.initStatus == current.status
+    }
+
+    func apply(_ event: GoEvent) {
+        let t = transition(of: event)
+        guard t.g != GoTraceReader.unordered else { return }
+        let current = orderState(t.g)
+        var seq = t.nextSeq
+        if seq == GoTraceReader.noSeq { seq = current.seq } else if seq == GoTraceReader.seqIncrement { seq = current.seq &+ 1 }
+        setOrderState(t.g, GoroutineOrder(seq: seq, status: t.nextStatus))
+    }
+
+    /// The next Go event in Go's order, and the index of its stream; nil at the end.
+    func nextOrdered() -> (GoEvent, Int)? {
+        var best = -1
+        var bestTicks = UInt64.max
+        for index in streams.indices where streams[index].hasHead {
+            if !streams[index].inFrontier {
+                guard isReady(streams[index].head) else { continue }
+                streams[index].inFrontier = true
+            }
+            if best < 0 || streams[index].head.ticks < bestTicks {
+                best = index
+                bestTicks = streams[index].head.ticks
+            }
+        }
+        if best < 0 {
+            // No head is ready: the sequence numbers contradict each other (damage, or lost events).
+            for index in streams.indices where streams[index].hasHead
+                && (best < 0 || streams[index].head.ticks < bestTicks) {
+                best = index
+                bestTicks = streams[index].head.ticks
+            }
+            guard best >= 0 else { return nil }
+            if !reportedInconsistency {
+                reportedInconsistency = true
+                report(streams[best].head.offset,
+                       "no consistent ordering of events possible (goroutine sequence numbers disagree); continuing in timestamp order")
+                isComplete = false
+            }
+        }
+        let event = streams[best].head
+        apply(event)
+        streams[best].inFrontier = false
+        advance(best)
+        return (event, best)
+    }
+
+    /// Ticks to nanoseconds since the first event (Go's conversion, in floating point).
+    func nanoseconds(_ ticks: UInt64) -> UInt64 {
+        let elapsed = ticks >= minTicks ? ticks - minTicks : 0
+        let value = Double(elapsed) * (1e9 / Double(ticksPerSecond))
+        return value >= 1.8e19 ? UInt64.max : UInt64(value)
+    }
+
+    // MARK: Iteration
+
+    /// The next mapped event, or nil at the end. Definitions (strings, stacks) are not included: read
+    /// `strings`, `stacks` and `frames` before iterating.
+    public func nextMapped() -> GoMappedEvent? {
+        while pendingIndex >= pending.count {
+            pending.removeAll(keepingCapacity: true)
+            pendingIndex = 0
+            guard fatal == nil, let (event, stream) = nextOrdered() else { return nil }
+            map(event, stream: stream)
+        }
+        let event = pending[pendingIndex]
+        pendingIndex += 1
+        eventsRead += 1
+        return event
+    }
+
+    /// The next event as `TraceEvent` (string and stack definitions first, at time 0), for dump and stat.
+    public func next() -> TraceEvent? {
+        if definitionEvents == nil { definitionEvents = makeDefinitionEvents() }
+        if let definitions = definitionEvents, definitionIndex < definitions.count {
+            definitionIndex += 1
+            return definitions[definitionIndex - 1]
+        }
+        guard let mapped = nextMapped() else { return nil }
+        guard let spec = mapped.kind.spec else { return nil }
+        let values = withUnsafeBytes(of: mapped.arguments) { raw in
+            (0..<Swift.min(mapped.argumentCount, 4)).map { TraceValue.number(raw.load(fromByteOffset: $0 * 8, as: UInt64.self)) }
+        }
+        return TraceEvent(spec: spec, ticks: 0, nanoseconds: mapped.nanoseconds, machine: mapped.machine,
+                          proc: mapped.proc == UInt64.max ? nil : mapped.proc,
+                          goroutine: mapped.goroutine == UInt64.max ? nil : mapped.goroutine, arguments: values)
+    }
+
+    private func makeDefinitionEvents() -> [TraceEvent] {
+        guard fatal == nil, let stringSpec = EventKind.string.spec, let stackSpec = EventKind.stack.spec else { return [] }
+        var made: [TraceEvent] = []
+        for id in strings.keys.sorted() {
+            made.append(TraceEvent(spec: stringSpec, ticks: 0, nanoseconds: 0, machine: 0, proc: nil, goroutine: nil,
+                                   arguments: [.number(id), .bytes(strings[id] ?? [])]))
+        }
+        for id in stacks.keys.sorted() {
+            made.append(TraceEvent(spec: stackSpec, ticks: 0, nanoseconds: 0, machine: 0, proc: nil, goroutine: nil,
+                                   arguments: [.number(id), .numbers(stacks[id] ?? [])]))
+        }
+        return made
+    }
+
+    /// The text of string `id` (for the dump's name resolution).
+    public func string(_ id: UInt64) -> String? { id == 0 ? "" : strings[id].map { String(decoding: $0, as: UTF8.self) } }
+
+    /// "function (file:line)" for a synthetic frame address, as the dump and analyzers show Go frames.
+    public func describeFrame(_ address: UInt64) -> String? {
+        guard let frame = frames[address] else { return nil }
+        return GoTraceReader.describe(frame)
+    }
+
+    public static func describe(_ frame: GoFrame) -> String { "\(frame.function) (\(frame.file):\(frame.line))" }
+}

@@ -1,0 +1,101 @@
+import Foundation
+import Testing
+
+/// Building and running the Go programs under Tests/Fixtures/GoPrograms, and running the built `gotrace`.
+/// Without `go` the tests are disabled locally (the reason is shown); under CI (`CI` set) they run and fail,
+/// naming scripts/setup.sh — a missing Go is never a silent pass there.
+enum GoPrograms {
+    static let inCI = ProcessInfo.processInfo.environment["CI"].map { !$0.isEmpty } ?? false
+    static let goPath: String? = which("go")
+    static let enabled = goPath != nil || inCI
+
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/GoPrograms")
+
+    static let productsDirectory: String = {
+        var url = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        if let path = Bundle.main.executablePath { url = URL(fileURLWithPath: path).deletingLastPathComponent() }
+        if url.lastPathComponent.hasSuffix(".xctest") { url.deleteLastPathComponent() }
+        // `swift test` runs `<dir>/<package>PackageTests.xctest`; gotrace sits in <dir>.
+        for candidate in [url, url.deletingLastPathComponent()] where
+            FileManager.default.isExecutableFile(atPath: candidate.appendingPathComponent("gotrace").path) {
+            return candidate.path
+        }
+        return url.path
+    }()
+    static var gotrace: String { productsDirectory + "/gotrace" }
+
+    static func which(_ program: String) -> String? {
+        for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
+            let candidate = "\(directory)/\(program)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return nil
+    }
+
+    struct Failure: Error, CustomStringConvertible { var description: String }
+
+    static func requireGo() throws -> String {
+        guard let goPath else {
+            Issue.record("go is not installed: scripts/setup.sh installs golang-go (CI=\(inCI))")
+            throw Failure(description: "go missing")
+        }
+        return goPath
+    }
+
+    /// A fresh temporary directory, removed by the caller.
+    static func scratch() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("gotrace-go-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    /// Builds fixture `name` into `directory` and runs it, returning the path of the trace it wrote.
+    static func trace(_ name: String, in directory: URL) throws -> String {
+        let go = try requireGo()
+        let binary = directory.appendingPathComponent(name).path
+        let source = fixtures.appendingPathComponent("\(name)/main.go").path
+        let build = try run(go, ["build", "-o", binary, source],
+                            environment: ["GO111MODULE": "off", "GOCACHE": directory.appendingPathComponent("cache").path])
+        guard build.status == 0 else { throw Failure(description: "go build \(name) failed: \(build.error)") }
+        let trace = directory.appendingPathComponent("\(name).trace").path
+        let ran = try run(binary, [trace])
+        guard ran.status == 0 else { throw Failure(description: "\(name) failed: \(ran.error)") }
+        return trace
+    }
+
+    /// Runs `executable` with output through files (large outputs cannot deadlock a pipe).
+    static func run(_ executable: String, _ arguments: [String], environment extra: [String: String] = [:]) throws
+        -> (status: Int32, output: String, error: String) {
+        let directory = try scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let out = directory.appendingPathComponent("stdout")
+        let err = directory.appendingPathComponent("stderr")
+        FileManager.default.createFile(atPath: out.path, contents: nil)
+        FileManager.default.createFile(atPath: err.path, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["SWIFT_BACKTRACE"] = "enable=no"
+        for (key, value) in extra { environment[key] = value }
+        process.environment = environment
+        process.standardOutput = try FileHandle(forWritingTo: out)
+        process.standardError = try FileHandle(forWritingTo: err)
+        try process.run()
+        process.waitUntilExit()
+        return (process.terminationStatus, try String(contentsOf: out, encoding: .utf8),
+                try String(contentsOf: err, encoding: .utf8))
+    }
+
+    /// `gotrace report TRACE --analyzer A… --format json`, parsed.
+    static func report(_ trace: String, analyzers: [String]) throws -> [String: Any] {
+        let result = try run(gotrace, ["report", trace, "--format", "json", "--no-progress"]
+                             + analyzers.flatMap { ["--analyzer", $0] })
+        guard result.status == 0 else { throw Failure(description: "gotrace report failed (\(result.status)): \(result.error)") }
+        guard let object = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any] else {
+            throw Failure(description: "report is not a JSON object: \(result.output)")
+        }
+        return object
+    }
+}

@@ -1,0 +1,20 @@
+import Testing
+@testable import GoTraceGo
+
+@Suite struct GoTraceHeaderTests {
+    func header(_ text: String) -> [UInt8] { Array(text.utf8) + [UInt8](repeating: 0, count: max(0, 16 - text.utf8.count)) }
+
+    @Test func supportedVersions() {
+        #expect(GoTraceHeader.classify(header("go 1.19 trace")) == .supported(1019))
+        #expect(GoTraceHeader.classify(header("go 1.11 trace")) == .supported(1011))
+        #expect(GoTraceHeader.classify(header("go 1.21 trace")) == .supported(1021))
+    }
+
+    @Test func unsupportedAndForeign() {
+        #expect(GoTraceHeader.classify(header("go 1.5 trace")) == .unsupported(1005))
+        #expect(GoTraceHeader.classify(header("go 1.22 trace")) == .unsupported(1022))
+        #expect(GoTraceHeader.classify(header("GOTRACE1")) == .notGo)
+        #expect(GoTraceHeader.classify([]) == .notGo)
+        #expect(GoTraceHeader.classify(Array("go 1.19 trace!!!".utf8)) == .notGo)
+    }
+}
