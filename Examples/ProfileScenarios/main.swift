@@ -3,6 +3,8 @@
 //   ProfileScenarios block [ROUNDS]   one goroutine, blocked 80% of its time in blockedMostly() (8 ms per
 //                                     round) and 20% in blockedBriefly() (2 ms per round); 25 rounds
 //   ProfileScenarios spawn            spawnMany() starts 300 goroutines, spawnFew() 100
+//   ProfileScenarios cpu [MS]         one goroutine burning CPU for MS ms (default 1500): 75% in
+//                                     hotLoop(), 25% in coldLoop() (3 units of the same work against 1)
 //
 // The waits are timer waits with nothing else runnable, so the goroutine's blocked time is the wall time
 // of the waits, and nothing else in the program blocks for long.
@@ -39,6 +41,26 @@ func spawnFew(_ group: WaitGroup) {
     }
 }
 
+/// One unit of CPU work the optimiser cannot remove or hoist.
+@inline(never)
+func spin(_ iterations: Int, _ seed: UInt64) -> UInt64 {
+    var x = seed | 1
+    for _ in 0..<iterations {
+        x ^= x << 13
+        x ^= x >> 7
+        x ^= x << 17
+    }
+    return x
+}
+
+// Work after the call keeps it from being a tail call: a tail call leaves no frame of its caller, and
+// a frame-pointer profile would then charge spin() to whoever called hotLoop().
+@inline(never)
+func hotLoop(_ seed: UInt64) -> UInt64 { spin(30_000, seed) &* 3 &+ 1 }
+
+@inline(never)
+func coldLoop(_ seed: UInt64) -> UInt64 { spin(10_000, seed) &* 5 &+ 1 }
+
 let arguments = CommandLine.arguments
 let scenario = arguments.count > 1 ? arguments[1] : "block"
 let parameter = arguments.count > 2 ? Int(arguments[2]) : nil
@@ -59,7 +81,20 @@ case "spawn":
         spawnFew(group)
         group.wait()
     }
+case "cpu":
+    let milliseconds = parameter ?? 1_500
+    let checksum = Runtime.run(maxProcs: 1) { () -> UInt64 in
+        let clock = ContinuousClock()
+        let end = clock.now.advanced(by: .milliseconds(milliseconds))
+        var x: UInt64 = 1
+        while clock.now < end {
+            x = hotLoop(x)
+            x = coldLoop(x)
+        }
+        return x
+    }
+    print("checksum \(checksum & 0xff)")
 default:
-    print("usage: ProfileScenarios block [ROUNDS] | spawn")
+    print("usage: ProfileScenarios block [ROUNDS] | spawn | cpu [MS]")
     exit(2)
 }

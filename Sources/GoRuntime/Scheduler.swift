@@ -81,6 +81,9 @@ final class Machine: @unchecked Sendable {
     @exclusivity(unchecked) var flushedEpoch: UInt64 = 0
     @exclusivity(unchecked) var threadStackLow: UInt = 0
     @exclusivity(unchecked) var threadStackHigh: UInt = 0
+    // CPU sampling (Tracer.serviceProfiler): the profiling epoch this M last acted on.
+    @exclusivity(unchecked) var profileEpoch: UInt64 = 0
+    @exclusivity(unchecked) var isSampling = false
     @exclusivity(unchecked) var action: SwitchAction = .none
     @exclusivity(unchecked) var randomState: UInt64
     @exclusivity(unchecked) var idleLink: Machine?
@@ -501,13 +504,22 @@ final class Scheduler: @unchecked Sendable {
         }
         goroutine.status = .running
         machine.current = goroutine
-        if tracer.active.load(ordering: .relaxed) { tracer.emit(.start, UInt64(goroutine.id)) }
+        let tracing = tracer.active.load(ordering: .relaxed)
+        if tracing {
+            // A goroutine may run long without a schedule point: start sampling before it runs.
+            if tracer.profileEpoch.load(ordering: .relaxed) != machine.profileEpoch { tracer.serviceProfiler(machine) }
+            tracer.emit(.start, UInt64(goroutine.id))
+            // Safety: stack is set above; the bounds are the goroutine's own slot.
+            gort_profile_set_context(UInt64(goroutine.id), UInt(bitPattern: goroutine.stack!.base),
+                                     UInt(bitPattern: goroutine.stack!.top))
+        }
         // Safety: the goroutine's saved stack pointer was written by gort_context_switch or
         // gort_context_make, and no other M runs it (it was taken off a run queue exactly once).
         swift_task_enterThreadLocalContext(goroutine.exclusivityState)
         gort_context_switch(machine.g0StackPointer, goroutine.context.pointee.stackPointer)
         swift_task_exitThreadLocalContext(goroutine.exclusivityState)
         machine.current = nil
+        if tracing { gort_profile_set_context(0, machine.threadStackLow, machine.threadStackHigh) }
         let action = machine.action
         machine.action = .none
         switch action {
@@ -582,6 +594,7 @@ final class Scheduler: @unchecked Sendable {
                 sleepUntilHandedProcessor(machine)
                 continue
             }
+            if machine.isSampling || tracer.active.load(ordering: .relaxed) { tracer.serviceProfiler(machine) }
             if tracer.flushEpoch.load(ordering: .relaxed) != machine.flushedEpoch { tracer.flushOwn(machine) }
             let processor = machine.processor!
             if processor.id >= processorCount.load(ordering: .acquiring) {
@@ -757,6 +770,7 @@ final class Scheduler: @unchecked Sendable {
     /// Step 3: sleep until a waker hands this M a P. The timer watcher sleeps only until the
     /// earliest timer, then runs the expired ones.
     private func sleepUntilHandedProcessor(_ machine: Machine) {
+        if machine.isSampling || tracer.active.load(ordering: .relaxed) { tracer.serviceProfiler(machine) }
         if tracer.flushEpoch.load(ordering: .relaxed) != machine.flushedEpoch { tracer.flushOwn(machine) }
         gort_lock(lock)
         checkDeadlock()

@@ -84,6 +84,10 @@ final class Tracer: @unchecked Sendable {
     let flushEpoch = Atomic<UInt64>(0)
     let nextStackID = Atomic<UInt64>(1)
     let nextStringID = Atomic<UInt64>(1)
+    /// CPU sampling (CGoRuntime/profile.c): the rate in Hz while recording (0: off), and an epoch
+    /// each M compares with its own to start or stop its SIGPROF timer at its next schedule point.
+    let profileRate = Atomic<Int>(0)
+    let profileEpoch = Atomic<UInt64>(0)
     /// Whether a consumer is registered: events are built for it only then.
     let hasConsumer = Atomic<Bool>(false)
     /// Guards everything below.
@@ -183,6 +187,13 @@ final class Tracer: @unchecked Sendable {
         }
         gort_unlock(lock)
         active.store(true, ordering: .sequentiallyConsistent)
+        // 99 Hz, not 100: a round rate samples in lock-step with periodic work (fgprof's argument).
+        let rate = getenvString("GOTRACE_CPU_RATE").flatMap { Int($0) } ?? 99
+        if rate > 0 {
+            gort_profile_install_handler()
+            profileRate.store(min(rate, 10_000), ordering: .relaxed)
+            profileEpoch.add(1, ordering: .sequentiallyConsistent)
+        }
         emitModules()
         emitSnapshot(schedulerLocked: false)
     }
@@ -197,6 +208,10 @@ final class Tracer: @unchecked Sendable {
             return
         }
         gort_unlock(lock)
+        if profileRate.exchange(0, ordering: .relaxed) > 0 {
+            profileEpoch.add(1, ordering: .sequentiallyConsistent)
+        }
+        if let machine = Scheduler.currentMachine() { serviceProfiler(machine) }
         emitSnapshot(schedulerLocked: othersAreAsleep)
         if consumerIsNil { active.store(false, ordering: .sequentiallyConsistent) }
         let epoch = flushEpoch.add(1, ordering: .sequentiallyConsistent).newValue
@@ -268,9 +283,37 @@ final class Tracer: @unchecked Sendable {
 
     // MARK: - flushing
 
+    /// At an M's schedule points: starts or stops its sampling timer when the profiling epoch moved,
+    /// and turns the samples its signal handler queued into `cpu-sample` events.
+    /// Precondition: called on `machine`'s own thread (the sample ring is per thread).
+    func serviceProfiler(_ machine: Machine) {
+        let epoch = profileEpoch.load(ordering: .relaxed)
+        if machine.profileEpoch != epoch {
+            machine.profileEpoch = epoch
+            let rate = profileRate.load(ordering: .relaxed)
+            if rate > 0 {
+                machine.isSampling = gort_profile_thread_start(Int32(rate)) == 0
+            } else {
+                gort_profile_thread_stop()
+            }
+        }
+        guard machine.isSampling else { return }
+        var dropped: UInt32 = 0
+        _ = gort_profile_drain({ _, goroutine, pcs, depth in
+            guard let pcs else { return }
+            let stack = tracer.stackID(UnsafeBufferPointer(start: pcs, count: Int(depth)))
+            tracer.emit(.cpuSample, goroutine, stack)
+        }, nil, &dropped)
+        if dropped > 0, let trace = machine.trace { trace.buffer.noteDropped(Int(dropped)) }
+        if profileRate.load(ordering: .relaxed) == 0 { machine.isSampling = false }
+    }
+
     /// Called by an M at a schedule point when `flushEpoch` moved, and by `stop`.
     func flushOwn(_ machine: Machine) {
         let epoch = flushEpoch.load(ordering: .sequentiallyConsistent)
+        // Samples still in this thread's ring go into the buffer before it is sealed (the ring is
+        // per thread: only the M itself can drain it).
+        if machine.isSampling, machine === Scheduler.currentMachine() { serviceProfiler(machine) }
         if let trace = machine.trace, trace.generation == generation.load(ordering: .relaxed) {
             gort_lock(lock)
             let currentWriter = writer

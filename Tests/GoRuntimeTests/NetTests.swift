@@ -330,7 +330,9 @@ struct NetTests {
         }
         #expect(result.peak == count, "every connection was open at once")
         #expect(result.served == count)
-        #expect(result.sockets.1 == result.sockets.0, "socket descriptors before and after")
+        // At most as many: tests in other suites run in parallel, and a socket of theirs (Foundation's
+        // Process uses socket pairs) may close meanwhile; a leak of ours would add ~10,000.
+        #expect(result.sockets.1 <= result.sockets.0, "socket descriptors before and after")
         #expect(result.goroutines.1 == result.goroutines.0, "goroutines before and after")
     }
 }

@@ -155,6 +155,21 @@ void gort_eventfd_drain(int fd);
 /// accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC): a descriptor, or -1 (errno set).
 int gort_accept4(int fd);
 
+// ---------------------------------------------------------------- CPU sampling (profile.c)
+enum { GORT_SAMPLE_DEPTH = 32 };
+/// Installs the SIGPROF handler (once) and notes the executable segments for the leaf heuristic.
+void gort_profile_install_handler(void);
+/// Tells the handler what runs on this thread now: a goroutine id (0: the scheduler) and the
+/// bounds of the stack it runs on. The scheduler calls it at every switch while profiling.
+void gort_profile_set_context(uint64_t goroutine, uintptr_t low, uintptr_t high);
+/// Starts (or re-arms) this thread's SIGPROF timer on its CPU clock at `hz`. 0 or an errno value.
+int gort_profile_thread_start(int hz);
+void gort_profile_thread_stop(void);
+typedef void (*gort_sample_visitor)(void *context, uint64_t goroutine, const uint64_t *pcs, uint32_t depth);
+/// Hands this thread's pending samples, oldest first, to `visitor`; returns how many, and in
+/// `dropped` how many the full ring dropped since the last drain.
+size_t gort_profile_drain(gort_sample_visitor visitor, void *context, uint32_t *dropped);
+
 // ---------------------------------------------------------------- Swift exclusivity tracking
 // Exported by libswiftCore; Swift's own async runtime brackets each task run with them. A
 // goroutine that parks inside an open inout access carries that access with it instead of
