@@ -4,7 +4,8 @@
 #
 # For each round, procs in 1 2, workload: Go's peer prints untraced and traced ns/op and the trace size
 # (one process, tr.Pair); ours runs untraced, then traced with GOTRACE_OUT (the runtime compresses itself)
-# and under `gotrace record` (raw chunks to the recorder's pipe). Events per op come from `go tool trace -d`
+# and under `gotrace record` (raw chunks to the recorder's pipe), plus traced with CPU sampling off
+# (GOTRACE_CPU_RATE=0) to isolate the sampler's cost. Events per op come from `go tool trace -d`
 # (Go) and `gotrace stat --format json` (ours), so ns per event = (traced - untraced) / events per op.
 #
 #   Benchmarks/trace-bench.sh             3 rounds (RUNS=N for more; QUICK=1: 1 round, N/10)
@@ -57,8 +58,9 @@ for ((round = 1; round <= RUNS; round++)); do
       base=$(GOMAXPROCS=$p "$B" "$bench" "${args[@]}" | grep '^RESULT' | sed 's/.*ns_per_op=\([0-9.]*\).*/\1/')
       traced=$(GOMAXPROCS=$p GOTRACE_OUT="$WORK/ours.gtrace" "$B" "$bench" "${args[@]}" | grep '^RESULT' | sed 's/.*ns_per_op=\([0-9.]*\).*/\1/')
       read -r events bytes < <(stat_json "$WORK/ours.gtrace")
+      nosample=$(GOMAXPROCS=$p GOTRACE_CPU_RATE=0 GOTRACE_OUT="$WORK/nosample.gtrace" "$B" "$bench" "${args[@]}" | grep '^RESULT' | sed 's/.*ns_per_op=\([0-9.]*\).*/\1/')
       recorded=$(GOMAXPROCS=$p "$G" record -o "$WORK/rec.gtrace" -- "$B" "$bench" "${args[@]}" 2>/dev/null | grep '^RESULT' | sed 's/.*ns_per_op=\([0-9.]*\).*/\1/')
-      echo "RESULT impl=gotrace bench=${bench}_trace procs=$p ns_per_op_base=$base ns_per_op=$traced ns_per_op_record=$recorded events=$events trace_bytes=$bytes ops=$ops" | tee -a "$RAW" >&2
+      echo "RESULT impl=gotrace bench=${bench}_trace procs=$p ns_per_op_base=$base ns_per_op=$traced ns_per_op_record=$recorded ns_per_op_nosample=$nosample events=$events trace_bytes=$bytes ops=$ops" | tee -a "$RAW" >&2
     done
   done
 done
@@ -71,14 +73,15 @@ for line in open(sys.argv[1]):
     kv = dict(f.split("=", 1) for f in line.split()[1:])
     rows[(kv["impl"] != "gotrace", kv["bench"].replace("_trace", ""), kv["procs"])].append(kv)
 def med(rs, key): return statistics.median(float(r[key]) for r in rs)
-print("| workload | procs | Go untraced ns/op | Go traced | Go traced÷untraced | Go bytes/event | ours untraced ns/op | ours traced (GOTRACE_OUT) | ours ÷ | ours under `gotrace record` | ours ÷ | ours ns/event | ours bytes/event | events/op ours / Go |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+print("| workload | procs | Go untraced ns/op | Go traced | Go traced÷untraced | Go bytes/event | ours untraced ns/op | ours traced (GOTRACE_OUT) | ours ÷ | ours under `gotrace record` | ours ÷ | ours ns/event | ours bytes/event | events/op ours / Go | sampling at 99 Hz ÷ off |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for bench in ("pingpong", "workers", "ring"):
     for procs in ("1", "2"):
         go = rows.get((True, bench, procs), [])
         us = rows.get((False, bench, procs), [])
         if not us: continue
         ub, ut, ur = med(us, "ns_per_op_base"), med(us, "ns_per_op"), med(us, "ns_per_op_record")
+        un = med(us, "ns_per_op_nosample")
         # The traced run also traces the warm-up (n/10): events per timed op divide by 1.1 ops.
         uev = med(us, "events") / (float(us[0]["ops"]) * 1.1)
         ubytes = med(us, "trace_bytes") / med(us, "events")
@@ -92,6 +95,6 @@ for bench in ("pingpong", "workers", "ring"):
         else:
             gocols = "– | – | – | –"
             ratio_ev = f"{uev:.2f} / –"
-        print(f"| {bench} | {procs} | {gocols} | {ub:.1f} | {ut:.1f} | {ut/ub:.2f} | {ur:.1f} | {ur/ub:.2f} | {per_event:.1f} | {ubytes:.2f} | {ratio_ev} |")
+        print(f"| {bench} | {procs} | {gocols} | {ub:.1f} | {ut:.1f} | {ut/ub:.2f} | {ur:.1f} | {ur/ub:.2f} | {per_event:.1f} | {ubytes:.2f} | {ratio_ev} | {ut/un:.3f} |")
 PY
 cat "$TABLE"

@@ -54,7 +54,7 @@ struct RecordCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output file (default: <program>.gtrace in the current directory).")
     var output: String?
 
-    @Option(name: .customLong("cpu-rate"), help: "CPU sampling rate in Hz, passed as GOTRACE_CPU_RATE.")
+    @Option(name: .customLong("cpu-rate"), help: "CPU sampling rate in Hz (default: the runtime's 99; 0: off), passed as GOTRACE_CPU_RATE.")
     var cpuRate: Int?
 
     @Argument(parsing: .captureForPassthrough, help: "-- PROGRAM [ARGS…]")
@@ -67,7 +67,7 @@ struct RecordCommand: ParsableCommand {
 
     func validate() throws {
         guard !programArguments.isEmpty else { throw ValidationError("missing program: gotrace record -- PROGRAM [ARGS…]") }
-        if let cpuRate, cpuRate <= 0 { throw ValidationError("--cpu-rate must be a positive number of Hz") }
+        if let cpuRate, cpuRate < 0 { throw ValidationError("--cpu-rate must be a number of Hz (0 turns sampling off)") }
     }
 
     func run() throws {
