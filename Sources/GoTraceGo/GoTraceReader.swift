@@ -156,7 +156,13 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
         return GoTraceHeader.classify(head) != .notGo
     }
 
-    public init(path: String, includeSystemGoroutines: Bool = false) {
+    /// Whether `GOTRACE_GO_SYSTEM_GOROUTINES=1` asks for the runtime's own goroutines to be kept.
+    public static var systemGoroutinesRequested: Bool {
+        guard let value = getenv("GOTRACE_GO_SYSTEM_GOROUTINES") else { return false }
+        return String(cString: value) == "1"
+    }
+
+    public init(path: String, includeSystemGoroutines: Bool = GoTraceReader.systemGoroutinesRequested) {
         fileName = path
         self.includeSystemGoroutines = includeSystemGoroutines
         switch FileByteSource.open(path: path) {

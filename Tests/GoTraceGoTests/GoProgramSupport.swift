@@ -89,9 +89,9 @@ enum GoPrograms {
     }
 
     /// `gotrace report TRACE --analyzer A… --format json`, parsed.
-    static func report(_ trace: String, analyzers: [String]) throws -> [String: Any] {
+    static func report(_ trace: String, analyzers: [String], environment: [String: String] = [:]) throws -> [String: Any] {
         let result = try run(gotrace, ["report", trace, "--format", "json", "--no-progress"]
-                             + analyzers.flatMap { ["--analyzer", $0] })
+                             + analyzers.flatMap { ["--analyzer", $0] }, environment: environment)
         guard result.status == 0 else { throw Failure(description: "gotrace report failed (\(result.status)): \(result.error)") }
         guard let object = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any] else {
             throw Failure(description: "report is not a JSON object: \(result.output)")
