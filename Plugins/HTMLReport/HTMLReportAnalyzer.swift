@@ -17,7 +17,8 @@
 //   3. Goroutine lanes: running / runnable / blocked (reason, blocking stack) spans of the first
 //      `maxTracked` goroutines seen, at most `maxSpans` spans in all, plus every goroutine still blocked at
 //      the end (its last wait), so leaked goroutines always have a lane.
-//   4. Markers (spawn, steal, preempt, stack growth): the first `maxMarkers`; the counts are exact.
+//   4. Markers (spawn, steal, preempt, stack growth): at most `maxMarkers`, thinned evenly over the trace
+//      (every `markerStride`-th of a kind); the counts in the summary are exact.
 // Memory is those bounds plus one park-stack entry per blocked goroutine and one entry per distinct
 // (reason, stack) and cpu stack — never proportional to the events.
 // Rejected: keeping every slice and letting the page aggregate (a million-event trace would be a 100 MB page
@@ -93,6 +94,7 @@ public final class HTMLReportAnalyzer: Analyzer {
     var buckets: [UInt64: [Bucket]] = [:]
     var busyNs: [UInt64: UInt64] = [:]
     var running: [UInt64: Running] = [:]
+    var onProc: [UInt64: UInt64] = [:]
     var slices: [(proc: UInt64, goroutine: UInt64, start: UInt64, end: UInt64)] = []
     var detailEndNs: UInt64 = 0
     var slicesDropped = 0
@@ -102,7 +104,9 @@ public final class HTMLReportAnalyzer: Analyzer {
     var parkStacks: [UInt64: UInt64] = [:]
     var blocked: [WaitKey: (nanoseconds: UInt64, count: Int64)] = [:]
     var cpuCounts: [UInt64: Int64] = [:]
-    var markers: [Marker] = []
+    var kept: [[Marker]] = [[], [], [], []]
+    var markerSeen = [0, 0, 0, 0]
+    var markerStride = [1, 1, 1, 1]
     var created = 0
     var steals = 0
     var preemptions = 0
@@ -156,8 +160,18 @@ public final class HTMLReportAnalyzer: Analyzer {
         for transition in batch.transitions { apply(transition, batch) }
     }
 
+    /// Keeps every `markerStride[type]`-th marker of a kind; when a kind's share of `maxMarkers` is full, every
+    /// other kept one goes and the stride doubles — so the kept markers stay spread over the whole trace.
     private func mark(_ type: UInt8, _ time: UInt64, _ lane: UInt64, _ argument: UInt64) {
-        if markers.count < HTMLReportAnalyzer.maxMarkers { markers.append(Marker(type: type, time: time, lane: lane, argument: argument)) }
+        let kind = Int(type)
+        markerSeen[kind] += 1
+        guard (markerSeen[kind] - 1) % markerStride[kind] == 0 else { return }
+        if kept[kind].count >= HTMLReportAnalyzer.maxMarkers / 4 {
+            kept[kind] = stride(from: 0, to: kept[kind].count, by: 2).map { kept[kind][$0] }
+            markerStride[kind] *= 2
+            guard (markerSeen[kind] - 1) % markerStride[kind] == 0 else { return }
+        }
+        kept[kind].append(Marker(type: type, time: time, lane: lane, argument: argument))
     }
 
     private func apply(_ transition: gotrace_transition, _ batch: EventBatch) {
@@ -169,7 +183,15 @@ public final class HTMLReportAnalyzer: Analyzer {
         if transition.to == HTMLReportAnalyzer.runningState {
             let index = Int(transition.event_index)
             let proc = index < batch.events.count ? batch.events[index].proc : UInt64.max
-            if proc != UInt64.max { running[goroutine] = Running(proc: proc, start: time) }
+            if proc != UInt64.max {
+                // A P runs one goroutine at a time: one still shown on it (a transition the trace lacks) stops here.
+                if let previous = onProc.updateValue(goroutine, forKey: proc), previous != goroutine,
+                   let slice = running[previous], slice.proc == proc {
+                    running[previous] = nil
+                    addSlice(proc: proc, goroutine: previous, start: slice.start, end: time)
+                }
+                running[goroutine] = Running(proc: proc, start: time)
+            }
         }
         var parkStack: UInt64 = 0
         if transition.from == HTMLReportAnalyzer.waitingState {
@@ -509,6 +531,7 @@ public final class HTMLReportAnalyzer: Analyzer {
         json.raw("], \"reasons\": [")
         json.raw((0..<13).map { JSON.quote(ParkReasonName.name(UInt8($0))) }.joined(separator: ", "))
         json.raw("], \"markers\": [")
+        let markers = kept.joined().sorted { $0.time < $1.time }
         for (position, marker) in markers.enumerated() {
             if position > 0 { json.raw(",") }
             json.number(UInt64(marker.type))
@@ -519,8 +542,9 @@ public final class HTMLReportAnalyzer: Analyzer {
             json.raw(",")
             json.number(marker.argument == UInt64.max ? -1 : Int64(marker.argument))
         }
-        json.raw("], \"markersDropped\": ")
-        json.number(UInt64(created + steals + preemptions + stackGrowths - markers.count))
+        json.raw("], \"markerStride\": [")
+        json.raw(markerStride.map(String.init).joined(separator: ", "))
+        json.raw("]")
         json.raw("}")
     }
 }

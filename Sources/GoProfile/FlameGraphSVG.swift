@@ -103,7 +103,8 @@ public enum FlameGraphSVG {
         svg.append("</text>\n<text class=\"subtitle\" x=\"")
         svg.append(Double(options.width) / 2, decimals: 0)
         svg.append("\" y=\"36\">")
-        svg.appendXML(options.subtitle.isEmpty ? defaultSubtitle(differential: differential, inverted: options.inverted) : options.subtitle)
+        svg.appendXML(options.subtitle.isEmpty
+            ? defaultSubtitle(differential: differential, inverted: options.inverted, embedded: options.embedded) : options.subtitle)
         svg.append("</text>\n<text id=\"")
         svg.appendXML(prefix)
         svg.append("reset\" class=\"control\" x=\"10\" y=\"52\">Reset zoom</text>\n")
@@ -187,10 +188,10 @@ public enum FlameGraphSVG {
 
     static func hasBaseline(_ node: FlameNode) -> Bool { node.baseline != 0 }
 
-    static func defaultSubtitle(differential: Bool, inverted: Bool) -> String {
+    static func defaultSubtitle(differential: Bool, inverted: Bool, embedded: Bool = false) -> String {
         var text = inverted ? "Icicle graph (callers above callees)" : "Flame graph (callers below callees)"
         if differential { text += " — red: share grew, blue: share shrank (width: the second profile)" }
-        return text + ". Click to zoom, Ctrl-F to search."
+        return text + (embedded ? ". Click to zoom, type in the box to search." : ". Click to zoom, Ctrl-F to search.")
     }
 
     /// Text that fits `width` pixels at 11 px sans-serif (about 6.6 px per character).

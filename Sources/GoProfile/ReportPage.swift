@@ -128,7 +128,8 @@ public enum ReportPage {
         code, .stack { font: 12px/1.35 ui-monospace, "DejaVu Sans Mono", monospace; word-break: break-all; }
         .stack { margin: 2px 0 6px 12px; padding: 0; list-style: none; }
         .group { border-left: 4px solid #D55E00; padding: 2px 10px; margin: 8px 0; }
-        .ids a { color: #0060a0; cursor: pointer; margin-right: 4px; }
+        .ids { display: flex; flex-wrap: wrap; gap: 2px 8px; }
+        .ids a { color: #0060a0; cursor: pointer; }
         .bar { height: 10px; background: #0072B2; display: inline-block; }
         .flame svg { width: 100%; height: auto; border: 1px solid var(--line); }
         .controls { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; margin: 4px 0; }
@@ -220,12 +221,13 @@ public enum ReportPage {
           // Leaks and cycles.
           if (L) {
             set('leaked-count', L.leaked);
-            set('leak-summary', L.leaked ? L.leaked + ' goroutines were blocked when the trace ended, in ' + L.groups.length + ' groups.'
+            set('leak-summary', L.leaked ? L.leaked + ' goroutines were blocked when the trace ended, in ' + L.groups.length + (L.groups.length === 1 ? ' group.' : ' groups.')
                                          : 'No goroutine was blocked when the trace ended.');
             L.groups.forEach(function (g) {
               var div = el('div', { 'class': 'group' });
               div.appendChild(el('h3', {}, g.count + ' × ' + (g.waitReason || g.reason) + ' — blocked up to ' + ns(g.blockedForNs)));
-              var ids = el('p', { 'class': 'ids' }, 'goroutines: ');
+              var ids = el('p', { 'class': 'ids' });
+              ids.appendChild(el('span', {}, 'goroutines:'));
               g.goroutines.forEach(function (id) {
                 var a = el('a', { 'data-goroutine': id, tabindex: 0 }, 'G' + id);
                 a.addEventListener('click', function () { selectGoroutine(id, true); });
@@ -299,13 +301,13 @@ public enum ReportPage {
             var points = [['p50', stats.p50Ns], ['p90', stats.p90Ns], ['p99', stats.p99Ns], ['p99.9', stats.p999Ns], ['max', stats.maxNs]];
             var svg = svgEl('svg', { viewBox: '0 0 600 70', width: 600, height: 70, role: 'img', 'aria-label': name + ' latency percentiles' });
             var hi = Math.log10(Math.max(10, stats.maxNs || 1)) + 0.3, lo = 1;
-            function x(v) { return 50 + 530 * Math.max(0, (Math.log10(Math.max(v, 10)) - lo) / (hi - lo)); }
+            function x(v) { return 50 + 470 * Math.max(0, (Math.log10(Math.max(v, 10)) - lo) / (hi - lo)); }
             points.forEach(function (p, i) {
               var y = 2 + i * 13, bar = svgEl('rect', { x: 50, y: y, width: Math.max(1, x(p[1]) - 50), height: 11, fill: PAL[i] });
               bar.appendChild(svgEl('title', {}, p[0] + ': ' + ns(p[1])));
               svg.appendChild(svgEl('text', { x: 2, y: y + 9, 'font-size': 10 }, p[0]));
               svg.appendChild(bar);
-              svg.appendChild(svgEl('text', { x: Math.min(x(p[1]) + 4, 540), y: y + 9, 'font-size': 10 }, ns(p[1])));
+              svg.appendChild(svgEl('text', { x: x(p[1]) + 4, y: y + 9, 'font-size': 10 }, ns(p[1])));
             });
             row.appendChild(svg);
             $('latency-charts').appendChild(row);
@@ -412,7 +414,8 @@ public enum ReportPage {
               for (var li = 0; li < TL.levels.length; li++) { if (TL.levels[li].bucketNs >= span / plotW) { level = TL.levels[li]; break; } }
               if (span / plotW < TL.levels[0].bucketNs) level = TL.levels[0];
             }
-            $('timeline-level').textContent = useExact ? 'P lanes: exact slices.' : level ? 'P lanes: ' + ns(level.bucketNs) + ' buckets (height = busy share, colour = goroutine that ran longest).' : '';
+            var thinned = (TL.markerStride || []).some(function (s) { return s > 1; }) ? ' Markers thinned evenly (every ' + TL.markerStride.join('/') + 'th spawn/steal/preempt/growth).' : '';
+            $('timeline-level').textContent = (useExact ? 'P lanes: exact slices.' : level ? 'P lanes: ' + ns(level.bucketNs) + ' buckets (height = busy share, colour = goroutine that ran longest).' : '') + thinned;
             TL.procs.forEach(function (p, pi) {
               ctx.fillStyle = '#222'; ctx.fillText('P' + p, 4, y + rowH / 2);
               ctx.fillStyle = '#f3f3f3'; ctx.fillRect(labelW, y + 1, plotW, rowH - 2);
