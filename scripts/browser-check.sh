@@ -21,16 +21,18 @@ bin=$(swift build --scratch-path "$scratch" --show-bin-path)
 out=${BROWSER_CHECK_OUT:-$(mktemp -d /tmp/gotrace-browser-check.XXXXXX)}
 mkdir -p "$out"
 # Programs with known behaviour: 100 leaked receivers; an ABBA mutex deadlock (exits 2, which is expected);
-# a worker pool; work stealing; a program blocked 80% of its time in blockedMostly().
+# a worker pool; work stealing; a program blocked 80% of its time in blockedMostly(); one burning CPU.
 for scenario in leak abba workerpool steal; do
     "$bin/gotrace" record -o "$out/$scenario.gtrace" -- "$bin/TraceScenarios" "$scenario" >/dev/null 2>&1 || true
 done
 "$bin/gotrace" record -o "$out/block.gtrace" -- "$bin/ProfileScenarios" block >/dev/null 2>&1
+# CPU samples: spin() is the hottest function.
+"$bin/gotrace" record -o "$out/cpu.gtrace" -- "$bin/ProfileScenarios" cpu >/dev/null 2>&1
 # About a million events: the page must stay small and quick.
 GOTRACE_OUT="$out/large.gtrace" "$bin/TraceFixtureEmitter" --rounds 52600 --workload mixed >/dev/null
 screenshot=()
 [ "${1:-}" = "--update-screenshot" ] && screenshot=(--screenshot-to docs/report.png)
 python3 scripts/browser_check.py --gotrace "$bin/gotrace" --out "$out" "${screenshot[@]}" \
-    "$out/leak.gtrace" "$out/abba.gtrace" "$out/workerpool.gtrace" "$out/steal.gtrace" "$out/block.gtrace" \
+    "$out/leak.gtrace" "$out/abba.gtrace" "$out/workerpool.gtrace" "$out/steal.gtrace" "$out/block.gtrace" "$out/cpu.gtrace" \
     "$out/large.gtrace"
 echo "pages and screenshots in $out"
