@@ -116,6 +116,13 @@ def check(gotrace, trace, out, screenshot_to):
             same = shown == wanted
         if not same:
             problems.append("#%s shows %r, the JSON report says %r" % (ident, shown, wanted))
+    # The page's self-test drives the keyboard zoom and pan, a goroutine selection and the flame graph search.
+    selftest, _ = run_browser(browser, page + "#selftest", ["--dump-dom"])
+    problems += ["console (self-test): " + line for line in console_errors(selftest.stderr)]
+    tested = ById()
+    tested.feed(selftest.stdout)
+    if tested.body.get("data-selftest") != "ok":
+        problems.append("self-test: %s" % tested.body.get("data-selftest", "did not run"))
     drawn = int(attr("timeline-canvas", "data-drawn") or 0)
     if data["timeline"]["procs"] and drawn == 0:
         problems.append("the timeline drew nothing")
@@ -130,8 +137,8 @@ def check(gotrace, trace, out, screenshot_to):
         os.replace(shot, screenshot_to)
         shot = screenshot_to
     size = os.path.getsize(page)
-    print("%-28s %9d bytes  leaked=%s  top blocking=%s  scheduling p99=%s ns  drawn=%d  script %s ms  load %.1f s  %s"
-          % (name, size, text("leaked-count"), text("top-blocking-function")[:40] or "-",
+    print("%-12s %9d bytes  self-test %s  leaked=%s  top blocking=%s  scheduling p99=%s ns  drawn=%d  script %s ms  load %.1f s  %s"
+          % (name, size, tested.body.get("data-selftest"), text("leaked-count"), text("top-blocking-function")[:40] or "-",
              attr("latency-scheduling-p99", "data-ns"), drawn, parser.body.get("data-render-ms"), seconds, shot))
     return problems
 

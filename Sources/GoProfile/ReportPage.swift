@@ -556,6 +556,30 @@ public enum ReportPage {
           };
           window.addEventListener('resize', redraw);
           redraw();
+          // `#selftest` (scripts/browser_check.py): drive the controls as a user would and record the outcome.
+          if (location.hash === '#selftest') {
+            var failures = [];
+            function key(k) { document.dispatchEvent(new KeyboardEvent('keydown', { key: k, bubbles: true })); }
+            var before = canvas.getAttribute('data-view');
+            key('+');
+            var zoomed = canvas.getAttribute('data-view');
+            if (zoomed === before) failures.push('+ did not zoom');
+            canvas.focus(); key('ArrowRight');
+            if (canvas.getAttribute('data-view') === zoomed && view.t1 < end) failures.push('ArrowRight did not pan');
+            key('-'); key('0');
+            if (canvas.getAttribute('data-view') !== before) failures.push('0 did not show the whole trace');
+            if (TL.goroutines.length) {
+              selectGoroutine(TL.goroutines[0].id, false);
+              if (!$('selected-goroutine')) failures.push('selecting a goroutine showed nothing');
+            }
+            var search = document.querySelector('#flame-block input');
+            if (search) {
+              search.value = '.'; search.dispatchEvent(new Event('input'));
+              var matched = document.querySelector('#flame-block [id="block-matched"]');
+              if (!matched || matched.textContent.indexOf('Matched') < 0) failures.push('flame graph search matched nothing');
+            }
+            document.body.setAttribute('data-selftest', failures.length ? 'fail: ' + failures.join('; ') : 'ok');
+          }
           document.body.setAttribute('data-render-ms', Math.round(performance.now() - started));
           document.body.setAttribute('data-ready', '1');
         })();
