@@ -281,6 +281,23 @@ final class Scheduler: @unchecked Sendable {
         return processor
     }
 
+    /// Lock held. Unlinks `target` from the idle M list; false if it was not there (a waker took it).
+    private func removeIdleMachine(_ target: Machine) -> Bool {
+        assert(gort_lock_is_held(lock))
+        var previous: Machine?
+        var cursor = idleMachines
+        while let machine = cursor {
+            if machine === target {
+                if let previous { previous.idleLink = machine.idleLink } else { idleMachines = machine.idleLink }
+                machine.idleLink = nil
+                return true
+            }
+            previous = machine
+            cursor = machine.idleLink
+        }
+        return false
+    }
+
     private func removeIdleProcessor(_ target: Processor) {
         var previous: Processor?
         var cursor = idleProcessors
@@ -810,19 +827,7 @@ final class Scheduler: @unchecked Sendable {
         if !woken {
             // Timed out as the watcher: leave the idle list unless a waker picked us meanwhile.
             gort_lock(lock)
-            var picked = true
-            var previous: Machine?
-            var cursor = idleMachines
-            while let m = cursor {
-                if m === machine {
-                    if let previous { previous.idleLink = m.idleLink } else { idleMachines = m.idleLink }
-                    m.idleLink = nil
-                    picked = false
-                    break
-                }
-                previous = m
-                cursor = m.idleLink
-            }
+            let picked = !removeIdleMachine(machine)
             if watcher === machine { watcher = nil }
             if polls { pollerBusy = false }
             if !picked { timerRunners.add(1, ordering: .sequentiallyConsistent) }
@@ -899,17 +904,7 @@ final class Scheduler: @unchecked Sendable {
         if let current {
             watcher = nil
             // Unlink it so that the wakeup is not mistaken for a P hand-off.
-            var previous: Machine?
-            var cursor = idleMachines
-            while let m = cursor {
-                if m === current {
-                    if let previous { previous.idleLink = m.idleLink } else { idleMachines = m.idleLink }
-                    m.idleLink = nil
-                    break
-                }
-                previous = m
-                cursor = m.idleLink
-            }
+            _ = removeIdleMachine(current)
         }
         gort_unlock(lock)
         if let current {
