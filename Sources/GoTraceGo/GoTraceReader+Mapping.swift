@@ -46,6 +46,22 @@ extension GoTraceReader {
         (function.hasPrefix("runtime.") && function != "runtime.main") || function.hasPrefix("runtime/trace.Start.func")
     }
 
+    /// A flag per dense goroutine id: the filter runs for every mapped event, a Set lookup measured ~5%.
+    @inline(__always)
+    func isSystemGoroutine(_ goroutine: UInt64) -> Bool {
+        if goroutine < UInt64(systemFlags.count) { return systemFlags[Int(goroutine)] }
+        return goroutine >= 1 << 20 && systemGoroutines.contains(goroutine)
+    }
+
+    func markSystemGoroutine(_ goroutine: UInt64) {
+        systemGoroutines.insert(goroutine)
+        guard goroutine < 1 << 20 else { return }
+        if Int(goroutine) >= systemFlags.count {
+            systemFlags.append(contentsOf: repeatElement(false, count: Int(goroutine) + 1 - systemFlags.count))
+        }
+        systemFlags[Int(goroutine)] = true
+    }
+
     func map(_ event: GoEvent, stream: Int) {
         // Time: never backwards.
         var ticks = event.ticks
@@ -65,22 +81,24 @@ extension GoTraceReader {
         let time = nanoseconds(ticks)
         let p = event.p
         let proc: UInt64 = p >= 0 ? UInt64(p) : UInt64.max
-        let machine = stream < streams.count ? streams[stream].thread : 0
+        let machine = stream < streamCount ? streams[stream].thread : 0
         let context = event.g
         /// `goroutine` is the one the event concerns (filtered if it is the runtime's); `first` replaces it as
         /// the first argument (spawn's parent, the P of proc events).
         func emit(_ kind: EventKind, _ goroutine: UInt64, _ a: UInt64 = 0, _ b: UInt64 = 0, _ c: UInt64 = 0,
                   first: UInt64? = nil, count: Int) {
-            if !includeSystemGoroutines, goroutine != UInt64.max, systemGoroutines.contains(goroutine) { return }
-            pending.append(GoMappedEvent(kind: kind, nanoseconds: time, machine: machine, proc: proc, goroutine: goroutine,
-                                         arguments: (first ?? goroutine, a, b, c), argumentCount: count))
+            if !includeSystemGoroutines, isSystemGoroutine(goroutine) { return }
+            let made = GoMappedEvent(kind: kind, nanoseconds: time, machine: machine, proc: proc, goroutine: goroutine,
+                                     arguments: (first ?? goroutine, a, b, c), argumentCount: count)
+            if pendingCount == 0 { pendingEvents.0 = made } else { pendingEvents.1 = made }
+            pendingCount = Swift.min(pendingCount + 1, 2)
         }
         let none = UInt64.max
         switch event.type {
         case GoEventType.goCreate:
             let child = event.args.0
             if let entry = entryFunction(ofStack: event.args.1), GoTraceReader.isSystemEntry(entry) {
-                systemGoroutines.insert(child)
+                markSystemGoroutine(child)
             }
             let creation = event.stack != 0 ? event.stack : event.args.1
             emit(.spawn, child, child, creation, first: context == 0 ? none : context, count: 3)

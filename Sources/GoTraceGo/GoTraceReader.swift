@@ -41,6 +41,8 @@ public struct GoFrame: Sendable, Equatable, Hashable {
 
 /// A gotrace event produced from a Go event: plain values, no allocation.
 public struct GoMappedEvent: Sendable {
+    static let empty = GoMappedEvent(kind: .end, nanoseconds: 0, machine: 0, proc: 0, goroutine: 0, argumentCount: 0)
+
     public var kind: EventKind
     public var nanoseconds: UInt64
     public var machine: UInt64
@@ -121,6 +123,7 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
     /// their events are left out unless `includeSystemGoroutines` (see docs/go-traces.md).
     public internal(set) var systemGoroutines: Set<UInt64> = []
     public let includeSystemGoroutines: Bool
+    var systemFlags: [Bool] = []
 
     /// Go 1.19 on amd64 ticks at the TSC rate / 64; with no frequency event (a trace cut short) the reader
     /// assumes a 2.5 GHz TSC, so durations are approximate — and says so.
@@ -129,8 +132,32 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
     static let maxFrames: UInt64 = 1000
     static let maxStringLength: UInt64 = 1_000_000
 
-    var bytes: [UInt8] = []
-    var streams: [Stream] = []
+    /// The file's bytes. Safety: allocated once in `adopt`, freed in deinit, never resized; every index is
+    /// checked against `count` before use.
+    var bytes = UnsafeMutableBufferPointer<UInt8>(start: nil, count: 0)
+    /// One cursor per P (and one for CPU samples). Safety: allocated once at the end of the scan for
+    /// `streamCount` streams, deinitialised and freed in deinit; one thread. A raw buffer rather than an
+    /// array: the per-event updates neither copy a `Stream` nor check uniqueness.
+    var streams = UnsafeMutablePointer<Stream>.allocate(capacity: 1)
+    var streamCount = 0
+    /// `GoEventType.table` without its strings, per code, for the per-event decode (reading the table
+    /// retains the names and goes through a lazy global: measured ~5%). Safety: 64 entries, freed in deinit.
+    let layouts: UnsafeMutablePointer<Layout> = {
+        let pointer = UnsafeMutablePointer<Layout>.allocate(capacity: 64)
+        pointer.initialize(repeating: Layout(), count: 64)
+        return pointer
+    }()
+
+    struct Layout {
+        var known = false
+        var wireArguments = 0
+        var plainArguments = 0
+        var hasStack = false
+    }
+
+    /// Nanoseconds per tick, from the frequency.
+    var nanosecondsPerTick = 1e9 / Double(GoTraceReader.assumedTicksPerSecond)
+    var nanosecondsPerTickFixed: UInt64 = 0
     var minTicks: UInt64 = 0
     var logMessageIDs: [Int: UInt64] = [:]
     var order: [GoroutineOrder] = []
@@ -142,7 +169,9 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
     var blockedInSyscall: Set<UInt64> = []
     var lastSysBlock: [UInt64: UInt64] = [:]
     /// Mapped events waiting to be returned (a Go event may map to two).
-    var pending: [GoMappedEvent] = []
+    /// Mapped events waiting to be returned: a Go event maps to at most two.
+    var pendingEvents = (GoMappedEvent.empty, GoMappedEvent.empty)
+    var pendingCount = 0
     var pendingIndex = 0
     /// For the `TraceEvent` interface: definitions are yielded first.
     var definitionEvents: [TraceEvent]?
@@ -179,7 +208,7 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
                 fail(0, "cannot open: read error")
                 return
             }
-            bytes = read
+            adopt(read)
         }
         start()
     }
@@ -187,9 +216,22 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
     public init(bytes: [UInt8], fileName: String = "<memory>", includeSystemGoroutines: Bool = false) {
         self.fileName = fileName
         self.includeSystemGoroutines = includeSystemGoroutines
-        self.bytes = bytes
         fileSize = UInt64(bytes.count)
+        adopt(bytes)
         start()
+    }
+
+    deinit {
+        bytes.deallocate()
+        streams.deinitialize(count: streamCount)
+        streams.deallocate()
+        layouts.deallocate()
+    }
+
+    private func adopt(_ read: [UInt8]) {
+        let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: read.count)
+        _ = buffer.initialize(from: read)
+        bytes = buffer
     }
 
     private func fail(_ offset: Int, _ what: String) {
@@ -211,6 +253,11 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
             return
         case .supported(let version):
             self.version = version
+        }
+        for code in 0..<Int(GoEventType.count) {
+            guard let type = GoEventType.table[code], type.minimumVersion <= version ?? 0 else { continue }
+            layouts[code] = Layout(known: true, wireArguments: type.wireArgumentCount, plainArguments: type.arguments,
+                                   hasStack: type.hasStack)
         }
         scan()
         if fatal == nil { prepareStreams() }
@@ -270,8 +317,10 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
         cursor += 1
         raw = RawEvent(type: head & 0x3f, offset: position)
         let type = raw.type
-        guard type < GoEventType.count, let spec = GoEventType.table[Int(type)], spec.minimumVersion <= (version ?? 0)
-        else { return .malformed("unknown Go event type \(type)") }
+        // Safety: type < 64, the table's size.
+        let layout = layouts[Int(type)]
+        guard layout.known else { return .malformed("unknown Go event type \(type)") }
+        func name() -> String { GoEventType.table[Int(type)]?.name ?? "event \(type)" }
         if type == GoEventType.string {
             guard let id = varint(&cursor), let length = varint(&cursor) else { return .truncated }
             guard id != 0, length <= GoTraceReader.maxStringLength else { return .malformed("bad string definition") }
@@ -291,12 +340,12 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
             guard UInt64(bytes.count - cursor) >= length else { return .truncated }
             let end = cursor + Int(length)
             while cursor < end {
-                guard let value = varint(&cursor), cursor <= end else { return .malformed("\(spec.name) event has a wrong length") }
+                guard let value = varint(&cursor), cursor <= end else { return .malformed("\(name()) event has a wrong length") }
                 if type == GoEventType.stack {
                     stackFrames?.pointee.append(value)
                     if raw.count < 2 { raw.append(value) }
                 } else {
-                    guard raw.count < 8 else { return .malformed("\(spec.name) event has too many arguments") }
+                    guard raw.count < 8 else { return .malformed("\(name()) event has too many arguments") }
                     raw.append(value)
                 }
             }
@@ -305,8 +354,8 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
             if inline < 4 {
                 for index in 0..<raw.count { stackFrames?.pointee.append(raw[index]) }
             }
-        } else if raw.count != spec.wireArgumentCount {
-            return .malformed("\(spec.name) has \(raw.count) arguments, expected \(spec.wireArgumentCount)")
+        } else if raw.count != layout.wireArguments {
+            return .malformed("\(name()) has \(raw.count) arguments, expected \(layout.wireArguments)")
         }
         if type == GoEventType.userLog {
             guard let length = varint(&cursor) else { return .truncated }
@@ -319,6 +368,36 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
     }
 
     // MARK: Pass 1: scan
+
+    /// Types the scan must decode whole: definitions, batch headers, and events it keeps something of.
+    @inline(__always)
+    static func isSpecialInScan(_ type: UInt8) -> Bool {
+        switch type {
+        case GoEventType.batch, GoEventType.frequency, GoEventType.stack, GoEventType.string,
+             GoEventType.timerGoroutine, GoEventType.userLog, GoEventType.cpuSample: true
+        default: false
+        }
+    }
+
+    /// Skips `count` varints; false if the bytes end first or a varint is longer than 10 bytes.
+    @inline(__always)
+    func skipVarints(_ count: Int, _ position: inout Int) -> Bool {
+        var left = count
+        var length = 0
+        while left > 0 {
+            guard position < bytes.count else { return false }
+            let byte = bytes[position]
+            position += 1
+            length += 1
+            if byte < 0x80 {
+                left -= 1
+                length = 0
+            } else if length >= 10 {
+                return false
+            }
+        }
+        return true
+    }
 
     private func scan() {
         var batchesByP: [Int64: [BatchRange]] = [:]
@@ -340,6 +419,35 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
             current = nil
         }
         while position < bytes.count {
+            // Fast path: an ordinary event with its arguments inline (most of a trace) needs only its delta
+            // and a check of its argument count; nothing else of it is kept.
+            let head = bytes[position]
+            let code = Int(head & 0x3f)
+            let inline = Int(head >> 6) + 1
+            // Safety: code < 64, the table's size.
+            if inline < 4, layouts[code].known, !GoTraceReader.isSpecialInScan(UInt8(code)), current != nil {
+                guard inline == layouts[code].wireArguments else {
+                    report(position, "malformed Go event (\(GoEventType.table[code]?.name ?? "event \(code)") has \(inline) arguments, expected \(layouts[code].wireArguments)); read up to here")
+                    clean = false
+                    close(at: position)
+                    position = bytes.count
+                    continue
+                }
+                var cursor = position + 1
+                guard let delta = varint(&cursor), skipVarints(inline - 1, &cursor) else {
+                    report(position, "truncated: the trace ends inside an event; read up to here")
+                    clean = false
+                    close(at: position)
+                    position = bytes.count
+                    continue
+                }
+                ticks = ticks &+ delta
+                if firstTicks || ticks < minTicks { minTicks = ticks }
+                firstTicks = false
+                goEventCount += 1
+                position = cursor
+                continue
+            }
             stackArguments.removeAll(keepingCapacity: true)
             let result = withUnsafeMutablePointer(to: &stackArguments) { decodeRaw(at: position, into: &raw, stackFrames: $0) }
             let next: Int
@@ -417,7 +525,13 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
             stream.isSampleStream = true
             made.append(stream)
         }
-        streams = made
+        streams.deallocate()
+        streams = UnsafeMutablePointer<Stream>.allocate(capacity: Swift.max(1, made.count))
+        streams.initialize(from: made, count: made.count)
+        streamCount = made.count
+        nanosecondsPerTick = 1e9 / Double(ticksPerSecond)
+        let fixed = nanosecondsPerTick * 4_294_967_296
+        nanosecondsPerTickFixed = fixed < 1.8e19 ? UInt64(fixed) : UInt64.max
     }
 
     /// Turns `Stack` events into stacks of synthetic frame addresses (see `GoFrame`).
@@ -457,7 +571,7 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
     func entryFunction(ofStack id: UInt64) -> String? { stacks[id]?.first.flatMap { frames[$0]?.function } }
 
     private func prepareStreams() {
-        for index in streams.indices { advance(index) }
+        for index in 0..<streamCount { advance(index) }
     }
 
     // MARK: Pass 2: order
@@ -489,6 +603,42 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
                 continue
             }
             let position = streams[index].position
+            // Fast path: an ordinary event with at most three inline varints (delta, arguments, stack),
+            // decoded straight into the head without the general decoder's scratch record.
+            let headByte = bytes[position]
+            let code = Int(headByte & 0x3f)
+            let inline = Int(headByte >> 6) + 1
+            // Safety: code < 64, the table's size.
+            let quick = layouts[code]
+            if inline < 4, quick.known, inline == quick.wireArguments, !GoTraceReader.isSpecialInScan(UInt8(code)) {
+                var cursor = position + 1
+                var values: (UInt64, UInt64, UInt64) = (0, 0, 0)
+                guard let delta = varint(&cursor) else {
+                    streams[index].position = streams[index].end
+                    continue
+                }
+                values.0 = delta
+                if inline > 1 {
+                    guard let value = varint(&cursor) else { streams[index].position = streams[index].end; continue }
+                    values.1 = value
+                }
+                if inline > 2 {
+                    guard let value = varint(&cursor) else { streams[index].position = streams[index].end; continue }
+                    values.2 = value
+                }
+                streams[index].position = cursor
+                let ticks = streams[index].ticks &+ delta
+                streams[index].ticks = ticks
+                var event = GoEvent(type: UInt8(code), ticks: ticks, offset: position, p: streams[index].p,
+                                    g: streams[index].currentG)
+                // Arguments follow the delta; the stack, if any, is the last value.
+                let plain = quick.plainArguments
+                if plain > 0 { event.args.0 = values.1 }
+                if plain > 1 { event.args.1 = values.2 }
+                if quick.hasStack { event.stack = inline == 3 ? values.2 : values.1 }
+                finishHead(index, &event)
+                return
+            }
             guard case .event(let after) = decodeRaw(at: position, into: &raw) else {
                 // The scan ended the batch before any damage, so this cannot happen; stop the stream anyway.
                 streams[index].position = streams[index].end
@@ -502,38 +652,44 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
             default:
                 break
             }
-            let spec = GoEventType.table[Int(raw.type)]
+            let layout = layouts[Int(raw.type)]
             let ticks = streams[index].ticks &+ raw[0]
             streams[index].ticks = ticks
             var event = GoEvent(type: raw.type, ticks: ticks, offset: position, p: streams[index].p,
                                 g: streams[index].currentG)
-            let plain = spec?.arguments ?? 0
+            let plain = layout.plainArguments
             withUnsafeMutableBytes(of: &event.args) { slots in
                 for argument in 0..<Swift.min(plain, 4) {
                     slots.storeBytes(of: raw[1 + argument], toByteOffset: argument * 8, as: UInt64.self)
                 }
             }
-            if spec?.hasStack == true { event.stack = raw[raw.count - 1] }
-            switch raw.type {
-            case GoEventType.goStart, GoEventType.goStartLocal, GoEventType.goStartLabel:
-                streams[index].currentG = event.args.0
-                event.g = event.args.0
-            case GoEventType.goEnd, GoEventType.goStop, GoEventType.goSched, GoEventType.goPreempt,
-                 GoEventType.goSleep, GoEventType.goBlock, GoEventType.goBlockSend, GoEventType.goBlockRecv,
-                 GoEventType.goBlockSelect, GoEventType.goBlockSync, GoEventType.goBlockCond, GoEventType.goBlockNet,
-                 GoEventType.goSysBlock, GoEventType.goBlockGC:
-                streams[index].currentG = 0
-            case GoEventType.goSysExit, GoEventType.goSysExitLocal, GoEventType.goWaiting, GoEventType.goInSyscall:
-                event.g = event.args.0
-            case GoEventType.procStart:
-                streams[index].thread = event.args.0
-            default:
-                break
-            }
-            streams[index].head = event
-            streams[index].hasHead = true
+            if layout.hasStack && raw.count > 0 { event.stack = raw[raw.count - 1] }
+            finishHead(index, &event)
             return
         }
+    }
+
+    /// Applies Go's rules for the P's current goroutine to `event` and makes it the stream's head.
+    @inline(__always)
+    private func finishHead(_ index: Int, _ event: inout GoEvent) {
+        switch event.type {
+        case GoEventType.goStart, GoEventType.goStartLocal, GoEventType.goStartLabel:
+            streams[index].currentG = event.args.0
+            event.g = event.args.0
+        case GoEventType.goEnd, GoEventType.goStop, GoEventType.goSched, GoEventType.goPreempt,
+             GoEventType.goSleep, GoEventType.goBlock, GoEventType.goBlockSend, GoEventType.goBlockRecv,
+             GoEventType.goBlockSelect, GoEventType.goBlockSync, GoEventType.goBlockCond, GoEventType.goBlockNet,
+             GoEventType.goSysBlock, GoEventType.goBlockGC:
+            streams[index].currentG = 0
+        case GoEventType.goSysExit, GoEventType.goSysExitLocal, GoEventType.goWaiting, GoEventType.goInSyscall:
+            event.g = event.args.0
+        case GoEventType.procStart:
+            streams[index].thread = event.args.0
+        default:
+            break
+        }
+        streams[index].head = event
+        streams[index].hasHead = true
     }
 
     static let noSeq = UInt64.max
@@ -603,7 +759,7 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
     func nextOrdered() -> (GoEvent, Int)? {
         var best = -1
         var bestTicks = UInt64.max
-        for index in streams.indices where streams[index].hasHead {
+        for index in 0..<streamCount where streams[index].hasHead {
             if !streams[index].inFrontier {
                 guard isReady(streams[index].head) else { continue }
                 streams[index].inFrontier = true
@@ -615,7 +771,7 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
         }
         if best < 0 {
             // No head is ready: the sequence numbers contradict each other (damage, or lost events).
-            for index in streams.indices where streams[index].hasHead
+            for index in 0..<streamCount where streams[index].hasHead
                 && (best < 0 || streams[index].head.ticks < bestTicks) {
                 best = index
                 bestTicks = streams[index].head.ticks
@@ -638,7 +794,13 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
     /// Ticks to nanoseconds since the first event (Go's conversion, in floating point).
     func nanoseconds(_ ticks: UInt64) -> UInt64 {
         let elapsed = ticks >= minTicks ? ticks - minTicks : 0
-        let value = Double(elapsed) * (1e9 / Double(ticksPerSecond))
+        if elapsed < 1 << 40 {
+            // Fixed point (32 fractional bits): exact to well under a nanosecond for 2^40 ticks, and no
+            // floating-point conversion per event.
+            let product = elapsed.multipliedFullWidth(by: nanosecondsPerTickFixed)
+            return product.high << 32 | product.low >> 32
+        }
+        let value = Double(elapsed) * nanosecondsPerTick
         return value >= 1.8e19 ? UInt64.max : UInt64(value)
     }
 
@@ -647,13 +809,13 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
     /// The next mapped event, or nil at the end. Definitions (strings, stacks) are not included: read
     /// `strings`, `stacks` and `frames` before iterating.
     public func nextMapped() -> GoMappedEvent? {
-        while pendingIndex >= pending.count {
-            pending.removeAll(keepingCapacity: true)
+        while pendingIndex >= pendingCount {
+            pendingCount = 0
             pendingIndex = 0
             guard fatal == nil, let (event, stream) = nextOrdered() else { return nil }
             map(event, stream: stream)
         }
-        let event = pending[pendingIndex]
+        let event = pendingIndex == 0 ? pendingEvents.0 : pendingEvents.1
         pendingIndex += 1
         eventsRead += 1
         return event

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Reading a Go execution trace, side by side: `gotrace report` (leak + latency analyzers, one pass) against
+# `go tool trace -pprof=sched` (Go 1.19's own parser and its scheduling-latency profile) on the same trace.
+#
+# The trace comes from the peers' pingpong (/work/shared/peers/go, copied to a temporary directory) run with
+# -trace: two goroutines exchanging N round trips over unbuffered channels, ~8 Go events per round trip.
+# Each tool runs under /usr/bin/time -v: wall time and peak RSS. Go's tool is run directly from GOTOOLDIR
+# (not through the `go` wrapper) so its RSS is its own.
+#
+#   Benchmarks/go-trace-bench.sh          N=1000000 round trips, 3 rounds (RUNS=N, ROUNDTRIPS=N to change)
+#   SCRATCH=.build-x Benchmarks/...       the scratch path of the release build (default .build)
+# Results: Benchmarks/results/go-trace-raw.txt (one line per run) and go-trace-table.md.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(dirname "$HERE")
+cd "$ROOT"
+RUNS=${RUNS:-3}
+ROUNDTRIPS=${ROUNDTRIPS:-1000000}
+SCRATCH=${SCRATCH:-.build}
+RESULTS=$HERE/results
+mkdir -p "$RESULTS"
+RAW=$RESULTS/go-trace-raw.txt
+TABLE=$RESULTS/go-trace-table.md
+WORK=$(mktemp -d /tmp/gotrace-go-trace-bench.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+log() { echo "[$(date +%T)] $*" >&2; }
+
+log "build (release)"
+for product in gotrace LeakAnalyzer LatencyAnalyzer; do
+  swift build -c release --scratch-path "$SCRATCH" --product "$product" >/dev/null
+done
+BIN=$SCRATCH/release
+cp -r /work/shared/peers/go "$WORK/peers"
+(cd "$WORK/peers" && go build -o bin/ ./cmd/pingpong)
+TRACE=$WORK/pingpong.trace
+log "trace: pingpong -n $ROUNDTRIPS"
+"$WORK/peers/bin/pingpong" -n "$ROUNDTRIPS" -trace "$TRACE" >/dev/null
+GOTOOL=$(go env GOTOOLDIR)/trace
+events=$("$BIN/gotrace" stat --format json "$TRACE" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["events"])')
+bytes=$(stat -c %s "$TRACE")
+echo "# $(uname -srm); $(nproc) CPUs; $(go version); gotrace $(git rev-parse --short HEAD); date=$(date -u +%FT%TZ)" > "$RAW"
+echo "# trace: pingpong -n $ROUNDTRIPS, $bytes bytes, $events gotrace events after mapping" >> "$RAW"
+
+# measure NAME COMMAND…: one line "NAME seconds=S rss_kb=K".
+measure() {
+  local name=$1; shift
+  /usr/bin/time -v "$@" > /dev/null 2> "$WORK/time.txt"
+  local wall rss
+  wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$WORK/time.txt" | awk -F: '{ if (NF == 3) print $1*3600+$2*60+$3; else print $1*60+$2 }')
+  rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time.txt")
+  echo "$name seconds=$wall rss_kb=$rss" | tee -a "$RAW" >&2
+}
+
+for ((round = 1; round <= RUNS; round++)); do
+  log "round $round/$RUNS"
+  measure go-tool-trace-pprof-sched "$GOTOOL" -pprof=sched "$TRACE"
+  measure gotrace-report "$BIN/gotrace" report "$TRACE" --no-progress
+done
+
+python3 - "$RAW" "$TABLE" <<'PY'
+import re, statistics, sys
+raw, table = sys.argv[1], sys.argv[2]
+runs = {}
+header = []
+for line in open(raw):
+    if line.startswith("#"):
+        header.append(line.strip("# \n"))
+        continue
+    name, *fields = line.split()
+    values = dict(field.split("=") for field in fields)
+    runs.setdefault(name, []).append((float(values["seconds"]), int(values["rss_kb"])))
+go = runs["go-tool-trace-pprof-sched"]
+ours = runs["gotrace-report"]
+def med(rows, i): return statistics.median(r[i] for r in rows)
+lines = [f"<!-- {h} -->" for h in header]
+lines += ["| tool | wall (s, median) | peak RSS (MB, median) |", "|---|---:|---:|"]
+for name, rows in (("go tool trace -pprof=sched", go), ("gotrace report (leak + latency)", ours)):
+    lines.append(f"| {name} | {med(rows, 0):.2f} | {med(rows, 1) / 1024:.0f} |")
+lines.append(f"| ratio | {med(go, 0) / med(ours, 0):.1f}× faster | {med(go, 1) / med(ours, 1):.1f}× less memory |")
+open(table, "w").write("\n".join(lines) + "\n")
+print("\n".join(lines))
+PY
