@@ -62,7 +62,9 @@ extension GoTraceReader {
         systemFlags[Int(goroutine)] = true
     }
 
-    func map(_ event: GoEvent, stream: Int) {
+    /// Maps `current` (from stream `stream`) into the pending events.
+    func map(stream: Int) {
+        let event = current
         // Time: never backwards.
         var ticks = event.ticks
         if event.type == GoEventType.goSysExit || event.type == GoEventType.goSysExitLocal {

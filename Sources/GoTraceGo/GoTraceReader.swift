@@ -86,6 +86,8 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
         var head = GoEvent()
         var hasHead = false
         var inFrontier = false
+        /// `transition(of: head)`, computed when the head is decoded.
+        var transition: Transition = (GoTraceReader.unordered, 0, 0, 0, 0)
         /// CPU samples form their own stream, sorted by their own timestamps (as Go's parser does).
         var samples: [GoEvent] = []
         var isSampleStream = false
@@ -164,6 +166,8 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
     var sparseOrder: [UInt64: GoroutineOrder] = [:]
     var gcOrder = GoroutineOrder()
     var lastTicks: UInt64 = 0
+    /// The event `nextOrdered` chose last.
+    var current = GoEvent()
     var reportedInconsistency = false
     var reportedTimeOrder = false
     var blockedInSyscall: Set<UInt64> = []
@@ -581,6 +585,7 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
         if streams[index].isSampleStream {
             if let sample = streams[index].samples.popLast() {
                 streams[index].head = sample
+                streams[index].transition = transition(of: sample)
                 streams[index].hasHead = true
             } else {
                 streams[index].hasHead = false
@@ -689,6 +694,7 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
             break
         }
         streams[index].head = event
+        streams[index].transition = transition(of: event)
         streams[index].hasHead = true
     }
 
@@ -739,15 +745,15 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
         }
     }
 
-    func isReady(_ event: GoEvent) -> Bool {
-        let t = transition(of: event)
+    typealias Transition = (g: UInt64, initSeq: UInt64, initStatus: UInt8, nextSeq: UInt64, nextStatus: UInt8)
+
+    func isReady(_ t: Transition) -> Bool {
         if t.g == GoTraceReader.unordered { return true }
         let current = orderState(t.g)
         return (t.initSeq == GoTraceReader.noSeq || t.initSeq == current.seq) && t.initStatus == current.status
     }
 
-    func apply(_ event: GoEvent) {
-        let t = transition(of: event)
+    func apply(_ t: Transition) {
         guard t.g != GoTraceReader.unordered else { return }
         let current = orderState(t.g)
         var seq = t.nextSeq
@@ -755,13 +761,14 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
         setOrderState(t.g, GoroutineOrder(seq: seq, status: t.nextStatus))
     }
 
-    /// The next Go event in Go's order, and the index of its stream; nil at the end.
-    func nextOrdered() -> (GoEvent, Int)? {
+    /// Moves the next Go event in Go's order into `current`; returns its stream's index, or -1 at the end.
+    func nextOrdered() -> Int {
         var best = -1
         var bestTicks = UInt64.max
         for index in 0..<streamCount where streams[index].hasHead {
             if !streams[index].inFrontier {
-                guard isReady(streams[index].head) else { continue }
+                // A head's transition is computed once, when it becomes the head.
+                guard isReady(streams[index].transition) else { continue }
                 streams[index].inFrontier = true
             }
             if best < 0 || streams[index].head.ticks < bestTicks {
@@ -776,7 +783,7 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
                 best = index
                 bestTicks = streams[index].head.ticks
             }
-            guard best >= 0 else { return nil }
+            guard best >= 0 else { return -1 }
             if !reportedInconsistency {
                 reportedInconsistency = true
                 report(streams[best].head.offset,
@@ -784,11 +791,11 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
                 isComplete = false
             }
         }
-        let event = streams[best].head
-        apply(event)
+        current = streams[best].head
+        apply(streams[best].transition)
         streams[best].inFrontier = false
         advance(best)
-        return (event, best)
+        return best
     }
 
     /// Ticks to nanoseconds since the first event (Go's conversion, in floating point).
@@ -812,8 +819,10 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
         while pendingIndex >= pendingCount {
             pendingCount = 0
             pendingIndex = 0
-            guard fatal == nil, let (event, stream) = nextOrdered() else { return nil }
-            map(event, stream: stream)
+            guard fatal == nil else { return nil }
+            let stream = nextOrdered()
+            guard stream >= 0 else { return nil }
+            map(stream: stream)
         }
         let event = pendingIndex == 0 ? pendingEvents.0 : pendingEvents.1
         pendingIndex += 1
