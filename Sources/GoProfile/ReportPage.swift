@@ -298,6 +298,7 @@ public enum ReportPage {
             p99.appendChild(el('span', { id: 'latency-' + key + '-p99', 'data-ns': stats.p99Ns }, ns(stats.p99Ns)));
             label.appendChild(p99);
             row.appendChild(label);
+            if (!stats.count) { row.appendChild(el('p', { 'class': 'note' }, 'None recorded in this trace.')); $('latency-charts').appendChild(row); return; }
             var points = [['p50', stats.p50Ns], ['p90', stats.p90Ns], ['p99', stats.p99Ns], ['p99.9', stats.p999Ns], ['max', stats.maxNs]];
             var svg = svgEl('svg', { viewBox: '0 0 600 70', width: 600, height: 70, role: 'img', 'aria-label': name + ' latency percentiles' });
             var hi = Math.log10(Math.max(10, stats.maxNs || 1)) + 0.3, lo = 1;
