@@ -41,14 +41,15 @@ bytes=$(stat -c %s "$TRACE")
 echo "# $(uname -srm); $(nproc) CPUs; $(go version); gotrace $(git rev-parse --short HEAD); date=$(date -u +%FT%TZ)" > "$RAW"
 echo "# trace: pingpong -n $ROUNDTRIPS, $bytes bytes, $events gotrace events after mapping" >> "$RAW"
 
-# measure NAME COMMAND…: one line "NAME seconds=S rss_kb=K".
+# measure NAME COMMAND…: one line "NAME seconds=S cpu=C rss_kb=K" (C: user + system seconds).
 measure() {
   local name=$1; shift
   /usr/bin/time -v "$@" > /dev/null 2> "$WORK/time.txt"
   local wall rss
   wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$WORK/time.txt" | awk -F: '{ if (NF == 3) print $1*3600+$2*60+$3; else print $1*60+$2 }')
   rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time.txt")
-  echo "$name seconds=$wall rss_kb=$rss" | tee -a "$RAW" >&2
+  cpu=$(awk -F': ' '/User time|System time/ {sum += $2} END {print sum}' "$WORK/time.txt")
+  echo "$name seconds=$wall cpu=$cpu rss_kb=$rss" | tee -a "$RAW" >&2
 }
 
 for ((round = 1; round <= RUNS; round++)); do
@@ -68,15 +69,16 @@ for line in open(raw):
         continue
     name, *fields = line.split()
     values = dict(field.split("=") for field in fields)
-    runs.setdefault(name, []).append((float(values["seconds"]), int(values["rss_kb"])))
+    runs.setdefault(name, []).append((float(values["seconds"]), int(values["rss_kb"]), float(values["cpu"])))
 go = runs["go-tool-trace-pprof-sched"]
 ours = runs["gotrace-report"]
 def med(rows, i): return statistics.median(r[i] for r in rows)
 lines = [f"<!-- {h} -->" for h in header]
-lines += ["| tool | wall (s, median) | peak RSS (MB, median) |", "|---|---:|---:|"]
+lines += ["| tool | wall (s, median) | CPU (s, median) | peak RSS (MB, median) |", "|---|---:|---:|---:|"]
 for name, rows in (("go tool trace -pprof=sched", go), ("gotrace report (leak + latency)", ours)):
-    lines.append(f"| {name} | {med(rows, 0):.2f} | {med(rows, 1) / 1024:.0f} |")
-lines.append(f"| ratio | {med(go, 0) / med(ours, 0):.1f}× faster | {med(go, 1) / med(ours, 1):.1f}× less memory |")
+    lines.append(f"| {name} | {med(rows, 0):.2f} | {med(rows, 2):.2f} | {med(rows, 1) / 1024:.0f} |")
+lines.append(f"| ratio | {med(go, 0) / med(ours, 0):.1f}× faster | {med(go, 2) / med(ours, 2):.1f}× less CPU | "
+             f"{med(go, 1) / med(ours, 1):.1f}× less memory |")
 open(table, "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 PY
