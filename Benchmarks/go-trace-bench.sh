@@ -3,11 +3,11 @@
 # `go tool trace -pprof=sched` (Go 1.19's own parser and its scheduling-latency profile) on the same trace.
 #
 # The trace comes from the peers' pingpong (/work/shared/peers/go, copied to a temporary directory) run with
-# -trace: two goroutines exchanging N round trips over unbuffered channels, ~8 Go events per round trip.
+# -trace: two goroutines exchanging N round trips over unbuffered channels, ~6 Go events per round trip.
 # Each tool runs under /usr/bin/time -v: wall time and peak RSS. Go's tool is run directly from GOTOOLDIR
 # (not through the `go` wrapper) so its RSS is its own.
 #
-#   Benchmarks/go-trace-bench.sh          N=1000000 round trips, 3 rounds (RUNS=N, ROUNDTRIPS=N to change)
+#   Benchmarks/go-trace-bench.sh          2,000,000 round trips (~12 M events), 3 rounds (RUNS=N, ROUNDTRIPS=N to change)
 #   SCRATCH=.build-x Benchmarks/...       the scratch path of the release build (default .build)
 # Results: Benchmarks/results/go-trace-raw.txt (one line per run) and go-trace-table.md.
 set -euo pipefail
@@ -15,7 +15,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
 cd "$ROOT"
 RUNS=${RUNS:-3}
-ROUNDTRIPS=${ROUNDTRIPS:-1000000}
+ROUNDTRIPS=${ROUNDTRIPS:-2000000}
 SCRATCH=${SCRATCH:-.build}
 RESULTS=$HERE/results
 mkdir -p "$RESULTS"

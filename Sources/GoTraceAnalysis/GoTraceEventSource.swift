@@ -14,7 +14,11 @@ final class GoTraceEventSource: EventSource {
     let reader: GoTraceReader
     private var definedTables = false
 
+    private var mapped = UnsafeMutableBufferPointer<GoMappedEvent>(start: nil, count: 0)
+
     init(reader: GoTraceReader) { self.reader = reader }
+
+    deinit { mapped.deallocate() }
 
     var eventsRead: UInt64 { reader.eventsRead }
     var expectedEvents: UInt64? { nil }
@@ -25,8 +29,15 @@ final class GoTraceEventSource: EventSource {
             for (id, text) in reader.strings { definitions.defineString(id, text) }
             for (id, pcs) in reader.stacks { definitions.defineStack(id, pcs) }
         }
+        // Safety: `mapped` is allocated for `batch.count` events and freed in deinit; one thread (the producer).
+        if mapped.count < batch.count {
+            mapped.deallocate()
+            mapped = UnsafeMutableBufferPointer<GoMappedEvent>.allocate(capacity: batch.count)
+        }
+        let produced = reader.nextMapped(into: UnsafeMutableBufferPointer(rebasing: mapped[0..<batch.count]))
         var count = 0
-        while count < batch.count, let event = reader.nextMapped() {
+        while count < produced {
+            let event = mapped[count]
             var converted = gotrace_event()
             converted.kind = event.kind.rawValue
             converted.time_ns = event.nanoseconds

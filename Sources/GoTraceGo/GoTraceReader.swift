@@ -830,6 +830,30 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
         return event
     }
 
+    /// Fills `buffer` from its start with the next mapped events; returns how many (0 at the end). The same
+    /// events as `nextMapped`, without a call per event (the analysis host's producer loop).
+    public func nextMapped(into buffer: UnsafeMutableBufferPointer<GoMappedEvent>) -> Int {
+        guard let base = buffer.baseAddress else { return 0 }
+        var count = 0
+        let capacity = buffer.count
+        while count < capacity {
+            if pendingIndex < pendingCount {
+                base[count] = pendingIndex == 0 ? pendingEvents.0 : pendingEvents.1
+                pendingIndex += 1
+                count += 1
+                continue
+            }
+            pendingCount = 0
+            pendingIndex = 0
+            guard fatal == nil else { break }
+            let stream = nextOrdered()
+            guard stream >= 0 else { break }
+            map(stream: stream)
+        }
+        eventsRead += UInt64(count)
+        return count
+    }
+
     /// The next event as `TraceEvent` (string and stack definitions first, at time 0), for dump and stat.
     public func next() -> TraceEvent? {
         if definitionEvents == nil { definitionEvents = makeDefinitionEvents() }
