@@ -4,7 +4,8 @@
 // -----------
 // One Go event maps to zero, one or two gotrace events, so that `GoroutineModel` derives from a Go trace
 // the same states it derives from ours:
-//   GoCreate → spawn(parent, child, creation stack); GoStart/GoStartLocal/GoStartLabel → start;
+//   GoCreate → spawn(parent, child, creation stack); GoStart/GoStartLocal → start; GoStartLabel →
+//   goroutine-label + start;
 //   GoBlock* / GoSleep / GoStop → park(reason, stack); GoSysBlock → park(syscall); GoUnblock → unpark;
 //   GoSched → park(yield) + unpark (Go's "runnable again at once"); GoPreempt → preempt(honoured);
 //   GoEnd → end; ProcStart/ProcStop → proc-start/proc-stop; GoSysCall → syscall-enter;
@@ -104,7 +105,11 @@ extension GoTraceReader {
             }
             let creation = event.stack != 0 ? event.stack : event.args.1
             emit(.spawn, child, child, creation, first: context == 0 ? none : context, count: 3)
-        case GoEventType.goStart, GoEventType.goStartLocal, GoEventType.goStartLabel:
+        case GoEventType.goStart, GoEventType.goStartLocal:
+            emit(.start, event.g, count: 1)
+        case GoEventType.goStartLabel:
+            // [g, seq, label string]: the label (Go's GC workers: "GC (dedicated)") becomes the goroutine's.
+            emit(.goroutineLabel, event.g, event.args.2, count: 2)
             emit(.start, event.g, count: 1)
         case GoEventType.goEnd:
             emit(.end, context, count: 1)
