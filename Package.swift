@@ -153,7 +153,7 @@ let package = Package(
         .testTarget(
             name: "GoTraceGoTests",
             // gotrace runs the reports; Go programs under Tests/Fixtures/GoPrograms are built with `go build`.
-            dependencies: ["GoTraceGo", "GoTrace", "gotrace"]
+            dependencies: ["GoTraceGo", "GoTrace", "GoProfile", "gotrace"]
         ),
         .testTarget(
             name: "GoTraceAnalysisTests",

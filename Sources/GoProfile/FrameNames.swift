@@ -95,10 +95,15 @@ public enum FrameNames {
     public static func short(_ name: String) -> String {
         guard let first = name.first, first.isLetter || first == "_" else { return name }
         var depth = 0
+        var previous: Character = " "
         for (offset, character) in name.enumerated() {
+            defer { previous = character }
             switch character {
             case "<": depth += 1
             case ">": depth -= 1
+            // Go's method names (`sync.(*Mutex).Lock`, from Go execution traces) open a bracket right after a
+            // dot: part of the name, not an argument list.
+            case "(" where depth == 0 && offset > 0 && previous == ".": break
             case "(" where depth == 0: return offset > 0 ? String(name.prefix(offset)) : name
             case " " where depth == 0: return name
             default: break

@@ -81,6 +81,12 @@ extension GoTraceReader {
             ticks = lastTicks
         }
         lastTicks = ticks
+        if event.stack != 0, !reportedMissingStack, !isStackDefined(event.stack) {
+            // Go writes its stack table last, after the frequency: a trace cut inside the table has no other sign.
+            reportedMissingStack = true
+            isComplete = false
+            report(event.offset, "stack \(event.stack) is not in the trace's stack table (the trace was cut short?); its frames are unknown")
+        }
         let time = nanoseconds(ticks)
         let p = event.p
         let proc: UInt64 = p >= 0 ? UInt64(p) : UInt64.max

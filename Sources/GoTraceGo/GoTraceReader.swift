@@ -106,7 +106,7 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
     /// Set when nothing can be read (not a Go trace, unsupported version, unreadable file).
     public private(set) var fatal: String?
     /// False when the trace was cut short (no frequency event, or a truncated or malformed event).
-    public private(set) var isComplete = false
+    public internal(set) var isComplete = false
     public private(set) var fileSize: UInt64 = 0
     /// Ticks per second from the trace's frequency event (an assumed value if the trace has none).
     public private(set) var ticksPerSecond: UInt64 = GoTraceReader.assumedTicksPerSecond
@@ -126,6 +126,8 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
     public internal(set) var systemGoroutines: Set<UInt64> = []
     public let includeSystemGoroutines: Bool
     var systemFlags: [Bool] = []
+    var stackDefined: [Bool] = []
+    var reportedMissingStack = false
 
     /// Go 1.19 on amd64 ticks at the TSC rate / 64; with no frequency event (a trace cut short) the reader
     /// assumes a 2.5 GHz TSC, so durations are approximate — and says so.
@@ -566,7 +568,19 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
                 }
             }
             stacks[id] = stack
+            if id < 1 << 20 {
+                if Int(id) >= stackDefined.count {
+                    stackDefined.append(contentsOf: repeatElement(false, count: Int(id) + 1 - stackDefined.count))
+                }
+                stackDefined[Int(id)] = true
+            }
         }
+    }
+
+    /// Whether stack `id` is in the stack table (a flag per dense id: checked for every event with a stack).
+    @inline(__always)
+    func isStackDefined(_ id: UInt64) -> Bool {
+        id < UInt64(stackDefined.count) ? stackDefined[Int(id)] : stacks[id] != nil
     }
 
     func text(_ id: UInt64) -> String { strings[id].map { String(decoding: $0, as: UTF8.self) } ?? "" }

@@ -18,3 +18,14 @@ import Testing
         #expect(GoTraceHeader.classify(Array("go 1.19 trace!!!".utf8)) == .notGo)
     }
 }
+
+import GoProfile
+
+/// Go function names through the profile encoders' name shortening (pprof's short names).
+@Suite struct GoFrameNameTests {
+    @Test func goMethodNamesStayWhole() {
+        #expect(FrameNames.short("sync.(*Mutex).Lock") == "sync.(*Mutex).Lock")
+        #expect(FrameNames.short("main.leakRecv.func1") == "main.leakRecv.func1")
+        #expect(FrameNames.short("Module.function(a:b:)") == "Module.function")
+    }
+}
