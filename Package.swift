@@ -25,6 +25,7 @@ let package = Package(
         // Built-in analyzers: shared libraries next to the gotrace executable, found by its plugin search.
         .library(name: "LeakAnalyzer", type: .dynamic, targets: ["LeakAnalyzer"]),
         .library(name: "LatencyAnalyzer", type: .dynamic, targets: ["LatencyAnalyzer"]),
+        .library(name: "SummaryAnalyzer", type: .dynamic, targets: ["SummaryAnalyzer"]),
         .library(name: "FlamegraphAnalyzer", type: .dynamic, targets: ["FlamegraphAnalyzer"]),
         .library(name: "HTMLReportAnalyzer", type: .dynamic, targets: ["HTMLReportAnalyzer"]),
     ],
@@ -133,6 +134,11 @@ let package = Package(
             dependencies: ["GoTracePluginKit", .product(name: "Histogram", package: "hdrhistogram-swift")],
             path: "Plugins/Latency",
             swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]  // per-event loop, one thread
+        ),
+        .target(
+            name: "SummaryAnalyzer",
+            dependencies: ["GoTracePluginKit"],
+            path: "Plugins/Summary"
         ),
         .target(
             name: "GoProfile",

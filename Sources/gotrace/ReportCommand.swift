@@ -13,7 +13,7 @@ struct ReportCommand: ParsableCommand {
             """)
 
     /// The analyzers run when none is named: the ones gotrace ships (loaded like any other plugin).
-    static let builtInAnalyzers = ["leak", "latency"]
+    static let builtInAnalyzers = ["summary", "leak", "latency"]
     static let leakExitCode: Int32 = 3
 
     enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case text, json }

@@ -1,0 +1,227 @@
+// The summary analyzer: the one-screen view of a run ("the kitchen"): how busy the Ps were, how many
+// goroutines were created and are alive at the end, steals, preemptions and stack growths, the functions
+// that took the CPU samples and the places goroutines spent the most time blocked.
+//
+// Design note
+// -----------
+// Everything is a counter or a small map updated per transition, so the pass stays streaming:
+// - P busy time: each RUNNING → anything transition adds its running span to the P of the event that
+//   ended it (the P its M held); goroutines still running at the end add (end − since) to the total.
+// - Blocking sites: the park stack is remembered per waiting goroutine (one entry per waiting goroutine,
+//   dropped when it wakes); the WAITING → anything transition adds its span to (reason, park stack).
+//   Goroutines still blocked at the end add (end − since) too, so a leak shows up as a top site.
+// - CPU: samples are counted per stack id; names are resolved once per distinct stack at the end.
+// A site is named by its first two user frames (the call into the runtime, then its caller).
+
+import GoTracePluginKit
+
+/// GOTRACE_NONE (UINT64_MAX): the C macro is not imported.
+private let noValue = UInt64.max
+
+public final class SummaryAnalyzer: Analyzer {
+    public static let name = "summary"
+    public static let version = "1.0.0"
+    public static let summary = "one screen: Ps busy %, goroutines, steals, preemptions, top CPU functions, top blocking sites"
+    public static let options = [
+        AnalyzerOption("top", help: "rows in the top CPU functions and top blocking sites", default: "5"),
+    ]
+
+    let host: AnalyzerHost
+    let top: Int
+    let stealCode: UInt8?
+    let stackGrowCode: UInt8?
+    let cpuSampleCode: UInt8?
+    let cpuStackArgument: Int?
+    var busyNs: [UInt64: UInt64] = [:]
+    var created = 0
+    var steals = 0
+    var preemptions = 0
+    var stackGrowths = 0
+    var cpuSamplesByStack: [UInt64: Int] = [:]
+    var parkStack: [UInt64: UInt64] = [:]
+    struct Site: Hashable {
+        var reason: UInt8
+        var stack: UInt64
+    }
+    var blockedNs: [Site: UInt64] = [:]
+
+    public init(host: AnalyzerHost) throws(AnalyzerError) {
+        self.host = host
+        guard let top = Int(host.option("top") ?? "5"), top > 0 else {
+            throw .invalidArgument("top must be a positive integer")
+        }
+        self.top = top
+        stealCode = host.kindCode(named: "steal")
+        stackGrowCode = host.kindCode(named: "stack-grow")
+        cpuSampleCode = host.kindCode(named: "cpu-sample")
+        cpuStackArgument = cpuSampleCode.flatMap { host.argumentIndex(kind: $0, named: "stack") }
+    }
+
+    public func consume(_ batch: EventBatch) throws(AnalyzerError) {
+        for event in batch.events {
+            switch event.kind {
+            case KindCode.spawn:
+                created += 1
+            case KindCode.preempt:
+                // Kinds 2 and 3 are "honoured" (cooperative, asynchronous): a preemption that happened.
+                if event.argument_count > 1, argument(event, 1) >= 2 { preemptions += 1 }
+            case _ where event.kind == stealCode:
+                steals += 1
+            case _ where event.kind == stackGrowCode:
+                stackGrowths += 1
+            case _ where event.kind == cpuSampleCode:
+                if let cpuStackArgument { cpuSamplesByStack[argument(event, cpuStackArgument), default: 0] += 1 }
+            default:
+                break
+            }
+        }
+        let running = UInt8(GOTRACE_G_RUNNING.rawValue)
+        let waiting = UInt8(GOTRACE_G_WAITING.rawValue)
+        for transition in batch.transitions {
+            let span = transition.since_ns == noValue ? 0 : transition.time_ns &- transition.since_ns
+            if transition.from == running {
+                let proc = batch.events[Int(transition.event_index)].proc
+                if proc != noValue { busyNs[proc, default: 0] += span }
+            } else if transition.from == waiting {
+                let site = Site(reason: transition.reason, stack: parkStack.removeValue(forKey: transition.goroutine) ?? 0)
+                blockedNs[site, default: 0] += span
+            }
+            if transition.to == waiting { parkStack[transition.goroutine] = transition.stack_id }
+        }
+    }
+
+    private func argument(_ event: gotrace_event, _ index: Int) -> UInt64 {
+        guard index < Int(event.argument_count) else { return 0 }
+        return withUnsafeBytes(of: event.arguments) { $0.load(fromByteOffset: index * 8, as: UInt64.self) }
+    }
+
+    public func finish() throws(AnalyzerError) {
+        let info = host.traceInfo
+        let end = info.end_ns
+        var alive = 0
+        var runningAtEnd: UInt64 = 0
+        host.forEachGoroutine { goroutine in
+            let state = goroutine.state
+            guard state != UInt8(GOTRACE_G_DEAD.rawValue), state != UInt8(GOTRACE_G_UNKNOWN.rawValue) else { return }
+            alive += 1
+            guard goroutine.state_since_ns != noValue, end >= goroutine.state_since_ns else { return }
+            let span = end - goroutine.state_since_ns
+            if state == UInt8(GOTRACE_G_RUNNING.rawValue) { runningAtEnd += span }
+            if state == UInt8(GOTRACE_G_WAITING.rawValue) {
+                blockedNs[Site(reason: goroutine.reason, stack: goroutine.state_stack), default: 0] += span
+            }
+        }
+        let procs = busyNs.keys.sorted()
+        let busyTotal = busyNs.values.reduce(0, +) + runningAtEnd
+        let capacity = Double(end) * Double(max(procs.count, 1))
+        let busyPercent = capacity > 0 ? min(100, 100 * Double(busyTotal) / capacity) : 0
+
+        let cpuTotal = cpuSamplesByStack.values.reduce(0, +)
+        var cpuByFunction: [String: Int] = [:]
+        for (stack, count) in cpuSamplesByStack {
+            cpuByFunction[host.frames(ofStack: stack).first.map(Self.functionName) ?? "(no stack)", default: 0] += count
+        }
+        let topCPU = cpuByFunction.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(top)
+        // Stacks that differ only in return offsets name the same site: add them up by name.
+        var bySite: [String: (site: String, reason: String, ns: UInt64)] = [:]
+        for (site, ns) in blockedNs {
+            let name = siteName(site.stack)
+            let reason = ParkReasonName.name(site.reason)
+            bySite[reason + "\u{0}" + name, default: (name, reason, 0)].ns += ns
+        }
+        let topBlocking = bySite.values.sorted { ($0.ns, $1.site) > ($1.ns, $0.site) }.prefix(top)
+
+        if host.wantsJSON {
+            let procObjects = procs.map { proc in
+                JSON.object([("proc", String(proc)), ("busyNs", String(busyNs[proc]!)),
+                             ("busyPercent", Self.percent(Double(busyNs[proc]!), Double(end)))])
+            }
+            try host.writeJSON(JSON.object([
+                ("durationNs", String(end)),
+                ("procs", JSON.array(procObjects)),
+                ("busyPercent", format1(busyPercent)),
+                ("goroutinesCreated", String(created)),
+                ("goroutinesAlive", String(alive)),
+                ("steals", String(steals)),
+                ("preemptions", String(preemptions)),
+                ("stackGrowths", String(stackGrowths)),
+                ("cpuSamples", String(cpuTotal)),
+                ("topCPU", JSON.array(topCPU.map {
+                    JSON.object([("function", JSON.quote($0.key)), ("samples", String($0.value)),
+                                 ("percent", Self.percent(Double($0.value), Double(cpuTotal)))])
+                })),
+                ("topBlocking", JSON.array(topBlocking.map {
+                    JSON.object([("site", JSON.quote($0.site)), ("reason", JSON.quote($0.reason)), ("blockedNs", String($0.ns))])
+                })),
+            ]))
+            return
+        }
+        var text = "duration \(Self.duration(end)), \(procs.count) P\(procs.count == 1 ? "" : "s") busy \(format1(busyPercent))%"
+        if procs.count > 1 {
+            text += " (" + procs.map { "p\($0) \(format1(100 * Double(busyNs[$0]!) / Double(max(end, 1))))%" }.joined(separator: ", ") + ")"
+        }
+        text += "\ngoroutines: \(created) created, \(alive) alive at the end; \(steals) steals, \(preemptions) preemptions, \(stackGrowths) stack growths\n"
+        if cpuTotal > 0 {
+            text += "\ntop CPU functions (\(cpuTotal) samples):\n"
+            for (function, samples) in topCPU {
+                text += "  \(Self.padLeft(format1(100 * Double(samples) / Double(cpuTotal)) + "%", 7))  \(function)\n"
+            }
+        }
+        if !topBlocking.isEmpty {
+            text += "\ntop blocking sites:\n"
+            for row in topBlocking {
+                text += "  \(Self.padLeft(Self.duration(row.ns), 10))  [\(row.reason)] \(row.site)\n"
+            }
+        }
+        try host.writeText(text)
+    }
+
+    /// The first two user frames of a stack, the call into the runtime and its caller: "a ← b".
+    private func siteName(_ stack: UInt64) -> String {
+        guard stack != 0 else { return "(no stack)" }
+        let frames = host.userFrames(ofStack: stack).prefix(2).map(Self.functionName)
+        return frames.isEmpty ? "(no stack)" : frames.joined(separator: " ← ")
+    }
+
+    /// A frame without its "+ 0xoffset (module)" tail.
+    static func functionName(_ frame: String) -> String {
+        // Frames read "name + 0xoffset (module)"; names themselves may contain " + " but not " + 0x".
+        let marker = Array(" + 0x".utf8)
+        let bytes = Array(frame.utf8)
+        guard bytes.count >= marker.count else { return frame }
+        var index = bytes.count - marker.count
+        while index >= 0 {
+            if Array(bytes[index..<index + marker.count]) == marker {
+                return String(decoding: bytes[..<index], as: UTF8.self)
+            }
+            index -= 1
+        }
+        return frame
+    }
+
+    static func percent(_ part: Double, _ whole: Double) -> String {
+        whole > 0 ? format1(100 * part / whole) : "0"
+    }
+
+    static func duration(_ ns: UInt64) -> String {
+        let value = Double(ns)
+        if value >= 1e9 { return format1(value / 1e9) + " s" }
+        if value >= 1e6 { return format1(value / 1e6) + " ms" }
+        if value >= 1e3 { return format1(value / 1e3) + " µs" }
+        return "\(ns) ns"
+    }
+
+    static func padLeft(_ text: String, _ width: Int) -> String {
+        String(repeating: " ", count: max(0, width - text.count)) + text
+    }
+}
+
+/// One decimal, without Foundation.
+func format1(_ value: Double) -> String {
+    let tenths = Int((value * 10).rounded())
+    let sign = tenths < 0 ? "-" : ""
+    return "\(sign)\(abs(tenths) / 10).\(abs(tenths) % 10)"
+}
+
+@_cdecl("gotrace_plugin_v1")
+public func gotracePluginV1() -> UnsafeRawPointer { PluginExport.descriptor(for: SummaryAnalyzer.self) }
