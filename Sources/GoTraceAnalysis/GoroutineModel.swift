@@ -123,6 +123,10 @@ public final class GoroutineModel {
             case 3: state = State.syscall
             default: return
             }
+            // A snapshot of a goroutine whose events already put it in that state only confirms it (the
+            // runtime snapshots every goroutine again when tracing stops): moving it would restart its
+            // `since` and cut a wait in two.
+            if withRecord(a.0, { $0.state }) == state { return }
             move(a.0, to: state, reason: UInt8(truncatingIfNeeded: a.2), stack: a.3, other: noID, time, index,
                  &transitions)
         default:

@@ -59,10 +59,11 @@ struct ExportRecordingTests {
         #expect(leaky.count >= 1, "\(folded)")
         #expect(leaky.allSatisfy { $0.hasPrefix("[chan-receive];") })
         // Runtime frames are trimmed by default and kept on request.
-        #expect(!folded.contains("switchToScheduler"))
+        #expect(!folded.contains("Scheduler.park") && !folded.contains("goroutineMain"))
         let whole = String(decoding: try ExportTools.export(trace, format: "folded", profile: "block", ["--runtime-frames"]).bytes,
                            as: UTF8.self)
-        #expect(whole.contains("switchToScheduler") && whole.contains("leakyReceiver"))
+        // The park stack is taken inside the runtime's park (Scheduler.park → tracePark → captureStack).
+        #expect(whole.contains("Scheduler.park") && whole.contains("goroutineMain") && whole.contains("leakyReceiver"))
     }
 
     @Test func svgOfARecordingIsSelfContained() throws {
