@@ -138,7 +138,8 @@ let package = Package(
         .target(
             name: "SummaryAnalyzer",
             dependencies: ["GoTracePluginKit"],
-            path: "Plugins/Summary"
+            path: "Plugins/Summary",
+            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]  // per-event loop, one thread
         ),
         .target(
             name: "GoProfile",

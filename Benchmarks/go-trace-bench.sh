@@ -55,7 +55,7 @@ measure() {
 for ((round = 1; round <= RUNS; round++)); do
   log "round $round/$RUNS"
   measure go-tool-trace-pprof-sched "$GOTOOL" -pprof=sched "$TRACE"
-  measure gotrace-report "$BIN/gotrace" report "$TRACE" --no-progress
+  measure gotrace-report "$BIN/gotrace" report "$TRACE" --analyzer leak --analyzer latency --no-progress
 done
 
 python3 - "$RAW" "$TABLE" <<'PY'

@@ -19,9 +19,9 @@ trace=$(mktemp -d)/report-bench.gtrace
 trap 'rm -rf "$(dirname "$trace")"' EXIT
 GOTRACE_OUT="$trace" "$bin/TraceFixtureEmitter" --rounds "$rounds" --workload "$workload"
 events=$("$bin/gotrace" stat "$trace" --format json | sed -n 's/^  "events" : \([0-9]*\),*/\1/p')
-"$bin/gotrace" report "$trace" >/dev/null  # warm the page cache
+"$bin/gotrace" report "$trace" --analyzer leak --analyzer latency >/dev/null  # warm the page cache
 log=$(mktemp)
-/usr/bin/time -v "$bin/gotrace" report "$trace" --format json >/dev/null 2>"$log"
+/usr/bin/time -v "$bin/gotrace" report "$trace" --analyzer leak --analyzer latency --format json >/dev/null 2>"$log"
 seconds=$(sed -n 's/^\tElapsed (wall clock) time (h:mm:ss or m:ss): //p' "$log" | awk -F: '{ if (NF == 3) print $1*3600+$2*60+$3; else print $1*60+$2 }')
 rss_kb=$(sed -n 's/^\tMaximum resident set size (kbytes): //p' "$log")
 rm -f "$log"
