@@ -110,7 +110,7 @@ let package = Package(
         .systemLibrary(
             name: "CLibElf",
             pkgConfig: "libelf",
-            providers: [.apt(["libelf-dev"])]
+            providers: [.apt(["libelf-dev", "libdw-dev"])]
         ),
         .target(
             name: "GoSymbolize",

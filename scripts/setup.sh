@@ -3,7 +3,7 @@
 set -euo pipefail
 # golang-go: `go tool pprof` checks the pprof exports; python3-pip: flameshow, whose parsers check the other
 # export formats (Tests/GoTraceAnalysisTests/Export*.swift).
-packages=(zlib1g-dev libelf-dev pkg-config golang-go python3-pip)
+packages=(zlib1g-dev libelf-dev libdw-dev pkg-config golang-go python3-pip)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -53,7 +53,12 @@ struct ProfileBuilder {
         if let known = resolved[pc] { return known }
         var name: String
         var mapping: Int?
+        // Source file and line where the trace or DWARF knows them (pprof `-lines`, speedscope `file`/`line`).
+        var file = ""
+        var line = 0
         if let frame = host.frame(pc) {
+            file = frame.file.map { String(cString: $0) } ?? ""
+            line = Int(frame.line)
             let module = frame.module.map { String(cString: $0) }
             if let module {
                 mapping = profile.mapping(ProfileMapping(
@@ -71,8 +76,8 @@ struct ProfileBuilder {
             // A host older than ABI 1.1: "function + 0xoff (module)".
             name = FrameNames.functionPart(host.symbolize(pc))
         }
-        let function = profile.function(ProfileFunction(name: name, shortName: FrameNames.short(name)))
-        let made = (location: profile.location(address: pc, function: function, mapping: mapping),
+        let function = profile.function(ProfileFunction(name: name, shortName: FrameNames.short(name), file: file))
+        let made = (location: profile.location(address: pc, function: function, mapping: mapping, line: line),
                     runtime: FrameNames.isRuntime(name))
         resolved[pc] = made
         return made

@@ -1,6 +1,8 @@
-// libelf, plus the Swift runtime's demangler (exported by libswiftCore; not in any header).
+// libelf and libdw (DWARF line tables), plus the Swift runtime's demangler (exported by libswiftCore;
+// not in any header).
 #include <gelf.h>
 #include <libelf.h>
+#include <elfutils/libdw.h>
 #include <stddef.h>
 #include <stdint.h>
 

@@ -51,10 +51,22 @@ public final class Symbolizer: @unchecked Sendable {
         /// Lowest and highest absolute address the module occupies (0 ..< 0 outside every module).
         public var moduleStart: UInt64
         public var moduleLimit: UInt64
+        /// Source file and line of the call, from the module's DWARF (nil / 0 without debug information).
+        public var file: String? = nil
+        public var line: Int = 0
     }
 
     public private(set) var modules: [Module] = []
     private var tables: [String: ELFSymbolTable?] = [:]
+    private var lineTables: [String: DWARFLines?] = [:]
+
+    /// The module's DWARF line table, opened once (nil: none).
+    func lines(for path: String) -> DWARFLines? {
+        if let known = lineTables[path] { return known }
+        let opened = DWARFLines(path: path)
+        lineTables[path] = opened
+        return opened
+    }
 
     public init() {}
 
@@ -148,6 +160,10 @@ public final class Symbolizer: @unchecked Sendable {
         if module.symbolsTrusted, let (name, offset) = table(for: module.path)?.symbol(at: probe &- module.loadBias) {
             frame.function = Demangler.demangle(name)
             frame.functionOffset = offset + 1
+            if let source = lines(for: module.path)?.line(at: probe &- module.loadBias) {
+                frame.file = source.file
+                frame.line = source.line
+            }
         }
         return frame
     }
@@ -159,7 +175,12 @@ public final class Symbolizer: @unchecked Sendable {
         }
         let file = location.modulePath.split(separator: "/").last.map(String.init) ?? location.modulePath
         if let symbol = location.symbol {
-            return "\(symbol) + 0x\(String(location.symbolOffset, radix: 16)) (\(file))"
+            let text = "\(symbol) + 0x\(String(location.symbolOffset, radix: 16)) (\(file))"
+            // The line of the call: the return address minus one is inside the call instruction.
+            guard location.offset > 0, let source = lines(for: location.modulePath)?.line(at: location.offset - 1) else {
+                return text
+            }
+            return text + " at \(source.file):\(source.line)"
         }
         return "\(file)+0x\(String(location.offset, radix: 16))"
     }

@@ -114,9 +114,9 @@ final class DefinitionTable: DefinitionSink {
         }
         let resolved = symbolizer.frame(returnAddress: pc)
         let made = gotrace_frame(
-            struct_size: UInt32(MemoryLayout<gotrace_frame>.size), line: 0, address: pc,
+            struct_size: UInt32(MemoryLayout<gotrace_frame>.size), line: UInt32(clamping: resolved.line), address: pc,
             function: intern(resolved.function), module: intern(resolved.modulePath), build_id: intern(resolved.buildID),
-            file: nil, function_offset: resolved.functionOffset, module_offset: resolved.moduleOffset,
+            file: intern(resolved.file), function_offset: resolved.functionOffset, module_offset: resolved.moduleOffset,
             module_start: resolved.moduleStart, module_limit: resolved.moduleLimit)
         frames[pc] = made
         return made
