@@ -198,6 +198,21 @@ public struct EventKindSpec: Sendable, Equatable {
         EventKindSpec(.mutexWait, "mutex-wait", [.init("goroutine", .goroutine), .init("object", .address)]),
     ]
 
+    /// The spec a reader uses for a code after reading a file's kind table (`fileSpec`), given the spec it
+    /// already has for that code (`current`, nil when the code is unknown to it). An unknown code takes the
+    /// file's spec; a known one gains the arguments the file appends; a file spec that contradicts the
+    /// known wire types, or adds nothing, changes nothing (nil).
+    public static func merging(_ fileSpec: EventKindSpec, into current: EventKindSpec?) -> EventKindSpec? {
+        guard let current else { return fileSpec }
+        let known = current.arguments.count
+        guard fileSpec.arguments.count > known,
+              zip(current.arguments, fileSpec.arguments).allSatisfy({ $0.wireType == $1.wireType })
+        else { return nil }
+        var extended = current
+        extended.arguments += fileSpec.arguments[known...]
+        return extended
+    }
+
     /// `builtIn` indexed by wire code, for O(1) lookup by the reader.
     public static let builtInByCode: [EventKindSpec?] = {
         var table = [EventKindSpec?](repeating: nil, count: 256)

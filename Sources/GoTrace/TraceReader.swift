@@ -415,17 +415,9 @@ public final class TraceReader: Sequence, IteratorProtocol {
     private func adoptFileKindTable(_ fileSpecs: [EventKindSpec]) {
         for fileSpec in fileSpecs {
             let code = Int(fileSpec.kind.rawValue)
-            guard let builtIn = EventKindSpec.builtInByCode[code] else {
-                specsByCode[code] = fileSpec
-                continue
+            if let merged = EventKindSpec.merging(fileSpec, into: EventKindSpec.builtInByCode[code]) {
+                specsByCode[code] = merged
             }
-            let known = builtIn.arguments.count
-            guard fileSpec.arguments.count > known,
-                  zip(builtIn.arguments, fileSpec.arguments).allSatisfy({ $0.wireType == $1.wireType })
-            else { continue }
-            var extended = builtIn
-            extended.arguments += fileSpec.arguments[known...]
-            specsByCode[code] = extended
         }
     }
 

@@ -24,17 +24,7 @@ public struct KindCatalogue: Sendable {
     public mutating func adopt(_ fileSpecs: [EventKindSpec]) {
         for fileSpec in fileSpecs {
             let code = Int(fileSpec.kind.rawValue)
-            guard let builtIn = specs[code] else {
-                specs[code] = fileSpec
-                continue
-            }
-            let known = builtIn.arguments.count
-            guard fileSpec.arguments.count > known,
-                  zip(builtIn.arguments, fileSpec.arguments).allSatisfy({ $0.wireType == $1.wireType })
-            else { continue }
-            var extended = builtIn
-            extended.arguments += fileSpec.arguments[known...]
-            specs[code] = extended
+            if let merged = EventKindSpec.merging(fileSpec, into: specs[code]) { specs[code] = merged }
         }
     }
 
