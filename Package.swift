@@ -88,6 +88,11 @@ let package = Package(
             dependencies: ["GoRuntime"],
             path: "Examples/ProfileScenarios"
         ),
+        // Shared by the end-to-end test targets: running built executables (Tests/Support).
+        .target(
+            name: "GotraceTestSupport",
+            path: "Tests/Support"
+        ),
         .testTarget(
             name: "GoRuntimeTests",
             dependencies: ["GoRuntime"]
@@ -100,7 +105,7 @@ let package = Package(
         .testTarget(
             name: "GoTraceTests",
             // The executables are dependencies so `swift test` builds them: the end-to-end tests run them.
-            dependencies: ["GoTrace", "gotrace", "TraceFixtureEmitter", "TraceScenarios", "PrintMessage"]
+            dependencies: ["GoTrace", "gotrace", "TraceFixtureEmitter", "TraceScenarios", "PrintMessage", "GotraceTestSupport"]
         ),
         .target(name: "CGoTracePlugin"),
         .target(
@@ -160,7 +165,7 @@ let package = Package(
         .testTarget(
             name: "GoTraceGoTests",
             // gotrace runs the reports; Go programs under Tests/Fixtures/GoPrograms are built with `go build`.
-            dependencies: ["GoTraceGo", "GoTrace", "GoProfile", "gotrace"]
+            dependencies: ["GoTraceGo", "GoTrace", "GoProfile", "gotrace", "GotraceTestSupport"]
         ),
         .testTarget(
             name: "GoTraceAnalysisTests",
@@ -168,7 +173,7 @@ let package = Package(
             // `swift build` (all products) and found next to it. ProfileScenarios is recorded by the export tests.
             dependencies: ["GoTraceAnalysis", "GoTrace", "GoSymbolize", "GoProfile", "gotrace", "ProfileScenarios",
                            // GroundTruthTests records the scenarios; GoTracePluginKit for the stack-trimming tests.
-                           "TraceScenarios", "GoTracePluginKit"]
+                           "TraceScenarios", "GoTracePluginKit", "GotraceTestSupport"]
         ),
     ]
 )

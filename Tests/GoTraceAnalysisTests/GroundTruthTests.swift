@@ -1,4 +1,5 @@
 import Foundation
+import GotraceTestSupport
 import GoTracePluginKit
 import Testing
 
@@ -12,28 +13,10 @@ enum Executables {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().path
 
-    /// Runs `executable`; output goes through files, not pipes, so a large output cannot deadlock.
+    /// Runs `executable` (GotraceTestSupport.runProcess).
     static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String, error: String) {
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("gotrace-gt-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: scratch) }
-        let out = scratch.appendingPathComponent("stdout")
-        let err = scratch.appendingPathComponent("stderr")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        FileManager.default.createFile(atPath: err.path, contents: nil)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["GOTRACE_OUT"] = nil
-        environment["GOTRACE_FD"] = nil
-        environment["SWIFT_BACKTRACE"] = "enable=no"
-        process.environment = environment
-        process.standardOutput = try FileHandle(forWritingTo: out)
-        process.standardError = try FileHandle(forWritingTo: err)
-        try process.run()
-        process.waitUntilExit()
-        return (process.terminationStatus, try String(contentsOf: out, encoding: .utf8), try String(contentsOf: err, encoding: .utf8))
+        let outcome = try runProcess(executable, arguments)
+        return (outcome.status, outcome.output, outcome.error)
     }
 }
 

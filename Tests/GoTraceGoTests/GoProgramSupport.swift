@@ -1,4 +1,5 @@
 import Foundation
+import GotraceTestSupport
 import Testing
 
 /// Building and running the Go programs under Tests/Fixtures/GoPrograms, and running the built `gotrace`.
@@ -64,28 +65,11 @@ enum GoPrograms {
         return trace
     }
 
-    /// Runs `executable` with output through files (large outputs cannot deadlock a pipe).
+    /// Runs `executable` (GotraceTestSupport.runProcess).
     static func run(_ executable: String, _ arguments: [String], environment extra: [String: String] = [:]) throws
         -> (status: Int32, output: String, error: String) {
-        let directory = try scratch()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let out = directory.appendingPathComponent("stdout")
-        let err = directory.appendingPathComponent("stderr")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        FileManager.default.createFile(atPath: err.path, contents: nil)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["SWIFT_BACKTRACE"] = "enable=no"
-        for (key, value) in extra { environment[key] = value }
-        process.environment = environment
-        process.standardOutput = try FileHandle(forWritingTo: out)
-        process.standardError = try FileHandle(forWritingTo: err)
-        try process.run()
-        process.waitUntilExit()
-        return (process.terminationStatus, try String(contentsOf: out, encoding: .utf8),
-                try String(contentsOf: err, encoding: .utf8))
+        let outcome = try runProcess(executable, arguments, environment: extra)
+        return (outcome.status, outcome.output, outcome.error)
     }
 
     /// `gotrace report TRACE --analyzer A… --format json`, parsed.

@@ -1,4 +1,5 @@
 import Foundation
+import GotraceTestSupport
 import Testing
 @testable import GoTrace
 
@@ -30,37 +31,13 @@ struct ProcessResult {
     var standardError: String
 }
 
-/// Runs `executable` with `arguments` in `directory`, capturing stdout and stderr through files (pipes could
-/// fill up and deadlock with large dumps).
+/// Runs `executable` with `arguments` in `directory` (GotraceTestSupport.runProcess); the status follows the
+/// shell's convention (128 + N for signal N).
 func run(_ executable: String, _ arguments: [String], in directory: URL = BuiltProducts.packageRoot) throws
     -> ProcessResult
 {
-    let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("gotrace-test-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: scratch) }
-    let outURL = scratch.appendingPathComponent("stdout")
-    let errURL = scratch.appendingPathComponent("stderr")
-    FileManager.default.createFile(atPath: outURL.path, contents: nil)
-    FileManager.default.createFile(atPath: errURL.path, contents: nil)
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    process.currentDirectoryURL = directory
-    var environment = ProcessInfo.processInfo.environment
-    environment["GOTRACE_OUT"] = nil
-    environment["GOTRACE_FD"] = nil
-    // Keep Swift's crash backtracer quiet and fast in the deliberately crashing fixture.
-    environment["SWIFT_BACKTRACE"] = "enable=no"
-    process.environment = environment
-    process.standardOutput = try FileHandle(forWritingTo: outURL)
-    process.standardError = try FileHandle(forWritingTo: errURL)
-    try process.run()
-    process.waitUntilExit()
-    let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus
-        : process.terminationStatus
-    return ProcessResult(status: status,
-                         standardOutput: try String(contentsOf: outURL, encoding: .utf8),
-                         standardError: try String(contentsOf: errURL, encoding: .utf8))
+    let outcome = try runProcess(executable, arguments, in: directory)
+    return ProcessResult(status: outcome.shellStatus, standardOutput: outcome.output, standardError: outcome.error)
 }
 
 func temporaryTracePath() -> String {
