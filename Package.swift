@@ -6,7 +6,7 @@
 //   CZlib       — system zlib.
 //   GoTrace     — the trace format: event-kind table, writer, chunk codec, reader, dump. No package dependencies.
 //   GoTraceGo   — reads Go execution traces (Go 1.11–1.21) as GoTrace events. No package dependencies.
-//   gotrace     — the command-line tool.
+//   gotrace     — the command-line tool; CRecorderSpawn — C only: how `record` starts the traced program.
 //   CGoTracePlugin   — the plugin C ABI (gotrace_plugin.h); GoTracePluginKit — Swift plugin authors' module.
 //   CLibElf, GoSymbolize — ELF symbols and Swift demangling; GoTraceAnalysis — goroutine model, plugin host.
 //   GoProfile   — profile model and export encoders (folded, SVG flame graph, speedscope, pprof, Chrome trace).
@@ -65,9 +65,12 @@ let package = Package(
                 "GoTraceGo",
                 "GoTraceAnalysis",
                 "GoProfile",
+                "CRecorderSpawn",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // C only: how `gotrace record` starts the program (fork, prctl(PR_SET_PDEATHSIG), exec).
+        .target(name: "CRecorderSpawn"),
         .executableTarget(
             name: "PrintMessage",
             dependencies: ["GoRuntime"],

@@ -45,6 +45,8 @@ public struct ChunkType: RawRepresentable, Hashable, Sendable {
     public static let kindTable = ChunkType(rawValue: 1)
     /// The footer: marks the trace complete and carries totals.
     public static let end = ChunkType(rawValue: 2)
+    /// The traced program's arguments (`CommandLineChunk`); only `gotrace record --record-args` writes one.
+    public static let commandLine = ChunkType(rawValue: 3)
 }
 
 /// The fixed part at the start of every file.

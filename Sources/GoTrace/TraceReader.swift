@@ -179,6 +179,8 @@ public final class TraceReader: Sequence, IteratorProtocol {
     /// Whether an end chunk was found: the writer finished the trace.
     public private(set) var isComplete = false
     public private(set) var endChunk: EndChunk?
+    /// The program's arguments, if the trace was recorded with `--record-args` (nil otherwise).
+    public private(set) var commandLine: [String]?
     /// Event chunks found by the index pass (including ones later found damaged).
     public private(set) var eventChunkCount = 0
     /// Chunks (or stretches of bytes) skipped because they were damaged.
@@ -323,6 +325,17 @@ public final class TraceReader: Sequence, IteratorProtocol {
                     if let payload = loadPayload(entry) {
                         endChunk = EndChunk.decode(payload)
                         isComplete = true
+                    }
+                case .commandLine:
+                    if let payload = loadPayload(entry) {
+                        if let arguments = CommandLineChunk.decode(payload) {
+                            commandLine = arguments
+                        } else {
+                            report(offset, .corruptChunk(reason: "command-line chunk does not decode"))
+                            corruptChunkCount += 1
+                        }
+                    } else {
+                        corruptChunkCount += 1
                     }
                 default:
                     break  // Unknown chunk types are skipped silently: that is the extension rule.

@@ -18,6 +18,8 @@ public struct TraceSummary: Sendable, Equatable {
     public var droppedEvents: UInt64 = 0
     public var clampedTimestamps: UInt64 = 0
     public var diagnostics: [String] = []
+    /// The program's arguments, when the trace was recorded with `--record-args`.
+    public var commandLine: [String]?
 
     /// File bytes per event (what a trace costs on disk); 0 without events.
     public var fileBytesPerEvent: Double { events == 0 ? 0 : Double(fileBytes) / Double(events) }
@@ -52,5 +54,6 @@ public struct TraceSummary: Sendable, Equatable {
         droppedEvents = reader.droppedEvents
         clampedTimestamps = reader.clampedTimestamps
         diagnostics = reader.diagnostics.map(\.description)
+        commandLine = reader.commandLine
     }
 }

@@ -4,24 +4,38 @@
 // -----------
 // Protocol:
 //   1. Open the output file first (O_TRUNC), so an unwritable path fails before the program runs.
-//   2. Create a pipe; spawn the program with `GOTRACE_FD=<write end>` (and `GOTRACE_CPU_RATE` if asked;
-//      any inherited GOTRACE_OUT/GOTRACE_FD/GOTRACE_CPU_RATE removed), then close our copy of the write end
-//      so that end-of-file on the read end means every writer is gone.
+//   2. Create a pipe; start the program (CRecorderSpawn: fork, PR_SET_PDEATHSIG, exec) with
+//      `GOTRACE_FD=<write end>` (and `GOTRACE_CPU_RATE` if asked; any inherited GOTRACE_OUT/GOTRACE_FD/
+//      GOTRACE_CPU_RATE removed), then close our copy of the write end so that end-of-file on the read end
+//      means every writer is gone.
 //   3. Read the pipe; `TraceStreamFramer` cuts it into the file header and whole chunks; each raw event
 //      chunk is compressed (`ChunkCodec.compress`) and written to the output file at once. What reached the
 //      pipe is therefore on disk even if the program is SIGKILLed a moment later. The writer's end chunk is
-//      copied through; without it the file stays "incomplete" but readable.
+//      copied through; without it the file stays "incomplete" but readable. With `--record-args` a
+//      command-line chunk follows the file header; without it the trace holds no arguments (and never the
+//      environment).
 //   4. On EOF, reap the program and exit with its status (128+N if killed by signal N), after one summary
-//      line on stderr.
+//      line on stderr. If the output could not be written (disk full, file size limit), a second line says
+//      so and the status is the program's if it failed, else 1.
+// Faults (docs/reliability.md has the table and the tests):
+//   * The recorder is SIGKILLed: the program gets SIGKILL too (PR_SET_PDEATHSIG), so it never runs on
+//     unrecorded; the file keeps every chunk written so far (readable, incomplete).
+//   * A write fails (EFBIG under RLIMIT_FSIZE — SIGXFSZ is ignored so that the write reports it instead of
+//     killing us —, ENOSPC, EIO): the recorder stops writing but keeps draining the pipe, so the program is
+//     never blocked on a full pipe and runs to its end undisturbed.
 // Signals: SIGINT and SIGTERM sent to the recorder by another process (kill, a supervisor) are forwarded to
 // the program. A terminal's Ctrl-C is not forwarded: the terminal already sends it to the whole foreground
 // process group, program included, and a second copy could cut the program's own clean shutdown short.
+// Both signals stay blocked from before their handlers are installed until the child's pid is published, so
+// one that arrives while the program starts is delivered (and forwarded) then, not lost.
 // The recorder itself keeps running until the pipe closes, so it saves what the program writes while it
 // shuts down.
 // Output: default `<program basename>.gtrace` in the current directory. Written in place (no temporary
-// file); removed again only if the program wrote no trace data at all.
+// file, so no temporary can be left behind, and what was written survives any crash of the recorder);
+// removed again only if the program wrote no trace data at all.
 
 import ArgumentParser
+import CRecorderSpawn
 import GoTrace
 
 #if canImport(Glibc)
@@ -56,6 +70,9 @@ struct RecordCommand: ParsableCommand {
 
     @Option(name: .customLong("cpu-rate"), help: "CPU sampling rate in Hz (default: the runtime's 99; 0: off), passed as GOTRACE_CPU_RATE.")
     var cpuRate: Int?
+
+    @Flag(name: .customLong("record-args"), help: "Record the program's arguments in the trace (by default a trace holds no arguments and no environment).")
+    var recordArguments = false
 
     @Argument(parsing: .captureForPassthrough, help: "-- PROGRAM [ARGS…]")
     var command: [String] = []
@@ -92,6 +109,10 @@ struct RecordCommand: ParsableCommand {
         }
         let (readEnd, writeEnd) = (pipeEnds[0], pipeEnds[1])
 
+        // A write beyond RLIMIT_FSIZE must fail with EFBIG (reported, the program kept running) rather than
+        // kill the recorder; the child gets the default action back (CRecorderSpawn).
+        signal(SIGXFSZ, SIG_IGN)
+        let forwarded = blockForwardedSignals()
         installSignalForwarding()
         let spawned = spawn(arguments, traceDescriptor: writeEnd)
         close(writeEnd)
@@ -106,8 +127,14 @@ struct RecordCommand: ParsableCommand {
             throw ExitCode(127)
         }
         signalForwardingTarget = child
+        // Signals that arrived since blockForwardedSignals() are delivered now, with a target to forward to.
+        // Unblocking also matters when a launcher started us with them blocked (posix_spawn from a thread
+        // that blocks them, as dispatch worker threads do): they would otherwise never be forwarded.
+        var unblocked = forwarded
+        pthread_sigmask(SIG_UNBLOCK, &unblocked, nil)
 
-        var session = RecordingSession(outputDescriptor: outputDescriptor, outputPath: outputPath)
+        var session = RecordingSession(outputDescriptor: outputDescriptor, outputPath: outputPath,
+                                       commandLine: recordArguments ? arguments : nil)
         session.consume(pipe: readEnd)
         close(readEnd)
 
@@ -115,6 +142,11 @@ struct RecordCommand: ParsableCommand {
         signalForwardingTarget = 0
         if !session.receivedAnything { unlink(outputPath) }
         printError(session.summaryLine(programStatus: status))
+        if let failure = session.outputFailure {
+            printError("gotrace record: error: \(failure); the trace holds the \(session.bytesWritten) bytes "
+                + "written before (readable, incomplete)")
+            throw ExitCode(status != 0 ? status : 1)
+        }
         if status != 0 { throw ExitCode(status) }
     }
 
@@ -124,23 +156,28 @@ struct RecordCommand: ParsableCommand {
         return (base.isEmpty ? "gotrace" : base) + ".gtrace"
     }
 
-    private func installSignalForwarding() {
+    /// Blocks SIGINT and SIGTERM (until the caller unblocks the returned set), so that one arriving before
+    /// the child's pid is known stays pending instead of being forwarded to nobody.
+    private func blockForwardedSignals() -> sigset_t {
         var forwarded = sigset_t()
         sigemptyset(&forwarded)
+        sigaddset(&forwarded, SIGINT)
+        sigaddset(&forwarded, SIGTERM)
+        pthread_sigmask(SIG_BLOCK, &forwarded, nil)
+        return forwarded
+    }
+
+    private func installSignalForwarding() {
         for signal in [SIGINT, SIGTERM] {
             var action = sigaction()
             action.__sigaction_handler.sa_sigaction = forwardSignal
             action.sa_flags = SA_SIGINFO | SA_RESTART
             sigemptyset(&action.sa_mask)
             sigaction(signal, &action, nil)
-            sigaddset(&forwarded, signal)
         }
-        // A launcher may start us with these signals blocked (posix_spawn from a thread that blocks them,
-        // as dispatch worker threads do); they would then stay pending and never be forwarded.
-        pthread_sigmask(SIG_UNBLOCK, &forwarded, nil)
     }
 
-    /// Spawns `arguments` (PATH-searched) with the trace pipe as `GOTRACE_FD`; returns the pid or an errno.
+    /// Starts `arguments` (PATH-searched) with the trace pipe as `GOTRACE_FD`; returns the pid or an errno.
     private func spawn(_ arguments: [String], traceDescriptor: Int32) -> Result<pid_t, SpawnFailure> {
         var environment: [String] = []
         var entry = environ
@@ -155,28 +192,6 @@ struct RecordCommand: ParsableCommand {
         environment.append("GOTRACE_FD=\(traceDescriptor)")
         if let cpuRate { environment.append("GOTRACE_CPU_RATE=\(cpuRate)") }
 
-        var fileActions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&fileActions)
-        defer { posix_spawn_file_actions_destroy(&fileActions) }
-        // dup2 onto itself clears close-on-exec in the child only (POSIX 2017, glibc >= 2.29), so no other
-        // process spawned meanwhile can inherit the pipe.
-        posix_spawn_file_actions_adddup2(&fileActions, traceDescriptor, traceDescriptor)
-
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        // The child starts with default dispositions for the forwarded signals, not our handlers' masks.
-        var defaultSignals = sigset_t()
-        sigemptyset(&defaultSignals)
-        sigaddset(&defaultSignals, SIGINT)
-        sigaddset(&defaultSignals, SIGTERM)
-        sigaddset(&defaultSignals, SIGPIPE)
-        posix_spawnattr_setsigdefault(&attributes, &defaultSignals)
-        var emptyMask = sigset_t()
-        sigemptyset(&emptyMask)
-        posix_spawnattr_setsigmask(&attributes, &emptyMask)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
-
         let argv = arguments.map { strdup($0) } + [nil]
         let envp = environment.map { strdup($0) } + [nil]
         defer {
@@ -184,7 +199,7 @@ struct RecordCommand: ParsableCommand {
             for pointer in envp { free(pointer) }
         }
         var pid: pid_t = 0
-        let result = posix_spawnp(&pid, arguments[0], &fileActions, &attributes, argv, envp)
+        let result = gotrace_record_spawn(argv, envp, traceDescriptor, &pid)
         return result == 0 ? .success(pid) : .failure(SpawnFailure(code: result))
     }
 
@@ -200,7 +215,7 @@ struct RecordCommand: ParsableCommand {
     }
 }
 
-/// An errno from posix_spawn.
+/// An errno from starting the program (fork, prctl or exec).
 struct SpawnFailure: Error {
     var code: Int32
 }
@@ -219,11 +234,16 @@ struct RecordingSession {
     private(set) var bytesWritten: UInt64 = 0
     private(set) var complete = false
     private(set) var receivedAnything = false
+    /// Why the output stopped being written (nil while every write succeeded).
+    private(set) var outputFailure: String?
+    /// Written right after the file header when the user asked for `--record-args`.
+    private let commandLine: [String]?
     private var problems: [String] = []
 
-    init(outputDescriptor: Int32, outputPath: String) {
+    init(outputDescriptor: Int32, outputPath: String, commandLine: [String]?) {
         self.outputDescriptor = outputDescriptor
         self.outputPath = outputPath
+        self.commandLine = commandLine
     }
 
     mutating func consume(pipe: Int32) {
@@ -249,6 +269,9 @@ struct RecordingSession {
                     startTicks = header.startTicks
                     lastTicks = header.startTicks
                     outputFailed = !writeOut(bytes)
+                    if !outputFailed, let commandLine {
+                        outputFailed = !writeOut(CommandLineChunk.encoded(commandLine))
+                    }
                 case .success(.chunk(let bytes, let header)):
                     outputFailed = !accept(chunk: bytes, header: header)
                 case .failure(let failure):
@@ -284,6 +307,7 @@ struct RecordingSession {
             bytesWritten += UInt64(bytes.count)
             return true
         } catch {
+            outputFailure = "cannot write \(outputPath): \(error)"
             problems.append("cannot write \(outputPath): \(error)")
             return false
         }

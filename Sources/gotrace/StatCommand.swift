@@ -7,7 +7,13 @@ struct StatCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stat",
         abstract: "Summarise a trace: events by kind, goroutines, duration, size, completeness.",
-        discussion: "Exit status: 0 if the trace could be read, 1 if nothing could.")
+        discussion: """
+            Exit status: 0 if the trace could be read, 1 if nothing could. With --check: 4 if the event \
+            accounting does not reconcile (docs/reliability.md).
+            """)
+
+    /// `--check` found a mismatch. Distinct from "unreadable" so scripts can tell the two apart.
+    static let accountingMismatchExitCode: Int32 = 4
 
     enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
         case text, json
@@ -18,6 +24,12 @@ struct StatCommand: ParsableCommand {
 
     @Option(help: "Output format: text or json.")
     var format: OutputFormat = .text
+
+    @Flag(help: """
+        Reconcile the event accounting: every spawn ends or is in the final snapshot, every park is unparked \
+        or still parked at the end, no event dropped, the end chunk's totals match. Fails loudly on a mismatch.
+        """)
+    var check = false
 
     /// The JSON document; keys are part of the tool's interface.
     struct Report: Codable {
@@ -36,12 +48,21 @@ struct StatCommand: ParsableCommand {
         var droppedEvents: UInt64
         var corruptChunksSkipped: Int
         var diagnostics: [String]
+        /// Present only for traces recorded with `--record-args`.
+        var commandLine: [String]?
+        /// Present only with `--check`.
+        var check: EventAccounting.Report?
     }
 
     func run() throws {
         let summary: TraceSummary
         let status: Int32
+        var accounting: EventAccounting.Report?
         if GoTraceReader.isGoTrace(path: file) {
+            if check {
+                printError("gotrace stat: --check reconciles gotrace traces only (\(file) is a Go trace)")
+                throw ExitCode(ReadExitCode.unreadable)
+            }
             let reader = GoTraceReader(path: file)
             summary = TraceSummary(reading: reader)
             for diagnostic in reader.diagnostics { printError(diagnostic) }
@@ -49,10 +70,17 @@ struct StatCommand: ParsableCommand {
             status = ReadExitCode.readable
         } else {
             let reader = TraceReader(path: file)
-            summary = TraceSummary(reading: reader)
+            var checker = EventAccounting()
+            summary = check ? TraceSummary(reading: reader) { checker.observe($0) } : TraceSummary(reading: reader)
             for diagnostic in reader.diagnostics { printError(diagnostic.description) }
             status = readExitStatus(after: reader)
             if reader.fatalDiagnostic != nil { throw ExitCode(status) }
+            if check {
+                accounting = checker.finish(
+                    complete: reader.isComplete, endChunk: reader.endChunk, eventsRead: reader.eventsRead,
+                    eventChunks: reader.eventChunkCount, droppedEvents: reader.droppedEvents,
+                    corruptChunks: reader.corruptChunkCount)
+            }
         }
         let report = Report(
             file: file, complete: summary.complete, events: summary.events, eventsByKind: summary.eventsByKind,
@@ -61,7 +89,7 @@ struct StatCommand: ParsableCommand {
             bytesPerEvent: rounded(summary.fileBytesPerEvent), rawPayloadBytes: summary.rawPayloadBytes,
             rawBytesPerEvent: rounded(summary.rawBytesPerEvent), chunks: summary.eventChunks,
             droppedEvents: summary.droppedEvents, corruptChunksSkipped: summary.corruptChunksSkipped,
-            diagnostics: summary.diagnostics)
+            diagnostics: summary.diagnostics, commandLine: summary.commandLine, check: accounting)
         switch format {
         case .json:
             let encoder = JSONEncoder()
@@ -72,6 +100,14 @@ struct StatCommand: ParsableCommand {
             printText(report)
         }
         if status != 0 { throw ExitCode(status) }
+        if let accounting, !accounting.passed {
+            printError("gotrace stat: CHECK FAILED: \(accounting.mismatchCount) accounting mismatches in \(file)")
+            for line in accounting.mismatches { printError("  " + line) }
+            if accounting.mismatchCount > UInt64(accounting.mismatches.count) {
+                printError("  … and \(accounting.mismatchCount - UInt64(accounting.mismatches.count)) more")
+            }
+            throw ExitCode(StatCommand.accountingMismatchExitCode)
+        }
     }
 
     private func rounded(_ value: Double) -> Double { (value * 1000).rounded() / 1000 }
@@ -88,6 +124,15 @@ struct StatCommand: ParsableCommand {
         print("bytes:                  \(report.bytes) (\(report.bytesPerEvent) bytes/event; raw \(report.rawBytesPerEvent) bytes/event)")
         print("dropped events:         \(report.droppedEvents)")
         print("corrupt chunks skipped: \(report.corruptChunksSkipped)")
+        if let commandLine = report.commandLine {
+            print("command line:           \(commandLine.joined(separator: " "))")
+        }
+        if let check = report.check {
+            print("check:                  \(check.passed ? "passed" : "FAILED (\(check.mismatchCount) mismatches)")")
+            print("  spawned \(check.spawned): ended \(check.ended), live in the final snapshot \(check.liveInFinalSnapshot)")
+            print("  parks \(check.parks): unparked \(check.unparks), still parked at the end \(check.parkedAtEnd)")
+            print("  dropped events \(check.droppedEvents)")
+        }
         print("events by kind:")
         let width = report.eventsByKind.keys.map(\.count).max() ?? 0
         for (name, count) in report.eventsByKind.sorted(by: { $0.key < $1.key }) {
