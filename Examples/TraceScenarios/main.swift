@@ -6,11 +6,13 @@
 //   TraceScenarios exit CODE       some events, then exit(CODE)
 //   TraceScenarios fatal           some events, then fatalError
 //   TraceScenarios segfault        some events, then a write through a null pointer
+//   TraceScenarios abort           some events, then abort()
 //   TraceScenarios hang            many events, prints "ready pid=N", then sleeps until killed
 //   TraceScenarios leak            100 goroutines left blocked receiving in leakyReceiver(_:)
 //   TraceScenarios abba            two goroutines lock two mutexes in opposite orders: deadlock
 //   TraceScenarios workerpool      a correct worker pool: nothing leaks
 //   TraceScenarios sleepers        goroutines sleeping 20 ms fifty times
+//   TraceScenarios soak S [DEPTH]  S seconds of mixed work on 2 Ps, recursion DEPTH deep (Soak.swift)
 import GoRuntime
 
 #if canImport(Glibc)
@@ -84,6 +86,13 @@ case "segfault":
         let pointer = UnsafeMutablePointer<Int>(bitPattern: 8)!
         pointer.pointee = 1
     }
+case "abort":
+    Runtime.run {
+        pingPong(20_000)
+        abort()
+    }
+case "soak":
+    runSoak(seconds: parameter ?? 10, depth: arguments.count > 3 ? Int(arguments[3]) ?? 400 : 400)
 case "hang":
     Runtime.run {
         pingPong(parameter ?? 100_000)

@@ -58,7 +58,10 @@ public struct EventAccounting: Sendable {
 
     public static let mismatchesKept = 20
 
+    /// Goroutines not (yet) ended. Ended ones move to `ended`, so a long run's memory is bounded by the
+    /// live goroutines plus one bit per id (ids are dense, numbered from 1).
     private var goroutines: [UInt64: Goroutine] = [:]
+    private var ended = EndedSet()
     private var index: UInt64 = 0
     private var report = Report()
 
@@ -81,11 +84,18 @@ public struct EventAccounting: Sendable {
     private mutating func transition(_ id: UInt64, from allowed: [LifeState], to next: LifeState,
                                      _ event: TraceEvent, _ what: String) {
         guard id != 0 else { return }
-        var record = goroutines[id] ?? Goroutine(state: allowed[0], lastTransition: index, spawned: false)
-        if record.state == .dead {
+        if ended.contains(id) {
             mismatch("g\(id) \(what) after its end", at: event)
-        } else if !allowed.contains(record.state) {
+            return
+        }
+        var record = goroutines[id] ?? Goroutine(state: allowed[0], lastTransition: index, spawned: false)
+        if !allowed.contains(record.state) {
             mismatch("g\(id) \(what) while \(record.state)", at: event)
+        }
+        if next == .dead {
+            goroutines[id] = nil
+            ended.insert(id)
+            return
         }
         record.state = next
         record.lastTransition = index
@@ -101,7 +111,7 @@ public struct EventAccounting: Sendable {
         case .spawn:
             let child = number(1)
             report.spawned += 1
-            if goroutines[child] != nil {
+            if goroutines[child] != nil || ended.contains(child) {
                 mismatch("g\(child) spawned again (ids are unique)", at: event)
             }
             goroutines[child] = Goroutine(state: .runnable, lastTransition: index, spawned: true)
@@ -135,8 +145,9 @@ public struct EventAccounting: Sendable {
                 mismatch("g\(id) in a snapshot with unknown state \(number(1))", at: event)
                 break
             }
-            if var record = goroutines[id] {
-                if record.state == .dead { mismatch("g\(id) in a snapshot after its end", at: event) }
+            if ended.contains(id) {
+                mismatch("g\(id) in a snapshot after its end", at: event)
+            } else if var record = goroutines[id] {
                 record.lastSnapshot = index
                 record.snapshotState = state
                 goroutines[id] = record
@@ -189,6 +200,28 @@ public struct EventAccounting: Sendable {
         }
         report.passed = report.mismatchCount == 0
         return report
+    }
+}
+
+/// One bit per goroutine id below 2^32 (a few MiB for millions of goroutines); larger ids in a set.
+struct EndedSet: Sendable {
+    private var words: [UInt64] = []
+    private var large: Set<UInt64> = []
+
+    func contains(_ id: UInt64) -> Bool {
+        guard id < 1 << 32 else { return large.contains(id) }
+        let word = Int(id >> 6)
+        return word < words.count && words[word] & (1 << (id & 63)) != 0
+    }
+
+    mutating func insert(_ id: UInt64) {
+        guard id < 1 << 32 else {
+            large.insert(id)
+            return
+        }
+        let word = Int(id >> 6)
+        if word >= words.count { words += repeatElement(0, count: max(word + 1 - words.count, words.count)) }
+        words[word] |= 1 << (id & 63)
     }
 }
 

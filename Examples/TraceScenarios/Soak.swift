@@ -1,0 +1,273 @@
+// The soak workload (`TraceScenarios soak SECONDS [DEPTH]`): every kind of runtime activity at once, for a
+// given time, on 2 Ps — channels (a pipeline, buffered and unbuffered), select with timeouts, a Mutex and an
+// RWMutex under contention, sleeping timers, TCP on loopback (an echo server and clients that reconnect),
+// spawn churn (batches of short-lived goroutines) and recursion DEPTH frames deep.
+//
+// The run ends cleanly: when the time is up every component stops, closes its channels and sockets, and
+// every goroutine it started returns before `Runtime.run` does. The trace's final snapshot is then taken
+// on a quiet runtime, which is what lets `gotrace stat --check` reconcile it exactly (scripts/soak.sh).
+//
+// Pace: each component sleeps a millisecond or two every few operations, which keeps the event rate near
+// 230 k/s in a debug build (a 10-minute trace: ~140 M events, ~0.5 GB, that `gotrace stat --check` reads in
+// about as long again) and gives every component its turn: there is no preemption yet, so a loop that
+// never blocks would own its P and starve the rest (the first version, unpaced, did ~9 pipeline items in 5 s).
+//
+// Output: "soak pid=N" first (the soak script samples that process's RSS), then one line of totals.
+//
+// DEPTH: goroutine stacks are fixed 256 KiB slots today; a debug build's frame here takes ~220 bytes
+// (a 64-byte local buffer, spills and the frame record: depth 800 runs, 1200 overflows), so the default of
+// 400 uses about a third of the slot. Raise it once stacks grow (a growable-stacks build should survive 100 000).
+import GoRuntime
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Totals the components count; printed at the end so a reader sees the work happened.
+final class SoakCounters: Sendable {
+    let pipelineItems = Atomic<Int>(0)
+    let selects = Atomic<Int>(0)
+    let lockedIncrements = Atomic<Int>(0)
+    let sleeps = Atomic<Int>(0)
+    let echoRoundTrips = Atomic<Int>(0)
+    let spawned = Atomic<Int>(0)
+    let recursions = Atomic<Int>(0)
+}
+
+/// A counter only ever touched under the soak's Mutex.
+final class SoakShared: @unchecked Sendable {
+    var value = 0
+}
+
+/// Recurses `depth` frames, each holding a small buffer the compiler cannot elide; returns a checksum.
+@inline(never)
+func soakRecurse(_ depth: Int, _ seed: UInt64) -> UInt64 {
+    var local: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (seed, seed &+ 1, 0, 0, 0, 0, 0, 0)
+    local.2 = local.0 &* 31 &+ local.1
+    if depth <= 0 { return local.2 }
+    let below = soakRecurse(depth - 1, local.2)
+    local.3 = below ^ local.0
+    return withUnsafeBytes(of: &local) { bytes in bytes.load(fromByteOffset: 24, as: UInt64.self) }
+}
+
+func runSoak(seconds: Int, depth: Int) {
+    let announce = "soak pid=\(getpid())\n"
+    _ = announce.withCString { write(1, $0, strlen($0)) }
+    let counters = SoakCounters()
+    let stopping = Atomic<Bool>(false)
+    let deadline = ContinuousClock.now + .seconds(seconds)
+    Runtime.run(maxProcs: 2) {
+        let everyone = WaitGroup()
+        func component(_ body: @escaping @Sendable () -> Void) {
+            everyone.add(1)
+            go {
+                body()
+                everyone.done()
+            }
+        }
+        let running: @Sendable () -> Bool = { !stopping.load(ordering: .relaxed) }
+
+        // Channels: producer → buffered jobs → 2 workers → unbuffered results → consumer.
+        component {
+            let jobs = Channel<Int>(capacity: 8)
+            let results = Channel<Int>()
+            let workers = WaitGroup()
+            for _ in 0..<2 {
+                workers.add(1)
+                go {
+                    for job in jobs { results.send(job &* 2) }
+                    workers.done()
+                }
+            }
+            go {
+                workers.wait()
+                results.close()
+            }
+            go {
+                var next = 0
+                while running() {
+                    jobs.send(next)
+                    next += 1
+                    if next % 16 == 0 { Runtime.sleep(for: .milliseconds(2)) }
+                }
+                jobs.close()
+            }
+            for _ in results { counters.pipelineItems.add(1, ordering: .relaxed) }
+        }
+
+        // Select over two feeders and a timeout; the feeders stop when told on `quit`.
+        component {
+            let fast = Channel<Int>(capacity: 4)
+            let slow = Channel<Int>()
+            let quit = Channel<Int>()
+            let feeders = WaitGroup()
+            for (channel, every) in [(fast, 4), (slow, 1)] {
+                feeders.add(1)
+                go {
+                    var sending = true
+                    var sent = 0
+                    while sending {
+                        select(
+                            .send(channel, 1) { sent += 1 },
+                            .receive(quit) { _ in sending = false })
+                        if sending && sent % every == 0 { Runtime.sleep(for: .milliseconds(1)) }
+                    }
+                    feeders.done()
+                }
+            }
+            while running() {
+                select(
+                    .receive(fast) { _ in },
+                    .receive(slow) { _ in },
+                    .after(.milliseconds(1)) {})
+                counters.selects.add(1, ordering: .relaxed)
+            }
+            quit.close()
+            feeders.wait()
+        }
+
+        // A Mutex and an RWMutex under contention from four goroutines each.
+        component {
+            let mutex = GoRuntime.Mutex()
+            let table = RWMutex()
+            let shared = SoakShared()
+            let lockers = WaitGroup()
+            for index in 0..<8 {
+                lockers.add(1)
+                go {
+                    var rounds = 0
+                    while running() {
+                        rounds += 1
+                        if rounds % 8 == 0 { Runtime.sleep(for: .milliseconds(2)) }
+                        if index < 4 {
+                            mutex.withLock { shared.value &+= 1 }
+                            counters.lockedIncrements.add(1, ordering: .relaxed)
+                        } else if index == 4 {
+                            table.withLock { Runtime.yield() }
+                        } else {
+                            table.withReadLock { Runtime.yield() }
+                        }
+                    }
+                    lockers.done()
+                }
+            }
+            lockers.wait()
+            mutex.withLock { if shared.value < 0 { print("impossible") } }
+        }
+
+        // Timers: sleepers with different periods.
+        component {
+            let sleepers = WaitGroup()
+            for period in [1, 3, 7] {
+                sleepers.add(1)
+                go {
+                    while running() {
+                        Runtime.sleep(for: .milliseconds(period))
+                        counters.sleeps.add(1, ordering: .relaxed)
+                    }
+                    sleepers.done()
+                }
+            }
+            sleepers.wait()
+        }
+
+        // Network: an echo server on loopback; two clients connect, echo 1 KiB eight times, disconnect.
+        component {
+            guard let listener = try? TCPListener.listen(host: "127.0.0.1", port: 0) else {
+                print("soak: cannot listen on loopback")
+                return
+            }
+            let handlers = WaitGroup()
+            let acceptorDone = WaitGroup()
+            acceptorDone.add(1)
+            go {
+                while let connection = try? listener.accept() {
+                    handlers.add(1)
+                    go {
+                        while let bytes = try? connection.read(), !bytes.isEmpty {
+                            if (try? connection.write(bytes)) == nil { break }
+                        }
+                        connection.close()
+                        handlers.done()
+                    }
+                }
+                acceptorDone.done()
+            }
+            let clients = WaitGroup()
+            for _ in 0..<2 {
+                clients.add(1)
+                go {
+                    let payload = [UInt8](repeating: 0x5a, count: 1024)
+                    while running() {
+                        guard let connection = try? TCPConnection.connect(host: "127.0.0.1", port: listener.port) else {
+                            Runtime.sleep(for: .milliseconds(1))
+                            continue
+                        }
+                        for _ in 0..<8 {
+                            guard (try? connection.write(payload)) != nil else { break }
+                            var received = 0
+                            while received < payload.count, let bytes = try? connection.read(), !bytes.isEmpty {
+                                received += bytes.count
+                            }
+                            counters.echoRoundTrips.add(1, ordering: .relaxed)
+                        }
+                        connection.close()
+                        Runtime.sleep(for: .milliseconds(1))
+                    }
+                    clients.done()
+                }
+            }
+            clients.wait()
+            listener.close()
+            acceptorDone.wait()
+            handlers.wait()
+        }
+
+        // Spawn churn: batches of 20 short-lived goroutines, one batch every 2 ms at most.
+        component {
+            while running() {
+                let batch = WaitGroup()
+                for index in 0..<20 {
+                    batch.add(1)
+                    go {
+                        if index % 7 == 0 { Runtime.yield() }
+                        batch.done()
+                    }
+                }
+                batch.wait()
+                counters.spawned.add(20, ordering: .relaxed)
+                Runtime.sleep(for: .milliseconds(2))
+            }
+        }
+
+        // Recursion: two goroutines at a time recurse `depth` frames.
+        component {
+            var seed: UInt64 = 1
+            while running() {
+                let pair = WaitGroup()
+                for _ in 0..<2 {
+                    pair.add(1)
+                    let start = seed
+                    go {
+                        if soakRecurse(depth, start) == 42 { print("unlikely") }
+                        counters.recursions.add(1, ordering: .relaxed)
+                        pair.done()
+                    }
+                    seed &+= 1
+                }
+                pair.wait()
+                Runtime.sleep(for: .milliseconds(1))
+            }
+        }
+
+        // The clock: sleep until the deadline, then tell everyone and wait for them all.
+        while ContinuousClock.now < deadline { Runtime.sleep(for: .milliseconds(100)) }
+        stopping.store(true, ordering: .relaxed)
+        everyone.wait()
+    }
+    print("soak done: \(seconds) s, depth \(depth): pipeline \(counters.pipelineItems.load(ordering: .relaxed)), "
+        + "selects \(counters.selects.load(ordering: .relaxed)), locked \(counters.lockedIncrements.load(ordering: .relaxed)), "
+        + "sleeps \(counters.sleeps.load(ordering: .relaxed)), echo round trips \(counters.echoRoundTrips.load(ordering: .relaxed)), "
+        + "spawned \(counters.spawned.load(ordering: .relaxed)), recursions \(counters.recursions.load(ordering: .relaxed))")
+}
