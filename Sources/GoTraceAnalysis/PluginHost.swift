@@ -203,6 +203,10 @@ private func hostWriteFile(_ plugin: PluginInstance, _ name: UnsafePointer<CChar
         return status(GOTRACE_ERROR_INVALID_ARGUMENT)
     }
     let path = directory + "/" + fileName
+    if let refusal = InputProtection.refusal(toWrite: path, inputs: [plugin.session.path]) {
+        plugin.pendingCauses.append(refusal[0])
+        return status(GOTRACE_ERROR_INVALID_ARGUMENT)
+    }
     let append = appending && plugin.files.contains(path)
     // Safety: the plugin passes `length` readable bytes at `bytes`.
     let buffer = UnsafeRawBufferPointer(start: bytes, count: bytes == nil ? 0 : length)

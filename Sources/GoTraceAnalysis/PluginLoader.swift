@@ -9,7 +9,10 @@
 //   4. the directory of the `gotrace` executable — where SwiftPM puts the built-in plugins
 //      (`.build/<config>/libLeakAnalyzer.so`) and where an install puts them beside the binary.
 // Never the current directory: running `gotrace report` inside an untrusted checkout must not execute
-// code from it.
+// code from it. (It is searched only when named: `--plugin .`, `--plugin ./libX.so` or `--plugin libX.so` —
+// a bare file name is opened as `./libX.so`, never looked up in the library path — or a relative
+// GOTRACE_PLUGIN_PATH entry. Empty GOTRACE_PLUGIN_PATH entries, which PATH-style lists read as ".", are
+// dropped.)
 //
 // A directory holds many shared objects that are not plugins, and dlopen runs a library's constructors,
 // so files found by scanning are screened first: only a `.so` whose bytes contain an entry symbol name
@@ -129,7 +132,10 @@ public enum PluginLoader {
             let list = majors.sorted().map(String.init).joined(separator: ", ")
             return failure("built for plugin ABI \(list); this gotrace speaks ABI \(abiMajor)")
         }
-        guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
+        // dlopen searches the library path (not the current directory) for a name without a slash: a file
+        // named on the command line as `libX.so` must be that file, not a namesake in /usr/lib.
+        let openPath = path.contains("/") ? path : "./" + path
+        guard let handle = dlopen(openPath, RTLD_NOW | RTLD_LOCAL) else {
             return failure(dlerror().map { String(cString: $0) } ?? "dlopen failed")
         }
         // The handle is deliberately never closed: a Swift plugin cannot be unloaded safely.

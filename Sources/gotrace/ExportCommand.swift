@@ -95,6 +95,10 @@ struct ExportCommand: ParsableCommand {
     func run() throws {
         let base = file.hasSuffix(".gtrace") ? String(file.dropLast(7)) : file
         let path = output ?? "\(base).\(profile.rawValue).\(ExportCommand.extensions[format]!)"
+        if let refusal = InputProtection.refusal(toWrite: path, inputs: [file]) {
+            printErrorChain(refusal)
+            throw ExitCode(1)
+        }
         var options = ["inverted": inverted ? "true" : "false", "runtime-frames": runtimeFrames ? "true" : "false",
                        "cpu-rate": String(cpuRate)]
         if let title { options["title"] = title }
@@ -131,6 +135,10 @@ struct DiffCommand: ParsableCommand {
     @OptionGroup var search: PluginSearchOptions
 
     func run() throws {
+        if let refusal = InputProtection.refusal(toWrite: output, inputs: [before, after]) {
+            printErrorChain(refusal)
+            throw ExitCode(1)
+        }
         let temporary = FileManager.default.temporaryDirectory.appendingPathComponent("gotrace-diff-\(getpid())")
         defer { try? FileManager.default.removeItem(at: temporary) }
         let options = ["runtime-frames": runtimeFrames ? "true" : "false"]

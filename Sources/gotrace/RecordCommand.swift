@@ -143,8 +143,8 @@ struct RecordCommand: ParsableCommand {
         if !session.receivedAnything { unlink(outputPath) }
         printError(session.summaryLine(programStatus: status))
         if let failure = session.outputFailure {
-            printError("gotrace record: error: \(failure); the trace holds the \(session.bytesWritten) bytes "
-                + "written before (readable, incomplete)")
+            printError("gotrace record: error: \(failure); the trace keeps the \(session.bytesWritten) bytes of whole "
+                + "chunks written before (readable, incomplete)")
             throw ExitCode(status != 0 ? status : 1)
         }
         if status != 0 { throw ExitCode(status) }
@@ -288,11 +288,13 @@ struct RecordingSession {
     private mutating func accept(chunk bytes: [UInt8], header: ChunkHeader) -> Bool {
         switch header.type {
         case .events:
+            // Counted only once on disk, so the summary describes the file even after a failed write.
+            guard writeOut(header.isCompressed ? bytes : ChunkCodec.compress(bytes)) else { return false }
             events += UInt64(header.eventCount)
             dropped += UInt64(header.droppedEvents)
             rawPayloadBytes += UInt64(header.rawPayloadSize)
             lastTicks = max(lastTicks, header.endTicks)
-            return writeOut(header.isCompressed ? bytes : ChunkCodec.compress(bytes))
+            return true
         case .end:
             complete = true
             return writeOut(bytes)

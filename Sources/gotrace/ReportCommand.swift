@@ -46,6 +46,12 @@ struct ReportCommand: ParsableCommand {
     @OptionGroup var search: PluginSearchOptions
 
     func run() throws {
+        for output in [html, outputDirectory].compactMap({ $0 }) {
+            if let refusal = InputProtection.refusal(toWrite: output, inputs: [file]) {
+                printErrorChain(refusal)
+                throw ExitCode(1)
+            }
+        }
         let catalog = search.discover()
         for failure in catalog.failures { printErrorChain(failure.messages + ["plugin skipped"]) }
         var names = analyzers.isEmpty ? ReportCommand.builtInAnalyzers : analyzers

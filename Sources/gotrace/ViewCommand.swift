@@ -48,6 +48,10 @@ struct ViewCommand: ParsableCommand {
     func run() throws {
         let base = file.hasSuffix(".gtrace") ? String(file.dropLast(7)) : file
         let path = output ?? base + ".html"
+        if let refusal = InputProtection.refusal(toWrite: path, inputs: [file]) {
+            printErrorChain(refusal)
+            throw ExitCode(1)
+        }
         let catalog = search.discover()
         for failure in catalog.failures { printErrorChain(failure.messages + ["plugin skipped"]) }
         var plugins: [LoadedPlugin] = []
