@@ -15,7 +15,7 @@ struct RecordFaultMatrixTests {
     enum Fault: String, CaseIterable, CustomTestStringConvertible {
         case programExits0, programExits3, programCallsFatalError, programSegfaults, programAborts
         case programSIGKILLed, recorderGetsSIGINT, recorderGetsSIGTERM, recorderSIGKILLed
-        case diskFull, outputNotWritable
+        case diskFull, outputNotWritable, programCannotStart
 
         var testDescription: String { rawValue }
     }
@@ -47,6 +47,7 @@ struct RecordFaultMatrixTests {
         // The program runs to its end (status 0); the recorder reports the failed write with status 1.
         case .diskFull: Expectation(statuses: [1], complete: false, minimumParks: 1)
         case .outputNotWritable: Expectation(statuses: [1], complete: nil)
+        case .programCannotStart: Expectation(statuses: [127], complete: nil)
         }
     }
 
@@ -118,6 +119,12 @@ struct RecordFaultMatrixTests {
                                          environment: environment, in: directory)
             #expect(outcome.error.contains("gotrace record: error: cannot write \(trace): write failed: File too large"),
                     "a clear error: \(outcome.error)")
+            return ProcessResult(status: outcome.shellStatus, standardOutput: outcome.output, standardError: outcome.error)
+        case .programCannotStart:
+            let outcome = try runProcess(gotrace, ["record", "-o", trace, "--", directory.path + "/no-such-program"],
+                                         environment: environment, in: directory)
+            #expect(outcome.error.hasPrefix("gotrace record: cannot run \(directory.path)/no-such-program: No such file or directory"),
+                    "\(outcome.error)")
             return ProcessResult(status: outcome.shellStatus, standardOutput: outcome.output, standardError: outcome.error)
         case .outputNotWritable:
             let marker = directory.appendingPathComponent("program-ran")
