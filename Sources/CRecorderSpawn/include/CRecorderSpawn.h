@@ -15,8 +15,9 @@
 /// Returns 0 and stores the pid, or returns the errno of the failed step (exec failures included: they
 /// are reported back through a close-on-exec pipe, so "no such program" is an error here, not an exit
 /// status of 127 later).
-/// Precondition: the caller is single-threaded (only the async-signal-safe calls above run in the
-/// child, but fork copies only the calling thread) and `argv` and `envp` are NULL-terminated.
+/// Precondition: `argv` and `envp` are NULL-terminated. Safe from a multi-threaded caller: fork copies
+/// only the calling thread, and the child makes only async-signal-safe calls (plus execvpe, whose PATH
+/// search in glibc builds the candidate paths on the stack, never with malloc) before exec.
 int gotrace_record_spawn(char *const argv[], char *const envp[], int trace_fd, pid_t *pid_out);
 
 #endif
