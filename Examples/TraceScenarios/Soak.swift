@@ -266,8 +266,9 @@ func runSoak(seconds: Int, depth: Int) {
         stopping.store(true, ordering: .relaxed)
         everyone.wait()
     }
-    print("soak done: \(seconds) s, depth \(depth): pipeline \(counters.pipelineItems.load(ordering: .relaxed)), "
-        + "selects \(counters.selects.load(ordering: .relaxed)), locked \(counters.lockedIncrements.load(ordering: .relaxed)), "
-        + "sleeps \(counters.sleeps.load(ordering: .relaxed)), echo round trips \(counters.echoRoundTrips.load(ordering: .relaxed)), "
-        + "spawned \(counters.spawned.load(ordering: .relaxed)), recursions \(counters.recursions.load(ordering: .relaxed))")
+    func total(_ counter: borrowing Atomic<Int>) -> Int { counter.load(ordering: .relaxed) }
+    print("soak done: \(seconds) s, depth \(depth): pipeline \(total(counters.pipelineItems)), "
+        + "selects \(total(counters.selects)), locked \(total(counters.lockedIncrements)), "
+        + "sleeps \(total(counters.sleeps)), echo round trips \(total(counters.echoRoundTrips)), "
+        + "spawned \(total(counters.spawned)), recursions \(total(counters.recursions))")
 }

@@ -70,7 +70,8 @@ public struct EventAccounting: Sendable {
     private mutating func mismatch(_ text: String, at event: TraceEvent) {
         report.mismatchCount += 1
         if report.mismatches.count < EventAccounting.mismatchesKept {
-            report.mismatches.append("event \(index) (\(event.spec.name) at \(event.nanoseconds) ns on M\(event.machine)): \(text)")
+            let place = "event \(index) (\(event.spec.name) at \(event.nanoseconds) ns on M\(event.machine))"
+            report.mismatches.append("\(place): \(text)")
         }
     }
 
@@ -167,7 +168,9 @@ public struct EventAccounting: Sendable {
     public mutating func finish(complete: Bool, endChunk: EndChunk?, eventsRead: UInt64, eventChunks: Int,
                                 droppedEvents: UInt64, corruptChunks: Int) -> Report {
         report.droppedEvents = droppedEvents
-        if !complete { mismatch("the trace is incomplete (no end chunk): there is no final snapshot to reconcile with") }
+        if !complete {
+            mismatch("the trace is incomplete (no end chunk): there is no final snapshot to reconcile with")
+        }
         if droppedEvents > 0 { mismatch("the writer dropped \(droppedEvents) events (chunk headers)") }
         if corruptChunks > 0 { mismatch("\(corruptChunks) damaged chunks skipped") }
         if let endChunk {
@@ -180,21 +183,24 @@ public struct EventAccounting: Sendable {
             if endChunk.droppedEvents > 0 { mismatch("the end chunk counts \(endChunk.droppedEvents) dropped events") }
         }
         for (id, record) in goroutines.sorted(by: { $0.key < $1.key }) where record.state != .dead {
+            let snapshotState = record.snapshotState.map { "\($0)" } ?? "?"
             let inFinalSnapshot = record.lastSnapshot.map { $0 > record.lastTransition } ?? false
             if record.state == .waiting {
                 if inFinalSnapshot && record.snapshotState == .waiting {
                     report.parkedAtEnd += 1
                 } else if inFinalSnapshot {
-                    mismatch("g\(id) parked and never unparked, but the final snapshot says \(record.snapshotState.map { "\($0)" } ?? "?")")
+                    mismatch("g\(id) parked and never unparked, but the final snapshot says \(snapshotState)")
                 } else {
                     mismatch("g\(id) parked and never unparked, and is not in the final snapshot")
                 }
             } else if !inFinalSnapshot {
                 mismatch("g\(id) is \(record.state) at the end but neither ended nor in the final snapshot")
-            } else if record.snapshotState != record.state && !(record.state == .runnable && record.snapshotState == .running) {
+            } else if record.snapshotState != record.state
+                && !(record.state == .runnable && record.snapshotState == .running)
+            {
                 // Runnable → running without a start event is the snapshotting goroutine itself (it is
                 // running when it snapshots; its start may predate the trace).
-                mismatch("g\(id) is \(record.state) by its events, \(record.snapshotState.map { "\($0)" } ?? "?") in the final snapshot")
+                mismatch("g\(id) is \(record.state) by its events, \(snapshotState) in the final snapshot")
             }
             if record.spawned && inFinalSnapshot { report.liveInFinalSnapshot += 1 }
         }

@@ -71,7 +71,9 @@ struct RecordCommand: ParsableCommand {
     @Option(name: .customLong("cpu-rate"), help: "CPU sampling rate in Hz (default: the runtime's 99; 0: off), passed as GOTRACE_CPU_RATE.")
     var cpuRate: Int?
 
-    @Flag(name: .customLong("record-args"), help: "Record the program's arguments in the trace (by default a trace holds no arguments and no environment).")
+    @Flag(name: .customLong("record-args"), help: """
+        Record the program's arguments in the trace (by default a trace holds no arguments; never the environment).
+        """)
     var recordArguments = false
 
     @Argument(parsing: .captureForPassthrough, help: "-- PROGRAM [ARGS…]")

@@ -129,7 +129,8 @@ struct StatCommand: ParsableCommand {
         }
         if let check = report.check {
             print("check:                  \(check.passed ? "passed" : "FAILED (\(check.mismatchCount) mismatches)")")
-            print("  spawned \(check.spawned): ended \(check.ended), live in the final snapshot \(check.liveInFinalSnapshot)")
+            print("  spawned \(check.spawned): ended \(check.ended), "
+                + "live in the final snapshot \(check.liveInFinalSnapshot)")
             print("  parks \(check.parks): unparked \(check.unparks), still parked at the end \(check.parkedAtEnd)")
             print("  dropped events \(check.droppedEvents)")
         }
