@@ -313,6 +313,7 @@ public final class TCPConnection: @unchecked Sendable {
 
     /// Reads at most `buffer.count` bytes; returns 0 at end of stream.
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        scheduler.preemptionPoint()
         let descriptor = socket.descriptor
         return try socket.withFD("read") { fd throws(NetError) in
             while true {
@@ -337,6 +338,7 @@ public final class TCPConnection: @unchecked Sendable {
 
     /// Writes all of `buffer`, parking while the socket's send buffer is full.
     public func write(_ buffer: UnsafeRawBufferPointer) throws {
+        scheduler.preemptionPoint()
         let descriptor = socket.descriptor
         try socket.withFD("write") { fd throws(NetError) in
             var offset = 0
