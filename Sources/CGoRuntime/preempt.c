@@ -22,8 +22,10 @@
 //      reabstraction thunk (`$s` followed by a non-digit), or a merged function (`Tm`) — is
 //      "neutral": it may have been called by the runtime. It is accepted only if, walking outward
 //      (the two words at the stack pointer, for a frame not yet set up or already torn down, then
-//      the frame-pointer chain), the first caller that is not neutral is user code; a runtime
-//      caller, foreign code, an unknown address or a broken chain refuses.
+//      the frame-pointer chain), the first caller that is not neutral is user code;
+//   4. no frame on the chain returns into foreign code: user code called back by a library (a
+//      comparator, a lazy global's initialiser under swift_once) may hold that library's locks,
+//      and another goroutine on the same P would then block its M on them for good.
 // The runtime never calls user code while it holds a runtime lock or keeps M or P state in a frame
 // across the call (user code may park, which migrates the goroutine just as preemption does), so a
 // runtime frame *below* user code is harmless. A refusal costs nothing: the monitor asks again on
@@ -213,27 +215,35 @@ __attribute__((noinline)) uintptr_t gort_preempt_caller_pc(void) { return (uintp
 /// The safe-PC rule of the design note, on the interrupted registers.
 static bool safe_to_suspend(uintptr_t pc, uintptr_t sp, uintptr_t fp, uintptr_t low, uintptr_t high) {
     int kind = classify(pc);
-    if (kind == CODE_USER) return true;
-    if (kind != CODE_NEUTRAL) return false;
-    // A neutral leaf: its caller decides. Before `push rbp; mov rsp, rbp` (or after the epilogue's
-    // `pop rbp`) the return address is one of the two words at sp, and rbp is still the caller's.
-    for (int slot = 0; slot < 2; slot++) {
-        uintptr_t word_address = sp + 8 * (uintptr_t)slot;
-        if (word_address < low || word_address + 8 > high) return false;
-        if (classify(*(const uintptr_t *)word_address) == CODE_RUNTIME) return false;
+    if (kind != CODE_USER && kind != CODE_NEUTRAL) return false;
+    bool in_user_code = kind == CODE_USER;
+    if (!in_user_code) {
+        // A neutral leaf: its caller decides. Before `push rbp; mov rsp, rbp` (or after the
+        // epilogue's `pop rbp`) the return address is one of the two words at sp, and rbp is still
+        // the caller's frame, so the chain below would skip that caller.
+        for (int slot = 0; slot < 2; slot++) {
+            uintptr_t word_address = sp + 8 * (uintptr_t)slot;
+            if (word_address < low || word_address + 8 > high) return false;
+            if (classify(*(const uintptr_t *)word_address) == CODE_RUNTIME) return false;
+        }
     }
+    // Up the frame-pointer chain to the goroutine's entry (whose saved rbp is 0). Runtime frames
+    // are harmless once below user code; foreign frames never are: user code called back by a
+    // library (a comparator, a lazy global's initialiser run by swift_once) may hold that library's
+    // locks, and another goroutine on this P could then block its M on them.
     uintptr_t floor = sp;
     for (int depth = 0; depth < MAX_WALK; depth++) {
-        if (fp < floor || fp + 16 > high || (fp & 7) != 0) return false;
+        if (fp < floor || fp + 16 > high || (fp & 7) != 0) break;
         const uintptr_t *frame = (const uintptr_t *)fp;
         int caller = classify(frame[1]);
-        if (caller == CODE_USER) return true;
-        if (caller != CODE_NEUTRAL) return false;
-        if (frame[0] <= fp) return false;
+        if (caller == CODE_FOREIGN) return false;
+        if (caller == CODE_RUNTIME && !in_user_code) return false;
+        if (caller == CODE_USER) in_user_code = true;
+        if (frame[0] <= fp) break;
         floor = fp;
         fp = frame[0];
     }
-    return false;
+    return in_user_code;
 }
 
 // ---------------------------------------------------------------- the handler
@@ -316,6 +326,8 @@ bool gort_preempt_install(void (*yield)(void)) {
 #endif
     return available;
 }
+
+int32_t gort_thread_id(void) { return (int32_t)syscall(SYS_gettid); }
 
 void gort_preempt_bind_thread(gort_preempt_state_t *state) {
     thread_state = state;

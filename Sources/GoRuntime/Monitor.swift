@@ -39,10 +39,11 @@
 // Limits: asynchronous preemption needs the executable's symbol table (a stripped binary gets only
 // cooperative preemption); code in shared libraries, the Swift runtime and libc is never interrupted
 // (a loop inside a library call is preempted once it returns to user code); a goroutine is moved
-// to another thread when it resumes, so user code that keeps thread-affine state (a pthread mutex,
-// `pthread_self`) across a loop with no runtime calls must not rely on the thread. SIGURG is
-// installed with SA_RESTART, but a system call that the kernel never restarts (nanosleep, epoll_wait,
-// usleep) made directly by a goroutine running 10 ms or more may return early with EINTR.
+// to another thread when it resumes, so user code that keeps thread-affine state (a pthread or
+// Synchronization mutex, `pthread_self`) across a loop with no runtime calls must not rely on the
+// thread. SIGURG is installed with SA_RESTART, but a system call that the kernel never restarts
+// (nanosleep, epoll_wait, usleep) made directly by a goroutine running 10 ms or more may return
+// early with EINTR.
 // `GODEBUG=asyncpreemptoff=1` turns the signals off (cooperative preemption stays), as in Go.
 import CGoRuntime
 import GoTrace
@@ -81,6 +82,8 @@ final class Monitor: @unchecked Sendable {
     private(set) var asynchronous = false
     /// While set, the monitor sends no signals (tests of the cooperative path).
     let signalsSuspended = Atomic<Bool>(false)
+    /// The monitor thread's kernel id, once it runs (tests discount its CPU waits from their timings).
+    let threadID = Atomic<Int32>(0)
     /// Requests made and honoured, for tests and diagnostics.
     let requests = Atomic<Int>(0)
     let honouredCooperatively = Atomic<Int>(0)
@@ -99,6 +102,7 @@ final class Monitor: @unchecked Sendable {
     }
 
     fileprivate func run() -> Never {
+        threadID.store(gort_thread_id(), ordering: .relaxed)
         var period = Self.idlePeriod
         while true {
             sleepNanoseconds(period)

@@ -202,8 +202,13 @@ typedef struct {
 /// on the interrupted goroutine's stack, with every register saved. Call once. Returns whether
 /// asynchronous preemption is available (false: no symbol table, or not x86_64).
 bool gort_preempt_install(void (*yield)(void));
+/// The handler's redirection target (preempt_x86_64.S). Never call it: it expects the register
+/// state of an interrupted goroutine. Declared so that stack walks can be checked against it.
+void gort_preempt_trampoline(void);
 /// Binds `state` to the calling thread (the handler finds it through TLS) and records its tid.
 void gort_preempt_bind_thread(gort_preempt_state_t *state);
+/// The calling thread's kernel id (gettid).
+int32_t gort_thread_id(void);
 /// Sends the preemption signal to the thread bound to `state`. 0 or an errno value.
 int gort_preempt_signal(const gort_preempt_state_t *state);
 /// The safe-PC rule, for tests and diagnostics: 2 = runtime, 1 = user, 3 = neutral, 0 = foreign.
