@@ -144,7 +144,15 @@ final class HTTPReader {
     /// Bounds what a peer can make us buffer for one line or header block.
     private static let lineLimit = 64 * 1024
 
-    init(_ connection: TCPConnection) { self.connection = connection }
+    /// What one read may bring in; reused for the reader's life, so a read neither allocates nor zeroes.
+    private let scratch: UnsafeMutableRawBufferPointer
+
+    init(_ connection: TCPConnection) {
+        self.connection = connection
+        scratch = .allocate(byteCount: 16 * 1024, alignment: 16)
+    }
+
+    deinit { scratch.deallocate() }
 
     /// Reads more bytes; false at end of stream.
     private func fill() throws -> Bool {
@@ -152,9 +160,9 @@ final class HTTPReader {
             buffer.removeAll(keepingCapacity: true)
             start = 0
         }
-        let chunk = try connection.read(maxLength: 16 * 1024)
-        if chunk.isEmpty { return false }
-        buffer.append(contentsOf: chunk)
+        let n = try connection.read(into: scratch)
+        if n == 0 { return false }
+        buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[..<n]))
         return true
     }
 
@@ -320,18 +328,21 @@ public final class HTTPServer: @unchecked Sendable {
     private func serve(_ connection: TCPConnection) {
         let reader = HTTPReader(connection)
         var date = HTTPDate()
+        // The response's bytes, reused from one request to the next on this connection.
+        var output: [UInt8] = []
+        output.reserveCapacity(512)
         do {
             while try reader.hasMore() {
                 let requestLine = try reader.line()
                 let parts = requestLine.split(separator: " ")
                 guard parts.count == 3, parts[2].hasPrefix("HTTP/1.") else {
-                    try write(HTTPResponse(statusCode: 400, text: "bad request line\n"), to: connection, keepAlive: false, date: &date)
+                    try write(HTTPResponse(statusCode: 400, text: "bad request line\n"), to: connection, keepAlive: false, date: &date, output: &output)
                     return
                 }
                 let headers = try reader.headers()
                 if headers["transfer-encoding"] != nil {
                     try write(HTTPResponse(statusCode: 411, text: "chunked requests are not supported\n"), to: connection,
-                              keepAlive: false, date: &date)
+                              keepAlive: false, date: &date, output: &output)
                     return
                 }
                 let body = try reader.body(headers, untilEndIfUnframed: false)
@@ -339,7 +350,7 @@ public final class HTTPServer: @unchecked Sendable {
                 let keepAlive = parts[2] == "HTTP/1.1"
                     ? headers["connection"]?.lowercased() != "close"
                     : headers["connection"]?.lowercased() == "keep-alive"
-                try write(handler(request), to: connection, keepAlive: keepAlive, date: &date)
+                try write(handler(request), to: connection, keepAlive: keepAlive, date: &date, output: &output)
                 if !keepAlive { return }
             }
         } catch {
@@ -348,20 +359,34 @@ public final class HTTPServer: @unchecked Sendable {
     }
 
     private func write(_ response: HTTPResponse, to connection: TCPConnection, keepAlive: Bool,
-                       date: inout HTTPDate) throws {
-        var head = "HTTP/1.1 \(response.statusCode) \(response.reason)\r\n"
-        for (name, value) in response.headers.sorted(by: { $0.key < $1.key })
-        where name != "content-length" && name != "connection" && name != "transfer-encoding" {
-            head += "\(name): \(value)\r\n"
+                       date: inout HTTPDate, output: inout [UInt8]) throws {
+        output.removeAll(keepingCapacity: true)
+        output.append(contentsOf: "HTTP/1.1 ".utf8)
+        output.append(contentsOf: String(response.statusCode).utf8)
+        output.append(UInt8(ascii: " "))
+        output.append(contentsOf: response.reason.utf8)
+        output.append(contentsOf: "\r\n".utf8)
+        // Sorted, so that a response's bytes do not depend on dictionary order (one header: no sort).
+        let names = response.headers.count > 1 ? response.headers.keys.sorted() : Array(response.headers.keys)
+        for name in names where name != "content-length" && name != "connection" && name != "transfer-encoding" {
+            output.append(contentsOf: name.utf8)
+            output.append(contentsOf: ": ".utf8)
+            output.append(contentsOf: response.headers[name]!.utf8)
+            output.append(contentsOf: "\r\n".utf8)
         }
         // RFC 9110 §6.6.1: an origin server with a clock sends Date.
-        if response.headers["date"] == nil { head += "date: \(date.now())\r\n" }
-        head += "content-length: \(response.body.count)\r\n"
-        if !keepAlive { head += "connection: close\r\n" }
-        head += "\r\n"
-        var bytes = Array(head.utf8)
-        bytes += response.body
-        try connection.write(bytes)
+        if response.headers["date"] == nil {
+            output.append(contentsOf: "date: ".utf8)
+            output.append(contentsOf: date.now().utf8)
+            output.append(contentsOf: "\r\n".utf8)
+        }
+        output.append(contentsOf: "content-length: ".utf8)
+        output.append(contentsOf: String(response.body.count).utf8)
+        output.append(contentsOf: "\r\n".utf8)
+        if !keepAlive { output.append(contentsOf: "connection: close\r\n".utf8) }
+        output.append(contentsOf: "\r\n".utf8)
+        output.append(contentsOf: response.body)
+        try connection.write(output)
     }
 }
 

@@ -239,6 +239,7 @@ public final class TCPListener: @unchecked Sendable {
     /// Waits for the next connection. Throws `.closed` once the listener is closed (also when
     /// closed by another goroutine while this one waits).
     public func accept() throws -> TCPConnection {
+        scheduler.preemptionPoint()
         let descriptor = socket.descriptor
         return try socket.withFD("accept") { fd throws(NetError) in
             while true {
