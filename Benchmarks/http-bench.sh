@@ -96,7 +96,7 @@ for round in $(seq 1 "$RUNS"); do
         echo "FAIL impl=$name procs=$procs $(tr '\n' ' ' < "$WORK/wrk.out")" | tee -a "$RAW"
         continue
       fi
-      echo "RESULT impl=$name bench=http procs=$procs conns=$CONNS req_per_sec=$rps p50_us=$(to_us "$p50") p99_us=$(to_us "$p99") ${errors:+errors=\"$errors\"}" | tee -a "$RAW"
+      echo "RESULT impl=$name bench=http round=$round procs=$procs conns=$CONNS req_per_sec=$rps p50_us=$(to_us "$p50") p99_us=$(to_us "$p99") ${errors:+errors=\"$errors\"}" | tee -a "$RAW"
     done
   done
 done
@@ -104,11 +104,13 @@ done
 python3 - "$RAW" <<'PY'
 import sys, statistics, collections
 rows = collections.defaultdict(lambda: collections.defaultdict(list))
+paired = collections.defaultdict(dict)  # (procs, round) -> impl -> (rps, p99)
 for line in open(sys.argv[1]):
     if not line.startswith("RESULT"):
         continue
     kv = dict(f.split("=", 1) for f in line.split()[1:] if "=" in f and not f.startswith("errors"))
     rows[kv["procs"]][kv["impl"]].append((float(kv["req_per_sec"]), float(kv["p99_us"]), float(kv["p50_us"])))
+    paired[(kv["procs"], kv["round"])][kv["impl"]] = (float(kv["req_per_sec"]), float(kv["p99_us"]))
 print("\n| procs | gotrace req/s | go req/s | throughput ours/go | gotrace p50 µs | go p50 µs | gotrace p99 µs | go p99 µs | p99 ours/go |")
 print("|---|---|---|---|---|---|---|---|---|")
 for procs in sorted(rows):
@@ -118,4 +120,16 @@ for procs in sorted(rows):
     med = lambda xs, i: statistics.median(x[i] for x in xs)
     print(f"| {procs} | {med(ours,0):,.0f} | {med(go,0):,.0f} | {med(ours,0)/med(go,0):.2f} | {med(ours,2):.0f} | {med(go,2):.0f} "
           f"| {med(ours,1):.0f} | {med(go,1):.0f} | {med(ours,1)/med(go,1):.2f} |")
+# Each round's two runs are back to back, so their ratio cancels most of the host's drift.
+print("\nPer-round ratios ours/go (median [min–max] over rounds):")
+print("\n| procs | rounds | throughput | p99 latency |")
+print("|---|---|---|---|")
+for procs in sorted(rows):
+    pairs = [v for (p, _), v in paired.items() if p == procs and "gotrace" in v and "go" in v]
+    if not pairs:
+        continue
+    tput = [v["gotrace"][0] / v["go"][0] for v in pairs]
+    p99 = [v["gotrace"][1] / v["go"][1] for v in pairs]
+    fmt = lambda xs: f"{statistics.median(xs):.2f} [{min(xs):.2f}–{max(xs):.2f}]"
+    print(f"| {procs} | {len(pairs)} | {fmt(tput)} | {fmt(p99)} |")
 PY
