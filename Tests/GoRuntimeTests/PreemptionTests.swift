@@ -383,8 +383,9 @@ struct BlockingCallTests {
             }
             done.wait()
         }
-        // 100 × 2 ms of sleeping: with a stalled P there would be at most one tick per usleep.
-        #expect(log.times.count >= 60, "ticks: \(log.times.count)")
+        // 100 × 2 ms of sleeping: with a stalled P the ticker would run only after the last usleep
+        // (a tick or two); with the hand-off it ticks throughout (~150 times on an idle machine).
+        #expect(log.times.count >= 20, "ticks: \(log.times.count)")
         #expect(log.largestGap < 50_000_000, "\(log.gapReport)")
         #expect(Runtime.blockingCall { 42 } == 42)  // outside a goroutine it just calls the body
     }

