@@ -281,9 +281,17 @@ static void on_preempt_signal(int signal, siginfo_t *info, void *raw_context) {
     errno = saved_errno;
 }
 
-/// Called by the trampoline with every register saved, on the goroutine's stack.
+// errno through a volatile function pointer: glibc declares __errno_location `const`, and the
+// compiler may otherwise reuse the address it returned before the yield — the old thread's errno.
+static int *(*volatile errno_location)(void) = __errno_location;
+
+/// Called by the trampoline with every register saved, on the goroutine's stack. errno is part of
+/// the interrupted code's state (it may be between a failing call and reading errno) but lives in
+/// the thread, and the goroutine may resume on another one: carry its value across.
 void gort_preempt_call_yield(void) {
+    int saved_errno = *errno_location();
     if (yield_hook) yield_hook();
+    *errno_location() = saved_errno;
 }
 
 #if defined(__x86_64__)

@@ -13,7 +13,7 @@
 //      save the extended state (x87, SSE, AVX, AVX-512: XSAVE with the enabled features, or FXSAVE
 //      on CPUs without XSAVE);
 //   4. call gort_preempt_call_yield (the runtime's yield: the goroutine is switched out here and
-//      resumes later, possibly on another thread);
+//      resumes later, possibly on another thread; it carries errno over to that thread);
 //   5. restore everything in reverse, and `ret $128`: pops the resume PC into rip and then the
 //      128-byte red zone, leaving rsp exactly as it was when the goroutine was interrupted.
 // The direction flag is cleared before the call (the C ABI requires it); the saved flags bring the

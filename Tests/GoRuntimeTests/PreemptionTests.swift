@@ -257,6 +257,41 @@ struct PreemptionTests {
         }
     }
 
+    @Test("errno survives an asynchronous preemption, though other code sets it on the thread meanwhile")
+    func errnoSurvivesPreemption() {
+        let limit = calibratedIterations(milliseconds: 3_000)
+        let stop = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+        stop.pointee = 0
+        defer { stop.deallocate() }
+        let stopBits = UInt(bitPattern: stop)
+        let before = monitor.honouredAsynchronously.load(ordering: .relaxed)
+        let seen = Shared<(Int32, Int32)>((0, 0))
+        Runtime.run(maxProcs: 1) {
+            let done = WaitGroup()
+            done.add(2)
+            go {
+                _ = close(-1)  // EBADF
+                let first = errno
+                _ = spinWithoutSafePoints(until: UnsafeMutablePointer<Int>(bitPattern: stopBits)!, limit: limit)
+                seen.value = (first, errno)
+                done.done()
+            }
+            go {
+                for _ in 0..<10 {
+                    // ENOENT on the thread this runs on: with 1 P, the one the spinner resumes on.
+                    _ = open("/nonexistent/gotrace-errno-test", O_RDONLY)
+                    Runtime.sleep(for: .milliseconds(10))
+                }
+                UnsafeMutablePointer<Int>(bitPattern: stopBits)!.pointee = 1
+                done.done()
+            }
+            done.wait()
+        }
+        #expect(seen.value.0 == EBADF)
+        #expect(seen.value.1 == EBADF, "errno after the spin: \(seen.value.1)")
+        #expect(monitor.honouredAsynchronously.load(ordering: .relaxed) > before)
+    }
+
     @Test("a preemption shows in the trace as requested then honoured, for the same goroutine")
     func preemptEvents() {
         let limit = calibratedIterations(milliseconds: 3_000)
