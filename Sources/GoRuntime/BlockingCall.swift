@@ -37,6 +37,7 @@ extension Scheduler {
         let processor = machine.processor!
         let state = machine.preemption.state
         Syscalls.inProgress.add(1, ordering: .sequentiallyConsistent)
+        Syscalls.entered.add(1, ordering: .relaxed)
         gort_preempt_set_in_blocking_call(state, true)
         if tracer.active.load(ordering: .relaxed) {
             tracer.emit(.syscallEnter, UInt64(goroutine.id), tracer.captureStack())

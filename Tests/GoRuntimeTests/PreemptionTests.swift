@@ -425,6 +425,20 @@ struct BlockingCallTests {
         #expect(Runtime.blockingCall { 42 } == 42)  // outside a goroutine it just calls the body
     }
 
+    @Test("a host name resolves in a blocking call: HTTP.get of localhost reaches a local server")
+    func nameLookup() throws {
+        let (text, calls) = try Runtime.run(maxProcs: 1) { () throws -> (String, Int) in
+            let server = try HTTPServer(host: "127.0.0.1", port: 0) { _ in HTTPResponse(text: "ok") }
+            defer { server.close() }
+            // Runs are serialised: no other test's goroutines make blocking calls meanwhile.
+            let before = Syscalls.entered.load(ordering: .relaxed)
+            let text = try HTTP.get("http://localhost:\(server.port)/").text
+            return (text, Syscalls.entered.load(ordering: .relaxed) - before)
+        }
+        #expect(text == "ok")
+        #expect(calls == 1, "blocking calls during the fetch: \(calls)")
+    }
+
     @Test("parking inside Runtime.blockingCall is a fatal error")
     func parkingInsideIsFatal() async throws {
         let result = try await #require(processExitsWith: .exitCode(2), observing: [\.standardErrorContent]) {
