@@ -275,6 +275,13 @@ static void on_preempt_signal(int signal, siginfo_t *info, void *raw_context) {
         errno = saved_errno;
         return;
     }
+    // A CPU-profile sample is due (SIGPROF is blocked while this handler runs, see the install):
+    // it must see the program where it is, not at the trampoline's first instruction. Next time.
+    sigset_t pending;
+    if (sigpending(&pending) == 0 && sigismember(&pending, SIGPROF)) {
+        errno = saved_errno;
+        return;
+    }
     gort_preempt_resume_pc = pc;
     context->uc_mcontext.gregs[REG_RIP] = (greg_t)(uintptr_t)gort_preempt_trampoline;
     __atomic_store_n(&state->redirected, state->redirected + 1, __ATOMIC_RELAXED);
@@ -328,7 +335,10 @@ bool gort_preempt_install(void (*yield)(void)) {
     // SA_RESTART: a preemption signal must not turn a program's blocking read into EINTR.
     // SA_ONSTACK: run on the alternate signal stack when the thread has one.
     action.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
+    // SIGPROF waits until this handler returns: a sample taken inside it would be charged to the
+    // handler (the kernel delivers both at once when both are pending, as under load they often are).
     sigemptyset(&action.sa_mask);
+    sigaddset(&action.sa_mask, SIGPROF);
     if (sigaction(SIGURG, &action, &previous_urg) != 0) return false;
     available = true;
 #endif

@@ -97,7 +97,8 @@ final class Monitor: @unchecked Sendable {
         guard started.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else { return }
         let disabled = getenvString("GODEBUG")?.split(separator: ",").contains("asyncpreemptoff=1") ?? false
         asynchronous = !disabled && gort_preempt_install(asynchronousYield)
-        let rc = gort_thread_create(monitorMain, nil, 64 * 1024)
+        // 256 KiB (reserved, touched on demand): it may seal and write a trace chunk (tracer.emit).
+        let rc = gort_thread_create(monitorMain, nil, 256 * 1024)
         if rc != 0 { fatal("runtime: cannot create the monitor thread (error \(rc))") }
     }
 

@@ -45,6 +45,10 @@
 // global queue is empty. Then nothing can ever run again: it prints every parked goroutine and
 // exits with status 2, as Go does.
 //
+// Preemption (Monitor.swift): a monitor thread asks a goroutine that has run 10 ms to yield, at its
+// next runtime call or through a signal; it goes to the global queue (`SwitchAction.preempt`).
+// Blocking calls (BlockingCall.swift) give their P away for the duration and take one back after.
+//
 // Rejected: a run loop per P pinned to a thread (a blocked thread would strand its queue);
 // a single global queue (contention); switching directly from goroutine to goroutine (saves one
 // switch, but the park protocol needs a point where the parking goroutine is off its stack).
@@ -535,11 +539,11 @@ final class Scheduler: @unchecked Sendable {
             gort_profile_set_context(UInt64(goroutine.id), UInt(bitPattern: goroutine.stack!.base),
                                      UInt(bitPattern: goroutine.stack!.top))
         }
-        // Safety: the goroutine's saved stack pointer was written by gort_context_switch or
-        // gort_context_make, and no other M runs it (it was taken off a run queue exactly once).
         // Tells the monitor and the preemption signal handler what runs now (Monitor.swift).
         gort_preempt_switch_in(machine.preemption.state, UInt64(goroutine.id), UInt(bitPattern: goroutine.stack!.base),
                                UInt(bitPattern: goroutine.stack!.top))
+        // Safety: the goroutine's saved stack pointer was written by gort_context_switch or
+        // gort_context_make, and no other M runs it (it was taken off a run queue exactly once).
         swift_task_enterThreadLocalContext(goroutine.exclusivityState)
         gort_context_switch(machine.g0StackPointer, goroutine.context.pointee.stackPointer)
         swift_task_exitThreadLocalContext(goroutine.exclusivityState)
