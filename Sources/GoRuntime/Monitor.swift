@@ -29,12 +29,13 @@
 // on the M's own thread (the handler re-reads `requested` and the stack bounds; the yield re-reads
 // the current goroutine), so no other memory is published through them.
 //
-// Blocking calls (`Runtime.blockingCall`, below) hand their P off eagerly on entry, as Go's
-// entersyscallblock does, rather than leaving it attached for the monitor to retake after 20 µs
+// Blocking calls (`Runtime.blockingCall`, BlockingCall.swift) hand their P off eagerly on entry, as
+// Go's entersyscallblock does, rather than leaving it attached for the monitor to retake after 20 µs
 // (Go's entersyscall + sysmon retake). Rejected: the retake scheme saves two lock round trips per
 // short call but needs a monitor ticking every 20 µs whenever a call is in progress, and a goroutine
-// that blocks for long still stalls its P for one monitor period. Eager hand-off costs ~0.2 µs when
-// the P has nothing queued (it only goes to the idle list) and one M wake-up when it has.
+// that blocks for long still stalls its P for one monitor period. Eager hand-off costs two short
+// scheduler-lock sections when the P has nothing queued (it only goes to the idle list and back),
+// and one M wake-up when it has.
 //
 // Limits: asynchronous preemption needs the executable's symbol table (a stripped binary gets only
 // cooperative preemption); code in shared libraries, the Swift runtime and libc is never interrupted
