@@ -36,7 +36,7 @@ let package = Package(
     targets: [
         .target(
             name: "CGoRuntime",
-            cSettings: [.unsafeFlags(["-fno-omit-frame-pointer"])]
+            cSettings: [.define("GORT_BUILDING_RUNTIME"), .unsafeFlags(["-fno-omit-frame-pointer"])]
         ),
         .target(
             name: "GoRuntime",

@@ -13,6 +13,8 @@
 //   TraceScenarios workerpool      a correct worker pool: nothing leaks
 //   TraceScenarios sleepers        goroutines sleeping 20 ms fifty times
 //   TraceScenarios soak S [DEPTH]  S seconds of mixed work on 2 Ps, recursion DEPTH deep (Soak.swift)
+//   TraceScenarios hog             1 P: a call-free loop preempted while a ticker sleeps 10 ms twenty times,
+//                                  and twenty 2 ms usleeps in Runtime.blockingCall
 import GoRuntime
 
 #if canImport(Glibc)
@@ -46,6 +48,19 @@ func lockBoth(_ first: GoRuntime.Mutex, _ second: GoRuntime.Mutex, _ bothHeld: W
     bothHeld.done()
     bothHeld.wait()  // both goroutines now hold their first mutex
     second.lock()
+}
+
+/// A loop with no calls and no runtime safe points (only asynchronous preemption stops it).
+@inline(never)
+func spin(until stop: UnsafeMutablePointer<Int>) -> UInt64 {
+    var x: UInt64 = 0x9E37_79B9_7F4A_7C15
+    while true {
+        if stop.pointee != 0 { break }
+        x ^= x &<< 13
+        x ^= x &>> 7
+        x ^= x &<< 17
+    }
+    return x
 }
 
 let arguments = CommandLine.arguments
@@ -161,6 +176,26 @@ case "sleepers":
                 group.done()
             }
         }
+        group.wait()
+    }
+case "hog":
+    let stop = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+    stop.pointee = 0
+    let stopBits = UInt(bitPattern: stop)
+    Runtime.run(maxProcs: 1) {
+        let group = WaitGroup()
+        group.add(2)
+        go {
+            // Safety: `stop` lives to the end of the process; the ticker's store is the only write.
+            _ = spin(until: UnsafeMutablePointer<Int>(bitPattern: stopBits)!)
+            group.done()
+        }
+        go {
+            for _ in 0..<20 { _ = Runtime.blockingCall { usleep(2_000) } }
+            group.done()
+        }
+        for _ in 0..<20 { Runtime.sleep(for: .milliseconds(10)) }
+        UnsafeMutablePointer<Int>(bitPattern: stopBits)!.pointee = 1
         group.wait()
     }
 default:

@@ -3,7 +3,7 @@
 // has already saved everything else. MXCSR and the x87 control word are not switched: Swift code
 // does not change them, and every goroutine shares the thread's floating-point environment.
 #if defined(__x86_64__)
-    .text
+    .section gort_text, "ax", @progbits   // the runtime's code range (CGoRuntime.h)
     .globl gort_context_switch
     .type gort_context_switch, @function
     .p2align 4

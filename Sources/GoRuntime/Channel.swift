@@ -80,6 +80,7 @@ public final class Channel<Element>: @unchecked Sendable {
     /// Sends `value`, parking the goroutine until a receiver takes it or buffer space frees up.
     /// A send on a closed channel is a fatal error.
     public func send(_ value: Element) {
+        scheduler.preemptionPoint()
         gort_lock(lock)
         if closed {
             gort_unlock(lock)
@@ -115,6 +116,7 @@ public final class Channel<Element>: @unchecked Sendable {
 
     /// Receives a value, parking until one is available; nil once the channel is closed and drained.
     public func receive() -> Element? {
+        scheduler.preemptionPoint()
         gort_lock(lock)
         if let sender = senders.dequeue() {
             let value = takeFromSender(sender)

@@ -32,4 +32,6 @@ func fatal(_ message: String) -> Never {
 /// Goroutines currently inside `Runtime.blockingCall` (they may wake others: no deadlock verdict).
 enum Syscalls {
     static let inProgress = Atomic<Int>(0)
+    /// Blocking calls entered since the process started (tests, diagnostics).
+    static let entered = Atomic<Int>(0)
 }

@@ -144,7 +144,15 @@ final class HTTPReader {
     /// Bounds what a peer can make us buffer for one line or header block.
     private static let lineLimit = 64 * 1024
 
-    init(_ connection: TCPConnection) { self.connection = connection }
+    /// What one read may bring in; reused for the reader's life, so a read neither allocates nor zeroes.
+    private let scratch: UnsafeMutableRawBufferPointer
+
+    init(_ connection: TCPConnection) {
+        self.connection = connection
+        scratch = .allocate(byteCount: 16 * 1024, alignment: 16)
+    }
+
+    deinit { scratch.deallocate() }
 
     /// Reads more bytes; false at end of stream.
     private func fill() throws -> Bool {
@@ -152,9 +160,9 @@ final class HTTPReader {
             buffer.removeAll(keepingCapacity: true)
             start = 0
         }
-        let chunk = try connection.read(maxLength: 16 * 1024)
-        if chunk.isEmpty { return false }
-        buffer.append(contentsOf: chunk)
+        let n = try connection.read(into: scratch)
+        if n == 0 { return false }
+        buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[..<n]))
         return true
     }
 
@@ -319,17 +327,22 @@ public final class HTTPServer: @unchecked Sendable {
 
     private func serve(_ connection: TCPConnection) {
         let reader = HTTPReader(connection)
+        var date = HTTPDate()
+        // The response's bytes, reused from one request to the next on this connection.
+        var output: [UInt8] = []
+        output.reserveCapacity(512)
         do {
             while try reader.hasMore() {
                 let requestLine = try reader.line()
                 let parts = requestLine.split(separator: " ")
                 guard parts.count == 3, parts[2].hasPrefix("HTTP/1.") else {
-                    try write(HTTPResponse(statusCode: 400, text: "bad request line\n"), to: connection, keepAlive: false)
+                    try write(HTTPResponse(statusCode: 400, text: "bad request line\n"), to: connection, keepAlive: false, date: &date, output: &output)
                     return
                 }
                 let headers = try reader.headers()
                 if headers["transfer-encoding"] != nil {
-                    try write(HTTPResponse(statusCode: 411, text: "chunked requests are not supported\n"), to: connection, keepAlive: false)
+                    try write(HTTPResponse(statusCode: 411, text: "chunked requests are not supported\n"), to: connection,
+                              keepAlive: false, date: &date, output: &output)
                     return
                 }
                 let body = try reader.body(headers, untilEndIfUnframed: false)
@@ -337,7 +350,7 @@ public final class HTTPServer: @unchecked Sendable {
                 let keepAlive = parts[2] == "HTTP/1.1"
                     ? headers["connection"]?.lowercased() != "close"
                     : headers["connection"]?.lowercased() == "keep-alive"
-                try write(handler(request), to: connection, keepAlive: keepAlive)
+                try write(handler(request), to: connection, keepAlive: keepAlive, date: &date, output: &output)
                 if !keepAlive { return }
             }
         } catch {
@@ -345,17 +358,71 @@ public final class HTTPServer: @unchecked Sendable {
         }
     }
 
-    private func write(_ response: HTTPResponse, to connection: TCPConnection, keepAlive: Bool) throws {
-        var head = "HTTP/1.1 \(response.statusCode) \(response.reason)\r\n"
-        for (name, value) in response.headers.sorted(by: { $0.key < $1.key })
-        where name != "content-length" && name != "connection" && name != "transfer-encoding" {
-            head += "\(name): \(value)\r\n"
+    private func write(_ response: HTTPResponse, to connection: TCPConnection, keepAlive: Bool,
+                       date: inout HTTPDate, output: inout [UInt8]) throws {
+        output.removeAll(keepingCapacity: true)
+        output.append(contentsOf: "HTTP/1.1 ".utf8)
+        output.append(contentsOf: String(response.statusCode).utf8)
+        output.append(UInt8(ascii: " "))
+        output.append(contentsOf: response.reason.utf8)
+        output.append(contentsOf: "\r\n".utf8)
+        // Sorted, so that a response's bytes do not depend on dictionary order (one header: no sort).
+        let names = response.headers.count > 1 ? response.headers.keys.sorted() : Array(response.headers.keys)
+        for name in names where name != "content-length" && name != "connection" && name != "transfer-encoding" {
+            output.append(contentsOf: name.utf8)
+            output.append(contentsOf: ": ".utf8)
+            output.append(contentsOf: response.headers[name]!.utf8)
+            output.append(contentsOf: "\r\n".utf8)
         }
-        head += "content-length: \(response.body.count)\r\n"
-        if !keepAlive { head += "connection: close\r\n" }
-        head += "\r\n"
-        var bytes = Array(head.utf8)
-        bytes += response.body
-        try connection.write(bytes)
+        // RFC 9110 §6.6.1: an origin server with a clock sends Date.
+        if response.headers["date"] == nil {
+            output.append(contentsOf: "date: ".utf8)
+            output.append(contentsOf: date.now().utf8)
+            output.append(contentsOf: "\r\n".utf8)
+        }
+        output.append(contentsOf: "content-length: ".utf8)
+        output.append(contentsOf: String(response.body.count).utf8)
+        output.append(contentsOf: "\r\n".utf8)
+        if !keepAlive { output.append(contentsOf: "connection: close\r\n".utf8) }
+        output.append(contentsOf: "\r\n".utf8)
+        output.append(contentsOf: response.body)
+        try connection.write(output)
+    }
+}
+
+/// The Date header's value (IMF-fixdate, RFC 9110 §5.6.7), formatted once per second per connection.
+struct HTTPDate {
+    private var second: Int64 = -1
+    private var text = ""
+
+    mutating func now() -> String {
+        let current = gort_walltime() / 1_000_000_000
+        if current != second {
+            second = current
+            text = Self.format(current)
+        }
+        return text
+    }
+
+    /// "Sun, 06 Nov 1994 08:49:37 GMT" for `seconds` since the epoch (no locale, no libc state).
+    static func format(_ seconds: Int64) -> String {
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let secondOfDay = seconds - days * 86_400
+        // Civil date from days since 1970-01-01 (Howard Hinnant's days_from_civil, inverted).
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        let weekday = Int((days % 7 + 11) % 7)  // 1970-01-01 was a Thursday
+        let weekdays = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        return "\(weekdays[weekday]), \(two(day)) \(months[Int(month) - 1]) \(year) "
+            + "\(two(secondOfDay / 3_600)):\(two(secondOfDay / 60 % 60)):\(two(secondOfDay % 60)) GMT"
     }
 }

@@ -19,6 +19,7 @@ public final class RWMutex: @unchecked Sendable {
     public init() {}
 
     public func readLock() {
+        scheduler.preemptionPoint()
         if readerCount.add(1, ordering: .acquiringAndReleasing).newValue < 0 {
             readerSemaphore.acquire(.rwmutexRead)  // a writer is pending
         }

@@ -45,6 +45,10 @@
 // global queue is empty. Then nothing can ever run again: it prints every parked goroutine and
 // exits with status 2, as Go does.
 //
+// Preemption (Monitor.swift): a monitor thread asks a goroutine that has run 10 ms to yield, at its
+// next runtime call or through a signal; it goes to the global queue (`SwitchAction.preempt`).
+// Blocking calls (BlockingCall.swift) give their P away for the duration and take one back after.
+//
 // Rejected: a run loop per P pinned to a thread (a blocked thread would strand its queue);
 // a single global queue (contention); switching directly from goroutine to goroutine (saves one
 // switch, but the park protocol needs a point where the parking goroutine is off its stack).
@@ -57,8 +61,10 @@ enum SwitchAction {
     case none
     /// Parked; release these locks (in `Goroutine.parkLocks`) and arm `Goroutine.parkTimer`.
     case park
-    /// Still runnable: queue it again (Runtime.yield).
+    /// Still runnable: queue it again (Runtime.yield, or a blocking call that found no P on return).
     case yield
+    /// Preempted (Monitor.swift): queue it again; it already emitted its `preempt` event.
+    case preempt
     /// Finished.
     case exit
 }
@@ -87,6 +93,8 @@ final class Machine: @unchecked Sendable {
     @exclusivity(unchecked) var action: SwitchAction = .none
     @exclusivity(unchecked) var randomState: UInt64
     @exclusivity(unchecked) var idleLink: Machine?
+    /// What the preemption monitor and blocking calls know of this M (Monitor.swift).
+    let preemption = MachinePreemption()
 
     init(id: Int) {
         self.id = id
@@ -253,6 +261,7 @@ final class Scheduler: @unchecked Sendable {
             }
         }
         gort_unlock(lock)
+        monitor.startOnce()
         if count > old { wakeProcessor() }
     }
 
@@ -272,7 +281,7 @@ final class Scheduler: @unchecked Sendable {
         idleProcessorCount.add(1, ordering: .sequentiallyConsistent)
     }
 
-    private func popIdleProcessor() -> Processor? {
+    func popIdleProcessor() -> Processor? {
         assert(gort_lock_is_held(lock))
         guard let processor = idleProcessors else { return nil }
         idleProcessors = processor.idleLink
@@ -298,7 +307,7 @@ final class Scheduler: @unchecked Sendable {
         return false
     }
 
-    private func removeIdleProcessor(_ target: Processor) {
+    func removeIdleProcessor(_ target: Processor) {
         var previous: Processor?
         var cursor = idleProcessors
         while let processor = cursor {
@@ -400,11 +409,11 @@ final class Scheduler: @unchecked Sendable {
         startMachine(spinning: true)
     }
 
-    /// Hands an idle P to an idle or new M. With `spinning`, the caller already counted it in
-    /// `spinningCount`.
-    private func startMachine(spinning: Bool) {
+    /// Hands an idle P — or `given`, a P the caller owns and gives up (a blocking call's hand-off) —
+    /// to an idle or new M. With `spinning`, the caller already counted it in `spinningCount`.
+    func startMachine(spinning: Bool, given: Processor? = nil) {
         gort_lock(lock)
-        guard let processor = popIdleProcessor() else {
+        guard let processor = given ?? popIdleProcessor() else {
             gort_unlock(lock)
             if spinning { spinningCount.subtract(1, ordering: .sequentiallyConsistent) }
             return
@@ -530,11 +539,15 @@ final class Scheduler: @unchecked Sendable {
             gort_profile_set_context(UInt64(goroutine.id), UInt(bitPattern: goroutine.stack!.base),
                                      UInt(bitPattern: goroutine.stack!.top))
         }
+        // Tells the monitor and the preemption signal handler what runs now (Monitor.swift).
+        gort_preempt_switch_in(machine.preemption.state, UInt64(goroutine.id), UInt(bitPattern: goroutine.stack!.base),
+                               UInt(bitPattern: goroutine.stack!.top))
         // Safety: the goroutine's saved stack pointer was written by gort_context_switch or
         // gort_context_make, and no other M runs it (it was taken off a run queue exactly once).
         swift_task_enterThreadLocalContext(goroutine.exclusivityState)
         gort_context_switch(machine.g0StackPointer, goroutine.context.pointee.stackPointer)
         swift_task_exitThreadLocalContext(goroutine.exclusivityState)
+        gort_preempt_switch_out(machine.preemption.state)
         machine.current = nil
         if tracing { gort_profile_set_context(0, machine.threadStackLow, machine.threadStackHigh) }
         let action = machine.action
@@ -566,6 +579,16 @@ final class Scheduler: @unchecked Sendable {
             gort_lock(lock)
             globalPut(goroutine)
             gort_unlock(lock)
+            // A blocking call that came back to no P: this M has none, and an idle P may have
+            // appeared since it looked (its M re-checks the global queue under `lock` first).
+            if machine.processor == nil { wakeProcessor() }
+        case .preempt:
+            goroutine.status = .runnable
+            gort_lock(lock)
+            globalPut(goroutine)
+            gort_unlock(lock)
+            // Another P may take it at once (Go puts preempted goroutines on the global queue too).
+            wakeProcessor()
         case .exit:
             retire(goroutine, processor: machine.processor!)
         case .none:
@@ -733,7 +756,7 @@ final class Scheduler: @unchecked Sendable {
     }
 
     /// Lock held. Puts the M's P on the idle list (or disables it) and detaches it.
-    private func releaseProcessor(_ machine: Machine, _ processor: Processor) {
+    func releaseProcessor(_ machine: Machine, _ processor: Processor) {
         assert(gort_lock_is_held(lock))
         assert(processor.runQueue.isEmpty && processor.runNext.load(ordering: .relaxed) == 0)
         processor.isRunning.store(false, ordering: .relaxed)
@@ -891,6 +914,13 @@ final class Scheduler: @unchecked Sendable {
         if interruptPoller { netPoller.interrupt() }
     }
 
+    /// Whether an idle M watches the timers (and the poller). A hint: read under `lock`, stale after.
+    var hasWatcher: Bool {
+        gort_lock(lock)
+        defer { gort_unlock(lock) }
+        return watcher != nil
+    }
+
     /// Wakes the timer watcher when a timer earlier than its deadline was added; with no watcher,
     /// makes sure some M will look (one that finds no work becomes the watcher).
     func wakeWatcherIfEarlier(_ when: Int64) {
@@ -959,6 +989,7 @@ private func machineMain(_ raw: UnsafeMutableRawPointer?) {
     // Safety: startMachine passed a retained Machine; that reference is kept for the M's life.
     let machine = Unmanaged<Machine>.fromOpaque(raw!).takeUnretainedValue()
     gort_tls_set_m(raw)
+    gort_preempt_bind_thread(machine.preemption.state)
     gort_thread_stack_bounds(&machine.threadStackLow, &machine.threadStackHigh)
     machine.processor = machine.nextProcessor
     machine.nextProcessor = nil
@@ -1001,6 +1032,7 @@ extension Scheduler {
         guard let machine = Self.currentMachine(), let goroutine = machine.current else {
             fatal("runtime: blocking operation (\(reason)) outside a goroutine; call it inside Runtime.run { } or go { }")
         }
+        if machine.processor == nil { fatalInsideBlockingCall(String(describing: reason)) }
         goroutine.parkLock = locks
         goroutine.parkTimer = timer
         goroutine.status = .waiting
@@ -1013,6 +1045,7 @@ extension Scheduler {
     /// Like `park`, for select: `goroutine.parkLocks` already lists the locks.
     func parkPrepared(_ goroutine: Goroutine, _ reason: WaitReason) {
         let machine = Self.currentMachine()!
+        if machine.processor == nil { fatalInsideBlockingCall(String(describing: reason)) }
         goroutine.status = .waiting
         goroutine.waitReason = reason
         if tracer.active.load(ordering: .relaxed) { tracePark(goroutine, reason) }
@@ -1030,13 +1063,14 @@ extension Scheduler {
             gort_os_yield()
             return
         }
+        if machine.processor == nil { fatalInsideBlockingCall("yield") }
         if tracer.active.load(ordering: .relaxed) { tracePark(goroutine, .yield) }
         machine.action = .yield
         switchToScheduler(goroutine, machine)
     }
 
     @inline(__always)
-    private func switchToScheduler(_ goroutine: Goroutine, _ machine: Machine) {
+    func switchToScheduler(_ goroutine: Goroutine, _ machine: Machine) {
         // Safety: we run on `goroutine`'s stack on `machine`; g0's stack pointer was saved by the
         // switch that started us. After this returns we may be on another M: nothing read from
         // `machine` before the switch is used after it.

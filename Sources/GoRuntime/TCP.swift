@@ -7,7 +7,8 @@
 // thread in poll(2), so the types also work from plain threads (tests, command-line tools).
 //
 // Writes use send(MSG_NOSIGNAL): a peer that went away yields EPIPE, never SIGPIPE.
-// Name resolution uses getaddrinfo, which blocks its M (no resolver on the poller yet).
+// Name resolution uses getaddrinfo inside Runtime.blockingCall: it blocks its M but hands the P on
+// (no resolver on the poller yet).
 import CGoRuntime
 
 #if canImport(Glibc)
@@ -97,14 +98,22 @@ public struct SocketAddress: CustomStringConvertible, Sendable, Equatable {
         }
     }
 
-    /// Resolves `host` (a numeric address or a name; getaddrinfo blocks the M) for TCP.
+    /// Resolves `host` (a numeric address, or a name: getaddrinfo in a blocking call) for TCP.
     static func resolve(_ host: String, port: Int, passive: Bool) throws(NetError) -> [ResolvedAddress] {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         hints.ai_flags = passive ? AI_PASSIVE : 0
         var list: UnsafeMutablePointer<addrinfo>?
         let name = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
-        let rc = getaddrinfo(name.isEmpty ? nil : name, String(port), &hints, &list)
+        let service = String(port)
+        // A numeric address resolves at once; only a name may wait on DNS, which runs as a blocking
+        // call so that the goroutine's P keeps running others meanwhile.
+        hints.ai_flags |= AI_NUMERICHOST
+        var rc = getaddrinfo(name.isEmpty ? nil : name, service, &hints, &list)
+        if rc == EAI_NONAME, !name.isEmpty {
+            hints.ai_flags &= ~AI_NUMERICHOST
+            rc = Runtime.blockingCall { getaddrinfo(name, service, &hints, &list) }
+        }
         if rc != 0 {
             throw NetError(.resolution, operation: "lookup \(host)", detail: String(cString: gai_strerror(rc)))
         }
@@ -239,6 +248,7 @@ public final class TCPListener: @unchecked Sendable {
     /// Waits for the next connection. Throws `.closed` once the listener is closed (also when
     /// closed by another goroutine while this one waits).
     public func accept() throws -> TCPConnection {
+        scheduler.preemptionPoint()
         let descriptor = socket.descriptor
         return try socket.withFD("accept") { fd throws(NetError) in
             while true {
@@ -313,6 +323,7 @@ public final class TCPConnection: @unchecked Sendable {
 
     /// Reads at most `buffer.count` bytes; returns 0 at end of stream.
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        scheduler.preemptionPoint()
         let descriptor = socket.descriptor
         return try socket.withFD("read") { fd throws(NetError) in
             while true {
@@ -337,6 +348,7 @@ public final class TCPConnection: @unchecked Sendable {
 
     /// Writes all of `buffer`, parking while the socket's send buffer is full.
     public func write(_ buffer: UnsafeRawBufferPointer) throws {
+        scheduler.preemptionPoint()
         let descriptor = socket.descriptor
         try socket.withFD("write") { fd throws(NetError) in
             var offset = 0

@@ -13,8 +13,10 @@
 //      chunk contiguous in the stream).
 //   3. `stop` bumps `flushEpoch`, wakes idle Ms, and waits (bounded) until every M has flushed
 //      its own buffer at a schedule point; an M asleep in the scheduler does it before sleeping.
-//      An M running a goroutine that never yields loses its last partial chunk (counted in
-//      the summary as missing acknowledgements; preemption will remove the case).
+//      An M whose goroutine runs on without a schedule point is preempted within ~12 ms
+//      (Monitor.swift) and flushes then; one that stays away longer than the bound — inside a
+//      blocking call, or looping in library code that cannot be interrupted — loses its last
+//      partial chunk (counted in the summary as missing acknowledgements).
 //   4. After a deadlock, every other M is asleep: the dying M flushes their buffers itself.
 //
 // Stacks: captured by walking frame pointers (CGoRuntime/unwind.c) within the running stack's

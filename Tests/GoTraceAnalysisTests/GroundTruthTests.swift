@@ -112,6 +112,22 @@ struct GroundTruthTests {
         #expect(try leak(report)["leaked"] as? Int == 0, "sleeping goroutines are not leaks")
     }
 
+    @Test("hog: preemption latency (requested → honoured) and twenty blocking calls' syscall time are measured")
+    func hogScenario() throws {
+        let (status, _, trace, report) = try recordAndReport("hog")
+        defer { try? FileManager.default.removeItem(atPath: trace) }
+        #expect(status == 0)
+        let latency = try #require(report["latency"] as? [String: Any])
+        let preemption = try #require(latency["preemption"] as? [String: Any])
+        // The loop runs about 200 ms on the only P: the monitor preempts it every ~12 ms.
+        #expect((preemption["count"] as? Int ?? 0) >= 1, "\(preemption)")
+        // Signal delivery takes tens of microseconds; the bound leaves room for a loaded host.
+        #expect((preemption["p50Ns"] as? Int ?? .max) < 100_000_000, "\(preemption)")
+        let syscall = try #require(latency["syscall"] as? [String: Any])
+        #expect(syscall["count"] as? Int == 20, "\(syscall)")
+        #expect((syscall["p50Ns"] as? Int ?? 0) >= 2_000_000, "\(syscall)")
+    }
+
     @Test("--fail-on-leak exits 3 on leak and 0 on workerpool")
     func failOnLeak() throws {
         for (scenario, expected) in [("leak", Int32(3)), ("workerpool", Int32(0))] {

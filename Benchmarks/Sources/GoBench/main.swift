@@ -61,6 +61,7 @@ func runMain(_ argv: [String]) {
         "workers": workersBench,
         "parkmem": parkMemBench,
         "netecho": netEchoBench,
+        "httpserve": httpServeBench,
     ]
     guard argv.count >= 2, let bench = benches[argv[1]] else { usage("name a benchmark") }
     let args = Arguments(argv.dropFirst(2))

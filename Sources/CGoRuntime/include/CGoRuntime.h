@@ -15,6 +15,14 @@
 extern "C" {
 #endif
 
+// Every function of this target is placed in the `gort_text` section (the assembly files name it
+// themselves), so that the preemption handler can tell the runtime's C code apart by two linker-made
+// bounds, __start_gort_text and __stop_gort_text (preempt.c). Only the target's own sources define
+// GORT_BUILDING_RUNTIME (Package.swift); Swift's importer never sees the pragma.
+#if defined(GORT_BUILDING_RUNTIME) && defined(__clang__)
+#pragma clang section text = "gort_text"
+#endif
+
 // ---------------------------------------------------------------- context switch
 // The saved state of a suspended stack is just its stack pointer: the callee-saved registers
 // (rbx, rbp, r12–r15) are pushed onto the suspended stack itself by gort_context_switch.
@@ -169,6 +177,80 @@ typedef void (*gort_sample_visitor)(void *context, uint64_t goroutine, const uin
 /// Hands this thread's pending samples, oldest first, to `visitor`; returns how many, and in
 /// `dropped` how many the full ring dropped since the last drain.
 size_t gort_profile_drain(gort_sample_visitor visitor, void *context, uint32_t *dropped);
+
+// ---------------------------------------------------------------- preemption (preempt.c, preempt_x86_64.S)
+// One record per M, owned by Swift (Machine.preemptState) and bound to the M's thread. The M writes
+// the goroutine fields at each switch; the monitor thread reads them and sets `requested`; the
+// SIGURG handler, on the M's own thread, reads them and writes `resume_pc`. Fields shared between
+// threads are accessed only through the inline functions below (relaxed atomics: each is a hint
+// that is re-checked, never a guard for other memory).
+typedef struct {
+    uintptr_t stack_low;      // bounds of the goroutine running on this M; both 0 while on g0
+    uintptr_t stack_high;
+    uint64_t goroutine;       // its id (for trace events)
+    uint64_t switches;        // bumped each time the M switches a goroutine in
+    uint32_t requested;       // the monitor asks the running goroutine to yield
+    uint32_t in_blocking_call;// the goroutine is inside Runtime.blockingCall and holds no P
+    int32_t tid;              // kernel thread id (0 until the thread has bound the record)
+    uint32_t signals;         // preemption signals that landed on this thread (statistics)
+    uint32_t redirected;      // ... and that redirected the goroutine into the trampoline
+    uintptr_t resume_pc;      // handler -> trampoline: where the interrupted goroutine resumes
+} gort_preempt_state_t;
+
+/// Installs the SIGURG handler and builds the table of code that is safe to interrupt (the main
+/// executable's functions minus the runtime's, see preempt.c). `yield` is called by the trampoline,
+/// on the interrupted goroutine's stack, with every register saved. Call once. Returns whether
+/// asynchronous preemption is available (false: no symbol table, or not x86_64).
+bool gort_preempt_install(void (*yield)(void));
+/// The handler's redirection target (preempt_x86_64.S). Never call it: it expects the register
+/// state of an interrupted goroutine. Declared so that stack walks can be checked against it.
+void gort_preempt_trampoline(void);
+/// Binds `state` to the calling thread (the handler finds it through TLS) and records its tid.
+void gort_preempt_bind_thread(gort_preempt_state_t *state);
+/// The calling thread's kernel id (gettid).
+int32_t gort_thread_id(void);
+/// Sends the preemption signal to the thread bound to `state`. 0 or an errno value.
+int gort_preempt_signal(const gort_preempt_state_t *state);
+/// The safe-PC rule, for tests and diagnostics: 2 = runtime, 1 = user, 3 = neutral, 0 = foreign.
+int gort_preempt_classify_pc(uintptr_t pc);
+/// The address its caller returns to: a PC inside the calling function (for tests of the rule).
+uintptr_t gort_preempt_caller_pc(void);
+
+static inline void gort_preempt_switch_in(gort_preempt_state_t *state, uint64_t goroutine, uintptr_t low, uintptr_t high) {
+    __atomic_store_n(&state->requested, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&state->goroutine, goroutine, __ATOMIC_RELAXED);
+    __atomic_store_n(&state->stack_low, low, __ATOMIC_RELAXED);
+    __atomic_store_n(&state->stack_high, high, __ATOMIC_RELAXED);
+    __atomic_store_n(&state->switches, state->switches + 1, __ATOMIC_RELAXED);
+}
+static inline void gort_preempt_switch_out(gort_preempt_state_t *state) {
+    __atomic_store_n(&state->stack_high, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&state->stack_low, 0, __ATOMIC_RELAXED);
+}
+static inline bool gort_preempt_is_requested(const gort_preempt_state_t *state) {
+    return __atomic_load_n(&state->requested, __ATOMIC_RELAXED) != 0;
+}
+static inline void gort_preempt_set_requested(gort_preempt_state_t *state, bool value) {
+    __atomic_store_n(&state->requested, value ? 1u : 0u, __ATOMIC_RELAXED);
+}
+static inline void gort_preempt_set_in_blocking_call(gort_preempt_state_t *state, bool value) {
+    __atomic_store_n(&state->in_blocking_call, value ? 1u : 0u, __ATOMIC_RELAXED);
+}
+static inline bool gort_preempt_in_blocking_call(const gort_preempt_state_t *state) {
+    return __atomic_load_n(&state->in_blocking_call, __ATOMIC_RELAXED) != 0;
+}
+static inline bool gort_preempt_is_running(const gort_preempt_state_t *state) {
+    return __atomic_load_n(&state->stack_high, __ATOMIC_RELAXED) != 0;
+}
+static inline uint64_t gort_preempt_switches(const gort_preempt_state_t *state) {
+    return __atomic_load_n(&state->switches, __ATOMIC_RELAXED);
+}
+static inline uint64_t gort_preempt_goroutine(const gort_preempt_state_t *state) {
+    return __atomic_load_n(&state->goroutine, __ATOMIC_RELAXED);
+}
+static inline uint32_t gort_preempt_redirected(const gort_preempt_state_t *state) {
+    return __atomic_load_n(&state->redirected, __ATOMIC_RELAXED);
+}
 
 // ---------------------------------------------------------------- Swift exclusivity tracking
 // Exported by libswiftCore; Swift's own async runtime brackets each task run with them. A

@@ -1,0 +1,472 @@
+// Preemption and blocking calls: with one P, a goroutine that never reaches a safe point, or that
+// blocks in a system call, must not stop the others. The timing bounds below are the feature under
+// test ("each tick within 50 ms") and generous for a loaded machine: the monitor asks after 10 ms.
+@testable import GoRuntime
+import CGoRuntime
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A tight arithmetic loop with no calls and no runtime safe points: xorshift steps until `stop`
+/// becomes non-zero or `limit` iterations ran. Every operator used is @_transparent (inlined even at
+/// -Onone) and the loop has no overflow checks, so its machine code is loads, shifts, xors, compares
+/// and branches only (checked with objdump; see docs/ARCHITECTURE.md, Preemption).
+@inline(never)
+func spinWithoutSafePoints(until stop: UnsafeMutablePointer<Int>, limit: Int) -> UInt64 {
+    var x: UInt64 = 0x9E37_79B9_7F4A_7C15
+    var iterations = 0
+    while true {
+        if iterations >= limit { break }
+        if stop.pointee != 0 { break }
+        x ^= x &<< 13
+        x ^= x &>> 7
+        x ^= x &<< 17
+        iterations &+= 1
+    }
+    return x
+}
+
+/// Iterations of `spinWithoutSafePoints` that take about `milliseconds` on this thread now.
+private func calibratedIterations(milliseconds: Int64) -> Int {
+    let stop = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+    defer { stop.deallocate() }
+    stop.pointee = 0
+    let probe = 2_000_000
+    let start = gort_nanotime()
+    _ = spinWithoutSafePoints(until: stop, limit: probe)
+    let elapsed = max(gort_nanotime() - start, 1)
+    return Int(Double(probe) * Double(milliseconds * 1_000_000) / Double(elapsed))
+}
+
+extension UInt {
+    fileprivate var classification: Int32 { gort_preempt_classify_pc(self) }
+}
+
+/// Ticks of a ticker goroutine: when each happened, and how long the threads on the ticker's critical
+/// path had waited for a CPU by then. The machine running the tests may be heavily oversubscribed:
+/// time a thread spent runnable but not running (its `run_delay` in /proc/self/task/TID/schedstat)
+/// is the kernel's doing, not the runtime's, and is discounted from each gap. The critical path is
+/// the M that runs the ticker (with 1 P, also the one the hog ran on) and the monitor thread.
+private final class TickLog: @unchecked Sendable {
+    struct Tick {
+        var time: Int64
+        var thread: Int32
+        var threadWaited: Int64
+        var monitorWaited: Int64
+    }
+
+    var ticks: [Tick] = []
+    var times: [Int64] { ticks.map(\.time) }
+
+    func tick() {
+        let thread = gort_thread_id()
+        let monitorThread = monitor.threadID.load(ordering: .relaxed)
+        ticks.append(Tick(time: gort_nanotime(), thread: thread, threadWaited: runQueueWait(thread),
+                          monitorWaited: runQueueWait(monitorThread)))
+    }
+
+    /// The largest gap between consecutive ticks, less the CPU waits of the critical-path threads.
+    var largestGap: Int64 {
+        zip(ticks.dropFirst(), ticks).map { next, previous in
+            var gap = next.time - previous.time
+            if next.thread == previous.thread { gap -= next.threadWaited - previous.threadWaited }
+            gap -= next.monitorWaited - previous.monitorWaited
+            return gap
+        }.max() ?? 0
+    }
+
+    /// The largest gap in wall-clock time (reported next to the discounted one).
+    var largestWallGap: Int64 { zip(ticks.dropFirst(), ticks).map { $0.time - $1.time }.max() ?? 0 }
+
+    var gapReport: String {
+        "largest gap between ticks \(largestGap / 1_000_000) ms without CPU waits, \(largestWallGap / 1_000_000) ms wall"
+    }
+}
+
+/// Nanoseconds thread `tid` of this process has spent runnable but waiting for a CPU (0 if unknown).
+private func runQueueWait(_ tid: Int32) -> Int64 {
+    guard tid > 0 else { return 0 }
+    let fd = open("/proc/self/task/\(tid)/schedstat", O_RDONLY)
+    guard fd >= 0 else { return 0 }
+    defer { close(fd) }
+    var bytes = [UInt8](repeating: 0, count: 128)
+    let n = read(fd, &bytes, bytes.count)
+    guard n > 0 else { return 0 }
+    // "<ns on CPU> <ns waiting on a run queue> <timeslices>"
+    let fields = String(decoding: bytes[..<n], as: UTF8.self).split(separator: " ")
+    return fields.count >= 2 ? Int64(fields[1]) ?? 0 : 0
+}
+
+@Suite("Preemption")
+struct PreemptionTests {
+    @Test("with 1 P, a goroutine spinning without calls does not stop a 10 ms ticker (each tick within 50 ms)")
+    func asynchronousPreemption() {
+        // Without preemption the ticker cannot run while the spinner does: the limit (about 3 s of
+        // spinning) is what ends the spin then, and the ticks come after it.
+        let limit = calibratedIterations(milliseconds: 3_000)
+        let stop = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+        stop.pointee = 0
+        defer { stop.deallocate() }
+        let stopBits = UInt(bitPattern: stop)
+        let before = monitor.honouredAsynchronously.load(ordering: .relaxed)
+        let log = TickLog()
+        let spinStart = Atomic<Int64>(0), spinEnd = Atomic<Int64>(0)
+        Runtime.run(maxProcs: 1) {
+            let done = WaitGroup()
+            let spinning = Channel<Void>(capacity: 1)
+            done.add(2)
+            go {
+                spinStart.store(gort_nanotime(), ordering: .relaxed)
+                spinning.send(())
+                // Safety: the pointer outlives the run (deallocated after Runtime.run returns).
+                _ = spinWithoutSafePoints(until: UnsafeMutablePointer<Int>(bitPattern: stopBits)!, limit: limit)
+                spinEnd.store(gort_nanotime(), ordering: .relaxed)
+                done.done()
+            }
+            go {
+                _ = spinning.receive()
+                for _ in 0..<20 {
+                    log.tick()
+                    Runtime.sleep(for: .milliseconds(10))
+                }
+                log.tick()
+                // Safety: the spinner only reads this word; a racy read sees 0 or 1, both fine.
+                UnsafeMutablePointer<Int>(bitPattern: stopBits)!.pointee = 1
+                done.done()
+            }
+            done.wait()
+        }
+        let start = spinStart.load(ordering: .relaxed), end = spinEnd.load(ordering: .relaxed)
+        #expect(start > 0 && (log.times.first ?? 0) > start)
+        #expect(log.times.count == 21)
+        // Every tick happened while the spinner was still spinning (it stops only after the last).
+        #expect((log.times.last ?? .max) <= end, "the spinner ended before the ticks: it was never preempted")
+        #expect(log.largestGap < 50_000_000, "\(log.gapReport)")
+        #expect(monitor.asynchronous)
+        #expect(monitor.honouredAsynchronously.load(ordering: .relaxed) > before)
+    }
+
+    @Test("with 1 P, a goroutine looping on runtime calls that never block yields at them when asked (cooperative)")
+    func cooperativePreemption() {
+        let log = TickLog()
+        let before = monitor.honouredCooperatively.load(ordering: .relaxed)
+        let loopEnd = Atomic<Int64>(0)
+        Runtime.run(maxProcs: 1) {
+            // Only the cooperative path for this run: no signals (runs are serialised, so no other
+            // test's run is active meanwhile).
+            monitor.signalsSuspended.store(true, ordering: .relaxed)
+            defer { monitor.signalsSuspended.store(false, ordering: .relaxed) }
+            let done = WaitGroup()
+            let stop = Atomic<Bool>(false)
+            let mailbox = Channel<Int>(capacity: 1)
+            let looping = Channel<Void>(capacity: 1)
+            done.add(2)
+            go {
+                looping.send(())
+                // A buffered channel with room: send and receive never park, and never yield unless
+                // the monitor asks. Bounded (3 s) so that a runtime without preemption fails the test
+                // instead of hanging it.
+                let deadline = gort_nanotime() + 3_000_000_000
+                var total = 0
+                while !stop.load(ordering: .relaxed), gort_nanotime() < deadline {
+                    mailbox.send(1)
+                    total &+= mailbox.receive() ?? 0
+                }
+                loopEnd.store(gort_nanotime(), ordering: .relaxed)
+                done.done()
+            }
+            go {
+                _ = looping.receive()
+                for _ in 0..<20 {
+                    log.tick()
+                    Runtime.sleep(for: .milliseconds(10))
+                }
+                log.tick()
+                stop.store(true, ordering: .relaxed)
+                done.done()
+            }
+            done.wait()
+        }
+        #expect(log.times.count == 21)
+        #expect((log.times.last ?? .max) <= loopEnd.load(ordering: .relaxed), "the loop ended before the ticks")
+        #expect(log.largestGap < 50_000_000, "\(log.gapReport)")
+        #expect(monitor.honouredCooperatively.load(ordering: .relaxed) > before)
+    }
+
+    @Test("the spin loop and the test's closures are user code; the runtime's own code is not")
+    func safePCRule() {
+        Runtime.run(maxProcs: 1) {}  // the first run installs the handler and builds the table
+        // The classification the signal handler uses (preempt.c): 1 user, 2 runtime, 0 foreign.
+        #expect(gort_preempt_caller_pc().classification == 1)  // this test's own code
+        #expect(monitor.runtimeCodeAddress().classification == 2)  // a GoRuntime function
+        let libc = UInt(bitPattern: dlsym(UnsafeMutableRawPointer(bitPattern: 0), "getpid"))
+        #expect(libc != 0 && libc.classification == 0)
+    }
+
+    @Test("a goroutine preempted asynchronously has a frame-pointer stack through the trampoline into its loop")
+    func stackThroughTrampoline() {
+        let limit = calibratedIterations(milliseconds: 3_000)
+        let stop = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+        stop.pointee = 0
+        defer { stop.deallocate() }
+        let stopBits = UInt(bitPattern: stop)
+        let spinnerID = Atomic<Int>(0)
+        let captured = Shared<[UInt64]>([])
+        Runtime.run(maxProcs: 1) {
+            let done = WaitGroup()
+            done.add(2)
+            go {
+                spinnerID.store(Runtime.currentGoroutineID, ordering: .relaxed)
+                _ = spinWithoutSafePoints(until: UnsafeMutablePointer<Int>(bitPattern: stopBits)!, limit: limit)
+                done.done()
+            }
+            go {
+                // With 1 P, running here means the spinner is off its M: asynchronously preempted,
+                // since its loop has no other way out.
+                Runtime.sleep(for: .milliseconds(30))
+                let id = Int64(spinnerID.load(ordering: .relaxed))
+                gort_lock(scheduler.lock)
+                let spinner = scheduler.allGoroutines.first { $0.id == id && $0.status == .runnable }
+                gort_unlock(scheduler.lock)
+                if let spinner, let stack = spinner.stack, let saved = spinner.context.pointee.stackPointer {
+                    var pcs = [UInt64](repeating: 0, count: 64)
+                    // Safety: the spinner is on the run queue and this is the only P: nobody runs it
+                    // or changes its stack while we read it.
+                    let n = gort_capture_suspended_stack(saved, &pcs, pcs.count, UInt(bitPattern: stack.base),
+                                                         UInt(bitPattern: stack.top))
+                    captured.value = Array(pcs[..<n])
+                }
+                UnsafeMutablePointer<Int>(bitPattern: stopBits)!.pointee = 1
+                done.done()
+            }
+            done.wait()
+        }
+        let trampoline: @convention(c) () -> Void = gort_preempt_trampoline
+        let trampolineStart = UInt64(UInt(bitPattern: unsafeBitCast(trampoline, to: UnsafeRawPointer.self)))
+        let pcs = captured.value
+        // The return address into the trampoline (after its call to the yield), then the interrupted
+        // PC in the spin loop (user code), then the spin loop's callers up to the goroutine's entry.
+        let index = pcs.firstIndex { $0 > trampolineStart && $0 < trampolineStart + 512 }
+        #expect(index != nil, "no trampoline frame in \(pcs.map { String($0, radix: 16) })")
+        if let index {
+            #expect(index + 1 < pcs.count && UInt(pcs[index + 1]).classification == 1)
+            #expect(pcs.count >= index + 4, "the walk stopped at the interrupted frame: \(pcs.count) frames")
+        }
+    }
+
+    @Test("errno survives an asynchronous preemption, though other code sets it on the thread meanwhile")
+    func errnoSurvivesPreemption() {
+        let limit = calibratedIterations(milliseconds: 3_000)
+        let stop = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+        stop.pointee = 0
+        defer { stop.deallocate() }
+        let stopBits = UInt(bitPattern: stop)
+        let before = monitor.honouredAsynchronously.load(ordering: .relaxed)
+        let seen = Shared<(Int32, Int32)>((0, 0))
+        Runtime.run(maxProcs: 1) {
+            let done = WaitGroup()
+            done.add(2)
+            go {
+                _ = close(-1)  // EBADF
+                let first = errno
+                _ = spinWithoutSafePoints(until: UnsafeMutablePointer<Int>(bitPattern: stopBits)!, limit: limit)
+                seen.value = (first, errno)
+                done.done()
+            }
+            go {
+                for _ in 0..<10 {
+                    // ENOENT on the thread this runs on: with 1 P, the one the spinner resumes on.
+                    _ = open("/nonexistent/gotrace-errno-test", O_RDONLY)
+                    Runtime.sleep(for: .milliseconds(10))
+                }
+                UnsafeMutablePointer<Int>(bitPattern: stopBits)!.pointee = 1
+                done.done()
+            }
+            done.wait()
+        }
+        #expect(seen.value.0 == EBADF)
+        #expect(seen.value.1 == EBADF, "errno after the spin: \(seen.value.1)")
+        #expect(monitor.honouredAsynchronously.load(ordering: .relaxed) > before)
+    }
+
+    @Test("a preemption shows in the trace as requested then honoured, for the same goroutine")
+    func preemptEvents() {
+        let limit = calibratedIterations(milliseconds: 3_000)
+        let events = Shared<[(kind: UInt64, goroutine: UInt64)]>([])
+        let eventsLock = UnsafeMutablePointer<gort_lock_t>.allocate(capacity: 1)
+        eventsLock.initialize(to: gort_lock_t(state: 0))
+        defer { eventsLock.deallocate() }
+        let lockBits = UInt(bitPattern: eventsLock)
+        Trace.setEventConsumer { event in
+            guard event.kind == "preempt" else { return }
+            let lock = UnsafeMutablePointer<gort_lock_t>(bitPattern: lockBits)!
+            gort_lock(lock)
+            events.value.append((event.arguments[1], event.arguments[0]))
+            gort_unlock(lock)
+        }
+        let stop = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+        stop.pointee = 0
+        defer { stop.deallocate() }
+        let stopBits = UInt(bitPattern: stop)
+        let spinnerID = Atomic<Int>(0)
+        Runtime.run(maxProcs: 1) {
+            let done = WaitGroup()
+            done.add(2)
+            go {
+                spinnerID.store(Runtime.currentGoroutineID, ordering: .relaxed)
+                _ = spinWithoutSafePoints(until: UnsafeMutablePointer<Int>(bitPattern: stopBits)!, limit: limit)
+                done.done()
+            }
+            go {
+                Runtime.sleep(for: .milliseconds(60))
+                UnsafeMutablePointer<Int>(bitPattern: stopBits)!.pointee = 1
+                done.done()
+            }
+            done.wait()
+        }
+        Trace.setEventConsumer(nil)
+        gort_lock(eventsLock)
+        let spinner = UInt64(spinnerID.load(ordering: .relaxed))
+        let mine = events.value.filter { $0.goroutine == spinner }.map(\.kind)
+        gort_unlock(eventsLock)
+        // requested-asynchronous (1) then honoured-asynchronous (3), at least once.
+        let request = mine.firstIndex(of: 1)
+        #expect(request != nil, "preempt events of the spinner: \(mine)")
+        if let request { #expect(mine[request...].contains(3), "preempt events of the spinner: \(mine)") }
+    }
+}
+
+@Suite("Blocking calls")
+struct BlockingCallTests {
+    @Test("with 1 P, a goroutine in repeated blocking reads does not stall a ticker")
+    func blockingReadsDoNotStall() throws {
+        var fds: [Int32] = [0, 0]
+        try #require(pipe(&fds) == 0)
+        defer {
+            close(fds[0])
+            close(fds[1])
+        }
+        let readEnd = fds[0], writeEnd = fds[1]
+        let rounds = 20
+        // A backstop so that a runtime that does not hand the P off fails instead of hanging: an OS
+        // thread writes the bytes the ticker should have written, 5 s late, marked 'B'. It writes
+        // through its own duplicates of both ends, so it never touches a closed or reused descriptor.
+        let backstopRead = dup(readEnd), backstopWrite = dup(writeEnd)
+        FinishedFlag.shared.value.store(false, ordering: .relaxed)
+        startOSThread {
+            for _ in 0..<500 where !FinishedFlag.shared.value.load(ordering: .relaxed) { usleep(10_000) }
+            if !FinishedFlag.shared.value.load(ordering: .relaxed) {
+                for _ in 0..<rounds {
+                    var byte: UInt8 = 66  // 'B'
+                    _ = write(backstopWrite, &byte, 1)
+                }
+            }
+            close(backstopWrite)
+            close(backstopRead)
+        }
+        defer { FinishedFlag.shared.value.store(true, ordering: .relaxed) }
+        let log = TickLog()
+        let received = Shared<[UInt8]>([])
+        Runtime.run(maxProcs: 1) {
+            let done = WaitGroup()
+            done.add(2)
+            go {
+                for _ in 0..<rounds {
+                    var byte: UInt8 = 0
+                    // Blocks in the kernel until the ticker writes: other goroutines must keep running.
+                    let n = Runtime.blockingCall { read(readEnd, &byte, 1) }
+                    if n == 1 { received.value.append(byte) }
+                }
+                done.done()
+            }
+            go {
+                for _ in 0..<rounds {
+                    Runtime.sleep(for: .milliseconds(5))
+                    log.tick()
+                    var byte: UInt8 = 84  // 'T'
+                    _ = write(writeEnd, &byte, 1)
+                }
+                done.done()
+            }
+            done.wait()
+        }
+        #expect(received.value == Array(repeating: 84, count: rounds))
+        #expect(log.largestGap < 50_000_000, "\(log.gapReport)")
+    }
+
+    @Test("with 1 P, a goroutine sleeping in usleep calls does not stall a ticker; its P comes back")
+    func blockingSleepsDoNotStall() {
+        let log = TickLog()
+        let sleeperDone = Atomic<Bool>(false)
+        Runtime.run(maxProcs: 1) {
+            let done = WaitGroup()
+            done.add(2)
+            go {
+                for _ in 0..<100 { _ = Runtime.blockingCall { usleep(2_000) } }
+                sleeperDone.store(true, ordering: .relaxed)
+                done.done()
+            }
+            go {
+                while !sleeperDone.load(ordering: .relaxed) {
+                    log.tick()
+                    Runtime.sleep(for: .milliseconds(1))
+                }
+                done.done()
+            }
+            done.wait()
+        }
+        // 100 × 2 ms of sleeping: with a stalled P the ticker would run only after the last usleep
+        // (a tick or two); with the hand-off it ticks throughout (~150 times on an idle machine).
+        #expect(log.times.count >= 20, "ticks: \(log.times.count)")
+        #expect(log.largestGap < 50_000_000, "\(log.gapReport)")
+        #expect(Runtime.blockingCall { 42 } == 42)  // outside a goroutine it just calls the body
+    }
+
+    @Test("a host name resolves in a blocking call: HTTP.get of localhost reaches a local server")
+    func nameLookup() throws {
+        let (text, calls) = try Runtime.run(maxProcs: 1) { () throws -> (String, Int) in
+            let server = try HTTPServer(host: "127.0.0.1", port: 0) { _ in HTTPResponse(text: "ok") }
+            defer { server.close() }
+            // Runs are serialised: no other test's goroutines make blocking calls meanwhile.
+            let before = Syscalls.entered.load(ordering: .relaxed)
+            let text = try HTTP.get("http://localhost:\(server.port)/").text
+            return (text, Syscalls.entered.load(ordering: .relaxed) - before)
+        }
+        #expect(text == "ok")
+        #expect(calls == 1, "blocking calls during the fetch: \(calls)")
+    }
+
+    @Test("parking inside Runtime.blockingCall is a fatal error")
+    func parkingInsideIsFatal() async throws {
+        let result = try await #require(processExitsWith: .exitCode(2), observing: [\.standardErrorContent]) {
+            Runtime.run(maxProcs: 1) {
+                Runtime.blockingCall { Runtime.sleep(for: .milliseconds(1)) }
+            }
+        }
+        #expect(String(decoding: result.standardErrorContent, as: UTF8.self).contains("inside Runtime.blockingCall"))
+    }
+}
+
+/// Set when the blocking-read test is over: its backstop thread then exits without writing.
+private final class FinishedFlag: Sendable {
+    static let shared = FinishedFlag()
+    let value = Atomic<Bool>(false)
+}
+
+/// Runs `body` on a new detached OS thread (not a goroutine).
+private func startOSThread(_ body: @escaping @Sendable () -> Void) {
+    let box = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
+    let rc = gort_thread_create({ raw in
+        // Safety: `raw` is the retained box passed below; this thread takes over that reference.
+        Unmanaged<ThreadBody>.fromOpaque(raw!).takeRetainedValue().body()
+    }, box, 0)
+    precondition(rc == 0, "cannot start a thread")
+}
+
+private final class ThreadBody: Sendable {
+    let body: @Sendable () -> Void
+    init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+}
