@@ -1,9 +1,10 @@
 // Programs with a known profile, for checking `gotrace export` against what the program really did:
 //
-//   ProfileScenarios block [ROUNDS]   one goroutine, blocked 80% of its time in blockedMostly() (8 ms per
-//                                     round) and 20% in blockedBriefly() (2 ms per round); 25 rounds
+//   ProfileScenarios block [ROUNDS]   one goroutine, blocked 80% of its time in blockedMostly() (40 ms per
+//                                     round) and 20% in blockedBriefly() (10 ms per round); 12 rounds.
+//                                     Long waits keep the 80/20 split when a loaded machine fires timers late.
 //   ProfileScenarios spawn            spawnMany() starts 300 goroutines, spawnFew() 100
-//   ProfileScenarios cpu [MS]         one goroutine burning CPU for MS ms (default 1500): 75% in
+//   ProfileScenarios cpu [MS]         one goroutine burning MS ms of CPU time (default 1500): 75% in
 //                                     hotLoop(), 25% in coldLoop() (3 units of the same work against 1)
 //
 // The waits are timer waits with nothing else runnable, so the goroutine's blocked time is the wall time
@@ -17,12 +18,12 @@ import Glibc
 @inline(never)
 func blockedMostly() {
     // A select with only a timeout case: parks (reason `select`) until the timer fires.
-    select(.after(.milliseconds(8)) {})
+    select(.after(.milliseconds(40)) {})
 }
 
 @inline(never)
 func blockedBriefly() {
-    Runtime.sleep(for: .milliseconds(2))
+    Runtime.sleep(for: .milliseconds(10))
 }
 
 @inline(never)
@@ -66,9 +67,9 @@ func hotLoop(_ seed: UInt64) -> UInt64 { spin(30_000, seed) &* 3 &+ 1 }
 func coldLoop(_ seed: UInt64) -> UInt64 { spin(10_000, seed) &* 5 &+ 1 }
 
 /// CPU time of the calling thread, in seconds.
-func threadCPUSeconds() -> Double {
+func processCPUSeconds() -> Double {
     var now = timespec()
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now)
     return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
 }
 
@@ -78,7 +79,7 @@ let parameter = arguments.count > 2 ? Int(arguments[2]) : nil
 
 switch scenario {
 case "block":
-    let rounds = parameter ?? 25
+    let rounds = parameter ?? 12
     Runtime.run(maxProcs: 1) {
         for _ in 0..<rounds {
             blockedMostly()
@@ -95,18 +96,19 @@ case "spawn":
 case "cpu":
     let milliseconds = parameter ?? 1_500
     let checksum = Runtime.run(maxProcs: 1) { () -> UInt64 in
-        let clock = ContinuousClock()
-        let end = clock.now.advanced(by: .milliseconds(milliseconds))
+        // CPU time, not wall time: on a loaded machine the goroutine still gets its MS ms of samples. The
+        // process clock, not the thread's: a preempted goroutine may resume on another M.
+        let end = processCPUSeconds() + Double(milliseconds) / 1_000
         var x: UInt64 = 1
         var iterations = 0
-        let cpuStart = threadCPUSeconds()
-        while clock.now < end {
+        let cpuStart = processCPUSeconds()
+        while processCPUSeconds() < end {
             x = hotLoop(x)
             x = coldLoop(x)
             iterations += 1
         }
         // Work per CPU second: the sampler's cost shows here whatever else the machine runs.
-        print("iterations_per_cpu_second \(Int(Double(iterations) / (threadCPUSeconds() - cpuStart)))")
+        print("iterations_per_cpu_second \(Int(Double(iterations) / (processCPUSeconds() - cpuStart)))")
         return x
     }
     print("checksum \(checksum & 0xff)")

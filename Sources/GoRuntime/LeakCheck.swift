@@ -45,20 +45,29 @@ public struct GoroutineLeakError: Error, CustomStringConvertible {
 extension Runtime {
     /// Every live goroutine (runnable, running or parked), across all runs.
     public static func goroutines() -> [GoroutineInfo] {
+        liveGoroutines { _ in true }
+    }
+
+    /// The live goroutines that satisfy `counts`, read under the scheduler lock. Status is looked at
+    /// first: a dead goroutine's object is reused by the next spawn (another test's, perhaps), which
+    /// sets its new id and scope before it makes it runnable, so a dead or idle one is never blamed.
+    private static func liveGoroutines(_ counts: (Goroutine) -> Bool) -> [GoroutineInfo] {
         gort_lock(scheduler.lock)
-        let all = scheduler.allGoroutines
-        gort_unlock(scheduler.lock)
-        return all.compactMap { goroutine in
+        var live: [GoroutineInfo] = []
+        for goroutine in scheduler.allGoroutines {
             let state: GoroutineInfo.State
             switch goroutine.status {
             case .runnable: state = .runnable
             case .running: state = .running
             case .waiting: state = .waiting
-            case .idle, .dead: return nil
+            case .idle, .dead: continue
             }
-            return GoroutineInfo(id: Int(goroutine.id), parentID: Int(goroutine.parentID), state: state,
-                                 waitReason: state == .waiting ? goroutine.waitReason : .none)
-        }.sorted { $0.id < $1.id }
+            guard counts(goroutine) else { continue }
+            live.append(GoroutineInfo(id: Int(goroutine.id), parentID: Int(goroutine.parentID), state: state,
+                                      waitReason: state == .waiting ? goroutine.waitReason : .none))
+        }
+        gort_unlock(scheduler.lock)
+        return live.sorted { $0.id < $1.id }
     }
 
     /// The id the next goroutine will get: take it before a test, pass it to `verifyNoLeaks(after:)`.
@@ -78,11 +87,7 @@ extension Runtime {
         let deadline = gort_nanotime() + nanoseconds(timeout)
         let me = currentGoroutineID
         while true {
-            gort_lock(scheduler.lock)
-            let candidates = scheduler.allGoroutines.filter { counts($0) && Int($0.id) != me }
-            gort_unlock(scheduler.lock)
-            let ids = Set(candidates.map { Int($0.id) })
-            let leaked = goroutines().filter { ids.contains($0.id) }
+            let leaked = liveGoroutines { counts($0) && Int($0.id) != me }
             if leaked.isEmpty { return }
             if gort_nanotime() >= deadline { throw GoroutineLeakError(leaked: leaked) }
             sleep(for: .milliseconds(5))

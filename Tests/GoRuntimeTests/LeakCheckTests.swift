@@ -21,8 +21,9 @@ struct LeakCheckTests {
                 }
             }
         }
-        let leaked = try #require(error).leaked
-        #expect(leaked.count == 3)
+        let leakError = try #require(error)
+        let leaked = leakError.leaked
+        #expect(leaked.count == 3, "\(leakError)")
         #expect(leaked.allSatisfy { $0.state == .waiting && $0.waitReason == .chanReceive })
         #expect(String(describing: try #require(error)).contains("[chan receive]"))
     }
