@@ -317,6 +317,9 @@ final class Tracer: @unchecked Sendable {
         let me = Scheduler.currentMachine()
         if let me { flushOwn(me) }
         scheduler.wakeIdleMachinesToFlush { asleep in
+            // Safety: `asleep` is off the idle list and not yet woken, so it writes nothing to its buffer
+            // until after this closure; its last writes were published by the scheduler's lock, which
+            // the caller of this closure took after `asleep` released it (Scheduler.wakeIdleMachinesToFlush).
             if asleep !== me, let trace = asleep.trace, trace.generation == generation.load(ordering: .relaxed) {
                 gort_lock(lock)
                 let currentWriter = writer

@@ -49,7 +49,7 @@ struct SignalFlushTests {
         #expect(reader.endChunk?.endSignal == UInt64(delivery.signal))
         for worker in 0..<2 {
             #expect(messages["worker \(worker) step 299"] != nil, "the last step of worker \(worker)")
-            #expect(messages["worker \(worker) done"] != nil, "worker \(worker)'s marker: \(messages.keys.count) messages")
+            #expect(messages["worker \(worker) done"] != nil, "worker \(worker)'s marker, of \(messages.count)")
         }
         let doneMachines = Set((0..<2).compactMap { messages["worker \($0) done"] })
         #expect(doneMachines.count == 2, "the two markers come from two Ms: \(doneMachines)")
@@ -59,7 +59,8 @@ struct SignalFlushTests {
         #expect(check.status == 0, "\(check.standardError)")
         #expect(check.standardOutput.contains("ended by signal:        \(delivery.signal)"), "\(check.standardOutput)")
         let json = try run(gotrace, ["stat", "--format", "json", trace])
-        let stats = try #require(try JSONSerialization.jsonObject(with: Data(json.standardOutput.utf8)) as? [String: Any])
+        let object = try JSONSerialization.jsonObject(with: Data(json.standardOutput.utf8))
+        let stats = try #require(object as? [String: Any])
         #expect(stats["endSignal"] as? Int == Int(delivery.signal))
     }
 
@@ -75,7 +76,7 @@ struct SignalFlushTests {
         let messages = logMessages(reader)
         #expect(!reader.isComplete)
         for worker in 0..<2 {
-            #expect(messages["worker \(worker) done"] != nil, "worker \(worker)'s marker: \(messages.keys.count) messages")
+            #expect(messages["worker \(worker) done"] != nil, "worker \(worker)'s marker, of \(messages.count)")
         }
         #expect(Set((0..<2).compactMap { messages["worker \($0) done"] }).count == 2)
     }
@@ -124,7 +125,8 @@ struct SignalFlushTests {
             if data.isEmpty { break }
             text += String(decoding: data, as: UTF8.self)
         }
-        let program = text.split(separator: "=").last.flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        let program = text.split(separator: "=").last
+            .flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
         if let program {
             signal(process.processIdentifier, program)
         } else {
@@ -133,7 +135,8 @@ struct SignalFlushTests {
         }
         let standardError = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+        let killed = process.terminationReason == .uncaughtSignal
+        let status = killed ? 128 + process.terminationStatus : process.terminationStatus
         return ProcessResult(status: status, standardOutput: text, standardError: standardError)
     }
 }
