@@ -8,6 +8,11 @@
 //   TraceScenarios segfault        some events, then a write through a null pointer
 //   TraceScenarios abort           some events, then abort()
 //   TraceScenarios hang            many events, prints "ready pid=N", then sleeps until killed
+//   TraceScenarios markers N [abort|own-handler]
+//                                  2 Ps: two workers log N steps each and "worker K done" on two Ms,
+//                                  then "ready pid=N" and sleep until killed (signal flush tests);
+//                                  abort: abort() instead of "ready"; own-handler: SIGTERM's own
+//                                  handler (exit status 7) installed before the runtime starts
 //   TraceScenarios leak            100 goroutines left blocked receiving in leakyReceiver(_:)
 //   TraceScenarios abba            two goroutines lock two mutexes in opposite orders: deadlock
 //   TraceScenarios workerpool      a correct worker pool: nothing leaks
@@ -16,6 +21,7 @@
 //   TraceScenarios hog             1 P: a call-free loop preempted while a ticker sleeps 10 ms twenty times,
 //                                  and twenty 2 ms usleeps in Runtime.blockingCall
 import GoRuntime
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -111,6 +117,38 @@ case "soak":
 case "hang":
     Runtime.run {
         pingPong(parameter ?? 100_000)
+        let line = "ready pid=\(getpid())\n"
+        _ = line.withCString { write(1, $0, strlen($0)) }
+        while true { Runtime.sleep(for: .seconds(1)) }
+    }
+case "markers":
+    // The workers' last messages stay in their Ms' partial chunks (nothing flushes an idle M's buffer
+    // until the trace stops): only a flush on the terminating signal can save them.
+    final class Meeting: Sendable { let arrived = Atomic<Int>(0) }
+    let variant = arguments.count > 3 ? arguments[3] : ""
+    if variant == "own-handler" { signal(SIGTERM) { _ in _exit(7) } }
+    Runtime.run(maxProcs: 2) {
+        let steps = parameter ?? 300
+        let meeting = Meeting()
+        let finished = WaitGroup()
+        for worker in 0..<2 {
+            finished.add(1)
+            go {
+                for step in 0..<steps {
+                    Trace.log("markers", "worker \(worker) step \(step)")
+                    if step % 10 == 9 { Runtime.yield() }
+                }
+                // Each spins (never yielding its M) until both arrived, so when the later one arrives
+                // both run at once on two Ms, and each logs "done" from its own M.
+                meeting.arrived.add(1, ordering: .sequentiallyConsistent)
+                while meeting.arrived.load(ordering: .sequentiallyConsistent) < 2 {}
+                Trace.log("markers", "worker \(worker) done")
+                finished.done()
+            }
+        }
+        finished.wait()
+        // Crashes on the M that runs main; the other M sleeps with its partial chunk.
+        if variant == "abort" { abort() }
         let line = "ready pid=\(getpid())\n"
         _ = line.withCString { write(1, $0, strlen($0)) }
         while true { Runtime.sleep(for: .seconds(1)) }

@@ -899,7 +899,10 @@ final class Scheduler: @unchecked Sendable {
     }
 
     /// Wakes every idle M without handing it a P: each flushes its trace buffer and sleeps again.
-    func wakeIdleMachinesToFlush() {
+    /// `whileAsleep` runs for each of them first, off the idle list and before its wake-up: an M on the
+    /// idle list writes nothing until a waker takes it off and wakes it (sleepUntilHandedProcessor), so
+    /// until the wake-up its trace buffer is the caller's (ordered by `lock`, then by the note).
+    func wakeIdleMachinesToFlush(whileAsleep: (Machine) -> Void = { _ in }) {
         gort_lock(lock)
         var woken: [Machine] = []
         while let machine = idleMachines {
@@ -910,7 +913,10 @@ final class Scheduler: @unchecked Sendable {
         let interruptPoller = watcher != nil && watcherPolls
         watcher = nil
         gort_unlock(lock)
-        for machine in woken { gort_note_wakeup(machine.note) }
+        for machine in woken {
+            whileAsleep(machine)
+            gort_note_wakeup(machine.note)
+        }
         if interruptPoller { netPoller.interrupt() }
     }
 

@@ -7,12 +7,14 @@
 //
 // Protocol (what keeps the per-M buffers race-free without locks or atomics per event):
 //   1. Each M owns a `MachineTrace` (buffer, string and stack caches) and is the only thread that
-//      writes it. Threads that are not Ms (the caller of `Runtime.run`, a signal handler's thread)
-//      write the shared `external` buffer under `lock`.
+//      writes it while it may run. Threads that are not Ms (the caller of `Runtime.run`, the flush
+//      thread of TraceSignalFlush.swift) write the shared `external` buffer under `lock`.
 //   2. A full buffer is sealed into a chunk and written by its own M (TraceFileWriter keeps each
 //      chunk contiguous in the stream).
-//   3. `stop` bumps `flushEpoch`, wakes idle Ms, and waits (bounded) until every M has flushed
-//      its own buffer at a schedule point; an M asleep in the scheduler does it before sleeping.
+//   3. `stop` (and the flush on a terminating signal or a crash) bumps `flushEpoch`, takes the idle
+//      Ms off the idle list and flushes each one's buffer for it before waking it — an M on the idle
+//      list writes nothing until woken, and the scheduler's lock and the note order the hand-over —
+//      then waits (bounded) until every other M has flushed its own buffer at a schedule point.
 //      An M whose goroutine runs on without a schedule point is preempted within ~12 ms
 //      (Monitor.swift) and flushes then; one that stays away longer than the bound — inside a
 //      blocking call, or looping in library code that cannot be interrupted — loses its last
@@ -186,6 +188,7 @@ final class Tracer: @unchecked Sendable {
             exitHookInstalled = true
             _ = gort_atexit(traceAtExit)
             gort_install_crash_handler(traceOnCrash)
+            installTerminationFlush()
         }
         gort_unlock(lock)
         active.store(true, ordering: .sequentiallyConsistent)
@@ -202,8 +205,9 @@ final class Tracer: @unchecked Sendable {
 
     /// Ends the recording: a final snapshot, every M's buffer flushed, the end chunk written.
     /// `othersAreAsleep`: every other M is known to sleep in the scheduler (after a deadlock), so
-    /// their buffers can be flushed from here.
-    func stop(othersAreAsleep: Bool = false, waitNanoseconds: Int64 = 200_000_000) {
+    /// their buffers can be flushed from here. `endSignal`: the signal that ends the program (the
+    /// end chunk records it; 0: none — TraceSignalFlush.swift).
+    func stop(othersAreAsleep: Bool = false, waitNanoseconds: Int64 = 200_000_000, endSignal: Int32 = 0) {
         gort_lock(lock)
         guard writer != nil else {
             gort_unlock(lock)
@@ -216,28 +220,22 @@ final class Tracer: @unchecked Sendable {
         if let machine = Scheduler.currentMachine() { serviceProfiler(machine) }
         emitSnapshot(schedulerLocked: othersAreAsleep)
         if consumerIsNil { active.store(false, ordering: .sequentiallyConsistent) }
-        let epoch = flushEpoch.add(1, ordering: .sequentiallyConsistent).newValue
         let me = Scheduler.currentMachine()
-        if let me { flushOwn(me) }
         if othersAreAsleep {
+            flushEpoch.add(1, ordering: .sequentiallyConsistent)
+            if let me { flushOwn(me) }
             for machine in scheduler.machinesSnapshot(locked: true) where machine !== me {
                 flushOwn(machine)
             }
         } else {
-            scheduler.wakeIdleMachinesToFlush()
-            let deadline = gort_nanotime() + waitNanoseconds
-            while gort_nanotime() < deadline {
-                let pending = scheduler.machinesSnapshot(locked: false).contains {
-                    $0 !== me && $0.trace != nil && $0.flushedEpoch < epoch
-                }
-                if !pending { break }
-                gort_os_yield()
-            }
+            requestFlushesAndWait(waitNanoseconds: waitNanoseconds)
         }
         gort_lock(lock)
         if let external { sealAndWrite(external, writer: writer) }
         if let writer {
-            _ = try? withSIGPIPEBlocked { try writer.finish(endWallTimeNanoseconds: gort_walltime()) }
+            _ = try? withSIGPIPEBlocked {
+                try writer.finish(endWallTimeNanoseconds: gort_walltime(), endSignal: UInt64(max(0, endSignal)))
+            }
         }
         writer = nil
         external = nil
@@ -310,6 +308,51 @@ final class Tracer: @unchecked Sendable {
         if profileRate.load(ordering: .relaxed) == 0 { machine.isSampling = false }
     }
 
+    /// Asks every M to flush its own buffer (step 3 of the protocol): bumps `flushEpoch`, flushes the
+    /// caller's own M, flushes each idle M's buffer for it while it sleeps (it cannot write to it until
+    /// woken, which happens after: Scheduler.wakeIdleMachinesToFlush) and wakes it, then waits until
+    /// each other M with a buffer acknowledged the epoch at a schedule point, or `waitNanoseconds`
+    /// passed. Returns how many Ms did not acknowledge in time.
+    @discardableResult
+    func requestFlushesAndWait(waitNanoseconds: Int64) -> Int {
+        let epoch = flushEpoch.add(1, ordering: .sequentiallyConsistent).newValue
+        let me = Scheduler.currentMachine()
+        if let me { flushOwn(me) }
+        scheduler.wakeIdleMachinesToFlush { asleep in
+            // Safety: `asleep` is off the idle list and not yet woken, so it writes nothing to its buffer
+            // until after this closure; its last writes were published by the scheduler's lock, which
+            // the caller of this closure took after `asleep` released it (Scheduler.wakeIdleMachinesToFlush).
+            if asleep !== me, let trace = asleep.trace, trace.generation == generation.load(ordering: .relaxed) {
+                gort_lock(lock)
+                let currentWriter = writer
+                gort_unlock(lock)
+                sealAndWrite(trace, writer: currentWriter)
+            }
+            asleep.flushedEpoch = epoch
+        }
+        let deadline = gort_nanotime() + waitNanoseconds
+        var pending = 0
+        repeat {
+            pending = scheduler.machinesSnapshot(locked: false).count {
+                $0 !== me && $0.trace != nil && $0.flushedEpoch < epoch
+            }
+            if pending == 0 { break }
+            gort_os_yield()
+        } while gort_nanotime() < deadline
+        return pending
+    }
+
+    /// The crash path's second half, on the flush thread (TraceSignalFlush.swift): every other M
+    /// flushes at its next schedule point within `waitNanoseconds`; the external buffer is written.
+    /// No end chunk: a crashed program's trace is incomplete.
+    func flushOthersAfterCrash(waitNanoseconds: Int64) {
+        guard active.load(ordering: .relaxed) else { return }
+        requestFlushesAndWait(waitNanoseconds: waitNanoseconds)
+        gort_lock(lock)
+        if let external { sealAndWrite(external, writer: writer) }
+        gort_unlock(lock)
+    }
+
     /// Called by an M at a schedule point when `flushEpoch` moved, and by `stop`.
     func flushOwn(_ machine: Machine) {
         let epoch = flushEpoch.load(ordering: .sequentiallyConsistent)
@@ -342,11 +385,15 @@ final class Tracer: @unchecked Sendable {
     /// as incomplete, which it is).
     func flushOnCrash() {
         guard active.load(ordering: .relaxed) else { return }
-        if let machine = Scheduler.currentMachine(), let trace = machine.trace {
-            gort_lock(lock)
-            let currentWriter = writer
-            gort_unlock(lock)
-            sealAndWrite(trace, writer: currentWriter)
+        if let machine = Scheduler.currentMachine() {
+            if let trace = machine.trace {
+                gort_lock(lock)
+                let currentWriter = writer
+                gort_unlock(lock)
+                sealAndWrite(trace, writer: currentWriter)
+            }
+            // Done for good: the flush of the other Ms (flushOthersAfterCrash) does not wait for this one.
+            machine.flushedEpoch = .max
         }
     }
 
@@ -603,6 +650,8 @@ private func traceAtExit() {
 
 private func traceOnCrash(_ signal: Int32) {
     tracer.flushOnCrash()
+    // The other Ms' partial chunks, by the flush thread, waited for at most 250 ms.
+    gort_signal_flush_from_crash()
 }
 
 // MARK: - public API

@@ -78,14 +78,14 @@ public final class TraceFileWriter: Sendable {
         }
     }
 
-    /// Writes the end chunk (totals: events, event chunks, dropped events, end wall time). After this the
-    /// writer refuses further chunks.
-    public func finish(endWallTimeNanoseconds: Int64) throws(WriteError) {
+    /// Writes the end chunk (totals: events, event chunks, dropped events, end wall time, and the signal
+    /// that ended the program if one did). After this the writer refuses further chunks.
+    public func finish(endWallTimeNanoseconds: Int64, endSignal: UInt64 = 0) throws(WriteError) {
         try totals.withLock { (totals: inout Totals) throws(WriteError) in
             guard !totals.finished else { throw .alreadyFinished }
             totals.finished = true
             try writeAll(EndChunk(events: totals.events, chunks: totals.chunks, droppedEvents: totals.dropped,
-                                  endWallTimeNanoseconds: endWallTimeNanoseconds).encoded())
+                                  endWallTimeNanoseconds: endWallTimeNanoseconds, endSignal: endSignal).encoded())
         }
     }
 
@@ -123,12 +123,17 @@ public struct EndChunk: Equatable, Sendable {
     public var chunks: UInt64
     public var droppedEvents: UInt64
     public var endWallTimeNanoseconds: Int64
+    /// The signal that ended the program (its number: 2 SIGINT, 15 SIGTERM, 1 SIGHUP), the runtime having
+    /// flushed every M on it; 0 when the recording ended normally. Written only when not 0.
+    public var endSignal: UInt64
 
-    public init(events: UInt64, chunks: UInt64, droppedEvents: UInt64, endWallTimeNanoseconds: Int64) {
+    public init(events: UInt64, chunks: UInt64, droppedEvents: UInt64, endWallTimeNanoseconds: Int64,
+                endSignal: UInt64 = 0) {
         self.events = events
         self.chunks = chunks
         self.droppedEvents = droppedEvents
         self.endWallTimeNanoseconds = endWallTimeNanoseconds
+        self.endSignal = endSignal
     }
 
     public func encoded() -> [UInt8] {
@@ -137,6 +142,7 @@ public struct EndChunk: Equatable, Sendable {
         appendVarint(chunks, to: &payload)
         appendVarint(droppedEvents, to: &payload)
         appendVarint(UInt64(bitPattern: endWallTimeNanoseconds), to: &payload)
+        if endSignal != 0 { appendVarint(endSignal, to: &payload) }
         let header = ChunkHeader(type: .end, rawPayloadSize: UInt32(payload.count),
                                  storedPayloadSize: UInt32(payload.count), payloadCRC: crc32(of: payload[...]))
         return header.encoded() + payload
@@ -147,7 +153,9 @@ public struct EndChunk: Equatable, Sendable {
         guard let events = cursor.readVarint(), let chunks = cursor.readVarint(),
               let dropped = cursor.readVarint(), let wall = cursor.readVarint()
         else { return nil }
+        // Optional fifth field (older writers stop after the wall time).
+        let endSignal = cursor.readVarint() ?? 0
         return EndChunk(events: events, chunks: chunks, droppedEvents: dropped,
-                        endWallTimeNanoseconds: Int64(bitPattern: wall))
+                        endWallTimeNanoseconds: Int64(bitPattern: wall), endSignal: endSignal)
     }
 }

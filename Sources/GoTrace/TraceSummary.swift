@@ -20,6 +20,8 @@ public struct TraceSummary: Sendable, Equatable {
     public var diagnostics: [String] = []
     /// The program's arguments, when the trace was recorded with `--record-args`.
     public var commandLine: [String]?
+    /// The signal that ended the program, when the runtime flushed the trace on it (end chunk); nil otherwise.
+    public var endSignal: UInt64?
 
     /// File bytes per event (what a trace costs on disk); 0 without events.
     public var fileBytesPerEvent: Double { events == 0 ? 0 : Double(fileBytes) / Double(events) }
@@ -55,5 +57,6 @@ public struct TraceSummary: Sendable, Equatable {
         clampedTimestamps = reader.clampedTimestamps
         diagnostics = reader.diagnostics.map(\.description)
         commandLine = reader.commandLine
+        endSignal = reader.endChunk.flatMap { $0.endSignal == 0 ? nil : $0.endSignal }
     }
 }

@@ -50,6 +50,8 @@ struct StatCommand: ParsableCommand {
         var diagnostics: [String]
         /// Present only for traces recorded with `--record-args`.
         var commandLine: [String]?
+        /// Present only when the program died by a signal the runtime flushed the trace on (end chunk).
+        var endSignal: UInt64?
         /// Present only with `--check`.
         var check: EventAccounting.Report?
     }
@@ -89,7 +91,8 @@ struct StatCommand: ParsableCommand {
             bytesPerEvent: rounded(summary.fileBytesPerEvent), rawPayloadBytes: summary.rawPayloadBytes,
             rawBytesPerEvent: rounded(summary.rawBytesPerEvent), chunks: summary.eventChunks,
             droppedEvents: summary.droppedEvents, corruptChunksSkipped: summary.corruptChunksSkipped,
-            diagnostics: summary.diagnostics, commandLine: summary.commandLine, check: accounting)
+            diagnostics: summary.diagnostics, commandLine: summary.commandLine, endSignal: summary.endSignal,
+            check: accounting)
         switch format {
         case .json:
             let encoder = JSONEncoder()
@@ -110,12 +113,24 @@ struct StatCommand: ParsableCommand {
         }
     }
 
+    private func signalName(_ number: UInt64) -> String? {
+        switch number {
+        case 1: "SIGHUP"
+        case 2: "SIGINT"
+        case 15: "SIGTERM"
+        default: nil
+        }
+    }
+
     private func rounded(_ value: Double) -> Double { (value * 1000).rounded() / 1000 }
 
     private func printText(_ report: Report) {
         let seconds = TraceTextFormatter.timestamp(report.durationNanoseconds)
         print("file:                   \(report.file)")
         print("complete:               \(report.complete)")
+        if let endSignal = report.endSignal {
+            print("ended by signal:        \(endSignal)\(signalName(endSignal).map { " (\($0))" } ?? "")")
+        }
         print("events:                 \(report.events)")
         print("duration:               \(seconds) s")
         print("goroutines:             \(report.goroutines)")

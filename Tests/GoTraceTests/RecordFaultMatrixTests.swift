@@ -38,11 +38,12 @@ struct RecordFaultMatrixTests {
         case .programCallsFatalError: Expectation(statuses: [128 + SIGILL, 128 + SIGTRAP], complete: false, minimumParks: 20_000)
         case .programSegfaults: Expectation(statuses: [128 + SIGSEGV], complete: false, minimumParks: 20_000)
         case .programAborts: Expectation(statuses: [128 + SIGABRT], complete: false, minimumParks: 20_000)
-        // The signal cases stop a program that printed "ready" after 20 000 round trips (40 000 parks); the
-        // M's last partial chunk (< 64 KiB of events) is lost with the program, the full ones are not.
+        // The signal cases stop a program that printed "ready" after 20 000 round trips (40 000 parks). After
+        // SIGKILL each M's last partial chunk (< 64 KiB of events) is lost with the program, the full ones are
+        // not; SIGINT and SIGTERM flush every M first (TraceSignalFlush.swift) and end the trace properly.
         case .programSIGKILLed: Expectation(statuses: [128 + SIGKILL], complete: false, minimumParks: 20_000)
-        case .recorderGetsSIGINT: Expectation(statuses: [128 + SIGINT], complete: false, minimumParks: 20_000)
-        case .recorderGetsSIGTERM: Expectation(statuses: [128 + SIGTERM], complete: false, minimumParks: 20_000)
+        case .recorderGetsSIGINT: Expectation(statuses: [128 + SIGINT], complete: true, minimumParks: 40_000)
+        case .recorderGetsSIGTERM: Expectation(statuses: [128 + SIGTERM], complete: true, minimumParks: 40_000)
         case .recorderSIGKILLed: Expectation(statuses: [128 + SIGKILL], complete: false, minimumParks: 20_000)
         // The program runs to its end (status 0); the recorder reports the failed write with status 1.
         case .diskFull: Expectation(statuses: [1], complete: false, minimumParks: 1)

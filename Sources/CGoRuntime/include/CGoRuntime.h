@@ -128,6 +128,17 @@ void gort_modules_visit(gort_module_visitor visitor, void *context);
 /// is installed; after it runs, the previous disposition is restored and the signal re-raised, so
 /// Swift's backtracer (or the default action) still reports the crash. Call once.
 void gort_install_crash_handler(void (*handler)(int signal));
+/// Termination flush (signal_flush.c): for each of SIGINT, SIGTERM and SIGHUP still at its default
+/// disposition, installs a handler that wakes a dedicated thread, which calls `callback(signal, 0)`
+/// in normal context and then ends the process by that signal (a watchdog delivers it again after
+/// 2 s should the callback hang). Returns how many handlers it installed, or -1 (already installed,
+/// or no thread). Call once.
+int gort_signal_flush_install(void (*callback)(int signal, int crashed));
+/// Whether our handler was installed for `signal` (it may have been replaced by the program since).
+bool gort_signal_flush_is_installed(int signal);
+/// From a crash handler: has the flush thread call `callback(0, 1)` and waits for it at most
+/// 250 ms (async-signal-safe waiting). Does nothing if not installed or already ending.
+void gort_signal_flush_from_crash(void);
 /// Blocks SIGPIPE on this thread around a write to a pipe whose reader may be gone; the unblock
 /// discards a SIGPIPE raised meanwhile, so the write reports EPIPE instead of killing the program.
 void gort_sigpipe_block(void);

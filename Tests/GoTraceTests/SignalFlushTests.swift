@@ -1,0 +1,142 @@
+import Foundation
+import GoTrace
+import GotraceTestSupport
+import Testing
+
+/// What a recording keeps when the program is told to terminate or crashes (TraceSignalFlush.swift,
+/// docs/reliability.md): every M's partial chunk, not just the full ones.
+///
+/// `TraceScenarios markers 300` runs two workers on two Ps; each logs 300 steps and then, while both run
+/// at once on two Ms, `worker K done`. Those last messages sit in the two Ms' partial chunks (a chunk
+/// holds ~64 KiB; the whole run writes a few KiB), and nothing flushes an idle M's buffer before the
+/// trace stops — so without the flush on the signal they are lost, and these tests fail.
+@Suite(.enabled(if: BuiltProducts.path("TraceScenarios") != nil, "TraceScenarios not found next to the test bundle"))
+struct SignalFlushTests {
+    let gotrace = BuiltProducts.path("gotrace")!
+    let scenarios = BuiltProducts.path("TraceScenarios")!
+
+    enum Delivery: String, CaseIterable, CustomTestStringConvertible {
+        /// Sent to the recorder, which forwards it to the program.
+        case sigtermToRecorder, sigintToRecorder
+        /// Sent to the program itself (the recorder forwards only INT and TERM).
+        case sighupToProgram
+
+        var signal: Int32 {
+            switch self {
+            case .sigtermToRecorder: SIGTERM
+            case .sigintToRecorder: SIGINT
+            case .sighupToProgram: SIGHUP
+            }
+        }
+
+        var testDescription: String { rawValue }
+    }
+
+    @Test(arguments: Delivery.allCases)
+    func aTerminatingSignalFlushesEveryM(_ delivery: Delivery) throws {
+        let trace = temporaryTracePath()
+        defer { try? FileManager.default.removeItem(atPath: trace) }
+        let outcome = try recordUntilReady(trace: trace, arguments: ["markers", "300"]) { recorder, program in
+            kill(delivery == .sighupToProgram ? program : recorder, delivery.signal)
+        }
+        // The program still dies by the signal, and the recorder passes that on.
+        #expect(outcome.status == 128 + delivery.signal, "\(outcome.standardError)")
+        #expect(outcome.standardError.contains(", complete, output"), "\(outcome.standardError)")
+
+        let reader = TraceReader(path: trace)
+        let messages = logMessages(reader)
+        #expect(reader.isComplete)
+        #expect(reader.endChunk?.endSignal == UInt64(delivery.signal))
+        for worker in 0..<2 {
+            #expect(messages["worker \(worker) step 299"] != nil, "the last step of worker \(worker)")
+            #expect(messages["worker \(worker) done"] != nil, "worker \(worker)'s marker, of \(messages.count)")
+        }
+        let doneMachines = Set((0..<2).compactMap { messages["worker \($0) done"] })
+        #expect(doneMachines.count == 2, "the two markers come from two Ms: \(doneMachines)")
+
+        // The trace reconciles, and stat names the signal.
+        let check = try run(gotrace, ["stat", "--check", trace])
+        #expect(check.status == 0, "\(check.standardError)")
+        #expect(check.standardOutput.contains("ended by signal:        \(delivery.signal)"), "\(check.standardOutput)")
+        let json = try run(gotrace, ["stat", "--format", "json", trace])
+        let object = try JSONSerialization.jsonObject(with: Data(json.standardOutput.utf8))
+        let stats = try #require(object as? [String: Any])
+        #expect(stats["endSignal"] as? Int == Int(delivery.signal))
+    }
+
+    /// A crash on one M: the crash handler writes the crashing M's buffer, and the flush thread the other
+    /// (idle) M's, before the crash is handed on. The trace stays incomplete: no end chunk after a crash.
+    @Test func aCrashFlushesTheOtherMs() throws {
+        let trace = temporaryTracePath()
+        defer { try? FileManager.default.removeItem(atPath: trace) }
+        let outcome = try runProcess(gotrace, ["record", "-o", trace, "--", scenarios, "markers", "300", "abort"],
+                                     environment: ["SWIFT_BACKTRACE": "enable=no"])
+        #expect(outcome.shellStatus == 128 + SIGABRT, "\(outcome.error)")
+        let reader = TraceReader(path: trace)
+        let messages = logMessages(reader)
+        #expect(!reader.isComplete)
+        for worker in 0..<2 {
+            #expect(messages["worker \(worker) done"] != nil, "worker \(worker)'s marker, of \(messages.count)")
+        }
+        #expect(Set((0..<2).compactMap { messages["worker \($0) done"] }).count == 2)
+    }
+
+    /// A program with its own SIGTERM handler keeps it: the runtime installs nothing over it, so the
+    /// program's handler decides (here: `_exit(7)`, which writes no end chunk).
+    @Test func aProgramsOwnHandlerIsLeftAlone() throws {
+        let trace = temporaryTracePath()
+        defer { try? FileManager.default.removeItem(atPath: trace) }
+        let outcome = try recordUntilReady(trace: trace, arguments: ["markers", "300", "own-handler"]) { recorder, _ in
+            kill(recorder, SIGTERM)
+        }
+        #expect(outcome.status == 7, "\(outcome.standardError)")
+        #expect(!TraceReader(path: trace).isComplete)
+    }
+
+    /// Log messages in the trace, each with the M that logged it.
+    private func logMessages(_ reader: TraceReader) -> [String: UInt64] {
+        var messages: [String: UInt64] = [:]
+        while let event = reader.next() {
+            guard event.kind == .log, let id = event.argument("message")?.number else { continue }
+            if let text = reader.strings[id] { messages[text] = event.machine }
+        }
+        return messages
+    }
+
+    /// Records `TraceScenarios ARGUMENTS`, waits for its "ready pid=N" line, applies `signal` and waits
+    /// for the recorder to end.
+    private func recordUntilReady(trace: String, arguments: [String],
+                                  signal: (_ recorder: pid_t, _ program: pid_t) -> Void) throws -> ProcessResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: gotrace)
+        process.arguments = ["record", "-o", trace, "--", scenarios] + arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["GOTRACE_OUT"] = nil
+        environment["GOTRACE_FD"] = nil
+        process.environment = environment
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        var text = ""
+        while !text.contains("\n") {
+            let data = output.fileHandleForReading.availableData
+            if data.isEmpty { break }
+            text += String(decoding: data, as: UTF8.self)
+        }
+        let program = text.split(separator: "=").last
+            .flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        if let program {
+            signal(process.processIdentifier, program)
+        } else {
+            Issue.record("the program never said it was ready: \(text)")
+            kill(process.processIdentifier, SIGKILL)
+        }
+        let standardError = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        let killed = process.terminationReason == .uncaughtSignal
+        let status = killed ? 128 + process.terminationStatus : process.terminationStatus
+        return ProcessResult(status: status, standardOutput: text, standardError: standardError)
+    }
+}
