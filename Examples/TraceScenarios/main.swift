@@ -127,6 +127,10 @@ case "markers":
     final class Meeting: Sendable { let arrived = Atomic<Int>(0) }
     let variant = arguments.count > 3 ? arguments[3] : ""
     if variant == "own-handler" { signal(SIGTERM) { _ in _exit(7) } }
+    // The spin below must keep its M: an asynchronous preemption (likely on a loaded machine, where a
+    // descheduled thread's goroutine counts as running) could hand a worker to the other M once its
+    // partner has finished, and both markers would come from one M.
+    setenv("GODEBUG", "asyncpreemptoff=1", 1)
     Runtime.run(maxProcs: 2) {
         let steps = parameter ?? 300
         let meeting = Meeting()
