@@ -46,6 +46,34 @@ enum State {
     static let dead = UInt8(GOTRACE_G_DEAD.rawValue)
 }
 
+/// The transitions derived from one batch. `apply` derives at most one per event, so a capacity of the batch
+/// size bounds it; a raw buffer because a Swift array's append checked uniqueness per transition (~1% of a
+/// report).
+struct TransitionBuffer {
+    let base: UnsafeMutablePointer<gotrace_transition>
+    let capacity: Int
+    var count = 0
+
+    init(capacity: Int) {
+        base = .allocate(capacity: max(1, capacity))
+        self.capacity = capacity
+    }
+
+    func deallocate() { base.deallocate() }
+
+    mutating func removeAll() { count = 0 }
+
+    @inline(__always)
+    mutating func append(_ transition: gotrace_transition) {
+        precondition(count < capacity, "TransitionBuffer: more transitions than events")
+        // Safety: count < capacity, inside the allocation; gotrace_transition is a trivial C struct.
+        (base + count).initialize(to: transition)
+        count += 1
+    }
+
+    var buffer: UnsafeBufferPointer<gotrace_transition> { UnsafeBufferPointer(start: base, count: count) }
+}
+
 /// "No goroutine / no P / unknown time" in ABI structs (GOTRACE_NONE in the header).
 let noID = UInt64.max
 
@@ -80,7 +108,7 @@ public final class GoroutineModel {
 
     /// Derives the transitions `event` causes and appends them to `transitions`.
     @inline(__always)
-    func apply(_ event: UnsafePointer<gotrace_event>, index: UInt32, into transitions: inout [gotrace_transition]) {
+    func apply(_ event: UnsafePointer<gotrace_event>, index: UInt32, into transitions: inout TransitionBuffer) {
         let kind = event.pointee.kind
         guard kind >= 16 && kind <= 29 else { return }  // only scheduling kinds change states
         let time = event.pointee.time_ns
@@ -139,7 +167,7 @@ public final class GoroutineModel {
 
     @inline(__always)
     private func move(_ goroutine: UInt64, to state: UInt8, reason: UInt8, stack: UInt64, other: UInt64,
-                      _ time: UInt64, _ index: UInt32, _ transitions: inout [gotrace_transition]) {
+                      _ time: UInt64, _ index: UInt32, _ transitions: inout TransitionBuffer) {
         let transition: gotrace_transition = withRecord(goroutine) { record in
             let from = record.state
             if from == State.unknown || from == State.dead { liveCount += 1 }
