@@ -42,8 +42,8 @@ public final class LeakAnalyzer: Analyzer {
     let waitCode: UInt8?
     let waitObject: Int?
     /// Who holds each mutex (by address), and what each parked goroutine waits on.
-    var holders = IdTable()
-    var waitsOn = IdTable()
+    var holders = IdTable<UInt64>()
+    var waitsOn = IdTable<UInt64>()
 
     public init(host: AnalyzerHost) throws(AnalyzerError) {
         self.host = host
@@ -74,7 +74,8 @@ public final class LeakAnalyzer: Analyzer {
             if let acquireCode, let acquireObject, event.kind == acquireCode {
                 holders[argument(event, acquireObject)] = event.goroutine
             } else if let releaseCode, let releaseObject, event.kind == releaseCode {
-                holders.remove(argument(event, releaseObject), ifValue: event.goroutine)
+                let goroutine = event.goroutine
+                holders.removeValue(forKey: argument(event, releaseObject)) { $0 == goroutine }
             } else if let waitCode, let waitObject, event.kind == waitCode {
                 waitsOn[event.goroutine] = argument(event, waitObject)
             }
