@@ -5,6 +5,7 @@
 # Usage: Benchmarks/report-bench.sh [EVENTS_MILLIONS=10] [WORKLOAD=mixed|pingpong]
 #   RUNS=N          rounds (default 5); medians are quoted
 #   PEER=0          skip the Go side (it needs `go`; ROUNDTRIPS=N sets its trace, default 1,000,000 ≈ 6 M events)
+#   CHUNKS=full     mixed: seal chunks only when full (64 KiB, as the runtime does) instead of every 5 rounds
 # Our trace comes from TraceFixtureEmitter (deterministic, 3 Ms, every event kind for `mixed`: 17 events per
 # round, a new goroutine per round, an M flushed every 5 rounds so chunks are small (~90 events); `pingpong`:
 # 3 events per round, two goroutines). `go tool trace` cannot read our format, so the peer reads a Go
@@ -17,6 +18,7 @@ cd "$(dirname "$0")/.."
 millions=${1:-10}
 workload=${2:-mixed}
 RUNS=${RUNS:-5}
+CHUNKS=${CHUNKS:-small}
 PEER=${PEER:-1}
 ROUNDTRIPS=${ROUNDTRIPS:-1000000}
 scratch=.build-report
@@ -28,9 +30,12 @@ rounds=$((millions * 1000000 / per_round))
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 trace=$work/report-bench.gtrace
-GOTRACE_OUT="$trace" "$bin/TraceFixtureEmitter" --rounds "$rounds" --workload "$workload"
+flush_every=5
+[ "$CHUNKS" = full ] && flush_every=0
+GOTRACE_OUT="$trace" "$bin/TraceFixtureEmitter" --rounds "$rounds" --workload "$workload" --flush-every "$flush_every"
 events=$("$bin/gotrace" stat "$trace" --format json | sed -n 's/^  "events" : \([0-9]*\),*/\1/p')
-echo "trace: workload $workload, $events events, $(stat -c %s "$trace") bytes; gotrace $(git rev-parse --short HEAD); $(date -u +%FT%TZ)"
+chunks=$("$bin/gotrace" stat "$trace" --format json | sed -n 's/^  "chunks" : \([0-9]*\),*/\1/p')
+echo "trace: workload $workload ($CHUNKS chunks), $events events in $chunks chunks, $(stat -c %s "$trace") bytes; gotrace $(git rev-parse --short HEAD); $(date -u +%FT%TZ)"
 
 if [ "$PEER" = 1 ] && command -v go >/dev/null; then
   cp -r /work/shared/peers/go "$work/peers"
