@@ -7,9 +7,10 @@
 //   2. `create` each plugin. One that fails is reported and left out; the others run.
 //   3. Loop: fill a batch of `batchSize` events, record definitions (strings, stacks, modules, labels) as
 //      they pass, derive the batch's transitions, call every live plugin's `consume`. A plugin that fails
-//      is reported and fed no more events; the pass goes on for the others. On a clean file the batches
-//      are read and decoded on a second thread (PipelinedEventSource); the model and the plugins stay on
-//      this one, so plugins still see one thread.
+//      is reported and fed no more events; the pass goes on for the others. On a clean file the chunks
+//      are loaded (read, CRC, inflate) on one more thread (ChunkPrefetcher) and decoded into batches on
+//      another (PipelinedEventSource); the model and the plugins stay on this one, so plugins still see one
+//      thread.
 //   4. `finish` each live plugin (results are written through the host), then `destroy` every plugin.
 // Memory: one batch of events and transitions, the definitions, the model (one record per goroutine) and
 // what the plugins keep — nothing proportional to the number of events.
