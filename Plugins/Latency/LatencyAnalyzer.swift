@@ -87,8 +87,8 @@ public final class LatencyAnalyzer: Analyzer {
         return found
     }
     /// Live goroutines: spawn time and creation stack.
-    var spawned: [UInt64: (time: UInt64, site: UInt64)] = [:]
-    var preemptRequested: [UInt64: UInt64] = [:]
+    var spawned = IdTable<(time: UInt64, site: UInt64)>()
+    var preemptRequested = IdTable<UInt64>()
 
     public init(host: AnalyzerHost) throws(AnalyzerError) {
         self.host = host

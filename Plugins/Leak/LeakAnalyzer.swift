@@ -42,8 +42,8 @@ public final class LeakAnalyzer: Analyzer {
     let waitCode: UInt8?
     let waitObject: Int?
     /// Who holds each mutex (by address), and what each parked goroutine waits on.
-    var holders: [UInt64: UInt64] = [:]
-    var waitsOn: [UInt64: UInt64] = [:]
+    var holders = IdTable<UInt64>()
+    var waitsOn = IdTable<UInt64>()
 
     public init(host: AnalyzerHost) throws(AnalyzerError) {
         self.host = host
@@ -74,10 +74,8 @@ public final class LeakAnalyzer: Analyzer {
             if let acquireCode, let acquireObject, event.kind == acquireCode {
                 holders[argument(event, acquireObject)] = event.goroutine
             } else if let releaseCode, let releaseObject, event.kind == releaseCode {
-                // One hash: look the slot up once, remove through its index.
-                if let slot = holders.index(forKey: argument(event, releaseObject)), holders[slot].value == event.goroutine {
-                    holders.remove(at: slot)
-                }
+                let goroutine = event.goroutine
+                holders.removeValue(forKey: argument(event, releaseObject)) { $0 == goroutine }
             } else if let waitCode, let waitObject, event.kind == waitCode {
                 waitsOn[event.goroutine] = argument(event, waitObject)
             }

@@ -96,3 +96,67 @@ public enum ChunkPayloadError: Error, Equatable, Sendable, CustomStringConvertib
         }
     }
 }
+
+/// A reusable inflater for readers that load many chunks (the report's fast path).
+///
+/// `ChunkCodec.inflate` calls `uncompress2`, which initialises a zlib stream per chunk, allocates zlib's
+/// 32 KiB window and copies the output into it, and leaves zlib's fast decoding loop (`inflate_fast`, which
+/// needs 258 bytes of output room) for the last 258 bytes of every chunk. For chunks of a few hundred
+/// bytes that was most of the cost. This keeps one stream (reset per chunk), inflates in one call with
+/// `Z_FINISH` into a destination with `outputSlack` spare bytes (no window is ever needed), and so runs the
+/// fast loop to the end. The same streams decode to the same bytes, which must be exactly the announced size;
+/// the one difference: the Adler-32 trailer is not checked (see `inflate`).
+///
+/// One instance per thread: it is not safe to share.
+public final class ChunkInflater {
+    /// Spare output room beyond the announced size: zlib's fast loop runs only while 258 bytes are free.
+    public static let outputSlack = 258 + 1
+
+    // Safety: allocated once here and freed in deinit; zlib keeps a pointer back to the stream in its
+    // state, so it must not move — hence a pointer, not a stored struct.
+    private let stream: UnsafeMutablePointer<z_stream>
+    private let initialised: Bool
+
+    public init() {
+        stream = .allocate(capacity: 1)
+        stream.initialize(to: z_stream())
+        // Raw deflate (negative window bits): `inflate` below checks the two-byte zlib header itself and
+        // skips the Adler-32 trailer (see there).
+        initialised = inflateInit2_(stream, -15, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK
+    }
+
+    deinit {
+        if initialised { inflateEnd(stream) }
+        stream.deinitialize(count: 1)
+        stream.deallocate()
+    }
+
+    /// Inflates the zlib stream `stored` into `destination`; true if it decodes completely to exactly
+    /// `expectedSize` bytes.
+    ///
+    /// Precondition: `destination.count >= expectedSize + outputSlack`, `expectedSize <= TraceLimits.maxRawPayload`.
+    public func inflate(_ stored: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer,
+                        expectedSize: Int) -> Bool {
+        precondition(expectedSize >= 0 && expectedSize <= TraceLimits.maxRawPayload
+                     && destination.count >= expectedSize + ChunkInflater.outputSlack, "ChunkInflater: bad sizes")
+        guard initialised, inflateReset(stream) == Z_OK, let output = destination.baseAddress,
+              let input = stored.baseAddress, stored.count >= 2 + 4 else { return false }
+        // The zlib header (RFC 1950): deflate with a window of at most 32 KiB, no preset dictionary, and a
+        // check value that makes the two bytes a multiple of 31. The Adler-32 trailer is not verified: the
+        // chunk header's CRC-32 over the stored bytes (checked before this is called) already proves them
+        // to be what the writer wrote, and Adler-32 over the output cost ~3% of a report.
+        let method = stored[0], flags = stored[1]
+        guard method & 0x0f == 8, method >> 4 <= 7, (UInt16(method) << 8 | UInt16(flags)) % 31 == 0, flags & 0x20 == 0
+        else { return false }
+        // Safety: zlib reads at most `avail_in` bytes from `next_in` (it does not write through it, whatever
+        // the C signature says) and writes at most `avail_out` bytes to `next_out`; both buffers outlive the
+        // call. `stored.count - 6` ≥ 0 (checked above): the deflate data between header and trailer.
+        stream.pointee.next_in = UnsafeMutablePointer(mutating: (input + 2).assumingMemoryBound(to: Bytef.self))
+        stream.pointee.avail_in = uInt(stored.count - 6)
+        stream.pointee.next_out = output.assumingMemoryBound(to: Bytef.self)
+        stream.pointee.avail_out = uInt(destination.count)
+        // Bytes after the end of the zlib stream are ignored, as `uncompress2` ignores them.
+        let status = CZlib.inflate(stream, Z_FINISH)
+        return status == Z_STREAM_END && Int(stream.pointee.total_out) == expectedSize
+    }
+}

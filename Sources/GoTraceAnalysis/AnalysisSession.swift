@@ -7,9 +7,10 @@
 //   2. `create` each plugin. One that fails is reported and left out; the others run.
 //   3. Loop: fill a batch of `batchSize` events, record definitions (strings, stacks, modules, labels) as
 //      they pass, derive the batch's transitions, call every live plugin's `consume`. A plugin that fails
-//      is reported and fed no more events; the pass goes on for the others. On a clean file the batches
-//      are read and decoded on a second thread (PipelinedEventSource); the model and the plugins stay on
-//      this one, so plugins still see one thread.
+//      is reported and fed no more events; the pass goes on for the others. On a clean file the chunks
+//      are loaded (read, CRC, inflate) on one more thread (ChunkPrefetcher) and decoded into batches on
+//      another (PipelinedEventSource); the model and the plugins stay on this one, so plugins still see one
+//      thread.
 //   4. `finish` each live plugin (results are written through the host), then `destroy` every plugin.
 // Memory: one batch of events and transitions, the definitions, the model (one record per goroutine) and
 // what the plugins keep — nothing proportional to the number of events.
@@ -254,8 +255,8 @@ public final class AnalysisSession {
     private func stream(_ source: EventSource, progress: ((UInt64, UInt64) -> Void)?) {
         let events = UnsafeMutableBufferPointer<gotrace_event>.allocate(capacity: AnalysisSession.batchSize)
         defer { events.deallocate() }
-        var transitions: [gotrace_transition] = []
-        transitions.reserveCapacity(AnalysisSession.batchSize * 2)
+        var transitions = TransitionBuffer(capacity: AnalysisSession.batchSize)
+        defer { transitions.deallocate() }
         var batches = 0
         let expected = source.expectedEvents
         while true {
@@ -270,8 +271,8 @@ public final class AnalysisSession {
 
     /// As `stream`, with the source decoding on its own thread (PipelinedEventSource).
     private func streamPipelined(_ source: PipelinedEventSource, expected: UInt64?, progress: ((UInt64, UInt64) -> Void)?) {
-        var transitions: [gotrace_transition] = []
-        transitions.reserveCapacity(AnalysisSession.batchSize * 2)
+        var transitions = TransitionBuffer(capacity: AnalysisSession.batchSize)
+        defer { transitions.deallocate() }
         var batches = 0
         var previous = false
         while true {
@@ -287,10 +288,11 @@ public final class AnalysisSession {
 
     /// One batch through the model and every live plugin.
     @inline(__always)
-    private func consume(_ slice: Slice<UnsafeBufferPointer<gotrace_event>>, transitions: inout [gotrace_transition]) {
+    private func consume(_ slice: Slice<UnsafeBufferPointer<gotrace_event>>, transitions: inout TransitionBuffer) {
         let events = UnsafeBufferPointer(rebasing: slice)
         let count = events.count
-        transitions.removeAll(keepingCapacity: true)
+        precondition(count <= transitions.capacity, "a batch larger than the transition buffer")
+        transitions.removeAll()
         for index in 0..<count {
             // Safety: index < count ≤ capacity, and the first `count` events were just written.
             let event = UnsafePointer(events.baseAddress! + index)
@@ -299,7 +301,8 @@ public final class AnalysisSession {
         }
         eventsRead += UInt64(count)
         lastEventNs = events[count - 1].time_ns
-        transitions.withUnsafeBufferPointer { transitionBuffer in
+        do {
+            let transitionBuffer = transitions.buffer
             var batch = gotrace_batch(struct_size: UInt32(MemoryLayout<gotrace_batch>.size), reserved0: 0,
                                       events: UnsafePointer(events.baseAddress), event_count: count,
                                       transitions: transitionBuffer.baseAddress, transition_count: transitionBuffer.count)

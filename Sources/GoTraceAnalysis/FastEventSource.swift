@@ -1,13 +1,13 @@
-// The fast path of `gotrace report`: decoding chunks straight into ABI event structs.
+// The fast path of `gotrace report`: chunks decoded in runs straight into ABI event structs.
 //
 // Design note
 // -----------
 // `TraceReader` yields one `TraceEvent` per event — a struct holding an `EventKindSpec` (strings and
 // arrays: reference counting) and a fresh `[TraceValue]` — about 2–3 M events/s, a tenth of what a
-// report over a long trace needs. This source reads the same framing (docs/trace-format.md) but decodes
-// each event in place: kind byte, delta varint, argument varints into a `gotrace_event`, with a 128-entry
-// table per kind code (wire types, index of the goroutine and P argument, context effect) built once
-// from the file's kind table. It allocates per chunk, never per event.
+// report over a long trace needs. This source reads the same framing (docs/trace-format.md) through
+// GoTrace's batch API instead: `ChunkLoader` (read window, CRC, `ChunkInflater`) loads a chunk and
+// `EventBatchDecoder` decodes it in runs of `runCapacity` events per M, which the merge copies into the
+// batch. It allocates per chunk at most (a payload buffer that grows), never per event.
 //
 // Division of labour with `TraceReader` (which stays the one reader that knows damage):
 //   1. Index: walk the chunk headers. If anything is irregular — a header that fails its CRC, a chunk
@@ -15,10 +15,12 @@
 //      which resynchronises and reports. A clean file's index is trusted.
 //   2. Merge: per M, its chunks in sequence order; the next event overall is the smallest
 //      (ticks, M id) head, as TraceReader orders them; a timestamp that steps back across chunks of one
-//      M is raised to the previous one (TraceReader's clamp).
+//      M is raised to the previous one (TraceReader's clamp, done by the decoder).
 //   3. A payload that fails CRC or inflation, or an event that does not decode, ends that chunk: the
-//      events before it are kept and a diagnostic is recorded, as TraceReader does.
-// Memory: the index (24 bytes per chunk) and one inflated payload per M.
+//      events before it are kept and a diagnostic is recorded — when the merge reaches the damage, so the
+//      diagnostics come in the order the serial reader finds them.
+// Memory: the index (24 bytes per chunk), the prefetcher's payload slots (ChunkPrefetcher) and per M one run
+// of decoded events.
 
 #if canImport(Glibc)
 import Glibc
@@ -27,68 +29,40 @@ import CGoTracePlugin
 import GoTrace
 
 final class FastEventSource: EventSource {
-    /// What decoding needs about one kind code.
-    struct KindLayout {
-        var known = false
-        var wireTypes: [WireType] = []
-        var goroutineArgument = -1
-        var procArgument = -1
-        var effect: ContextEffect = .none
-        var allVarints = true
-    }
-
-    /// 24 bytes per chunk, not the ~100 of a decoded header: a 100-million-event trace has over a million
-    /// chunks, and the index must fit the report's memory budget (≤ 200 MB). The header is decoded again
-    /// (and its CRC checked again) when the chunk is loaded, from the same read as its payload.
-    struct ChunkEntry {
-        var offset: UInt64
-        var sequence: UInt64
-        /// Header and stored payload, in bytes.
-        var size: UInt32
-    }
+    /// Decoded events per M and run: a few hundred keep every M's run in cache while the merge copies
+    /// them out, and bound the memory per M (256 × 80 bytes).
+    static let runCapacity = 256
 
     struct Stream {
         var machine: UInt64
         var chunks: [ChunkEntry]
         var nextChunk = 0
-        /// The current chunk's inflated payload, owned by the stream (a raw buffer: no retain per event).
-        var payload = UnsafeMutableBufferPointer<UInt8>(start: nil, count: 0)
-        var chunkOffset: UInt64 = 0
+        /// The current chunk (its inflated payload, from the prefetcher) and the decode position in it.
+        var slot: UnsafeMutablePointer<ChunkPrefetcher.Slot>?
+        var payload = UnsafeRawBufferPointer(start: nil, count: 0)
         var position = 0
-        var ticks: UInt64 = 0
-        var lastTicks: UInt64
-        var currentGoroutine = noID
-        var currentProc = noID
-        /// The decoded next event of this stream, valid when `hasHead`.
-        var head = gotrace_event()
-        var headTicks: UInt64 = 0
+        var chunkOffset: UInt64 = 0
+        var state: StreamDecodeState
+        /// The current run: `decoded[index..<count]` are still to be emitted; `decoded[index]` is the head.
+        var decoded: UnsafeMutablePointer<DecodedEvent>
+        var index = 0
+        var count = 0
+        /// The definition carried by the run's last event (a run ends after a definition).
+        var definition: DecodedDefinition?
+        /// Damage found at the end of the run, reported when the merge gets there.
+        var damage: String?
         var hasHead = false
+        var headTicks: UInt64 = 0
     }
 
     let fileName: String
     private let source: FileByteSource
     private let header: FileHeader
-    private var layouts = [KindLayout](repeating: KindLayout(), count: 128)
-    /// The per-event part of `layouts` without its array (reading a `KindLayout` out of the array retains
-    /// `wireTypes`: measured ~4% of a report in swift_retain). Safety: 128 entries, allocated in init,
-    /// written by `buildLayouts`, freed in deinit.
-    private let quickLayouts: UnsafeMutablePointer<QuickLayout> = {
-        let pointer = UnsafeMutablePointer<QuickLayout>.allocate(capacity: 128)
-        pointer.initialize(repeating: QuickLayout(), count: 128)
-        return pointer
-    }()
-
-    struct QuickLayout {
-        var known = false
-        var allVarints = true
-        var argumentCount = 0
-        var goroutineArgument = -1
-        var procArgument = -1
-        var effect: ContextEffect = .none
-    }
+    private var decoder = EventBatchDecoder(specs: EventKindSpec.builtInByCode)
+    private var prefetcher: ChunkPrefetcher?
     /// Safety: allocated once in init for `streamCount` streams, deinitialised and freed in deinit; only this
     /// object touches it, from one thread. A raw buffer rather than an array so that the per-event accesses
-    /// neither copy a `Stream` (two arrays: retain/release) nor run exclusivity checks.
+    /// neither copy a `Stream` (retain/release) nor run exclusivity checks.
     private var streams: UnsafeMutablePointer<Stream>
     private var streamCount = 0
     private(set) var eventsRead: UInt64 = 0
@@ -103,9 +77,12 @@ final class FastEventSource: EventSource {
               let head = source.read(at: 0, count: TraceLimits.maxHeaderSize),
               case .success(let (header, headerSize)) = FileHeader.decode(head[...])
         else { return nil }
+        // The decoded arguments are copied into the ABI struct as they are.
+        assert(DecodedEvent.maxArguments == Int(GOTRACE_MAX_EVENT_ARGUMENTS))
         self.fileName = path
         self.source = source
         self.header = header
+        let loader = ChunkLoader(source: source)
         streams = UnsafeMutablePointer<Stream>.allocate(capacity: 1)
         var byMachine: [UInt64: [ChunkEntry]] = [:]
         var offset = UInt64(headerSize)
@@ -114,6 +91,8 @@ final class FastEventSource: EventSource {
         // (this loop runs before the pipeline starts, so its cost is not hidden).
         var window: [UInt8] = []
         var windowStart: UInt64 = 0
+        var scratch = PayloadBuffer()
+        defer { scratch.deallocate() }
         while offset < source.size {
             let needed = UInt64(ChunkHeader.encodedSize)
             if offset < windowStart || offset + needed > windowStart + UInt64(window.count) {
@@ -131,13 +110,14 @@ final class FastEventSource: EventSource {
             case .events:
                 byMachine[chunk.machine, default: []].append(entry)
             case .kindTable:
-                guard let payload = loadPayload(entry), let specs = KindTableCodec.decode(payload) else { return nil }
+                guard loader.load(entry, into: &scratch) != nil,
+                      let specs = KindTableCodec.decode(Array(scratch.bytes)) else { return nil }
                 var catalogue = KindCatalogue()
                 catalogue.adopt(specs)
-                buildLayouts(catalogue)
+                decoder = EventBatchDecoder(specs: catalogue.specs)
                 sawKindTable = true
             case .end:
-                if let payload = loadPayload(entry), let end = EndChunk.decode(payload) {
+                if loader.load(entry, into: &scratch) != nil, let end = EndChunk.decode(Array(scratch.bytes)) {
                     expectedEvents = end.events
                     isComplete = true
                 }
@@ -151,56 +131,29 @@ final class FastEventSource: EventSource {
         let made = byMachine.keys.sorted().map { machine in
             var chunks = byMachine.removeValue(forKey: machine)!
             chunks.sort { ($0.sequence, $0.offset) < ($1.sequence, $1.offset) }
-            return Stream(machine: machine, chunks: chunks, lastTicks: header.startTicks)
+            let run = UnsafeMutablePointer<DecodedEvent>.allocate(capacity: FastEventSource.runCapacity)
+            run.initialize(repeating: DecodedEvent(), count: FastEventSource.runCapacity)
+            return Stream(machine: machine, chunks: chunks, state: StreamDecodeState(startTicks: header.startTicks),
+                          decoded: run)
         }
         streams.deallocate()
         streams = UnsafeMutablePointer<Stream>.allocate(capacity: max(1, made.count))
         streams.initialize(from: made, count: made.count)
         streamCount = made.count
-        for index in 0..<streamCount {
-            advance(index)
-            if hasPending {
-                headDefinitions[index] = (pendingStack, pendingString)
-                pendingStack = nil
-                pendingString = nil
-                hasPending = false
-            }
-        }
+        // Chunks are loaded on a thread of their own, and by this one when that thread falls behind.
+        let prefetcher = ChunkPrefetcher(chunks: made.map(\.chunks), loader: ChunkLoader(source: source),
+                                         decoderLoader: loader)
+        self.prefetcher = prefetcher
+        prefetcher.start()
+        for index in 0..<streamCount { refill(index) }
     }
 
     deinit {
-        for index in 0..<streamCount { streams[index].payload.deallocate() }
+        prefetcher?.stop()
+        for index in 0..<streamCount { streams[index].decoded.deallocate() }
         streams.deinitialize(count: streamCount)
         streams.deallocate()
-        quickLayouts.deallocate()
     }
-
-    private func buildLayouts(_ catalogue: KindCatalogue) {
-        for code in 0..<128 {
-            guard let spec = catalogue.specs[code] else { continue }
-            var layout = KindLayout(known: true)
-            layout.wireTypes = spec.arguments.map(\.wireType)
-            layout.allVarints = layout.wireTypes.allSatisfy { $0 == .uvarint }
-            layout.goroutineArgument = spec.arguments.firstIndex { $0.role == .goroutine } ?? -1
-            layout.procArgument = spec.arguments.firstIndex { $0.role == .proc } ?? -1
-            layout.effect = spec.contextEffect
-            layouts[code] = layout
-            quickLayouts[code] = QuickLayout(known: true, allVarints: layout.allVarints, argumentCount: layout.wireTypes.count,
-                                             goroutineArgument: layout.goroutineArgument, procArgument: layout.procArgument,
-                                             effect: layout.effect)
-        }
-    }
-
-    /// The chunk's header (for its base time) and inflated payload, from one read.
-    private func loadChunk(_ entry: ChunkEntry) -> (header: ChunkHeader, payload: [UInt8])? {
-        guard let bytes = source.read(at: entry.offset, count: Int(entry.size)), bytes.count == Int(entry.size),
-              case .success(let (header, size)) = ChunkHeader.decode(bytes[...])
-        else { return nil }
-        guard case .success(let payload) = ChunkCodec.payload(of: header, stored: bytes[size...]) else { return nil }
-        return (header, payload)
-    }
-
-    private func loadPayload(_ entry: ChunkEntry) -> [UInt8]? { loadChunk(entry)?.payload }
 
     @inline(__always)
     private func nanoseconds(_ ticks: UInt64) -> UInt64 {
@@ -211,146 +164,63 @@ final class FastEventSource: EventSource {
         return header.ticksPerSecond.dividingFullWidth(product).quotient
     }
 
-    /// Decodes the next event of stream `index` into its head, loading chunks as needed.
-    private func advance(_ index: Int) {
+    /// Decodes the next run of stream `index` (loading chunks as needed); clears `hasHead` at its end.
+    private func refill(_ index: Int) {
+        // Safety: index < streamCount; see `streams`.
+        let stream = streams + index
+        stream.pointee.index = 0
+        stream.pointee.count = 0
+        stream.pointee.definition = nil
+        if let damage = stream.pointee.damage {
+            diagnostics.append(damage)
+            stream.pointee.damage = nil
+        }
         while true {
-            if streams[index].position < streams[index].payload.count {
-                if decodeHead(index) { return }
-                continue  // damaged: the rest of the chunk was dropped; try the next chunk
+            if stream.pointee.position < stream.pointee.payload.count {
+                let (count, end) = decoder.decodeRun(
+                    stream.pointee.payload, position: &stream.pointee.position, state: &stream.pointee.state,
+                    into: stream.pointee.decoded, capacity: FastEventSource.runCapacity)
+                switch end {
+                case .full, .endOfPayload: break
+                case .definition(let definition): stream.pointee.definition = definition
+                case .malformed(let offset, let reason):
+                    let message = "\(fileName): offset \(stream.pointee.chunkOffset): corrupt chunk skipped (\(reason) at payload byte \(offset))"
+                    stream.pointee.position = stream.pointee.payload.count
+                    if count == 0 {
+                        diagnostics.append(message)
+                    } else {
+                        stream.pointee.damage = message
+                    }
+                }
+                if count > 0 {
+                    stream.pointee.count = count
+                    stream.pointee.hasHead = true
+                    stream.pointee.headTicks = stream.pointee.decoded.pointee.ticks
+                    return
+                }
+                continue
             }
-            streams[index].payload.deallocate()
-            streams[index].payload = UnsafeMutableBufferPointer(start: nil, count: 0)
-            guard streams[index].nextChunk < streams[index].chunks.count else {
-                streams[index].hasHead = false
+            guard stream.pointee.nextChunk < stream.pointee.chunks.count else {
+                stream.pointee.hasHead = false
                 return
             }
-            let entry = streams[index].chunks[streams[index].nextChunk]
-            streams[index].nextChunk += 1
-            guard let (chunkHeader, payload) = loadChunk(entry) else {
+            let entry = stream.pointee.chunks[stream.pointee.nextChunk]
+            // Safety: the prefetcher exists once the streams do (init sets it before the first refill).
+            let prefetcher = self.prefetcher!
+            if stream.pointee.slot != nil { prefetcher.release(index) }
+            let slot = prefetcher.take(index, chunk: stream.pointee.nextChunk)
+            stream.pointee.slot = slot
+            stream.pointee.nextChunk += 1
+            stream.pointee.position = 0
+            stream.pointee.payload = UnsafeRawBufferPointer(start: nil, count: 0)
+            stream.pointee.chunkOffset = entry.offset
+            guard let baseTicks = slot.pointee.baseTicks else {
                 diagnostics.append("\(fileName): offset \(entry.offset): corrupt chunk skipped (payload does not check out)")
                 continue
             }
-            let copy = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: payload.count)
-            _ = copy.initialize(from: payload)
-            streams[index].payload = copy
-            streams[index].chunkOffset = entry.offset
-            streams[index].position = 0
-            streams[index].ticks = chunkHeader.baseTicks
+            stream.pointee.payload = slot.pointee.payload.bytes
+            stream.pointee.state.beginChunk(baseTicks: baseTicks)
         }
-    }
-
-    /// Decodes one event at the stream's position; false (and the chunk abandoned) if it is malformed.
-    private func decodeHead(_ index: Int) -> Bool {
-        // Safety: index < streamCount; see `streams`.
-        let stream = streams + index
-        let ok = { (bytes: UnsafeBufferPointer<UInt8>) -> Bool in
-            var position = stream.pointee.position
-            let count = bytes.count
-            @inline(__always) func varint() -> UInt64? {
-                var result: UInt64 = 0
-                var shift: UInt64 = 0
-                while position < count {
-                    let byte = bytes[position]
-                    position &+= 1
-                    result |= UInt64(byte & 0x7f) << shift
-                    if byte < 0x80 { return result }
-                    shift &+= 7
-                    if shift > 63 { return nil }
-                }
-                return nil
-            }
-            let code = bytes[position]
-            position &+= 1
-            guard code < 128 else { return false }
-            // Safety: code < 128, the table's size.
-            let layout = self.quickLayouts[Int(code)]
-            guard layout.known, let delta = varint() else { return false }
-            var event = gotrace_event()
-            event.kind = code
-            let argumentCount = layout.argumentCount
-            event.argument_count = UInt8(min(argumentCount, Int(GOTRACE_MAX_EVENT_ARGUMENTS)))
-            let ok = withUnsafeMutableBytes(of: &event.arguments) { raw -> Bool in
-                let slots = raw.bindMemory(to: UInt64.self)
-                if layout.allVarints {
-                    for argument in 0..<argumentCount {
-                        guard let value = varint() else { return false }
-                        if argument < slots.count { slots[argument] = value }
-                    }
-                    return true
-                }
-                for (argument, wire) in self.layouts[Int(code)].wireTypes.enumerated() {
-                    switch wire {
-                    case .uvarint:
-                        guard let value = varint() else { return false }
-                        if argument < slots.count { slots[argument] = value }
-                    case .uvarintList:
-                        guard let items = varint(), items <= UInt64(TraceLimits.maxListCount) else { return false }
-                        var values: [UInt64] = []
-                        values.reserveCapacity(Int(items))
-                        for _ in 0..<items {
-                            guard let value = varint() else { return false }
-                            values.append(value)
-                        }
-                        if code == EventKind.stack.rawValue {
-                            pendingStack = values
-                            hasPending = true
-                        }
-                    case .bytes:
-                        guard let length = varint(), length <= UInt64(TraceLimits.maxByteStringLength),
-                              length <= UInt64(count - position) else { return false }
-                        if code == EventKind.string.rawValue {
-                            pendingString = Array(bytes[position..<position + Int(length)])
-                            hasPending = true
-                        }
-                        position += Int(length)
-                    }
-                }
-                return true
-            }
-            guard ok else { return false }
-            let (sum, overflow) = stream.pointee.ticks.addingReportingOverflow(delta)
-            stream.pointee.ticks = overflow ? UInt64.max : sum
-            let ticks = max(stream.pointee.ticks, stream.pointee.lastTicks)
-            stream.pointee.lastTicks = ticks
-            event.time_ns = nanoseconds(ticks)
-            event.machine = stream.pointee.machine
-            let goroutine = layout.goroutineArgument >= 0 ? argument(event, layout.goroutineArgument) : stream.pointee.currentGoroutine
-            let proc = layout.procArgument >= 0 ? argument(event, layout.procArgument) : stream.pointee.currentProc
-            event.goroutine = goroutine
-            event.proc = proc
-            switch layout.effect {
-            case .startsGoroutine: stream.pointee.currentGoroutine = goroutine
-            case .stopsGoroutine: if stream.pointee.currentGoroutine == goroutine { stream.pointee.currentGoroutine = noID }
-            case .acquiresProc: stream.pointee.currentProc = proc
-            case .releasesProc: stream.pointee.currentProc = noID
-            case .none: break
-            }
-            stream.pointee.head = event
-            stream.pointee.headTicks = ticks
-            stream.pointee.hasHead = true
-            stream.pointee.position = position
-            return true
-        }(UnsafeBufferPointer(stream.pointee.payload))
-        if !ok {
-            diagnostics.append("\(fileName): offset \(stream.pointee.chunkOffset): corrupt chunk skipped (malformed event at payload byte \(stream.pointee.position))")
-            stream.pointee.position = stream.pointee.payload.count
-            stream.pointee.hasHead = false
-            pendingStack = nil
-            pendingString = nil
-            hasPending = false
-        }
-        return ok
-    }
-
-    /// The list or bytes of the head event when it is a stack or string definition.
-    private var pendingStack: [UInt64]?
-    private var pendingString: [UInt8]?
-    private var hasPending = false
-    private var headDefinitions: [Int: (stack: [UInt64]?, string: [UInt8]?)] = [:]
-
-    @inline(__always)
-    private func argument(_ event: gotrace_event, _ index: Int) -> UInt64 {
-        withUnsafeBytes(of: event.arguments) { $0.load(fromByteOffset: index * 8, as: UInt64.self) }
     }
 
     func fill(_ batch: UnsafeMutableBufferPointer<gotrace_event>, definitions: DefinitionSink) -> Int {
@@ -378,38 +248,42 @@ final class FastEventSource: EventSource {
                 }
             }
             if best < 0 { break }
+            // Safety: best < streamCount.
+            let stream = streams + best
+            let machine = stream.pointee.machine
             repeat {
-                emit(best, into: batch, at: count, definitions: definitions)
+                // Safety: index < count ≤ runCapacity while hasHead (refill keeps it so).
+                let decoded = stream.pointee.decoded + stream.pointee.index
+                // Field by field into the batch, not through a stack copy (see EventBatchDecoder on store
+                // forwarding). Safety: count < batch.count; gotrace_event is a trivial C struct.
+                let event = batch.baseAddress! + count
+                event.pointee.kind = decoded.pointee.kind
+                event.pointee.argument_count = decoded.pointee.argumentCount
+                event.pointee.reserved0 = 0
+                event.pointee.reserved1 = 0
+                event.pointee.time_ns = nanoseconds(decoded.pointee.ticks)
+                event.pointee.machine = machine
+                event.pointee.proc = decoded.pointee.proc
+                event.pointee.goroutine = decoded.pointee.goroutine
+                event.pointee.arguments = decoded.pointee.arguments
                 count += 1
-            } while count < batch.count && streams[best].hasHead
-                && (second < 0 || streams[best].headTicks < secondTicks
-                    || streams[best].headTicks == secondTicks && best < second)
+                stream.pointee.index += 1
+                if stream.pointee.index == stream.pointee.count {
+                    if let definition = stream.pointee.definition {
+                        switch definition {
+                        case .string(let id, let bytes): definitions.defineString(id, bytes)
+                        case .stack(let id, let pcs): definitions.defineStack(id, pcs)
+                        }
+                    }
+                    refill(best)
+                } else {
+                    stream.pointee.headTicks = stream.pointee.decoded[stream.pointee.index].ticks
+                }
+            } while count < batch.count && stream.pointee.hasHead
+                && (second < 0 || stream.pointee.headTicks < secondTicks
+                    || stream.pointee.headTicks == secondTicks && best < second)
         }
         eventsRead += UInt64(count)
         return count
-    }
-
-    /// Moves stream `best`'s head into `batch[count]` (with its definition, if it is one) and decodes the next.
-    @inline(__always)
-    private func emit(_ best: Int, into batch: UnsafeMutableBufferPointer<gotrace_event>, at count: Int,
-                      definitions: DefinitionSink) {
-        do {
-            let event = streams[best].head
-            batch[count] = event
-            if event.kind == EventKind.string.rawValue || event.kind == EventKind.stack.rawValue {
-                let id = argument(event, 0)
-                if let pending = headDefinitions.removeValue(forKey: best) {
-                    if let stack = pending.stack { definitions.defineStack(id, stack) }
-                    if let string = pending.string { definitions.defineString(id, string) }
-                }
-            }
-            advance(best)
-            if hasPending {
-                headDefinitions[best] = (pendingStack, pendingString)
-                pendingStack = nil
-                pendingString = nil
-                hasPending = false
-            }
-        }
     }
 }

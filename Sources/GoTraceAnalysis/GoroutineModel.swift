@@ -19,8 +19,9 @@
 //
 // Memory: one 64-byte record per live goroutine. Ids below `denseLimit` — in practice all of them, the
 // runtime numbers goroutines from 1 — live in a flat array (an index, no hashing: this is the hottest
-// loop of `gotrace report`); larger ids in a dictionary from which ended goroutines are removed. The
-// array is bounded by the largest id seen (≤ 64 MiB), never by the number of events.
+// loop of `gotrace report`); larger ids in an open-addressing table (`SparseRecords`) from which ended
+// goroutines are removed. The array is bounded by the largest id seen (≤ 64 MiB), never by the number of
+// events.
 
 import CGoTracePlugin
 
@@ -46,6 +47,34 @@ enum State {
     static let dead = UInt8(GOTRACE_G_DEAD.rawValue)
 }
 
+/// The transitions derived from one batch. `apply` derives at most one per event, so a capacity of the batch
+/// size bounds it; a raw buffer because a Swift array's append checked uniqueness per transition (~1% of a
+/// report).
+struct TransitionBuffer {
+    let base: UnsafeMutablePointer<gotrace_transition>
+    let capacity: Int
+    var count = 0
+
+    init(capacity: Int) {
+        base = .allocate(capacity: max(1, capacity))
+        self.capacity = capacity
+    }
+
+    func deallocate() { base.deallocate() }
+
+    mutating func removeAll() { count = 0 }
+
+    @inline(__always)
+    mutating func append(_ transition: gotrace_transition) {
+        precondition(count < capacity, "TransitionBuffer: more transitions than events")
+        // Safety: count < capacity, inside the allocation; gotrace_transition is a trivial C struct.
+        (base + count).initialize(to: transition)
+        count += 1
+    }
+
+    var buffer: UnsafeBufferPointer<gotrace_transition> { UnsafeBufferPointer(start: base, count: count) }
+}
+
 /// "No goroutine / no P / unknown time" in ABI structs (GOTRACE_NONE in the header).
 let noID = UInt64.max
 
@@ -54,7 +83,7 @@ public final class GoroutineModel {
     static let denseLimit: UInt64 = 1 << 20
 
     private var dense: [GoroutineRecord] = []
-    private var sparse: [UInt64: GoroutineRecord] = [:]
+    private var sparse = SparseRecords()
     /// Goroutines seen and not ended.
     public private(set) var liveCount = 0
 
@@ -75,12 +104,12 @@ public final class GoroutineModel {
             }
             return body(&dense[index])
         }
-        return body(&sparse[id, default: GoroutineRecord()])
+        return sparse.withRecord(id, body)
     }
 
     /// Derives the transitions `event` causes and appends them to `transitions`.
     @inline(__always)
-    func apply(_ event: UnsafePointer<gotrace_event>, index: UInt32, into transitions: inout [gotrace_transition]) {
+    func apply(_ event: UnsafePointer<gotrace_event>, index: UInt32, into transitions: inout TransitionBuffer) {
         let kind = event.pointee.kind
         guard kind >= 16 && kind <= 29 else { return }  // only scheduling kinds change states
         let time = event.pointee.time_ns
@@ -139,7 +168,7 @@ public final class GoroutineModel {
 
     @inline(__always)
     private func move(_ goroutine: UInt64, to state: UInt8, reason: UInt8, stack: UInt64, other: UInt64,
-                      _ time: UInt64, _ index: UInt32, _ transitions: inout [gotrace_transition]) {
+                      _ time: UInt64, _ index: UInt32, _ transitions: inout TransitionBuffer) {
         let transition: gotrace_transition = withRecord(goroutine) { record in
             let from = record.state
             if from == State.unknown || from == State.dead { liveCount += 1 }
@@ -162,7 +191,7 @@ public final class GoroutineModel {
             if goroutine < GoroutineModel.denseLimit {
                 dense[Int(goroutine)] = GoroutineRecord(state: State.dead)
             } else {
-                sparse[goroutine] = nil
+                sparse.remove(goroutine)
             }
         }
     }
@@ -172,7 +201,7 @@ public final class GoroutineModel {
         if id < GoroutineModel.denseLimit {
             record = Int(id) < dense.count ? dense[Int(id)] : nil
         } else {
-            record = sparse[id]
+            record = sparse.record(id)
         }
         guard let record, record.state != State.unknown, record.state != State.dead else { return nil }
         return GoroutineModel.info(id, record)
@@ -183,8 +212,8 @@ public final class GoroutineModel {
         for (index, record) in dense.enumerated() where record.state != State.unknown && record.state != State.dead {
             body(GoroutineModel.info(UInt64(index), record))
         }
-        for id in sparse.keys.sorted() {
-            if let record = sparse[id], record.state != State.unknown, record.state != State.dead {
+        for id in sparse.ids.sorted() {
+            if let record = sparse.record(id), record.state != State.unknown, record.state != State.dead {
                 body(GoroutineModel.info(id, record))
             }
         }
@@ -196,5 +225,89 @@ public final class GoroutineModel {
             reason: record.state == State.waiting ? record.reason : 0, reserved0: 0, id: id, parent: record.parent,
             created_ns: record.createdNs, state_since_ns: record.sinceNs, creation_stack: record.creationStack,
             state_stack: record.stateStack, label: record.label)
+    }
+}
+
+/// Records of goroutines with ids at or above `GoroutineModel.denseLimit`: open addressing, linear probing,
+/// a power-of-two table at most half full, backward-shift removal (no tombstones, so the table follows the
+/// peak number of live goroutines). A long trace numbers its goroutines into the millions, so most of them
+/// land here; a `Dictionary` spent a SipHash per event on them (~6% of a report on a 100 M-event trace).
+/// (The plugins' `IdTable` in GoTracePluginKit is the same scheme; the host does not link the kit.)
+struct SparseRecords {
+    private var keys = [UInt64](repeating: 0, count: 16)
+    private var records = [GoroutineRecord](repeating: GoroutineRecord(), count: 16)
+    private var used = [Bool](repeating: false, count: 16)
+    private var count = 0
+
+    @inline(__always)
+    private func home(_ key: UInt64) -> Int {
+        // Fibonacci hashing: the top bits of key × 2^64/φ.
+        Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 32) & (keys.count - 1)
+    }
+
+    @inline(__always)
+    private func find(_ key: UInt64) -> (slot: Int, found: Bool) {
+        let mask = keys.count - 1
+        var slot = home(key)
+        while used[slot] {
+            if keys[slot] == key { return (slot, true) }
+            slot = (slot &+ 1) & mask
+        }
+        return (slot, false)
+    }
+
+    func record(_ id: UInt64) -> GoroutineRecord? {
+        let (slot, found) = find(id)
+        return found ? records[slot] : nil
+    }
+
+    var ids: [UInt64] { keys.indices.filter { used[$0] }.map { keys[$0] } }
+
+    /// `body` on the record of `id`, created (as `GoroutineRecord()`) if absent.
+    @inline(__always)
+    mutating func withRecord<R>(_ id: UInt64, _ body: (inout GoroutineRecord) -> R) -> R {
+        var (slot, found) = find(id)
+        if !found {
+            if (count + 1) * 2 > keys.count {
+                grow()
+                slot = find(id).slot
+            }
+            keys[slot] = id
+            records[slot] = GoroutineRecord()
+            used[slot] = true
+            count += 1
+        }
+        return body(&records[slot])
+    }
+
+    mutating func remove(_ id: UInt64) {
+        let (found, present) = find(id)
+        guard present else { return }
+        let mask = keys.count - 1
+        var hole = found
+        var next = (hole &+ 1) & mask
+        while used[next] {
+            // Move an entry back into the hole when the hole lies between its home slot and it.
+            let wanted = home(keys[next])
+            if (hole &- wanted) & mask <= (next &- wanted) & mask {
+                keys[hole] = keys[next]
+                records[hole] = records[next]
+                hole = next
+            }
+            next = (next &+ 1) & mask
+        }
+        used[hole] = false
+        count -= 1
+    }
+
+    private mutating func grow() {
+        let oldKeys = keys, oldRecords = records, oldUsed = used
+        keys = [UInt64](repeating: 0, count: oldKeys.count * 2)
+        records = [GoroutineRecord](repeating: GoroutineRecord(), count: oldKeys.count * 2)
+        used = [Bool](repeating: false, count: oldKeys.count * 2)
+        count = 0
+        for index in oldKeys.indices where oldUsed[index] {
+            withRecord(oldKeys[index]) { $0 = oldRecords[index] }
+        }
     }
 }

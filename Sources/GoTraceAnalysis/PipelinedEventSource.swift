@@ -17,8 +17,10 @@
 // The wrapped source is touched by the producer only until it reports the end; its counters and
 // diagnostics are read after the producer thread is joined.
 //
-// Rejected: decoding Ms in parallel (the merge by time needs every M's head; the second core is busy
-// with the consumer anyway), and a lock-free ring (one hand-off per 4096 events does not need one).
+// Loading the chunks (read, CRC, inflate) runs on a third thread behind the wrapped source
+// (ChunkPrefetcher, for FastEventSource), so the OS balances three stages over the two cores.
+// Rejected: decoding Ms in parallel (the merge by time needs every M's head), and a lock-free ring (one
+// hand-off per 4096 events does not need one).
 
 #if canImport(Glibc)
 import Glibc

@@ -4,7 +4,9 @@
 // `gotrace record`) or `GOTRACE_OUT` (compressed file). Everything is deterministic — the clock is
 // synthetic — so its output can serve as a golden trace.
 //
-// Usage: TraceFixtureEmitter [--rounds N] [--workload mixed|pingpong] [--exit N | --fatal | --sigkill]
+// Usage: TraceFixtureEmitter [--rounds N] [--workload mixed|pingpong] [--flush-every N] [--exit N | --fatal | --sigkill]
+//   --flush-every N   mixed: seal an M's chunk every N rounds (default 5: small chunks whose time ranges
+//                     overlap, in 8 KiB buffers); 0: only when full, in the runtime's 64 KiB buffers
 //   --exit N    finish the trace, then exit with status N
 //   --fatal     write about half the trace, then call fatalError (no end chunk)
 //   --sigkill   write about half the trace, then SIGKILL itself (no end chunk)
@@ -52,6 +54,7 @@ enum Ending { case exit(Int32), fatal, sigkill }
 var rounds = 12
 var ending = Ending.exit(0)
 var workload = "mixed"
+var flushEvery = 5
 var arguments = CommandLine.arguments.dropFirst()
 while let argument = arguments.popFirst() {
     switch argument {
@@ -60,6 +63,7 @@ while let argument = arguments.popFirst() {
     case "--fatal": ending = .fatal
     case "--sigkill": ending = .sigkill
     case "--workload": workload = arguments.popFirst() ?? workload
+    case "--flush-every": flushEvery = arguments.popFirst().flatMap { Int($0) } ?? flushEvery
     case "--benchmark-emit":
         benchmarkEmit(count: arguments.popFirst().flatMap { Int($0) } ?? 10_000_000)
         exit(0)
@@ -104,7 +108,9 @@ do {
 @MainActor
 final class SimulatedMachine {
     let id: UInt64
-    let buffer = TraceBuffer(capacity: TraceBuffer.minimumCapacity, baseTicks: startTicks)
+    /// Small buffers for the golden traces; the runtime's 64 KiB when chunks are sealed only when full.
+    let buffer = TraceBuffer(capacity: flushEvery == 0 ? TraceBuffer.defaultCapacity : TraceBuffer.minimumCapacity,
+                             baseTicks: startTicks)
     var sequence: UInt64 = 0
     init(id: UInt64) { self.id = id }
 
@@ -188,7 +194,7 @@ func mixedRound(_ round: Int) {
     waker.record { $0.emit(.end, at: tick(), child) }
     machine.record { $0.emit(.steal, at: tick(), proc, (proc + 1) % 3, UInt64(round % 4 + 1)) }
     // Flush one M now and then so the file holds chunks of different Ms whose time ranges overlap.
-    if round % 5 == 4 { machines[round % 2].flush() }
+    if flushEvery > 0 && round % flushEvery == flushEvery - 1 { machines[round % 2].flush() }
 }
 
 /// Two goroutines handing a value back and forth over unbuffered channels on one M: the workload the

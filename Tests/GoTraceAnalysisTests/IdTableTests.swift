@@ -1,0 +1,63 @@
+import GoTracePluginKit
+import Testing
+@testable import GoTraceAnalysis
+
+/// The open-addressing maps of the per-event paths (the plugins' `IdTable`, the model's `SparseRecords`)
+/// behave as a `Dictionary` does under random inserts, updates and removals — removal's backward shift
+/// included, which only shows with colliding keys, hence the small key ranges.
+@Suite struct IdTableTests {
+    /// SplitMix64: deterministic, so a failure reproduces.
+    struct Generator: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    @Test(arguments: [UInt64(64), 5_000, UInt64.max])
+    func idTableMatchesADictionary(keyRange: UInt64) {
+        var generator = Generator(state: keyRange)
+        var table = IdTable<UInt64>()
+        var reference: [UInt64: UInt64] = [:]
+        for step in 0..<20_000 {
+            let key = UInt64.random(in: 0...keyRange - 1, using: &generator) &* 0x1000  // addresses: low bits zero
+            switch UInt8.random(in: 0..<4, using: &generator) {
+            case 0, 1:
+                table[key] = UInt64(step)
+                reference[key] = UInt64(step)
+            case 2:
+                #expect(table.removeValue(forKey: key) == reference.removeValue(forKey: key))
+            default:
+                let holder = reference[key]
+                table.removeValue(forKey: key) { $0 % 2 == 0 }
+                if let holder, holder % 2 == 0 { reference[key] = nil }
+            }
+            #expect(table.count == reference.count)
+        }
+        for (key, value) in reference { #expect(table[key] == value) }
+        #expect(table[UInt64.max] == reference[UInt64.max])
+    }
+
+    @Test func sparseRecordsMatchADictionary() {
+        var generator = Generator(state: 7)
+        var records = SparseRecords()
+        var reference: [UInt64: UInt64] = [:]
+        for step in 0..<20_000 {
+            let id = GoroutineModel.denseLimit + UInt64.random(in: 0..<3_000, using: &generator)
+            if Bool.random(using: &generator) {
+                records.withRecord(id) { $0.label = UInt64(step) }
+                reference[id] = UInt64(step)
+            } else {
+                records.remove(id)
+                reference[id] = nil
+            }
+        }
+        #expect(Set(records.ids) == Set(reference.keys))
+        for (id, label) in reference { #expect(records.record(id)?.label == label) }
+        #expect(records.record(GoroutineModel.denseLimit + 5_000) == nil)
+    }
+}
