@@ -148,6 +148,8 @@ final class Scheduler: @unchecked Sendable {
     static let processorLimit = 1024
     /// Free goroutines and stacks a P keeps before handing the surplus to the global pools.
     static let localPoolLimit = 64
+    /// Pooled stacks in the global pool that keep their pages; beyond it, pooled stacks are released.
+    static let residentPoolLimit = 1024
 
     // Guarded by `lock`: the global queue, the idle lists, pools, the goroutine registry, the run.
     let lock: UnsafeMutablePointer<gort_lock_t>
@@ -169,7 +171,10 @@ final class Scheduler: @unchecked Sendable {
     /// at most one at a time, so the poller's interrupt always reaches the M it is meant for.
     @exclusivity(unchecked) private var pollerBusy = false
     @exclusivity(unchecked) private var freeGoroutines: [Goroutine] = []
-    @exclusivity(unchecked) private var freeStacks: [gort_stack_t] = []
+    /// Pooled stacks whose pages are resident (the most recent `residentPoolLimit`), and those the
+    /// shrinker released (StackShrinker.swift).
+    @exclusivity(unchecked) var freeStacks: [gort_stack_t] = []
+    @exclusivity(unchecked) var releasedStacks: [gort_stack_t] = []
     @exclusivity(unchecked) var allGoroutines: [Goroutine] = []
     @exclusivity(unchecked) private var allMachines: [Machine] = []
     @exclusivity(unchecked) var activeRun: RunCompletion?
@@ -195,8 +200,8 @@ final class Scheduler: @unchecked Sendable {
         runLock.initialize(to: gort_lock_t(state: 0))
         processors = .allocate(capacity: Self.processorLimit)
         processors.initialize(repeating: nil, count: Self.processorLimit)
-        // A stack slot of 256 KiB reserved per goroutine; only touched pages cost memory.
-        gort_stack_configure(256 * 1024, 24_000)
+        // Stacks start with 8 KiB accessible and grow on demand up to the limit (StackShrinker.swift).
+        gort_stack_configure(Self.initialStackBytes, Self.stackLimitFromEnvironment ?? Self.defaultStackLimit)
     }
 
     static var defaultProcessorCount: Int {
@@ -232,6 +237,7 @@ final class Scheduler: @unchecked Sendable {
     func setProcessorCount(_ requested: Int) {
         let count = max(1, min(requested, Self.processorLimit))
         gort_lock(lock)
+        let starting = !started
         started = true
         while processorsCreated.load(ordering: .relaxed) < count {
             let index = processorsCreated.load(ordering: .relaxed)
@@ -253,6 +259,7 @@ final class Scheduler: @unchecked Sendable {
             }
         }
         gort_unlock(lock)
+        if starting { startStackShrinker() }
         if count > old { wakeProcessor() }
     }
 
@@ -502,7 +509,7 @@ final class Scheduler: @unchecked Sendable {
     private func stack(for processor: Processor) -> gort_stack_t {
         if let stack = processor.freeStacks.popLast() { return stack }
         gort_lock(lock)
-        let pooled = freeStacks.popLast()
+        let pooled = freeStacks.popLast() ?? releasedStacks.popLast()
         gort_unlock(lock)
         if let pooled { return pooled }
         var stack = gort_stack_t()
@@ -521,6 +528,8 @@ final class Scheduler: @unchecked Sendable {
         }
         goroutine.status = .running
         machine.current = goroutine
+        // Copies the stack back if it was shrunk while parked.
+        gort_stack_will_run(goroutine.stack!.slot, UInt64(goroutine.id))
         let tracing = tracer.active.load(ordering: .relaxed)
         if tracing {
             // A goroutine may run long without a schedule point: start sampling before it runs.
@@ -541,6 +550,8 @@ final class Scheduler: @unchecked Sendable {
         machine.action = .none
         switch action {
         case .park:
+            // Before any lock is released: from then on a waker may resume the goroutine.
+            gort_stack_did_park(goroutine.stack!.slot, goroutine.context.pointee.stackPointer)
             let timer = goroutine.parkTimer
             goroutine.parkTimer = nil
             let single = goroutine.parkLock
@@ -577,12 +588,16 @@ final class Scheduler: @unchecked Sendable {
         if tracer.active.load(ordering: .relaxed) { tracer.emit(.end, UInt64(goroutine.id)) }
         let completion = goroutine.runCompletion
         if let stack = goroutine.stack {
+            gort_stack_retire(stack.slot)
             if processor.freeStacks.count < Self.localPoolLimit {
                 processor.freeStacks.append(stack)
             } else {
                 gort_lock(lock)
                 freeStacks.append(stack)
+                let surplus = freeStacks.count > Self.residentPoolLimit
                 gort_unlock(lock)
+                // A pool this large is left over from a burst: the shrinker returns its pages.
+                if surplus { gort_stack_shrinker_wake() }
             }
             goroutine.stack = nil
         }
@@ -959,6 +974,8 @@ private func machineMain(_ raw: UnsafeMutableRawPointer?) {
     // Safety: startMachine passed a retained Machine; that reference is kept for the M's life.
     let machine = Unmanaged<Machine>.fromOpaque(raw!).takeUnretainedValue()
     gort_tls_set_m(raw)
+    // Stack growth faults are handled on it: a goroutine at its guard has no stack left.
+    if !gort_signal_stack_install() { fatal("runtime: cannot install an alternate signal stack") }
     gort_thread_stack_bounds(&machine.threadStackLow, &machine.threadStackHigh)
     machine.processor = machine.nextProcessor
     machine.nextProcessor = nil

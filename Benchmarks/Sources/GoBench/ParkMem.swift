@@ -29,6 +29,7 @@ func parkMemBench(_ args: Arguments) {
     Runtime.sleep(for: .milliseconds(50))
     let spawn = ContinuousClock.now - start
     let (rss2, hwm2) = procStatusKiB()
+    let stacks = Runtime.stackStatistics
     for channel in channels {
         channel.send(1)
     }
@@ -44,5 +45,8 @@ func parkMemBench(_ args: Arguments) {
         ("rss_after_release_kib", .int(rss3)),
         ("hwm_parked_kib", .int(hwm2)),
         ("spawn_ms", .float(nanoseconds(spawn) / 1e6)),
+        ("stacks_shrunk", .int(stacks.shrunkStacks)),
+        ("shrunk_bytes_per_g", .float(Double(stacks.shrunkBytes) / Double(max(1, stacks.shrunkStacks)))),
+        ("stack_growths", .int(stacks.growths)),
     ])
 }
