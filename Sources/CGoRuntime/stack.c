@@ -83,6 +83,8 @@ enum {
     POOL_KEEP_BYTES = 64 * 1024,
     SIGNAL_STACK_BYTES = 256 * 1024,
 };
+// The largest limit: sizes are kept in 32-bit fields.
+#define LIMIT_CEILING ((size_t)1 << 30)
 
 enum {
     STATE_RUNNING = 0,  // running, runnable, or in a pool: the owner's
@@ -96,6 +98,7 @@ enum {
 
 typedef struct {
     void *copy;           // SHRUNK: the live bytes, `live` of them
+    uint64_t goroutine;   // the goroutine that last ran on the slot (for stack-shrink events)
     uint32_t live;        // PARKED..SHRUNK: bytes from the saved stack pointer to the top
     uint32_t accessible;  // read-write bytes at the top; 0 for an unguarded slot (all of it)
 } slot_info_t;
@@ -131,6 +134,9 @@ static struct sigaction previous_segv;
 
 static __thread uint32_t current_slot_plus_one __attribute__((tls_model("initial-exec"))) = 0;
 static __thread uint64_t current_goroutine __attribute__((tls_model("initial-exec"))) = 0;
+// Growth since the goroutine was switched in, for a stack-grow event at its switch-out.
+static __thread size_t grown_from __attribute__((tls_model("initial-exec"))) = 0;
+static __thread size_t grown_to __attribute__((tls_model("initial-exec"))) = 0;
 
 static size_t page_size(void) {
     static size_t cached = 0;
@@ -168,6 +174,7 @@ void gort_stack_configure(size_t initial, size_t limit) {
     if (atomic_load(&arena_count) == 0) {
         size_t page = page_size();
         initial_bytes = round_to_page(initial < 2 * page ? 2 * page : initial);
+        if (limit > LIMIT_CEILING) limit = LIMIT_CEILING;
         reserve_bytes = round_to_page(limit < initial_bytes ? initial_bytes : limit);
         atomic_store(&limit_bytes, reserve_bytes);
         size_t maps = read_max_map_count();
@@ -183,6 +190,7 @@ bool gort_stack_set_limit(size_t limit, size_t *previous) {
     pthread_mutex_lock(&arena_mutex);
     *previous = atomic_load(&limit_bytes);
     bool ok = true;
+    if (limit > LIMIT_CEILING) limit = LIMIT_CEILING;
     size_t rounded = round_to_page(limit < initial_bytes ? initial_bytes : limit);
     if (atomic_load(&arena_count) == 0) {
         reserve_bytes = rounded;
@@ -362,6 +370,8 @@ static bool grow_for_fault(uintptr_t address, uintptr_t stack_pointer) {
     while (grown < needed) grown *= 2;
     if (grown > limit) grown = limit;
     if (mprotect((void *)(top - grown), grown - info->accessible, PROT_READ | PROT_WRITE) != 0) return false;
+    if (grown_from == 0) grown_from = info->accessible;
+    grown_to = grown;
     info->accessible = (uint32_t)grown;
     atomic_fetch_add_explicit(&growths_total, 1, memory_order_relaxed);
     return true;
@@ -441,6 +451,8 @@ void gort_stack_will_run(uint32_t slot, uint64_t goroutine) {
     arena_t *arena = arena_of(slot, &index);
     current_slot_plus_one = slot + 1;
     current_goroutine = goroutine;
+    grown_from = 0;
+    arena->info[index].goroutine = goroutine;
     _Atomic uint64_t *state = &arena->states[index];
     uint64_t word = atomic_load_explicit(state, memory_order_acquire);
     for (;;) {
@@ -473,6 +485,15 @@ void gort_stack_will_run(uint32_t slot, uint64_t goroutine) {
             continue;
         }
     }
+}
+
+bool gort_stack_take_growth(uint64_t *goroutine, uint64_t *old_bytes, uint64_t *new_bytes) {
+    if (grown_from == 0) return false;
+    *goroutine = current_goroutine;
+    *old_bytes = grown_from;
+    *new_bytes = grown_to;
+    grown_from = 0;
+    return true;
 }
 
 void gort_stack_retire(uint32_t slot) {
@@ -513,7 +534,7 @@ typedef struct {
     uint64_t words[SHRINK_BATCH];
 } batch_t;
 
-static void flush_batch(batch_t *batch) {
+static void flush_batch(batch_t *batch, gort_shrink_visitor visitor, void *context) {
     if (batch->count == 0) return;
     arena_t *arena = batch->arena;
     size_t last = batch->first + batch->count - 1;
@@ -525,10 +546,19 @@ static void flush_batch(batch_t *batch) {
         // Release: the copy before SHRUNK (partner: the acquire CAS in gort_stack_will_run).
         atomic_store_explicit(&arena->states[batch->first + i], word, memory_order_release);
     }
+    if (visitor) {
+        for (size_t i = 0; i < batch->count; i++) {
+            // Read before publishing SHRUNK would be tidier, but these fields change only when the
+            // goroutine runs again, and a stale pair in a trace event is harmless.
+            const slot_info_t *info = &arena->info[batch->first + i];
+            uint64_t old_bytes = info->accessible ? info->accessible : round_to_page(info->live);
+            visitor(context, info->goroutine, old_bytes, info->live);
+        }
+    }
     batch->count = 0;
 }
 
-size_t gort_stack_shrink_idle(int64_t min_idle_ns, int64_t *next_due) {
+size_t gort_stack_shrink_idle(int64_t min_idle_ns, int64_t *next_due, gort_shrink_visitor visitor, void *context) {
     pthread_mutex_lock(&shrink_mutex);
     atomic_store(&park_seen, 0);
     int64_t now = coarse_now();
@@ -545,21 +575,21 @@ size_t gort_stack_shrink_idle(int64_t min_idle_ns, int64_t *next_due) {
         for (size_t index = 0; index < ARENA_SLOTS; index++) {
             uint64_t word = atomic_load_explicit(&arena->states[index], memory_order_relaxed);
             if ((word & STATE_KIND_MASK) != STATE_PARKED) {
-                if (batch.count) flush_batch(&batch);
+                if (batch.count) flush_batch(&batch, visitor, context);
                 continue;
             }
             int64_t since = (int64_t)(word >> 3);
             if (now - since < min_idle_ns) {
                 arena->young++;
                 if (since + min_idle_ns < earliest) earliest = since + min_idle_ns;
-                if (batch.count) flush_batch(&batch);
+                if (batch.count) flush_batch(&batch, visitor, context);
                 continue;
             }
-            if (batch.count && (batch.first + batch.count != index || batch.count == SHRINK_BATCH)) flush_batch(&batch);
+            if (batch.count && (batch.first + batch.count != index || batch.count == SHRINK_BATCH)) flush_batch(&batch, visitor, context);
             if (!atomic_compare_exchange_strong_explicit(&arena->states[index], &word,
                                                          (word & ~(uint64_t)STATE_KIND_MASK) | STATE_SHRINKING,
                                                          memory_order_acquire, memory_order_relaxed)) {
-                if (batch.count) flush_batch(&batch);
+                if (batch.count) flush_batch(&batch, visitor, context);
                 continue;  // resumed meanwhile
             }
             slot_info_t *info = &arena->info[index];
@@ -568,7 +598,7 @@ size_t gort_stack_shrink_idle(int64_t min_idle_ns, int64_t *next_due) {
             if (copy == NULL) {
                 atomic_store_explicit(&arena->states[index], word, memory_order_release);  // stays PARKED
                 arena->young++;  // retried next pass
-                if (batch.count) flush_batch(&batch);
+                if (batch.count) flush_batch(&batch, visitor, context);
                 continue;
             }
             // Safety: the goroutine is parked and its state is SHRINKING, so nobody runs or reads
@@ -582,7 +612,7 @@ size_t gort_stack_shrink_idle(int64_t min_idle_ns, int64_t *next_due) {
             atomic_fetch_add(&shrunk_bytes_now, info->live);
             atomic_fetch_add(&shrinks_total, 1);
         }
-        flush_batch(&batch);
+        flush_batch(&batch, visitor, context);
     }
     pthread_mutex_unlock(&shrink_mutex);
     if (next_due) *next_due = earliest == INT64_MAX ? -1 : earliest;

@@ -545,7 +545,13 @@ final class Scheduler: @unchecked Sendable {
         gort_context_switch(machine.g0StackPointer, goroutine.context.pointee.stackPointer)
         swift_task_exitThreadLocalContext(goroutine.exclusivityState)
         machine.current = nil
-        if tracing { gort_profile_set_context(0, machine.threadStackLow, machine.threadStackHigh) }
+        if tracing {
+            gort_profile_set_context(0, machine.threadStackLow, machine.threadStackHigh)
+            var grownGoroutine: UInt64 = 0, oldSize: UInt64 = 0, newSize: UInt64 = 0
+            if gort_stack_take_growth(&grownGoroutine, &oldSize, &newSize) {
+                tracer.emit(.stackGrow, grownGoroutine, oldSize, newSize)
+            }
+        }
         let action = machine.action
         machine.action = .none
         switch action {

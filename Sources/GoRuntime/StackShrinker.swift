@@ -12,6 +12,7 @@
 //   - the global pool keeps the pages of the 1,024 most recently freed stacks; the shrinker returns
 //     those of older ones (a burst of a million goroutines would otherwise leave a page each).
 import CGoRuntime
+import GoTrace
 
 extension Scheduler {
     /// Accessible bytes of a fresh stack: two pages, most goroutines never need a third.
@@ -38,7 +39,9 @@ extension Scheduler {
     @discardableResult
     func shrinkIdleStacks() -> (shrunk: Int, nextDue: Int64?) {
         var due: Int64 = -1
-        let shrunk = gort_stack_shrink_idle(Self.stackIdleNanoseconds, &due)
+        let visitor: gort_shrink_visitor? = tracer.active.load(ordering: .relaxed)
+            ? { _, goroutine, old, new in tracer.emit(.stackShrink, goroutine, old, new) } : nil
+        let shrunk = gort_stack_shrink_idle(Self.stackIdleNanoseconds, &due, visitor, nil)
         return (Int(shrunk), due >= 0 ? due : nil)
     }
 

@@ -162,6 +162,31 @@ struct StackTests {
         #expect(outcome.intact, "locals and pointers into the goroutine's own stack survived")
     }
 
+    @Test("a trace records stack-grow and stack-shrink events")
+    func traceEvents() async throws {
+        // A separate process: tracing is process-wide, and other tests run meanwhile.
+        await #expect(processExitsWith: .exitCode(0)) {
+            let seen = Atomic<Int>(0)  // bit 0: a stack grew, bit 1: one shrank
+            Trace.setEventConsumer { event in
+                if event.kind == "stack-grow", event.arguments[2] > event.arguments[1] { seen.bitwiseOr(1, ordering: .relaxed) }
+                if event.kind == "stack-shrink", event.arguments[2] < event.arguments[1] { seen.bitwiseOr(2, ordering: .relaxed) }
+            }
+            try? Trace.start(to: "/tmp/gotrace-stack-events-\(getpid()).gtrace")
+            Runtime.run(maxProcs: 2) {
+                let done = Channel<Int>(capacity: 1)
+                go { done.send(deepRecursion(100, seed: 3)) }
+                _ = done.receive()
+                let wake = Channel<Int>()
+                go { _ = wake.receive() }
+                for _ in 0..<500 where seen.load(ordering: .relaxed) & 2 == 0 { Runtime.sleep(for: .milliseconds(10)) }
+                wake.send(1)
+            }
+            Trace.stop()
+            unlink("/tmp/gotrace-stack-events-\(getpid()).gtrace")
+            exit(seen.load(ordering: .relaxed) == 3 ? 0 : 1)
+        }
+    }
+
     @Test("1,000,000 goroutines park at once and are all released")
     func millionParked() {
         let count = 1_000_000

@@ -87,7 +87,13 @@ void gort_stack_shrinker_wake(void);
 /// One shrink pass: shrinks every stack parked for at least `min_idle_ns`. Returns how many it
 /// shrank; `next_due` gets the time (coarse monotonic clock) at which the youngest parked stack
 /// seen becomes old enough, or -1 when none is waiting. Serialised internally.
-size_t gort_stack_shrink_idle(int64_t min_idle_ns, int64_t *next_due);
+/// `visitor` (may be NULL) hears of each stack shrunk: its goroutine, the bytes it had read-write
+/// before, and the bytes its heap copy keeps.
+typedef void (*gort_shrink_visitor)(void *context, uint64_t goroutine, uint64_t old_bytes, uint64_t new_bytes);
+size_t gort_stack_shrink_idle(int64_t min_idle_ns, int64_t *next_due, gort_shrink_visitor visitor, void *context);
+/// On g0 after a goroutine switched out: whether its stack grew while it ran, and from and to what
+/// size (once; for the trace's stack-grow event).
+bool gort_stack_take_growth(uint64_t *goroutine, uint64_t *old_bytes, uint64_t *new_bytes);
 /// The shrinker's sleep: until `until_ns` (coarse monotonic), or with -1 until a goroutine parks.
 void gort_stack_shrinker_sleep(int64_t until_ns);
 /// Walks a parked goroutine's stack (shrunk or not), pinning it meanwhile. 0 if it runs again.
