@@ -35,7 +35,8 @@
 // Parking (the protocol every blocking operation uses, Go's gopark):
 //   1. the goroutine takes the lock of what it waits on, enqueues its wait record, marks itself
 //      waiting and names the lock(s) in `park`;
-//   2. it switches to g0; only now, off its stack, does g0 release the lock(s) and arm its timer;
+//   2. it switches to g0; only now, off its stack, does g0 mark the stack parked (from then on the
+//      stack shrinker may copy it out: CGoRuntime/stack.c), then release the lock(s) and arm its timer;
 //   3. a waker dequeues the record under that lock and calls `ready`, which puts the goroutine on
 //      a run queue. Because step 2 unlocks only after the switch, no one can run a goroutine that
 //      is still on its way off its stack.

@@ -69,8 +69,9 @@ extension Scheduler {
 
     /// Starts the thread that runs the shrink passes. Called once, when the scheduler starts.
     func startStackShrinker() {
-        // 64 KiB: the loop itself needs a few hundred bytes.
-        let rc = gort_thread_create(stackShrinkerMain, nil, 64 * 1024)
+        // 256 KiB: the pass needs little, but while tracing it emits events, which may compress a
+        // full chunk (zlib) on this stack.
+        let rc = gort_thread_create(stackShrinkerMain, nil, 256 * 1024)
         if rc != 0 { fatal("runtime: cannot create the stack shrinker thread (error \(rc))") }
     }
 }
