@@ -269,8 +269,8 @@ bool gort_stack_alloc(gort_stack_t *out) {
         budget_warned = true;
         static const char message[] =
             "gotrace runtime: warning: the guard-page budget is used up (each guarded goroutine stack costs "
-            "two mappings and vm.max_map_count limits them); new goroutine stacks run without a guard and "
-            "cannot grow on demand safely. Raise the limit with `sysctl -w vm.max_map_count=N`.\n";
+            "two mappings and vm.max_map_count limits them); new goroutine stacks run without a guard, so "
+            "an overflow of one goes undetected. Raise the limit with `sysctl -w vm.max_map_count=N`.\n";
         gort_write_all(2, message, sizeof message - 1);
     }
     arena->info[index].accessible = guarded ? (uint32_t)initial_bytes : 0;
@@ -686,6 +686,8 @@ size_t gort_stack_capture_parked(uint32_t slot, uint64_t *pcs, size_t max) {
     // Release: our reads before the unpin (partner: the acquire load in gort_stack_will_run).
     atomic_store_explicit(state, (word & ~(uint64_t)STATE_KIND_MASK) | (pinned == STATE_PINNED_SHRUNK ? STATE_SHRUNK : STATE_PARKED),
                           memory_order_release);
+    // A scan that skipped the pinned slot must come back to it.
+    if (pinned == STATE_PINNED_PARKED) atomic_store_explicit(&arena->dirty, 1, memory_order_relaxed);
     return count;
 }
 

@@ -139,7 +139,12 @@ extension Runtime {
         _ = scheduler  // its initialisation applies the default and GOTRACE_MAX_STACK: it must come first
         var previous = 0
         let accepted = gort_stack_set_limit(bytes, &previous)
-        precondition(accepted, "setMaxStackSize: \(bytes) bytes exceeds the \(previous)-byte reservation made when the first goroutine started")
+        if !accepted {
+            var raw = gort_stack_statistics_t()
+            gort_stack_statistics(&raw)
+            preconditionFailure(
+                "setMaxStackSize: \(bytes) bytes exceeds the \(raw.reserve)-byte reservation made when the first goroutine started")
+        }
         return Int(previous)
     }
 
