@@ -39,10 +39,11 @@
 //
 // Each slot has one atomic state word, (time << 3) | kind, so that the shrinker, the M that
 // resumes the goroutine and the tracer agree without a lock. The protocol:
-//   1. the goroutine switches to g0; g0 calls gort_stack_did_park (RUNNING → PARKED, with the
-//      park time) BEFORE it releases the park locks, so no waker can resume it before that store;
-//   2. the shrinker claims a PARKED slot old enough by CAS (→ SHRINKING), copies and releases it,
-//      and publishes SHRUNK with a release store;
+//   1. the goroutine switches to g0; g0 calls gort_stack_did_park (RUNNING → PARKED) BEFORE it
+//      releases the park locks, so no waker can resume it before that store;
+//   2. the shrinker stamps a PARKED slot with the time when it first sees it (by CAS, so a slot
+//      resumed meanwhile is left alone); once the stamp is old enough it claims the slot by CAS
+//      (→ SHRINKING), copies and releases it, and publishes SHRUNK with a release store;
 //   3. the M that will run the goroutine calls gort_stack_will_run: PARKED → RUNNING by CAS, or
 //      SHRUNK → RUNNING and copies back; it spins while the slot is SHRINKING or PINNED (a copy of
 //      at most SHRINK_BATCH stacks and one madvise);
@@ -150,8 +151,8 @@ static size_t round_to_page(size_t bytes) {
 }
 
 static int64_t coarse_now(void) {
-    // ~4 ms resolution, a few nanoseconds per call: plenty for a 10 ms idleness threshold, and
-    // it is read at every park.
+    // ~4 ms resolution, ~10 ns a call (CLOCK_MONOTONIC costs ~60 ns in this VM): plenty for a
+    // 10 ms idleness threshold.
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
@@ -438,7 +439,9 @@ void gort_stack_did_park(uint32_t slot, const void *saved_sp) {
     arena_t *arena = arena_of(slot, &index);
     uintptr_t top = (uintptr_t)slot_top(arena, index);
     arena->info[index].live = (uint32_t)(top - (uintptr_t)saved_sp);
-    uint64_t word = ((uint64_t)coarse_now() << 3) | STATE_PARKED;
+    // No time yet: the shrinker stamps the slot when it first sees it parked, which keeps a clock
+    // read off this path (every park pays it; goroutines parked for microseconds are never seen).
+    uint64_t word = STATE_PARKED;
     // Release: the stack's bytes and `live` before the state (partner: the shrinker's CAS).
     atomic_store_explicit(&arena->states[index], word, memory_order_release);
     if (atomic_load_explicit(&arena->dirty, memory_order_relaxed) == 0)
@@ -579,6 +582,17 @@ size_t gort_stack_shrink_idle(int64_t min_idle_ns, int64_t *next_due, gort_shrin
                 continue;
             }
             int64_t since = (int64_t)(word >> 3);
+            if (since == 0) {
+                // First sighting: stamp it (a failed CAS means it resumed meanwhile).
+                if (atomic_compare_exchange_strong_explicit(&arena->states[index], &word,
+                                                            ((uint64_t)now << 3) | STATE_PARKED,
+                                                            memory_order_relaxed, memory_order_relaxed)) {
+                    arena->young++;
+                    if (now + min_idle_ns < earliest) earliest = now + min_idle_ns;
+                }
+                if (batch.count) flush_batch(&batch, visitor, context);
+                continue;
+            }
             if (now - since < min_idle_ns) {
                 arena->young++;
                 if (since + min_idle_ns < earliest) earliest = since + min_idle_ns;
