@@ -434,6 +434,13 @@ void gort_stack_shrinker_wake(void) {
     }
 }
 
+// A shrink batch takes microseconds, but the shrinker may be preempted in the middle of one:
+// spin a little, then give the CPU away (to it, if it waits for this CPU).
+static void wait_briefly(unsigned *spins) {
+    if (++*spins < 100) gort_cpu_relax();
+    else gort_os_yield();
+}
+
 void gort_stack_did_park(uint32_t slot, const void *saved_sp) {
     size_t index;
     arena_t *arena = arena_of(slot, &index);
@@ -458,6 +465,7 @@ void gort_stack_will_run(uint32_t slot, uint64_t goroutine) {
     arena->info[index].goroutine = goroutine;
     _Atomic uint64_t *state = &arena->states[index];
     uint64_t word = atomic_load_explicit(state, memory_order_acquire);
+    unsigned spins = 0;
     for (;;) {
         switch (word & STATE_KIND_MASK) {
         case STATE_RUNNING:
@@ -483,7 +491,7 @@ void gort_stack_will_run(uint32_t slot, uint64_t goroutine) {
             }
             continue;
         default:  // SHRINKING or PINNED: a short copy is under way
-            gort_cpu_relax();
+            wait_briefly(&spins);
             word = atomic_load_explicit(state, memory_order_acquire);
             continue;
         }
@@ -670,13 +678,14 @@ size_t gort_stack_capture_parked(uint32_t slot, uint64_t *pcs, size_t max) {
     arena_t *arena = arena_of(slot, &index);
     _Atomic uint64_t *state = &arena->states[index];
     uint64_t word = atomic_load_explicit(state, memory_order_acquire);
+    unsigned spins = 0;
     uint64_t pinned;
     for (;;) {
         uint64_t kind = word & STATE_KIND_MASK;
         if (kind == STATE_PARKED) pinned = STATE_PINNED_PARKED;
         else if (kind == STATE_SHRUNK) pinned = STATE_PINNED_SHRUNK;
         else if (kind == STATE_SHRINKING) {
-            gort_cpu_relax();
+            wait_briefly(&spins);
             word = atomic_load_explicit(state, memory_order_acquire);
             continue;
         } else return 0;  // running again, or pinned by another reader
