@@ -17,7 +17,8 @@ ROWS = [
     ("pingpong", "ns_per_op", "pingpong", "ns/round trip", 0.5),
     ("ring", "ns_per_op", "ring", "ns/hop", 0.5),
     ("workers", "ns_per_op", "workers", "ns/job", 1.0),
-    ("parkmem", "bytes_per_g", "parkmem", "RSS B/parked goroutine", None),
+    # The issue's target is absolute, ≤ 1,200 B per long-parked goroutine; against Go 1.19's 2,710 B that is 0.44.
+    ("parkmem", "bytes_per_g", "parkmem", "RSS B/parked goroutine", 0.44),
 ]
 SECONDARY = [
     ("spawn", "peak_rss_kib", "spawn peak RSS", "KiB"),

@@ -37,6 +37,10 @@ int gort_epoll_wait(int epfd, uint32_t *events, uint64_t *data, int max, int64_t
     // 128 is what one wait drains at most; callers pass max <= 128.
     struct epoll_event buffer[128];
     if (max > 128) max = 128;
+    // The kernel's writes into a goroutine stack's guard fail with EFAULT instead of growing it
+    // (stack.c): touch the buffer's pages from user space first, in case this runs on one.
+    for (size_t offset = 0; offset < sizeof buffer; offset += 4096) ((volatile char *)buffer)[offset] = 0;
+    ((volatile char *)buffer)[sizeof buffer - 1] = 0;
     int n;
     int pwait2 = __atomic_load_n(&have_pwait2, __ATOMIC_RELAXED);
     if (timeout_ns > 0 && pwait2 != 0) {

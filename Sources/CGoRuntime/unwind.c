@@ -116,13 +116,17 @@ static void (*crash_handler)(int) = NULL;
 static struct sigaction previous_actions[32];
 static const int crash_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGABRT};
 
+void gort_run_crash_hook(int signal) {
+    void (*handler)(int) = __atomic_exchange_n(&crash_handler, NULL, __ATOMIC_ACQ_REL);
+    // Cleared before the call: a crash inside the handler must not recurse.
+    if (handler) handler(signal);
+}
+
 static void on_crash(int signal, siginfo_t *info, void *context) {
-    (void)context;
-    if (crash_handler) {
-        void (*handler)(int) = crash_handler;
-        crash_handler = NULL;  // a crash inside the handler must not recurse
-        handler(signal);
-    }
+    // A goroutine's stack growing into its guard is no crash (stack.c); this handler may have been
+    // installed above the growth handler, so it asks first.
+    if (gort_stack_handle_fault(signal, info, context)) return;
+    gort_run_crash_hook(signal);
     // Hand the signal to whoever was there before (Swift's backtracer, or the default action).
     // A fault re-executes the faulting instruction on return and so reaches it with its original
     // context; a signal sent by kill or raise (si_code <= 0) must be raised again.

@@ -35,7 +35,8 @@
 // Parking (the protocol every blocking operation uses, Go's gopark):
 //   1. the goroutine takes the lock of what it waits on, enqueues its wait record, marks itself
 //      waiting and names the lock(s) in `park`;
-//   2. it switches to g0; only now, off its stack, does g0 release the lock(s) and arm its timer;
+//   2. it switches to g0; only now, off its stack, does g0 mark the stack parked (from then on the
+//      stack shrinker may copy it out: CGoRuntime/stack.c), then release the lock(s) and arm its timer;
 //   3. a waker dequeues the record under that lock and calls `ready`, which puts the goroutine on
 //      a run queue. Because step 2 unlocks only after the switch, no one can run a goroutine that
 //      is still on its way off its stack.
@@ -156,6 +157,8 @@ final class Scheduler: @unchecked Sendable {
     static let processorLimit = 1024
     /// Free goroutines and stacks a P keeps before handing the surplus to the global pools.
     static let localPoolLimit = 64
+    /// Pooled stacks in the global pool that keep their pages; beyond it, pooled stacks are released.
+    static let residentPoolLimit = 1024
 
     // Guarded by `lock`: the global queue, the idle lists, pools, the goroutine registry, the run.
     let lock: UnsafeMutablePointer<gort_lock_t>
@@ -177,7 +180,10 @@ final class Scheduler: @unchecked Sendable {
     /// at most one at a time, so the poller's interrupt always reaches the M it is meant for.
     @exclusivity(unchecked) private var pollerBusy = false
     @exclusivity(unchecked) private var freeGoroutines: [Goroutine] = []
-    @exclusivity(unchecked) private var freeStacks: [gort_stack_t] = []
+    /// Pooled stacks whose pages are resident (the most recent `residentPoolLimit`), and those the
+    /// shrinker released (StackShrinker.swift).
+    @exclusivity(unchecked) var freeStacks: [gort_stack_t] = []
+    @exclusivity(unchecked) var releasedStacks: [gort_stack_t] = []
     @exclusivity(unchecked) var allGoroutines: [Goroutine] = []
     @exclusivity(unchecked) private var allMachines: [Machine] = []
     @exclusivity(unchecked) var activeRun: RunCompletion?
@@ -203,8 +209,8 @@ final class Scheduler: @unchecked Sendable {
         runLock.initialize(to: gort_lock_t(state: 0))
         processors = .allocate(capacity: Self.processorLimit)
         processors.initialize(repeating: nil, count: Self.processorLimit)
-        // A stack slot of 256 KiB reserved per goroutine; only touched pages cost memory.
-        gort_stack_configure(256 * 1024, 24_000)
+        // Stacks start with 8 KiB accessible and grow on demand up to the limit (StackShrinker.swift).
+        gort_stack_configure(Self.initialStackBytes, Self.stackLimitFromEnvironment ?? Self.defaultStackLimit)
     }
 
     static var defaultProcessorCount: Int {
@@ -240,6 +246,7 @@ final class Scheduler: @unchecked Sendable {
     func setProcessorCount(_ requested: Int) {
         let count = max(1, min(requested, Self.processorLimit))
         gort_lock(lock)
+        let starting = !started
         started = true
         while processorsCreated.load(ordering: .relaxed) < count {
             let index = processorsCreated.load(ordering: .relaxed)
@@ -262,6 +269,7 @@ final class Scheduler: @unchecked Sendable {
         }
         gort_unlock(lock)
         monitor.startOnce()
+        if starting { startStackShrinker() }
         if count > old { wakeProcessor() }
     }
 
@@ -511,7 +519,7 @@ final class Scheduler: @unchecked Sendable {
     private func stack(for processor: Processor) -> gort_stack_t {
         if let stack = processor.freeStacks.popLast() { return stack }
         gort_lock(lock)
-        let pooled = freeStacks.popLast()
+        let pooled = freeStacks.popLast() ?? releasedStacks.popLast()
         gort_unlock(lock)
         if let pooled { return pooled }
         var stack = gort_stack_t()
@@ -530,6 +538,8 @@ final class Scheduler: @unchecked Sendable {
         }
         goroutine.status = .running
         machine.current = goroutine
+        // Copies the stack back if it was shrunk while parked.
+        gort_stack_will_run(goroutine.stack!.slot, UInt64(goroutine.id))
         let tracing = tracer.active.load(ordering: .relaxed)
         if tracing {
             // A goroutine may run long without a schedule point: start sampling before it runs.
@@ -549,11 +559,19 @@ final class Scheduler: @unchecked Sendable {
         swift_task_exitThreadLocalContext(goroutine.exclusivityState)
         gort_preempt_switch_out(machine.preemption.state)
         machine.current = nil
-        if tracing { gort_profile_set_context(0, machine.threadStackLow, machine.threadStackHigh) }
+        if tracing {
+            gort_profile_set_context(0, machine.threadStackLow, machine.threadStackHigh)
+            var grownGoroutine: UInt64 = 0, oldSize: UInt64 = 0, newSize: UInt64 = 0
+            if gort_stack_take_growth(&grownGoroutine, &oldSize, &newSize) {
+                tracer.emit(.stackGrow, grownGoroutine, oldSize, newSize)
+            }
+        }
         let action = machine.action
         machine.action = .none
         switch action {
         case .park:
+            // Before any lock is released: from then on a waker may resume the goroutine.
+            gort_stack_did_park(goroutine.stack!.slot, goroutine.context.pointee.stackPointer)
             let timer = goroutine.parkTimer
             goroutine.parkTimer = nil
             let single = goroutine.parkLock
@@ -600,12 +618,16 @@ final class Scheduler: @unchecked Sendable {
         if tracer.active.load(ordering: .relaxed) { tracer.emit(.end, UInt64(goroutine.id)) }
         let completion = goroutine.runCompletion
         if let stack = goroutine.stack {
+            gort_stack_retire(stack.slot)
             if processor.freeStacks.count < Self.localPoolLimit {
                 processor.freeStacks.append(stack)
             } else {
                 gort_lock(lock)
                 freeStacks.append(stack)
+                let surplus = freeStacks.count > Self.residentPoolLimit
                 gort_unlock(lock)
+                // A pool this large is left over from a burst: the shrinker returns its pages.
+                if surplus { gort_stack_shrinker_wake() }
             }
             goroutine.stack = nil
         }
@@ -996,6 +1018,8 @@ private func machineMain(_ raw: UnsafeMutableRawPointer?) {
     let machine = Unmanaged<Machine>.fromOpaque(raw!).takeUnretainedValue()
     gort_tls_set_m(raw)
     gort_preempt_bind_thread(machine.preemption.state)
+    // Stack growth faults are handled on it: a goroutine at its guard has no stack left.
+    if !gort_signal_stack_install() { fatal("runtime: cannot install an alternate signal stack") }
     gort_thread_stack_bounds(&machine.threadStackLow, &machine.threadStackHigh)
     machine.processor = machine.nextProcessor
     machine.nextProcessor = nil

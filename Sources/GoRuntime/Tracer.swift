@@ -588,11 +588,10 @@ final class Tracer: @unchecked Sendable {
             var stack: UInt64 = 0
             if goroutine === current {
                 stack = captureStack()
-            } else if goroutine.status == .waiting, let slot = goroutine.stack,
-                      let sp = goroutine.context.pointee.stackPointer {
+            } else if goroutine.status == .waiting, let slot = goroutine.stack {
+                // Pins the stack (it may be shrunk, or being shrunk, meanwhile): see stack.c.
                 stack = withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 32) { pcs in
-                    let count = gort_capture_suspended_stack(
-                        sp, pcs.baseAddress, 32, UInt(bitPattern: slot.base), UInt(bitPattern: slot.top))
+                    let count = gort_stack_capture_parked(slot.slot, pcs.baseAddress, 32)
                     return stackID(UnsafeBufferPointer(rebasing: pcs[0..<count]))
                 }
             }

@@ -3,7 +3,8 @@
 // The channels are allocated first and their RSS is reported apart (bytes_per_g excludes them,
 // bytes_per_g_incl_chan includes them). The peer also prints stack_inuse_bytes_per_g from Go's MemStats and
 // calls runtime.GC() around the run; GoRuntime has no such statistic and Swift frees by reference counting,
-// so neither has a counterpart here.
+// so neither has a counterpart here. Ours adds what its stacks did by the time RSS was read (stacks shrunk, the
+// live bytes their heap copies keep on average, growth faults) and the page tables' size (VmPTE, outside RSS).
 import GoRuntime
 
 func parkMemBench(_ args: Arguments) {
@@ -29,6 +30,8 @@ func parkMemBench(_ args: Arguments) {
     Runtime.sleep(for: .milliseconds(50))
     let spawn = ContinuousClock.now - start
     let (rss2, hwm2) = procStatusKiB()
+    let stacks = Runtime.stackStatistics
+    let pageTables = pageTableKiB()
     for channel in channels {
         channel.send(1)
     }
@@ -44,5 +47,9 @@ func parkMemBench(_ args: Arguments) {
         ("rss_after_release_kib", .int(rss3)),
         ("hwm_parked_kib", .int(hwm2)),
         ("spawn_ms", .float(nanoseconds(spawn) / 1e6)),
+        ("stacks_shrunk", .int(stacks.shrunkStacks)),
+        ("page_tables_parked_kib", .int(pageTables)),
+        ("shrunk_bytes_per_g", .float(Double(stacks.shrunkBytes) / Double(max(1, stacks.shrunkStacks)))),
+        ("stack_growths", .int(stacks.growths)),
     ])
 }

@@ -55,6 +55,19 @@ func procStatusKiB() -> (rss: Int, hwm: Int) {
     return (rss, hwm)
 }
 
+/// The process's page tables (VmPTE), in KiB: not part of RSS, but memory all the same.
+func pageTableKiB() -> Int {
+    guard let file = fopen("/proc/self/status", "r") else { return -1 }
+    defer { fclose(file) }
+    var buffer = [CChar](repeating: 0, count: 256)
+    while fgets(&buffer, Int32(buffer.count), file) != nil {
+        let line = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" })
+        if fields.count >= 2, fields[0] == "VmPTE:", let value = Int(fields[1]) { return value }
+    }
+    return -1
+}
+
 /// Median of `xs` (mean of the middle two for an even count), 0 for none: the peer's `res.Median`.
 func median(_ xs: [Double]) -> Double {
     let sorted = xs.sorted()

@@ -36,22 +36,80 @@ void gort_context_switch(void **save_sp, void *load_sp);
 /// first switch to the returned stack pointer calls `entry(arg)`. `entry` must never return.
 void *gort_context_make(void *stack_top, void (*entry)(void *), void *arg);
 
-// ---------------------------------------------------------------- stack arena
-// Stacks are slots carved out of large MAP_NORESERVE arenas: untouched pages cost no memory.
+// ---------------------------------------------------------------- stack arena (stack.c)
+// Each stack is a slot of reserved address space (a large MAP_NORESERVE arena, not a mapping per
+// stack) that grows on demand and is shrunk while its goroutine is parked for long. The design,
+// the guard budget and the shrink protocol are described at the top of stack.c.
 typedef struct {
-    void *base;   // lowest address of the slot (the guard page, when it has one)
-    void *top;    // one past the highest usable byte; 16-byte aligned
-    size_t size;  // slot size in bytes
-    bool guarded; // whether the lowest page is PROT_NONE
+    void *base;     // lowest address of the slot (its permanent guard gap, when guarded)
+    void *top;      // one past the highest usable byte; 16-byte aligned
+    uint32_t slot;  // the slot's number, which names it in the calls below
+    bool guarded;   // whether the slot grows on demand behind a PROT_NONE guard
 } gort_stack_t;
 
-/// Sets the slot size (rounded up to pages) and the guard budget; call before the first stack.
-void gort_stack_configure(size_t slot_size, size_t guard_budget);
+typedef struct {
+    size_t slots;          // slots ever allocated
+    size_t guarded_slots;  // of which guarded
+    size_t guard_budget;   // guarded slots allowed (from vm.max_map_count)
+    size_t shrunk_stacks;  // stacks shrunk now (their goroutines parked)
+    size_t shrunk_bytes;   // live bytes their heap copies hold
+    size_t shrinks;        // shrinks ever
+    size_t growths;        // growth faults ever handled
+    size_t initial;        // bytes accessible in a fresh guarded slot
+    size_t limit;          // the most a stack may grow to
+    size_t reserve;        // bytes reserved per slot for growth (the largest limit possible)
+} gort_stack_statistics_t;
+
+/// Sets the initial accessible size and the limit (both rounded up to pages); the limit also sets
+/// the per-slot reservation. Reads vm.max_map_count for the guard budget. Effective only before the
+/// first stack is allocated.
+void gort_stack_configure(size_t initial_bytes, size_t limit_bytes);
+/// Changes the limit, returning the previous one in `previous`. Before the first stack the
+/// reservation follows; afterwards a limit above the reservation is refused (returns false).
+bool gort_stack_set_limit(size_t limit_bytes, size_t *previous);
+size_t gort_stack_limit(void);
 /// Returns a fresh slot (never previously handed out); false when the address space is exhausted.
+/// The first call installs the SIGSEGV growth handler (chaining to the one installed before).
 bool gort_stack_alloc(gort_stack_t *out);
-/// Returns the slot's pages (all but the top `keep_bytes`) to the OS; the slot stays reserved.
-void gort_stack_release_pages(const gort_stack_t *stack, size_t keep_bytes);
-/// Whether the guard budget ran out and some stacks have no guard page (warned once on stderr).
+/// Installs a 256 KiB alternate signal stack on the calling thread (every thread that runs
+/// goroutines needs one: a growth or overflow fault has no stack left to run its handler on).
+bool gort_signal_stack_install(void);
+/// The growth check, for other SIGSEGV handlers that may sit above stack.c's: true when the fault
+/// was a goroutine stack growing into its guard and the stack has been grown (the handler must
+/// then just return). Never returns for an overflow past the limit (the process exits with 2).
+/// `info` and `context` are the handler's siginfo_t and ucontext_t. Async-signal-safe.
+bool gort_stack_handle_fault(int signal, void *info, void *context);
+/// g0, right after a goroutine on `slot` parked with stack pointer `saved_sp`, before the park's
+/// locks are released (the slot becomes a candidate for shrinking).
+void gort_stack_did_park(uint32_t slot, const void *saved_sp);
+/// Before switching to the goroutine `goroutine` on `slot`: copies its stack back if it was shrunk
+/// and notes, for the fault handler, which goroutine this thread runs.
+void gort_stack_will_run(uint32_t slot, uint64_t goroutine);
+/// The goroutine on `slot` ended: a stack grown past 64 KiB gets its guard back and its pages
+/// released, so that the pool does not hold them.
+void gort_stack_retire(uint32_t slot);
+/// Releases all the pages of pooled (unused) slots; `slots` sorted ascending.
+void gort_stack_release_pooled(const uint32_t *slots, size_t count);
+/// Wakes the shrinker if it sleeps until the next park (a large pool of stacks needs trimming).
+void gort_stack_shrinker_wake(void);
+/// One shrink pass: shrinks every stack parked for at least `min_idle_ns`. Returns how many it
+/// shrank; `next_due` gets the time (coarse monotonic clock) at which the youngest parked stack
+/// seen becomes old enough, or -1 when none is waiting. Serialised internally.
+/// `visitor` (may be NULL) hears of each stack shrunk: its goroutine, the bytes it had read-write
+/// before, and the bytes its heap copy keeps.
+typedef void (*gort_shrink_visitor)(void *context, uint64_t goroutine, uint64_t old_bytes, uint64_t new_bytes);
+size_t gort_stack_shrink_idle(int64_t min_idle_ns, int64_t *next_due, gort_shrink_visitor visitor, void *context);
+/// On g0 after a goroutine switched out: whether its stack grew while it ran, and from and to what
+/// size (once; for the trace's stack-grow event).
+bool gort_stack_take_growth(uint64_t *goroutine, uint64_t *old_bytes, uint64_t *new_bytes);
+/// The shrinker's sleep: until `until_ns` (coarse monotonic), or with -1 until a goroutine parks.
+void gort_stack_shrinker_sleep(int64_t until_ns);
+/// Walks a parked goroutine's stack (shrunk or not), pinning it meanwhile. 0 if it runs again.
+size_t gort_stack_capture_parked(uint32_t slot, uint64_t *pcs, size_t max);
+void gort_stack_statistics(gort_stack_statistics_t *out);
+/// The slot's state: 0 running or pooled, 1 parked, 2 being shrunk, 3 shrunk, 4/5 pinned.
+int gort_stack_slot_state(uint32_t slot);
+/// Whether the guard budget ran out and some stacks have no guard (warned once on stderr).
 bool gort_stack_guard_budget_exhausted(void);
 /// Number of slots ever allocated.
 size_t gort_stack_slots_allocated(void);
@@ -128,6 +186,8 @@ void gort_modules_visit(gort_module_visitor visitor, void *context);
 /// is installed; after it runs, the previous disposition is restored and the signal re-raised, so
 /// Swift's backtracer (or the default action) still reports the crash. Call once.
 void gort_install_crash_handler(void (*handler)(int signal));
+/// Runs the crash handler given above, at most once in the process's life (no-op without one).
+void gort_run_crash_hook(int signal);
 /// Termination flush (signal_flush.c): for each of SIGINT, SIGTERM and SIGHUP still at its default
 /// disposition, installs a handler that wakes a dedicated thread, which calls `callback(signal, 0)`
 /// in normal context and then ends the process by that signal (a watchdog delivers it again after

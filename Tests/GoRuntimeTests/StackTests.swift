@@ -1,0 +1,227 @@
+import GoRuntime
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Recurses `depth` times with a 1 KiB buffer live in every frame: each frame reads its buffer
+/// after the recursive call returns, so the call is not a tail call and the buffers cannot be
+/// merged or elided. Returns a checksum over every frame's buffer.
+@inline(never)
+func deepRecursion(_ depth: Int, seed: UInt8) -> Int {
+    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1024) { buffer in
+        for index in buffer.indices { buffer[index] = seed &+ UInt8(truncatingIfNeeded: index) }
+        let below = depth > 0 ? deepRecursion(depth - 1, seed: seed &+ 1) : 0
+        var sum = below
+        for byte in buffer { sum &+= Int(byte) }
+        return sum
+    }
+}
+
+/// The checksum `deepRecursion` must return, computed without recursion.
+func expectedChecksum(_ depth: Int, seed: UInt8) -> Int {
+    var sum = 0
+    var frameSeed = seed
+    for _ in 0...depth {
+        for index in 0..<1024 { sum &+= Int(frameSeed &+ UInt8(truncatingIfNeeded: index)) }
+        frameSeed &+= 1
+    }
+    return sum
+}
+
+/// Recurses without end (each frame keeps a live buffer), to overflow any limit.
+@inline(never)
+func unboundedRecursion(_ depth: Int) -> Int {
+    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 512) { buffer in
+        buffer.initialize(repeating: UInt8(truncatingIfNeeded: depth))
+        return unboundedRecursion(depth + 1) &+ Int(buffer[depth % 512])
+    }
+}
+
+/// The address of the first byte of `pointer`'s page.
+private func pageOf(_ address: UInt) -> UnsafeMutableRawPointer {
+    let page = UInt(sysconf(Int32(_SC_PAGESIZE)))
+    return UnsafeMutableRawPointer(bitPattern: address & ~(page - 1))!
+}
+
+/// Whether the page holding `address` is resident (mincore).
+private func isResident(_ address: UInt) -> Bool {
+    var vector: UInt8 = 0
+    let rc = mincore(pageOf(address), 1, &vector)
+    return rc == 0 && vector & 1 == 1
+}
+
+@Suite("Goroutine stacks")
+struct StackTests {
+    @Test("recursion needing 512 KiB of stack succeeds in a goroutine, which grows its stack on demand")
+    func deepRecursionGrows() {
+        let growthsBefore = Runtime.stackStatistics.growths
+        let depth = 500  // 501 frames of > 1 KiB each: more than 512 KiB
+        let result = Runtime.run(maxProcs: 2) { () -> Int in
+            let done = Channel<Int>(capacity: 1)
+            go { done.send(deepRecursion(depth, seed: 7)) }
+            return done.receive()!
+        }
+        #expect(result == expectedChecksum(depth, seed: 7))
+        let statistics = Runtime.stackStatistics
+        #expect(statistics.initialSize <= 8 * 1024)
+        // From 8 KiB to more than 512 KiB by doubling: at least six growth faults (other tests
+        // running meanwhile can only add to the count).
+        if statistics.guardedSlots < statistics.guardBudget {
+            #expect(statistics.growths - growthsBefore >= 6)
+        }
+    }
+
+    @Test("a goroutine that recurses past the limit ends the process with a stack overflow")
+    func overflowIsFatal() async throws {
+        let result = try await #require(processExitsWith: .exitCode(2), observing: [\.standardErrorContent]) {
+            Runtime.run {
+                let done = Channel<Int>()
+                go { done.send(unboundedRecursion(0)) }
+                _ = done.receive()
+            }
+        }
+        let text = String(decoding: result.standardErrorContent, as: UTF8.self)
+        #expect(text.contains("fatal error: stack overflow in goroutine "))
+        #expect(text.contains("(limit 1 MiB)"))
+    }
+
+    @Test("the limit is configurable: with 256 KiB, 512 KiB of recursion overflows")
+    func configuredLimit() async throws {
+        let result = try await #require(processExitsWith: .exitCode(2), observing: [\.standardErrorContent]) {
+            Runtime.setMaxStackSize(256 * 1024)
+            Runtime.run {
+                let done = Channel<Int>()
+                go { done.send(deepRecursion(500, seed: 1)) }
+                _ = done.receive()
+            }
+        }
+        let text = String(decoding: result.standardErrorContent, as: UTF8.self)
+        #expect(text.contains("fatal error: stack overflow in goroutine "))
+        #expect(text.contains("(limit 256 KiB)"))
+    }
+
+    @Test("a fault that is not a stack growth still reaches the previous handler")
+    func foreignFaultStillCrashes() async throws {
+        await #expect(processExitsWith: .signal(SIGSEGV)) {
+            Runtime.run {
+                let done = Channel<Int>()
+                go {
+                    // Safety: deliberately invalid, to fault outside every stack slot.
+                    let pointer = UnsafeMutablePointer<Int>(bitPattern: 16)!
+                    done.send(pointer.pointee)
+                }
+                _ = done.receive()
+            }
+        }
+    }
+
+    @Test("a parked goroutine's stack is shrunk, its page released, and restored intact when it resumes")
+    func shrinkAndRestore() {
+        let outcome = Runtime.run(maxProcs: 2) { () -> (released: Bool, intact: Bool, shrinks: Int) in
+            let shrinksBefore = Runtime.stackStatistics.shrinks
+            let wake = Channel<Int>()
+            let parked = Channel<UInt>(capacity: 1)
+            let result = Channel<Bool>(capacity: 1)
+            go {
+                withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 64) { buffer in
+                    for index in buffer.indices { buffer[index] = 0x9E37_79B9_7F4A_7C15 &* UInt64(index + 1) }
+                    var local = 0x5EED
+                    var intact = true
+                    var token = 0
+                    withUnsafeMutablePointer(to: &local) { pointerIntoOwnStack in
+                        parked.send(UInt(bitPattern: buffer.baseAddress!))
+                        token = wake.receive()!
+                        intact = pointerIntoOwnStack.pointee == 0x5EED
+                        for index in buffer.indices where buffer[index] != 0x9E37_79B9_7F4A_7C15 &* UInt64(index + 1) {
+                            intact = false
+                        }
+                        pointerIntoOwnStack.pointee += token
+                    }
+                    result.send(intact && local == 0x5EED + token)
+                }
+            }
+            let address = parked.receive()!
+            // The shrinker releases the page after 10 ms of idleness; allow a loaded machine 10 s.
+            var released = false
+            for _ in 0..<1_000 {
+                Runtime.sleep(for: .milliseconds(10))
+                if !isResident(address) {
+                    released = true
+                    break
+                }
+            }
+            wake.send(3)
+            let intact = result.receive()!
+            return (released, intact, Runtime.stackStatistics.shrinks - shrinksBefore)
+        }
+        #expect(outcome.released, "the parked goroutine's stack page was returned to the OS")
+        #expect(outcome.shrinks >= 1)
+        #expect(outcome.intact, "locals and pointers into the goroutine's own stack survived")
+    }
+
+    @Test("a trace records stack-grow and stack-shrink events")
+    func traceEvents() async throws {
+        // A separate process: tracing is process-wide, and other tests run meanwhile.
+        await #expect(processExitsWith: .exitCode(0)) {
+            let seen = Atomic<Int>(0)  // bit 0: a stack grew, bit 1: one shrank
+            Trace.setEventConsumer { event in
+                if event.kind == "stack-grow", event.arguments[2] > event.arguments[1] { seen.bitwiseOr(1, ordering: .relaxed) }
+                if event.kind == "stack-shrink", event.arguments[2] < event.arguments[1] { seen.bitwiseOr(2, ordering: .relaxed) }
+            }
+            try? Trace.start(to: "/tmp/gotrace-stack-events-\(getpid()).gtrace")
+            Runtime.run(maxProcs: 2) {
+                let done = Channel<Int>(capacity: 1)
+                go { done.send(deepRecursion(100, seed: 3)) }
+                _ = done.receive()
+                let wake = Channel<Int>()
+                go { _ = wake.receive() }
+                for _ in 0..<500 where seen.load(ordering: .relaxed) & 2 == 0 { Runtime.sleep(for: .milliseconds(10)) }
+                wake.send(1)
+            }
+            Trace.stop()
+            unlink("/tmp/gotrace-stack-events-\(getpid()).gtrace")
+            exit(seen.load(ordering: .relaxed) == 3 ? 0 : 1)
+        }
+    }
+
+    @Test("1,000,000 goroutines park at once and are all released")
+    func millionParked() async throws {
+        // In a child process (its million pooled goroutine records do not stay in this one), on one
+        // processor: the test is heavy (a page fault and a stack shrink per goroutine), and tests
+        // beside it count CPU-time samples. (A lower priority was tried: the shrinker, preempted in
+        // the middle of a batch, then held up the goroutines being released for minutes.)
+        let result = await #expect(processExitsWith: .success, observing: [\.standardOutputContent]) {
+            let count = 1_000_000
+            let (peak, after) = Runtime.run(maxProcs: 1) { () -> (Int, Int) in
+                let base = Runtime.numGoroutines
+                let gate = Channel<Int>()
+                let parked = WaitGroup()
+                let finished = WaitGroup()
+                parked.add(count)
+                finished.add(count)
+                for _ in 0..<count {
+                    go {
+                        parked.done()
+                        _ = gate.receive()
+                        finished.done()
+                    }
+                }
+                parked.wait()
+                let peak = Runtime.numGoroutines - base
+                gate.close()
+                finished.wait()
+                // Goroutines finish just after calling done(): let them retire.
+                while Runtime.numGoroutines - base > 0 { Runtime.sleep(for: .milliseconds(1)) }
+                return (peak, Runtime.numGoroutines - base)
+            }
+            print("parked \(peak), left \(after)")
+            exit(peak == count && after == 0 ? 0 : 1)
+        }
+        if let result {
+            #expect(String(decoding: result.standardOutputContent, as: UTF8.self).contains("parked 1000000, left 0"))
+        }
+    }
+}
