@@ -98,7 +98,14 @@ let package = Package(
         ),
         .testTarget(
             name: "GoRuntimeTests",
-            dependencies: ["GoRuntime"]
+            // NetLoadClient is a dependency so `swift test` builds it: the 10,000-connection test runs it.
+            dependencies: ["GoRuntime", "NetLoadClient"]
+        ),
+        // The client half of that test, in its own process so each side needs one descriptor per connection.
+        .executableTarget(
+            name: "NetLoadClient",
+            dependencies: ["GoRuntime"],
+            path: "Tests/Fixtures/NetLoadClient"
         ),
         .executableTarget(
             name: "TraceFixtureEmitter",
