@@ -29,7 +29,7 @@ struct SummaryAnalyzerTests {
     func cpuTop() throws {
         // 3 s of spinning: even with a fifth of a CPU (a loaded machine, or the heavy tests beside this
         // one) that is well over 20 samples at 99 Hz of CPU time.
-        let summary = try Self.summary(of: ExportTools.profileScenarios, ["cpu", "3000"])
+        let summary = try Self.summary(of: ExportTools.profileScenarios, ["cpu", "1000"])
         let top = try #require(summary["topCPU"] as? [[String: Any]])
         #expect((top.first?["function"] as? String)?.contains("ProfileScenarios.spin") == true, "\(top)")
         #expect((summary["cpuSamples"] as? Int ?? 0) > 20)
