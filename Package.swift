@@ -21,6 +21,9 @@ let package = Package(
     products: [
         .library(name: "GoRuntime", targets: ["GoRuntime"]),
         .library(name: "GoTrace", targets: ["GoTrace"]),
+        // For the fuzz package (Fuzz/), which depends on this one by path and reaches targets only as products.
+        .library(name: "GoTraceGo", targets: ["GoTraceGo"]),
+        .library(name: "GoTraceAnalysis", targets: ["GoTraceAnalysis"]),
         .executable(name: "gotrace", targets: ["gotrace"]),
         // Built-in analyzers: shared libraries next to the gotrace executable, found by its plugin search.
         .library(name: "LeakAnalyzer", type: .dynamic, targets: ["LeakAnalyzer"]),

@@ -51,6 +51,7 @@ bool gort_stack_alloc(gort_stack_t *out) {
         }
         arena_next = mem;
         arena_end = (char *)mem + bytes;
+        gort_sanitizer_stack_arena_mapped(mem, bytes);  // LeakSanitizer: goroutine stacks hold roots
     }
     char *base = arena_next;
     arena_next += slot_size;

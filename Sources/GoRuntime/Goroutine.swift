@@ -70,10 +70,12 @@ public enum WaitReason: UInt8, Sendable, CaseIterable, CustomStringConvertible {
 }
 
 /// The part of a goroutine that assembly touches: its saved stack pointer, then the two words of
-/// Swift exclusivity-tracking state that are swapped in while it runs.
+/// Swift exclusivity-tracking state that are swapped in while it runs; then what the sanitizers keep
+/// about its stack (sanitizer_fibers.h; unused outside sanitizer builds).
 struct GoroutineContext {
     var stackPointer: UnsafeMutableRawPointer?
     var exclusivityState: (UInt, UInt)
+    var fiber = gort_fiber_t()
 }
 
 final class Goroutine: @unchecked Sendable {
@@ -111,6 +113,13 @@ final class Goroutine: @unchecked Sendable {
     init() {
         context = .allocate(capacity: 1)
         context.initialize(to: GoroutineContext(stackPointer: nil, exclusivityState: (0, 0)))
+    }
+
+    /// The sanitizers' record of this goroutine's stack (sanitizer_fibers.h).
+    var fiber: UnsafeMutablePointer<gort_fiber_t> {
+        // Safety: a field of the context, which this goroutine owns and never frees.
+        UnsafeMutableRawPointer(context).advanced(by: MemoryLayout<GoroutineContext>.offset(of: \.fiber)!)
+            .assumingMemoryBound(to: gort_fiber_t.self)
     }
 
     var stackPointerSlot: UnsafeMutablePointer<UnsafeMutableRawPointer?> {

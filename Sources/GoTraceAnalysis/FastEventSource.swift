@@ -70,13 +70,10 @@ final class FastEventSource: EventSource {
     private let header: FileHeader
     private var layouts = [KindLayout](repeating: KindLayout(), count: 128)
     /// The per-event part of `layouts` without its array (reading a `KindLayout` out of the array retains
-    /// `wireTypes`: measured ~4% of a report in swift_retain). Safety: 128 entries, allocated in init,
-    /// written by `buildLayouts`, freed in deinit.
-    private let quickLayouts: UnsafeMutablePointer<QuickLayout> = {
-        let pointer = UnsafeMutablePointer<QuickLayout>.allocate(capacity: 128)
-        pointer.initialize(repeating: QuickLayout(), count: 128)
-        return pointer
-    }()
+    /// `wireTypes`: measured ~4% of a report in swift_retain). Safety: 128 entries, allocated at the end of
+    /// init — after every check that can make init fail, since a failed init does not run deinit —, written
+    /// by `buildLayouts`, freed in deinit.
+    private let quickLayouts: UnsafeMutablePointer<QuickLayout>
 
     struct QuickLayout {
         var known = false
@@ -86,15 +83,16 @@ final class FastEventSource: EventSource {
         var procArgument = -1
         var effect: ContextEffect = .none
     }
-    /// Safety: allocated once in init for `streamCount` streams, deinitialised and freed in deinit; only this
+    /// Safety: allocated once at the end of init (after the checks that can fail it) for `streamCount`
+    /// streams, deinitialised and freed in deinit; only this
     /// object touches it, from one thread. A raw buffer rather than an array so that the per-event accesses
     /// neither copy a `Stream` (two arrays: retain/release) nor run exclusivity checks.
     private var streams: UnsafeMutablePointer<Stream>
     private var streamCount = 0
     private(set) var eventsRead: UInt64 = 0
-    private(set) var expectedEvents: UInt64?
+    let expectedEvents: UInt64?
     private(set) var diagnostics: [String] = []
-    private(set) var isComplete = false
+    let isComplete: Bool
     var startWallNs: Int64 { header.startWallTimeNanoseconds }
 
     /// Indexes `path`; nil if the file is not clean enough for the fast path (see the design note).
@@ -103,13 +101,11 @@ final class FastEventSource: EventSource {
               let head = source.read(at: 0, count: TraceLimits.maxHeaderSize),
               case .success(let (header, headerSize)) = FileHeader.decode(head[...])
         else { return nil }
-        self.fileName = path
-        self.source = source
-        self.header = header
-        streams = UnsafeMutablePointer<Stream>.allocate(capacity: 1)
         var byMachine: [UInt64: [ChunkEntry]] = [:]
         var offset = UInt64(headerSize)
-        var sawKindTable = false
+        var catalogue: KindCatalogue?
+        var expectedEvents: UInt64?
+        var isComplete = false
         // Headers are read through a 1 MiB window: one read per few thousand chunks instead of one each
         // (this loop runs before the pipeline starts, so its cost is not hidden).
         var window: [UInt8] = []
@@ -131,13 +127,16 @@ final class FastEventSource: EventSource {
             case .events:
                 byMachine[chunk.machine, default: []].append(entry)
             case .kindTable:
-                guard let payload = loadPayload(entry), let specs = KindTableCodec.decode(payload) else { return nil }
-                var catalogue = KindCatalogue()
-                catalogue.adopt(specs)
-                buildLayouts(catalogue)
-                sawKindTable = true
+                guard let payload = FastEventSource.loadChunk(entry, from: source)?.payload,
+                      let specs = KindTableCodec.decode(payload)
+                else { return nil }
+                var adopted = KindCatalogue()
+                adopted.adopt(specs)
+                catalogue = adopted
             case .end:
-                if let payload = loadPayload(entry), let end = EndChunk.decode(payload) {
+                if let payload = FastEventSource.loadChunk(entry, from: source)?.payload,
+                   let end = EndChunk.decode(payload)
+                {
                     expectedEvents = end.events
                     isComplete = true
                 }
@@ -146,17 +145,25 @@ final class FastEventSource: EventSource {
             }
             offset = end
         }
-        guard sawKindTable else { return nil }
+        guard let catalogue else { return nil }
         window = []
         let made = byMachine.keys.sorted().map { machine in
-            var chunks = byMachine.removeValue(forKey: machine)!
+            var chunks = byMachine.removeValue(forKey: machine) ?? []
             chunks.sort { ($0.sequence, $0.offset) < ($1.sequence, $1.offset) }
             return Stream(machine: machine, chunks: chunks, lastTicks: header.startTicks)
         }
-        streams.deallocate()
+        // From here on init cannot fail: allocate what deinit frees.
+        self.fileName = path
+        self.source = source
+        self.header = header
+        self.expectedEvents = expectedEvents
+        self.isComplete = isComplete
+        quickLayouts = UnsafeMutablePointer<QuickLayout>.allocate(capacity: 128)
+        quickLayouts.initialize(repeating: QuickLayout(), count: 128)
         streams = UnsafeMutablePointer<Stream>.allocate(capacity: max(1, made.count))
         streams.initialize(from: made, count: made.count)
         streamCount = made.count
+        buildLayouts(catalogue)
         for index in 0..<streamCount {
             advance(index)
             if hasPending {
@@ -192,15 +199,15 @@ final class FastEventSource: EventSource {
     }
 
     /// The chunk's header (for its base time) and inflated payload, from one read.
-    private func loadChunk(_ entry: ChunkEntry) -> (header: ChunkHeader, payload: [UInt8])? {
+    private static func loadChunk(_ entry: ChunkEntry, from source: FileByteSource)
+        -> (header: ChunkHeader, payload: [UInt8])?
+    {
         guard let bytes = source.read(at: entry.offset, count: Int(entry.size)), bytes.count == Int(entry.size),
               case .success(let (header, size)) = ChunkHeader.decode(bytes[...])
         else { return nil }
         guard case .success(let payload) = ChunkCodec.payload(of: header, stored: bytes[size...]) else { return nil }
         return (header, payload)
     }
-
-    private func loadPayload(_ entry: ChunkEntry) -> [UInt8]? { loadChunk(entry)?.payload }
 
     @inline(__always)
     private func nanoseconds(_ ticks: UInt64) -> UInt64 {
@@ -226,7 +233,7 @@ final class FastEventSource: EventSource {
             }
             let entry = streams[index].chunks[streams[index].nextChunk]
             streams[index].nextChunk += 1
-            guard let (chunkHeader, payload) = loadChunk(entry) else {
+            guard let (chunkHeader, payload) = FastEventSource.loadChunk(entry, from: source) else {
                 diagnostics.append("\(fileName): offset \(entry.offset): corrupt chunk skipped (payload does not check out)")
                 continue
             }
@@ -269,12 +276,25 @@ final class FastEventSource: EventSource {
             event.kind = code
             let argumentCount = layout.argumentCount
             event.argument_count = UInt8(min(argumentCount, Int(GOTRACE_MAX_EVENT_ARGUMENTS)))
+            // A file's kind table may give the goroutine or P role to an argument past the event's slots;
+            // its value is kept here (TraceReader attributes it too).
+            var goroutineBeyondSlots = noID
+            var procBeyondSlots = noID
             let ok = withUnsafeMutableBytes(of: &event.arguments) { raw -> Bool in
                 let slots = raw.bindMemory(to: UInt64.self)
+                @inline(__always) func store(_ value: UInt64, _ argument: Int) {
+                    if argument < slots.count {
+                        slots[argument] = value
+                    } else if argument == layout.goroutineArgument {
+                        goroutineBeyondSlots = value
+                    } else if argument == layout.procArgument {
+                        procBeyondSlots = value
+                    }
+                }
                 if layout.allVarints {
                     for argument in 0..<argumentCount {
                         guard let value = varint() else { return false }
-                        if argument < slots.count { slots[argument] = value }
+                        store(value, argument)
                     }
                     return true
                 }
@@ -282,7 +302,7 @@ final class FastEventSource: EventSource {
                     switch wire {
                     case .uvarint:
                         guard let value = varint() else { return false }
-                        if argument < slots.count { slots[argument] = value }
+                        store(value, argument)
                     case .uvarintList:
                         guard let items = varint(), items <= UInt64(TraceLimits.maxListCount) else { return false }
                         var values: [UInt64] = []
@@ -314,8 +334,10 @@ final class FastEventSource: EventSource {
             stream.pointee.lastTicks = ticks
             event.time_ns = nanoseconds(ticks)
             event.machine = stream.pointee.machine
-            let goroutine = layout.goroutineArgument >= 0 ? argument(event, layout.goroutineArgument) : stream.pointee.currentGoroutine
-            let proc = layout.procArgument >= 0 ? argument(event, layout.procArgument) : stream.pointee.currentProc
+            let goroutine = layout.goroutineArgument < 0 ? stream.pointee.currentGoroutine
+                : layout.goroutineArgument < slotCount ? argument(event, layout.goroutineArgument) : goroutineBeyondSlots
+            let proc = layout.procArgument < 0 ? stream.pointee.currentProc
+                : layout.procArgument < slotCount ? argument(event, layout.procArgument) : procBeyondSlots
             event.goroutine = goroutine
             event.proc = proc
             switch layout.effect {
@@ -348,9 +370,14 @@ final class FastEventSource: EventSource {
     private var hasPending = false
     private var headDefinitions: [Int: (stack: [UInt64]?, string: [UInt8]?)] = [:]
 
+    /// The number of argument slots in a `gotrace_event`.
+    private let slotCount = Int(GOTRACE_MAX_EVENT_ARGUMENTS)
+
+    /// Argument `index` of `event`. Precondition: 0 <= index < `slotCount` (`load` is unchecked in -O).
     @inline(__always)
     private func argument(_ event: gotrace_event, _ index: Int) -> UInt64 {
-        withUnsafeBytes(of: event.arguments) { $0.load(fromByteOffset: index * 8, as: UInt64.self) }
+        precondition(index >= 0 && index < slotCount, "argument slot out of range")
+        return withUnsafeBytes(of: event.arguments) { $0.load(fromByteOffset: index * 8, as: UInt64.self) }
     }
 
     func fill(_ batch: UnsafeMutableBufferPointer<gotrace_event>, definitions: DefinitionSink) -> Int {
