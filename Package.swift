@@ -174,7 +174,7 @@ let package = Package(
             name: "GoTraceAnalysisTests",
             // gotrace is a dependency so the end-to-end tests can run it; the plugin libraries are built by
             // `swift build` (all products) and found next to it. ProfileScenarios is recorded by the export tests.
-            dependencies: ["GoTraceAnalysis", "GoTrace", "GoSymbolize", "GoProfile", "gotrace", "ProfileScenarios",
+            dependencies: ["GoTraceAnalysis", "GoTrace", "GoTraceGo", "GoSymbolize", "GoProfile", "gotrace", "ProfileScenarios",
                            // GroundTruthTests records the scenarios; GoTracePluginKit for the stack-trimming tests.
                            "TraceScenarios", "GoTracePluginKit", "GotraceTestSupport"]
         ),

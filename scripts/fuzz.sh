@@ -4,8 +4,9 @@
 #   scripts/fuzz.sh [SECONDS] [TARGET...]     run the targets (all three by default), one after the other
 #   FUZZ_MERGE=1 scripts/fuzz.sh [SECONDS]    afterwards, minimize what was found into Fuzz/Corpus/ (commit it)
 #
-# Each target starts from its committed corpus (Fuzz/Corpus/TARGET) plus the seeds Fuzz/make-seeds.sh builds
-# from traces/ and small Go programs; new inputs accumulate in .build-fuzz/corpus/TARGET. A crash, a leak,
+# Each target starts from its committed corpus (Fuzz/Corpus/TARGET), the inputs that once failed
+# (traces/fuzz-regressions/, so every run replays them under ASan and LeakSanitizer) and the seeds
+# Fuzz/make-seeds.sh builds from traces/ and small Go programs; new inputs accumulate in .build-fuzz/corpus/. A crash, a leak,
 # a timeout (10 s for one input) or a single allocation over 256 MB stops the target and leaves the input in
 # .build-fuzz/crashes/; the script then exits 1. Turn each into a regression test (traces/fuzz-regressions/).
 # One target runs at a time, one job each: the machine has two cores. See docs/reliability.md ("Fuzzing").
@@ -26,9 +27,9 @@ bin="$scratch/release"
 status=0
 for target in "${targets[@]}"; do
     case "$target" in
-        FuzzTraceReader) seeds=(Fuzz/Seeds/gtrace) ;;
-        FuzzGoTraceReader) seeds=(Fuzz/Seeds/go) ;;
-        FuzzReportPath) seeds=(Fuzz/Seeds/gtrace Fuzz/Seeds/go) ;;
+        FuzzTraceReader) seeds=(Fuzz/Seeds/gtrace traces/fuzz-regressions) ;;
+        FuzzGoTraceReader) seeds=(Fuzz/Seeds/go traces/fuzz-regressions) ;;
+        FuzzReportPath) seeds=(Fuzz/Seeds/gtrace Fuzz/Seeds/go traces/fuzz-regressions) ;;
         *) echo "unknown target $target" >&2; exit 2 ;;
     esac
     # Run a copy, so that rebuilding while a long run goes on does not touch the running executable.

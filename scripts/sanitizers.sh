@@ -36,12 +36,13 @@ for kind in "${kinds[@]}"; do
         *) echo "usage: $0 [thread|address]..." >&2; exit 2 ;;
     esac
     start=$(date +%s)
+    mkdir -p "$scratch"
     echo "== $kind sanitizer: build"
     swift build --package-path Sanitizers --build-tests --sanitize="$kind" --scratch-path "$scratch" "${fibers[@]}" \
-        > "$scratch.build.log" 2>&1 || { tail -30 "$scratch.build.log"; exit 1; }
+        > "$scratch/sanitizer-build.log" 2>&1 || { tail -30 "$scratch/sanitizer-build.log"; exit 1; }
     built=$(date +%s)
     echo "== $kind sanitizer: test (build took $((built - start)) s)"
-    log="$scratch.test.log"
+    log="$scratch/sanitizer-test.log"
     result=0
     swift test --package-path Sanitizers --skip-build --scratch-path "$scratch" "${skips[@]}" > "$log" 2>&1 || result=$?
     reports=$(grep -cE "WARNING: ThreadSanitizer|ERROR: (AddressSanitizer|LeakSanitizer)" "$log" || true)
