@@ -110,17 +110,18 @@ final class Goroutine: @unchecked Sendable {
     /// Raw memory: the assembly writes the stack pointer here.
     let context: UnsafeMutablePointer<GoroutineContext>
 
+    /// The sanitizers' record of this goroutine's stack (sanitizer_fibers.h): a field of `context`, its
+    /// address computed once here rather than at every switch.
+    let fiber: UnsafeMutablePointer<gort_fiber_t>
+
     init() {
         context = .allocate(capacity: 1)
         context.initialize(to: GoroutineContext(stackPointer: nil, exclusivityState: (0, 0)))
-    }
-
-    /// The sanitizers' record of this goroutine's stack (sanitizer_fibers.h).
-    var fiber: UnsafeMutablePointer<gort_fiber_t> {
         // Safety: a field of the context, which this goroutine owns and never frees.
-        UnsafeMutableRawPointer(context).advanced(by: MemoryLayout<GoroutineContext>.offset(of: \.fiber)!)
+        fiber = UnsafeMutableRawPointer(context).advanced(by: MemoryLayout<GoroutineContext>.offset(of: \.fiber)!)
             .assumingMemoryBound(to: gort_fiber_t.self)
     }
+
 
     var stackPointerSlot: UnsafeMutablePointer<UnsafeMutableRawPointer?> {
         // Safety: stackPointer is the first field of GoroutineContext, so the context's address is
