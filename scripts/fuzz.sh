@@ -18,10 +18,20 @@ targets=("$@")
 ((${#targets[@]})) || targets=(FuzzTraceReader FuzzGoTraceReader FuzzReportPath)
 scratch=.build-fuzz
 
-swift build --package-path Fuzz -c release --sanitize=fuzzer --sanitize=address --scratch-path "$scratch" \
-    2>&1 | grep -E "error|Compiling|Build complete" | grep -v "^\[" || true
+# swiftc keeps only the last -sanitize= it is given, and SwiftPM's `--sanitize=fuzzer --sanitize=address`
+# passes two, in no fixed order (one build then has coverage but no ASan checks in Swift code, the next
+# ASan but no coverage). So: SwiftPM's --sanitize=fuzzer (it then leaves `main` to libFuzzer), and one
+# combined flag after it.
+swift build --package-path Fuzz -c release --sanitize=fuzzer -Xswiftc -sanitize=fuzzer,address --scratch-path "$scratch" \
+    2>&1 | grep -E "error|Build complete" || true
 bin="$scratch/release"
 [ -x "$bin/FuzzTraceReader" ] || { echo "fuzz build failed" >&2; exit 1; }
+# Both instrumentations must be in the readers' code: coverage counters and ASan checks.
+object="$scratch/release/GoTrace.build/TraceReader.swift.o"
+if [ "$(objdump -h "$object" | grep -c sancov)" = 0 ] || [ "$(nm "$object" | grep -c __asan_report)" = 0 ]; then
+    echo "fuzz build lacks coverage or ASan instrumentation ($object)" >&2
+    exit 1
+fi
 [ -d Fuzz/Seeds ] || Fuzz/make-seeds.sh >/dev/null
 
 status=0
