@@ -21,6 +21,9 @@ let package = Package(
     products: [
         .library(name: "GoRuntime", targets: ["GoRuntime"]),
         .library(name: "GoTrace", targets: ["GoTrace"]),
+        // For the fuzz package (Fuzz/), which depends on this one by path and reaches targets only as products.
+        .library(name: "GoTraceGo", targets: ["GoTraceGo"]),
+        .library(name: "GoTraceAnalysis", targets: ["GoTraceAnalysis"]),
         .executable(name: "gotrace", targets: ["gotrace"]),
         // Built-in analyzers: shared libraries next to the gotrace executable, found by its plugin search.
         .library(name: "LeakAnalyzer", type: .dynamic, targets: ["LeakAnalyzer"]),
@@ -181,7 +184,7 @@ let package = Package(
             name: "GoTraceAnalysisTests",
             // gotrace is a dependency so the end-to-end tests can run it; the plugin libraries are built by
             // `swift build` (all products) and found next to it. ProfileScenarios is recorded by the export tests.
-            dependencies: ["GoTraceAnalysis", "GoTrace", "GoSymbolize", "GoProfile", "gotrace", "ProfileScenarios",
+            dependencies: ["GoTraceAnalysis", "GoTrace", "GoTraceGo", "GoSymbolize", "GoProfile", "gotrace", "ProfileScenarios",
                            // GroundTruthTests records the scenarios; GoTracePluginKit for the stack-trimming tests.
                            "TraceScenarios", "GoTracePluginKit", "GotraceTestSupport"]
         ),

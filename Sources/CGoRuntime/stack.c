@@ -231,6 +231,10 @@ static bool add_arena(void) {
         munmap(memory, bytes);
         return false;
     }
+    // LeakSanitizer: goroutine stacks hold roots, and a shrunk stack's heap copy is reachable only
+    // through its slot's entry in the tables.
+    gort_sanitizer_stack_arena_mapped(memory, bytes);
+    gort_sanitizer_stack_arena_mapped(tables, table_bytes);
     arena_t *arena = &arenas[count];
     arena->base = memory;
     arena->states = tables;

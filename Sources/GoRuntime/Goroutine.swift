@@ -70,10 +70,12 @@ public enum WaitReason: UInt8, Sendable, CaseIterable, CustomStringConvertible {
 }
 
 /// The part of a goroutine that assembly touches: its saved stack pointer, then the two words of
-/// Swift exclusivity-tracking state that are swapped in while it runs.
+/// Swift exclusivity-tracking state that are swapped in while it runs; then what the sanitizers keep
+/// about its stack (sanitizer_fibers.h; unused outside sanitizer builds).
 struct GoroutineContext {
     var stackPointer: UnsafeMutableRawPointer?
     var exclusivityState: (UInt, UInt)
+    var fiber = gort_fiber_t()
 }
 
 final class Goroutine: @unchecked Sendable {
@@ -108,10 +110,18 @@ final class Goroutine: @unchecked Sendable {
     /// Raw memory: the assembly writes the stack pointer here.
     let context: UnsafeMutablePointer<GoroutineContext>
 
+    /// The sanitizers' record of this goroutine's stack (sanitizer_fibers.h): a field of `context`, its
+    /// address computed once here rather than at every switch.
+    let fiber: UnsafeMutablePointer<gort_fiber_t>
+
     init() {
         context = .allocate(capacity: 1)
         context.initialize(to: GoroutineContext(stackPointer: nil, exclusivityState: (0, 0)))
+        // Safety: a field of the context, which this goroutine owns and never frees.
+        fiber = UnsafeMutableRawPointer(context).advanced(by: MemoryLayout<GoroutineContext>.offset(of: \.fiber)!)
+            .assumingMemoryBound(to: gort_fiber_t.self)
     }
+
 
     var stackPointerSlot: UnsafeMutablePointer<UnsafeMutableRawPointer?> {
         // Safety: stackPointer is the first field of GoroutineContext, so the context's address is

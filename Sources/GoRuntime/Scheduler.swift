@@ -74,6 +74,8 @@ final class Machine: @unchecked Sendable {
     let id: Int
     /// g0's saved stack pointer while a goroutine runs. Raw memory written by the assembly.
     let g0StackPointer: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    /// The sanitizers' record of g0's stack (sanitizer_fibers.h; unused outside sanitizer builds).
+    let g0Fiber: UnsafeMutablePointer<gort_fiber_t>
     let note: UnsafeMutablePointer<gort_note_t>
     // Owned by this M's thread, except `nextProcessor`/`spinning`, which a waker sets while this
     // M sleeps (ordered by the note: set before wakeup, read after sleep).
@@ -101,6 +103,8 @@ final class Machine: @unchecked Sendable {
         self.id = id
         g0StackPointer = .allocate(capacity: 1)
         g0StackPointer.initialize(to: nil)
+        g0Fiber = .allocate(capacity: 1)
+        g0Fiber.initialize(to: gort_fiber_t())
         note = .allocate(capacity: 1)
         note.initialize(to: gort_note_t(key: 0))
         randomState = UInt64(truncatingIfNeeded: gort_nanotime()) &* 0x9E37_79B9_7F4A_7C15 | 1
@@ -535,6 +539,7 @@ final class Scheduler: @unchecked Sendable {
             goroutine.stack = stack
             goroutine.context.pointee.stackPointer = gort_context_make(
                 stack.top, goroutineMain, Unmanaged.passUnretained(goroutine).toOpaque())
+            gort_fiber_create(goroutine.fiber)
         }
         goroutine.status = .running
         machine.current = goroutine
@@ -555,7 +560,11 @@ final class Scheduler: @unchecked Sendable {
         // Safety: the goroutine's saved stack pointer was written by gort_context_switch or
         // gort_context_make, and no other M runs it (it was taken off a run queue exactly once).
         swift_task_enterThreadLocalContext(goroutine.exclusivityState)
+        // Safety: stack is set above.
+        let stack = goroutine.stack!
+        gort_fiber_switch_begin(machine.g0Fiber, goroutine.fiber, stack.base, stack.size, false)
         gort_context_switch(machine.g0StackPointer, goroutine.context.pointee.stackPointer)
+        gort_fiber_switch_end(machine.g0Fiber)
         swift_task_exitThreadLocalContext(goroutine.exclusivityState)
         gort_preempt_switch_out(machine.preemption.state)
         machine.current = nil
@@ -616,6 +625,7 @@ final class Scheduler: @unchecked Sendable {
 
     private func retire(_ goroutine: Goroutine, processor: Processor) {
         if tracer.active.load(ordering: .relaxed) { tracer.emit(.end, UInt64(goroutine.id)) }
+        gort_fiber_destroy(goroutine.fiber)
         let completion = goroutine.runCompletion
         if let stack = goroutine.stack {
             gort_stack_retire(stack.slot)
@@ -1021,6 +1031,7 @@ private func machineMain(_ raw: UnsafeMutableRawPointer?) {
     // Stack growth faults are handled on it: a goroutine at its guard has no stack left.
     if !gort_signal_stack_install() { fatal("runtime: cannot install an alternate signal stack") }
     gort_thread_stack_bounds(&machine.threadStackLow, &machine.threadStackHigh)
+    gort_fiber_init_thread(machine.g0Fiber)
     machine.processor = machine.nextProcessor
     machine.nextProcessor = nil
     machine.processor?.isRunning.store(true, ordering: .relaxed)
@@ -1033,11 +1044,15 @@ private func goroutineMain(_ raw: UnsafeMutableRawPointer?) {
     runBody(raw!)
     // Nothing retained may live in this frame: it never returns.
     let machineRaw = gort_tls_get_m()!
-    let (slot, target): (UnsafeMutablePointer<UnsafeMutableRawPointer?>, UnsafeMutableRawPointer?) =
-        Unmanaged<Machine>.fromOpaque(machineRaw)._withUnsafeGuaranteedRef { machine in
+    let (slot, target, fiber, g0Fiber, g0Low, g0High) = Unmanaged<Machine>.fromOpaque(machineRaw)
+        ._withUnsafeGuaranteedRef { machine in
             machine.action = .exit
-            return (machine.current!.stackPointerSlot, machine.g0StackPointer.pointee)
+            let goroutine = machine.current!
+            return (goroutine.stackPointerSlot, machine.g0StackPointer.pointee, goroutine.fiber, machine.g0Fiber,
+                    machine.threadStackLow, machine.threadStackHigh)
         }
+    // Here, not in the closure: the sanitizers must see the switch in the frame that makes it.
+    gort_fiber_switch_begin(fiber, g0Fiber, UnsafeRawPointer(bitPattern: g0Low), Int(bitPattern: g0High &- g0Low), true)
     gort_context_switch(slot, target)
     fatalError("unreachable: a dead goroutine was resumed")
 }
@@ -1047,6 +1062,7 @@ private func runBody(_ raw: UnsafeMutableRawPointer) {
     // Safety: execute passed an unretained pointer to the goroutine being started; goroutines
     // are never freed.
     let goroutine = Unmanaged<Goroutine>.fromOpaque(raw).takeUnretainedValue()
+    gort_fiber_switch_end(goroutine.fiber)  // the first code of a fresh goroutine
     let body = goroutine.body
     goroutine.body = nil
     body?()
@@ -1104,6 +1120,9 @@ extension Scheduler {
         // Safety: we run on `goroutine`'s stack on `machine`; g0's stack pointer was saved by the
         // switch that started us. After this returns we may be on another M: nothing read from
         // `machine` before the switch is used after it.
+        gort_fiber_switch_begin(goroutine.fiber, machine.g0Fiber, UnsafeRawPointer(bitPattern: machine.threadStackLow),
+                                Int(bitPattern: machine.threadStackHigh &- machine.threadStackLow), false)
         gort_context_switch(goroutine.stackPointerSlot, machine.g0StackPointer.pointee)
+        gort_fiber_switch_end(goroutine.fiber)
     }
 }

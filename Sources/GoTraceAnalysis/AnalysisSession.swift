@@ -55,8 +55,10 @@ final class DefinitionTable: DefinitionSink {
 
     deinit {
         for text in interned.values { free(text) }
-        for string in strings.values { free(string.pointer) }
+        for string in strings.values { string.pointer.deallocate() }
         for stack in stacks.values { stack.deallocate() }
+        for text in retired { text.deallocate() }
+        for stack in retiredStacks { stack.deallocate() }
         for symbol in symbols.values { free(symbol) }
         free(empty)
     }
@@ -73,11 +75,15 @@ final class DefinitionTable: DefinitionSink {
         strings[id] = (pointer, bytes.count)
     }
 
+    /// Texts and stacks replaced by a redefinition (a damaged or hostile trace may define an id many times):
+    /// kept until the table goes, since a plugin may still hold them.
     private var retired: [UnsafeMutablePointer<CChar>] = []
+    private var retiredStacks: [UnsafeMutableBufferPointer<UInt64>] = []
 
     func defineStack(_ id: UInt64, _ programCounters: [UInt64]) {
         let buffer = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: max(1, programCounters.count))
         _ = buffer.initialize(from: programCounters)
+        if let old = stacks[id] { retiredStacks.append(old) }
         stacks[id] = UnsafeMutableBufferPointer(rebasing: buffer[0..<programCounters.count])
     }
 

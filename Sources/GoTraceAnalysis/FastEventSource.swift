@@ -83,7 +83,6 @@ final class FastEventSource: EventSource {
         self.source = source
         self.header = header
         let loader = ChunkLoader(source: source)
-        streams = UnsafeMutablePointer<Stream>.allocate(capacity: 1)
         var byMachine: [UInt64: [ChunkEntry]] = [:]
         var offset = UInt64(headerSize)
         var sawKindTable = false
@@ -129,14 +128,15 @@ final class FastEventSource: EventSource {
         guard sawKindTable else { return nil }
         window = []
         let made = byMachine.keys.sorted().map { machine in
-            var chunks = byMachine.removeValue(forKey: machine)!
+            var chunks = byMachine.removeValue(forKey: machine) ?? []
             chunks.sort { ($0.sequence, $0.offset) < ($1.sequence, $1.offset) }
             let run = UnsafeMutablePointer<DecodedEvent>.allocate(capacity: FastEventSource.runCapacity)
             run.initialize(repeating: DecodedEvent(), count: FastEventSource.runCapacity)
             return Stream(machine: machine, chunks: chunks, state: StreamDecodeState(startTicks: header.startTicks),
                           decoded: run)
         }
-        streams.deallocate()
+        // Allocated only now, after every check that can fail init: a failed init does not run deinit,
+        // so anything allocated before a `return nil` would leak (found by fuzzing, FuzzRegressionTests).
         streams = UnsafeMutablePointer<Stream>.allocate(capacity: max(1, made.count))
         streams.initialize(from: made, count: made.count)
         streamCount = made.count

@@ -516,11 +516,14 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
         }
         isComplete = clean
         defineStacks(rawFrames)
-        var nextID = (strings.keys.max() ?? 0) + 1
+        // User-log values get string ids above Go's; a file may use ids up to UInt64.max, so the count
+        // wraps and skips 0 ("") and ids in use rather than trapping or overwriting a Go string.
+        var nextID = (strings.keys.max() ?? 0) &+ 1
         for (offset, text) in logValues {
+            while nextID == 0 || strings[nextID] != nil { nextID &+= 1 }
             strings[nextID] = Array(bytes[text])
             logMessageIDs[offset] = nextID
-            nextID += 1
+            nextID &+= 1
         }
         var made = batchesByP.keys.sorted().map { p in Stream(p: p, batches: batchesByP[p] ?? []) }
         if !samples.isEmpty {

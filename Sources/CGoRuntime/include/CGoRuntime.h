@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <stdbool.h>
+#include "sanitizer_fibers.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -1,0 +1,19 @@
+// swift-tools-version:6.0
+//
+// The runtime's tests (Tests/GoRuntimeTests, linked here) under ThreadSanitizer and AddressSanitizer,
+// built by scripts/sanitizers.sh. A package of its own so that a sanitizer build compiles only the runtime
+// (CGoRuntime, GoRuntime, GoTrace) and its tests, not the CLI, the plugins and the other test targets.
+// The script passes GORT_SANITIZER_FIBERS to C and Swift (see Sources/CGoRuntime/include/sanitizer_fibers.h).
+import PackageDescription
+
+let package = Package(
+    name: "gotrace-sanitizers",
+    dependencies: [.package(name: "gotrace", path: "..")],
+    targets: [
+        .testTarget(
+            name: "GoRuntimeTests",
+            dependencies: [.product(name: "GoRuntime", package: "gotrace")],
+            path: "Tests/GoRuntimeTests"
+        ),
+    ]
+)

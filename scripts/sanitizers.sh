@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Runs the runtime's tests (Tests/GoRuntimeTests) under ThreadSanitizer and then AddressSanitizer (with
+# LeakSanitizer). Passes only with every test passing and no sanitizer report at all; the suppressions in
+# Sanitizers/tsan.supp and Sanitizers/lsan.supp each say why they are there. See docs/reliability.md.
+#
+#   scripts/sanitizers.sh [thread|address]...    (both by default)
+#
+# Builds the Sanitizers/ package (the runtime and its tests only) into .build-tsan / .build-asan, with
+# GORT_SANITIZER_FIBERS defined for C and Swift: that compiles in the fiber annotations at every goroutine
+# switch (Sources/CGoRuntime/include/sanitizer_fibers.h), without which neither sanitizer can follow a
+# stack switch.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+kinds=("$@")
+((${#kinds[@]})) || kinds=(thread address)
+fibers=(-Xcc -DGORT_SANITIZER_FIBERS -Xswiftc -Xcc -Xswiftc -DGORT_SANITIZER_FIBERS)
+root=$PWD
+status=0
+for kind in "${kinds[@]}"; do
+    skips=()
+    case "$kind" in
+        thread)
+            scratch=.build-tsan
+            # TSan keeps a thread state, a 512 KB shadow call stack and trace parts per live fiber: 100,000
+            # (manyGoroutines) or 10,000 (tenThousandConnections) goroutines alive at once exhaust
+            # vm.max_map_count and memory. Both run under AddressSanitizer below, and the same code paths
+            # (spawn, park, netpoll) run under TSan in the other tests with fewer goroutines.
+            skips=(--skip "RuntimeTests/manyGoroutines" --skip "NetTests/tenThousandConnections")
+            export TSAN_OPTIONS="suppressions=$root/Sanitizers/tsan.supp:halt_on_error=0:history_size=4"
+            ;;
+        address)
+            scratch=.build-asan
+            export ASAN_OPTIONS="detect_leaks=1:detect_stack_use_after_return=0"
+            export LSAN_OPTIONS="suppressions=$root/Sanitizers/lsan.supp"
+            ;;
+        *) echo "usage: $0 [thread|address]..." >&2; exit 2 ;;
+    esac
+    start=$(date +%s)
+    mkdir -p "$scratch"
+    echo "== $kind sanitizer: build"
+    swift build --package-path Sanitizers --build-tests --sanitize="$kind" --scratch-path "$scratch" "${fibers[@]}" \
+        > "$scratch/sanitizer-build.log" 2>&1 || { tail -30 "$scratch/sanitizer-build.log"; exit 1; }
+    built=$(date +%s)
+    echo "== $kind sanitizer: test (build took $((built - start)) s)"
+    log="$scratch/sanitizer-test.log"
+    result=0
+    # One test at a time: the leak-check tests count every goroutine of the process, and the sync tests'
+    # fairness windows (100 ms) are meant for one test's load, not for several slowed by a sanitizer.
+    swift test --package-path Sanitizers --skip-build --scratch-path "$scratch" --no-parallel "${skips[@]}" \
+        > "$log" 2>&1 || result=$?
+    reports=$(grep -cE "WARNING: ThreadSanitizer|ERROR: (AddressSanitizer|LeakSanitizer)" "$log" || true)
+    grep -E "^.{0,4}Test run with .* (passed|failed)" "$log" | tail -1 || true
+    echo "$kind sanitizer: exit $result, $reports report(s), test run $(( $(date +%s) - built )) s"
+    if ((result != 0 || reports != 0)); then
+        status=1
+        grep -E -A30 "WARNING: ThreadSanitizer|ERROR: (AddressSanitizer|LeakSanitizer)|✘" "$log" | head -80 >&2 || true
+        echo "$kind sanitizer FAILED: see $log" >&2
+    fi
+done
+exit $status
