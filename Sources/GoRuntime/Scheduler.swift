@@ -562,7 +562,7 @@ final class Scheduler: @unchecked Sendable {
         swift_task_enterThreadLocalContext(goroutine.exclusivityState)
         // Safety: stack is set above.
         let stack = goroutine.stack!
-        gort_fiber_switch_begin(machine.g0Fiber, goroutine.fiber, stack.base, stack.size, false)
+        gort_fiber_switch_begin(machine.g0Fiber, goroutine.fiber, stack.base, stack.top - stack.base, false)
         gort_context_switch(machine.g0StackPointer, goroutine.context.pointee.stackPointer)
         gort_fiber_switch_end(machine.g0Fiber)
         swift_task_exitThreadLocalContext(goroutine.exclusivityState)

@@ -110,6 +110,10 @@ public final class EventBatchDecoder: @unchecked Sendable {
         var argumentCount: UInt8 = 0
         var goroutineArgument: Int8 = -1
         var procArgument: Int8 = -1
+        /// A goroutine or P role beyond the carried arguments (then `allVarints` is false): the checked path
+        /// picks its value up, so such an event is attributed as TraceReader attributes it.
+        var farGoroutineArgument: Int16 = -1
+        var farProcArgument: Int16 = -1
         var effect: ContextEffect = .none
         /// Where this kind's wire types start in `wireTypes` (only read when `allVarints` is false).
         var wireTypesStart: UInt16 = 0
@@ -138,11 +142,13 @@ public final class EventBatchDecoder: @unchecked Sendable {
             layout.argumentCount = UInt8(clamping: spec.arguments.count)
             // More arguments than are carried go through the checked path, which bounds each argument's start.
             layout.allVarints = spec.isFixedArity && spec.arguments.count <= DecodedEvent.maxArguments
-            if let index = spec.arguments.firstIndex(where: { $0.role == .goroutine }), index < DecodedEvent.maxArguments {
-                layout.goroutineArgument = Int8(index)
+            if let index = spec.arguments.firstIndex(where: { $0.role == .goroutine }), index < 255 {
+                if index < DecodedEvent.maxArguments { layout.goroutineArgument = Int8(index) }
+                else { layout.farGoroutineArgument = Int16(index) }
             }
-            if let index = spec.arguments.firstIndex(where: { $0.role == .proc }), index < DecodedEvent.maxArguments {
-                layout.procArgument = Int8(index)
+            if let index = spec.arguments.firstIndex(where: { $0.role == .proc }), index < 255 {
+                if index < DecodedEvent.maxArguments { layout.procArgument = Int8(index) }
+                else { layout.farProcArgument = Int16(index) }
             }
             layout.effect = spec.contextEffect
             layout.wireTypesStart = UInt16(next)
@@ -225,6 +231,8 @@ public final class EventBatchDecoder: @unchecked Sendable {
             for index in 0..<DecodedEvent.maxArguments { slots.storeBytes(of: 0, toByteOffset: index &* 8, as: UInt64.self) }
             let argumentCount = Int(layout.argumentCount)
             var checkedPathFailed = false
+            var farGoroutine: UInt64?
+            var farProc: UInt64?
             if layout.allVarints {
                 // allVarints implies argumentCount ≤ maxArguments (see init).
                 for index in 0..<argumentCount {
@@ -234,7 +242,7 @@ public final class EventBatchDecoder: @unchecked Sendable {
                 malformedReason = decodeMixedArguments(
                     code: code, layout: layout, base: base, size: size, at: &at, tooLong: &tooLong,
                     slots: UnsafeMutableRawBufferPointer(start: slots, count: DecodedEvent.maxArguments * 8),
-                    definition: &definition)
+                    farGoroutine: &farGoroutine, farProc: &farProc, definition: &definition)
                 checkedPathFailed = malformedReason != nil
             }
             // One check per event: the varints above may have run into the zero padding (cut short).
@@ -252,9 +260,10 @@ public final class EventBatchDecoder: @unchecked Sendable {
             }
             lastTicks = eventTicks
             let goroutine = layout.goroutineArgument >= 0
-                ? slots.load(fromByteOffset: Int(layout.goroutineArgument) &* 8, as: UInt64.self) : goroutineNow
+                ? slots.load(fromByteOffset: Int(layout.goroutineArgument) &* 8, as: UInt64.self)
+                : farGoroutine ?? goroutineNow
             let proc = layout.procArgument >= 0
-                ? slots.load(fromByteOffset: Int(layout.procArgument) &* 8, as: UInt64.self) : procNow
+                ? slots.load(fromByteOffset: Int(layout.procArgument) &* 8, as: UInt64.self) : farProc ?? procNow
             out.pointee.kind = code
             out.pointee.argumentCount = UInt8(min(argumentCount, DecodedEvent.maxArguments))
             out.pointee.ticks = eventTicks
@@ -280,7 +289,8 @@ public final class EventBatchDecoder: @unchecked Sendable {
     /// malformed, or nil.
     private func decodeMixedArguments(
         code: UInt8, layout: Layout, base: UnsafePointer<UInt8>, size: Int, at: inout Int, tooLong: inout Bool,
-        slots: UnsafeMutableRawBufferPointer, definition: inout DecodedDefinition?
+        slots: UnsafeMutableRawBufferPointer, farGoroutine: inout UInt64?, farProc: inout UInt64?,
+        definition: inout DecodedDefinition?
     ) -> String? {
         var list: [UInt64]?
         var bytes: [UInt8]?
@@ -292,7 +302,13 @@ public final class EventBatchDecoder: @unchecked Sendable {
             switch wireTypes[Int(layout.wireTypesStart) + index] {
             case .uvarint:
                 let value = EventBatchDecoder.varint(base, &at, &tooLong)
-                if index < DecodedEvent.maxArguments { slots.storeBytes(of: value, toByteOffset: index &* 8, as: UInt64.self) }
+                if index < DecodedEvent.maxArguments {
+                    slots.storeBytes(of: value, toByteOffset: index &* 8, as: UInt64.self)
+                } else if index == Int(layout.farGoroutineArgument) {
+                    farGoroutine = value
+                } else if index == Int(layout.farProcArgument) {
+                    farProc = value
+                }
             case .uvarintList:
                 // Each item takes at least one byte, so a count above the bytes left is malformed.
                 let items = EventBatchDecoder.varint(base, &at, &tooLong)
