@@ -139,7 +139,20 @@ static __thread uint64_t current_goroutine __attribute__((tls_model("initial-exe
 static __thread size_t grown_from __attribute__((tls_model("initial-exec"))) = 0;
 static __thread size_t grown_to __attribute__((tls_model("initial-exec"))) = 0;
 
-static size_t page_size(void) {
+// The stack-growth fault path runs in a SIGSEGV handler that may interrupt the thread anywhere, including
+// inside a sanitizer's runtime while it holds its own locks (ThreadSanitizer's slot lock): instrumented
+// code here, even an instrumented atomic load, would then wait on that lock forever. So the fault path is
+// never instrumented (the attribute is a no-op in normal builds).
+#if defined(__has_attribute)
+#if __has_attribute(disable_sanitizer_instrumentation)
+#define GORT_FAULT_PATH __attribute__((disable_sanitizer_instrumentation))
+#endif
+#endif
+#ifndef GORT_FAULT_PATH
+#define GORT_FAULT_PATH
+#endif
+
+GORT_FAULT_PATH static size_t page_size(void) {
     static size_t cached = 0;
     if (cached == 0) cached = (size_t)sysconf(_SC_PAGESIZE);
     return cached;
@@ -168,7 +181,7 @@ static size_t read_max_map_count(void) {
     return (size_t)strtoull(text, NULL, 10);
 }
 
-static void on_segv(int signal, siginfo_t *info, void *context);
+GORT_FAULT_PATH static void on_segv(int signal, siginfo_t *info, void *context);
 
 void gort_stack_configure(size_t initial, size_t limit) {
     pthread_mutex_lock(&arena_mutex);
@@ -308,7 +321,7 @@ bool gort_stack_alloc(gort_stack_t *out) {
     return true;
 }
 
-static inline arena_t *arena_of(uint32_t slot, size_t *index) {
+GORT_FAULT_PATH static inline arena_t *arena_of(uint32_t slot, size_t *index) {
     *index = slot % ARENA_SLOTS;
     return &arenas[slot / ARENA_SLOTS];
 }
@@ -316,7 +329,7 @@ static inline arena_t *arena_of(uint32_t slot, size_t *index) {
 // ---------------------------------------------------------------- growth (signal handler)
 
 // Async-signal-safe: reads only published arenas. Returns the arena holding `address`.
-static arena_t *find_slot(uintptr_t address, size_t *index) {
+GORT_FAULT_PATH static arena_t *find_slot(uintptr_t address, size_t *index) {
     size_t count = atomic_load_explicit(&arena_count, memory_order_acquire);
     for (size_t a = 0; a < count; a++) {
         uintptr_t low = (uintptr_t)arenas[a].base;
@@ -329,7 +342,7 @@ static arena_t *find_slot(uintptr_t address, size_t *index) {
 }
 
 // Async-signal-safe formatting for the overflow message.
-static size_t format_unsigned(char *out, uint64_t value) {
+GORT_FAULT_PATH static size_t format_unsigned(char *out, uint64_t value) {
     char digits[24];
     size_t n = 0;
     do {
@@ -340,7 +353,7 @@ static size_t format_unsigned(char *out, uint64_t value) {
     return n;
 }
 
-static size_t format_size(char *out, uint64_t bytes) {
+GORT_FAULT_PATH static size_t format_size(char *out, uint64_t bytes) {
     size_t n;
     if (bytes % (1024 * 1024) == 0) {
         n = format_unsigned(out, bytes / (1024 * 1024));
@@ -357,7 +370,7 @@ static size_t format_size(char *out, uint64_t bytes) {
     return n + 6;
 }
 
-static _Noreturn void die_of_overflow(uint64_t goroutine, size_t limit) {
+GORT_FAULT_PATH static _Noreturn void die_of_overflow(uint64_t goroutine, size_t limit) {
     char message[160];
     static const char head[] = "fatal error: stack overflow in goroutine ";
     size_t n = sizeof head - 1;
@@ -375,7 +388,7 @@ static _Noreturn void die_of_overflow(uint64_t goroutine, size_t limit) {
 
 // Grows the running goroutine's stack when `address` lies in its slot's inaccessible part.
 // Returns false for any fault that is not such a growth (the caller passes it on).
-static bool grow_for_fault(uintptr_t address, uintptr_t stack_pointer) {
+GORT_FAULT_PATH static bool grow_for_fault(uintptr_t address, uintptr_t stack_pointer) {
     size_t index;
     arena_t *arena = find_slot(address, &index);
     if (arena == NULL) return false;
@@ -401,7 +414,7 @@ static bool grow_for_fault(uintptr_t address, uintptr_t stack_pointer) {
     return true;
 }
 
-bool gort_stack_handle_fault(int signal, void *raw_info, void *raw_context) {
+GORT_FAULT_PATH bool gort_stack_handle_fault(int signal, void *raw_info, void *raw_context) {
     siginfo_t *info = raw_info;
     if (signal != SIGSEGV || info == NULL || info->si_code <= 0 || raw_context == NULL) return false;
     ucontext_t *context = raw_context;
@@ -411,7 +424,7 @@ bool gort_stack_handle_fault(int signal, void *raw_info, void *raw_context) {
     return handled;
 }
 
-static void on_segv(int signal, siginfo_t *info, void *context) {
+GORT_FAULT_PATH static void on_segv(int signal, siginfo_t *info, void *context) {
     if (gort_stack_handle_fault(signal, info, context)) return;
     // Not ours: hand it to the handler that was installed before us.
     if (previous_segv.sa_flags & SA_SIGINFO) {

@@ -67,10 +67,11 @@ struct StackTests {
         #expect(result == expectedChecksum(depth, seed: 7))
         let statistics = Runtime.stackStatistics
         #expect(statistics.initialSize <= 8 * 1024)
-        // From 8 KiB to more than 512 KiB by doubling: at least six growth faults (other tests
-        // running meanwhile can only add to the count).
+        // To more than 512 KiB by doubling: a pooled slot keeps up to 64 KiB of an earlier goroutine's
+        // growth (beyond that its guard comes back), so at least three growth faults — 64 → 128 → 256 →
+        // 512 KiB — and six from a fresh 8 KiB slot (other tests running meanwhile can only add to the count).
         if statistics.guardedSlots < statistics.guardBudget {
-            #expect(statistics.growths - growthsBefore >= 6)
+            #expect(statistics.growths - growthsBefore >= 3)
         }
     }
 
