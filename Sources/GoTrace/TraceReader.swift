@@ -133,19 +133,26 @@ public final class FileByteSource: TraceByteSource {
         guard offset < size else { return [] }
         let wanted = Int(min(UInt64(count), size - offset))
         var bytes = [UInt8](repeating: 0, count: wanted)
+        let filled = bytes.withUnsafeMutableBytes { FileByteSource.readFully(fileDescriptor, at: offset, into: $0) }
+        guard filled == wanted else { return filled > 0 ? Array(bytes.prefix(filled)) : nil }
+        return bytes
+    }
+
+    /// Reads until `buffer` is full, the file ends or a read fails (EINTR retried); returns the bytes read.
+    /// Shared by the readers that keep their own buffer (the report's chunk loader reads into a window).
+    public static func readFully(_ descriptor: Int32, at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer)
+        -> Int
+    {
         var filled = 0
-        while filled < wanted {
-            let got = bytes.withUnsafeMutableBytes { buffer in
-                // Safety: filled < wanted == buffer.count, so the destination range is inside the buffer.
-                pread(fileDescriptor, buffer.baseAddress!.advanced(by: filled), wanted - filled,
-                      off_t(offset) + off_t(filled))
-            }
+        while filled < buffer.count {
+            // Safety: filled < buffer.count, so the destination range is inside the buffer.
+            let got = pread(descriptor, buffer.baseAddress!.advanced(by: filled), buffer.count - filled,
+                            off_t(offset) + off_t(filled))
             if got < 0 && errno == EINTR { continue }
             guard got > 0 else { break }
             filled += got
         }
-        guard filled == wanted else { return filled > 0 ? Array(bytes.prefix(filled)) : nil }
-        return bytes
+        return filled
     }
 }
 

@@ -111,17 +111,7 @@ final class ChunkLoader {
         let wanted = Int(min(UInt64(max(ChunkLoader.windowSize, count)), fileSize - offset))
         guard wanted >= count else { return false }
         if window.count != wanted { window = [UInt8](repeating: 0, count: wanted) }
-        var filled = 0
-        while filled < wanted {
-            let got = window.withUnsafeMutableBytes { buffer in
-                // Safety: filled < wanted == buffer.count, so the destination range is inside the buffer.
-                pread(fileDescriptor, buffer.baseAddress!.advanced(by: filled), wanted - filled,
-                      off_t(offset) + off_t(filled))
-            }
-            if got < 0 && errno == EINTR { continue }
-            guard got > 0 else { break }
-            filled += got
-        }
+        let filled = window.withUnsafeMutableBytes { FileByteSource.readFully(fileDescriptor, at: offset, into: $0) }
         windowStart = offset
         guard filled >= count else {
             window = []
