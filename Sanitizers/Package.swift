@@ -12,8 +12,14 @@ let package = Package(
     targets: [
         .testTarget(
             name: "GoRuntimeTests",
-            dependencies: [.product(name: "GoRuntime", package: "gotrace")],
+            // NetLoadClient: the client half of the 10,000-connection test, run as a child process.
+            dependencies: [.product(name: "GoRuntime", package: "gotrace"), "NetLoadClient"],
             path: "Tests/GoRuntimeTests"
+        ),
+        .executableTarget(
+            name: "NetLoadClient",
+            dependencies: [.product(name: "GoRuntime", package: "gotrace")],
+            path: "Tests/NetLoadClient"
         ),
     ]
 )

@@ -16,20 +16,23 @@ kinds=("$@")
 fibers=(-Xcc -DGORT_SANITIZER_FIBERS -Xswiftc -Xcc -Xswiftc -DGORT_SANITIZER_FIBERS)
 root=$PWD
 status=0
-# Asynchronous preemption off (cooperative preemption stays on): both sanitizer runtimes intercept signal
-# handlers and may run ours later, at a point of their own choosing, with the interrupted context saved by
-# them — redirecting that context into the preemption trampoline is not sound there (a TSan run hung with a
-# thread stuck in TSan's slot lock). The tests that need the asynchronous path are skipped below; they run
-# in every normal `swift test`.
-export GODEBUG=asyncpreemptoff=1
+# Under ThreadSanitizer, asynchronous preemption is off (cooperative preemption stays on): TSan defers an
+# asynchronous signal to its next interceptor and then calls our handler with a *copy* of the interrupted
+# context (or at once, but only while the thread is inside a TSan interceptor, where the safe-PC rule refuses
+# anyway), so a handler cannot redirect the interrupted goroutine into the preemption trampoline. The tests
+# that need the asynchronous path are skipped there; they run under AddressSanitizer, whose runtime leaves
+# SIGURG alone, and in every normal `swift test`.
 async_preemption_tests=(--skip "PreemptionTests/asynchronousPreemption" --skip "PreemptionTests/stackThroughTrampoline"
     --skip "PreemptionTests/errnoSurvivesPreemption" --skip "PreemptionTests/preemptEvents"
     --skip "PreemptionTests/safePCRule")
 for kind in "${kinds[@]}"; do
-    skips=("${async_preemption_tests[@]}")
+    skips=()
+    unset GODEBUG
     case "$kind" in
         thread)
             scratch=.build-tsan
+            export GODEBUG=asyncpreemptoff=1
+            skips+=("${async_preemption_tests[@]}")
             # TSan keeps a thread state, a 512 KB shadow call stack and trace parts per live fiber: 100,000
             # (manyGoroutines) or 10,000 (tenThousandConnections) goroutines alive at once exhaust
             # vm.max_map_count and memory. Both run under AddressSanitizer below, and the same code paths

@@ -709,7 +709,7 @@ static size_t walk_copy(const char *copy, uintptr_t low, uintptr_t high, uintptr
     return count;
 }
 
-size_t gort_stack_capture_parked(uint32_t slot, uint64_t *pcs, size_t max) {
+size_t gort_stack_capture_parked(uint32_t slot, uint64_t goroutine, uint64_t *pcs, size_t max) {
     size_t index;
     arena_t *arena = arena_of(slot, &index);
     _Atomic uint64_t *state = &arena->states[index];
@@ -730,18 +730,22 @@ size_t gort_stack_capture_parked(uint32_t slot, uint64_t *pcs, size_t max) {
             break;
     }
     slot_info_t *info = &arena->info[index];
+    size_t count = 0;
+    // The caller's slot number may be stale (read without a lock): the slot may hold another
+    // goroutine's stack by now. Its owner was written before the park that the pin acquired.
+    if (info->goroutine != goroutine) goto unpin;
     uintptr_t top = (uintptr_t)slot_top(arena, index);
     uintptr_t sp = top - info->live;
     // Safety: pinned, the stack (or its copy) cannot change. The frame gort_context_switch left at
     // sp: six saved registers (rbp is the sixth) and the return address.
     const char *bytes = pinned == STATE_PINNED_SHRUNK ? info->copy : (const char *)sp;
-    size_t count = 0;
     if (info->live >= 7 * sizeof(uintptr_t) && max > 0) {
         const uintptr_t *saved = (const uintptr_t *)bytes;
         uintptr_t rbp = saved[5], ret = saved[6];
         if (ret != 0) pcs[count++] = ret;
         count += walk_copy(bytes, sp, top, rbp, pcs + count, max - count);
     }
+unpin:
     // Release: our reads before the unpin (partner: the acquire load in gort_stack_will_run).
     atomic_store_explicit(state, (word & ~(uint64_t)STATE_KIND_MASK) | (pinned == STATE_PINNED_SHRUNK ? STATE_SHRUNK : STATE_PARKED),
                           memory_order_release);

@@ -13,8 +13,10 @@
 //   or the M that is switching it in or out touches them, never both at once.
 // - `status`, `waitReason`: written by the goroutine before it parks and by the one
 //   that readies it (whose release happens before the goroutine can run again, through the run
-//   queue's or the channel lock's ordering); read racily only by the deadlock report, which runs
-//   when nothing else does.
+//   queue's or the channel lock's ordering). The trace snapshot, the leak check and the deadlock
+//   report read them — and `id`, `parentID`, `leakScope` and the stack's slot — from other threads
+//   while they change: those fields are relaxed atomics, so such a read sees an old or a new value,
+//   never a torn one, and is not a data race.
 // - `selectWinner`/`selectTimedOut`: written by whoever wins the `selectDone` CAS, read by the
 //   goroutine after it has been readied.
 import CGoRuntime
@@ -79,15 +81,50 @@ struct GoroutineContext {
 }
 
 final class Goroutine: @unchecked Sendable {
-    @exclusivity(unchecked) var id: Int64 = 0
-    @exclusivity(unchecked) var parentID: Int64 = 0
+    // The fields that diagnostics read from other threads (see the ownership note above): relaxed
+    // atomics, plain moves on x86-64, so that those reads are defined (and ThreadSanitizer-clean).
+    private let idWord = Atomic<Int64>(0)
+    private let parentIDWord = Atomic<Int64>(0)
+    private let leakScopeWord = Atomic<Int64>(0)
+    private let statusWord = Atomic<UInt8>(GoroutineStatus.idle.rawValue)
+    private let waitReasonWord = Atomic<UInt8>(WaitReason.none.rawValue)
+    private let stackSlotWord = Atomic<UInt32>(Goroutine.noStackSlot)
+    static let noStackSlot = UInt32.max
+
+    var id: Int64 {
+        get { idWord.load(ordering: .relaxed) }
+        set { idWord.store(newValue, ordering: .relaxed) }
+    }
+    var parentID: Int64 {
+        get { parentIDWord.load(ordering: .relaxed) }
+        set { parentIDWord.store(newValue, ordering: .relaxed) }
+    }
     /// Inherited from the spawner (or, outside goroutines, the spawning thread): the leak-check
     /// scope this goroutine belongs to (LeakCheck.swift); 0 for none.
-    @exclusivity(unchecked) var leakScope: Int64 = 0
+    var leakScope: Int64 {
+        get { leakScopeWord.load(ordering: .relaxed) }
+        set { leakScopeWord.store(newValue, ordering: .relaxed) }
+    }
+    var status: GoroutineStatus {
+        // Only GoroutineStatus raw values are ever stored. Release/acquire (plain moves on x86-64):
+        // a reader from another thread that sees a status also sees the id and scope set before it.
+        get { GoroutineStatus(rawValue: statusWord.load(ordering: .acquiring))! }
+        set { statusWord.store(newValue.rawValue, ordering: .releasing) }
+    }
+    var waitReason: WaitReason {
+        // Only WaitReason raw values are ever stored.
+        get { WaitReason(rawValue: waitReasonWord.load(ordering: .relaxed))! }
+        set { waitReasonWord.store(newValue.rawValue, ordering: .relaxed) }
+    }
     @exclusivity(unchecked) var body: (@Sendable () -> Void)?
-    @exclusivity(unchecked) var status: GoroutineStatus = .idle
-    @exclusivity(unchecked) var waitReason: WaitReason = .none
-    @exclusivity(unchecked) var stack: gort_stack_t?
+    /// Owned by the goroutine and the M switching it (see above); its slot number is mirrored in
+    /// `stackSlot` for the trace snapshot, which reads it from another thread.
+    @exclusivity(unchecked) var stack: gort_stack_t? {
+        didSet { stackSlotWord.store(stack?.slot ?? Goroutine.noStackSlot, ordering: .relaxed) }
+    }
+    /// The slot number of `stack`, or `noStackSlot`: readable from any thread. A stale value names a
+    /// slot that another goroutine may own by now; gort_stack_capture_parked then checks the owner.
+    var stackSlot: UInt32 { stackSlotWord.load(ordering: .relaxed) }
     /// The lock a parked goroutine asks g0 to release (the common single-lock case; select uses
     /// `parkLocks`).
     @exclusivity(unchecked) var parkLock: UnsafeMutablePointer<gort_lock_t>?

@@ -17,7 +17,8 @@ import GoTrace
 extension Scheduler {
     /// Accessible bytes of a fresh stack: two pages, most goroutines never need a third.
     static let initialStackBytes = 8 * 1024
-    static let defaultStackLimit = 1024 * 1024
+    /// 1 MiB; 4 MiB in a sanitizer build, whose frames are larger (sanitizer_fibers.h).
+    static let defaultStackLimit = 1024 * 1024 * Int(gort_sanitizer_stack_multiplier())
     /// How long a goroutine stays parked before its stack is shrunk: long against a channel
     /// hand-off or a mutex wait (microseconds), which then never pay a copy and a page fault,
     /// short against the life of an idle connection or worker.
@@ -124,7 +125,8 @@ public struct StackStatistics: Sendable {
 
 extension Runtime {
     /// The most a goroutine's stack may grow to. A goroutine that needs more ends the process with
-    /// `fatal error: stack overflow in goroutine N (limit X)` (status 2). Default 1 MiB; the
+    /// `fatal error: stack overflow in goroutine N (limit X)` (status 2). Default 1 MiB (4 MiB in a
+    /// sanitizer build, scripts/sanitizers.sh); the
     /// environment variable GOTRACE_MAX_STACK (e.g. `8M`) or `setMaxStackSize` changes it.
     public static var maxStackSize: Int { Int(gort_stack_limit()) }
 

@@ -578,24 +578,28 @@ final class Tracer: @unchecked Sendable {
         let goroutines = scheduler.allGoroutines
         if !schedulerLocked { gort_unlock(scheduler.lock) }
         for goroutine in goroutines {
+            // Each field is read once: another M may change them meanwhile (Goroutine.swift).
+            let id = goroutine.id
+            let waitReason = goroutine.waitReason
             let state: GoroutineState
             switch goroutine.status {
             case .runnable: state = .runnable
             case .running: state = .running
-            case .waiting: state = goroutine.waitReason == .syscall ? .syscall : .waiting
+            case .waiting: state = waitReason == .syscall ? .syscall : .waiting
             case .idle, .dead: continue
             }
             var stack: UInt64 = 0
             if goroutine === current {
                 stack = captureStack()
-            } else if goroutine.status == .waiting, let slot = goroutine.stack {
-                // Pins the stack (it may be shrunk, or being shrunk, meanwhile): see stack.c.
+            } else if state == .waiting || state == .syscall, case let slot = goroutine.stackSlot, slot != Goroutine.noStackSlot {
+                // Pins the stack (it may be shrunk, or being shrunk, meanwhile) and checks that it is
+                // still this goroutine's: see stack.c.
                 stack = withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 32) { pcs in
-                    let count = gort_stack_capture_parked(slot.slot, pcs.baseAddress, 32)
+                    let count = gort_stack_capture_parked(slot, UInt64(id), pcs.baseAddress, 32)
                     return stackID(UnsafeBufferPointer(rebasing: pcs[0..<count]))
                 }
             }
-            entries.append((UInt64(goroutine.id), state, parkReason(goroutine.waitReason), stack))
+            entries.append((UInt64(id), state, parkReason(waitReason), stack))
         }
         for (id, state, reason, stack) in entries {
             emit(.snapshot, id, UInt64(state.rawValue), UInt64(reason.rawValue), stack)

@@ -105,8 +105,9 @@ size_t gort_stack_shrink_idle(int64_t min_idle_ns, int64_t *next_due, gort_shrin
 bool gort_stack_take_growth(uint64_t *goroutine, uint64_t *old_bytes, uint64_t *new_bytes);
 /// The shrinker's sleep: until `until_ns` (coarse monotonic), or with -1 until a goroutine parks.
 void gort_stack_shrinker_sleep(int64_t until_ns);
-/// Walks a parked goroutine's stack (shrunk or not), pinning it meanwhile. 0 if it runs again.
-size_t gort_stack_capture_parked(uint32_t slot, uint64_t *pcs, size_t max);
+/// Walks a parked goroutine's stack (shrunk or not), pinning it meanwhile. 0 if it runs again, or if
+/// the slot no longer holds `goroutine`'s stack.
+size_t gort_stack_capture_parked(uint32_t slot, uint64_t goroutine, uint64_t *pcs, size_t max);
 void gort_stack_statistics(gort_stack_statistics_t *out);
 /// The slot's state: 0 running or pooled, 1 parked, 2 being shrunk, 3 shrunk, 4/5 pinned.
 int gort_stack_slot_state(uint32_t slot);

@@ -34,6 +34,15 @@ typedef struct {
     void *asan_fake_stack;  // ASan's fake stack, saved while this stack is switched away from
 } gort_fiber_t;
 
+/// How many times the default stack limit a build needs: sanitizer instrumentation makes frames larger
+/// (ASan surrounds each local with redzones), so a recursion that fits 1 MiB in a normal build would
+/// overflow in a sanitizer build. Go's race builds scale their stack guard the same way.
+#if defined(GORT_SANITIZER_FIBERS)
+static inline unsigned gort_sanitizer_stack_multiplier(void) { return 4; }
+#else
+static inline unsigned gort_sanitizer_stack_multiplier(void) { return 1; }
+#endif
+
 #if defined(GORT_SANITIZER_FIBERS)
 void gort_fiber_init_thread(gort_fiber_t *g0);
 void gort_fiber_create(gort_fiber_t *fiber);
