@@ -96,6 +96,21 @@ static uint8_t classify_name(const char *name) {
         return (name[2] >= '0' && name[2] <= '9') ? CODE_USER : CODE_NEUTRAL;
     }
     if (strncmp(name, "gort_", 5) == 0) return CODE_RUNTIME;
+    // Names reserved to the implementation, when it is linked into the executable: sanitizer runtimes
+    // (__asan_*, __tsan_*, __sanitizer_*, their interceptors, whose aliases such as `malloc` share the
+    // address and lose to this class), compiler-rt builtins, C++ runtime namespaces (_ZN6__asan…,
+    // _ZN11__sanitizer…, _ZN10__cxxabiv1…) and a statically linked C++ standard library (std::).
+    // They keep per-thread state (an allocator's thread cache) that another goroutine on the same
+    // thread would corrupt.
+    if (name[0] == '_' && name[1] == '_') return CODE_FOREIGN;
+    if (strncmp(name, "_ZSt", 4) == 0) return CODE_FOREIGN;
+    if (strncmp(name, "_ZN", 3) == 0) {
+        const char *rest = name + 3;
+        while (*rest == 'K' || *rest == 'V' || *rest == 'r') rest++;  // cv-qualifiers of a member function
+        if (rest[0] == 'S' && rest[1] == 't') return CODE_FOREIGN;
+        while (*rest >= '0' && *rest <= '9') rest++;
+        if (rest[0] == '_' && rest[1] == '_') return CODE_FOREIGN;
+    }
     // Pieces of the Swift runtime linked into the executable, and compiler-generated startup code.
     if (strncmp(name, "swift_", 6) == 0 || strncmp(name, "_swift", 6) == 0 || strncmp(name, "__swift", 7) == 0)
         return CODE_FOREIGN;
@@ -213,6 +228,9 @@ int gort_preempt_classify_pc(uintptr_t pc) { return classify(pc); }
 __attribute__((noinline)) uintptr_t gort_preempt_caller_pc(void) { return (uintptr_t)__builtin_return_address(0); }
 
 /// The safe-PC rule of the design note, on the interrupted registers.
+/// Not ASan-checked: it reads the interrupted goroutine's stack as an unwinder does, and the words at
+/// its sp may lie in a redzone that the interrupted function poisoned (a dynamic alloca's, mid-prologue).
+__attribute__((no_sanitize("address")))
 static bool safe_to_suspend(uintptr_t pc, uintptr_t sp, uintptr_t fp, uintptr_t low, uintptr_t high) {
     int kind = classify(pc);
     if (kind != CODE_USER && kind != CODE_NEUTRAL) return false;
@@ -233,7 +251,9 @@ static bool safe_to_suspend(uintptr_t pc, uintptr_t sp, uintptr_t fp, uintptr_t 
     // locks, and another goroutine on this P could then block its M on them.
     uintptr_t floor = sp;
     for (int depth = 0; depth < MAX_WALK; depth++) {
-        if (fp < floor || fp + 16 > high || (fp & 7) != 0) break;
+        // `fp > high - 16`, not `fp + 16 > high`: code built without frame pointers leaves any value
+        // in rbp, and the sum wraps for one near the top of the address space.
+        if (fp < floor || high < 16 || fp > high - 16 || (fp & 7) != 0) break;
         const uintptr_t *frame = (const uintptr_t *)fp;
         int caller = classify(frame[1]);
         if (caller == CODE_FOREIGN) return false;

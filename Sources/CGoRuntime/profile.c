@@ -98,7 +98,7 @@ static void on_sigprof(int signal, siginfo_t *info, void *raw_context) {
     if (on_stack) {
         uintptr_t floor = sp;
         while (depth < GORT_SAMPLE_DEPTH) {
-            if (fp < floor || fp + 16 > high || (fp & 7) != 0) break;
+            if (fp < floor || high < 16 || fp > high - 16 || (fp & 7) != 0) break;  // no wrap: rbp may hold anything
             const uintptr_t *frame = (const uintptr_t *)fp;
             uintptr_t ret = frame[1];
             if (ret == 0) break;

@@ -698,7 +698,7 @@ void gort_stack_shrinker_sleep(int64_t until_ns) {
 static size_t walk_copy(const char *copy, uintptr_t low, uintptr_t high, uintptr_t fp, uint64_t *pcs, size_t max) {
     size_t count = 0;
     while (count < max) {
-        if (fp < low || fp + 16 > high || (fp & 7) != 0) break;
+        if (fp < low || high < 16 || fp > high - 16 || (fp & 7) != 0) break;  // no wrap: rbp may hold anything
         const uintptr_t *frame = (const uintptr_t *)(copy + (fp - low));
         uintptr_t next = frame[0], pc = frame[1];
         if (pc == 0) break;

@@ -19,7 +19,7 @@
 static size_t walk(uintptr_t fp, uint64_t *pcs, size_t max, size_t skip, uintptr_t low, uintptr_t high) {
     size_t count = 0;
     while (count < max) {
-        if (fp < low || fp + 16 > high || (fp & 7) != 0) break;
+        if (fp < low || high < 16 || fp > high - 16 || (fp & 7) != 0) break;  // no wrap: rbp may hold anything
         const uintptr_t *frame = (const uintptr_t *)fp;
         uintptr_t next = frame[0];
         uintptr_t pc = frame[1];

@@ -85,9 +85,20 @@ final class Machine: @unchecked Sendable {
     @exclusivity(unchecked) var spinning = false
     @exclusivity(unchecked) var isRunningTimers = false
     @exclusivity(unchecked) var unlockScratch: [UnsafeMutablePointer<gort_lock_t>] = []
-    // Tracing (Tracer.swift): this M's buffer, and the last flush request it honoured.
-    @exclusivity(unchecked) var trace: MachineTrace?
-    @exclusivity(unchecked) var flushedEpoch: UInt64 = 0
+    // Tracing (Tracer.swift): this M's buffer, and the last flush request it honoured. A stopper on
+    // another thread polls the latter and whether the M has a buffer: atomics, not the fields themselves
+    // (reading the `trace` reference while its M replaces it could retain a freed object).
+    @exclusivity(unchecked) var trace: MachineTrace? {
+        didSet { hasTraceWord.store(trace != nil, ordering: .releasing) }
+    }
+    private let hasTraceWord = Atomic<Bool>(false)
+    var hasTrace: Bool { hasTraceWord.load(ordering: .acquiring) }
+    private let flushedEpochWord = Atomic<UInt64>(0)
+    /// Release/acquire: a stopper that sees the epoch also sees the flush's writes before it.
+    var flushedEpoch: UInt64 {
+        get { flushedEpochWord.load(ordering: .acquiring) }
+        set { flushedEpochWord.store(newValue, ordering: .releasing) }
+    }
     @exclusivity(unchecked) var threadStackLow: UInt = 0
     @exclusivity(unchecked) var threadStackHigh: UInt = 0
     // CPU sampling (Tracer.serviceProfiler): the profiling epoch this M last acted on.

@@ -334,7 +334,7 @@ final class Tracer: @unchecked Sendable {
         var pending = 0
         repeat {
             pending = scheduler.machinesSnapshot(locked: false).count {
-                $0 !== me && $0.trace != nil && $0.flushedEpoch < epoch
+                $0 !== me && $0.hasTrace && $0.flushedEpoch < epoch
             }
             if pending == 0 { break }
             gort_os_yield()
