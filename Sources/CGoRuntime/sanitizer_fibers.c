@@ -20,6 +20,7 @@ void __tsan_switch_to_fiber(void *fiber, unsigned flags);
 #endif
 #if GORT_ASAN
 void __lsan_register_root_region(const void *begin, size_t size);
+void __lsan_unregister_root_region(const void *begin, size_t size);
 void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom, size_t size);
 void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_old, size_t *size_old);
 #endif
@@ -70,11 +71,21 @@ void gort_fiber_switch_end(gort_fiber_t *current) {
     (void)current;
 #endif
 }
-void gort_sanitizer_stack_arena_mapped(void *arena, size_t bytes) {
+void gort_sanitizer_stack_arena_mapped(void *arena, size_t bytes) { gort_sanitizer_root_region(arena, bytes); }
+
+void gort_sanitizer_root_region(const void *begin, size_t bytes) {
 #if GORT_ASAN
-    __lsan_register_root_region(arena, bytes);
+    __lsan_register_root_region(begin, bytes);
 #else
-    (void)arena, (void)bytes;
+    (void)begin, (void)bytes;
+#endif
+}
+
+void gort_sanitizer_unroot_region(const void *begin, size_t bytes) {
+#if GORT_ASAN
+    __lsan_unregister_root_region(begin, bytes);
+#else
+    (void)begin, (void)bytes;
 #endif
 }
 #endif

@@ -122,6 +122,27 @@ struct StackTests {
         }
     }
 
+    @Test("a fault that is not a stack growth is passed to the handler installed before the runtime's")
+    func foreignFaultReachesPreviousHandler() async throws {
+        // The same chain as above with a handler of the test's own as the previous one, so it holds in
+        // sanitizer builds too (there the sanitizer's handler is the previous one, and it exits 1 or 66).
+        await #expect(processExitsWith: .exitCode(42)) {
+            var action = sigaction()
+            action.__sigaction_handler.sa_handler = { _ in _exit(42) }
+            sigemptyset(&action.sa_mask)
+            sigaction(SIGSEGV, &action, nil)
+            Runtime.run {
+                let done = Channel<Int>()
+                go {
+                    // Safety: deliberately invalid, to fault outside every stack slot.
+                    let pointer = UnsafeMutablePointer<Int>(bitPattern: 16)!
+                    done.send(pointer.pointee)
+                }
+                _ = done.receive()
+            }
+        }
+    }
+
     @Test("a parked goroutine's stack is shrunk, its page released, and restored intact when it resumes")
     func shrinkAndRestore() {
         let outcome = Runtime.run(maxProcs: 2) { () -> (released: Bool, intact: Bool, shrinks: Int) in

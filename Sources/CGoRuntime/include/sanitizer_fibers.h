@@ -16,7 +16,9 @@
 // A goroutine's TSan fiber is created on g0 before its first run and destroyed on g0 after it exited; g0's
 // fiber is the thread's own (gort_fiber_init_thread, once per M). LeakSanitizer scans thread stacks but
 // not our stack arena: gort_sanitizer_stack_arena_mapped registers each arena as a root region, so what
-// only a parked goroutine's stack refers to is not reported as leaked.
+// only a parked goroutine's stack refers to is not reported as leaked. At exit, before LSan's own check,
+// stack.c narrows those regions to the slots in use (see narrow_leak_roots_at_exit there): a slot beyond
+// the guard budget is read-write in full, and scanning a million of them read terabytes of zero pages.
 //
 // Cost: none in a normal build. The functions are empty inline functions unless GORT_SANITIZER_FIBERS is
 // defined, and it must be defined for the Swift side too (Swift's clang importer does not see the
@@ -51,6 +53,8 @@ void gort_fiber_switch_begin(gort_fiber_t *from, gort_fiber_t *to, const void *t
                              bool from_exits);
 void gort_fiber_switch_end(gort_fiber_t *current);
 void gort_sanitizer_stack_arena_mapped(void *arena, size_t bytes);
+void gort_sanitizer_root_region(const void *begin, size_t bytes);
+void gort_sanitizer_unroot_region(const void *begin, size_t bytes);
 #else
 static inline void gort_fiber_init_thread(gort_fiber_t *g0) { (void)g0; }
 static inline void gort_fiber_create(gort_fiber_t *fiber) { (void)fiber; }
@@ -61,6 +65,8 @@ static inline void gort_fiber_switch_begin(gort_fiber_t *from, gort_fiber_t *to,
 }
 static inline void gort_fiber_switch_end(gort_fiber_t *current) { (void)current; }
 static inline void gort_sanitizer_stack_arena_mapped(void *arena, size_t bytes) { (void)arena, (void)bytes; }
+static inline void gort_sanitizer_root_region(const void *begin, size_t bytes) { (void)begin, (void)bytes; }
+static inline void gort_sanitizer_unroot_region(const void *begin, size_t bytes) { (void)begin, (void)bytes; }
 #endif
 
 #endif
