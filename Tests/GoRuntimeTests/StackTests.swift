@@ -40,6 +40,20 @@ func unboundedRecursion(_ depth: Int) -> Int {
     }
 }
 
+/// Runs a goroutine that reads an invalid address: a fault outside every stack slot, which the
+/// runtime's SIGSEGV handler must pass on to the previous handler.
+private func faultOutsideEveryStack() {
+    Runtime.run {
+        let done = Channel<Int>()
+        go {
+            // Safety: deliberately invalid, to fault outside every stack slot.
+            let pointer = UnsafeMutablePointer<Int>(bitPattern: 16)!
+            done.send(pointer.pointee)
+        }
+        _ = done.receive()
+    }
+}
+
 /// The address of the first byte of `pointer`'s page.
 private func pageOf(_ address: UInt) -> UnsafeMutableRawPointer {
     let page = UInt(sysconf(Int32(_SC_PAGESIZE)))
@@ -110,15 +124,7 @@ struct StackTests {
     @Test("a fault that is not a stack growth still reaches the previous handler")
     func foreignFaultStillCrashes() async throws {
         await #expect(processExitsWith: .signal(SIGSEGV)) {
-            Runtime.run {
-                let done = Channel<Int>()
-                go {
-                    // Safety: deliberately invalid, to fault outside every stack slot.
-                    let pointer = UnsafeMutablePointer<Int>(bitPattern: 16)!
-                    done.send(pointer.pointee)
-                }
-                _ = done.receive()
-            }
+            faultOutsideEveryStack()
         }
     }
 
@@ -131,15 +137,7 @@ struct StackTests {
             action.__sigaction_handler.sa_handler = { _ in _exit(42) }
             sigemptyset(&action.sa_mask)
             sigaction(SIGSEGV, &action, nil)
-            Runtime.run {
-                let done = Channel<Int>()
-                go {
-                    // Safety: deliberately invalid, to fault outside every stack slot.
-                    let pointer = UnsafeMutablePointer<Int>(bitPattern: 16)!
-                    done.send(pointer.pointee)
-                }
-                _ = done.receive()
-            }
+            faultOutsideEveryStack()
         }
     }
 
