@@ -9,14 +9,16 @@
 //
 // Pace: each component sleeps a millisecond or two every few operations, which keeps the event rate near
 // 230 k/s in a debug build (a 10-minute trace: ~140 M events, ~0.5 GB, that `gotrace stat --check` reads in
-// about as long again) and gives every component its turn: there is no preemption yet, so a loop that
-// never blocks would own its P and starve the rest (the first version, unpaced, did ~9 pipeline items in 5 s).
+// about as long again) and gives every component its turn. (It predates preemption: the first version,
+// unpaced, did ~9 pipeline items in 5 s because a loop that never blocked owned its P. Preemption would now
+// interrupt such a loop every 10 ms, but the pacing keeps the event rate, and the trace, to a known size.)
 //
 // Output: "soak pid=N" first (the soak script samples that process's RSS), then one line of totals.
 //
-// DEPTH: goroutine stacks are fixed 256 KiB slots today; a debug build's frame here takes ~220 bytes
-// (a 64-byte local buffer, spills and the frame record: depth 800 runs, 1200 overflows), so the default of
-// 400 uses about a third of the slot. Raise it once stacks grow (a growable-stacks build should survive 100 000).
+// DEPTH: a debug build's frame here takes ~220 bytes (a 64-byte local buffer, spills and the frame record),
+// so the default of 400 needs ~88 KiB: a fresh 8 KiB stack grows four times (to 128 KiB) on the way down,
+// and a pooled one that kept 64 KiB once, so the soak keeps the growth fault path and the shrinker busy.
+// The 1 MiB limit allows a depth of about 4,500.
 import GoRuntime
 import Synchronization
 
