@@ -18,6 +18,8 @@
 //   TraceScenarios workerpool      a correct worker pool: nothing leaks
 //   TraceScenarios sleepers        goroutines sleeping 20 ms fifty times
 //   TraceScenarios soak S [DEPTH]  S seconds of mixed work on 2 Ps, recursion DEPTH deep (Soak.swift)
+//   TraceScenarios soakstops N DIR the soak's work, recording N traces DIR/stop-K.gtrace, each stopped
+//                                  with Trace.stop() mid-workload (Soak.swift)
 //   TraceScenarios hog             1 P: a call-free loop preempted while a ticker sleeps 10 ms twenty times,
 //                                  and twenty 2 ms usleeps in Runtime.blockingCall
 import GoRuntime
@@ -114,6 +116,8 @@ case "abort":
     }
 case "soak":
     runSoak(seconds: parameter ?? 10, depth: arguments.count > 3 ? Int(arguments[3]) ?? 400 : 400)
+case "soakstops":
+    runSoak(seconds: 0, depth: 400, recordings: (parameter ?? 5, arguments.count > 3 ? arguments[3] : "."))
 case "hang":
     Runtime.run {
         pingPong(parameter ?? 100_000)

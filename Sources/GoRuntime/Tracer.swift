@@ -104,6 +104,8 @@ final class Tracer: @unchecked Sendable {
     @exclusivity(unchecked) private var consumer: (@Sendable (TraceHookEvent) -> Void)?
     @exclusivity(unchecked) private var environmentChecked = false
     @exclusivity(unchecked) private var exitHookInstalled = false
+    /// A `start` or `stop` is under way: they stop the world, one at a time (the next waits).
+    @exclusivity(unchecked) private var changing = false
     /// Set once, before the first recording starts; read without the lock afterwards.
     @exclusivity(unchecked) private var clockChosen = false
     @exclusivity(unchecked) private(set) var usesTSC = false
@@ -161,8 +163,10 @@ final class Tracer: @unchecked Sendable {
     }
 
     func start(fileDescriptor: Int32, compressing: Bool, owned: Bool, pipe: Bool) throws {
+        beginChange()
         gort_lock(lock)
         if writer != nil {
+            changing = false
             gort_unlock(lock)
             throw TraceError.alreadyRecording
         }
@@ -175,6 +179,7 @@ final class Tracer: @unchecked Sendable {
                                     startWallTimeNanoseconds: gort_walltime(), compressing: compressing)
             }
         } catch {
+            changing = false
             gort_unlock(lock)
             throw TraceError.write("\(error)")
         }
@@ -191,6 +196,12 @@ final class Tracer: @unchecked Sendable {
             installTerminationFlush()
         }
         gort_unlock(lock)
+        emitModules()
+        // The start snapshot with the world stopped, as the final one (`stop`): every event of the
+        // recording follows it, so it shows each goroutine in the state its first event starts from.
+        // An M inside a blocking call counts as stopped here: nothing it may do there changes a goroutine
+        // without waiting for the restart, and its buffer does not matter yet.
+        let notStopped = scheduler.stopTheWorld(waitNanoseconds: 200_000_000, waitForBlockingCalls: false)
         active.store(true, ordering: .sequentiallyConsistent)
         // 99 Hz, not 100: a round rate samples in lock-step with periodic work (fgprof's argument).
         let rate = getenvString("GOTRACE_CPU_RATE").flatMap { Int($0) } ?? 99
@@ -199,17 +210,58 @@ final class Tracer: @unchecked Sendable {
             profileRate.store(min(rate, 10_000), ordering: .relaxed)
             profileEpoch.add(1, ordering: .sequentiallyConsistent)
         }
-        emitModules()
         emitSnapshot(schedulerLocked: false)
+        if notStopped > 0 { logNotStopped(notStopped, waitNanoseconds: 200_000_000, what: "start") }
+        scheduler.restartTheWorld()
+        endChange()
     }
 
-    /// Ends the recording: a final snapshot, every M's buffer flushed, the end chunk written.
-    /// `othersAreAsleep`: every other M is known to sleep in the scheduler (after a deadlock), so
-    /// their buffers can be flushed from here. `endSignal`: the signal that ends the program (the
-    /// end chunk records it; 0: none — TraceSignalFlush.swift).
+    /// Waits until no other `start` or `stop` is under way, and claims the turn.
+    private func beginChange() {
+        while true {
+            gort_lock(lock)
+            if !changing {
+                changing = true
+                gort_unlock(lock)
+                return
+            }
+            gort_unlock(lock)
+            // On an M, the other one may be stopping the world and waiting for this M: stop here too.
+            if let me = Scheduler.currentMachine() {
+                gort_lock(scheduler.lock)
+                scheduler.waitWhileWorldStopped(me)
+                gort_unlock(scheduler.lock)
+            }
+            gort_os_yield()
+        }
+    }
+
+    private func endChange() {
+        gort_lock(lock)
+        changing = false
+        gort_unlock(lock)
+    }
+
+    /// Says in the trace that the snapshot may disagree with the goroutines of Ms that did not stop.
+    private func logNotStopped(_ count: Int, waitNanoseconds: Int64, what: String) {
+        emit(.log, 0, stringID("runtime"),
+             stringID("trace \(what): \(count) M(s) did not stop within \(waitNanoseconds / 1_000_000) ms; "
+                + "the snapshot may not be exact"))
+    }
+
+    /// Ends the recording: the world stopped (Scheduler+WorldStop.swift), a final snapshot, every M's
+    /// buffer flushed, the end chunk written, the world restarted. `othersAreAsleep`: every other M is
+    /// known to sleep in the scheduler (after a deadlock; the caller holds the scheduler's lock), so
+    /// the world is still already and their buffers can be flushed from here. `waitNanoseconds`: how
+    /// long to wait for the world to stop. `endSignal`: the signal that ends the program (the end chunk
+    /// records it; 0: none — TraceSignalFlush.swift).
     func stop(othersAreAsleep: Bool = false, waitNanoseconds: Int64 = 200_000_000, endSignal: Int32 = 0) {
+        // After a deadlock no start or stop can be under way (a world stop holds the idle Ps, and the
+        // deadlock verdict needs every P idle), and the caller holds the scheduler's lock: no waiting.
+        if !othersAreAsleep { beginChange() }
         gort_lock(lock)
         guard writer != nil else {
+            if !othersAreAsleep { changing = false }
             gort_unlock(lock)
             return
         }
@@ -217,18 +269,27 @@ final class Tracer: @unchecked Sendable {
         if profileRate.exchange(0, ordering: .relaxed) > 0 {
             profileEpoch.add(1, ordering: .sequentiallyConsistent)
         }
-        if let machine = Scheduler.currentMachine() { serviceProfiler(machine) }
-        emitSnapshot(schedulerLocked: othersAreAsleep)
-        if consumerIsNil { active.store(false, ordering: .sequentiallyConsistent) }
         let me = Scheduler.currentMachine()
         if othersAreAsleep {
+            if let me { serviceProfiler(me) }
+            emitSnapshot(schedulerLocked: true)
+            if consumerIsNil { active.store(false, ordering: .sequentiallyConsistent) }
             flushEpoch.add(1, ordering: .sequentiallyConsistent)
             if let me { flushOwn(me) }
             for machine in scheduler.machinesSnapshot(locked: true) where machine !== me {
                 flushOwn(machine)
             }
         } else {
-            requestFlushesAndWait(waitNanoseconds: waitNanoseconds)
+            let notStopped = scheduler.stopTheWorld(waitNanoseconds: waitNanoseconds, waitForBlockingCalls: true)
+            if let me { serviceProfiler(me) }
+            emitSnapshot(schedulerLocked: false)
+            if notStopped > 0 { logNotStopped(notStopped, waitNanoseconds: waitNanoseconds, what: "stop") }
+            if consumerIsNil { active.store(false, ordering: .sequentiallyConsistent) }
+            if let me { flushOwn(me) }
+            // Twice: an M that stops late (after the bound) still parks at the barrier, and its buffer
+            // is then ours too until the restart.
+            var flushed = flushStoppedMachines(from: 0, except: me)
+            flushed = flushStoppedMachines(from: flushed, except: me)
         }
         gort_lock(lock)
         if let external { sealAndWrite(external, writer: writer) }
@@ -242,6 +303,30 @@ final class Tracer: @unchecked Sendable {
         if ownedDescriptor >= 0 { close(ownedDescriptor) }
         ownedDescriptor = -1
         gort_unlock(lock)
+        if !othersAreAsleep {
+            scheduler.restartTheWorld()
+            endChange()
+        }
+    }
+
+    /// Flushes the buffers of the Ms stopped by the world stop, from position `start` of their arrival
+    /// order; returns the position after the last one.
+    private func flushStoppedMachines(from start: Int, except me: Machine?) -> Int {
+        let stopped = scheduler.stoppedMachines(from: start)
+        let epoch = flushEpoch.load(ordering: .sequentiallyConsistent)
+        for machine in stopped where machine !== me {
+            // Safety: a stopped M sleeps until the restart and writes nothing meanwhile; its last writes
+            // were published by the scheduler's lock, which it released before sleeping and
+            // `stoppedMachines` took after (Scheduler+WorldStop.swift).
+            if let trace = machine.trace, trace.generation == generation.load(ordering: .relaxed) {
+                gort_lock(lock)
+                let currentWriter = writer
+                gort_unlock(lock)
+                sealAndWrite(trace, writer: currentWriter)
+            }
+            machine.flushedEpoch = epoch
+        }
+        return start + stopped.count
     }
 
     /// Lock held.
@@ -577,21 +662,24 @@ final class Tracer: @unchecked Sendable {
         if !schedulerLocked { gort_lock(scheduler.lock) }
         let goroutines = scheduler.allGoroutines
         if !schedulerLocked { gort_unlock(scheduler.lock) }
+        // A goroutine in `Runtime.blockingCall` keeps the status `running`; its events say syscall.
+        let inBlockingCalls = scheduler.goroutinesInBlockingCalls(locked: schedulerLocked)
         for goroutine in goroutines {
             // Each field is read once: another M may change them meanwhile (Goroutine.swift).
             let id = goroutine.id
             let waitReason = goroutine.waitReason
             let state: GoroutineState
-            switch goroutine.status {
+            let status = goroutine.status
+            switch status {
             case .runnable: state = .runnable
-            case .running: state = .running
+            case .running: state = inBlockingCalls.contains(UInt64(id)) ? .syscall : .running
             case .waiting: state = waitReason == .syscall ? .syscall : .waiting
             case .idle, .dead: continue
             }
             var stack: UInt64 = 0
             if goroutine === current {
                 stack = captureStack()
-            } else if state == .waiting || state == .syscall, case let slot = goroutine.stackSlot, slot != Goroutine.noStackSlot {
+            } else if status == .waiting, case let slot = goroutine.stackSlot, slot != Goroutine.noStackSlot {
                 // Pins the stack (it may be shrunk, or being shrunk, meanwhile) and checks that it is
                 // still this goroutine's: see stack.c.
                 stack = withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 32) { pcs in
