@@ -10,8 +10,9 @@
 // taken mid-workload: only a stop-the-world makes it exact (Scheduler+WorldStop.swift).
 //
 // The run ends cleanly: when the time is up every component stops, closes its channels and sockets, and
-// every goroutine it started returns before `Runtime.run` does. The trace's final snapshot is then taken
-// on a quiet runtime, which is what lets `gotrace stat --check` reconcile it exactly (scripts/soak.sh).
+// every goroutine it started returns before `Runtime.run` does, so the final snapshot of a whole run lists
+// none of them (scripts/soak.sh). A recording stopped mid-run reconciles as well: its snapshot is taken
+// with the world stopped.
 //
 // Pace: each component sleeps a millisecond or two every few operations, which keeps the event rate near
 // 230 k/s in a debug build (a 10-minute trace: ~140 M events, ~0.5 GB, that `gotrace stat --check` reads in

@@ -50,6 +50,14 @@
 // next runtime call or through a signal; it goes to the global queue (`SwitchAction.preempt`).
 // Blocking calls (BlockingCall.swift) give their P away for the duration and take one back after.
 //
+// Stopping the world (Scheduler+WorldStop.swift; a trace's start and stop, for an exact snapshot):
+// an M parks with its P at the schedule point where it already checks the tracer's flush epoch, the
+// stopper takes idle Ps and Ms and asks running goroutines to yield at once, and every path that
+// changes goroutines without a P — the timer watcher, a blocking call's return, `ready`/`spawn` off a
+// P — checks for a stop under `lock` before it starts and counts itself in
+// `transitionsWithoutProcessor` until it is done. A world stop holds the idle Ps, so no deadlock
+// verdict is reached while it lasts; the Ms it wakes at the restart check again on their way to sleep.
+//
 // Rejected: a run loop per P pinned to a thread (a blocked thread would strand its queue);
 // a single global queue (contention); switching directly from goroutine to goroutine (saves one
 // switch, but the park protocol needs a point where the parking goroutine is off its stack).

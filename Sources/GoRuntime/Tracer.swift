@@ -11,15 +11,26 @@
 //      thread of TraceSignalFlush.swift) write the shared `external` buffer under `lock`.
 //   2. A full buffer is sealed into a chunk and written by its own M (TraceFileWriter keeps each
 //      chunk contiguous in the stream).
-//   3. `stop` (and the flush on a terminating signal or a crash) bumps `flushEpoch`, takes the idle
-//      Ms off the idle list and flushes each one's buffer for it before waking it — an M on the idle
-//      list writes nothing until woken, and the scheduler's lock and the note order the hand-over —
-//      then waits (bounded) until every other M has flushed its own buffer at a schedule point.
-//      An M whose goroutine runs on without a schedule point is preempted within ~12 ms
-//      (Monitor.swift) and flushes then; one that stays away longer than the bound — inside a
-//      blocking call, or looping in library code that cannot be interrupted — loses its last
-//      partial chunk (counted in the summary as missing acknowledgements).
-//   4. After a deadlock, every other M is asleep: the dying M flushes their buffers itself.
+//   3. `start` and `stop` (also at exit, and on a terminating signal: TraceSignalFlush.swift) stop the
+//      world for their snapshot (Scheduler+WorldStop.swift): every M parks at its next schedule point
+//      — the check there is the existing load of `flushEpoch`, which the stop bumps — running
+//      goroutines are asked to yield at once (the monitor's flag and signal, Monitor.swift), idle Ms
+//      and Ps are taken by the stopper, and paths that change goroutines without a P wait for the
+//      restart. No goroutine changes state between the snapshot and the end of the trace, so the
+//      final snapshot is exact, and the start snapshot precedes every event of the goroutines it
+//      lists. With the world stopped, `stop` writes the snapshot, deactivates tracing (unless a
+//      consumer is registered), flushes every stopped M's buffer itself — a stopped M writes nothing
+//      until the restart, and the scheduler's lock and its note order the hand-over — writes the end
+//      chunk and restarts the world; the program carries on (and may record again). The stop is
+//      bounded (200 ms; the signal path passes its own): an M that does not stop in time — a
+//      goroutine looping in code that cannot be interrupted, or inside a long blocking call — is
+//      left running, its last partial chunk is lost unless it stops before the end chunk, and the
+//      trace says so in a `log` event (category `runtime`: "… M(s) did not stop within … ms").
+//      `start` and `stop` run one at a time; a second caller waits (at the barrier, on an M).
+//   4. After a deadlock, every other M is asleep: the dying M flushes their buffers itself, without a
+//      world stop (it holds the scheduler's lock). After a crash, the flush thread asks every other M
+//      to flush its own buffer at its next schedule point (`requestFlushesAndWait`, bounded), with
+//      no end chunk and no world stop.
 //
 // Stacks: captured by walking frame pointers (CGoRuntime/unwind.c) within the running stack's
 // bounds; deduplicated per M by a 64-bit hash of the PCs; ids are process-unique, and an M defines
@@ -393,7 +404,7 @@ final class Tracer: @unchecked Sendable {
         if profileRate.load(ordering: .relaxed) == 0 { machine.isSampling = false }
     }
 
-    /// Asks every M to flush its own buffer (step 3 of the protocol): bumps `flushEpoch`, flushes the
+    /// Asks every M to flush its own buffer (the crash path, step 4 of the protocol): bumps `flushEpoch`, flushes the
     /// caller's own M, flushes each idle M's buffer for it while it sleeps (it cannot write to it until
     /// woken, which happens after: Scheduler.wakeIdleMachinesToFlush) and wakes it, then waits until
     /// each other M with a buffer acknowledged the epoch at a schedule point, or `waitNanoseconds`
