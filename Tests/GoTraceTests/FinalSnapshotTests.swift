@@ -51,6 +51,31 @@ struct FinalSnapshotTests {
         }
     }
 
+    /// An M that cannot be stopped — its goroutine spins in a loop without runtime calls, asynchronous
+    /// preemption off — bounds the world stop instead of hanging it: `Trace.start` and `Trace.stop` return,
+    /// the trace is complete and says (in a `runtime` log event) that the snapshots may not be exact, and the
+    /// program carries on once the spinner ends.
+    @Test func anMThatNeverStopsBoundsTheStopAndTheTraceSaysSo() throws {
+        let trace = temporaryTracePath()
+        defer { try? FileManager.default.removeItem(atPath: trace) }
+        let outcome = try runProcess(scenarios, ["spinstop", trace])
+        #expect(outcome.shellStatus == 0, "\(outcome.error)")
+        #expect(outcome.output.contains("spinstop: done"), "\(outcome.output)")
+        let reader = TraceReader(path: trace)
+        var messages: [String] = []
+        while let event = reader.next() {
+            guard event.kind == .log, let id = event.argument("message")?.number, let text = reader.strings[id] else {
+                continue
+            }
+            messages.append(text)
+        }
+        #expect(reader.isComplete)
+        for what in ["start", "stop"] {
+            #expect(messages.contains("trace \(what): 1 M(s) did not stop within 200 ms; the snapshot may not be exact"),
+                    "\(messages)")
+        }
+    }
+
     /// `gotrace stat --check` passes on `trace`, which saw real work.
     private func expectReconciles(_ trace: String, _ label: String) throws {
         let checked = try run(gotrace, ["stat", "--check", "--format", "json", trace])
