@@ -293,8 +293,10 @@ func runSoak(seconds: Int, depth: Int, recordings: (count: Int, directory: Strin
                     break
                 }
                 Runtime.sleep(for: .milliseconds(300))
+                let stopStarted = ContinuousClock.now
                 Trace.stop()
-                print("soakstops: recorded \(path)")
+                let stopMicroseconds = (ContinuousClock.now - stopStarted) / .microseconds(1)
+                print("soakstops: recorded \(path) (the stop took \(Int(stopMicroseconds)) µs)")
                 Runtime.sleep(for: .milliseconds(50))
             }
         } else {
