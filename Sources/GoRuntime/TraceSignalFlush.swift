@@ -22,15 +22,16 @@
 // complete all the same, with a `log` event that says how many Ms did not stop (as with `Trace.stop`
 // at exit; docs/reliability.md says so).
 // Rejected: flushing a running M's buffer from outside (needs a seqlock or atomic per event on the
-// hot path); stopping running Ms with a signal of our own (their handler still could not seal a
-// chunk safely, for the reasons in step 1).
+// hot path); sealing its chunk from a signal handler of our own on that M (the handler could not do
+// it safely, for the reasons in step 1 — the world stop's SIGURG only makes the goroutine yield).
 import CGoRuntime
 
 /// How long the termination flush waits for the world to stop: for running Ms to reach a schedule
-/// point (idle Ms need no wait). The bound `Trace.stop` uses at exit: a goroutine that parks, yields or sleeps reaches one
-/// within microseconds, and 200 ms leaves room for a loaded machine to schedule the M's thread at
-/// all; yet a supervisor's SIGTERM still ends the program at once to a human, well inside the usual
-/// grace period before a SIGKILL. Only an M that does not get there costs the wait.
+/// point (idle Ms need no wait). The bound `Trace.stop` uses at exit: a goroutine that parks, yields,
+/// sleeps or is preempted reaches one within microseconds, and 200 ms leaves room for a loaded machine
+/// to schedule the M's thread at all; yet a supervisor's SIGTERM still ends the program at once to a
+/// human, well inside the usual grace period before a SIGKILL. Only an M that does not get there costs
+/// the wait.
 let signalFlushWait: Int64 = 200_000_000
 
 /// Installs the termination handlers for the signals the program has left at their default (once,
