@@ -1,10 +1,11 @@
-// Scheduler+WorldStop.swift — stopping the world, so that a recording's final snapshot is exact.
+// Scheduler+WorldStop.swift — stopping the world, so that a recording's snapshots are exact.
 //
 // Why: a trace's final `snapshot` (Tracer.stop) must show every goroutine in the state its own
 // events leave it in. Taken while Ms run, goroutines spawn, park and end between the snapshot and
 // the Ms' last flush, and `gotrace stat --check` cannot reconcile them. Go's runtime.StopTrace stops
 // the world for the same reason; so do we, for the length of the snapshot, the last flushes and
-// the end chunk.
+// the end chunk — and, as Go's StartTrace, for the start snapshot, which must precede every event of
+// the goroutines it lists.
 //
 // Vocabulary: the *stopper* is the thread that calls `stopTheWorld` (a goroutine calling
 // `Trace.stop`, the thread running the exit hook, the signal-flush thread). An M is *stopped* when
@@ -28,8 +29,9 @@
 //      M that runs a goroutine to yield now — the monitor's cooperative flag and, where asynchronous
 //      preemption works, its signal (Monitor.swift) — again every millisecond, as a signal that
 //      lands at an unsafe PC does nothing. The world is stopped when every M but the stopper's is
-//      stopped, every P is stopped, disabled or the stopper's own, and no transition without a P is
-//      under way.
+//      stopped (for a trace's start, an M inside a blocking call counts as stopped: its body changes
+//      no goroutine without step 3), every P is stopped, disabled or the stopper's own, and no
+//      transition without a P is under way.
 //   5. `restartTheWorld`: each stopped M's P is `running` again (it resumes where it parked), the idle
 //      Ps go back to the idle list, every stopped M is woken; if the global queue holds work, an M is
 //      started for it. Idle Ms woken this way go back to sleep (as after a trace flush, where one of
@@ -37,8 +39,10 @@
 // Bounded: an M that does not stop in time — a goroutine looping in code that cannot be interrupted
 // (a library, a stripped binary) or one inside a long blocking call — is left running; the stop
 // reports how many (Tracer.stop says so in the trace). An M that arrives later still waits at the
-// barrier until the restart; nothing ever waits for the stopper without a bound of its own, and the
-// stopper never waits for itself (its own M and P are excluded).
+// barrier until the restart. Stopped Ms wait for the stopper's bounded wait plus its snapshot,
+// flushes and end chunk (writes that stall only if the recorder stops reading, which stalls every M
+// at its next full buffer anyway); the stopper never waits for itself (its own M and P are excluded),
+// and start and stop take turns (Tracer), so two stoppers never wait for each other.
 // Cost: nothing on the fast path. The schedule point's check is the existing relaxed load of the
 // flush epoch; the paths in step 3 already took the lock, or are rare (off a P).
 // Rejected: a Dekker pair of atomics for step 3 (announce, then check the flag): the paths concerned
