@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The soak: SECONDS (default 600) of the mixed workload (`TraceScenarios soak`: channels, select, mutexes,
-# timers, TCP on loopback, spawn churn, recursion DEPTH deep) on 2 Ps under `gotrace record`, then
+# timers, TCP on loopback, spawn churn, blocking calls, recursion DEPTH deep) on 2 Ps under `gotrace record`, then
 #   1. `gotrace stat --check`: the event accounting reconciles exactly (every spawn ends or is in the final
 #      snapshot, every park is unparked or still parked at the end, no event dropped, the end chunk's totals
 #      match what was read);

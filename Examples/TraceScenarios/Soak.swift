@@ -1,11 +1,18 @@
 // The soak workload (`TraceScenarios soak SECONDS [DEPTH]`): every kind of runtime activity at once, for a
 // given time, on 2 Ps — channels (a pipeline, buffered and unbuffered), select with timeouts, a Mutex and an
 // RWMutex under contention, sleeping timers, TCP on loopback (an echo server and clients that reconnect),
-// spawn churn (batches of short-lived goroutines) and recursion DEPTH frames deep.
+// spawn churn (batches of short-lived goroutines), recursion DEPTH frames deep and short blocking calls
+// (`Runtime.blockingCall`, which hands the P over and takes one back).
+//
+// `TraceScenarios soakstops N DIR` runs the same workload without a deadline and, from the main goroutine,
+// records N traces DIR/stop-K.gtrace one after another, each started and stopped (`Trace.start`,
+// `Trace.stop`) while every component runs; then it ends the workload. Each trace's final snapshot is
+// taken mid-workload: only a stop-the-world makes it exact (Scheduler+WorldStop.swift).
 //
 // The run ends cleanly: when the time is up every component stops, closes its channels and sockets, and
-// every goroutine it started returns before `Runtime.run` does. The trace's final snapshot is then taken
-// on a quiet runtime, which is what lets `gotrace stat --check` reconcile it exactly (scripts/soak.sh).
+// every goroutine it started returns before `Runtime.run` does, so the final snapshot of a whole run lists
+// none of them (scripts/soak.sh). A recording stopped mid-run reconciles as well: its snapshot is taken
+// with the world stopped.
 //
 // Pace: each component sleeps a millisecond or two every few operations, which keeps the event rate near
 // 230 k/s in a debug build (a 10-minute trace: ~140 M events, ~0.5 GB, that `gotrace stat --check` reads in
@@ -35,6 +42,7 @@ final class SoakCounters: Sendable {
     let echoRoundTrips = Atomic<Int>(0)
     let spawned = Atomic<Int>(0)
     let recursions = Atomic<Int>(0)
+    let blockingCalls = Atomic<Int>(0)
 }
 
 /// A counter only ever touched under the soak's Mutex.
@@ -53,7 +61,8 @@ func soakRecurse(_ depth: Int, _ seed: UInt64) -> UInt64 {
     return withUnsafeBytes(of: &local) { bytes in bytes.load(fromByteOffset: 24, as: UInt64.self) }
 }
 
-func runSoak(seconds: Int, depth: Int) {
+/// `recordings`: instead of running for `seconds`, record that many traces mid-workload into `directory`.
+func runSoak(seconds: Int, depth: Int, recordings: (count: Int, directory: String)? = nil) {
     let announce = "soak pid=\(getpid())\n"
     _ = announce.withCString { write(1, $0, strlen($0)) }
     let counters = SoakCounters()
@@ -263,14 +272,48 @@ func runSoak(seconds: Int, depth: Int) {
             }
         }
 
-        // The clock: sleep until the deadline, then tell everyone and wait for them all.
-        while ContinuousClock.now < deadline { Runtime.sleep(for: .milliseconds(100)) }
+        // Blocking calls: a goroutine that spends most of its time in short system calls without a P.
+        component {
+            while running() {
+                Runtime.blockingCall { _ = usleep(300) }
+                if counters.blockingCalls.add(1, ordering: .relaxed).newValue % 4 == 0 {
+                    Runtime.sleep(for: .milliseconds(1))
+                }
+            }
+        }
+
+        if let recordings {
+            // Each recording: 300 ms of everything at once, then a stop from this goroutine while the
+            // others run on; 50 ms between recordings.
+            Runtime.sleep(for: .milliseconds(200))
+            for index in 0..<recordings.count {
+                let path = "\(recordings.directory)/stop-\(index).gtrace"
+                do {
+                    try Trace.start(to: path)
+                } catch {
+                    print("soakstops: cannot record to \(path): \(error)")
+                    break
+                }
+                Runtime.sleep(for: .milliseconds(300))
+                let stopStarted = ContinuousClock.now
+                Trace.stop()
+                let stopMicroseconds = (ContinuousClock.now - stopStarted) / .microseconds(1)
+                print("soakstops: recorded \(path) (the stop took \(Int(stopMicroseconds)) µs)")
+                Runtime.sleep(for: .milliseconds(50))
+            }
+        } else {
+            // The clock: sleep until the deadline.
+            while ContinuousClock.now < deadline { Runtime.sleep(for: .milliseconds(100)) }
+        }
+        // Tell everyone and wait for them all.
         stopping.store(true, ordering: .relaxed)
         everyone.wait()
     }
-    func total(_ counter: borrowing Atomic<Int>) -> Int { counter.load(ordering: .relaxed) }
     print("soak done: \(seconds) s, depth \(depth): pipeline \(total(counters.pipelineItems)), "
         + "selects \(total(counters.selects)), locked \(total(counters.lockedIncrements)), "
         + "sleeps \(total(counters.sleeps)), echo round trips \(total(counters.echoRoundTrips)), "
-        + "spawned \(total(counters.spawned)), recursions \(total(counters.recursions))")
+        + "spawned \(total(counters.spawned)), recursions \(total(counters.recursions)), "
+        + "blocking calls \(total(counters.blockingCalls))")
 }
+
+private func total(_ counter: borrowing Atomic<Int>) -> Int { counter.load(ordering: .relaxed) }

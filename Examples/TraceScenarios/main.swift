@@ -18,6 +18,10 @@
 //   TraceScenarios workerpool      a correct worker pool: nothing leaks
 //   TraceScenarios sleepers        goroutines sleeping 20 ms fifty times
 //   TraceScenarios soak S [DEPTH]  S seconds of mixed work on 2 Ps, recursion DEPTH deep (Soak.swift)
+//   TraceScenarios soakstops N DIR the soak's work, recording N traces DIR/stop-K.gtrace, each stopped
+//                                  with Trace.stop() mid-workload (Soak.swift)
+//   TraceScenarios spinstop PATH   2 Ps, asynchronous preemption off: records PATH while a goroutine spins
+//                                  in a call-free loop (its M never stops), then stops the recording
 //   TraceScenarios hog             1 P: a call-free loop preempted while a ticker sleeps 10 ms twenty times,
 //                                  and twenty 2 ms usleeps in Runtime.blockingCall
 import GoRuntime
@@ -114,6 +118,8 @@ case "abort":
     }
 case "soak":
     runSoak(seconds: parameter ?? 10, depth: arguments.count > 3 ? Int(arguments[3]) ?? 400 : 400)
+case "soakstops":
+    runSoak(seconds: 0, depth: 400, recordings: (parameter ?? 5, arguments.count > 3 ? arguments[3] : "."))
 case "hang":
     Runtime.run {
         pingPong(parameter ?? 100_000)
@@ -219,6 +225,38 @@ case "sleepers":
             }
         }
         group.wait()
+    }
+case "spinstop":
+    // Nothing can stop the spinner's M: no runtime call in its loop, no signal. The trace's start and stop
+    // must still return (each after its bound), say so in the trace, and the program must go on.
+    setenv("GODEBUG", "asyncpreemptoff=1", 1)
+    let path = arguments.count > 2 ? arguments[2] : "spinstop.gtrace"
+    let stop = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+    stop.pointee = 0
+    let stopBits = UInt(bitPattern: stop)
+    Runtime.run(maxProcs: 2) {
+        let group = WaitGroup()
+        let spinning = WaitGroup()
+        group.add(1)
+        spinning.add(1)
+        go {
+            spinning.done()
+            // Safety: `stop` lives to the end of the process; main's store is the only write.
+            _ = spin(until: UnsafeMutablePointer<Int>(bitPattern: stopBits)!)
+            group.done()
+        }
+        spinning.wait()
+        do {
+            try Trace.start(to: path)
+        } catch {
+            print("spinstop: cannot record to \(path): \(error)")
+        }
+        pingPong(100)
+        Trace.stop()
+        UnsafeMutablePointer<Int>(bitPattern: stopBits)!.pointee = 1
+        group.wait()
+        pingPong(100)
+        print("spinstop: done")
     }
 case "hog":
     let stop = UnsafeMutablePointer<Int>.allocate(capacity: 1)

@@ -10,7 +10,11 @@
 //   2. The body runs on this M's thread with no P: other goroutines run on the P meanwhile.
 //   3. Exit: under the scheduler lock, take back the P given up in step 1 if it is still idle, else
 //      any idle P, and carry on (`syscall-exit`). With none free, emit `syscall-exit` and yield: g0
-//      puts the goroutine on the global queue and this M, without a P, goes to sleep.
+//      puts the goroutine on the global queue and this M, without a P, goes to sleep. While the
+//      world is stopped (Scheduler+WorldStop.swift) the M first sleeps, under that same lock check,
+//      until it restarts: its goroutine stays in the syscall for the final trace snapshot. Coming
+//      back to no P, it counts itself in `transitionsWithoutProcessor` under the lock until g0 has
+//      queued the goroutine, so that a world stop waits for those transitions to finish.
 // Precondition, asserted: the body does not park (channel operations, sleep, locks that block):
 // it runs without a P, and a parked goroutine must leave a P behind to run the next one.
 import CGoRuntime
@@ -71,6 +75,7 @@ extension Scheduler {
         let previous = machine.preemption.processorBeforeBlockingCall
         machine.preemption.processorBeforeBlockingCall = nil
         gort_lock(lock)
+        waitWhileWorldStopped(machine)
         var processor: Processor?
         if let previous, previous.status == .idle, previous.id < processorCount.load(ordering: .relaxed) {
             removeIdleProcessor(previous)
@@ -81,6 +86,10 @@ extension Scheduler {
         if let processor {
             processor.status = .running
             processor.isRunning.store(true, ordering: .relaxed)
+        } else {
+            // Ends in execute's `.yield` case, once the goroutine is on the global queue.
+            transitionsWithoutProcessor += 1
+            machine.announcedTransitions = true
         }
         gort_unlock(lock)
         gort_preempt_set_in_blocking_call(state, false)

@@ -25,6 +25,9 @@
 //      into the trampoline, which restores everything and resumes the interrupted instruction.
 //   5. `execute` clears `requested` at every switch-in: a request never outlives the run it was for
 //      by more than a race with the monitor (whose only cost is one early yield).
+//   6. A world stop (Scheduler+WorldStop.swift) makes the same request — `requested`, and SIGURG where
+//      asynchronous preemption works — of every M running a goroutine, at once and every millisecond
+//      until that M has stopped, without the 10 ms wait and without a `preempt` requested event.
 // Memory ordering: the shared fields are relaxed atomics. Each is a hint acted on after a re-check
 // on the M's own thread (the handler re-reads `requested` and the stack bounds; the yield re-reads
 // the current goroutine), so no other memory is published through them.

@@ -50,6 +50,14 @@
 // next runtime call or through a signal; it goes to the global queue (`SwitchAction.preempt`).
 // Blocking calls (BlockingCall.swift) give their P away for the duration and take one back after.
 //
+// Stopping the world (Scheduler+WorldStop.swift; a trace's start and stop, for an exact snapshot):
+// an M parks with its P at the schedule point where it already checks the tracer's flush epoch, the
+// stopper takes idle Ps and Ms and asks running goroutines to yield at once, and every path that
+// changes goroutines without a P — the timer watcher, a blocking call's return, `ready`/`spawn` off a
+// P — checks for a stop under `lock` before it starts and counts itself in
+// `transitionsWithoutProcessor` until it is done. A world stop holds the idle Ps, so no deadlock
+// verdict is reached while it lasts; the Ms it wakes at the restart check again on their way to sleep.
+//
 // Rejected: a run loop per P pinned to a thread (a blocked thread would strand its queue);
 // a single global queue (contention); switching directly from goroutine to goroutine (saves one
 // switch, but the park protocol needs a point where the parking goroutine is off its stack).
@@ -84,6 +92,9 @@ final class Machine: @unchecked Sendable {
     @exclusivity(unchecked) var current: Goroutine?
     @exclusivity(unchecked) var spinning = false
     @exclusivity(unchecked) var isRunningTimers = false
+    /// This M counted itself in `Scheduler.transitionsWithoutProcessor`: it changes goroutines'
+    /// states without a P, and a world stop waits for it to finish (Scheduler+WorldStop.swift).
+    @exclusivity(unchecked) var announcedTransitions = false
     @exclusivity(unchecked) var unlockScratch: [UnsafeMutablePointer<gort_lock_t>] = []
     // Tracing (Tracer.swift): this M's buffer, and the last flush request it honoured. A stopper on
     // another thread polls the latter and whether the M has a buffer: atomics, not the fields themselves
@@ -135,7 +146,9 @@ final class Machine: @unchecked Sendable {
 }
 
 enum ProcessorStatus: UInt8 {
-    case idle, running, disabled
+    /// `stopped`: held by a world stop (Scheduler+WorldStop.swift) — parked by its M at the barrier,
+    /// or taken off the idle list by the stopper.
+    case idle, running, disabled, stopped
 }
 
 final class Processor: @unchecked Sendable {
@@ -184,13 +197,13 @@ final class Scheduler: @unchecked Sendable {
     let globalCount = Atomic<Int>(0)
     @exclusivity(unchecked) private var idleProcessors: Processor?
     let idleProcessorCount = Atomic<Int>(0)
-    @exclusivity(unchecked) private var idleMachines: Machine?
+    @exclusivity(unchecked) var idleMachines: Machine?
     @exclusivity(unchecked) private var machineCount = 0
-    @exclusivity(unchecked) private var watcher: Machine?
+    @exclusivity(unchecked) var watcher: Machine?
     @exclusivity(unchecked) private var watcherDeadline: Int64 = .max
     /// The watcher blocks in the network poller's epoll_wait, not on its note: whoever takes it
     /// off the idle list must also interrupt the poller (NetPoller.swift).
-    @exclusivity(unchecked) private var watcherPolls = false
+    @exclusivity(unchecked) var watcherPolls = false
     /// An M is inside the blocking poll (from deciding to poll until it has relocked after it):
     /// at most one at a time, so the poller's interrupt always reaches the M it is meant for.
     @exclusivity(unchecked) private var pollerBusy = false
@@ -200,8 +213,13 @@ final class Scheduler: @unchecked Sendable {
     @exclusivity(unchecked) var freeStacks: [gort_stack_t] = []
     @exclusivity(unchecked) var releasedStacks: [gort_stack_t] = []
     @exclusivity(unchecked) var allGoroutines: [Goroutine] = []
-    @exclusivity(unchecked) private var allMachines: [Machine] = []
+    @exclusivity(unchecked) var allMachines: [Machine] = []
     @exclusivity(unchecked) var activeRun: RunCompletion?
+    /// Set from a world stop's request to its restart (Scheduler+WorldStop.swift).
+    @exclusivity(unchecked) var worldStop: WorldStop?
+    /// Ms and threads changing goroutines' states without a P right now (timer runners, a blocking
+    /// call's return to no P, `ready`/`spawn` off a P): a world stop waits until none is left.
+    @exclusivity(unchecked) var transitionsWithoutProcessor = 0
 
     /// Ps, created on demand; `processorsCreated` is published with release after the slot is set.
     private let processors: UnsafeMutablePointer<Unmanaged<Processor>?>
@@ -297,7 +315,7 @@ final class Scheduler: @unchecked Sendable {
 
     // MARK: - idle lists (lock held)
 
-    private func pushIdleProcessor(_ processor: Processor) {
+    func pushIdleProcessor(_ processor: Processor) {
         assert(gort_lock_is_held(lock))
         processor.idleLink = idleProcessors
         idleProcessors = processor
@@ -406,20 +424,36 @@ final class Scheduler: @unchecked Sendable {
     /// Makes a parked goroutine runnable (Go's goready) and wakes an idle P if needed.
     func ready(_ goroutine: Goroutine, next: Bool = true) {
         assert(goroutine.status == .waiting, "ready of a goroutine that is not waiting")
+        let machine = Self.currentMachine()
+        guard let processor = machine?.processor else {
+            readyWithoutProcessor(goroutine, machine)
+            return
+        }
         goroutine.status = .runnable
         goroutine.waitReason = .none
-        let machine = Self.currentMachine()
         if tracer.active.load(ordering: .relaxed) {
             tracer.emit(.unpark, UInt64(goroutine.id), UInt64(machine?.current?.id ?? 0), tracer.captureStack())
         }
-        if let processor = machine?.processor {
-            runQueuePut(processor, goroutine, next: next)
-        } else {
-            gort_lock(lock)
-            globalPut(goroutine)
-            gort_unlock(lock)
-            if let machine, machine.isRunningTimers { return }
+        runQueuePut(processor, goroutine, next: next)
+        wakeProcessor()
+    }
+
+    /// `ready` off a P (a timer runner, a blocking call's body, a thread that is not an M): to the global
+    /// queue. Unless the caller already announced itself, it does so here, and so waits out a world stop
+    /// before it changes the goroutine (Scheduler+WorldStop.swift).
+    private func readyWithoutProcessor(_ goroutine: Goroutine, _ machine: Machine?) {
+        let announce = !(machine?.announcedTransitions ?? false)
+        if announce { beginTransitionsWithoutProcessor(machine) }
+        goroutine.status = .runnable
+        goroutine.waitReason = .none
+        if tracer.active.load(ordering: .relaxed) {
+            tracer.emit(.unpark, UInt64(goroutine.id), UInt64(machine?.current?.id ?? 0), tracer.captureStack())
         }
+        gort_lock(lock)
+        globalPut(goroutine)
+        if announce { transitionsWithoutProcessor -= 1 }
+        gort_unlock(lock)
+        if let machine, machine.isRunningTimers { return }
         wakeProcessor()
     }
 
@@ -479,6 +513,9 @@ final class Scheduler: @unchecked Sendable {
     func spawn(_ body: @escaping @Sendable () -> Void, runCompletion: RunCompletion? = nil) -> Goroutine {
         let machine = Self.currentMachine()
         let processor = machine?.processor
+        // Off a P the spawn waits out a world stop before it touches the new goroutine (readyWithoutProcessor).
+        let announce = processor == nil && !(machine?.announcedTransitions ?? false)
+        if announce { beginTransitionsWithoutProcessor(machine) }
         let goroutine: Goroutine
         if let processor, let pooled = processor.freeGoroutines.popLast() {
             goroutine = pooled
@@ -501,6 +538,7 @@ final class Scheduler: @unchecked Sendable {
             gort_lock(lock)
             if let runCompletion { activeRun = runCompletion }
             globalPut(goroutine)
+            if announce { transitionsWithoutProcessor -= 1 }
             gort_unlock(lock)
         }
         wakeProcessor()
@@ -616,6 +654,11 @@ final class Scheduler: @unchecked Sendable {
             }
             gort_lock(lock)
             globalPut(goroutine)
+            if machine.announcedTransitions {
+                // A blocking call that came back to no P (exitBlockingCall): its transitions end here.
+                machine.announcedTransitions = false
+                transitionsWithoutProcessor -= 1
+            }
             gort_unlock(lock)
             // A blocking call that came back to no P: this M has none, and an idle P may have
             // appeared since it looked (its M re-checks the global queue under `lock` first).
@@ -678,7 +721,8 @@ final class Scheduler: @unchecked Sendable {
                 continue
             }
             if machine.isSampling || tracer.active.load(ordering: .relaxed) { tracer.serviceProfiler(machine) }
-            if tracer.flushEpoch.load(ordering: .relaxed) != machine.flushedEpoch { tracer.flushOwn(machine) }
+            // A flush request, or a world stop's (then this M parks here with its P until the restart).
+            if tracer.flushEpoch.load(ordering: .relaxed) != machine.flushedEpoch { honourFlushRequest(machine) }
             let processor = machine.processor!
             if processor.id >= processorCount.load(ordering: .acquiring) {
                 retireProcessor(machine)
@@ -854,7 +898,7 @@ final class Scheduler: @unchecked Sendable {
     /// earliest timer, then runs the expired ones.
     private func sleepUntilHandedProcessor(_ machine: Machine) {
         if machine.isSampling || tracer.active.load(ordering: .relaxed) { tracer.serviceProfiler(machine) }
-        if tracer.flushEpoch.load(ordering: .relaxed) != machine.flushedEpoch { tracer.flushOwn(machine) }
+        if tracer.flushEpoch.load(ordering: .relaxed) != machine.flushedEpoch { honourFlushRequest(machine) }
         gort_lock(lock)
         checkDeadlock()
         var deadline: Int64 = -1
@@ -896,12 +940,18 @@ final class Scheduler: @unchecked Sendable {
             let picked = !removeIdleMachine(machine)
             if watcher === machine { watcher = nil }
             if polls { pollerBusy = false }
-            if !picked { timerRunners.add(1, ordering: .sequentiallyConsistent) }
+            if !picked {
+                // Off the idle list, about to run timers without a P: not while the world is stopped.
+                waitWhileWorldStopped(machine)
+                timerRunners.add(1, ordering: .sequentiallyConsistent)
+                transitionsWithoutProcessor += 1
+                machine.announcedTransitions = true
+            }
             gort_unlock(lock)
             if picked {
                 gort_note_sleep(machine.note)
                 // Polled goroutines go to the global queue, and wake a P: the waker may have
-                // handed this M none (an earlier timer, a trace flush).
+                // handed this M none (an earlier timer, a trace flush). `ready` waits out a world stop.
                 for goroutine in polled { ready(goroutine) }
             } else {
                 // Goroutines the timers (or the poller) ready go to the global queue without
@@ -917,6 +967,8 @@ final class Scheduler: @unchecked Sendable {
                     machine.processor = processor
                 }
                 timerRunners.subtract(1, ordering: .sequentiallyConsistent)
+                transitionsWithoutProcessor -= 1
+                machine.announcedTransitions = false
                 gort_unlock(lock)
                 if let processor = machine.processor { traceProcessorStart(processor) }
                 if machine.processor != nil { wakeProcessor() }

@@ -6,29 +6,32 @@
 //   1. The handler (CGoRuntime/signal_flush.c) only wakes a dedicated flush thread through a pipe: a
 //      handler may interrupt a thread that holds any lock or is inside malloc, so it does no tracing
 //      work itself. The thread runs `terminationFlush` in normal context.
-//   2. Termination (`crashed == 0`): `Tracer.stop(endSignal:)` — a final snapshot; each idle M's
-//      buffer is flushed by the flush thread while that M sleeps off the idle list (it cannot write
-//      until woken); every running M flushes **its own** buffer at its next schedule point (the
-//      flush-epoch protocol of Tracer.swift, step 3), waited for at most `signalFlushWait`; then the
-//      end chunk, which records the signal. The flush thread then re-raises the signal with its
-//      default disposition, so the program dies by it (status 128+N) exactly as it would have.
+//   2. Termination (`crashed == 0`): `Tracer.stop(endSignal:)` — the world stopped (every running M
+//      parks at its next schedule point, its goroutine asked to yield at once; idle Ms are taken off
+//      the idle list; Scheduler+WorldStop.swift), waited for at most `signalFlushWait`; the final
+//      snapshot; every stopped M's buffer flushed by the flush thread while that M sleeps (it cannot
+//      write until the restart); then the end chunk, which records the signal. The flush thread then
+//      re-raises the signal with its default disposition, so the program dies by it (status 128+N)
+//      exactly as it would have.
 //   3. Crash (`crashed == 1`): the crashing M has written its own buffer from the crash handler;
 //      the flush thread asks the other Ms to flush theirs the same way, without an end chunk, while
 //      the crash handler waits at most 250 ms before chaining to the previous handler.
 // Nobody ever writes an M's buffer while that M may run: that is the whole data-race argument.
-// The price: an M that does not reach a schedule point within the wait — a goroutine computing
-// without yielding, or blocked in a system call — keeps its partial chunk, and the trace is marked
-// complete all the same (as with `Trace.stop` at exit; docs/reliability.md says so).
+// The price: an M that does not stop within the wait — a goroutine looping where it cannot be
+// interrupted, or blocked in a system call — keeps its partial chunk, and the trace is marked
+// complete all the same, with a `log` event that says how many Ms did not stop (as with `Trace.stop`
+// at exit; docs/reliability.md says so).
 // Rejected: flushing a running M's buffer from outside (needs a seqlock or atomic per event on the
-// hot path); stopping running Ms with a signal of our own (their handler still could not seal a
-// chunk safely, for the reasons in step 1).
+// hot path); sealing its chunk from a signal handler of our own on that M (the handler could not do
+// it safely, for the reasons in step 1 — the world stop's SIGURG only makes the goroutine yield).
 import CGoRuntime
 
-/// How long the termination flush waits for running Ms to reach a schedule point (idle Ms need no
-/// wait). The bound `Trace.stop` uses at exit: a goroutine that parks, yields or sleeps reaches one
-/// within microseconds, and 200 ms leaves room for a loaded machine to schedule the M's thread at
-/// all; yet a supervisor's SIGTERM still ends the program at once to a human, well inside the usual
-/// grace period before a SIGKILL. Only an M that does not get there costs the wait.
+/// How long the termination flush waits for the world to stop: for running Ms to reach a schedule
+/// point (idle Ms need no wait). The bound `Trace.stop` uses at exit: a goroutine that parks, yields,
+/// sleeps or is preempted reaches one within microseconds, and 200 ms leaves room for a loaded machine
+/// to schedule the M's thread at all; yet a supervisor's SIGTERM still ends the program at once to a
+/// human, well inside the usual grace period before a SIGKILL. Only an M that does not get there costs
+/// the wait.
 let signalFlushWait: Int64 = 200_000_000
 
 /// Installs the termination handlers for the signals the program has left at their default (once,

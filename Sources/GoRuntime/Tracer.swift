@@ -11,15 +11,26 @@
 //      thread of TraceSignalFlush.swift) write the shared `external` buffer under `lock`.
 //   2. A full buffer is sealed into a chunk and written by its own M (TraceFileWriter keeps each
 //      chunk contiguous in the stream).
-//   3. `stop` (and the flush on a terminating signal or a crash) bumps `flushEpoch`, takes the idle
-//      Ms off the idle list and flushes each one's buffer for it before waking it — an M on the idle
-//      list writes nothing until woken, and the scheduler's lock and the note order the hand-over —
-//      then waits (bounded) until every other M has flushed its own buffer at a schedule point.
-//      An M whose goroutine runs on without a schedule point is preempted within ~12 ms
-//      (Monitor.swift) and flushes then; one that stays away longer than the bound — inside a
-//      blocking call, or looping in library code that cannot be interrupted — loses its last
-//      partial chunk (counted in the summary as missing acknowledgements).
-//   4. After a deadlock, every other M is asleep: the dying M flushes their buffers itself.
+//   3. `start` and `stop` (also at exit, and on a terminating signal: TraceSignalFlush.swift) stop the
+//      world for their snapshot (Scheduler+WorldStop.swift): every M parks at its next schedule point
+//      — the check there is the existing load of `flushEpoch`, which the stop bumps — running
+//      goroutines are asked to yield at once (the monitor's flag and signal, Monitor.swift), idle Ms
+//      and Ps are taken by the stopper, and paths that change goroutines without a P wait for the
+//      restart. No goroutine changes state between the snapshot and the end of the trace, so the
+//      final snapshot is exact, and the start snapshot precedes every event of the goroutines it
+//      lists. With the world stopped, `stop` writes the snapshot, deactivates tracing (unless a
+//      consumer is registered), flushes every stopped M's buffer itself — a stopped M writes nothing
+//      until the restart, and the scheduler's lock and its note order the hand-over — writes the end
+//      chunk and restarts the world; the program carries on (and may record again). The stop is
+//      bounded (200 ms; the signal path passes its own): an M that does not stop in time — a
+//      goroutine looping in code that cannot be interrupted, or inside a long blocking call — is
+//      left running, its last partial chunk is lost unless it stops before the end chunk, and the
+//      trace says so in a `log` event (category `runtime`: "… M(s) did not stop within … ms").
+//      `start` and `stop` run one at a time; a second caller waits (at the barrier, on an M).
+//   4. After a deadlock, every other M is asleep: the dying M flushes their buffers itself, without a
+//      world stop (it holds the scheduler's lock). After a crash, the flush thread asks every other M
+//      to flush its own buffer at its next schedule point (`requestFlushesAndWait`, bounded), with
+//      no end chunk and no world stop.
 //
 // Stacks: captured by walking frame pointers (CGoRuntime/unwind.c) within the running stack's
 // bounds; deduplicated per M by a 64-bit hash of the PCs; ids are process-unique, and an M defines
@@ -104,6 +115,8 @@ final class Tracer: @unchecked Sendable {
     @exclusivity(unchecked) private var consumer: (@Sendable (TraceHookEvent) -> Void)?
     @exclusivity(unchecked) private var environmentChecked = false
     @exclusivity(unchecked) private var exitHookInstalled = false
+    /// A `start` or `stop` is under way: they stop the world, one at a time (the next waits).
+    @exclusivity(unchecked) private var changing = false
     /// Set once, before the first recording starts; read without the lock afterwards.
     @exclusivity(unchecked) private var clockChosen = false
     @exclusivity(unchecked) private(set) var usesTSC = false
@@ -161,8 +174,10 @@ final class Tracer: @unchecked Sendable {
     }
 
     func start(fileDescriptor: Int32, compressing: Bool, owned: Bool, pipe: Bool) throws {
+        beginChange()
         gort_lock(lock)
         if writer != nil {
+            changing = false
             gort_unlock(lock)
             throw TraceError.alreadyRecording
         }
@@ -175,6 +190,7 @@ final class Tracer: @unchecked Sendable {
                                     startWallTimeNanoseconds: gort_walltime(), compressing: compressing)
             }
         } catch {
+            changing = false
             gort_unlock(lock)
             throw TraceError.write("\(error)")
         }
@@ -191,6 +207,12 @@ final class Tracer: @unchecked Sendable {
             installTerminationFlush()
         }
         gort_unlock(lock)
+        emitModules()
+        // The start snapshot with the world stopped, as the final one (`stop`): every event of the
+        // recording follows it, so it shows each goroutine in the state its first event starts from.
+        // An M inside a blocking call counts as stopped here: nothing it may do there changes a goroutine
+        // without waiting for the restart, and its buffer does not matter yet.
+        let notStopped = scheduler.stopTheWorld(waitNanoseconds: 200_000_000, waitForBlockingCalls: false)
         active.store(true, ordering: .sequentiallyConsistent)
         // 99 Hz, not 100: a round rate samples in lock-step with periodic work (fgprof's argument).
         let rate = getenvString("GOTRACE_CPU_RATE").flatMap { Int($0) } ?? 99
@@ -199,17 +221,58 @@ final class Tracer: @unchecked Sendable {
             profileRate.store(min(rate, 10_000), ordering: .relaxed)
             profileEpoch.add(1, ordering: .sequentiallyConsistent)
         }
-        emitModules()
         emitSnapshot(schedulerLocked: false)
+        if notStopped > 0 { logNotStopped(notStopped, waitNanoseconds: 200_000_000, what: "start") }
+        scheduler.restartTheWorld()
+        endChange()
     }
 
-    /// Ends the recording: a final snapshot, every M's buffer flushed, the end chunk written.
-    /// `othersAreAsleep`: every other M is known to sleep in the scheduler (after a deadlock), so
-    /// their buffers can be flushed from here. `endSignal`: the signal that ends the program (the
-    /// end chunk records it; 0: none — TraceSignalFlush.swift).
+    /// Waits until no other `start` or `stop` is under way, and claims the turn.
+    private func beginChange() {
+        while true {
+            gort_lock(lock)
+            if !changing {
+                changing = true
+                gort_unlock(lock)
+                return
+            }
+            gort_unlock(lock)
+            // On an M, the other one may be stopping the world and waiting for this M: stop here too.
+            if let me = Scheduler.currentMachine() {
+                gort_lock(scheduler.lock)
+                scheduler.waitWhileWorldStopped(me)
+                gort_unlock(scheduler.lock)
+            }
+            gort_os_yield()
+        }
+    }
+
+    private func endChange() {
+        gort_lock(lock)
+        changing = false
+        gort_unlock(lock)
+    }
+
+    /// Says in the trace that the snapshot may disagree with the goroutines of Ms that did not stop.
+    private func logNotStopped(_ count: Int, waitNanoseconds: Int64, what: String) {
+        emit(.log, 0, stringID("runtime"),
+             stringID("trace \(what): \(count) M(s) did not stop within \(waitNanoseconds / 1_000_000) ms; "
+                + "the snapshot may not be exact"))
+    }
+
+    /// Ends the recording: the world stopped (Scheduler+WorldStop.swift), a final snapshot, every M's
+    /// buffer flushed, the end chunk written, the world restarted. `othersAreAsleep`: every other M is
+    /// known to sleep in the scheduler (after a deadlock; the caller holds the scheduler's lock), so
+    /// the world is still already and their buffers can be flushed from here. `waitNanoseconds`: how
+    /// long to wait for the world to stop. `endSignal`: the signal that ends the program (the end chunk
+    /// records it; 0: none — TraceSignalFlush.swift).
     func stop(othersAreAsleep: Bool = false, waitNanoseconds: Int64 = 200_000_000, endSignal: Int32 = 0) {
+        // After a deadlock no start or stop can be under way (a world stop holds the idle Ps, and the
+        // deadlock verdict needs every P idle), and the caller holds the scheduler's lock: no waiting.
+        if !othersAreAsleep { beginChange() }
         gort_lock(lock)
         guard writer != nil else {
+            if !othersAreAsleep { changing = false }
             gort_unlock(lock)
             return
         }
@@ -217,18 +280,27 @@ final class Tracer: @unchecked Sendable {
         if profileRate.exchange(0, ordering: .relaxed) > 0 {
             profileEpoch.add(1, ordering: .sequentiallyConsistent)
         }
-        if let machine = Scheduler.currentMachine() { serviceProfiler(machine) }
-        emitSnapshot(schedulerLocked: othersAreAsleep)
-        if consumerIsNil { active.store(false, ordering: .sequentiallyConsistent) }
         let me = Scheduler.currentMachine()
         if othersAreAsleep {
+            if let me { serviceProfiler(me) }
+            emitSnapshot(schedulerLocked: true)
+            if consumerIsNil { active.store(false, ordering: .sequentiallyConsistent) }
             flushEpoch.add(1, ordering: .sequentiallyConsistent)
             if let me { flushOwn(me) }
             for machine in scheduler.machinesSnapshot(locked: true) where machine !== me {
                 flushOwn(machine)
             }
         } else {
-            requestFlushesAndWait(waitNanoseconds: waitNanoseconds)
+            let notStopped = scheduler.stopTheWorld(waitNanoseconds: waitNanoseconds, waitForBlockingCalls: true)
+            if let me { serviceProfiler(me) }
+            emitSnapshot(schedulerLocked: false)
+            if notStopped > 0 { logNotStopped(notStopped, waitNanoseconds: waitNanoseconds, what: "stop") }
+            if consumerIsNil { active.store(false, ordering: .sequentiallyConsistent) }
+            if let me { flushOwn(me) }
+            // Twice: an M that stops late (after the bound) still parks at the barrier, and its buffer
+            // is then ours too until the restart.
+            var flushed = flushStoppedMachines(from: 0, except: me)
+            flushed = flushStoppedMachines(from: flushed, except: me)
         }
         gort_lock(lock)
         if let external { sealAndWrite(external, writer: writer) }
@@ -242,6 +314,30 @@ final class Tracer: @unchecked Sendable {
         if ownedDescriptor >= 0 { close(ownedDescriptor) }
         ownedDescriptor = -1
         gort_unlock(lock)
+        if !othersAreAsleep {
+            scheduler.restartTheWorld()
+            endChange()
+        }
+    }
+
+    /// Flushes the buffers of the Ms stopped by the world stop, from position `start` of their arrival
+    /// order; returns the position after the last one.
+    private func flushStoppedMachines(from start: Int, except me: Machine?) -> Int {
+        let stopped = scheduler.stoppedMachines(from: start)
+        let epoch = flushEpoch.load(ordering: .sequentiallyConsistent)
+        for machine in stopped where machine !== me {
+            // Safety: a stopped M sleeps until the restart and writes nothing meanwhile; its last writes
+            // were published by the scheduler's lock, which it released before sleeping and
+            // `stoppedMachines` took after (Scheduler+WorldStop.swift).
+            if let trace = machine.trace, trace.generation == generation.load(ordering: .relaxed) {
+                gort_lock(lock)
+                let currentWriter = writer
+                gort_unlock(lock)
+                sealAndWrite(trace, writer: currentWriter)
+            }
+            machine.flushedEpoch = epoch
+        }
+        return start + stopped.count
     }
 
     /// Lock held.
@@ -308,7 +404,7 @@ final class Tracer: @unchecked Sendable {
         if profileRate.load(ordering: .relaxed) == 0 { machine.isSampling = false }
     }
 
-    /// Asks every M to flush its own buffer (step 3 of the protocol): bumps `flushEpoch`, flushes the
+    /// Asks every M to flush its own buffer (the crash path, step 4 of the protocol): bumps `flushEpoch`, flushes the
     /// caller's own M, flushes each idle M's buffer for it while it sleeps (it cannot write to it until
     /// woken, which happens after: Scheduler.wakeIdleMachinesToFlush) and wakes it, then waits until
     /// each other M with a buffer acknowledged the epoch at a schedule point, or `waitNanoseconds`
@@ -577,21 +673,24 @@ final class Tracer: @unchecked Sendable {
         if !schedulerLocked { gort_lock(scheduler.lock) }
         let goroutines = scheduler.allGoroutines
         if !schedulerLocked { gort_unlock(scheduler.lock) }
+        // A goroutine in `Runtime.blockingCall` keeps the status `running`; its events say syscall.
+        let inBlockingCalls = scheduler.goroutinesInBlockingCalls(locked: schedulerLocked)
         for goroutine in goroutines {
             // Each field is read once: another M may change them meanwhile (Goroutine.swift).
             let id = goroutine.id
             let waitReason = goroutine.waitReason
             let state: GoroutineState
-            switch goroutine.status {
+            let status = goroutine.status
+            switch status {
             case .runnable: state = .runnable
-            case .running: state = .running
+            case .running: state = inBlockingCalls.contains(UInt64(id)) ? .syscall : .running
             case .waiting: state = waitReason == .syscall ? .syscall : .waiting
             case .idle, .dead: continue
             }
             var stack: UInt64 = 0
             if goroutine === current {
                 stack = captureStack()
-            } else if state == .waiting || state == .syscall, case let slot = goroutine.stackSlot, slot != Goroutine.noStackSlot {
+            } else if status == .waiting, case let slot = goroutine.stackSlot, slot != Goroutine.noStackSlot {
                 // Pins the stack (it may be shrunk, or being shrunk, meanwhile) and checks that it is
                 // still this goroutine's: see stack.c.
                 stack = withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 32) { pcs in

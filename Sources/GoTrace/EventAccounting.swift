@@ -16,8 +16,9 @@
 //      headers report no dropped events, and no chunk was damaged.
 // "The final snapshot" for a goroutine means a `snapshot` event after its last transition: the start
 // snapshot precedes every transition of the goroutines it lists, so only the stop snapshot can follow one.
-// The runtime's snapshot at stop is exact only when the program is quiet then (it is not a stop-the-world);
-// programs that end their own goroutines before exiting, as the soak does, are exact.
+// The runtime takes both snapshots with the world stopped (GoRuntime/Scheduler+WorldStop.swift), so the final
+// one is exact even for a recording stopped in the middle of a busy program — except for the goroutines of an
+// M that did not stop within the runtime's bound, which the trace then flags with a `runtime` log event.
 //
 // Rules of the goroutine model (GoroutineModel in GoTraceAnalysis) that this deliberately does NOT relax:
 // the model tolerates a racing unpark of a goroutine that is not waiting; this runtime emits `unpark` only

@@ -1,0 +1,124 @@
+import Foundation
+import GoTrace
+import GotraceTestSupport
+import Testing
+
+/// The final snapshot of a recording stopped while everything runs is exact: the runtime stops the world
+/// for it (Scheduler+WorldStop.swift), so `gotrace stat --check` reconciles every goroutine — none spawns,
+/// parks, wakes or ends between the snapshot and the end of the trace.
+///
+/// The workload is the soak's (TraceScenarios/Soak.swift): spawn churn, channels, select with timeouts,
+/// mutexes, timers, TCP on loopback and a goroutine in and out of `Runtime.blockingCall` — on 2 Ps. Each test
+/// stops five recordings mid-workload. Before the world stop, each such stop had a fair chance to catch a
+/// goroutine changing state after the snapshot (and a goroutine in a blocking call was shown running, not in
+/// a syscall), so five in a row all but never passed.
+@Suite(.enabled(if: BuiltProducts.path("TraceScenarios") != nil, "TraceScenarios not found next to the test bundle"))
+struct FinalSnapshotTests {
+    let gotrace = BuiltProducts.path("gotrace")!
+    let scenarios = BuiltProducts.path("TraceScenarios")!
+    static let recordings = 5
+
+    /// `Trace.stop()` from a goroutine while the others run, five times in one process; the program carries
+    /// on after each stop (the next recording starts) and ends normally.
+    @Test func traceStopMidWorkloadReconciles() throws {
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("gotrace-stops-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let outcome = try runProcess(scenarios, ["soakstops", "\(Self.recordings)", directory.path])
+        #expect(outcome.shellStatus == 0, "\(outcome.error)")
+        // The workload went on after the last stop and ended cleanly.
+        #expect(outcome.output.contains("soak done:"), "\(outcome.output)")
+        for index in 0..<Self.recordings {
+            let trace = directory.appendingPathComponent("stop-\(index).gtrace").path
+            #expect(outcome.output.contains("soakstops: recorded \(trace)"), "\(outcome.output)")
+            try expectReconciles(trace, "recording \(index)")
+        }
+    }
+
+    /// SIGTERM to `gotrace record` while the soak runs (the signal-flush thread stops the recording), five
+    /// times.
+    @Test func sigtermMidWorkloadReconciles() throws {
+        for attempt in 0..<Self.recordings {
+            let trace = temporaryTracePath()
+            defer { try? FileManager.default.removeItem(atPath: trace) }
+            let status = try recordSoakAndTerminate(trace: trace)
+            #expect(status == 128 + SIGTERM, "attempt \(attempt)")
+            let reader = TraceReader(path: trace)
+            while reader.next() != nil {}
+            #expect(reader.isComplete, "attempt \(attempt)")
+            #expect(reader.endChunk?.endSignal == UInt64(SIGTERM), "attempt \(attempt)")
+            try expectReconciles(trace, "attempt \(attempt)")
+        }
+    }
+
+    /// An M that cannot be stopped — its goroutine spins in a loop without runtime calls, asynchronous
+    /// preemption off — bounds the world stop instead of hanging it: `Trace.start` and `Trace.stop` return,
+    /// the trace is complete and says (in a `runtime` log event) that the snapshots may not be exact, and the
+    /// program carries on once the spinner ends.
+    @Test func anMThatNeverStopsBoundsTheStopAndTheTraceSaysSo() throws {
+        let trace = temporaryTracePath()
+        defer { try? FileManager.default.removeItem(atPath: trace) }
+        let outcome = try runProcess(scenarios, ["spinstop", trace])
+        #expect(outcome.shellStatus == 0, "\(outcome.error)")
+        #expect(outcome.output.contains("spinstop: done"), "\(outcome.output)")
+        let reader = TraceReader(path: trace)
+        var messages: [String] = []
+        while let event = reader.next() {
+            guard event.kind == .log, let id = event.argument("message")?.number, let text = reader.strings[id] else {
+                continue
+            }
+            messages.append(text)
+        }
+        #expect(reader.isComplete)
+        for what in ["start", "stop"] {
+            let expected = "trace \(what): 1 M(s) did not stop within 200 ms; the snapshot may not be exact"
+            #expect(messages.contains(expected), "\(messages)")
+        }
+    }
+
+    /// `gotrace stat --check` passes on `trace`, which saw real work.
+    private func expectReconciles(_ trace: String, _ label: String) throws {
+        let checked = try run(gotrace, ["stat", "--check", "--format", "json", trace])
+        #expect(checked.status == 0, "\(label): \(checked.standardError)")
+        let json = try JSONSerialization.jsonObject(with: Data(checked.standardOutput.utf8))
+        let check = try #require((json as? [String: Any])?["check"] as? [String: Any], "\(label)")
+        #expect(check["passed"] as? Bool == true, "\(label): \(check["mismatches"] ?? "")")
+        #expect((check["spawned"] as? Int ?? 0) > 100, "\(label): \(check)")
+        #expect((check["parks"] as? Int ?? 0) > 1_000, "\(label): \(check)")
+        #expect(check["droppedEvents"] as? Int == 0, "\(label)")
+    }
+
+    /// Records `TraceScenarios soak 30`, lets it run for a second once it has started, sends SIGTERM to the
+    /// recorder and returns the recorder's status (128 + N when killed by signal N).
+    private func recordSoakAndTerminate(trace: String) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: gotrace)
+        process.arguments = ["record", "-o", trace, "--", scenarios, "soak", "30"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["GOTRACE_OUT"] = nil
+        environment["GOTRACE_FD"] = nil
+        process.environment = environment
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var text = ""
+        while !text.contains("\n") {
+            let data = output.fileHandleForReading.availableData
+            if data.isEmpty { break }
+            text += String(decoding: data, as: UTF8.self)
+        }
+        if text.contains("soak pid=") {
+            // Not a timing under test: the workload only needs to be in full swing when the signal lands.
+            usleep(1_000_000)
+            kill(process.processIdentifier, SIGTERM)
+        } else {
+            Issue.record("the soak never started: \(text)")
+            kill(process.processIdentifier, SIGKILL)
+        }
+        process.waitUntilExit()
+        let killed = process.terminationReason == .uncaughtSignal
+        return killed ? 128 + process.terminationStatus : process.terminationStatus
+    }
+}
