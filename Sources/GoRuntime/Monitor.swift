@@ -25,6 +25,9 @@
 //      into the trampoline, which restores everything and resumes the interrupted instruction.
 //   5. `execute` clears `requested` at every switch-in: a request never outlives the run it was for
 //      by more than a race with the monitor (whose only cost is one early yield).
+//   7. While a trace is recorded, the monitor also drives its periodic flush (Tracer.periodicFlush):
+//      every GOTRACE_FLUSH_INTERVAL (250 ms) it bumps the flush epoch and wakes the idle Ms that hold
+//      events, so that a program killed outright loses at most that much of its trace.
 //   6. A world stop (Scheduler+WorldStop.swift) makes the same request — `requested`, and SIGURG where
 //      asynchronous preemption works — of every M running a goroutine, at once and every millisecond
 //      until that M has stopped, without the 10 ms wait and without a `preempt` requested event.
@@ -111,7 +114,9 @@ final class Monitor: @unchecked Sendable {
         var period = Self.idlePeriod
         while true {
             sleepNanoseconds(period)
-            period = tick(now: gort_nanotime()) ? Self.busyPeriod : Self.idlePeriod
+            let now = gort_nanotime()
+            period = tick(now: now) ? Self.busyPeriod : Self.idlePeriod
+            tracer.periodicFlush(now: now)
         }
     }
 

@@ -997,16 +997,26 @@ final class Scheduler: @unchecked Sendable {
     /// `whileAsleep` runs for each of them first, off the idle list and before its wake-up: an M on the
     /// idle list writes nothing until a waker takes it off and wakes it (sleepUntilHandedProcessor), so
     /// until the wake-up its trace buffer is the caller's (ordered by `lock`, then by the note).
-    func wakeIdleMachinesToFlush(whileAsleep: (Machine) -> Void = { _ in }) {
+    /// `only`: which idle Ms to wake (called under `lock`, while each is asleep); the others stay asleep.
+    func wakeIdleMachinesToFlush(only selected: (Machine) -> Bool = { _ in true },
+                                 whileAsleep: (Machine) -> Void = { _ in }) {
         gort_lock(lock)
         var woken: [Machine] = []
+        var kept: [Machine] = []
         while let machine = idleMachines {
             idleMachines = machine.idleLink
             machine.idleLink = nil
-            woken.append(machine)
+            if selected(machine) { woken.append(machine) } else { kept.append(machine) }
         }
-        let interruptPoller = watcher != nil && watcherPolls
-        watcher = nil
+        for machine in kept.reversed() {
+            machine.idleLink = idleMachines
+            idleMachines = machine
+        }
+        var interruptPoller = false
+        if let current = watcher, woken.contains(where: { $0 === current }) {
+            interruptPoller = watcherPolls
+            watcher = nil
+        }
         gort_unlock(lock)
         for machine in woken {
             whileAsleep(machine)

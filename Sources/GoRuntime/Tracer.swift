@@ -105,6 +105,12 @@ final class Tracer: @unchecked Sendable {
     let profileEpoch = Atomic<UInt64>(0)
     /// Whether a consumer is registered: events are built for it only then.
     let hasConsumer = Atomic<Bool>(false)
+    /// The periodic flush (`periodicFlush`): its interval while recording (0: off), and when it is due
+    /// next (monotonic ns; written by `start` and by the monitor thread, which alone acts on it).
+    let periodicFlushInterval = Atomic<Int64>(0)
+    let periodicFlushDue = Atomic<Int64>(.max)
+    /// GOTRACE_FLUSH_INTERVAL's default, in milliseconds.
+    static let defaultPeriodicFlushMilliseconds: Int64 = 250
     /// Guards everything below.
     private let lock: UnsafeMutablePointer<gort_lock_t>
     @exclusivity(unchecked) private var writer: TraceFileWriter?
@@ -221,6 +227,12 @@ final class Tracer: @unchecked Sendable {
             profileRate.store(min(rate, 10_000), ordering: .relaxed)
             profileEpoch.add(1, ordering: .sequentiallyConsistent)
         }
+        // GOTRACE_FLUSH_INTERVAL (milliseconds, 0: off): what a program killed outright may lose.
+        let flushMilliseconds = getenvString("GOTRACE_FLUSH_INTERVAL").flatMap { Int64($0) }
+            .map { max(0, $0) } ?? Self.defaultPeriodicFlushMilliseconds
+        periodicFlushInterval.store(flushMilliseconds * 1_000_000, ordering: .relaxed)
+        periodicFlushDue.store(flushMilliseconds > 0 ? gort_nanotime() + flushMilliseconds * 1_000_000 : .max,
+                               ordering: .relaxed)
         emitSnapshot(schedulerLocked: false)
         if notStopped > 0 { logNotStopped(notStopped, waitNanoseconds: 200_000_000, what: "start") }
         scheduler.restartTheWorld()
@@ -414,7 +426,7 @@ final class Tracer: @unchecked Sendable {
         let epoch = flushEpoch.add(1, ordering: .sequentiallyConsistent).newValue
         let me = Scheduler.currentMachine()
         if let me { flushOwn(me) }
-        scheduler.wakeIdleMachinesToFlush { asleep in
+        scheduler.wakeIdleMachinesToFlush(whileAsleep: { asleep in
             // Safety: `asleep` is off the idle list and not yet woken, so it writes nothing to its buffer
             // until after this closure; its last writes were published by the scheduler's lock, which
             // the caller of this closure took after `asleep` released it (Scheduler.wakeIdleMachinesToFlush).
@@ -425,7 +437,7 @@ final class Tracer: @unchecked Sendable {
                 sealAndWrite(trace, writer: currentWriter)
             }
             asleep.flushedEpoch = epoch
-        }
+        })
         let deadline = gort_nanotime() + waitNanoseconds
         var pending = 0
         repeat {
@@ -447,6 +459,33 @@ final class Tracer: @unchecked Sendable {
         gort_lock(lock)
         if let external { sealAndWrite(external, writer: writer) }
         gort_unlock(lock)
+    }
+
+    /// The periodic flush, on the monitor thread (Monitor.swift, every tick): once `periodicFlushInterval`
+    /// has passed since the last one, every M writes its partial chunk — an M with a P at its next schedule
+    /// point (within a time slice, as preemption makes one), an idle M that holds events is woken to do it
+    /// and sleeps again — and the external buffer is written here. What a recording can lose to a death
+    /// that runs no code of ours (SIGKILL, the OOM killer) is then bounded by the interval plus a time
+    /// slice, rather than by each M's 64 KiB buffer, which an idle M may hold for the rest of the run.
+    /// The M-side writes stay on the Ms: the monitor never writes another M's buffer.
+    func periodicFlush(now: Int64) {
+        let due = periodicFlushDue.load(ordering: .relaxed)
+        guard now >= due, active.load(ordering: .relaxed) else { return }
+        let interval = periodicFlushInterval.load(ordering: .relaxed)
+        periodicFlushDue.store(interval > 0 ? now + interval : .max, ordering: .relaxed)
+        gort_lock(lock)
+        let recording = writer != nil
+        if recording, let external, !external.buffer.isEmpty { sealAndWrite(external, writer: writer) }
+        let currentGeneration = generation.load(ordering: .relaxed)
+        gort_unlock(lock)
+        guard recording else { return }
+        flushEpoch.add(1, ordering: .sequentiallyConsistent)
+        scheduler.wakeIdleMachinesToFlush(only: { machine in
+            // Safety: `machine` is asleep on the idle list; its last buffer writes were published by the
+            // scheduler's lock, which the caller holds.
+            guard let trace = machine.trace else { return false }
+            return trace.generation == currentGeneration && !trace.buffer.isEmpty
+        })
     }
 
     /// Called by an M at a schedule point when `flushEpoch` moved, and by `stop`.

@@ -39,8 +39,9 @@ struct RecordFaultMatrixTests {
         case .programSegfaults: Expectation(statuses: [128 + SIGSEGV], complete: false, minimumParks: 20_000)
         case .programAborts: Expectation(statuses: [128 + SIGABRT], complete: false, minimumParks: 20_000)
         // The signal cases stop a program that printed "ready" after 20 000 round trips (40 000 parks). After
-        // SIGKILL each M's last partial chunk (< 64 KiB of events) is lost with the program, the full ones are
-        // not; SIGINT and SIGTERM flush every M first (TraceSignalFlush.swift) and end the trace properly.
+        // SIGKILL what each M wrote since the last periodic flush (Tracer.periodicFlush, every 250 ms) is lost
+        // with the program, the rest is not (SignalFlushTests checks the periodic flush itself); SIGINT and
+        // SIGTERM flush every M first (TraceSignalFlush.swift) and end the trace properly.
         case .programSIGKILLed: Expectation(statuses: [128 + SIGKILL], complete: false, minimumParks: 20_000)
         case .recorderGetsSIGINT: Expectation(statuses: [128 + SIGINT], complete: true, minimumParks: 40_000)
         case .recorderGetsSIGTERM: Expectation(statuses: [128 + SIGTERM], complete: true, minimumParks: 40_000)

@@ -8,8 +8,9 @@ import Testing
 ///
 /// `TraceScenarios markers 300` runs two workers on two Ps; each logs 300 steps and then, while both run
 /// at once on two Ms, `worker K done`. Those last messages sit in the two Ms' partial chunks (a chunk
-/// holds ~64 KiB; the whole run writes a few KiB), and nothing flushes an idle M's buffer before the
-/// trace stops — so without the flush on the signal they are lost, and these tests fail.
+/// holds ~64 KiB; the whole run writes a few KiB). The signal tests turn the periodic flush off
+/// (GOTRACE_FLUSH_INTERVAL=0), so nothing else writes an idle M's buffer before the trace stops: without
+/// the flush on the signal the messages are lost, and they fail. The SIGKILL test keeps it on.
 @Suite(.enabled(if: BuiltProducts.path("TraceScenarios") != nil, "TraceScenarios not found next to the test bundle"))
 struct SignalFlushTests {
     let gotrace = BuiltProducts.path("gotrace")!
@@ -70,12 +71,33 @@ struct SignalFlushTests {
         let trace = temporaryTracePath()
         defer { try? FileManager.default.removeItem(atPath: trace) }
         let outcome = try runProcess(gotrace, ["record", "-o", trace, "--", scenarios, "markers", "300", "abort"],
-                                     environment: ["SWIFT_BACKTRACE": "enable=no"])
+                                     environment: ["SWIFT_BACKTRACE": "enable=no", "GOTRACE_FLUSH_INTERVAL": "0"])
         #expect(outcome.shellStatus == 128 + SIGABRT, "\(outcome.error)")
         let reader = TraceReader(path: trace)
         let messages = logMessages(reader)
         #expect(!reader.isComplete)
         for worker in 0..<2 {
+            #expect(messages["worker \(worker) done"] != nil, "worker \(worker)'s marker, of \(messages.count)")
+        }
+        #expect(Set((0..<2).compactMap { messages["worker \($0) done"] }).count == 2)
+    }
+
+    /// SIGKILL runs no code of the program's: what its Ms held is lost, but the periodic flush (every
+    /// 250 ms by default, Tracer.periodicFlush) has written every M's partial chunk since, idle ones
+    /// included. The program is killed 2 s after it went quiet, so both markers must be in the trace.
+    @Test func aKilledProgramKeepsWhatThePeriodicFlushWrote() throws {
+        let trace = temporaryTracePath()
+        defer { try? FileManager.default.removeItem(atPath: trace) }
+        let outcome = try recordUntilReady(trace: trace, arguments: ["markers", "300"], periodicFlush: true) { _, program in
+            usleep(2_000_000)
+            kill(program, SIGKILL)
+        }
+        #expect(outcome.status == 128 + SIGKILL, "\(outcome.standardError)")
+        let reader = TraceReader(path: trace)
+        let messages = logMessages(reader)
+        #expect(!reader.isComplete)
+        for worker in 0..<2 {
+            #expect(messages["worker \(worker) step 299"] != nil, "the last step of worker \(worker)")
             #expect(messages["worker \(worker) done"] != nil, "worker \(worker)'s marker, of \(messages.count)")
         }
         #expect(Set((0..<2).compactMap { messages["worker \($0) done"] }).count == 2)
@@ -105,7 +127,7 @@ struct SignalFlushTests {
 
     /// Records `TraceScenarios ARGUMENTS`, waits for its "ready pid=N" line, applies `signal` and waits
     /// for the recorder to end.
-    private func recordUntilReady(trace: String, arguments: [String],
+    private func recordUntilReady(trace: String, arguments: [String], periodicFlush: Bool = false,
                                   signal: (_ recorder: pid_t, _ program: pid_t) -> Void) throws -> ProcessResult {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: gotrace)
@@ -113,6 +135,7 @@ struct SignalFlushTests {
         var environment = ProcessInfo.processInfo.environment
         environment["GOTRACE_OUT"] = nil
         environment["GOTRACE_FD"] = nil
+        environment["GOTRACE_FLUSH_INTERVAL"] = periodicFlush ? nil : "0"
         process.environment = environment
         let output = Pipe()
         let errors = Pipe()
