@@ -10,7 +10,9 @@
 //      writes it while it may run. Threads that are not Ms (the caller of `Runtime.run`, the flush
 //      thread of TraceSignalFlush.swift) write the shared `external` buffer under `lock`.
 //   2. A full buffer is sealed into a chunk and written by its own M (TraceFileWriter keeps each
-//      chunk contiguous in the stream).
+//      chunk contiguous in the stream). So is a partial one, every GOTRACE_FLUSH_INTERVAL (250 ms), when
+//      the monitor's periodic flush moves `flushEpoch` (and wakes the idle Ms that hold events): what a
+//      program killed outright loses is bounded in time (`periodicFlush`).
 //   3. `start` and `stop` (also at exit, and on a terminating signal: TraceSignalFlush.swift) stop the
 //      world for their snapshot (Scheduler+WorldStop.swift): every M parks at its next schedule point
 //      — the check there is the existing load of `flushEpoch`, which the stop bumps — running
