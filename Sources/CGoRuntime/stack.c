@@ -51,6 +51,14 @@
 // The release store in 1 (partner: the CAS in 2) publishes the stack's bytes to the shrinker;
 // the release store in 2 (partner: the acquire CAS in 3) publishes the copy to the resumer.
 //
+// The idle threshold adapts per slot. A shrink costs a copy, an madvise and, when the goroutine
+// resumes, a page fault and a copy back: wasted on a goroutine that parks a little longer than the
+// threshold again and again (each of 10,000 goroutines in a ring of channels, parked ~20 ms a lap,
+// made every hop 6× slower). So a stack resumed soon after it was shrunk — within 4 thresholds of
+// the shrinker's first sighting — doubles its slot's threshold (up to 2^IDLE_SHIFT_MAX times the
+// base), and one that stayed parked 16 thresholds or more halves it again; a retired slot starts
+// over. A goroutine parked for good (an idle connection) is still shrunk after the base threshold.
+//
 // Rejected: one mapping per goroutine (a million mappings exceed vm.max_map_count); segmented or
 // copied stacks as Go has (need precise stack maps to move pointers; Swift has none); shrinking
 // at park time (a goroutine parked for microseconds would pay a copy and a page fault).
@@ -70,6 +78,7 @@
 #include <unistd.h>
 
 enum {
+    IDLE_SHIFT_MAX = 7,  // 10 ms << 7: at most 1.28 s before a stack that keeps coming back is shrunk
     ARENA_SLOTS = 4096,
     MAX_ARENAS = 4096,
     // Never made accessible, below every slot's growth room: a frame that skips past the limit
@@ -102,6 +111,10 @@ typedef struct {
     uint64_t goroutine;   // the goroutine that last ran on the slot (for stack-shrink events)
     uint32_t live;        // PARKED..SHRUNK: bytes from the saved stack pointer to the top
     uint32_t accessible;  // read-write bytes at the top; 0 for an unguarded slot (all of it)
+    // The idle threshold is the base shifted left by this (see the design note). Written by the M
+    // that resumes or retires the slot, read by the shrinker: relaxed, a stale value only delays or
+    // hastens one shrink.
+    _Atomic uint8_t idle_shift;
 } slot_info_t;
 
 typedef struct {
@@ -524,6 +537,21 @@ void gort_stack_did_park(uint32_t slot, const void *saved_sp) {
     gort_stack_shrinker_wake();
 }
 
+// The base idle threshold the shrinker was last called with (gort_stack_shrink_idle's min_idle_ns).
+static _Atomic int64_t base_idle_ns = 10000000;
+
+// On resuming a shrunk stack: `word` is its SHRUNK state word, stamped with the shrinker's first
+// sighting of the park. See "The idle threshold adapts per slot" above.
+static void adapt_idle_threshold(slot_info_t *info, uint64_t word) {
+    int64_t parked = coarse_now() - (int64_t)(word >> 3);
+    unsigned shift = atomic_load_explicit(&info->idle_shift, memory_order_relaxed);
+    int64_t threshold = atomic_load_explicit(&base_idle_ns, memory_order_relaxed) << shift;
+    if (parked < 4 * threshold && shift < IDLE_SHIFT_MAX)
+        atomic_store_explicit(&info->idle_shift, (uint8_t)(shift + 1), memory_order_relaxed);
+    else if (parked >= 16 * threshold && shift > 0)
+        atomic_store_explicit(&info->idle_shift, (uint8_t)(shift - 1), memory_order_relaxed);
+}
+
 void gort_stack_will_run(uint32_t slot, uint64_t goroutine) {
     size_t index;
     arena_t *arena = arena_of(slot, &index);
@@ -555,6 +583,7 @@ void gort_stack_will_run(uint32_t slot, uint64_t goroutine) {
                 info->copy = NULL;
                 atomic_fetch_sub(&shrunk_now, 1);
                 atomic_fetch_sub(&shrunk_bytes_now, info->live);
+                adapt_idle_threshold(info, word);
                 return;
             }
             continue;
@@ -581,6 +610,7 @@ void gort_stack_retire(uint32_t slot) {
     slot_info_t *info = &arena->info[index];
     if (current_slot_plus_one == slot + 1) current_slot_plus_one = 0;
     info->goroutine = 0;  // not in use (a snapshot's stale slot number no longer matches)
+    atomic_store_explicit(&info->idle_shift, 0, memory_order_relaxed);  // the next goroutine starts over
     if (info->accessible <= POOL_KEEP_BYTES) return;
     char *top = slot_top(arena, index);
     madvise(top - info->accessible, info->accessible - initial_bytes, MADV_DONTNEED);
@@ -641,6 +671,7 @@ static void flush_batch(batch_t *batch, gort_shrink_visitor visitor, void *conte
 size_t gort_stack_shrink_idle(int64_t min_idle_ns, int64_t *next_due, gort_shrink_visitor visitor, void *context) {
     pthread_mutex_lock(&shrink_mutex);
     atomic_store(&park_seen, 0);
+    atomic_store_explicit(&base_idle_ns, min_idle_ns, memory_order_relaxed);
     int64_t now = coarse_now();
     int64_t earliest = INT64_MAX;
     size_t shrunk = 0;
@@ -659,20 +690,21 @@ size_t gort_stack_shrink_idle(int64_t min_idle_ns, int64_t *next_due, gort_shrin
                 continue;
             }
             int64_t since = (int64_t)(word >> 3);
+            int64_t idle_ns = min_idle_ns << atomic_load_explicit(&arena->info[index].idle_shift, memory_order_relaxed);
             if (since == 0) {
                 // First sighting: stamp it (a failed CAS means it resumed meanwhile).
                 if (atomic_compare_exchange_strong_explicit(&arena->states[index], &word,
                                                             ((uint64_t)now << 3) | STATE_PARKED,
                                                             memory_order_relaxed, memory_order_relaxed)) {
                     arena->young++;
-                    if (now + min_idle_ns < earliest) earliest = now + min_idle_ns;
+                    if (now + idle_ns < earliest) earliest = now + idle_ns;
                 }
                 if (batch.count) flush_batch(&batch, visitor, context);
                 continue;
             }
-            if (now - since < min_idle_ns) {
+            if (now - since < idle_ns) {
                 arena->young++;
-                if (since + min_idle_ns < earliest) earliest = since + min_idle_ns;
+                if (since + idle_ns < earliest) earliest = since + idle_ns;
                 if (batch.count) flush_batch(&batch, visitor, context);
                 continue;
             }

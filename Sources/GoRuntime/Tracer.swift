@@ -343,12 +343,7 @@ final class Tracer: @unchecked Sendable {
             // Safety: a stopped M sleeps until the restart and writes nothing meanwhile; its last writes
             // were published by the scheduler's lock, which it released before sleeping and
             // `stoppedMachines` took after (Scheduler+WorldStop.swift).
-            if let trace = machine.trace, trace.generation == generation.load(ordering: .relaxed) {
-                gort_lock(lock)
-                let currentWriter = writer
-                gort_unlock(lock)
-                sealAndWrite(trace, writer: currentWriter)
-            }
+            writeBuffer(of: machine)
             machine.flushedEpoch = epoch
         }
         return start + stopped.count
@@ -432,12 +427,7 @@ final class Tracer: @unchecked Sendable {
             // Safety: `asleep` is off the idle list and not yet woken, so it writes nothing to its buffer
             // until after this closure; its last writes were published by the scheduler's lock, which
             // the caller of this closure took after `asleep` released it (Scheduler.wakeIdleMachinesToFlush).
-            if asleep !== me, let trace = asleep.trace, trace.generation == generation.load(ordering: .relaxed) {
-                gort_lock(lock)
-                let currentWriter = writer
-                gort_unlock(lock)
-                sealAndWrite(trace, writer: currentWriter)
-            }
+            if asleep !== me { writeBuffer(of: asleep) }
             asleep.flushedEpoch = epoch
         })
         let deadline = gort_nanotime() + waitNanoseconds
@@ -496,13 +486,19 @@ final class Tracer: @unchecked Sendable {
         // Samples still in this thread's ring go into the buffer before it is sealed (the ring is
         // per thread: only the M itself can drain it).
         if machine.isSampling, machine === Scheduler.currentMachine() { serviceProfiler(machine) }
-        if let trace = machine.trace, trace.generation == generation.load(ordering: .relaxed) {
-            gort_lock(lock)
-            let currentWriter = writer
-            gort_unlock(lock)
-            sealAndWrite(trace, writer: currentWriter)
-        }
+        writeBuffer(of: machine)
         machine.flushedEpoch = epoch
+    }
+
+    /// Seals and writes `machine`'s buffer if it holds events of the current recording.
+    /// Precondition: the caller owns that buffer now — it runs on `machine`, or `machine` sleeps (idle,
+    /// or stopped) and the scheduler's lock ordered its last writes before this call.
+    private func writeBuffer(of machine: Machine) {
+        guard let trace = machine.trace, trace.generation == generation.load(ordering: .relaxed) else { return }
+        gort_lock(lock)
+        let currentWriter = writer
+        gort_unlock(lock)
+        sealAndWrite(trace, writer: currentWriter)
     }
 
     private func sealAndWrite(_ trace: MachineTrace, writer: TraceFileWriter?) {

@@ -185,6 +185,33 @@ struct StackTests {
         #expect(outcome.intact, "locals and pointers into the goroutine's own stack survived")
     }
 
+    @Test("goroutines that park a little longer than the idle threshold, again and again, soon stop being shrunk")
+    func repeatedParksAdaptTheThreshold() async throws {
+        // In a child process: the shrink counter is process-wide. Two goroutines park ~30 ms per round
+        // (three times the 10 ms base threshold), 40 rounds: with a fixed threshold each park would be
+        // a shrink and a refault (~80 in all); the per-slot threshold doubles after a shrink the
+        // goroutine soon comes back from, so each is shrunk a few times at most (the bound allows a
+        // loaded machine, whose parks run long and push the threshold up a step or two more).
+        let result = await #expect(processExitsWith: .success, observing: [\.standardOutputContent]) {
+            let shrinks = Runtime.run(maxProcs: 1) { () -> Int in
+                let before = Runtime.stackStatistics.shrinks
+                let ping = Channel<Int>()
+                let pong = Channel<Int>()
+                go { while let value = ping.receive() { pong.send(value) } }
+                for round in 0..<40 {
+                    Runtime.sleep(for: .milliseconds(30))
+                    ping.send(round)
+                    _ = pong.receive()
+                }
+                ping.close()
+                return Runtime.stackStatistics.shrinks - before
+            }
+            print("shrinks \(shrinks)")
+            exit(shrinks <= 20 ? 0 : 1)
+        }
+        if let result { print(String(decoding: result.standardOutputContent, as: UTF8.self)) }
+    }
+
     @Test("a trace records stack-grow and stack-shrink events")
     func traceEvents() async throws {
         // A separate process: tracing is process-wide, and other tests run meanwhile.

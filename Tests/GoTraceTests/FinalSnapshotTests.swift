@@ -92,33 +92,16 @@ struct FinalSnapshotTests {
     /// Records `TraceScenarios soak 30`, lets it run for a second once it has started, sends SIGTERM to the
     /// recorder and returns the recorder's status (128 + N when killed by signal N).
     private func recordSoakAndTerminate(trace: String) throws -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: gotrace)
-        process.arguments = ["record", "-o", trace, "--", scenarios, "soak", "30"]
-        var environment = ProcessInfo.processInfo.environment
-        environment["GOTRACE_OUT"] = nil
-        environment["GOTRACE_FD"] = nil
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var text = ""
-        while !text.contains("\n") {
-            let data = output.fileHandleForReading.availableData
-            if data.isEmpty { break }
-            text += String(decoding: data, as: UTF8.self)
-        }
-        if text.contains("soak pid=") {
+        let launched = try launchUntilFirstLine(gotrace, ["record", "-o", trace, "--", scenarios, "soak", "30"],
+                                                standardError: FileHandle.nullDevice)
+        if launched.firstLine.contains("soak pid=") {
             // Not a timing under test: the workload only needs to be in full swing when the signal lands.
             usleep(1_000_000)
-            kill(process.processIdentifier, SIGTERM)
+            kill(launched.process.processIdentifier, SIGTERM)
         } else {
-            Issue.record("the soak never started: \(text)")
-            kill(process.processIdentifier, SIGKILL)
+            Issue.record("the soak never started: \(launched.firstLine)")
+            kill(launched.process.processIdentifier, SIGKILL)
         }
-        process.waitUntilExit()
-        let killed = process.terminationReason == .uncaughtSignal
-        return killed ? 128 + process.terminationStatus : process.terminationStatus
+        return launched.waitForShellStatus()
     }
 }

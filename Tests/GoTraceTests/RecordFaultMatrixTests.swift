@@ -151,38 +151,19 @@ struct RecordFaultMatrixTests {
     /// or the program and waits for the recorder to end.
     private func recordUntilReady(trace: String, environment: [String: String],
                                   fault: (_ recorder: pid_t, _ program: pid_t) -> Void) throws -> ProcessResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: gotrace)
-        process.arguments = ["record", "-o", trace, "--", scenarios, "hang", "20000"]
-        var processEnvironment = ProcessInfo.processInfo.environment
-        processEnvironment["GOTRACE_OUT"] = nil
-        processEnvironment["GOTRACE_FD"] = nil
-        processEnvironment["SWIFT_BACKTRACE"] = "enable=no"
-        for (key, value) in environment { processEnvironment[key] = value }
-        process.environment = processEnvironment
-        let output = Pipe()
         let errors = FileManager.default.temporaryDirectory.appendingPathComponent("gotrace-fault-\(UUID().uuidString).err")
         _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: errors) }
-        process.standardOutput = output
-        process.standardError = try FileHandle(forWritingTo: errors)
-        try process.run()
-        var text = ""
-        while !text.contains("\n") {
-            let data = output.fileHandleForReading.availableData
-            if data.isEmpty { break }
-            text += String(decoding: data, as: UTF8.self)
-        }
-        let program = text.split(separator: "=").last.flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-        if let program {
-            fault(process.processIdentifier, program)
+        let launched = try launchUntilFirstLine(gotrace, ["record", "-o", trace, "--", scenarios, "hang", "20000"],
+                                                environment: environment, standardError: try FileHandle(forWritingTo: errors))
+        if let program = launched.announcedPID {
+            fault(launched.process.processIdentifier, program)
         } else {
-            Issue.record("the program never said it was ready: \(text)")
-            kill(process.processIdentifier, SIGKILL)
+            Issue.record("the program never said it was ready: \(launched.firstLine)")
+            kill(launched.process.processIdentifier, SIGKILL)
         }
-        process.waitUntilExit()
-        let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
-        return ProcessResult(status: status, standardOutput: text,
+        let status = launched.waitForShellStatus()
+        return ProcessResult(status: status, standardOutput: launched.firstLine,
                              standardError: (try? String(contentsOf: errors, encoding: .utf8)) ?? "")
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import GotraceTestSupport
 import Testing
 
 /// `gotrace record` on real programs built on GoRuntime (Examples/), end to end: the runtime's hooks,
@@ -129,24 +130,12 @@ struct RuntimeRecordingTests {
     func sigkillMidRun() throws {
         let trace = temporaryTracePath()
         defer { try? FileManager.default.removeItem(atPath: trace) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: gotrace)
-        process.arguments = ["record", "-o", trace, "--", scenarios, "hang", "100000"]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
         // Wait for the program to say it is ready, then kill it (not the recorder).
-        var text = ""
-        while !text.contains("\n") {
-            let data = output.fileHandleForReading.availableData
-            if data.isEmpty { break }
-            text += String(decoding: data, as: UTF8.self)
-        }
-        let pid = try #require(text.split(separator: "=").last.flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
+        let launched = try launchUntilFirstLine(gotrace, ["record", "-o", trace, "--", scenarios, "hang", "100000"],
+                                                standardError: FileHandle.nullDevice)
+        let pid = try #require(launched.announcedPID, "\(launched.firstLine)")
         kill(pid, SIGKILL)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 128 + SIGKILL)
+        #expect(launched.waitForShellStatus() == 128 + SIGKILL)
         let stats = try stat(trace)
         #expect(stats["complete"] as? Bool == false)
         #expect(count("park", in: stats) > 100_000, "every full chunk reached the recorder")

@@ -129,37 +129,18 @@ struct SignalFlushTests {
     /// for the recorder to end.
     private func recordUntilReady(trace: String, arguments: [String], periodicFlush: Bool = false,
                                   signal: (_ recorder: pid_t, _ program: pid_t) -> Void) throws -> ProcessResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: gotrace)
-        process.arguments = ["record", "-o", trace, "--", scenarios] + arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["GOTRACE_OUT"] = nil
-        environment["GOTRACE_FD"] = nil
-        environment["GOTRACE_FLUSH_INTERVAL"] = periodicFlush ? nil : "0"
-        process.environment = environment
-        let output = Pipe()
         let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        var text = ""
-        while !text.contains("\n") {
-            let data = output.fileHandleForReading.availableData
-            if data.isEmpty { break }
-            text += String(decoding: data, as: UTF8.self)
-        }
-        let program = text.split(separator: "=").last
-            .flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-        if let program {
-            signal(process.processIdentifier, program)
+        let launched = try launchUntilFirstLine(gotrace, ["record", "-o", trace, "--", scenarios] + arguments,
+                                                environment: periodicFlush ? [:] : ["GOTRACE_FLUSH_INTERVAL": "0"],
+                                                standardError: errors)
+        if let program = launched.announcedPID {
+            signal(launched.process.processIdentifier, program)
         } else {
-            Issue.record("the program never said it was ready: \(text)")
-            kill(process.processIdentifier, SIGKILL)
+            Issue.record("the program never said it was ready: \(launched.firstLine)")
+            kill(launched.process.processIdentifier, SIGKILL)
         }
         let standardError = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        let killed = process.terminationReason == .uncaughtSignal
-        let status = killed ? 128 + process.terminationStatus : process.terminationStatus
-        return ProcessResult(status: status, standardOutput: text, standardError: standardError)
+        let status = launched.waitForShellStatus()
+        return ProcessResult(status: status, standardOutput: launched.firstLine, standardError: standardError)
     }
 }

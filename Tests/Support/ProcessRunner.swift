@@ -42,3 +42,49 @@ public func runProcess(_ executable: String, _ arguments: [String], environment 
                           output: try String(contentsOf: out, encoding: .utf8),
                           error: try String(contentsOf: err, encoding: .utf8))
 }
+
+/// A process started by `launchUntilFirstLine`: running, its first line of standard output read.
+public struct LaunchedProcess {
+    public let process: Process
+    /// What the program printed up to its first newline ("" if it ended before printing anything).
+    public let firstLine: String
+
+    /// The pid a readiness line names (`ready pid=N`, `soak pid=N`), if it names one.
+    public var announcedPID: pid_t? {
+        guard let text = firstLine.split(separator: "=").last else { return nil }
+        return pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    /// Waits for the process to end and returns its status in the shell's convention (128 + N for signal N).
+    public func waitForShellStatus() -> Int32 {
+        process.waitUntilExit()
+        return process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+    }
+}
+
+/// Starts `executable` (with `runProcess`'s environment) with its standard output on a pipe, and returns
+/// once it has printed its first line: the programs under test announce readiness that way (`ready pid=N`),
+/// so tests wait for the line instead of sleeping. `standardError` is a FileHandle or a Pipe.
+public func launchUntilFirstLine(_ executable: String, _ arguments: [String], environment extra: [String: String] = [:],
+                                 standardError: Any) throws -> LaunchedProcess {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    var environment = ProcessInfo.processInfo.environment
+    environment["GOTRACE_OUT"] = nil
+    environment["GOTRACE_FD"] = nil
+    environment["SWIFT_BACKTRACE"] = "enable=no"
+    for (key, value) in extra { environment[key] = value }
+    process.environment = environment
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = standardError
+    try process.run()
+    var text = ""
+    while !text.contains("\n") {
+        let data = output.fileHandleForReading.availableData
+        if data.isEmpty { break }
+        text += String(decoding: data, as: UTF8.self)
+    }
+    return LaunchedProcess(process: process, firstLine: text)
+}
