@@ -5,7 +5,8 @@
 // CGoRuntime/stack.c. This file holds the policy:
 //   - a stack starts with 8 KiB accessible and may grow to `Runtime.maxStackSize` (1 MiB unless
 //     GOTRACE_MAX_STACK or `Runtime.setMaxStackSize` say otherwise);
-//   - a goroutine parked for 10 ms or more has its stack shrunk. `Scheduler.shrinkIdleStacks()` is
+//   - a goroutine parked for 10 ms or more has its stack shrunk (a threshold each slot raises while its
+//     goroutine keeps coming back soon after a shrink, and lowers again: CGoRuntime/stack.c). `Scheduler.shrinkIdleStacks()` is
 //     one pass, callable by whoever monitors the scheduler; until a monitor thread exists, a
 //     small thread of its own drives it, asleep whenever no goroutine has parked since its last
 //     pass (the first park after that wakes it);
