@@ -367,6 +367,13 @@ bool gort_preempt_install(void (*yield)(void)) {
 
 int32_t gort_thread_id(void) { return (int32_t)syscall(SYS_gettid); }
 
+// Not inline: a goroutine may resume on another thread, and an inlined TLS access could be computed
+// once and reused across the switch (the same reason gort_tls_get_m is not inline).
+__attribute__((noinline)) bool gort_preempt_requested_here(void) {
+    gort_preempt_state_t *state = thread_state;
+    return state != NULL && gort_preempt_is_requested(state);
+}
+
 void gort_preempt_bind_thread(gort_preempt_state_t *state) {
     thread_state = state;
     // Threads inherit their creator's signal mask, and the thread that started the scheduler may

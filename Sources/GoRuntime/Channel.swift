@@ -57,7 +57,7 @@ public final class Channel<Element>: @unchecked Sendable {
     deinit {
         if let buffer {
             for offset in 0..<bufferCount {
-                (buffer + (bufferHead + offset) % capacity).deinitialize(count: 1)
+                (buffer + slot(bufferHead + offset)).deinitialize(count: 1)
             }
             buffer.deallocate()
         }
@@ -80,7 +80,7 @@ public final class Channel<Element>: @unchecked Sendable {
     /// Sends `value`, parking the goroutine until a receiver takes it or buffer space frees up.
     /// A send on a closed channel is a fatal error.
     public func send(_ value: Element) {
-        scheduler.preemptionPoint()
+        Scheduler.preemptionPoint()
         gort_lock(lock)
         if closed {
             gort_unlock(lock)
@@ -94,7 +94,7 @@ public final class Channel<Element>: @unchecked Sendable {
             return
         }
         if bufferCount < capacity {
-            (buffer! + (bufferHead + bufferCount) % capacity).initialize(to: value)
+            (buffer! + slot(bufferHead + bufferCount)).initialize(to: value)
             bufferCount += 1
             gort_unlock(lock)
             return
@@ -116,7 +116,7 @@ public final class Channel<Element>: @unchecked Sendable {
 
     /// Receives a value, parking until one is available; nil once the channel is closed and drained.
     public func receive() -> Element? {
-        scheduler.preemptionPoint()
+        Scheduler.preemptionPoint()
         gort_lock(lock)
         if let sender = senders.dequeue() {
             let value = takeFromSender(sender)
@@ -176,13 +176,21 @@ public final class Channel<Element>: @unchecked Sendable {
         guard capacity > 0 else { return incoming }
         let value = (buffer! + bufferHead).move()
         (buffer! + bufferHead).initialize(to: incoming)
-        bufferHead = (bufferHead + 1) % capacity
+        bufferHead = slot(bufferHead + 1)
         return value
+    }
+
+    /// The ring buffer's slot for a position in [0, 2 × capacity): a compare instead of a division
+    /// (a 64-bit `%` cost a fifth of every buffered send in the workers benchmark).
+    @inline(__always)
+    private func slot(_ position: Int) -> Int {
+        assert(position >= 0 && position < 2 * capacity)
+        return position >= capacity ? position - capacity : position
     }
 
     private func takeFromBuffer() -> Element {
         let value = (buffer! + bufferHead).move()
-        bufferHead = (bufferHead + 1) % capacity
+        bufferHead = slot(bufferHead + 1)
         bufferCount -= 1
         return value
     }
@@ -202,7 +210,7 @@ extension Channel: SelectableChannel {
             return true
         }
         if bufferCount < capacity {
-            store(UnsafeMutableRawPointer(buffer! + (bufferHead + bufferCount) % capacity))
+            store(UnsafeMutableRawPointer(buffer! + slot(bufferHead + bufferCount)))
             bufferCount += 1
             return true
         }

@@ -183,13 +183,16 @@ private let asynchronousYield: @convention(c) () -> Void = {
 extension Scheduler {
     /// Step 3: yields if the monitor asked the current goroutine to. Call only at the start of a
     /// runtime operation, holding no runtime lock; a no-op outside goroutines and in blocking calls.
+    /// Static, so that the common case — nothing asked — touches no Swift object: neither the lazily
+    /// initialised `scheduler` global (a swift_once check) nor the M (a retain).
     @inline(__always)
-    func preemptionPoint() {
-        guard let machine = Self.currentMachine(), gort_preempt_is_requested(machine.preemption.state),
+    static func preemptionPoint() {
+        guard gort_preempt_requested_here() else { return }
+        guard let machine = currentMachine(), gort_preempt_is_requested(machine.preemption.state),
               let goroutine = machine.current, machine.processor != nil
         else { return }
         monitor.honouredCooperatively.add(1, ordering: .relaxed)
-        yieldPreempted(goroutine, machine, .honouredCooperative)
+        scheduler.yieldPreempted(goroutine, machine, .honouredCooperative)
     }
 
     /// Switches the current goroutine out and queues it on the global run queue.

@@ -29,7 +29,7 @@ public final class Mutex: @unchecked Sendable {
 
     /// Locks, parking the goroutine while another holds the lock.
     public func lock() {
-        scheduler.preemptionPoint()
+        Scheduler.preemptionPoint()
         if state.compareExchange(expected: 0, desired: Self.locked, ordering: .acquiring).exchanged {
             if tracer.active.load(ordering: .relaxed) { trace(.mutexAcquire) }
             return

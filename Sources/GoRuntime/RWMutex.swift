@@ -19,7 +19,7 @@ public final class RWMutex: @unchecked Sendable {
     public init() {}
 
     public func readLock() {
-        scheduler.preemptionPoint()
+        Scheduler.preemptionPoint()
         if readerCount.add(1, ordering: .acquiringAndReleasing).newValue < 0 {
             readerSemaphore.acquire(.rwmutexRead)  // a writer is pending
         }

@@ -78,7 +78,7 @@ public func go(_ body: @escaping @Sendable () -> Void) {
         tracer.startFromEnvironmentOnce()
     }
     _ = scheduler.spawn(body)
-    scheduler.preemptionPoint()
+    Scheduler.preemptionPoint()
 }
 
 /// Carries the main closure of a run and its outcome between the calling thread and the main

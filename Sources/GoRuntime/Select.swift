@@ -61,7 +61,7 @@ public struct SelectCase {
 /// uniformly at random. With `default`, runs it instead of waiting when no case is ready.
 /// With no cases and no default, parks forever (Go's `select {}`).
 public func select(_ cases: SelectCase..., default defaultBody: (() -> Void)? = nil) {
-    scheduler.preemptionPoint()
+    Scheduler.preemptionPoint()
     runSelect(cases, defaultBody)
 }
 

@@ -248,7 +248,7 @@ public final class TCPListener: @unchecked Sendable {
     /// Waits for the next connection. Throws `.closed` once the listener is closed (also when
     /// closed by another goroutine while this one waits).
     public func accept() throws -> TCPConnection {
-        scheduler.preemptionPoint()
+        Scheduler.preemptionPoint()
         let descriptor = socket.descriptor
         return try socket.withFD("accept") { fd throws(NetError) in
             while true {
@@ -323,7 +323,7 @@ public final class TCPConnection: @unchecked Sendable {
 
     /// Reads at most `buffer.count` bytes; returns 0 at end of stream.
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-        scheduler.preemptionPoint()
+        Scheduler.preemptionPoint()
         let descriptor = socket.descriptor
         return try socket.withFD("read") { fd throws(NetError) in
             while true {
@@ -348,7 +348,7 @@ public final class TCPConnection: @unchecked Sendable {
 
     /// Writes all of `buffer`, parking while the socket's send buffer is full.
     public func write(_ buffer: UnsafeRawBufferPointer) throws {
-        scheduler.preemptionPoint()
+        Scheduler.preemptionPoint()
         let descriptor = socket.descriptor
         try socket.withFD("write") { fd throws(NetError) in
             var offset = 0

@@ -32,7 +32,7 @@ public final class WaitGroup: @unchecked Sendable {
 
     /// Parks until the counter is zero.
     public func wait() {
-        scheduler.preemptionPoint()
+        Scheduler.preemptionPoint()
         var old = state.load(ordering: .acquiring)
         while true {
             if old >> 32 == 0 { return }

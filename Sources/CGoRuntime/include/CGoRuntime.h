@@ -300,6 +300,9 @@ static inline void gort_preempt_switch_out(gort_preempt_state_t *state) {
     __atomic_store_n(&state->stack_high, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&state->stack_low, 0, __ATOMIC_RELAXED);
 }
+/// Whether the calling thread is an M whose goroutine is asked to yield: the cooperative check at every
+/// safe point, one call and one load (no Swift object touched).
+bool gort_preempt_requested_here(void);
 static inline bool gort_preempt_is_requested(const gort_preempt_state_t *state) {
     return __atomic_load_n(&state->requested, __ATOMIC_RELAXED) != 0;
 }
