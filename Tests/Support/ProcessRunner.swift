@@ -15,6 +15,17 @@ public struct ProcessOutcome: Sendable {
     public var shellStatus: Int32 { killedBySignal ? 128 + status : status }
 }
 
+/// This process's environment without GOTRACE_OUT/GOTRACE_FD and with the backtracer off (see the top),
+/// plus `extra`.
+private func childEnvironment(adding extra: [String: String]) -> [String: String] {
+    var environment = ProcessInfo.processInfo.environment
+    environment["GOTRACE_OUT"] = nil
+    environment["GOTRACE_FD"] = nil
+    environment["SWIFT_BACKTRACE"] = "enable=no"
+    for (key, value) in extra { environment[key] = value }
+    return environment
+}
+
 public func runProcess(_ executable: String, _ arguments: [String], environment extra: [String: String] = [:],
                        in directory: URL? = nil) throws -> ProcessOutcome {
     let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("gotrace-run-\(UUID().uuidString)")
@@ -28,12 +39,7 @@ public func runProcess(_ executable: String, _ arguments: [String], environment 
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     if let directory { process.currentDirectoryURL = directory }
-    var environment = ProcessInfo.processInfo.environment
-    environment["GOTRACE_OUT"] = nil
-    environment["GOTRACE_FD"] = nil
-    environment["SWIFT_BACKTRACE"] = "enable=no"
-    for (key, value) in extra { environment[key] = value }
-    process.environment = environment
+    process.environment = childEnvironment(adding: extra)
     process.standardOutput = try FileHandle(forWritingTo: out)
     process.standardError = try FileHandle(forWritingTo: err)
     try process.run()
@@ -70,12 +76,7 @@ public func launchUntilFirstLine(_ executable: String, _ arguments: [String], en
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
-    var environment = ProcessInfo.processInfo.environment
-    environment["GOTRACE_OUT"] = nil
-    environment["GOTRACE_FD"] = nil
-    environment["SWIFT_BACKTRACE"] = "enable=no"
-    for (key, value) in extra { environment[key] = value }
-    process.environment = environment
+    process.environment = childEnvironment(adding: extra)
     let output = Pipe()
     process.standardOutput = output
     process.standardError = standardError
