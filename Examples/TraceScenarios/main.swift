@@ -22,6 +22,8 @@
 //                                  with Trace.stop() mid-workload (Soak.swift)
 //   TraceScenarios spinstop PATH   2 Ps, asynchronous preemption off: records PATH while a goroutine spins
 //                                  in a call-free loop (its M never stops), then stops the recording
+//   TraceScenarios startinside PATH  2 Ps: the main goroutine records PATH itself (Trace.start and stop
+//                                  inside a goroutine) around ping-pong on its own P and a second M's
 //   TraceScenarios hog             1 P: a call-free loop preempted while a ticker sleeps 10 ms twenty times,
 //                                  and twenty 2 ms usleeps in Runtime.blockingCall
 import GoRuntime
@@ -257,6 +259,36 @@ case "spinstop":
         group.wait()
         pingPong(100)
         print("spinstop: done")
+    }
+case "startinside":
+    // Every P that runs through the recording's start — the caller's, and any other M's that stopped at
+    // the barrier holding its P — must start in the recording (`proc-start`), or its events belong to no P.
+    final class Finish: Sendable { let done = Atomic<Bool>(false) }
+    let path = arguments.count > 2 ? arguments[2] : "startinside.gtrace"
+    Runtime.run(maxProcs: 2) {
+        let ready = WaitGroup()
+        let finish = Finish()
+        let finished = WaitGroup()
+        ready.add(1)
+        finished.add(1)
+        go {
+            // Keeps the second M busy (and its P held) across the start: yields, never parks.
+            ready.done()
+            while !finish.done.load(ordering: .relaxed) { Runtime.yield() }
+            finished.done()
+        }
+        ready.wait()
+        do {
+            try Trace.start(to: path)
+        } catch {
+            print("startinside: cannot record to \(path): \(error)")
+        }
+        pingPong(1000)
+        for _ in 0..<1000 { Runtime.yield() }
+        Trace.stop()
+        finish.done.store(true, ordering: .relaxed)
+        finished.wait()
+        print("startinside: done")
     }
 case "hog":
     let stop = UnsafeMutablePointer<Int>.allocate(capacity: 1)

@@ -56,6 +56,9 @@ final class WorldStop: @unchecked Sendable {
     @exclusivity(unchecked) var machines: [(machine: Machine, processor: Processor?)] = []
     /// Ps the stopper took off the idle list.
     @exclusivity(unchecked) var idleProcessors: [Processor] = []
+    /// The stop is a recording's start: an M that keeps its P through it emits `proc-start` once it runs
+    /// again, as the recording has not seen that P start (Go's StartTrace makes the same amends).
+    @exclusivity(unchecked) var startsRecording = false
 }
 
 extension Scheduler {
@@ -67,8 +70,9 @@ extension Scheduler {
         gort_lock(lock)
         if worldStop != nil {
             machine.flushedEpoch = epoch
-            waitWhileWorldStopped(machine)
+            let recordingStarted = waitWhileWorldStopped(machine)
             gort_unlock(lock)
+            if recordingStarted, let processor = machine.processor { traceProcessorStart(processor) }
             return
         }
         gort_unlock(lock)
@@ -77,11 +81,15 @@ extension Scheduler {
 
     /// Steps 2 and 3: while a world stop is under way, the caller is stopped — an M sleeps on its note,
     /// its P (held, or handed to it and not yet taken) marked `stopped`; a thread that is not an M
-    /// yields. Returns once the world runs.
+    /// yields. Returns once the world runs: whether a stop it waited out started a recording (then a caller
+    /// that holds a P emits its `proc-start`, after releasing the lock).
     /// Precondition: `lock` held (held again on return); `machine` is the caller's M, if it has one.
-    func waitWhileWorldStopped(_ machine: Machine?) {
+    @discardableResult
+    func waitWhileWorldStopped(_ machine: Machine?) -> Bool {
         assert(gort_lock_is_held(lock))
+        var recordingStarted = false
         while let stop = worldStop {
+            if stop.startsRecording { recordingStarted = true }
             guard let machine else {
                 gort_unlock(lock)
                 gort_os_yield()
@@ -96,6 +104,7 @@ extension Scheduler {
             gort_note_sleep(machine.note)
             gort_lock(lock)
         }
+        return recordingStarted
     }
 
     /// Step 3 for `ready` and `spawn` off a P: waits out a world stop, then counts the caller in
@@ -114,11 +123,12 @@ extension Scheduler {
     /// goroutine without waiting for the restart (step 3).
     /// Precondition: no world stop is under way (Tracer serialises its starts and stops); not called with
     /// `lock` held.
-    func stopTheWorld(waitNanoseconds: Int64, waitForBlockingCalls: Bool) -> Int {
+    func stopTheWorld(waitNanoseconds: Int64, waitForBlockingCalls: Bool, startsRecording: Bool = false) -> Int {
         let me = Self.currentMachine()
         gort_lock(lock)
         precondition(worldStop == nil, "runtime: a world stop is already under way")
         let stop = WorldStop()
+        stop.startsRecording = startsRecording
         worldStop = stop
         gort_unlock(lock)
         tracer.flushEpoch.add(1, ordering: .sequentiallyConsistent)

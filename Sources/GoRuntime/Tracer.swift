@@ -220,7 +220,8 @@ final class Tracer: @unchecked Sendable {
         // recording follows it, so it shows each goroutine in the state its first event starts from.
         // An M inside a blocking call counts as stopped here: nothing it may do there changes a goroutine
         // without waiting for the restart, and its buffer does not matter yet.
-        let notStopped = scheduler.stopTheWorld(waitNanoseconds: 200_000_000, waitForBlockingCalls: false)
+        let notStopped = scheduler.stopTheWorld(waitNanoseconds: 200_000_000, waitForBlockingCalls: false,
+                                                startsRecording: true)
         active.store(true, ordering: .sequentiallyConsistent)
         // 99 Hz, not 100: a round rate samples in lock-step with periodic work (fgprof's argument).
         let rate = getenvString("GOTRACE_CPU_RATE").flatMap { Int($0) } ?? 99
@@ -236,6 +237,11 @@ final class Tracer: @unchecked Sendable {
         periodicFlushDue.store(flushMilliseconds > 0 ? gort_nanotime() + flushMilliseconds * 1_000_000 : .max,
                                ordering: .relaxed)
         emitSnapshot(schedulerLocked: false)
+        // The Ps that run through the start have no `proc-start` in this recording: the caller's own here,
+        // the stopped Ms' when each runs again (Scheduler+WorldStop.swift), so that their events belong
+        // to a P. Without it a P started before the recording (Runtime.run starts its Ms first) was idle
+        // in every analysis ("busy 0%" for a program that did nothing but spin).
+        if let processor = Scheduler.currentMachine()?.processor { scheduler.traceProcessorStart(processor) }
         if notStopped > 0 { logNotStopped(notStopped, waitNanoseconds: 200_000_000, what: "start") }
         scheduler.restartTheWorld()
         endChange()
@@ -254,8 +260,9 @@ final class Tracer: @unchecked Sendable {
             // On an M, the other one may be stopping the world and waiting for this M: stop here too.
             if let me = Scheduler.currentMachine() {
                 gort_lock(scheduler.lock)
-                scheduler.waitWhileWorldStopped(me)
+                let recordingStarted = scheduler.waitWhileWorldStopped(me)
                 gort_unlock(scheduler.lock)
+                if recordingStarted, let processor = me.processor { scheduler.traceProcessorStart(processor) }
             }
             gort_os_yield()
         }

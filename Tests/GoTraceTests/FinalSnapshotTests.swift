@@ -36,6 +36,38 @@ struct FinalSnapshotTests {
         }
     }
 
+    /// A recording started by a goroutine (`Trace.start` inside `Runtime.run`) while another M runs with its
+    /// P: both Ps run through the start, and each must start in the recording (`proc-start`) before its M's
+    /// goroutines start, park or end in it — else their events belong to no P, and every analysis shows the
+    /// P idle (a CI run once reported "busy 0%" for a program that only spun).
+    @Test func everyPThatRunsThroughTheStartStartsInTheRecording() throws {
+        let trace = temporaryTracePath()
+        defer { try? FileManager.default.removeItem(atPath: trace) }
+        let outcome = try runProcess(scenarios, ["startinside", trace])
+        #expect(outcome.shellStatus == 0, "\(outcome.error)")
+        #expect(outcome.output.contains("startinside: done"), "\(outcome.output)")
+        let reader = TraceReader(path: trace)
+        var holdsProcessor: [UInt64: Bool] = [:]
+        var goroutineEvents = 0
+        var withoutProcessor: [String] = []
+        while let event = reader.next() {
+            switch event.kind {
+            case .procStart: holdsProcessor[event.machine] = true
+            case .procStop: holdsProcessor[event.machine] = false
+            case .start, .park, .end:
+                goroutineEvents += 1
+                if holdsProcessor[event.machine] != true, withoutProcessor.count < 5 {
+                    withoutProcessor.append("\(event.spec.name) at \(event.nanoseconds) ns on M\(event.machine)")
+                }
+            default: break
+            }
+        }
+        #expect(reader.isComplete)
+        #expect(goroutineEvents > 1_000, "the ping-pong and the yields are in the trace")
+        #expect(withoutProcessor.isEmpty, "goroutine events on an M that holds no P in the trace: \(withoutProcessor)")
+        #expect(Set(holdsProcessor.keys).count >= 2, "both Ms started a P: \(holdsProcessor)")
+    }
+
     /// SIGTERM to `gotrace record` while the soak runs (the signal-flush thread stops the recording), five
     /// times.
     @Test func sigtermMidWorkloadReconciles() throws {
