@@ -113,6 +113,18 @@ final class Tracer: @unchecked Sendable {
     let periodicFlushDue = Atomic<Int64>(.max)
     /// GOTRACE_FLUSH_INTERVAL's default, in milliseconds.
     static let defaultPeriodicFlushMilliseconds: Int64 = 250
+
+    /// GOTRACE_FLUSH_INTERVAL: milliseconds between periodic flushes, 0 for none (what a program killed
+    /// outright may lose). Anything else is ignored with a warning, as GOTRACE_MAX_STACK is.
+    static var periodicFlushMillisecondsFromEnvironment: Int64 {
+        guard let text = getenvString("GOTRACE_FLUSH_INTERVAL") else { return defaultPeriodicFlushMilliseconds }
+        guard let milliseconds = Int64(text), milliseconds >= 0, milliseconds <= 3_600_000 else {
+            writeStandardError("gotrace runtime: warning: ignoring GOTRACE_FLUSH_INTERVAL=\(text) "
+                               + "(want milliseconds from 0 to 3600000, e.g. 250; 0 turns the periodic flush off)\n")
+            return defaultPeriodicFlushMilliseconds
+        }
+        return milliseconds
+    }
     /// Guards everything below.
     private let lock: UnsafeMutablePointer<gort_lock_t>
     @exclusivity(unchecked) private var writer: TraceFileWriter?
@@ -230,9 +242,7 @@ final class Tracer: @unchecked Sendable {
             profileRate.store(min(rate, 10_000), ordering: .relaxed)
             profileEpoch.add(1, ordering: .sequentiallyConsistent)
         }
-        // GOTRACE_FLUSH_INTERVAL (milliseconds, 0: off): what a program killed outright may lose.
-        let flushMilliseconds = getenvString("GOTRACE_FLUSH_INTERVAL").flatMap { Int64($0) }
-            .map { max(0, $0) } ?? Self.defaultPeriodicFlushMilliseconds
+        let flushMilliseconds = Self.periodicFlushMillisecondsFromEnvironment
         periodicFlushInterval.store(flushMilliseconds * 1_000_000, ordering: .relaxed)
         periodicFlushDue.store(flushMilliseconds > 0 ? gort_nanotime() + flushMilliseconds * 1_000_000 : .max,
                                ordering: .relaxed)

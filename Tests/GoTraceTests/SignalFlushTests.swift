@@ -103,6 +103,20 @@ struct SignalFlushTests {
         #expect(Set((0..<2).compactMap { messages["worker \($0) done"] }).count == 2)
     }
 
+    /// A GOTRACE_FLUSH_INTERVAL the runtime cannot use is named in a warning, and the default applies.
+    @Test func anUnusableFlushIntervalIsNamedAndIgnored() throws {
+        let trace = temporaryTracePath()
+        defer { try? FileManager.default.removeItem(atPath: trace) }
+        for value in ["soon", "-5"] {
+            let outcome = try runProcess(gotrace, ["record", "-o", trace, "--", scenarios, "pingpong", "100"],
+                                         environment: ["GOTRACE_FLUSH_INTERVAL": value])
+            #expect(outcome.shellStatus == 0, "\(outcome.error)")
+            #expect(outcome.error.contains("gotrace runtime: warning: ignoring GOTRACE_FLUSH_INTERVAL=\(value)"),
+                    "\(outcome.error)")
+            #expect(TraceReader(path: trace).isComplete)
+        }
+    }
+
     /// A program with its own SIGTERM handler keeps it: the runtime installs nothing over it, so the
     /// program's handler decides (here: `_exit(7)`, which writes no end chunk).
     @Test func aProgramsOwnHandlerIsLeftAlone() throws {
