@@ -54,10 +54,11 @@
 // The idle threshold adapts per slot. A shrink costs a copy, an madvise and, when the goroutine
 // resumes, a page fault and a copy back: wasted on a goroutine that parks a little longer than the
 // threshold again and again (each of 10,000 goroutines in a ring of channels, parked ~20 ms a lap,
-// made every hop 6× slower). So a stack resumed soon after it was shrunk — within 4 thresholds of
+// made every hop 6× slower). So a stack resumed soon after it was shrunk — within 16 thresholds of
 // the shrinker's first sighting — doubles its slot's threshold (up to 2^IDLE_SHIFT_MAX times the
-// base), and one that stayed parked 16 thresholds or more halves it again; a retired slot starts
-// over. A goroutine parked for good (an idle connection) is still shrunk after the base threshold.
+// base), until the threshold outgrows the goroutine's parks; one that stayed parked 64 thresholds or
+// more halves it again; a retired slot starts over. A goroutine parked for good (an idle connection),
+// or for long stretches, is still shrunk after the base threshold.
 //
 // Rejected: one mapping per goroutine (a million mappings exceed vm.max_map_count); segmented or
 // copied stacks as Go has (need precise stack maps to move pointers; Swift has none); shrinking
@@ -546,9 +547,9 @@ static void adapt_idle_threshold(slot_info_t *info, uint64_t word) {
     int64_t parked = coarse_now() - (int64_t)(word >> 3);
     unsigned shift = atomic_load_explicit(&info->idle_shift, memory_order_relaxed);
     int64_t threshold = atomic_load_explicit(&base_idle_ns, memory_order_relaxed) << shift;
-    if (parked < 4 * threshold && shift < IDLE_SHIFT_MAX)
+    if (parked < 16 * threshold && shift < IDLE_SHIFT_MAX)
         atomic_store_explicit(&info->idle_shift, (uint8_t)(shift + 1), memory_order_relaxed);
-    else if (parked >= 16 * threshold && shift > 0)
+    else if (parked >= 64 * threshold && shift > 0)
         atomic_store_explicit(&info->idle_shift, (uint8_t)(shift - 1), memory_order_relaxed);
 }
 
