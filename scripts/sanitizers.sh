@@ -44,11 +44,11 @@ for kind in "${kinds[@]}"; do
             # millionParked (1,000,000 goroutines, in a child process) likewise.
             skips+=(--skip "RuntimeTests/manyGoroutines" --skip "NetTests/tenThousandConnections"
                 --skip "StackTests/millionParked")
-            export TSAN_OPTIONS="suppressions=$root/Sanitizers/tsan.supp:halt_on_error=0:history_size=4"
+            export TSAN_OPTIONS="suppressions=$root/Sanitizers/tsan.supp:halt_on_error=0:history_size=4:log_path=$root/$scratch/reports/report"
             ;;
         address)
             scratch=.build-asan
-            export ASAN_OPTIONS="detect_leaks=1:detect_stack_use_after_return=0"
+            export ASAN_OPTIONS="detect_leaks=1:detect_stack_use_after_return=0:log_path=$root/$scratch/reports/report"
             export LSAN_OPTIONS="suppressions=$root/Sanitizers/lsan.supp"
             ;;
         *) echo "usage: $0 [thread|address]..." >&2; exit 2 ;;
@@ -61,17 +61,21 @@ for kind in "${kinds[@]}"; do
     built=$(date +%s)
     echo "== $kind sanitizer: test (build took $((built - start)) s)"
     log="$scratch/sanitizer-test.log"
+    rm -rf "$scratch/reports" && mkdir -p "$scratch/reports"
     result=0
     # One test at a time: the leak-check tests count every goroutine of the process, and the sync tests'
     # fairness windows (100 ms) are meant for one test's load, not for several slowed by a sanitizer.
     swift test --package-path Sanitizers --skip-build --scratch-path "$scratch" --no-parallel "${skips[@]}" \
         > "$log" 2>&1 || result=$?
-    reports=$(grep -cE "WARNING: ThreadSanitizer|ERROR: (AddressSanitizer|LeakSanitizer)" "$log" || true)
+    # Reports go to files, one per process (log_path): exit tests run in child processes whose standard
+    # error the test library keeps to itself, so a child's report would otherwise show only as its status.
+    reports=$(cat "$scratch"/reports/report.* 2>/dev/null | grep -cE "WARNING: ThreadSanitizer|ERROR: (AddressSanitizer|LeakSanitizer)" || true)
     grep -E "^.{0,4}Test run with .* (passed|failed)" "$log" | tail -1 || true
     echo "$kind sanitizer: exit $result, $reports report(s), test run $(( $(date +%s) - built )) s"
     if ((result != 0 || reports != 0)); then
         status=1
-        grep -E -A30 "WARNING: ThreadSanitizer|ERROR: (AddressSanitizer|LeakSanitizer)|✘" "$log" | head -80 >&2 || true
+        grep -E "✘" "$log" | head -20 >&2 || true
+        cat "$scratch"/reports/report.* 2>/dev/null | grep -E -A30 "WARNING: ThreadSanitizer|ERROR: (AddressSanitizer|LeakSanitizer)" | head -80 >&2 || true
         echo "$kind sanitizer FAILED: see $log" >&2
     fi
 done

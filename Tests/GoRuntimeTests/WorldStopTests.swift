@@ -100,8 +100,11 @@ import Glibc
                 return progressedAfterEachStop
             }
             unlink(path)
-            exit(carriedOn && progress.sleeps.load(ordering: .relaxed) > 0
-                && progress.blockingCalls.load(ordering: .relaxed) > 0 ? 0 : 1)
+            let sleeps = progress.sleeps.load(ordering: .relaxed)
+            let blockingCalls = progress.blockingCalls.load(ordering: .relaxed)
+            // The status names what failed: 2 the program did not carry on, 3 no sleep, 4 no blocking call
+            // (1 is a sanitizer's report in a sanitizer build).
+            exit(!carriedOn ? 2 : sleeps == 0 ? 3 : blockingCalls == 0 ? 4 : 0)
         }
     }
 }
