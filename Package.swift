@@ -136,7 +136,8 @@ let package = Package(
         ),
         .target(
             name: "GoTraceAnalysis",
-            dependencies: ["GoTrace", "GoTraceGo", "GoSymbolize", "CGoTracePlugin"],
+            // GoTracePluginKit for its IdTable (the goroutine model's records of large ids).
+            dependencies: ["GoTrace", "GoTraceGo", "GoSymbolize", "CGoTracePlugin", "GoTracePluginKit"],
             // The report's per-event loop touches class properties (model, decoder) on one thread; dynamic
             // exclusivity checks on them measured ~17% of `gotrace report`'s time.
             swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]

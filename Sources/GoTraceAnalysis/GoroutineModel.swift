@@ -19,11 +19,12 @@
 //
 // Memory: one 64-byte record per live goroutine. Ids below `denseLimit` — in practice all of them, the
 // runtime numbers goroutines from 1 — live in a flat array (an index, no hashing: this is the hottest
-// loop of `gotrace report`); larger ids in an open-addressing table (`SparseRecords`) from which ended
+// loop of `gotrace report`); larger ids in an open-addressing table (GoTracePluginKit's `IdTable`) from which ended
 // goroutines are removed. The array is bounded by the largest id seen (≤ 64 MiB), never by the number of
 // events.
 
 import CGoTracePlugin
+import struct GoTracePluginKit.IdTable
 
 /// What the model keeps per goroutine.
 struct GoroutineRecord {
@@ -83,7 +84,9 @@ public final class GoroutineModel {
     static let denseLimit: UInt64 = 1 << 20
 
     private var dense: [GoroutineRecord] = []
-    private var sparse = SparseRecords()
+    /// Ids at or above `denseLimit`: a long trace numbers its goroutines into the millions, so most of them
+    /// land here (a `Dictionary` spent a SipHash per event on them, ~6% of a report on 100 M events).
+    private var sparse = IdTable<GoroutineRecord>()
     /// Goroutines seen and not ended.
     public private(set) var liveCount = 0
 
@@ -104,7 +107,7 @@ public final class GoroutineModel {
             }
             return body(&dense[index])
         }
-        return sparse.withRecord(id, body)
+        return sparse.withValue(forKey: id, inserting: GoroutineRecord(), body)
     }
 
     /// Derives the transitions `event` causes and appends them to `transitions`.
@@ -191,7 +194,7 @@ public final class GoroutineModel {
             if goroutine < GoroutineModel.denseLimit {
                 dense[Int(goroutine)] = GoroutineRecord(state: State.dead)
             } else {
-                sparse.remove(goroutine)
+                sparse.removeValue(forKey: goroutine)
             }
         }
     }
@@ -201,7 +204,7 @@ public final class GoroutineModel {
         if id < GoroutineModel.denseLimit {
             record = Int(id) < dense.count ? dense[Int(id)] : nil
         } else {
-            record = sparse.record(id)
+            record = sparse[id]
         }
         guard let record, record.state != State.unknown, record.state != State.dead else { return nil }
         return GoroutineModel.info(id, record)
@@ -212,8 +215,8 @@ public final class GoroutineModel {
         for (index, record) in dense.enumerated() where record.state != State.unknown && record.state != State.dead {
             body(GoroutineModel.info(UInt64(index), record))
         }
-        for id in sparse.ids.sorted() {
-            if let record = sparse.record(id), record.state != State.unknown, record.state != State.dead {
+        for id in sparse.allKeys.sorted() {
+            if let record = sparse[id], record.state != State.unknown, record.state != State.dead {
                 body(GoroutineModel.info(id, record))
             }
         }
@@ -228,86 +231,3 @@ public final class GoroutineModel {
     }
 }
 
-/// Records of goroutines with ids at or above `GoroutineModel.denseLimit`: open addressing, linear probing,
-/// a power-of-two table at most half full, backward-shift removal (no tombstones, so the table follows the
-/// peak number of live goroutines). A long trace numbers its goroutines into the millions, so most of them
-/// land here; a `Dictionary` spent a SipHash per event on them (~6% of a report on a 100 M-event trace).
-/// (The plugins' `IdTable` in GoTracePluginKit is the same scheme; the host does not link the kit.)
-struct SparseRecords {
-    private var keys = [UInt64](repeating: 0, count: 16)
-    private var records = [GoroutineRecord](repeating: GoroutineRecord(), count: 16)
-    private var used = [Bool](repeating: false, count: 16)
-    private var count = 0
-
-    @inline(__always)
-    private func home(_ key: UInt64) -> Int {
-        // Fibonacci hashing: the top bits of key × 2^64/φ.
-        Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 32) & (keys.count - 1)
-    }
-
-    @inline(__always)
-    private func find(_ key: UInt64) -> (slot: Int, found: Bool) {
-        let mask = keys.count - 1
-        var slot = home(key)
-        while used[slot] {
-            if keys[slot] == key { return (slot, true) }
-            slot = (slot &+ 1) & mask
-        }
-        return (slot, false)
-    }
-
-    func record(_ id: UInt64) -> GoroutineRecord? {
-        let (slot, found) = find(id)
-        return found ? records[slot] : nil
-    }
-
-    var ids: [UInt64] { keys.indices.filter { used[$0] }.map { keys[$0] } }
-
-    /// `body` on the record of `id`, created (as `GoroutineRecord()`) if absent.
-    @inline(__always)
-    mutating func withRecord<R>(_ id: UInt64, _ body: (inout GoroutineRecord) -> R) -> R {
-        var (slot, found) = find(id)
-        if !found {
-            if (count + 1) * 2 > keys.count {
-                grow()
-                slot = find(id).slot
-            }
-            keys[slot] = id
-            records[slot] = GoroutineRecord()
-            used[slot] = true
-            count += 1
-        }
-        return body(&records[slot])
-    }
-
-    mutating func remove(_ id: UInt64) {
-        let (found, present) = find(id)
-        guard present else { return }
-        let mask = keys.count - 1
-        var hole = found
-        var next = (hole &+ 1) & mask
-        while used[next] {
-            // Move an entry back into the hole when the hole lies between its home slot and it.
-            let wanted = home(keys[next])
-            if (hole &- wanted) & mask <= (next &- wanted) & mask {
-                keys[hole] = keys[next]
-                records[hole] = records[next]
-                hole = next
-            }
-            next = (next &+ 1) & mask
-        }
-        used[hole] = false
-        count -= 1
-    }
-
-    private mutating func grow() {
-        let oldKeys = keys, oldRecords = records, oldUsed = used
-        keys = [UInt64](repeating: 0, count: oldKeys.count * 2)
-        records = [GoroutineRecord](repeating: GoroutineRecord(), count: oldKeys.count * 2)
-        used = [Bool](repeating: false, count: oldKeys.count * 2)
-        count = 0
-        for index in oldKeys.indices where oldUsed[index] {
-            withRecord(oldKeys[index]) { $0 = oldRecords[index] }
-        }
-    }
-}

@@ -8,7 +8,8 @@
 // (Fibonacci) hash is enough. Open addressing with linear probing in a power-of-two table at most half full;
 // removal shifts the following entries of the probe run back (no tombstones), so the table's size follows
 // the peak number of live entries, never the number of operations. `@inlinable` so that each plugin gets
-// it specialised for its value type.
+// it specialised for its value type. The host's goroutine model (GoTraceAnalysis) keeps its records of
+// goroutines with large ids in one too.
 
 public struct IdTable<Value> {
     @usableFromInline var keys: [UInt64]
@@ -72,6 +73,28 @@ public struct IdTable<Value> {
         used[slot] = true
         storedCount += 1
     }
+
+    /// `body` on the value of `key`, inserted as `initial` first if absent; the value is changed in place.
+    @inlinable @inline(__always)
+    public mutating func withValue<R>(forKey key: UInt64, inserting initial: @autoclosure () -> Value,
+                                      _ body: (inout Value) -> R) -> R {
+        var (slot, found) = find(key)
+        if !found {
+            if (count + 1) * 2 > keys.count {
+                grow()
+                slot = find(key).slot
+            }
+            keys[slot] = key
+            values[slot] = initial()
+            used[slot] = true
+            storedCount += 1
+        }
+        return body(&values[slot]!)
+    }
+
+    /// Every key present, in no particular order.
+    @inlinable
+    public var allKeys: [UInt64] { keys.indices.filter { used[$0] }.map { keys[$0] } }
 
     /// Removes `key` and returns its value, if it was there.
     @inlinable @discardableResult

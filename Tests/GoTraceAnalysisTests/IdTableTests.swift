@@ -2,8 +2,8 @@ import GoTracePluginKit
 import Testing
 @testable import GoTraceAnalysis
 
-/// The open-addressing maps of the per-event paths (the plugins' `IdTable`, the model's `SparseRecords`)
-/// behave as a `Dictionary` does under random inserts, updates and removals — removal's backward shift
+/// The open-addressing map of the per-event paths (`IdTable`: the plugins', and the goroutine model's for
+/// large ids) behaves as a `Dictionary` does under random inserts, updates and removals — removal's backward shift
 /// included, which only shows with colliding keys, hence the small key ranges.
 @Suite struct IdTableTests {
     /// SplitMix64: deterministic, so a failure reproduces.
@@ -42,22 +42,23 @@ import Testing
         #expect(table[UInt64.max] == reference[UInt64.max])
     }
 
-    @Test func sparseRecordsMatchADictionary() {
+    @Test func modelRecordsMatchADictionary() {
+        // As the goroutine model keeps large ids: records changed in place, created on first use.
         var generator = Generator(state: 7)
-        var records = SparseRecords()
+        var records = IdTable<GoroutineRecord>()
         var reference: [UInt64: UInt64] = [:]
         for step in 0..<20_000 {
             let id = GoroutineModel.denseLimit + UInt64.random(in: 0..<3_000, using: &generator)
             if Bool.random(using: &generator) {
-                records.withRecord(id) { $0.label = UInt64(step) }
+                records.withValue(forKey: id, inserting: GoroutineRecord()) { $0.label = UInt64(step) }
                 reference[id] = UInt64(step)
             } else {
-                records.remove(id)
+                records.removeValue(forKey: id)
                 reference[id] = nil
             }
         }
-        #expect(Set(records.ids) == Set(reference.keys))
-        for (id, label) in reference { #expect(records.record(id)?.label == label) }
-        #expect(records.record(GoroutineModel.denseLimit + 5_000) == nil)
+        #expect(Set(records.allKeys) == Set(reference.keys))
+        for (id, label) in reference { #expect(records[id]?.label == label) }
+        #expect(records[GoroutineModel.denseLimit + 5_000] == nil)
     }
 }
