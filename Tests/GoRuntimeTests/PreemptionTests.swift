@@ -41,6 +41,36 @@ private func calibratedIterations(milliseconds: Int64) -> Int {
     return Int(Double(probe) * Double(milliseconds * 1_000_000) / Double(elapsed))
 }
 
+/// On 1 P: a goroutine that runs `beforeSpin`, spins in `spinWithoutSafePoints` for at most ~3 s (so a
+/// preemption that never comes ends the spin, late, rather than the test), then runs `afterSpin`; beside
+/// it a goroutine that runs `beside` and then tells the spin to stop. Returns once both are done.
+private func spinBeside(beforeSpin: @escaping @Sendable () -> Void = {}, afterSpin: @escaping @Sendable () -> Void = {},
+                        _ beside: @escaping @Sendable () -> Void) {
+    let limit = calibratedIterations(milliseconds: 3_000)
+    let stop = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+    stop.pointee = 0
+    defer { stop.deallocate() }
+    let stopBits = UInt(bitPattern: stop)
+    Runtime.run(maxProcs: 1) {
+        let done = WaitGroup()
+        done.add(2)
+        go {
+            beforeSpin()
+            // Safety: the pointer outlives the run (deallocated after Runtime.run returns).
+            _ = spinWithoutSafePoints(until: UnsafeMutablePointer<Int>(bitPattern: stopBits)!, limit: limit)
+            afterSpin()
+            done.done()
+        }
+        go {
+            beside()
+            // Safety: the spinner only reads this word; a racy read sees 0 or 1, both fine.
+            UnsafeMutablePointer<Int>(bitPattern: stopBits)!.pointee = 1
+            done.done()
+        }
+        done.wait()
+    }
+}
+
 extension UInt {
     fileprivate var classification: Int32 { gort_preempt_classify_pc(self) }
 }
@@ -106,38 +136,22 @@ struct PreemptionTests {
     func asynchronousPreemption() {
         // Without preemption the ticker cannot run while the spinner does: the limit (about 3 s of
         // spinning) is what ends the spin then, and the ticks come after it.
-        let limit = calibratedIterations(milliseconds: 3_000)
-        let stop = UnsafeMutablePointer<Int>.allocate(capacity: 1)
-        stop.pointee = 0
-        defer { stop.deallocate() }
-        let stopBits = UInt(bitPattern: stop)
         let before = monitor.honouredAsynchronously.load(ordering: .relaxed)
         let log = TickLog()
         let spinStart = Atomic<Int64>(0), spinEnd = Atomic<Int64>(0)
-        Runtime.run(maxProcs: 1) {
-            let done = WaitGroup()
-            let spinning = Channel<Void>(capacity: 1)
-            done.add(2)
-            go {
-                spinStart.store(gort_nanotime(), ordering: .relaxed)
-                spinning.send(())
-                // Safety: the pointer outlives the run (deallocated after Runtime.run returns).
-                _ = spinWithoutSafePoints(until: UnsafeMutablePointer<Int>(bitPattern: stopBits)!, limit: limit)
-                spinEnd.store(gort_nanotime(), ordering: .relaxed)
-                done.done()
-            }
-            go {
-                _ = spinning.receive()
-                for _ in 0..<20 {
-                    log.tick()
-                    Runtime.sleep(for: .milliseconds(10))
-                }
+        let spinning = Channel<Void>(capacity: 1)
+        spinBeside(beforeSpin: {
+            spinStart.store(gort_nanotime(), ordering: .relaxed)
+            spinning.send(())
+        }, afterSpin: {
+            spinEnd.store(gort_nanotime(), ordering: .relaxed)
+        }) {
+            _ = spinning.receive()
+            for _ in 0..<20 {
                 log.tick()
-                // Safety: the spinner only reads this word; a racy read sees 0 or 1, both fine.
-                UnsafeMutablePointer<Int>(bitPattern: stopBits)!.pointee = 1
-                done.done()
+                Runtime.sleep(for: .milliseconds(10))
             }
-            done.wait()
+            log.tick()
         }
         let start = spinStart.load(ordering: .relaxed), end = spinEnd.load(ordering: .relaxed)
         #expect(start > 0 && (log.times.first ?? 0) > start)
@@ -208,41 +222,24 @@ struct PreemptionTests {
 
     @Test("a goroutine preempted asynchronously has a frame-pointer stack through the trampoline into its loop")
     func stackThroughTrampoline() {
-        let limit = calibratedIterations(milliseconds: 3_000)
-        let stop = UnsafeMutablePointer<Int>.allocate(capacity: 1)
-        stop.pointee = 0
-        defer { stop.deallocate() }
-        let stopBits = UInt(bitPattern: stop)
         let spinnerID = Atomic<Int>(0)
         let captured = Shared<[UInt64]>([])
-        Runtime.run(maxProcs: 1) {
-            let done = WaitGroup()
-            done.add(2)
-            go {
-                spinnerID.store(Runtime.currentGoroutineID, ordering: .relaxed)
-                _ = spinWithoutSafePoints(until: UnsafeMutablePointer<Int>(bitPattern: stopBits)!, limit: limit)
-                done.done()
+        spinBeside(beforeSpin: { spinnerID.store(Runtime.currentGoroutineID, ordering: .relaxed) }) {
+            // With 1 P, running here means the spinner is off its M: asynchronously preempted,
+            // since its loop has no other way out.
+            Runtime.sleep(for: .milliseconds(30))
+            let id = Int64(spinnerID.load(ordering: .relaxed))
+            gort_lock(scheduler.lock)
+            let spinner = scheduler.allGoroutines.first { $0.id == id && $0.status == .runnable }
+            gort_unlock(scheduler.lock)
+            if let spinner, let stack = spinner.stack, let saved = spinner.context.pointee.stackPointer {
+                var pcs = [UInt64](repeating: 0, count: 64)
+                // Safety: the spinner is on the run queue and this is the only P: nobody runs it
+                // or changes its stack while we read it.
+                let n = gort_capture_suspended_stack(saved, &pcs, pcs.count, UInt(bitPattern: stack.base),
+                                                     UInt(bitPattern: stack.top))
+                captured.value = Array(pcs[..<n])
             }
-            go {
-                // With 1 P, running here means the spinner is off its M: asynchronously preempted,
-                // since its loop has no other way out.
-                Runtime.sleep(for: .milliseconds(30))
-                let id = Int64(spinnerID.load(ordering: .relaxed))
-                gort_lock(scheduler.lock)
-                let spinner = scheduler.allGoroutines.first { $0.id == id && $0.status == .runnable }
-                gort_unlock(scheduler.lock)
-                if let spinner, let stack = spinner.stack, let saved = spinner.context.pointee.stackPointer {
-                    var pcs = [UInt64](repeating: 0, count: 64)
-                    // Safety: the spinner is on the run queue and this is the only P: nobody runs it
-                    // or changes its stack while we read it.
-                    let n = gort_capture_suspended_stack(saved, &pcs, pcs.count, UInt(bitPattern: stack.base),
-                                                         UInt(bitPattern: stack.top))
-                    captured.value = Array(pcs[..<n])
-                }
-                UnsafeMutablePointer<Int>(bitPattern: stopBits)!.pointee = 1
-                done.done()
-            }
-            done.wait()
         }
         let trampoline: @convention(c) () -> Void = gort_preempt_trampoline
         let trampolineStart = UInt64(UInt(bitPattern: unsafeBitCast(trampoline, to: UnsafeRawPointer.self)))
@@ -259,33 +256,19 @@ struct PreemptionTests {
 
     @Test("errno survives an asynchronous preemption, though other code sets it on the thread meanwhile")
     func errnoSurvivesPreemption() {
-        let limit = calibratedIterations(milliseconds: 3_000)
-        let stop = UnsafeMutablePointer<Int>.allocate(capacity: 1)
-        stop.pointee = 0
-        defer { stop.deallocate() }
-        let stopBits = UInt(bitPattern: stop)
         let before = monitor.honouredAsynchronously.load(ordering: .relaxed)
         let seen = Shared<(Int32, Int32)>((0, 0))
-        Runtime.run(maxProcs: 1) {
-            let done = WaitGroup()
-            done.add(2)
-            go {
-                _ = close(-1)  // EBADF
-                let first = errno
-                _ = spinWithoutSafePoints(until: UnsafeMutablePointer<Int>(bitPattern: stopBits)!, limit: limit)
-                seen.value = (first, errno)
-                done.done()
+        spinBeside(beforeSpin: {
+            _ = close(-1)  // EBADF
+            seen.value.0 = errno
+        }, afterSpin: {
+            seen.value.1 = errno
+        }) {
+            for _ in 0..<10 {
+                // ENOENT on the thread this runs on: with 1 P, the one the spinner resumes on.
+                _ = open("/nonexistent/gotrace-errno-test", O_RDONLY)
+                Runtime.sleep(for: .milliseconds(10))
             }
-            go {
-                for _ in 0..<10 {
-                    // ENOENT on the thread this runs on: with 1 P, the one the spinner resumes on.
-                    _ = open("/nonexistent/gotrace-errno-test", O_RDONLY)
-                    Runtime.sleep(for: .milliseconds(10))
-                }
-                UnsafeMutablePointer<Int>(bitPattern: stopBits)!.pointee = 1
-                done.done()
-            }
-            done.wait()
         }
         #expect(seen.value.0 == EBADF)
         #expect(seen.value.1 == EBADF, "errno after the spin: \(seen.value.1)")
@@ -294,7 +277,6 @@ struct PreemptionTests {
 
     @Test("a preemption shows in the trace as requested then honoured, for the same goroutine")
     func preemptEvents() {
-        let limit = calibratedIterations(milliseconds: 3_000)
         let events = Shared<[(kind: UInt64, goroutine: UInt64)]>([])
         let eventsLock = UnsafeMutablePointer<gort_lock_t>.allocate(capacity: 1)
         eventsLock.initialize(to: gort_lock_t(state: 0))
@@ -307,25 +289,9 @@ struct PreemptionTests {
             events.value.append((event.arguments[1], event.arguments[0]))
             gort_unlock(lock)
         }
-        let stop = UnsafeMutablePointer<Int>.allocate(capacity: 1)
-        stop.pointee = 0
-        defer { stop.deallocate() }
-        let stopBits = UInt(bitPattern: stop)
         let spinnerID = Atomic<Int>(0)
-        Runtime.run(maxProcs: 1) {
-            let done = WaitGroup()
-            done.add(2)
-            go {
-                spinnerID.store(Runtime.currentGoroutineID, ordering: .relaxed)
-                _ = spinWithoutSafePoints(until: UnsafeMutablePointer<Int>(bitPattern: stopBits)!, limit: limit)
-                done.done()
-            }
-            go {
-                Runtime.sleep(for: .milliseconds(60))
-                UnsafeMutablePointer<Int>(bitPattern: stopBits)!.pointee = 1
-                done.done()
-            }
-            done.wait()
+        spinBeside(beforeSpin: { spinnerID.store(Runtime.currentGoroutineID, ordering: .relaxed) }) {
+            Runtime.sleep(for: .milliseconds(60))
         }
         Trace.setEventConsumer(nil)
         gort_lock(eventsLock)
