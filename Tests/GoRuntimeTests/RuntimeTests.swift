@@ -24,28 +24,7 @@ struct RuntimeTests {
 
     @Test("100,000 live goroutines park and are all released")
     func manyGoroutines() {
-        let (peak, after) = Runtime.run(maxProcs: 2) { () -> (Int, Int) in
-            let base = Runtime.numGoroutines
-            let gate = Channel<Int>()
-            let parked = WaitGroup()
-            let finished = WaitGroup()
-            for _ in 0..<100_000 {
-                parked.add(1)
-                finished.add(1)
-                go {
-                    parked.done()
-                    _ = gate.receive()
-                    finished.done()
-                }
-            }
-            parked.wait()
-            let peak = Runtime.numGoroutines - base
-            gate.close()
-            finished.wait()
-            // Goroutines finish just after calling done(): let them retire.
-            while Runtime.numGoroutines - base > 0 { Runtime.sleep(for: .milliseconds(1)) }
-            return (peak, Runtime.numGoroutines - base)
-        }
+        let (peak, after) = Runtime.run(maxProcs: 2) { parkAndRelease(100_000) }
         #expect(peak == 100_000)
         #expect(after == 0)
     }
@@ -138,4 +117,30 @@ private func mutateWhileParked(_ value: inout Int) {
     Runtime.yield()
     Runtime.sleep(for: .milliseconds(1))
     value += 1
+}
+
+/// Spawns `count` goroutines that each park on one channel, waits until all are parked, releases them
+/// and waits until all have retired. Returns how many were live at the peak and how many are left.
+/// Precondition: called from a goroutine.
+func parkAndRelease(_ count: Int) -> (peak: Int, left: Int) {
+    let base = Runtime.numGoroutines
+    let gate = Channel<Int>()
+    let parked = WaitGroup()
+    let finished = WaitGroup()
+    parked.add(count)
+    finished.add(count)
+    for _ in 0..<count {
+        go {
+            parked.done()
+            _ = gate.receive()
+            finished.done()
+        }
+    }
+    parked.wait()
+    let peak = Runtime.numGoroutines - base
+    gate.close()
+    finished.wait()
+    // Goroutines finish just after calling done(): let them retire.
+    while Runtime.numGoroutines - base > 0 { Runtime.sleep(for: .milliseconds(1)) }
+    return (peak, Runtime.numGoroutines - base)
 }

@@ -245,28 +245,7 @@ struct StackTests {
         // the middle of a batch, then held up the goroutines being released for minutes.)
         let result = await #expect(processExitsWith: .success, observing: [\.standardOutputContent]) {
             let count = 1_000_000
-            let (peak, after) = Runtime.run(maxProcs: 1) { () -> (Int, Int) in
-                let base = Runtime.numGoroutines
-                let gate = Channel<Int>()
-                let parked = WaitGroup()
-                let finished = WaitGroup()
-                parked.add(count)
-                finished.add(count)
-                for _ in 0..<count {
-                    go {
-                        parked.done()
-                        _ = gate.receive()
-                        finished.done()
-                    }
-                }
-                parked.wait()
-                let peak = Runtime.numGoroutines - base
-                gate.close()
-                finished.wait()
-                // Goroutines finish just after calling done(): let them retire.
-                while Runtime.numGoroutines - base > 0 { Runtime.sleep(for: .milliseconds(1)) }
-                return (peak, Runtime.numGoroutines - base)
-            }
+            let (peak, after) = Runtime.run(maxProcs: 1) { parkAndRelease(count) }
             print("parked \(peak), left \(after)")
             exit(peak == count && after == 0 ? 0 : 1)
         }
