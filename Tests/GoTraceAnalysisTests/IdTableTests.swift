@@ -1,4 +1,5 @@
 import GoTracePluginKit
+import GotraceTestSupport
 import Testing
 @testable import GoTraceAnalysis
 
@@ -6,21 +7,9 @@ import Testing
 /// large ids) behaves as a `Dictionary` does under random inserts, updates and removals — removal's backward shift
 /// included, which only shows with colliding keys, hence the small key ranges.
 @Suite struct IdTableTests {
-    /// SplitMix64: deterministic, so a failure reproduces.
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test(arguments: [UInt64(64), 5_000, UInt64.max])
     func idTableMatchesADictionary(keyRange: UInt64) {
-        var generator = Generator(state: keyRange)
+        var generator = SeededGenerator(state: keyRange)
         var table = IdTable<UInt64>()
         var reference: [UInt64: UInt64] = [:]
         for step in 0..<20_000 {
@@ -44,7 +33,7 @@ import Testing
 
     @Test func modelRecordsMatchADictionary() {
         // As the goroutine model keeps large ids: records changed in place, created on first use.
-        var generator = Generator(state: 7)
+        var generator = SeededGenerator(state: 7)
         var records = IdTable<GoroutineRecord>()
         var reference: [UInt64: UInt64] = [:]
         for step in 0..<20_000 {

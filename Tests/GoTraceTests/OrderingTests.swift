@@ -1,3 +1,4 @@
+import GotraceTestSupport
 import Testing
 @testable import GoTrace
 
