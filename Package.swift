@@ -43,16 +43,22 @@ let package = Package(
         ),
         .target(
             name: "GoRuntime",
-            dependencies: ["CGoRuntime", "GoTrace"]
+            dependencies: ["CGoRuntime", "GoTraceFormat"]
         ),
         .systemLibrary(
             name: "CZlib",
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        // The write side of the format, all that GoRuntime links: event-kind table, per-M buffer, chunk codec, writer.
+        .target(
+            name: "GoTraceFormat",
+            dependencies: ["CZlib"]
+        ),
+        // The read side: streaming reader, batch decoder, dump, accounting. Re-exports GoTraceFormat.
         .target(
             name: "GoTrace",
-            dependencies: ["CZlib"]
+            dependencies: ["GoTraceFormat"]
         ),
         .target(
             name: "GoTraceGo",

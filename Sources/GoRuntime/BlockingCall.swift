@@ -18,7 +18,7 @@
 // Precondition, asserted: the body does not park (channel operations, sleep, locks that block):
 // it runs without a P, and a parked goroutine must leave a P behind to run the next one.
 import CGoRuntime
-import GoTrace
+import GoTraceFormat
 
 extension Runtime {
     /// Runs `body` — typically a blocking system call (`read`, `usleep`, `getaddrinfo`, a C library

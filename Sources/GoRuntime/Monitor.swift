@@ -53,7 +53,7 @@
 // early with EINTR.
 // `GODEBUG=asyncpreemptoff=1` turns the signals off (cooperative preemption stays), as in Go.
 import CGoRuntime
-import GoTrace
+import GoTraceFormat
 import Synchronization
 
 /// Per-M preemption state (see the protocol above).

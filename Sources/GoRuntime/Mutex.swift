@@ -8,7 +8,7 @@
 // directly to the first waiter, and newcomers queue at the tail without trying. The last waiter,
 // or one that waited less than 1 ms, switches back to normal mode. So no waiter waits forever.
 import CGoRuntime
-import GoTrace
+import GoTraceFormat
 import Synchronization
 
 public final class Mutex: @unchecked Sendable {

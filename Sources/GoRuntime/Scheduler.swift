@@ -62,7 +62,7 @@
 // a single global queue (contention); switching directly from goroutine to goroutine (saves one
 // switch, but the park protocol needs a point where the parking goroutine is off its stack).
 import CGoRuntime
-import GoTrace
+import GoTraceFormat
 import Synchronization
 
 /// What a goroutine asks g0 to do once it has switched away from its stack.

@@ -13,7 +13,7 @@
 //   - the global pool keeps the pages of the 1,024 most recently freed stacks; the shrinker returns
 //     those of older ones (a burst of a million goroutines would otherwise leave a page each).
 import CGoRuntime
-import GoTrace
+import GoTraceFormat
 
 extension Scheduler {
     /// Accessible bytes of a fresh stack: two pages, most goroutines never need a third.

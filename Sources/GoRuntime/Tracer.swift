@@ -43,7 +43,7 @@
 // serves every CPU, so causally ordered events are ordered in time on every M (no "time stamps
 // out of order").
 import CGoRuntime
-import GoTrace
+import GoTraceFormat
 import Synchronization
 
 #if canImport(Glibc)
