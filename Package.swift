@@ -2,15 +2,21 @@
 //
 // Module layout (see docs/ARCHITECTURE.md):
 //   CGoRuntime  — C and assembly only: context switch, stack arena, futex, TLS, clock.
-//   GoRuntime   — the goroutine runtime (scheduler, channels, select, sync, timers). No package dependencies.
+//   GoRuntime   — the goroutine runtime (scheduler, channels, select, sync, timers); links GoTraceFormat only.
 //   CZlib       — system zlib.
-//   GoTrace     — the trace format: event-kind table, writer, chunk codec, reader, dump. No package dependencies.
+//   GoTraceFormat — the write side of the trace format: event-kind table, per-M buffer, chunk codec, writer.
+//   GoTrace     — the read side: streaming reader, batch decoder, dump, accounting; re-exports GoTraceFormat.
 //   GoTraceGo   — reads Go execution traces (Go 1.11–1.21) as GoTrace events. No package dependencies.
 //   gotrace     — the command-line tool; CRecorderSpawn — C only: how `record` starts the traced program.
 //   CGoTracePlugin   — the plugin C ABI (gotrace_plugin.h); GoTracePluginKit — Swift plugin authors' module.
 //   CLibElf, GoSymbolize — ELF symbols and Swift demangling; GoTraceAnalysis — goroutine model, plugin host.
 //   GoProfile   — profile model and export encoders (folded, SVG flame graph, speedscope, pprof, Chrome trace).
 //   Plugins/*   — built-in analyzers, each a dynamic library loaded at run time like any third-party plugin.
+//
+// No target that a library product reaches has unsafe flags: SwiftPM refuses them in a dependency reached by
+// version. Frame pointers, which the sampler, the unwinder and the preemption check walk, come from SwiftPM
+// itself (it compiles C with -fno-omit-frame-pointer on Linux, and swiftc keeps them); the exclusivity checks
+// that the report's per-event loops cannot afford are off per property, `@exclusivity(unchecked)`.
 //
 // Define GORT_CHECK_INVARIANTS (swift build -Xswiftc -DGORT_CHECK_INVARIANTS) to compile in the deeper
 // run-queue and channel invariant checks; they cost O(n) per operation and are off in every normal build.
@@ -21,9 +27,10 @@ let package = Package(
     products: [
         .library(name: "GoRuntime", targets: ["GoRuntime"]),
         .library(name: "GoTrace", targets: ["GoTrace"]),
-        // For the fuzz package (Fuzz/), which depends on this one by path and reaches targets only as products.
         .library(name: "GoTraceGo", targets: ["GoTraceGo"]),
         .library(name: "GoTraceAnalysis", targets: ["GoTraceAnalysis"]),
+        // What a Swift analyzer plugin outside this repository depends on (docs/plugins.md).
+        .library(name: "GoTracePluginKit", targets: ["GoTracePluginKit"]),
         .executable(name: "gotrace", targets: ["gotrace"]),
         // Built-in analyzers: shared libraries next to the gotrace executable, found by its plugin search.
         .library(name: "LeakAnalyzer", type: .dynamic, targets: ["LeakAnalyzer"]),
@@ -39,7 +46,7 @@ let package = Package(
     targets: [
         .target(
             name: "CGoRuntime",
-            cSettings: [.define("GORT_BUILDING_RUNTIME"), .unsafeFlags(["-fno-omit-frame-pointer"])]
+            cSettings: [.define("GORT_BUILDING_RUNTIME")]
         ),
         .target(
             name: "GoRuntime",
@@ -62,10 +69,7 @@ let package = Package(
         ),
         .target(
             name: "GoTraceGo",
-            dependencies: ["GoTrace"],
-            // The reader's per-event loop touches class properties (bytes, streams) on one thread; dynamic
-            // exclusivity checks on them measured ~45% of `gotrace report` on a Go trace.
-            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
+            dependencies: ["GoTrace"]
         ),
         .executableTarget(
             name: "gotrace",
@@ -143,28 +147,22 @@ let package = Package(
         .target(
             name: "GoTraceAnalysis",
             // GoTracePluginKit for its IdTable (the goroutine model's records of large ids).
-            dependencies: ["GoTrace", "GoTraceGo", "GoSymbolize", "CGoTracePlugin", "GoTracePluginKit"],
-            // The report's per-event loop touches class properties (model, decoder) on one thread; dynamic
-            // exclusivity checks on them measured ~17% of `gotrace report`'s time.
-            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
+            dependencies: ["GoTrace", "GoTraceGo", "GoSymbolize", "CGoTracePlugin", "GoTracePluginKit"]
         ),
         .target(
             name: "LeakAnalyzer",
             dependencies: ["GoTracePluginKit"],
-            path: "Plugins/Leak",
-            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]  // per-event loop, one thread
+            path: "Plugins/Leak"
         ),
         .target(
             name: "LatencyAnalyzer",
             dependencies: ["GoTracePluginKit", .product(name: "Histogram", package: "hdrhistogram-swift")],
-            path: "Plugins/Latency",
-            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]  // per-event loop, one thread
+            path: "Plugins/Latency"
         ),
         .target(
             name: "SummaryAnalyzer",
             dependencies: ["GoTracePluginKit"],
-            path: "Plugins/Summary",
-            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]  // per-event loop, one thread
+            path: "Plugins/Summary"
         ),
         .target(
             name: "GoProfile",
@@ -173,14 +171,12 @@ let package = Package(
         .target(
             name: "FlamegraphAnalyzer",
             dependencies: ["GoTracePluginKit", "GoProfile"],
-            path: "Plugins/Flamegraph",
-            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]  // per-event loop, one thread
+            path: "Plugins/Flamegraph"
         ),
         .target(
             name: "HTMLReportAnalyzer",
             dependencies: ["GoTracePluginKit", "GoProfile"],
-            path: "Plugins/HTMLReport",
-            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]  // per-event loop, one thread
+            path: "Plugins/HTMLReport"
         ),
         .testTarget(
             name: "GoTraceGoTests",

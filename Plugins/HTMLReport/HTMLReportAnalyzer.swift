@@ -90,29 +90,31 @@ public final class HTMLReportAnalyzer: Analyzer {
         var stack: UInt64
     }
 
-    var bucketNs: UInt64 = 1_000
-    var buckets: [UInt64: [Bucket]] = [:]
-    var busyNs: [UInt64: UInt64] = [:]
-    var running: [UInt64: Running] = [:]
-    var onProc: [UInt64: UInt64] = [:]
-    var slices: [(proc: UInt64, goroutine: UInt64, start: UInt64, end: UInt64)] = []
-    var detailEndNs: UInt64 = 0
-    var slicesDropped = 0
-    var tracked: [UInt64: Tracked] = [:]
-    var trackedOrder: [UInt64] = []
-    var spanCount = 0
-    var parkStacks: [UInt64: UInt64] = [:]
-    var blocked: [WaitKey: (nanoseconds: UInt64, count: Int64)] = [:]
-    var cpuCounts: [UInt64: Int64] = [:]
-    var kept: [[Marker]] = [[], [], [], []]
-    var markerSeen = [0, 0, 0, 0]
-    var markerStride = [1, 1, 1, 1]
-    var created = 0
-    var steals = 0
-    var preemptions = 0
-    var stackGrowths = 0
-    var cpuSamples = 0
-    var lastTime: UInt64 = 0
+    // Exclusivity: this object's stored properties are never accessed re-entrantly (no mutation calls out to code
+    // that touches them), so their dynamic checks are off; they cost 17-45% of `gotrace report` (docs/performance.md).
+    @exclusivity(unchecked) var bucketNs: UInt64 = 1_000
+    @exclusivity(unchecked) var buckets: [UInt64: [Bucket]] = [:]
+    @exclusivity(unchecked) var busyNs: [UInt64: UInt64] = [:]
+    @exclusivity(unchecked) var running: [UInt64: Running] = [:]
+    @exclusivity(unchecked) var onProc: [UInt64: UInt64] = [:]
+    @exclusivity(unchecked) var slices: [(proc: UInt64, goroutine: UInt64, start: UInt64, end: UInt64)] = []
+    @exclusivity(unchecked) var detailEndNs: UInt64 = 0
+    @exclusivity(unchecked) var slicesDropped = 0
+    @exclusivity(unchecked) var tracked: [UInt64: Tracked] = [:]
+    @exclusivity(unchecked) var trackedOrder: [UInt64] = []
+    @exclusivity(unchecked) var spanCount = 0
+    @exclusivity(unchecked) var parkStacks: [UInt64: UInt64] = [:]
+    @exclusivity(unchecked) var blocked: [WaitKey: (nanoseconds: UInt64, count: Int64)] = [:]
+    @exclusivity(unchecked) var cpuCounts: [UInt64: Int64] = [:]
+    @exclusivity(unchecked) var kept: [[Marker]] = [[], [], [], []]
+    @exclusivity(unchecked) var markerSeen = [0, 0, 0, 0]
+    @exclusivity(unchecked) var markerStride = [1, 1, 1, 1]
+    @exclusivity(unchecked) var created = 0
+    @exclusivity(unchecked) var steals = 0
+    @exclusivity(unchecked) var preemptions = 0
+    @exclusivity(unchecked) var stackGrowths = 0
+    @exclusivity(unchecked) var cpuSamples = 0
+    @exclusivity(unchecked) var lastTime: UInt64 = 0
 
     public init(host: AnalyzerHost) throws(AnalyzerError) {
         self.host = host

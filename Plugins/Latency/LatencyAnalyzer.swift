@@ -43,30 +43,32 @@ public final class LatencyAnalyzer: Analyzer {
     /// A class so that the per-transition update is one pointer load from the cache below, not a
     /// dictionary lookup and write-back (measured ~20% of a report with a lookup per transition).
     final class Site {
-        var scheduling = makeDistribution(.two)
-        var blocking = makeDistribution(.two)
-        var lifetime = makeDistribution(.two)
-        var goroutines: UInt64 = 0
+        // Exclusivity: this object's stored properties are never accessed re-entrantly (no mutation calls out to code
+        // that touches them), so their dynamic checks are off; they cost 17-45% of `gotrace report` (docs/performance.md).
+        @exclusivity(unchecked) var scheduling = makeDistribution(.two)
+        @exclusivity(unchecked) var blocking = makeDistribution(.two)
+        @exclusivity(unchecked) var lifetime = makeDistribution(.two)
+        @exclusivity(unchecked) var goroutines: UInt64 = 0
     }
 
     let host: AnalyzerHost
     let siteLimit: Int
     let chartName: String
-    var scheduling = makeDistribution()
+    @exclusivity(unchecked) var scheduling = makeDistribution()
     /// Indexed by park reason (a byte): no hashing per sample.
-    var blocking = [Distribution?](repeating: nil, count: 256)
-    var syscall = makeDistribution()
-    var preemption = makeDistribution()
-    var lifetime = makeDistribution()
-    var sites: [UInt64: Site] = [:]
+    @exclusivity(unchecked) var blocking = [Distribution?](repeating: nil, count: 256)
+    @exclusivity(unchecked) var syscall = makeDistribution()
+    @exclusivity(unchecked) var preemption = makeDistribution()
+    @exclusivity(unchecked) var lifetime = makeDistribution()
+    @exclusivity(unchecked) var sites: [UInt64: Site] = [:]
     /// The last site looked up: transitions of one batch mostly share a creation stack.
-    var lastSiteStack: UInt64 = 0
-    var lastSite: Site?
+    @exclusivity(unchecked) var lastSiteStack: UInt64 = 0
+    @exclusivity(unchecked) var lastSite: Site?
 
     /// The one before it: in ping-pong workloads transitions alternate between two goroutines' sites, and a
     /// one-entry cache then misses every time (measured ~5% of a report on a Go pingpong trace in hashing).
-    var previousSiteStack: UInt64 = 0
-    var previousSite: Site?
+    @exclusivity(unchecked) var previousSiteStack: UInt64 = 0
+    @exclusivity(unchecked) var previousSite: Site?
 
     @inline(__always)
     func site(_ stack: UInt64) -> Site {
@@ -87,8 +89,8 @@ public final class LatencyAnalyzer: Analyzer {
         return found
     }
     /// Live goroutines: spawn time and creation stack.
-    var spawned = IdTable<(time: UInt64, site: UInt64)>()
-    var preemptRequested = IdTable<UInt64>()
+    @exclusivity(unchecked) var spawned = IdTable<(time: UInt64, site: UInt64)>()
+    @exclusivity(unchecked) var preemptRequested = IdTable<UInt64>()
 
     public init(host: AnalyzerHost) throws(AnalyzerError) {
         self.host = host

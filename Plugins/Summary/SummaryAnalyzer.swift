@@ -34,28 +34,30 @@ public final class SummaryAnalyzer: Analyzer {
     let cpuStackArgument: Int?
     // Per-transition state in flat arrays: the summary runs on every report, so its pass must cost little
     // next to the decoder's (dictionaries here made `report` ~60% slower on a Go ping-pong trace).
+    // Exclusivity: this object's stored properties are never accessed re-entrantly (no mutation calls out to code
+    // that touches them), so their dynamic checks are off; they cost 17-45% of `gotrace report` (docs/performance.md).
     /// Busy nanoseconds by P id (P ids are small and dense).
-    var busyByProc: [UInt64] = []
-    var procSeen: [Bool] = []
-    var created = 0
-    var steals = 0
-    var preemptions = 0
-    var stackGrowths = 0
-    var cpuSamplesByStack: [UInt64: Int] = [:]
+    @exclusivity(unchecked) var busyByProc: [UInt64] = []
+    @exclusivity(unchecked) var procSeen: [Bool] = []
+    @exclusivity(unchecked) var created = 0
+    @exclusivity(unchecked) var steals = 0
+    @exclusivity(unchecked) var preemptions = 0
+    @exclusivity(unchecked) var stackGrowths = 0
+    @exclusivity(unchecked) var cpuSamplesByStack: [UInt64: Int] = [:]
     /// The park stack of each waiting goroutine: dense below `denseGoroutines`, a dictionary above.
     static let denseGoroutines: UInt64 = 1 << 20
-    var parkStackDense: [UInt64] = []
-    var parkStackSparse: [UInt64: UInt64] = [:]
+    @exclusivity(unchecked) var parkStackDense: [UInt64] = []
+    @exclusivity(unchecked) var parkStackSparse: [UInt64: UInt64] = [:]
     struct Site: Hashable {
         var reason: UInt8
         var stack: UInt64
     }
     /// Blocked time per site: totals in an array, found through a dictionary behind a two-entry cache
     /// (producer/consumer traffic alternates between two sites).
-    var siteIndex: [Site: Int] = [:]
-    var siteTotals: [UInt64] = []
-    var sites: [Site] = []
-    var recentSites: [(site: Site, index: Int)] = []
+    @exclusivity(unchecked) var siteIndex: [Site: Int] = [:]
+    @exclusivity(unchecked) var siteTotals: [UInt64] = []
+    @exclusivity(unchecked) var sites: [Site] = []
+    @exclusivity(unchecked) var recentSites: [(site: Site, index: Int)] = []
 
     public init(host: AnalyzerHost) throws(AnalyzerError) {
         self.host = host

@@ -83,14 +83,14 @@ public struct SocketAddress: CustomStringConvertible, Sendable, Equatable {
             let address = UnsafeRawPointer(storage).load(as: sockaddr_in.self)
             var raw = address.sin_addr
             inet_ntop(AF_INET, &raw, &text, socklen_t(text.count))
-            host = String(cString: text)
+            host = text.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
             port = Int(UInt16(bigEndian: address.sin_port))
             isIPv6 = false
         case AF_INET6:
             let address = UnsafeRawPointer(storage).load(as: sockaddr_in6.self)
             var raw = address.sin6_addr
             inet_ntop(AF_INET6, &raw, &text, socklen_t(text.count))
-            host = String(cString: text)
+            host = text.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
             port = Int(UInt16(bigEndian: address.sin6_port))
             isIPv6 = true
         default:

@@ -103,7 +103,7 @@ public final class Symbolizer: @unchecked Sendable {
         var seen: Set<String> = []
         var line = [CChar](repeating: 0, count: 4096)
         while fgets(&line, Int32(line.count), file) != nil {
-            let text = String(cString: line).trimmingCharacters(in: [" ", "\n"])
+            let text = line.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }.trimmingCharacters(in: [" ", "\n"])
             let fields = text.split(separator: " ", omittingEmptySubsequences: true)
             guard fields.count >= 6, fields[5].hasPrefix("/"), let dash = fields[0].firstIndex(of: "-"),
                   let start = UInt64(fields[0][..<dash], radix: 16), let offset = UInt64(fields[2], radix: 16),

@@ -40,9 +40,11 @@ public struct AnalysisOutcome: Sendable {
 
 /// Host-owned copies of the trace's definitions, handed to plugins by pointer.
 final class DefinitionTable: DefinitionSink {
-    private var strings: [UInt64: (pointer: UnsafeMutablePointer<CChar>, length: Int)] = [:]
-    private var stacks: [UInt64: UnsafeMutableBufferPointer<UInt64>] = [:]
-    private var symbols: [UInt64: UnsafeMutablePointer<CChar>] = [:]
+    // Exclusivity: this object's stored properties are never accessed re-entrantly (no mutation calls out to code
+    // that touches them), so their dynamic checks are off; they cost 17-45% of `gotrace report` (docs/performance.md).
+    @exclusivity(unchecked) private var strings: [UInt64: (pointer: UnsafeMutablePointer<CChar>, length: Int)] = [:]
+    @exclusivity(unchecked) private var stacks: [UInt64: UnsafeMutableBufferPointer<UInt64>] = [:]
+    @exclusivity(unchecked) private var symbols: [UInt64: UnsafeMutablePointer<CChar>] = [:]
     let symbolizer: Symbolizer
     private let empty = strdup("")!
 
@@ -50,8 +52,8 @@ final class DefinitionTable: DefinitionSink {
 
     /// Resolved frames by return address, and the C strings they point to (interned: a function's name is
     /// stored once however many addresses fall in it).
-    private var frames: [UInt64: gotrace_frame] = [:]
-    private var interned: [String: UnsafeMutablePointer<CChar>] = [:]
+    @exclusivity(unchecked) private var frames: [UInt64: gotrace_frame] = [:]
+    @exclusivity(unchecked) private var interned: [String: UnsafeMutablePointer<CChar>] = [:]
 
     deinit {
         for text in interned.values { free(text) }
@@ -77,8 +79,8 @@ final class DefinitionTable: DefinitionSink {
 
     /// Texts and stacks replaced by a redefinition (a damaged or hostile trace may define an id many times):
     /// kept until the table goes, since a plugin may still hold them.
-    private var retired: [UnsafeMutablePointer<CChar>] = []
-    private var retiredStacks: [UnsafeMutableBufferPointer<UInt64>] = []
+    @exclusivity(unchecked) private var retired: [UnsafeMutablePointer<CChar>] = []
+    @exclusivity(unchecked) private var retiredStacks: [UnsafeMutableBufferPointer<UInt64>] = []
 
     func defineStack(_ id: UInt64, _ programCounters: [UInt64]) {
         let buffer = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: max(1, programCounters.count))
@@ -105,7 +107,7 @@ final class DefinitionTable: DefinitionSink {
 
     /// Frames the trace itself names (Go traces: function, file and line from Go's stack table), by the
     /// address its stacks use. Consulted before the symbolizer, which never sees these addresses.
-    private var knownFrames: [UInt64: GoFrame] = [:]
+    @exclusivity(unchecked) private var knownFrames: [UInt64: GoFrame] = [:]
 
     func adoptKnownFrames(_ table: [UInt64: GoFrame]) { knownFrames.merge(table) { _, new in new } }
 
@@ -148,11 +150,13 @@ public final class AnalysisSession {
     let definitions: DefinitionTable
     let pathCString: UnsafeMutablePointer<CChar>
     let kindNameCStrings: [UnsafeMutablePointer<CChar>]
-    private var instances: [PluginInstance] = []
-    private(set) var eventsRead: UInt64 = 0
-    private(set) var lastEventNs: UInt64 = 0
-    private(set) var isComplete = false
-    private(set) var startWallNs: Int64 = 0
+    // Exclusivity: this object's stored properties are never accessed re-entrantly (no mutation calls out to code
+    // that touches them), so their dynamic checks are off; they cost 17-45% of `gotrace report` (docs/performance.md).
+    @exclusivity(unchecked) private var instances: [PluginInstance] = []
+    @exclusivity(unchecked) private(set) var eventsRead: UInt64 = 0
+    @exclusivity(unchecked) private(set) var lastEventNs: UInt64 = 0
+    @exclusivity(unchecked) private(set) var isComplete = false
+    @exclusivity(unchecked) private(set) var startWallNs: Int64 = 0
 
     /// - Parameters:
     ///   - options: per plugin name, its `--option` values.

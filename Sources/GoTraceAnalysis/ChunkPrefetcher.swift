@@ -54,17 +54,19 @@ final class ChunkPrefetcher {
     // only by the thread that claimed it, while its state is `loading`, and read by the decoder only while it
     // is taken (ready and not released); states and counters change under `lock`.
     private let slots: UnsafeMutablePointer<Slot>
-    private var claimed: [Int]
-    private var released: [Int]
-    private var lock = pthread_mutex_t()
-    private var becameReady = pthread_cond_t()
-    private var becameFree = pthread_cond_t()
-    private var loaderWaiting = false
+    // Exclusivity: this object's stored properties are never accessed re-entrantly (no mutation calls out to code
+    // that touches them), so their dynamic checks are off; they cost 17-45% of `gotrace report` (docs/performance.md).
+    @exclusivity(unchecked) private var claimed: [Int]
+    @exclusivity(unchecked) private var released: [Int]
+    @exclusivity(unchecked) private var lock = pthread_mutex_t()
+    @exclusivity(unchecked) private var becameReady = pthread_cond_t()
+    @exclusivity(unchecked) private var becameFree = pthread_cond_t()
+    @exclusivity(unchecked) private var loaderWaiting = false
     /// The slot the decoder waits for (nil: none).
-    private var awaitedSlot: UnsafeMutablePointer<Slot>?
-    private var stopRequested = false
-    private var thread = pthread_t()
-    private var threadStarted = false
+    @exclusivity(unchecked) private var awaitedSlot: UnsafeMutablePointer<Slot>?
+    @exclusivity(unchecked) private var stopRequested = false
+    @exclusivity(unchecked) private var thread = pthread_t()
+    @exclusivity(unchecked) private var threadStarted = false
 
     init(chunks: [[ChunkEntry]], loader: ChunkLoader, decoderLoader: ChunkLoader) {
         self.chunks = chunks

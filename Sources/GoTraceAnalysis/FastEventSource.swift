@@ -58,17 +58,19 @@ final class FastEventSource: EventSource {
     let fileName: String
     private let source: FileByteSource
     private let header: FileHeader
-    private var decoder = EventBatchDecoder(specs: EventKindSpec.builtInByCode)
-    private var prefetcher: ChunkPrefetcher?
+    // Exclusivity: this object's stored properties are never accessed re-entrantly (no mutation calls out to code
+    // that touches them), so their dynamic checks are off; they cost 17-45% of `gotrace report` (docs/performance.md).
+    @exclusivity(unchecked) private var decoder = EventBatchDecoder(specs: EventKindSpec.builtInByCode)
+    @exclusivity(unchecked) private var prefetcher: ChunkPrefetcher?
     /// Safety: allocated once in init for `streamCount` streams, deinitialised and freed in deinit; only this
     /// object touches it, from one thread. A raw buffer rather than an array so that the per-event accesses
     /// neither copy a `Stream` (retain/release) nor run exclusivity checks.
-    private var streams: UnsafeMutablePointer<Stream>
-    private var streamCount = 0
-    private(set) var eventsRead: UInt64 = 0
-    private(set) var expectedEvents: UInt64?
-    private(set) var diagnostics: [String] = []
-    private(set) var isComplete = false
+    @exclusivity(unchecked) private var streams: UnsafeMutablePointer<Stream>
+    @exclusivity(unchecked) private var streamCount = 0
+    @exclusivity(unchecked) private(set) var eventsRead: UInt64 = 0
+    @exclusivity(unchecked) private(set) var expectedEvents: UInt64?
+    @exclusivity(unchecked) private(set) var diagnostics: [String] = []
+    @exclusivity(unchecked) private(set) var isComplete = false
     var startWallNs: Int64 { header.startWallTimeNanoseconds }
 
     /// Indexes `path`; nil if the file is not clean enough for the fast path (see the design note).

@@ -12,9 +12,11 @@ import GoTraceGo
 
 final class GoTraceEventSource: EventSource {
     let reader: GoTraceReader
-    private var definedTables = false
+    // Exclusivity: this object's stored properties are never accessed re-entrantly (no mutation calls out to code
+    // that touches them), so their dynamic checks are off; they cost 17-45% of `gotrace report` (docs/performance.md).
+    @exclusivity(unchecked) private var definedTables = false
 
-    private var mapped = UnsafeMutableBufferPointer<GoMappedEvent>(start: nil, count: 0)
+    @exclusivity(unchecked) private var mapped = UnsafeMutableBufferPointer<GoMappedEvent>(start: nil, count: 0)
 
     init(reader: GoTraceReader) { self.reader = reader }
 

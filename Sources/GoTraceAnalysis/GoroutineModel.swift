@@ -83,12 +83,14 @@ public final class GoroutineModel {
     /// Ids below this live in `dense`; 1 Mi ids × 64 bytes = 64 MiB at most.
     static let denseLimit: UInt64 = 1 << 20
 
-    private var dense: [GoroutineRecord] = []
+    // Exclusivity: this object's stored properties are never accessed re-entrantly (no mutation calls out to code
+    // that touches them), so their dynamic checks are off; they cost 17-45% of `gotrace report` (docs/performance.md).
+    @exclusivity(unchecked) private var dense: [GoroutineRecord] = []
     /// Ids at or above `denseLimit`: a long trace numbers its goroutines into the millions, so most of them
     /// land here (a `Dictionary` spent a SipHash per event on them, ~6% of a report on 100 M events).
-    private var sparse = IdTable<GoroutineRecord>()
+    @exclusivity(unchecked) private var sparse = IdTable<GoroutineRecord>()
     /// Goroutines seen and not ended.
-    public private(set) var liveCount = 0
+    @exclusivity(unchecked) public private(set) var liveCount = 0
 
     public init() {}
 

@@ -32,16 +32,18 @@ final class PluginInstance {
     let plugin: LoadedPlugin
     unowned let session: AnalysisSession
     let options: [String: String]
-    var instance: UnsafeMutableRawPointer?
-    var text: [UInt8] = []
-    var json: String?
-    var files: [String] = []
-    var metrics: [String: Int64] = [:]
+    // Exclusivity: this object's stored properties are never accessed re-entrantly (no mutation calls out to code
+    // that touches them), so their dynamic checks are off; they cost 17-45% of `gotrace report` (docs/performance.md).
+    @exclusivity(unchecked) var instance: UnsafeMutableRawPointer?
+    @exclusivity(unchecked) var text: [UInt8] = []
+    @exclusivity(unchecked) var json: String?
+    @exclusivity(unchecked) var files: [String] = []
+    @exclusivity(unchecked) var metrics: [String: Int64] = [:]
     /// Error links in the order the plugin recorded them: innermost first.
-    var pendingCauses: [String] = []
-    var failure: [String]?
+    @exclusivity(unchecked) var pendingCauses: [String] = []
+    @exclusivity(unchecked) var failure: [String]?
     /// C copies of option values handed out; freed with the instance.
-    var optionCStrings: [String: UnsafeMutablePointer<CChar>] = [:]
+    @exclusivity(unchecked) var optionCStrings: [String: UnsafeMutablePointer<CChar>] = [:]
 
     init(plugin: LoadedPlugin, session: AnalysisSession, options: [String: String]) {
         self.plugin = plugin

@@ -81,7 +81,7 @@ public enum PluginLoader {
         let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
         guard length > 0 else { return nil }
         buffer[length] = 0
-        return String(cString: buffer)
+        return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     }
 
     /// Discovers and loads every plugin: explicit paths first, then `directories`.

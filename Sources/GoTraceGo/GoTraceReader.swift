@@ -99,35 +99,37 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
     }
 
     public let fileName: String
+    // Exclusivity: this object's stored properties are never accessed re-entrantly (no mutation calls out to code
+    // that touches them), so their dynamic checks are off; they cost 17-45% of `gotrace report` (docs/performance.md).
     /// Go version × 1000 + minor (1019 for `go 1.19 trace`); nil if the header was not read.
-    public private(set) var version: Int?
+    @exclusivity(unchecked) public private(set) var version: Int?
     /// One line per problem: `FILE: offset N: what`.
-    public private(set) var diagnostics: [String] = []
+    @exclusivity(unchecked) public private(set) var diagnostics: [String] = []
     /// Set when nothing can be read (not a Go trace, unsupported version, unreadable file).
-    public private(set) var fatal: String?
+    @exclusivity(unchecked) public private(set) var fatal: String?
     /// False when the trace was cut short (no frequency event, or a truncated or malformed event).
-    public internal(set) var isComplete = false
-    public private(set) var fileSize: UInt64 = 0
+    @exclusivity(unchecked) public internal(set) var isComplete = false
+    @exclusivity(unchecked) public private(set) var fileSize: UInt64 = 0
     /// Ticks per second from the trace's frequency event (an assumed value if the trace has none).
-    public private(set) var ticksPerSecond: UInt64 = GoTraceReader.assumedTicksPerSecond
+    @exclusivity(unchecked) public private(set) var ticksPerSecond: UInt64 = GoTraceReader.assumedTicksPerSecond
     /// Go strings by id, plus the values of user logs under ids above Go's.
-    public private(set) var strings: [UInt64: [UInt8]] = [:]
+    @exclusivity(unchecked) public private(set) var strings: [UInt64: [UInt8]] = [:]
     /// Stacks by Go stack id: synthetic frame addresses, innermost first.
-    public private(set) var stacks: [UInt64: [UInt64]] = [:]
+    @exclusivity(unchecked) public private(set) var stacks: [UInt64: [UInt64]] = [:]
     /// Frames by synthetic address.
-    public private(set) var frames: [UInt64: GoFrame] = [:]
+    @exclusivity(unchecked) public private(set) var frames: [UInt64: GoFrame] = [:]
     /// Go events decoded by the scan, and gotrace events produced so far.
-    public private(set) var goEventCount: UInt64 = 0
-    public private(set) var eventsRead: UInt64 = 0
+    @exclusivity(unchecked) public private(set) var goEventCount: UInt64 = 0
+    @exclusivity(unchecked) public private(set) var eventsRead: UInt64 = 0
     /// Events whose timestamps stepped back and were raised to the previous one.
-    public internal(set) var outOfOrderTimestamps: UInt64 = 0
+    @exclusivity(unchecked) public internal(set) var outOfOrderTimestamps: UInt64 = 0
     /// Goroutines the Go runtime runs for itself (entry function in package runtime, except runtime.main);
     /// their events are left out unless `includeSystemGoroutines` (see docs/go-traces.md).
-    public internal(set) var systemGoroutines: Set<UInt64> = []
+    @exclusivity(unchecked) public internal(set) var systemGoroutines: Set<UInt64> = []
     public let includeSystemGoroutines: Bool
-    var systemFlags: [Bool] = []
-    var stackDefined: [Bool] = []
-    var reportedMissingStack = false
+    @exclusivity(unchecked) var systemFlags: [Bool] = []
+    @exclusivity(unchecked) var stackDefined: [Bool] = []
+    @exclusivity(unchecked) var reportedMissingStack = false
 
     /// Go 1.19 on amd64 ticks at the TSC rate / 64; with no frequency event (a trace cut short) the reader
     /// assumes a 2.5 GHz TSC, so durations are approximate — and says so.
@@ -138,12 +140,12 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
 
     /// The file's bytes. Safety: allocated once in `adopt`, freed in deinit, never resized; every index is
     /// checked against `count` before use.
-    var bytes = UnsafeMutableBufferPointer<UInt8>(start: nil, count: 0)
+    @exclusivity(unchecked) var bytes = UnsafeMutableBufferPointer<UInt8>(start: nil, count: 0)
     /// One cursor per P (and one for CPU samples). Safety: allocated once at the end of the scan for
     /// `streamCount` streams, deinitialised and freed in deinit; one thread. A raw buffer rather than an
     /// array: the per-event updates neither copy a `Stream` nor check uniqueness.
-    var streams = UnsafeMutablePointer<Stream>.allocate(capacity: 1)
-    var streamCount = 0
+    @exclusivity(unchecked) var streams = UnsafeMutablePointer<Stream>.allocate(capacity: 1)
+    @exclusivity(unchecked) var streamCount = 0
     /// `GoEventType.table` without its strings, per code, for the per-event decode (reading the table
     /// retains the names and goes through a lazy global: measured ~5%). Safety: 64 entries, freed in deinit.
     let layouts: UnsafeMutablePointer<Layout> = {
@@ -160,28 +162,28 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
     }
 
     /// Nanoseconds per tick, from the frequency.
-    var nanosecondsPerTick = 1e9 / Double(GoTraceReader.assumedTicksPerSecond)
-    var nanosecondsPerTickFixed: UInt64 = 0
-    var minTicks: UInt64 = 0
-    var logMessageIDs: [Int: UInt64] = [:]
-    var order: [GoroutineOrder] = []
-    var sparseOrder: [UInt64: GoroutineOrder] = [:]
-    var gcOrder = GoroutineOrder()
-    var lastTicks: UInt64 = 0
+    @exclusivity(unchecked) var nanosecondsPerTick = 1e9 / Double(GoTraceReader.assumedTicksPerSecond)
+    @exclusivity(unchecked) var nanosecondsPerTickFixed: UInt64 = 0
+    @exclusivity(unchecked) var minTicks: UInt64 = 0
+    @exclusivity(unchecked) var logMessageIDs: [Int: UInt64] = [:]
+    @exclusivity(unchecked) var order: [GoroutineOrder] = []
+    @exclusivity(unchecked) var sparseOrder: [UInt64: GoroutineOrder] = [:]
+    @exclusivity(unchecked) var gcOrder = GoroutineOrder()
+    @exclusivity(unchecked) var lastTicks: UInt64 = 0
     /// The event `nextOrdered` chose last.
-    var current = GoEvent()
-    var reportedInconsistency = false
-    var reportedTimeOrder = false
-    var blockedInSyscall: Set<UInt64> = []
-    var lastSysBlock: [UInt64: UInt64] = [:]
+    @exclusivity(unchecked) var current = GoEvent()
+    @exclusivity(unchecked) var reportedInconsistency = false
+    @exclusivity(unchecked) var reportedTimeOrder = false
+    @exclusivity(unchecked) var blockedInSyscall: Set<UInt64> = []
+    @exclusivity(unchecked) var lastSysBlock: [UInt64: UInt64] = [:]
     /// Mapped events waiting to be returned (a Go event may map to two).
     /// Mapped events waiting to be returned: a Go event maps to at most two.
-    var pendingEvents = (GoMappedEvent.empty, GoMappedEvent.empty)
-    var pendingCount = 0
-    var pendingIndex = 0
+    @exclusivity(unchecked) var pendingEvents = (GoMappedEvent.empty, GoMappedEvent.empty)
+    @exclusivity(unchecked) var pendingCount = 0
+    @exclusivity(unchecked) var pendingIndex = 0
     /// For the `TraceEvent` interface: definitions are yielded first.
-    var definitionEvents: [TraceEvent]?
-    var definitionIndex = 0
+    @exclusivity(unchecked) var definitionEvents: [TraceEvent]?
+    @exclusivity(unchecked) var definitionIndex = 0
 
     /// Whether the file at `path` starts with a Go trace header (of any version).
     public static func isGoTrace(path: String) -> Bool {

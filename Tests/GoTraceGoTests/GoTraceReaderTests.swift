@@ -165,7 +165,7 @@ struct GoTraceCommandLineTests {
         let cut = directory.appendingPathComponent("cut.trace").path
         // Two thirds: in this small trace, inside the footer's stack table (Go writes the frequency, then the
         // stacks, last) — the cut is seen as a truncated event or as stacks missing from the table.
-        FileManager.default.createFile(atPath: cut, contents: bytes.prefix(bytes.count * 2 / 3))
+        try #require(FileManager.default.createFile(atPath: cut, contents: bytes.prefix(bytes.count * 2 / 3)))
         let report = try GoPrograms.run(GoPrograms.gotrace, ["report", cut, "--analyzer", "leak", "--no-progress"])
         #expect(report.status == 0, "\(report.error)")
         #expect(report.error.split(separator: "\n").contains { $0.hasPrefix("\(cut): offset ") }, "\(report.error)")
@@ -198,7 +198,7 @@ struct GoTraceCommandLineTests {
         let directory = try GoPrograms.scratch()
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("go122.trace").path
-        FileManager.default.createFile(atPath: path, contents: Data(GoTraceBuilder(version: "go 1.22 trace").bytes))
+        try #require(FileManager.default.createFile(atPath: path, contents: Data(GoTraceBuilder(version: "go 1.22 trace").bytes)))
         let result = try GoPrograms.run(GoPrograms.gotrace, ["report", path, "--no-progress"])
         #expect(result.status == 1)
         #expect(result.error.contains("\(path): offset 5: unsupported Go trace version 1.22"), "\(result.error)")
