@@ -25,6 +25,9 @@ extension Runtime {
     /// that blocks) — while the current goroutine's processor runs other goroutines. Outside a
     /// goroutine, or nested, it simply calls `body`.
     /// Precondition: `body` does not call goroutine-blocking operations of this runtime.
+    ///
+    /// - Returns: What `body` returns.
+    /// - Throws: Whatever `body` throws.
     public static func blockingCall<Result>(_ body: () throws -> Result) rethrows -> Result {
         guard let machine = Scheduler.currentMachine(), let goroutine = machine.current, machine.processor != nil else {
             return try body()

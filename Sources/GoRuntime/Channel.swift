@@ -32,6 +32,16 @@ enum PollResult {
     case closed
 }
 
+/// A typed conduit between goroutines, Go's `chan Element`.
+///
+/// An unbuffered channel (`capacity` 0) hands each value from a sender to a receiver directly, so a send
+/// waits until some goroutine receives. A buffered channel lets senders run ahead by up to `capacity`
+/// values. Closing a channel tells receivers that no more values will come: they drain what is buffered
+/// and then receive `nil`. Iterating with `for value in channel` receives until then.
+///
+/// Operations that would wait park the calling goroutine, not its thread; outside a goroutine, an
+/// operation that would have to wait is a fatal error (call it inside ``Runtime/run(maxProcs:_:)`` or
+/// ``go(_:)``). Use ``select(_:default:)`` to wait on several channels at once.
 public final class Channel<Element>: @unchecked Sendable {
     /// 0 for an unbuffered channel.
     public let capacity: Int
@@ -71,6 +81,8 @@ public final class Channel<Element>: @unchecked Sendable {
         return bufferCount
     }
 
+    /// Whether ``close()`` has been called. Racy, like any snapshot of shared state: a `false` may be
+    /// stale by the time the caller acts on it.
     public var isClosed: Bool {
         gort_lock(lock)
         defer { gort_unlock(lock) }
@@ -243,8 +255,12 @@ extension Channel: Sequence {
     /// Iterates until the channel is closed and drained, like Go's `for v := range ch`.
     public struct Iterator: IteratorProtocol {
         let channel: Channel<Element>
+        /// Receives the next value, parking until one arrives.
+        ///
+        /// - Returns: The value, or `nil` once the channel is closed and its buffer drained.
         public mutating func next() -> Element? { channel.receive() }
     }
 
+    /// An iterator that receives from this channel until it is closed and drained.
     public func makeIterator() -> Iterator { Iterator(channel: self) }
 }

@@ -6,13 +6,26 @@
 // notified), so a signal sent between the unlock and the park is never lost.
 import CGoRuntime
 
+/// A condition variable tied to a ``Mutex``, Go's `sync.Cond`: goroutines wait for a condition on
+/// state that the mutex guards, and are woken by ``signal()`` or ``broadcast()``.
+///
+/// Check the condition in a loop: a woken goroutine reacquires the mutex after others may have run.
+///
+/// ```swift
+/// mutex.lock()
+/// while queue.isEmpty { ready.wait() }
+/// let item = queue.removeFirst()
+/// mutex.unlock()
+/// ```
 public final class Cond: @unchecked Sendable {
+    /// The mutex that ``wait()`` releases while it waits and holds again when it returns.
     public let mutex: Mutex
     private let lock: UnsafeMutablePointer<gort_lock_t>
     @exclusivity(unchecked) private var waitTicket: UInt32 = 0
     @exclusivity(unchecked) private var notifyTicket: UInt32 = 0
     @exclusivity(unchecked) private var waiters = WaitQueue()
 
+    /// A condition variable whose waiters release and reacquire `mutex`.
     public init(_ mutex: Mutex) {
         self.mutex = mutex
         lock = .allocate(capacity: 1)

@@ -32,23 +32,40 @@ enum GoroutineStatus: UInt8 {
 
 /// Why a goroutine is parked. The description follows Go's wording (`goroutine 7 [chan receive]`).
 public enum WaitReason: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+    /// Not waiting: the goroutine is runnable or running (described as `running`).
     case none
+    /// Receiving from a channel that has nothing to give (`chan receive`).
     case chanReceive
+    /// Sending on a channel with no receiver and no buffer space (`chan send`).
     case chanSend
+    /// In a `select` none of whose cases is ready (`select`).
     case select
+    /// In a `select` with no cases and no default, which waits forever (`select (no cases)`).
     case selectNoCases
+    /// Locking a ``Mutex`` another goroutine holds (`sync.Mutex.Lock`).
     case mutex
+    /// Read-locking an ``RWMutex`` that a writer holds or waits for (`sync.RWMutex.RLock`).
     case rwmutexRead
+    /// Write-locking an ``RWMutex`` that readers or another writer hold (`sync.RWMutex.Lock`).
     case rwmutexWrite
+    /// In ``WaitGroup/wait()`` (`sync.WaitGroup.Wait`).
     case waitGroup
+    /// In ``Cond/wait()`` (`sync.Cond.Wait`).
     case cond
+    /// In ``Runtime/sleep(for:)`` (`sleep`).
     case sleep
+    /// Waiting for a socket to become readable or writable (`IO wait`).
     case io
+    /// In a blocking system call (`syscall`).
     case syscall
+    /// Gave up its processor with ``Runtime/yield()`` (`yield`).
     case yield
+    /// Stopped by the scheduler after running too long (`preempted`).
     case preempted
+    /// On one of the runtime's internal semaphores (`semacquire`).
     case semaphore
 
+    /// The reason as Go prints it in a goroutine dump: `goroutine 7 [chan receive]:`.
     public var description: String {
         switch self {
         case .none: return "running"

@@ -12,29 +12,43 @@ import CGoRuntime
 
 /// A malformed or unsupported HTTP exchange.
 public struct HTTPError: Error, CustomStringConvertible, Sendable {
+    /// What was wrong, e.g. `bad port in "http://host:x/"`.
     public let message: String
     init(_ message: String) { self.message = message }
+    /// The message prefixed with `http: `.
     public var description: String { "http: \(message)" }
 }
 
 /// A request as the server sees it.
 public struct HTTPRequest: Sendable {
+    /// The request method as sent, e.g. `GET`.
     public var method: String
     /// The request target, e.g. "/a?b=c".
     public var path: String
     /// Lower-cased names.
     public var headers: [String: String]
+    /// The request body (empty without a `Content-Length`).
     public var body: [UInt8]
 }
 
 /// A response: what `HTTP.get` returns and what a server handler produces.
 public struct HTTPResponse: Sendable {
+    /// The status code, e.g. 200.
     public var statusCode: Int
+    /// The reason phrase, e.g. `OK`.
     public var reason: String
     /// Lower-cased names. The server sets Content-Length itself.
     public var headers: [String: String]
+    /// The response body, whole.
     public var body: [UInt8]
 
+    /// A response with a binary body.
+    ///
+    /// - Parameters:
+    ///   - statusCode: The status code; 200 unless given.
+    ///   - reason: The reason phrase; nil picks the standard one for `statusCode` (`Not Found` for 404).
+    ///   - headers: Header fields; names are lower-cased. The server sets `Content-Length` itself.
+    ///   - body: The body bytes.
     public init(statusCode: Int = 200, reason: String? = nil, headers: [String: String] = [:], body: [UInt8] = []) {
         self.statusCode = statusCode
         self.reason = reason ?? HTTP.reasonPhrase(statusCode)
@@ -42,6 +56,13 @@ public struct HTTPResponse: Sendable {
         self.body = body
     }
 
+    /// A response whose body is `text` encoded as UTF-8.
+    ///
+    /// - Parameters:
+    ///   - statusCode: The status code; 200 unless given.
+    ///   - reason: The reason phrase; nil picks the standard one for `statusCode`.
+    ///   - headers: Header fields; names are lower-cased. The server sets `Content-Length` itself.
+    ///   - text: The body, as text.
     public init(statusCode: Int = 200, reason: String? = nil, headers: [String: String] = [:], text: String) {
         self.init(statusCode: statusCode, reason: reason, headers: headers, body: Array(text.utf8))
     }
@@ -50,9 +71,20 @@ public struct HTTPResponse: Sendable {
     public var text: String { String(decoding: body, as: UTF8.self) }
 }
 
+/// A minimal HTTP/1.1 client: plain `http://` only, one connection per request, no redirects.
 public enum HTTP {
     /// Fetches `url` (http:// only) with GET and returns the whole response. Parks the calling
     /// goroutine while waiting on the network; `timeout` bounds the whole exchange.
+    ///
+    /// Any status code is a response, not an error: check ``HTTPResponse/statusCode``.
+    ///
+    /// - Parameters:
+    ///   - url: `http://host[:port][/path]`; the host may be a name, an IPv4 address or a bracketed
+    ///     IPv6 address.
+    ///   - timeout: The longest the whole exchange may take; nil waits as long as it takes.
+    /// - Returns: The response, its body read to the end.
+    /// - Throws: ``HTTPError`` for a URL that is not `http://` or a malformed response, ``NetError`` when
+    ///   connecting, sending or receiving fails (``NetError/Code/timedOut`` once `timeout` has passed).
     public static func get(_ url: String, timeout: Duration? = nil) throws -> HTTPResponse {
         let target = try URLParts(url)
         let connection = try TCPConnection.connect(host: target.host, port: target.port, timeout: timeout)
@@ -261,6 +293,8 @@ extension StringProtocol {
 ///     let server = try HTTPServer(port: 0) { request in HTTPResponse(text: "hello") }
 ///     print(server.port)
 public final class HTTPServer: @unchecked Sendable {
+    /// Produces the response to one request. Runs on the goroutine that serves the request's connection,
+    /// so it may block on channels, locks or network I/O; requests on one connection are answered in order.
     public typealias Handler = @Sendable (HTTPRequest) -> HTTPResponse
 
     private let listener: TCPListener
@@ -282,7 +316,9 @@ public final class HTTPServer: @unchecked Sendable {
 
     deinit { lock.deallocate() }
 
+    /// The address the server listens on.
     public var address: SocketAddress { listener.address }
+    /// The port the server listens on: the one the kernel chose when created with port 0.
     public var port: Int { listener.port }
 
     /// Stops accepting and closes every open connection; their goroutines end.

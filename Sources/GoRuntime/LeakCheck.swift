@@ -15,27 +15,39 @@ private let nextLeakScope = Atomic<Int64>(1)
 
 /// What a live goroutine is doing, as of the moment it was looked at.
 public struct GoroutineInfo: Sendable, Equatable, CustomStringConvertible {
+    /// What a live goroutine is doing.
     public enum State: String, Sendable {
-        case runnable, running, waiting
+        /// Ready to run, waiting for a processor.
+        case runnable
+        /// Running on a processor.
+        case running
+        /// Parked; ``GoroutineInfo/waitReason`` says on what.
+        case waiting
     }
 
+    /// The goroutine's id, as ``Runtime/currentGoroutineID`` gives it inside the goroutine.
     public var id: Int
     /// The goroutine that spawned it (0: spawned outside any goroutine).
     public var parentID: Int
+    /// What it was doing when looked at.
     public var state: State
     /// Why it waits (`.none` unless `state == .waiting`).
     public var waitReason: WaitReason
 
+    /// One line in Go's style: `goroutine 7 [chan receive], created by goroutine 1`.
     public var description: String {
         let what = state == .waiting ? waitReason.description : state.rawValue
         return "goroutine \(id) [\(what)], created by goroutine \(parentID)"
     }
 }
 
-/// Thrown by `Runtime.verifyNoLeaks`: the goroutines still alive after the grace period.
+/// Thrown by ``Runtime/verifyNoLeaks(after:timeout:)`` and ``Runtime/checkingLeaks(timeout:_:)``: the
+/// goroutines still alive after the grace period.
 public struct GoroutineLeakError: Error, CustomStringConvertible {
+    /// The goroutines still alive when the check gave up, in id order.
     public var leaked: [GoroutineInfo]
 
+    /// A count and then each leaked goroutine on its own line, for a test failure message.
     public var description: String {
         "found \(leaked.count) unexpected goroutine\(leaked.count == 1 ? "" : "s"):\n"
             + leaked.map { "  \($0)" }.joined(separator: "\n")
@@ -77,6 +89,8 @@ extension Runtime {
 
     /// Throws if goroutines created after `watermark` are still alive once `timeout` has passed
     /// (they get until then to finish). The calling goroutine itself never counts.
+    ///
+    /// - Throws: ``GoroutineLeakError`` naming each goroutine still alive.
     public static func verifyNoLeaks(after watermark: Int, timeout: Duration = .milliseconds(500))
         throws(GoroutineLeakError)
     {
@@ -96,6 +110,9 @@ extension Runtime {
 
     /// Runs `body` and then throws if a goroutine it created is still alive after `timeout`:
     /// `try Runtime.checkingLeaks { Runtime.run { … } }` in a test fails the test on a leak.
+    ///
+    /// - Returns: What `body` returns.
+    /// - Throws: Whatever `body` throws, else ``GoroutineLeakError`` naming each goroutine still alive.
     public static func checkingLeaks<Result>(timeout: Duration = .milliseconds(500), _ body: () throws -> Result)
         throws -> Result
     {

@@ -11,6 +11,13 @@ import CGoRuntime
 import GoTraceFormat
 import Synchronization
 
+/// A mutual-exclusion lock that parks the waiting goroutine, never its thread (Go's `sync.Mutex`,
+/// including its starvation mode: a waiter that has waited more than 1 ms is handed the lock ahead of
+/// newcomers, so no goroutine waits forever).
+///
+/// Not reentrant: locking a mutex the current goroutine already holds waits forever. Any goroutine may
+/// unlock it, not only the one that locked it, as in Go. In a recorded trace, lock acquisitions and
+/// waits are events, so `gotrace report` can show deadlock cycles.
 public final class Mutex: @unchecked Sendable {
     private static let locked: Int32 = 1
     private static let woken: Int32 = 2
@@ -24,6 +31,7 @@ public final class Mutex: @unchecked Sendable {
     private let semaphore = RuntimeSemaphore()
     let waitReason: WaitReason
 
+    /// An unlocked mutex.
     public init() { waitReason = .mutex }
     init(reason: WaitReason) { waitReason = reason }
 
@@ -148,6 +156,9 @@ public final class Mutex: @unchecked Sendable {
     }
 
     /// Runs `body` with the lock held.
+    ///
+    /// - Returns: What `body` returns.
+    /// - Throws: Whatever `body` throws.
     public func withLock<R>(_ body: () throws -> R) rethrows -> R {
         lock()
         defer { unlock() }

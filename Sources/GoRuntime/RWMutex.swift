@@ -7,6 +7,11 @@
 // not starved by a stream of readers.
 import Synchronization
 
+/// A reader/writer lock (Go's `sync.RWMutex`): any number of readers, or one writer.
+///
+/// A writer that is waiting blocks new readers, so a stream of readers cannot starve it. Not reentrant:
+/// a goroutine that holds a read lock and asks for another may wait forever if a writer arrived
+/// in between. Waiting parks the goroutine, not its thread.
 public final class RWMutex: @unchecked Sendable {
     private static let maxReaders: Int32 = 1 << 30
 
@@ -16,8 +21,10 @@ public final class RWMutex: @unchecked Sendable {
     private let readerCount = Atomic<Int32>(0)
     private let readerWait = Atomic<Int32>(0)
 
+    /// An unlocked reader/writer lock.
     public init() {}
 
+    /// Locks for reading, parking while a writer holds the lock or waits for it.
     public func readLock() {
         Scheduler.preemptionPoint()
         if readerCount.add(1, ordering: .acquiringAndReleasing).newValue < 0 {
@@ -25,6 +32,8 @@ public final class RWMutex: @unchecked Sendable {
         }
     }
 
+    /// Releases one read lock; the last reader out lets a waiting writer in.
+    /// Precondition: the lock is read-locked; otherwise a fatal error.
     public func readUnlock() {
         let r = readerCount.subtract(1, ordering: .acquiringAndReleasing).newValue
         if r < 0 {
@@ -35,6 +44,7 @@ public final class RWMutex: @unchecked Sendable {
         }
     }
 
+    /// Locks for writing, parking until no reader and no other writer holds the lock.
     public func lock() {
         writerLock.lock()
         let r = readerCount.add(-Self.maxReaders, ordering: .acquiringAndReleasing).newValue + Self.maxReaders
@@ -43,6 +53,8 @@ public final class RWMutex: @unchecked Sendable {
         }
     }
 
+    /// Releases the write lock and lets the readers that queued behind it in.
+    /// Precondition: the lock is write-locked; otherwise a fatal error.
     public func unlock() {
         let r = readerCount.add(Self.maxReaders, ordering: .acquiringAndReleasing).newValue
         if r >= Self.maxReaders { fatal("sync: Unlock of unlocked RWMutex") }
@@ -50,12 +62,22 @@ public final class RWMutex: @unchecked Sendable {
         writerLock.unlock()
     }
 
+    /// Runs `body` holding a read lock, released however `body` exits.
+    ///
+    /// - Parameter body: The work to do under the lock.
+    /// - Returns: What `body` returns.
+    /// - Throws: Whatever `body` throws.
     public func withReadLock<R>(_ body: () throws -> R) rethrows -> R {
         readLock()
         defer { readUnlock() }
         return try body()
     }
 
+    /// Runs `body` holding the write lock, released however `body` exits.
+    ///
+    /// - Parameter body: The work to do under the lock.
+    /// - Returns: What `body` returns.
+    /// - Throws: Whatever `body` throws.
     public func withLock<R>(_ body: () throws -> R) rethrows -> R {
         lock()
         defer { unlock() }

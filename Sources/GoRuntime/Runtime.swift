@@ -9,13 +9,19 @@ import Synchronization
 import Glibc
 #endif
 
+/// The goroutine runtime's entry points: start a run, sleep, yield, wrap blocking calls, look at
+/// goroutines and stacks, and check tests for leaked goroutines.
+///
+/// A program calls ``run(maxProcs:_:)`` from its main thread; everything else happens in
+/// goroutines started with ``go(_:)``.
 public enum Runtime {
-    /// Serialises runs. A plain OS lock: callers are OS threads, not goroutines.
-
     /// Runs `body` as the main goroutine on `maxProcs` processors (default: `GOMAXPROCS` from the
     /// environment, or the number of CPUs this process may use) and returns its result once it
     /// returns. The calling thread blocks meanwhile.
     /// Precondition: not called from a goroutine.
+    ///
+    /// - Returns: What `body` returns.
+    /// - Throws: Whatever `body` throws.
     public static func run<Result>(maxProcs: Int? = nil, _ body: sending () throws -> Result) rethrows -> Result {
         if Scheduler.currentMachine() != nil {
             fatal("Runtime.run called from a goroutine or the scheduler; use go { } instead")

@@ -20,6 +20,7 @@ import Glibc
 /// a call inside a rethrowing closure such as `withUnsafeMutableBytes` crashes Swift 6.3's
 /// optimizer in release builds).
 public struct NetError: Error, CustomStringConvertible, Equatable, Sendable {
+    /// The kind of failure.
     public enum Code: Sendable, Equatable {
         /// A system call failed; `errno` says why.
         case system
@@ -31,10 +32,13 @@ public struct NetError: Error, CustomStringConvertible, Equatable, Sendable {
         case resolution
     }
 
+    /// The kind of failure; see ``Code``.
     public let code: Code
+    /// The system's error number (`ECONNREFUSED`, …); for the other codes, see ``Code``.
     public let errno: Int32
     /// The operation that failed: "read", "write", "accept", "connect", "listen", ...
     public let operation: String
+    /// The system's message for `errno` (`Connection refused`), or getaddrinfo's for a resolution failure.
     public let detail: String
 
     init(_ code: Code, operation: String, detail: String = "") {
@@ -55,8 +59,10 @@ public struct NetError: Error, CustomStringConvertible, Equatable, Sendable {
         detail = String(cString: strerror(errno))
     }
 
+    /// Whether a deadline or timeout passed (Go's `os.ErrDeadlineExceeded`).
     public var isTimeout: Bool { code == .timedOut }
 
+    /// The operation and what went wrong, worded as Go's net package words it: `read: i/o timeout`.
     public var description: String {
         switch code {
         case .system: return "\(operation): \(detail) (errno \(errno))"
@@ -71,9 +77,12 @@ public struct NetError: Error, CustomStringConvertible, Equatable, Sendable {
 public struct SocketAddress: CustomStringConvertible, Sendable, Equatable {
     /// The numeric host: "127.0.0.1", "::1".
     public let host: String
+    /// The port number.
     public let port: Int
+    /// Whether `host` is an IPv6 address.
     public let isIPv6: Bool
 
+    /// `host:port`, with the host in brackets for IPv6: `[::1]:8080`.
     public var description: String { isIPv6 ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
     init?(_ storage: UnsafePointer<sockaddr>) {
@@ -213,6 +222,9 @@ public final class TCPListener: @unchecked Sendable {
 
     /// Listens on `host` ("127.0.0.1", "::1", "0.0.0.0", "::", or a name) and `port` (0: any free
     /// port). `backlog` is capped by the kernel's somaxconn.
+    ///
+    /// - Throws: ``NetError``: ``NetError/Code/resolution`` if `host` does not resolve, ``NetError/Code/system`` if no
+    ///   address can be bound (`EADDRINUSE`, `EACCES`).
     public static func listen(host: String = "127.0.0.1", port: Int = 0, backlog: Int = 4096) throws -> TCPListener {
         let candidates = try SocketAddress.resolve(host, port: port, passive: true)
         var lastError = NetError(.resolution, operation: "listen", detail: "no addresses")
@@ -243,10 +255,14 @@ public final class TCPListener: @unchecked Sendable {
         self.address = address
     }
 
+    /// The bound port: the one the kernel chose when asked for port 0.
     public var port: Int { address.port }
 
     /// Waits for the next connection. Throws `.closed` once the listener is closed (also when
     /// closed by another goroutine while this one waits).
+    ///
+    /// - Throws: ``NetError``: ``NetError/Code/closed`` once the listener is closed, ``NetError/Code/system`` otherwise
+    ///   (`EMFILE` when out of descriptors).
     public func accept() throws -> TCPConnection {
         Scheduler.preemptionPoint()
         let descriptor = socket.descriptor
@@ -282,6 +298,9 @@ public final class TCPConnection: @unchecked Sendable {
 
     /// Connects to `host`:`port`, trying each resolved address in turn. With `timeout`, gives up
     /// on an address after that long.
+    ///
+    /// - Throws: ``NetError``: ``NetError/Code/resolution`` if `host` does not resolve; otherwise the last address's
+    ///   failure: ``NetError/Code/timedOut`` after `timeout`, ``NetError/Code/system`` (`ECONNREFUSED`, …).
     public static func connect(host: String, port: Int, timeout: Duration? = nil) throws -> TCPConnection {
         let candidates = try SocketAddress.resolve(host, port: port, passive: false)
         var lastError = NetError(.resolution, operation: "connect", detail: "no addresses")
@@ -318,10 +337,15 @@ public final class TCPConnection: @unchecked Sendable {
         throw lastError
     }
 
+    /// This side's address, or nil once the connection is closed.
     public var localAddress: SocketAddress? { socket.address(peer: false) }
+    /// The peer's address, or nil once the connection is closed or the peer has gone.
     public var remoteAddress: SocketAddress? { socket.address(peer: true) }
 
     /// Reads at most `buffer.count` bytes; returns 0 at end of stream.
+    ///
+    /// - Throws: ``NetError``: ``NetError/Code/timedOut`` after the read deadline, ``NetError/Code/closed`` if the
+    ///   connection was closed, ``NetError/Code/system`` otherwise (`ECONNRESET`).
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         Scheduler.preemptionPoint()
         let descriptor = socket.descriptor
@@ -339,6 +363,8 @@ public final class TCPConnection: @unchecked Sendable {
     }
 
     /// Reads at most `maxLength` bytes; an empty result means end of stream.
+    ///
+    /// - Throws: ``NetError``, as ``read(into:)`` does.
     public func read(maxLength: Int = 65536) throws -> [UInt8] {
         var result = [UInt8](repeating: 0, count: maxLength)
         let n = try result.withUnsafeMutableBytes { try read(into: $0) }
@@ -347,6 +373,9 @@ public final class TCPConnection: @unchecked Sendable {
     }
 
     /// Writes all of `buffer`, parking while the socket's send buffer is full.
+    ///
+    /// - Throws: ``NetError``: ``NetError/Code/timedOut`` after the write deadline, ``NetError/Code/closed`` if the
+    ///   connection was closed, ``NetError/Code/system`` otherwise (`EPIPE` when the peer has gone).
     public func write(_ buffer: UnsafeRawBufferPointer) throws {
         Scheduler.preemptionPoint()
         let descriptor = socket.descriptor
@@ -367,32 +396,47 @@ public final class TCPConnection: @unchecked Sendable {
         }
     }
 
+    /// Writes all of `bytes`, parking while the socket's send buffer is full.
+    ///
+    /// - Parameter bytes: What to send.
+    /// - Throws: ``NetError``: ``NetError/Code/timedOut`` after the write deadline,
+    ///   ``NetError/Code/closed`` if the connection was closed, ``NetError/Code/system`` otherwise (`EPIPE`
+    ///   when the peer has gone).
     public func write(_ bytes: [UInt8]) throws {
         try bytes.withUnsafeBytes { try write($0) }
     }
 
+    /// Writes `text` encoded as UTF-8, parking while the socket's send buffer is full.
+    ///
+    /// - Parameter text: What to send.
+    /// - Throws: ``NetError``, as for the `[UInt8]` overload.
     public func write(_ text: String) throws {
         var text = text
         try text.withUTF8 { try write(UnsafeRawBufferPointer($0)) }
     }
 
-    /// Reads (and writes) after `deadline` fail with `.timedOut`; one blocked now wakes at
+    /// Reads after `deadline` fail with ``NetError/Code/timedOut``; one blocked now wakes at
     /// `deadline` (at once if it has passed). nil clears it. As in Go, a deadline is a point in
     /// time, not a per-call timeout.
     public func setReadDeadline(_ deadline: ContinuousClock.Instant?) {
         socket.setDeadline(Self.runtimeTime(deadline), .read)
     }
 
+    /// Writes after `deadline` fail with ``NetError/Code/timedOut``; one blocked now wakes at `deadline`
+    /// (at once if it has passed). nil clears it. A point in time, not a per-call timeout.
     public func setWriteDeadline(_ deadline: ContinuousClock.Instant?) {
         socket.setDeadline(Self.runtimeTime(deadline), .write)
     }
 
+    /// Sets the read and the write deadline to `deadline` (nil clears both).
     public func setDeadline(_ deadline: ContinuousClock.Instant?) {
         setReadDeadline(deadline)
         setWriteDeadline(deadline)
     }
 
     /// Shuts down the sending side: the peer reads end of stream; reading still works.
+    ///
+    /// - Throws: ``NetError``: ``NetError/Code/closed`` if the connection was closed, ``NetError/Code/system`` otherwise.
     public func closeWrite() throws {
         try socket.withFD("shutdown") { fd throws(NetError) in
             if shutdown(fd, Int32(SHUT_WR)) != 0 { throw NetError(errno: errno, operation: "shutdown") }

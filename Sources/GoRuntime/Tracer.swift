@@ -89,7 +89,11 @@ final class MachineTrace: @unchecked Sendable {
 public struct TraceHookEvent: Sendable {
     /// The event kind's name in the trace format (`spawn`, `park`, …).
     public var kind: String
+    /// When the event happened, in nanoseconds of the runtime's monotonic clock (comparable between
+    /// events of one process, not a wall-clock time).
     public var timestampNanoseconds: Int64
+    /// The id of the M (a scheduler thread) that recorded the event; also 0 for a thread outside the
+    /// scheduler.
     public var machine: Int
     /// The event's arguments in the order the format's kind table gives.
     public var arguments: [UInt64]
@@ -816,11 +820,21 @@ private func traceOnCrash(_ signal: Int32) {
 public enum Trace {
     /// Starts recording to `path` (zlib-compressed chunks). A program run under `gotrace record`,
     /// or with `GOTRACE_OUT` set, records from its first `Runtime.run` without calling this.
+    ///
+    /// - Throws: An error that describes the cause if `path` cannot be created or a trace is already
+    ///   being recorded.
     public static func start(to path: String) throws {
         try tracer.start(path: path)
     }
 
     /// Starts recording to an open descriptor (not closed by the runtime).
+    ///
+    /// - Parameters:
+    ///   - fileDescriptor: Where to write the trace; the runtime writes to it and never closes it.
+    ///   - compressing: Whether to compress the chunks with zlib (`gotrace record` receives them raw and
+    ///     compresses them itself).
+    /// - Throws: An error that describes the cause if a trace is already being recorded or the header
+    ///   cannot be written.
     public static func start(fileDescriptor: Int32, compressing: Bool = true) throws {
         try tracer.start(fileDescriptor: fileDescriptor, compressing: compressing, owned: false, pipe: false)
     }
@@ -828,6 +842,7 @@ public enum Trace {
     /// Stops recording: writes a final snapshot of every goroutine and the end of the trace.
     public static func stop() { tracer.stop() }
 
+    /// Whether a trace is being recorded now (by ``start(to:)``, `GOTRACE_OUT` or `gotrace record`).
     public static var isRecording: Bool { tracer.isRecording }
 
     /// Runs `body` inside a named region of the current goroutine.

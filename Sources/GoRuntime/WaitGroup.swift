@@ -6,10 +6,15 @@
 // while waiters are being released is a misuse (as in Go) and is reported.
 import Synchronization
 
+/// Waits for a collection of goroutines to finish (Go's `sync.WaitGroup`).
+///
+/// Call ``add(_:)`` before starting each goroutine (not inside it, or ``wait()`` may return first),
+/// ``done()`` when each finishes, and ``wait()`` where the results are needed.
 public final class WaitGroup: @unchecked Sendable {
     private let state = Atomic<UInt64>(0)
     private let semaphore = RuntimeSemaphore()
 
+    /// A wait group whose counter is zero.
     public init() {}
 
     /// Adds `delta` (which may be negative) to the counter. A negative counter is a fatal error.
@@ -28,6 +33,8 @@ public final class WaitGroup: @unchecked Sendable {
         for _ in 0..<waiters { semaphore.release() }
     }
 
+    /// Decrements the counter by one: the same as `add(-1)`. Calling it more often than ``add(_:)`` added
+    /// makes the counter negative, a fatal error.
     public func done() { add(-1) }
 
     /// Parks until the counter is zero.

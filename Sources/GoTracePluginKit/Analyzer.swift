@@ -26,29 +26,55 @@
 public protocol Analyzer: AnyObject {
     /// Short unique name, used with `--analyzer`.
     static var name: String { get }
+    /// The analyzer's own version, e.g. `1.0.0`, shown by `gotrace plugins`.
     static var version: String { get }
     /// One line for `gotrace plugins`.
     static var summary: String { get }
+    /// The options the analyzer reads with ``AnalyzerHost/option(_:)``, listed by `gotrace plugins`.
+    /// Empty unless the conforming type says otherwise.
     static var options: [AnalyzerOption] { get }
 
     /// Called once per report, before any event.
+    ///
+    /// - Parameter host: The report's host; keep it to look things up and to write results. It stays
+    ///   valid until the analyzer is released.
+    /// - Throws: An ``AnalyzerError`` to fail the report (an invalid option value, for instance).
     init(host: AnalyzerHost) throws(AnalyzerError)
-    /// Called for each batch of events, in time order. The batch's memory is valid during the call only.
+    /// Called for each batch of events, in time order. The batch's memory is valid during the call only:
+    /// copy what you keep.
+    ///
+    /// - Parameter batch: The next events and the goroutine transitions the host derived from them.
+    /// - Throws: An ``AnalyzerError`` to stop the report; no further batch is delivered.
     func consume(_ batch: EventBatch) throws(AnalyzerError)
-    /// End of trace: write the results through `host`.
+    /// End of trace: write the results through the host (``AnalyzerHost/writeText(_:)`` or
+    /// ``AnalyzerHost/writeJSON(_:)``, as ``AnalyzerHost/wantsJSON`` says; files with
+    /// ``AnalyzerHost/writeFile(_:_:)``).
+    ///
+    /// - Throws: An ``AnalyzerError`` to fail the report, typically one a host write threw.
     func finish() throws(AnalyzerError)
 }
 
 extension Analyzer {
+    /// No options.
     public static var options: [AnalyzerOption] { [] }
 }
 
 /// An option the analyzer reads with `host.option(key)`; listed by `gotrace plugins`.
 public struct AnalyzerOption: Sendable {
+    /// The key, e.g. `top`; a user sets it with `--option NAME.KEY=VALUE` (NAME the analyzer's name).
     public var key: String
+    /// One line saying what the option does.
     public var help: String
+    /// The value the analyzer uses when the option is not given, as shown by `gotrace plugins`; nil if none.
+    /// The host does not apply it: ``AnalyzerHost/option(_:)`` returns nil for an option not given.
     public var defaultValue: String?
 
+    /// An option for ``Analyzer/options``.
+    ///
+    /// - Parameters:
+    ///   - key: The key, without the analyzer's name.
+    ///   - help: One line saying what the option does.
+    ///   - defaultValue: The value used when the option is not given, for `gotrace plugins` to show.
     public init(_ key: String, help: String, default defaultValue: String? = nil) {
         self.key = key
         self.help = help
@@ -58,22 +84,39 @@ public struct AnalyzerOption: Sendable {
 
 /// A failure with its causes: `messages[0]` is the outermost context, the last one the root cause.
 public struct AnalyzerError: Error, CustomStringConvertible {
+    /// The ABI status code the failure is reported with (`GOTRACE_ERROR_INTERNAL`, …).
     public var status: gotrace_status
+    /// The chain of messages, outermost context first, root cause last. The CLI prints the first as
+    /// `error: …` and each of the others as `caused by: …`.
     public var messages: [String]
 
+    /// A failure with one message.
+    ///
+    /// - Parameters:
+    ///   - message: What went wrong.
+    ///   - status: The status code to report; an internal error unless given.
     public init(_ message: String, status: gotrace_status = gotrace_status(GOTRACE_ERROR_INTERNAL)) {
         self.status = status
         self.messages = [message]
     }
 
-    /// Wraps `cause` in an outer context.
+    /// Wraps `cause` in an outer context, keeping its status.
+    ///
+    /// - Parameters:
+    ///   - message: What was being done, e.g. `cannot write latency.svg`.
+    ///   - cause: The failure that made it fail.
     public init(_ message: String, causedBy cause: AnalyzerError) {
         status = cause.status
         messages = [message] + cause.messages
     }
 
+    /// The messages joined with `: `, outermost first.
     public var description: String { messages.joined(separator: ": ") }
 
+    /// A failure with the invalid-argument status, for a bad option value or input.
+    ///
+    /// - Parameter message: What was wrong with it.
+    /// - Returns: The error, ready to throw.
     public static func invalidArgument(_ message: String) -> AnalyzerError {
         AnalyzerError(message, status: gotrace_status(GOTRACE_ERROR_INVALID_ARGUMENT))
     }
@@ -81,13 +124,26 @@ public struct AnalyzerError: Error, CustomStringConvertible {
 
 /// One batch of events and the goroutine transitions derived from them.
 public struct EventBatch {
+    /// The events, in time order. `kind` is a wire code (see ``KindCode``, ``AnalyzerHost/kindCode(named:)``).
     public let events: UnsafeBufferPointer<gotrace_event>
+    /// The goroutine state changes the host derived from `events`, each naming its event by `event_index`.
     public let transitions: UnsafeBufferPointer<gotrace_transition>
 }
 
 /// Goroutine states, as in gotrace_plugin.h.
 public enum GoroutineState: UInt8, Sendable {
-    case unknown = 0, runnable, running, waiting, syscall, dead
+    /// Before the goroutine's first event.
+    case unknown = 0
+    /// Spawned, woken or preempted, and waiting for a processor.
+    case runnable
+    /// Running on a processor.
+    case running
+    /// Parked; the transition's or the goroutine's `reason` says on what.
+    case waiting
+    /// In a blocking system call.
+    case syscall
+    /// Ended.
+    case dead
 }
 
 /// Park reasons (the trace format's wire codes) with their JSON spellings.
@@ -97,24 +153,40 @@ public enum ParkReasonName {
         "yield", "preempted", "other",
     ]
 
+    /// The JSON spelling of a park reason, e.g. `chan-receive`, or `reason-N` for a code newer than this kit.
+    ///
+    /// - Parameter code: A park reason's wire code (`gotrace_transition.reason`).
+    /// - Returns: The reason's name.
     public static func name(_ code: UInt8) -> String {
         Int(code) < names.count ? names[Int(code)] : "reason-\(code)"
     }
 
+    /// Waiting to receive from a channel.
     public static let chanReceive: UInt8 = 0
+    /// Waiting for a mutex.
     public static let mutex: UInt8 = 3
+    /// Waiting for a reader/writer lock.
     public static let rwmutex: UInt8 = 4
+    /// Sleeping.
     public static let sleep: UInt8 = 7
 }
 
 /// Event kind wire codes of trace format v1 that analyzers commonly switch on.
 public enum KindCode {
+    /// A goroutine was created (`spawn`).
     public static let spawn: UInt8 = 16
+    /// A goroutine started running on a processor (`start`).
     public static let start: UInt8 = 17
+    /// A goroutine parked (`park`).
     public static let park: UInt8 = 18
+    /// A parked goroutine was made runnable (`unpark`).
     public static let unpark: UInt8 = 19
+    /// A goroutine ended (`end`).
     public static let end: UInt8 = 20
+    /// A goroutine was preempted (`preempt`).
     public static let preempt: UInt8 = 22
+    /// A goroutine entered a blocking system call (`syscall-enter`).
     public static let syscallEnter: UInt8 = 27
+    /// A goroutine returned from a blocking system call (`syscall-exit`).
     public static let syscallExit: UInt8 = 28
 }

@@ -1,4 +1,8 @@
-/// The host's function table, wrapped. Valid from `init(host:)` until the analyzer is released.
+/// What an analyzer asks `gotrace report` for: look-ups (stacks, strings, symbols, goroutines, kinds),
+/// its options, and where to write its results.
+///
+/// Valid from ``Analyzer/init(host:)`` until the analyzer is released; memory it hands out (stacks) is
+/// the host's and lives as long. Use it from the thread that calls the analyzer only.
 public struct AnalyzerHost {
     let api: UnsafePointer<gotrace_host_api>
     let handle: OpaquePointer
@@ -18,6 +22,7 @@ public struct AnalyzerHost {
         return UnsafeBufferPointer(start: pcs, count: count)
     }
 
+    /// The string with trace id `id` (a label, a region or log name), or nil if the trace defines none.
     public func string(_ id: UInt64) -> String? {
         var text: UnsafePointer<CChar>?
         var length = 0
@@ -26,7 +31,8 @@ public struct AnalyzerHost {
         return String(decoding: UnsafeRawBufferPointer(start: text, count: length), as: UTF8.self)
     }
 
-    /// One frame: the demangled function name first when symbols are available.
+    /// One frame as text: `function + 0xoff (module)` when symbols are available, else
+    /// `module+0xoffset`, else `0xaddress`.
     public func symbolize(_ pc: UInt64) -> String {
         api.pointee.symbolize(handle, pc).map { String(cString: $0) } ?? "0x" + String(pc, radix: 16)
     }
@@ -37,7 +43,11 @@ public struct AnalyzerHost {
         return Int(api.pointee.struct_size) >= needed && api.pointee.append_file != nil
     }
 
-    /// Appends to `name` in the output directory; the first call for a name creates the file (ABI 1.1).
+    /// Appends to `name` in the output directory; the first call for a name creates the file (ABI 1.1),
+    /// for output too large to hold at once.
+    ///
+    /// - Throws: An ``AnalyzerError`` from a host older than ABI 1.1 (see ``canAppendFiles``), without an
+    ///   output directory, or if the file cannot be written.
     public func appendFile(_ name: String, _ bytes: [UInt8]) throws(AnalyzerError) {
         guard canAppendFiles, let append = api.pointee.append_file else {
             throw AnalyzerError("this gotrace cannot append to files (plugin ABI 1.0)", status: gotrace_status(GOTRACE_ERROR_UNSUPPORTED))
@@ -57,6 +67,8 @@ public struct AnalyzerHost {
     /// The frames of stack `id`, innermost first.
     public func frames(ofStack id: UInt64) -> [String] { stack(id).map(symbolize) }
 
+    /// What the host knows about goroutine `id` now (state, parent, creation and state stacks), or nil
+    /// if the trace has not mentioned it.
     public func goroutine(_ id: UInt64) -> gotrace_goroutine_info? {
         var info = gotrace_goroutine_info()
         info.struct_size = UInt32(MemoryLayout<gotrace_goroutine_info>.size)
@@ -78,6 +90,8 @@ public struct AnalyzerHost {
         }
     }
 
+    /// The trace file's path, whether it is complete, and the events and time read so far (all of them
+    /// once ``Analyzer/finish()`` is called).
     public var traceInfo: gotrace_trace_info {
         var info = gotrace_trace_info()
         info.struct_size = UInt32(MemoryLayout<gotrace_trace_info>.size)
@@ -91,32 +105,47 @@ public struct AnalyzerHost {
         return code >= 0 ? UInt8(code) : nil
     }
 
+    /// The index in `gotrace_event.arguments` of the argument named `name` of kind `kind`, or nil if that
+    /// kind has no such argument (so a plugin can read arguments a newer trace format added).
     public func argumentIndex(kind: UInt8, named name: String) -> Int? {
         let index = api.pointee.argument_index(handle, kind, name)
         return index >= 0 ? Int(index) : nil
     }
 
+    /// The name of the kind with wire code `kind`, e.g. `spawn`; `kind-N` for a code the trace does not define.
     public func kindName(_ kind: UInt8) -> String { api.pointee.kind_name(handle, kind).map { String(cString: $0) } ?? "kind-\(kind)" }
 
     // MARK: Options and output
 
+    /// The value the user gave with `--option NAME.KEY=VALUE` (NAME this analyzer's name), or nil if not
+    /// given: the option's ``AnalyzerOption/defaultValue`` is for the analyzer to apply.
     public func option(_ key: String) -> String? { api.pointee.option(handle, key).map { String(cString: $0) } }
 
+    /// Whether the report wants JSON (`--format json`): write with ``writeJSON(_:)``, else ``writeText(_:)``.
     public var wantsJSON: Bool { api.pointee.output_format(handle) == GOTRACE_FORMAT_JSON }
+    /// Whether an output directory was given (`-o DIR`), so that ``writeFile(_:_:)`` can succeed.
     public var hasOutputDirectory: Bool { api.pointee.has_output_directory(handle) != 0 }
 
+    /// Appends `text` to this analyzer's section of the text report; may be called many times.
+    ///
+    /// - Throws: An ``AnalyzerError`` if the host cannot write it.
     public func writeText(_ text: String) throws(AnalyzerError) {
         var text = text
         try check(text.withUTF8 { api.pointee.write_text(handle, $0.baseAddress, $0.count) }, "cannot write text")
     }
 
     /// Writes the analyzer's JSON document (one complete value; call once).
+    ///
+    /// - Throws: An ``AnalyzerError`` if `json` is not one valid value or the host cannot write it.
     public func writeJSON(_ json: String) throws(AnalyzerError) {
         var json = json
         try check(json.withUTF8 { api.pointee.write_json(handle, $0.baseAddress, $0.count) }, "cannot write JSON")
     }
 
-    /// Writes `name` into the output directory.
+    /// Writes `name` (a plain file name, no `/`) into the output directory.
+    ///
+    /// - Throws: An ``AnalyzerError`` without an output directory (see ``hasOutputDirectory``) or if the
+    ///   file cannot be written.
     public func writeFile(_ name: String, _ bytes: [UInt8]) throws(AnalyzerError) {
         try check(bytes.withUnsafeBytes { api.pointee.write_file(handle, name, $0.baseAddress, $0.count) },
                   "cannot write \(name)")

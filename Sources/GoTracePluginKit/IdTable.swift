@@ -11,13 +11,20 @@
 // it specialised for its value type. The host's goroutine model (GoTraceAnalysis) keeps its records of
 // goroutines with large ids in one too.
 
+/// A map from 64-bit ids (goroutine ids, object addresses) to values, faster than `Dictionary` for an
+/// analyzer's per-event bookkeeping because it does not hash its keys with SipHash.
+///
+/// Not for keys an attacker chooses (the hash is not randomised). Memory follows the largest number of
+/// entries held at once.
 public struct IdTable<Value> {
     @usableFromInline var keys: [UInt64]
     @usableFromInline var values: [Value?]
     @usableFromInline var used: [Bool]
     @usableFromInline var storedCount = 0
+    /// The number of keys present.
     @inlinable public var count: Int { storedCount }
 
+    /// An empty table.
     @inlinable
     public init() {
         keys = Array(repeating: 0, count: 16)
@@ -25,6 +32,7 @@ public struct IdTable<Value> {
         used = Array(repeating: false, count: 16)
     }
 
+    /// Whether no key is present.
     @inlinable public var isEmpty: Bool { count == 0 }
 
     /// The home slot: the top bits of key × 2^64/φ, masked to the table.
@@ -45,6 +53,7 @@ public struct IdTable<Value> {
         return (slot, false)
     }
 
+    /// The value of `key`, or nil if absent; setting nil removes the key.
     @inlinable
     public subscript(key: UInt64) -> Value? {
         get {
@@ -56,6 +65,7 @@ public struct IdTable<Value> {
         }
     }
 
+    /// Sets the value of `key`, replacing any value it had.
     @inlinable
     public mutating func insert(_ key: UInt64, _ value: Value) {
         let (slot, found) = find(key)

@@ -17,6 +17,7 @@ public enum JSON {
         return out + "\""
     }
 
+    /// A JSON array of already-encoded values, in the order given.
     public static func array(_ items: [String]) -> String { "[" + items.joined(separator: ", ") + "]" }
 
     /// An object from already-encoded values, keys in the order given.

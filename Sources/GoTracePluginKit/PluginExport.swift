@@ -10,6 +10,11 @@ public enum PluginExport {
     /// Values are descriptor addresses (pointers are not Sendable; these are immutable once built).
     private static let descriptors = Mutex<[ObjectIdentifier: UInt]>([:])
 
+    /// The plugin descriptor for analyzer type `type`, built on the first call and the same pointer on
+    /// every later one; return it from the plugin's `@_cdecl("gotrace_plugin_v1")` function.
+    ///
+    /// - Parameter type: The analyzer the plugin provides.
+    /// - Returns: A `gotrace_plugin_descriptor` pointer that stays valid for the life of the process.
     public static func descriptor<A: Analyzer>(for type: A.Type) -> UnsafeRawPointer {
         let address = descriptors.withLock { table in
             if let existing = table[ObjectIdentifier(type)] { return existing }

@@ -24,12 +24,26 @@
 
 /// Runtime-frame trimming for stacks shown to users.
 public enum StackTrimming {
-    public enum FrameClass: Equatable, Sendable { case runtime, glue, unresolved, user }
+    /// Whose code a symbolized frame is.
+    public enum FrameClass: Equatable, Sendable {
+        /// The goroutine runtime (`GoRuntime.…`, `gort_…`).
+        case runtime
+        /// Neither the runtime's nor the user's: thunks, the standard library, libc, `_start`.
+        case glue
+        /// No symbol (`module+0xoffset`, `0xaddress`).
+        case unresolved
+        /// Anything else: the program's own code.
+        case user
+    }
 
     /// The frames of a stack (innermost first, as `host.frames(ofStack:)` returns them) with the runtime's
     /// own frames trimmed from both ends (see the design note).
-    /// - Parameter keepRuntimeEntry: keep the runtime frame the user called (`Channel.receive()`); false
-    ///   starts at the first user frame (a one-line "created at").
+    ///
+    /// - Parameters:
+    ///   - frames: Symbolized frames, innermost first.
+    ///   - keepRuntimeEntry: Keep the runtime frame the user called (`Channel.receive()`); false starts at
+    ///     the first user frame (a one-line "created at").
+    /// - Returns: The trimmed frames; `frames` unchanged if none of them is the user's.
     public static func userFrames(_ frames: [String], keepRuntimeEntry: Bool = true) -> [String] {
         let classes = frames.map(classify)
         guard let firstUser = classes.firstIndex(of: .user) else { return frames }
