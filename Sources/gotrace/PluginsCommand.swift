@@ -29,15 +29,15 @@ struct PluginsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plugins",
         abstract: "List the analyzer plugins gotrace finds: name, version, ABI, path and load errors.",
+        // Each line is kept under 80 columns: ArgumentParser wraps longer ones without their indent.
         discussion: """
-            Plugins are searched for in this order; the first plugin of a name wins and later ones are listed \
-            as shadowed:
-              1. each --plugin PATH (a library, or a directory to scan);
+            Search order (the first plugin of a name wins; later ones are shadowed):
+              1. each --plugin PATH: a library, or a directory to scan;
               2. each directory of GOTRACE_PLUGIN_PATH (colon-separated);
               3. ~/.local/lib/gotrace/plugins;
-              4. ../lib/gotrace/plugins beside the gotrace executable (an installed gotrace: PREFIX/bin/gotrace \
-            finds PREFIX/lib/gotrace/plugins);
-              5. the directory of the gotrace executable (a SwiftPM build: .build/<configuration>).
+              4. ../lib/gotrace/plugins beside the gotrace executable: an installed
+                 PREFIX/bin/gotrace finds PREFIX/lib/gotrace/plugins;
+              5. the directory of the gotrace executable: a build's .build/<config>.
             The current directory is never searched unless named.
             """)
 
