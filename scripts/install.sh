@@ -96,6 +96,9 @@ case $configuration in
     *) fail "--configuration must be release or debug, not '$configuration'" ;;
 esac
 
+# sudo resets PATH to its secure_path, which rarely holds the toolchain: say so instead of "command not found".
+command -v swift >/dev/null ||
+    fail "swift is not on PATH (under sudo, keep yours: sudo env PATH=\"\$PATH\" scripts/install.sh ...)"
 mkdir -p "$prefix" 2>/dev/null || fail "cannot create $prefix (choose another --prefix, or run as a user who may write there)"
 prefix=$(cd "$prefix" && pwd)
 [[ -w $prefix ]] || fail "cannot write to $prefix (choose another --prefix, or run as a user who may write there)"
@@ -131,6 +134,11 @@ if [[ $build -eq 0 ]]; then
     [[ -f $parser_checkout/Package.swift ]] ||
         fail "no swift-argument-parser checkout in $parser_checkout (run swift build once to resolve it)"
     tool_scratch=$scratch_path/install-tools
+    # Run as another user than the build directory's owner (sudo after a build as yourself), build the tool in a
+    # throwaway directory rather than leave files in the build directory that its owner cannot delete.
+    if [[ ! -O $scratch_path ]]; then
+        tool_scratch=$man_output/tools
+    fi
     echo "==> building generate-manual (swift-argument-parser's manual tool) in $tool_scratch"
     swift build --package-path "$parser_checkout" --scratch-path "$tool_scratch" --product generate-manual \
         >"$man_output/build.log" 2>&1 || { cat "$man_output/build.log" >&2; fail "building generate-manual failed"; }
