@@ -6,8 +6,13 @@
 //   1. `--plugin PATH` options, in order (a file, or a directory to scan);
 //   2. each directory of `GOTRACE_PLUGIN_PATH` (colon-separated);
 //   3. `~/.local/lib/gotrace/plugins`;
-//   4. the directory of the `gotrace` executable — where SwiftPM puts the built-in plugins
-//      (`.build/<config>/libLeakAnalyzer.so`) and where an install puts them beside the binary.
+//   4. `<directory of the gotrace executable>/../lib/gotrace/plugins` — where scripts/install.sh puts the
+//      built-in plugins (`PREFIX/bin/gotrace`, `PREFIX/lib/gotrace/plugins/libLeakAnalyzer.so`), so an
+//      installed gotrace finds its own analyzers wherever the prefix is and however it is reached;
+//   5. the directory of the `gotrace` executable — where SwiftPM puts the built-in plugins
+//      (`.build/<config>/libLeakAnalyzer.so`), so a build runs without installing.
+// The install layout comes before the build layout so that an installed copy's plugins win over any
+// libraries that happen to lie beside the binary (PREFIX/bin is shared with other programs).
 // Never the current directory: running `gotrace report` inside an untrusted checkout must not execute
 // code from it. (It is searched only when named: `--plugin .`, `--plugin ./libX.so` or `--plugin libX.so` —
 // a bare file name is opened as `./libX.so`, never looked up in the library path — or a relative
@@ -70,7 +75,12 @@ public enum PluginLoader {
         }
         if let home = environment["HOME"], !home.isEmpty { directories.append(home + "/.local/lib/gotrace/plugins") }
         if let executablePath, let slash = executablePath.lastIndex(of: "/") {
-            directories.append(String(executablePath[..<slash]))
+            let executableDirectory = executablePath[..<slash]
+            // The parent is taken by dropping a component, not by appending "..": the path is already resolved
+            // (`/proc/self/exe`), and the listed directory should read as the place the user installed to.
+            let prefix = executableDirectory.lastIndex(of: "/").map { executableDirectory[..<$0] } ?? ""
+            directories.append(prefix + "/lib/gotrace/plugins")
+            directories.append(String(executableDirectory))
         }
         return directories
     }

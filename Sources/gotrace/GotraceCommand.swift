@@ -6,6 +6,7 @@ struct GotraceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gotrace",
         abstract: "Record and inspect goroutine traces (.gtrace files).",
+        version: gotraceVersionLine,
         subcommands: [RecordCommand.self, DumpCommand.self, StatCommand.self, ReportCommand.self, PluginsCommand.self,
                       ExportCommand.self, DiffCommand.self, ViewCommand.self])
 }

@@ -8,8 +8,9 @@ struct PluginSearchOptions: ParsableArguments {
         "Load this plugin library (or every plugin in this directory) first. Repeatable.", valueName: "path"))
     var pluginPaths: [String] = []
 
-    /// Searches in the documented order (docs/plugins.md): --plugin, GOTRACE_PLUGIN_PATH, ~/.local/lib/gotrace/plugins,
-    /// the directory of this executable.
+    /// Searches in the documented order (docs/plugins.md, and `gotrace plugins --help`): --plugin,
+    /// GOTRACE_PLUGIN_PATH, ~/.local/lib/gotrace/plugins, <executable's directory>/../lib/gotrace/plugins, the
+    /// executable's directory.
     func discover() -> PluginCatalog {
         let directories = PluginLoader.searchDirectories(
             environment: ProcessInfo.processInfo.environment, executablePath: PluginLoader.currentExecutablePath())
@@ -27,7 +28,18 @@ func printErrorChain(_ messages: [String]) {
 struct PluginsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plugins",
-        abstract: "List the analyzer plugins gotrace finds: name, version, ABI, path and load errors.")
+        abstract: "List the analyzer plugins gotrace finds: name, version, ABI, path and load errors.",
+        // Each line is kept under 80 columns: ArgumentParser wraps longer ones without their indent.
+        discussion: """
+            Search order (the first plugin of a name wins; later ones are shadowed):
+              1. each --plugin PATH: a library, or a directory to scan;
+              2. each directory of GOTRACE_PLUGIN_PATH (colon-separated);
+              3. ~/.local/lib/gotrace/plugins;
+              4. ../lib/gotrace/plugins beside the gotrace executable: an installed
+                 PREFIX/bin/gotrace finds PREFIX/lib/gotrace/plugins;
+              5. the directory of the gotrace executable: a build's .build/<config>.
+            The current directory is never searched unless named.
+            """)
 
     enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
 

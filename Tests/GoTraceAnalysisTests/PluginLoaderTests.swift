@@ -76,6 +76,7 @@ enum PackagePaths {
     @Test func searchOrderNeverIncludesTheCurrentDirectory() {
         let directories = PluginLoader.searchDirectories(
             environment: ["GOTRACE_PLUGIN_PATH": "/a:/b", "HOME": "/home/u"], executablePath: "/opt/gotrace/bin/gotrace")
-        #expect(directories == ["/a", "/b", "/home/u/.local/lib/gotrace/plugins", "/opt/gotrace/bin"])
+        #expect(directories == ["/a", "/b", "/home/u/.local/lib/gotrace/plugins", "/opt/gotrace/lib/gotrace/plugins",
+                                "/opt/gotrace/bin"])
     }
 }
