@@ -3,5 +3,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-swift build --build-tests
+# A compiler warning fails the run: CI builds from a clean clone, so every file is compiled and any warning
+# shows here (an incremental build only shows those of the files it recompiles).
+build_log=$(mktemp)
+trap 'rm -f "$build_log"' EXIT
+swift build --build-tests 2>&1 | tee "$build_log"
+if grep -q -E '(^|: )warning: ' "$build_log"; then
+    echo "test.sh: the build printed compiler warnings:" >&2
+    grep -E '(^|: )warning: ' "$build_log" | sort -u >&2
+    exit 1
+fi
 swift test --skip-build
