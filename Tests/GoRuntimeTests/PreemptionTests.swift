@@ -220,6 +220,16 @@ struct PreemptionTests {
         #expect(libc != 0 && libc.classification == 0)
     }
 
+    @Test("the trace writer's module counts as the runtime's, as GoRuntime's own does")
+    func runtimeModulesByName() {
+        // Names as this package's debug build emits them (nm): TraceFileWriter.isCompressing's getter in
+        // GoTraceFormat, which GoRuntime links for its per-M buffers; a GoRuntime and a user function.
+        #expect(gort_preempt_classify_symbol("$s13GoTraceFormat0B10FileWriterC13isCompressingSbvg") == 2)
+        #expect(gort_preempt_classify_symbol("$s9GoRuntime7MonitorC18runtimeCodeAddressSuyF") == 2)
+        #expect(gort_preempt_classify_symbol(
+            "$s14GoRuntimeTests010FatalErrorC0V04$s14ab8Tests010dE43C0V8deadlock4TestfMp_16fb49a8b14a3011a4fMu_33_D54511B832E45B98395B6B3D64D3F5CELLyyYaYbKFZ") == 1)
+    }
+
     @Test("a goroutine preempted asynchronously has a frame-pointer stack through the trampoline into its loop")
     func stackThroughTrampoline() {
         let spinnerID = Atomic<Int>(0)
