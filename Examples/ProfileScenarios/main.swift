@@ -1,8 +1,11 @@
 // Programs with a known profile, for checking `gotrace export` against what the program really did:
 //
-//   ProfileScenarios block [ROUNDS]   one goroutine, blocked 80% of its time in blockedMostly() (40 ms per
+//   ProfileScenarios block [ROUNDS] [BRIEF_MS]
+//                                     one goroutine, blocked 80% of its time in blockedMostly() (40 ms per
 //                                     round) and 20% in blockedBriefly() (10 ms per round); 12 rounds.
 //                                     Long waits keep the 80/20 split when a loaded machine fires timers late.
+//                                     BRIEF_MS changes blockedBriefly()'s wait (40: a 50/50 split), so two
+//                                     recordings differ in one known function (`gotrace diff`).
 //   ProfileScenarios spawn            spawnMany() starts 300 goroutines, spawnFew() 100
 //   ProfileScenarios cpu [MS]         one goroutine burning MS ms of CPU time (default 1500): 75% in
 //                                     hotLoop(), 25% in coldLoop() (3 units of the same work against 1)
@@ -21,9 +24,17 @@ func blockedMostly() {
     select(.after(.milliseconds(40)) {})
 }
 
+/// blockedBriefly()'s wait: the block scenario's BRIEF_MS, 10 ms by default.
+enum BriefWait {
+    static let milliseconds: Int = {
+        let arguments = CommandLine.arguments
+        return arguments.count > 3 && arguments[1] == "block" ? Int(arguments[3]) ?? 10 : 10
+    }()
+}
+
 @inline(never)
 func blockedBriefly() {
-    Runtime.sleep(for: .milliseconds(10))
+    Runtime.sleep(for: .milliseconds(BriefWait.milliseconds))
 }
 
 @inline(never)
@@ -113,6 +124,6 @@ case "cpu":
     }
     print("checksum \(checksum & 0xff)")
 default:
-    print("usage: ProfileScenarios block [ROUNDS] | spawn | cpu [MS]")
+    print("usage: ProfileScenarios block [ROUNDS] [BRIEF_MS] | spawn | cpu [MS]")
     exit(2)
 }

@@ -215,3 +215,101 @@ struct RecordCommandTests {
         #expect(!FileManager.default.fileExists(atPath: output))
     }
 }
+
+/// Help and usage errors on every subcommand: `--help` and `-h` print the help, a misspelt option is named as
+/// an unknown option with the usage (exit 64) and nothing runs — for `record` too, whose program arguments
+/// are passed through untouched.
+@Suite(.enabled(if: BuiltProducts.directory != nil, "gotrace executable not found next to the test bundle"))
+struct CommandLineUsageTests {
+    /// Each subcommand with a misspelt option and otherwise valid arguments, so the misspelling is the only
+    /// mistake. `record` runs a program that would leave a marker file if it were started.
+    static let marker = FileManager.default.temporaryDirectory.appendingPathComponent("gotrace-usage-\(UUID().uuidString).ran").path
+    static let misspelt: [(subcommand: String, option: String, arguments: [String])] = [
+        ("record", "--flight-recorder", ["record", "--flight-recorder", "2s", "-o", marker + ".gtrace", "--",
+                                         "/bin/sh", "-c", "touch \(marker)"]),
+        ("dump", "--formt", ["dump", "--formt", "json", "traces/basic.gtrace"]),
+        ("stat", "--fromat", ["stat", "--fromat", "json", "traces/basic.gtrace"]),
+        ("report", "--analyser", ["report", "--analyser", "leak", "traces/basic.gtrace"]),
+        ("plugins", "--formt", ["plugins", "--formt", "json"]),
+        ("export", "--profil", ["export", "--profil", "block", "traces/basic.gtrace", "-o", marker + ".svg"]),
+        ("diff", "--profil", ["diff", "--profil", "block", "traces/basic.gtrace", "traces/basic.gtrace", "-o", marker + ".svg"]),
+        ("view", "--ouput", ["view", "--ouput", marker + ".html", "traces/basic.gtrace"]),
+    ]
+
+    @Test func theTopLevelHelpListsExactlyTheSubcommandsTestedHere() throws {
+        let gotrace = try #require(BuiltProducts.path("gotrace"))
+        let result = try run(gotrace, ["--help"])
+        #expect(result.status == 0)
+        let section = try #require(result.standardOutput.components(separatedBy: "SUBCOMMANDS:\n").last)
+        // A subcommand's line is indented two spaces; its wrapped description much further.
+        let listed = section.split(separator: "\n").filter { $0.hasPrefix("  ") && !$0.hasPrefix("   ") }
+            .compactMap { $0.split(separator: " ").first.map(String.init) }.filter { $0 != "See" }
+        #expect(Set(listed) == Set(Self.misspelt.map(\.subcommand)), "\(result.standardOutput)")
+    }
+
+    @Test(arguments: ["record", "dump", "stat", "report", "plugins", "export", "diff", "view"])
+    func helpWorksEveryWay(subcommand: String) throws {
+        let gotrace = try #require(BuiltProducts.path("gotrace"))
+        for arguments in [[subcommand, "--help"], [subcommand, "-h"], ["help", subcommand]] {
+            let result = try run(gotrace, arguments)
+            #expect(result.status == 0, "\(arguments): \(result.standardError)")
+            #expect(result.standardOutput.hasPrefix("OVERVIEW: "), "\(arguments): \(result.standardOutput)")
+            #expect(result.standardOutput.contains("USAGE: gotrace \(subcommand)"), "\(arguments)")
+            #expect(result.standardOutput.contains("-h, --help"), "\(arguments)")
+            #expect(result.standardError.isEmpty, "\(arguments): \(result.standardError)")
+        }
+    }
+
+    @Test(arguments: misspelt.indices)
+    func aMisspeltOptionIsNamedWithTheUsage(index: Int) throws {
+        let (subcommand, option, arguments) = Self.misspelt[index]
+        let gotrace = try #require(BuiltProducts.path("gotrace"))
+        defer {
+            for suffix in ["", ".gtrace", ".svg", ".html"] { try? FileManager.default.removeItem(atPath: Self.marker + suffix) }
+        }
+        let result = try run(gotrace, arguments)
+        #expect(result.status == 64, "\(arguments): \(result.standardError)")
+        #expect(result.standardError.hasPrefix("Error: Unknown option '\(option)'"), "\(result.standardError)")
+        #expect(result.standardError.contains("Usage: gotrace \(subcommand)"), "\(result.standardError)")
+        #expect(!result.standardError.contains("cannot run"), "\(result.standardError)")
+        #expect(result.standardOutput.isEmpty)
+        // Nothing ran: no program started, no output file made.
+        for suffix in ["", ".gtrace", ".svg", ".html"] {
+            #expect(!FileManager.default.fileExists(atPath: Self.marker + suffix), "\(arguments) left \(Self.marker + suffix)")
+        }
+    }
+
+    /// What the program received, one argument per line, through `sh -c 'printf …' sh ARGS`.
+    static let echoArguments = ["/bin/sh", "-c", "printf '%s\\n' \"$@\"", "sh"]
+
+    @Test func programArgumentsThatLookLikeOptionsPassThroughUntouched() throws {
+        let gotrace = try #require(BuiltProducts.path("gotrace"))
+        let output = temporaryTracePath()
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let programArguments = ["--help", "-h", "-o", "elsewhere.gtrace", "--cpu-rate", "-5", "--", "--record-args"]
+        let withSeparator = try run(gotrace, ["record", "-o", output, "--"] + Self.echoArguments + programArguments)
+        #expect(withSeparator.status == 0, "\(withSeparator.standardError)")
+        #expect(withSeparator.standardOutput == programArguments.map { $0 + "\n" }.joined())
+        // Without `--` the program starts at the first word that is not an option of `record`.
+        let withoutSeparator = try run(gotrace, ["record", "-o", output] + Self.echoArguments + programArguments)
+        #expect(withoutSeparator.status == 0, "\(withoutSeparator.standardError)")
+        #expect(withoutSeparator.standardOutput == programArguments.map { $0 + "\n" }.joined())
+        #expect(!FileManager.default.fileExists(atPath: BuiltProducts.packageRoot.appendingPathComponent("elsewhere.gtrace").path))
+    }
+
+    @Test func afterTheSeparatorADashedWordIsTheProgram() throws {
+        let gotrace = try #require(BuiltProducts.path("gotrace"))
+        let result = try run(gotrace, ["record", "-o", temporaryTracePath(), "--", "--help"])
+        #expect(result.status == 127)
+        #expect(result.standardError == "gotrace record: cannot run --help: No such file or directory\n")
+    }
+
+    @Test func aMissingProgramIsAUsageError() throws {
+        let gotrace = try #require(BuiltProducts.path("gotrace"))
+        for arguments in [["record"], ["record", "-o", "x.gtrace"], ["record", "--"]] {
+            let result = try run(gotrace, arguments)
+            #expect(result.status == 64, "\(arguments)")
+            #expect(result.standardError.hasPrefix("Error: Missing the program to run\nUsage: gotrace record"), "\(result.standardError)")
+        }
+    }
+}
