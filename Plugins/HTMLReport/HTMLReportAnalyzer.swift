@@ -527,7 +527,8 @@ public final class HTMLReportAnalyzer: Analyzer {
         for (position, stack) in stackList.enumerated() {
             if position > 0 { json.raw(", ") }
             json.raw("[")
-            json.raw(host.userFrames(ofStack: stack).map { JSON.quote($0) }.joined(separator: ", "))
+            json.raw(host.userFrames(ofStack: stack).map { JSON.quote(host.wantsFullNames ? $0 : FrameNames.readableFrame($0)) }
+                .joined(separator: ", "))
             json.raw("]")
         }
         json.raw("], \"reasons\": [")
@@ -551,29 +552,36 @@ public final class HTMLReportAnalyzer: Analyzer {
     }
 }
 
-/// Function names of stacks, root first, the runtime's frames trimmed from both ends as in the flame graph
-/// export (`FrameNames`); each stack resolved once.
+/// Function names of stacks, root first, the runtime's frames and the glue around them trimmed from both
+/// ends by the kit's one classifier (`StackTrimming.classify`), as in the flame graph export; each stack
+/// resolved once. Names are readable (`FrameNames.readable`) unless the report asks for full names.
 struct NameCache {
     let host: AnalyzerHost
     var cache: [UInt64: [String]] = [:]
 
     mutating func frames(_ stack: UInt64) -> [String] {
         if let known = cache[stack] { return known }
-        var names = host.stack(stack).reversed().map { pc -> String in
+        let named = host.stack(stack).reversed().map { pc -> (name: String, trimmed: Bool) in
             if let frame = host.frame(pc) {
-                if let function = frame.function { return FrameNames.simplify(String(cString: function)) }
-                if let module = frame.module {
-                    let path = String(cString: module)
-                    return (path.split(separator: "/").last.map(String.init) ?? path) + "+0x" + String(frame.module_offset, radix: 16)
+                let module = frame.module.map { String(cString: $0) }
+                let file = module.map { $0.split(separator: "/").last.map(String.init) ?? $0 } ?? ""
+                if let function = frame.function {
+                    let full = String(cString: function)
+                    let owner = StackTrimming.classify(function: full, module: file)
+                    return (host.displayName(full), owner == .runtime || owner == .glue)
                 }
-                return "0x" + String(pc, radix: 16)
+                if module != nil { return (file + "+0x" + String(frame.module_offset, radix: 16), false) }
+                return ("0x" + String(pc, radix: 16), false)
             }
-            return FrameNames.functionPart(host.symbolize(pc))
+            let text = host.symbolize(pc)
+            let owner = StackTrimming.classify(text)
+            let function = FrameNames.functionPart(text)
+            return (host.displayName(function), owner == .runtime || owner == .glue)
         }
-        var trimmed = names[...]
-        while let first = trimmed.first, FrameNames.isRuntime(first) { trimmed.removeFirst() }
-        while let last = trimmed.last, FrameNames.isRuntime(last) { trimmed.removeLast() }
-        if !trimmed.isEmpty { names = Array(trimmed) }
+        var trimmed = named[...]
+        while let first = trimmed.first, first.trimmed { trimmed.removeFirst() }
+        while let last = trimmed.last, last.trimmed { trimmed.removeLast() }
+        let names = (trimmed.isEmpty ? named[...] : trimmed).map(\.name)
         cache[stack] = names
         return names
     }

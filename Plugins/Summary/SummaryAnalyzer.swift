@@ -11,7 +11,8 @@
 //   dropped when it wakes); the WAITING → anything transition adds its span to (reason, park stack).
 //   Goroutines still blocked at the end add (end − since) too, so a leak shows up as a top site.
 // - CPU: samples are counted per stack id; names are resolved once per distinct stack at the end.
-// A site is named by its first two user frames (the call into the runtime, then its caller).
+// A site is named by the user's frame and the runtime call it made ("waitForever(_:) → Channel.receive()");
+// names are readable (`FrameNames.readable`), in full with `full-names` and in JSON's `siteFull`.
 
 import GoTracePluginKit
 
@@ -182,18 +183,31 @@ public final class SummaryAnalyzer: Analyzer {
         let busyPercent = capacity > 0 ? min(100, 100 * Double(busyTotal) / capacity) : 0
 
         let cpuTotal = cpuSamplesByStack.values.reduce(0, +)
-        var cpuByFunction: [String: Int] = [:]
-        for (stack, count) in cpuSamplesByStack {
-            cpuByFunction[host.frames(ofStack: stack).first.map(Self.functionName) ?? "(no stack)", default: 0] += count
+        // Rows are added up by the name shown (text with --full-names: the full one), so the specialisations
+        // of one function are one row; the full name kept is the largest contributor's.
+        let byFullName = host.wantsFullNames && !host.wantsJSON
+        var cpuByFunction: [String: (full: String, samples: Int, largest: Int)] = [:]
+        for (stack, count) in cpuSamplesByStack.sorted(by: { $0.key < $1.key }) {
+            let full = host.frames(ofStack: stack).first.map(FrameNames.functionPart) ?? "(no stack)"
+            let key = byFullName ? full : FrameNames.readable(full)
+            var row = cpuByFunction[key, default: (full, 0, 0)]
+            row.samples += count
+            if count > row.largest { (row.full, row.largest) = (full, count) }
+            cpuByFunction[key] = row
         }
-        let topCPU = cpuByFunction.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(top)
+        let topCPU = cpuByFunction.map { (function: $0.key, full: $0.value.full, samples: $0.value.samples) }
+            .sorted { ($0.samples, $1.function) > ($1.samples, $0.function) }.prefix(top)
         // Stacks that differ only in return offsets name the same site: add them up by name.
-        var bySite: [String: (site: String, reason: String, ns: UInt64)] = [:]
+        var bySite: [String: (site: String, full: String, reason: String, ns: UInt64, largest: UInt64)] = [:]
         for (index, site) in sites.enumerated() {
             let ns = siteTotals[index]
             let name = siteName(site.stack)
+            let shown = byFullName ? name.full : name.readable
             let reason = ParkReasonName.name(site.reason)
-            bySite[reason + "\u{0}" + name, default: (name, reason, 0)].ns += ns
+            var row = bySite[reason + "\u{0}" + shown, default: (shown, name.full, reason, 0, 0)]
+            row.ns += ns
+            if ns > row.largest { (row.full, row.largest) = (name.full, ns) }
+            bySite[reason + "\u{0}" + shown] = row
         }
         let topBlocking = bySite.values.sorted { ($0.ns, $1.site) > ($1.ns, $0.site) }.prefix(top)
 
@@ -213,11 +227,12 @@ public final class SummaryAnalyzer: Analyzer {
                 ("stackGrowths", String(stackGrowths)),
                 ("cpuSamples", String(cpuTotal)),
                 ("topCPU", JSON.array(topCPU.map {
-                    JSON.object([("function", JSON.quote($0.key)), ("samples", String($0.value)),
-                                 ("percent", Self.percent(Double($0.value), Double(cpuTotal)))])
+                    JSON.object([("function", JSON.quote($0.function)), ("functionFull", JSON.quote($0.full)),
+                                 ("samples", String($0.samples)), ("percent", Self.percent(Double($0.samples), Double(cpuTotal)))])
                 })),
                 ("topBlocking", JSON.array(topBlocking.map {
-                    JSON.object([("site", JSON.quote($0.site)), ("reason", JSON.quote($0.reason)), ("blockedNs", String($0.ns))])
+                    JSON.object([("site", JSON.quote($0.site)), ("siteFull", JSON.quote($0.full)), ("reason", JSON.quote($0.reason)),
+                                 ("blockedNs", String($0.ns))])
                 })),
             ]))
             return
@@ -229,8 +244,8 @@ public final class SummaryAnalyzer: Analyzer {
         text += "\ngoroutines: \(created) created, \(alive) alive at the end; \(steals) steals, \(preemptions) preemptions, \(stackGrowths) stack growths\n"
         if cpuTotal > 0 {
             text += "\ntop CPU functions (\(cpuTotal) samples):\n"
-            for (function, samples) in topCPU {
-                text += "  \(Self.padLeft(format1(100 * Double(samples) / Double(cpuTotal)) + "%", 7))  \(function)\n"
+            for row in topCPU {
+                text += "  \(Self.padLeft(format1(100 * Double(row.samples) / Double(cpuTotal)) + "%", 7))  \(row.function)\n"
             }
         }
         if !topBlocking.isEmpty {
@@ -242,27 +257,19 @@ public final class SummaryAnalyzer: Analyzer {
         try host.writeText(text)
     }
 
-    /// The first two user frames of a stack, the call into the runtime and its caller: "a ← b".
-    private func siteName(_ stack: UInt64) -> String {
-        guard stack != 0 else { return "(no stack)" }
-        let frames = host.userFrames(ofStack: stack).prefix(2).map(Self.functionName)
-        return frames.isEmpty ? "(no stack)" : frames.joined(separator: " ← ")
-    }
-
-    /// A frame without its "+ 0xoffset (module)" tail.
-    static func functionName(_ frame: String) -> String {
-        // Frames read "name + 0xoffset (module)"; names themselves may contain " + " but not " + 0x".
-        let marker = Array(" + 0x".utf8)
-        let bytes = Array(frame.utf8)
-        guard bytes.count >= marker.count else { return frame }
-        var index = bytes.count - marker.count
-        while index >= 0 {
-            if Array(bytes[index..<index + marker.count]) == marker {
-                return String(decoding: bytes[..<index], as: UTF8.self)
-            }
-            index -= 1
+    /// Where a stack blocked, as the user reads it: the user's frame first, then the runtime call it made
+    /// ("waitForever(_:) → Channel.receive()"), readable and in full. The runtime's own frames are never the
+    /// site, however the compiler specialised them (`StackTrimming.classify`).
+    private func siteName(_ stack: UInt64) -> (readable: String, full: String) {
+        guard stack != 0 else { return ("(no stack)", "(no stack)") }
+        let frames = host.userFrames(ofStack: stack)
+        guard let first = frames.first else { return ("(no stack)", "(no stack)") }
+        var named = [first]
+        if let user = frames.firstIndex(where: { StackTrimming.classify($0) == .user }) {
+            named = user > 0 ? [frames[user], frames[user - 1]] : [frames[user]]
         }
-        return frame
+        let full = named.map(FrameNames.functionPart)
+        return (full.map(FrameNames.readable).joined(separator: " → "), full.joined(separator: " → "))
     }
 
     static func percent(_ part: Double, _ whole: Double) -> String {

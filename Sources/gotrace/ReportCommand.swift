@@ -37,6 +37,9 @@ struct ReportCommand: ParsableCommand {
                                valueName: "file"))
     var html: String?
 
+    @Flag(help: "Show functions by their whole demangled names in text (JSON always has both forms).")
+    var fullNames = false
+
     @Flag(help: "Exit with status 3 if the leak analyzer reports leaked goroutines.")
     var failOnLeak = false
 
@@ -82,6 +85,10 @@ struct ReportCommand: ParsableCommand {
             }
             let name = String(option[..<dot])
             options[name, default: [:]][String(option[option.index(after: dot)..<equals])] = String(option[option.index(after: equals)...])
+        }
+        if fullNames {
+            // The kit's `AnalyzerHost.fullNamesOption`, for every analyzer (one given per analyzer wins).
+            for plugin in plugins where options[plugin.name]?["full-names"] == nil { options[plugin.name, default: [:]]["full-names"] = "true" }
         }
         if let outputDirectory {
             do {

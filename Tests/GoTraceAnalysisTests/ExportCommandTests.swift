@@ -36,9 +36,10 @@ import Testing
         let folded = String(decoding: try ExportTools.export(path, format: "folded", profile: "cpu").bytes, as: UTF8.self)
         let lines = folded.split(separator: "\n")
         #expect(lines.count == 2, "\(folded)")
-        #expect(lines.contains { $0.hasSuffix("ProfileScenarios.blockedMostly() -> () 80") }, "\(folded)")
-        #expect(lines.contains { $0.hasSuffix("ProfileScenarios.blockedBriefly() -> () 20") }, "\(folded)")
-        #expect(lines.allSatisfy { $0.hasPrefix("ProfileScenarios.spawnFew(") })
+        // Readable names (FrameNames.readable), as `swift demangle --simplified` prints them.
+        #expect(lines.contains { $0.hasSuffix(";blockedMostly() 80") }, "\(folded)")
+        #expect(lines.contains { $0.hasSuffix(";blockedBriefly() 20") }, "\(folded)")
+        #expect(lines.allSatisfy { $0.hasPrefix("spawnFew(") })
     }
 
     @Test(.enabled(if: ExportTools.goAvailable || ExportTools.inCI, "go (golang-go) not installed; CI requires it"))
@@ -48,7 +49,7 @@ import Testing
         let cpuPath = try cpuTrace.write(name: "export-cpu")
         let (blockPath, _) = try Self.blockedReceivers()
         let cases: [(trace: String, profile: String, type: String, top: String)] = [
-            (cpuPath, "cpu", "Type: samples", "ProfileScenarios.blockedMostly"),
+            (cpuPath, "cpu", "Type: samples", "blockedMostly"),
             (blockPath, "block", "Type: delay", "0x1000"),
             (blockPath, "spawn", "Type: goroutines", "0x4000"),
         ]

@@ -50,17 +50,22 @@ struct GroundTruthTests {
         #expect(group["count"] as? Int == 100)
         #expect(group["reason"] as? String == "chan-receive")
         #expect(group["waitReason"] as? String == "chan receive")
+        // Trimmed: the user's frame first (the runtime's call is the wait reason), no scheduler internals, no
+        // goroutine entry; readable names, and the same frames in full beside them.
         let blockedAt = try #require(group["blockedAt"] as? [String])
-        #expect(blockedAt.contains { $0.hasPrefix("TraceScenarios.leakyReceiver") }, "\(blockedAt)")
-        // Trimmed: the user's call into the runtime first, no scheduler internals, no goroutine entry.
-        #expect(blockedAt.first?.hasPrefix("GoRuntime.Channel.receive()") == true, "\(blockedAt)")
-        #expect(blockedAt.count >= 2 && blockedAt[1].hasPrefix("TraceScenarios.leakyReceiver"), "\(blockedAt)")
-        for runtimeName in ["captureStack", "Scheduler.park", "switchToScheduler", "goroutineMain", "runBody", "gort_context_trampoline"] {
-            #expect(!blockedAt.contains { $0.contains(runtimeName) }, "\(runtimeName) in \(blockedAt)")
+        #expect(blockedAt.first?.hasPrefix("leakyReceiver(_:) + 0x") == true, "\(blockedAt)")
+        let blockedAtFull = try #require(group["blockedAtFull"] as? [String])
+        #expect(blockedAtFull.count == blockedAt.count)
+        #expect(blockedAtFull.first?.hasPrefix("TraceScenarios.leakyReceiver(GoRuntime.Channel<Swift.Int>) -> () + 0x") == true,
+                "\(blockedAtFull)")
+        for runtimeName in ["captureStack", "Scheduler.park", "switchToScheduler", "goroutineMain", "runBody", "gort_context_trampoline",
+                            "Channel.receive"] {
+            #expect(!blockedAtFull.contains { $0.contains(runtimeName) }, "\(runtimeName) in \(blockedAtFull)")
         }
-        let createdAt = try #require(group["createdAt"] as? [String])
-        #expect(createdAt.first?.hasPrefix("GoRuntime.go(") == true, "\(createdAt)")
-        #expect(!createdAt.contains { $0.contains("Scheduler.spawn") || $0.contains("goroutineMain") }, "\(createdAt)")
+        let createdAt = try #require(group["createdAtFull"] as? [String])
+        #expect(createdAt.first.map { StackTrimming.classify($0) } == .user, "\(createdAt)")
+        #expect(!createdAt.contains { $0.contains("Scheduler.spawn") || $0.contains("goroutineMain") || $0.contains("GoRuntime.go(") },
+                "\(createdAt)")
     }
 
     @Test("abba: two goroutines in one deadlock cycle, each waiting in Mutex.lock()")
@@ -82,9 +87,9 @@ struct GroundTruthTests {
         #expect(mutexGroups.reduce(0) { $0 + ($1["count"] as? Int ?? 0) } == 2)
         for group in mutexGroups {
             #expect(group["waitReason"] as? String == "sync.Mutex.Lock")
-            let blockedAt = group["blockedAt"] as? [String] ?? []
-            #expect(blockedAt.first?.hasPrefix("GoRuntime.Mutex.lock()") == true, "\(blockedAt)")
-            #expect(blockedAt.contains { $0.hasPrefix("TraceScenarios.lockBoth") }, "\(blockedAt)")
+            let blockedAt = group["blockedAtFull"] as? [String] ?? []
+            #expect(blockedAt.first?.hasPrefix("TraceScenarios.lockBoth") == true, "\(blockedAt)")
+            #expect((group["blockedAt"] as? [String])?.first?.hasPrefix("lockBoth(_:_:_:) + 0x") == true, "\(group)")
         }
     }
 
@@ -138,7 +143,7 @@ struct GroundTruthTests {
             #expect(result.status == expected, "\(scenario): \(result.error)")
             if scenario == "leak" {
                 #expect(result.output.contains("100 goroutines [chan receive"), "\(result.output)")
-                #expect(result.output.contains("TraceScenarios.leakyReceiver"))
+                #expect(result.output.contains("    leakyReceiver(_:) + 0x"), "\(result.output)")
             }
         }
     }
@@ -153,7 +158,7 @@ struct GroundTruthTests {
             return object.reduce(into: [String: Any]()) { $0[$1.key] = normalise($1.value, key: $1.key) }
         }
         if let array = value as? [Any] {
-            if key == "blockedAt" || key == "createdAt" {
+            if ["blockedAt", "createdAt", "blockedAtFull", "createdAtFull"].contains(key) {
                 return array.map { frame -> Any in
                     let text = frame as? String ?? ""
                     let isProgram = text.hasPrefix("TraceScenarios+0x")
