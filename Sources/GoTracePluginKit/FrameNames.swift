@@ -180,6 +180,10 @@ public enum FrameNames {
         // Empty, or a Go method (`sync.(*Mutex).Lock`): not a Swift declaration.
         guard !name.isEmpty, !name.hasSuffix(".") else { return text }
         let remainder = rest[index...]
+        // A Swift declaration has an argument list or a type annotation after its name, but for deinitialisers;
+        // a bare dotted name is Go's (`main.pingPong`, `runtime.chansend1`, from Go execution traces), whose
+        // package is part of the name as Go's tools print it.
+        if remainder.isEmpty && !name.hasSuffix("deinit") { return text }
         var result = dropModule(withoutRequirements(name))
         if remainder.hasPrefix("(") {
             guard let afterArguments = afterParentheses(remainder) else { return text }

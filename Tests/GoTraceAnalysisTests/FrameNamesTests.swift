@@ -81,7 +81,9 @@ import Testing
     @Test("text that is not a demangled Swift name is left as it is")
     func unknownTextUnchanged() {
         for text in ["gort_context_trampoline", "__libc_start_call_main", "main", "TraceScenarios+0x1234", "0x7f0012345678",
-                     "sync.(*Mutex).Lock"] {
+                     // Go's names (Go execution traces), as Go's tools print them: package included.
+                     "sync.(*Mutex).Lock", "main.pingPong", "runtime.chansend1", "main.leakRecv.func1",
+                     "net/http.(*conn).serve"] {
             #expect(FrameNames.readable(text) == text)
         }
     }
