@@ -59,11 +59,6 @@ public final class HTMLReportAnalyzer: Analyzer {
         var topNs: UInt64 = 0
     }
 
-    struct Running {
-        var proc: UInt64
-        var start: UInt64
-    }
-
     struct Span {
         var state: UInt8
         var reason: UInt8
@@ -95,8 +90,8 @@ public final class HTMLReportAnalyzer: Analyzer {
     @exclusivity(unchecked) var bucketNs: UInt64 = 1_000
     @exclusivity(unchecked) var buckets: [UInt64: [Bucket]] = [:]
     @exclusivity(unchecked) var busyNs: [UInt64: UInt64] = [:]
-    @exclusivity(unchecked) var running: [UInt64: Running] = [:]
-    @exclusivity(unchecked) var onProc: [UInt64: UInt64] = [:]
+    /// The P lanes' slices, shared with the summary analyzer so their busy times agree.
+    @exclusivity(unchecked) var runningSlices = RunningSlices()
     @exclusivity(unchecked) var slices: [(proc: UInt64, goroutine: UInt64, start: UInt64, end: UInt64)] = []
     @exclusivity(unchecked) var detailEndNs: UInt64 = 0
     @exclusivity(unchecked) var slicesDropped = 0
@@ -144,7 +139,8 @@ public final class HTMLReportAnalyzer: Analyzer {
                 created += 1
                 mark(0, event.time_ns, a.0, a.1)
             case KindCode.preempt:
-                preemptions += 1
+                // The timeline marks requests too; the count is of preemptions that happened.
+                if PreemptKindCode.isHonoured(a.1) { preemptions += 1 }
                 mark(2, event.time_ns, a.0, event.proc)
             case _ where event.kind == stealCode:
                 steals += 1
@@ -179,22 +175,7 @@ public final class HTMLReportAnalyzer: Analyzer {
     private func apply(_ transition: gotrace_transition, _ batch: EventBatch) {
         let goroutine = transition.goroutine
         let time = transition.time_ns
-        if transition.from == HTMLReportAnalyzer.runningState, let slice = running.removeValue(forKey: goroutine) {
-            addSlice(proc: slice.proc, goroutine: goroutine, start: slice.start, end: time)
-        }
-        if transition.to == HTMLReportAnalyzer.runningState {
-            let index = Int(transition.event_index)
-            let proc = index < batch.events.count ? batch.events[index].proc : UInt64.max
-            if proc != UInt64.max {
-                // A P runs one goroutine at a time: one still shown on it (a transition the trace lacks) stops here.
-                if let previous = onProc.updateValue(goroutine, forKey: proc), previous != goroutine,
-                   let slice = running[previous], slice.proc == proc {
-                    running[previous] = nil
-                    addSlice(proc: proc, goroutine: previous, start: slice.start, end: time)
-                }
-                running[goroutine] = Running(proc: proc, start: time)
-            }
-        }
+        runningSlices.apply(transition, in: batch) { addSlice($0) }
         var parkStack: UInt64 = 0
         if transition.from == HTMLReportAnalyzer.waitingState {
             parkStack = parkStacks.removeValue(forKey: goroutine) ?? 0
@@ -225,8 +206,8 @@ public final class HTMLReportAnalyzer: Analyzer {
         if tracked[goroutine]!.creationStack == 0 { tracked[goroutine]!.creationStack = transition.creation_stack }
     }
 
-    private func addSlice(proc: UInt64, goroutine: UInt64, start: UInt64, end: UInt64) {
-        guard end > start else { return }
+    private func addSlice(_ slice: RunningSlices.Slice) {
+        let (proc, goroutine, start, end) = (slice.proc, slice.goroutine, slice.start, slice.end)
         busyNs[proc, default: 0] += end - start
         if slices.count < maxSlices {
             slices.append((proc, goroutine, start, end))
@@ -286,11 +267,7 @@ public final class HTMLReportAnalyzer: Analyzer {
 
     public func finish() throws(AnalyzerError) {
         let end = max(lastTime, host.traceInfo.end_ns)
-        for goroutine in running.keys.sorted() {
-            let slice = running[goroutine]!
-            addSlice(proc: slice.proc, goroutine: goroutine, start: slice.start, end: end)
-        }
-        running = [:]
+        runningSlices.finish(at: end) { addSlice($0) }
         var alive = 0
         var blockedAtEnd: [gotrace_goroutine_info] = []
         host.forEachGoroutine { info in

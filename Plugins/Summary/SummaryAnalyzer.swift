@@ -5,8 +5,8 @@
 // Design note
 // -----------
 // Everything is a counter or a small map updated per transition, so the pass stays streaming:
-// - P busy time: each RUNNING → anything transition adds its running span to the P of the event that
-//   ended it (the P its M held); goroutines still running at the end add (end − since) to the total.
+// - P busy time: the running slices of GoTracePluginKit's `RunningSlices` (which the HTML report shares),
+//   summed per P; slices still open at the end count up to it.
 // - Blocking sites: the park stack is remembered per waiting goroutine (one entry per waiting goroutine,
 //   dropped when it wakes); the WAITING → anything transition adds its span to (reason, park stack).
 //   Goroutines still blocked at the end add (end − since) too, so a leak shows up as a top site.
@@ -37,6 +37,7 @@ public final class SummaryAnalyzer: Analyzer {
     // next to the decoder's (dictionaries here made `report` ~60% slower on a Go ping-pong trace).
     // Exclusivity: this object's stored properties are never accessed re-entrantly (no mutation calls out to code
     // that touches them), so their dynamic checks are off; they cost 17-45% of `gotrace report` (docs/performance.md).
+    @exclusivity(unchecked) var runningSlices = RunningSlices()
     /// Busy nanoseconds by P id (P ids are small and dense).
     @exclusivity(unchecked) var busyByProc: [UInt64] = []
     @exclusivity(unchecked) var procSeen: [Bool] = []
@@ -78,8 +79,7 @@ public final class SummaryAnalyzer: Analyzer {
             case KindCode.spawn:
                 created += 1
             case KindCode.preempt:
-                // Kinds 2 and 3 are "honoured" (cooperative, asynchronous): a preemption that happened.
-                if event.argument_count > 1, argument(event, 1) >= 2 { preemptions += 1 }
+                if event.argument_count > 1, PreemptKindCode.isHonoured(argument(event, 1)) { preemptions += 1 }
             case _ where event.kind == stealCode:
                 steals += 1
             case _ where event.kind == stackGrowCode:
@@ -90,21 +90,22 @@ public final class SummaryAnalyzer: Analyzer {
                 break
             }
         }
-        let running = UInt8(GOTRACE_G_RUNNING.rawValue)
         let waiting = UInt8(GOTRACE_G_WAITING.rawValue)
         for transition in batch.transitions {
-            let span = transition.since_ns == noValue ? 0 : transition.time_ns &- transition.since_ns
-            if transition.from == running {
-                let proc = batch.events[Int(transition.event_index)].proc
-                if proc != noValue, proc < 4096 { addBusy(Int(proc), span) }
-            } else if transition.from == waiting {
+            runningSlices.apply(transition, in: batch) { addBusy($0) }
+            if transition.from == waiting {
+                let span = transition.since_ns == noValue ? 0 : transition.time_ns &- transition.since_ns
                 addBlocked(Site(reason: transition.reason, stack: takeParkStack(transition.goroutine)), span)
             }
             if transition.to == waiting { setParkStack(transition.goroutine, transition.stack_id) }
         }
     }
 
-    private func addBusy(_ proc: Int, _ span: UInt64) {
+    private func addBusy(_ slice: RunningSlices.Slice) {
+        // P ids are small (one per core); a larger one is not a P this runtime or Go's would number.
+        guard slice.proc < 4096 else { return }
+        let proc = Int(slice.proc)
+        let span = slice.end - slice.start
         if proc >= busyByProc.count {
             busyByProc.append(contentsOf: repeatElement(0, count: proc + 1 - busyByProc.count))
             procSeen.append(contentsOf: repeatElement(false, count: proc + 1 - procSeen.count))
@@ -162,15 +163,14 @@ public final class SummaryAnalyzer: Analyzer {
     public func finish() throws(AnalyzerError) {
         let info = host.traceInfo
         let end = info.end_ns
+        runningSlices.finish(at: end) { addBusy($0) }
         var alive = 0
-        var runningAtEnd: UInt64 = 0
         host.forEachGoroutine { goroutine in
             let state = goroutine.state
             guard state != UInt8(GOTRACE_G_DEAD.rawValue), state != UInt8(GOTRACE_G_UNKNOWN.rawValue) else { return }
             alive += 1
             guard goroutine.state_since_ns != noValue, end >= goroutine.state_since_ns else { return }
             let span = end - goroutine.state_since_ns
-            if state == UInt8(GOTRACE_G_RUNNING.rawValue) { runningAtEnd += span }
             if state == UInt8(GOTRACE_G_WAITING.rawValue) {
                 addBlocked(Site(reason: goroutine.reason, stack: goroutine.state_stack), span)
             }
@@ -178,7 +178,7 @@ public final class SummaryAnalyzer: Analyzer {
         let procs = procSeen.indices.filter { procSeen[$0] }.map { UInt64($0) }
         var busyNs: [UInt64: UInt64] = [:]
         for proc in procs { busyNs[proc] = busyByProc[Int(proc)] }
-        let busyTotal = busyNs.values.reduce(0, +) + runningAtEnd
+        let busyTotal = busyNs.values.reduce(0, +)
         let capacity = Double(end) * Double(max(procs.count, 1))
         let busyPercent = capacity > 0 ? min(100, 100 * Double(busyTotal) / capacity) : 0
 
@@ -209,7 +209,8 @@ public final class SummaryAnalyzer: Analyzer {
             if ns > row.largest { (row.full, row.largest) = (name.full, ns) }
             bySite[reason + "\u{0}" + shown] = row
         }
-        let topBlocking = bySite.values.sorted { ($0.ns, $1.site) > ($1.ns, $0.site) }.prefix(top)
+        // A total order: ties on time go by site, then reason (dictionary order differs per process).
+        let topBlocking = bySite.values.sorted { ($0.ns, $1.site, $1.reason) > ($1.ns, $0.site, $0.reason) }.prefix(top)
 
         if host.wantsJSON {
             let procObjects = procs.map { proc in

@@ -5,7 +5,7 @@ import Testing
 /// in folded and pprof form, on a program whose split of CPU time is known (Examples/ProfileScenarios cpu:
 /// hotLoop() does 3 units of work for every unit coldLoop() does).
 // Serialized: the two tests' recordings would otherwise share the CPU and each get half the samples.
-@Suite(.serialized, .enabled(if: FileManager.default.isExecutableFile(atPath: ExportTools.profileScenarios), "ProfileScenarios not built"))
+@Suite(.serialized)
 struct CPUProfileTests {
     /// The checks allow ±5 points; with 1,000 samples a share's sampling error is σ ≈ 1.4 points, so a
     /// correct profiler fails them less than once in 10,000 runs. Recordings of 3 s at 250 Hz (the kernel's

@@ -3,7 +3,7 @@ import Testing
 
 /// Exports of real recordings (Examples/ProfileScenarios, Examples/TraceScenarios recorded with the built
 /// `gotrace record`, so their symbols resolve): the profiles must say what the programs did.
-@Suite(.enabled(if: FileManager.default.isExecutableFile(atPath: ExportTools.profileScenarios), "ProfileScenarios not built"))
+@Suite
 struct ExportRecordingTests {
     static func record(_ program: String, _ arguments: [String]) throws -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("rec-\(UUID().uuidString).gtrace").path
@@ -51,7 +51,7 @@ struct ExportRecordingTests {
         #expect(Self.total(folded, leaf: "spawnFew") == 100, "\(folded)")
     }
 
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: ExportTools.traceScenarios), "TraceScenarios not built"))
+    @Test
     func leakScenarioBlockingStackShowsLeakyReceiver() throws {
         let trace = try Self.record(ExportTools.traceScenarios, ["leak"])
         let folded = String(decoding: try ExportTools.export(trace, format: "folded", profile: "block").bytes, as: UTF8.self)

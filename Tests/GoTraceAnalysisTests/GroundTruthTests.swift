@@ -20,7 +20,7 @@ enum Executables {
     }
 }
 
-@Suite(.enabled(if: FileManager.default.isExecutableFile(atPath: Executables.scenarios), "TraceScenarios not built"))
+@Suite
 struct GroundTruthTests {
     /// Records `scenario`, then reports on it; returns the recorder's status and the parsed report.
     func recordAndReport(_ scenario: String, extra: [String] = []) throws
@@ -138,7 +138,8 @@ struct GroundTruthTests {
         for (scenario, expected) in [("leak", Int32(3)), ("workerpool", Int32(0))] {
             let trace = FileManager.default.temporaryDirectory.appendingPathComponent("gt-fail-\(UUID().uuidString).gtrace").path
             defer { try? FileManager.default.removeItem(atPath: trace) }
-            _ = try Executables.run(Executables.gotrace, ["record", "-o", trace, "--", Executables.scenarios, scenario])
+            let recorded = try Executables.run(Executables.gotrace, ["record", "-o", trace, "--", Executables.scenarios, scenario])
+            #expect(recorded.status == 0, "record \(scenario) exited \(recorded.status): \(recorded.error)")
             let result = try Executables.run(Executables.gotrace, ["report", trace, "--fail-on-leak", "--no-progress"])
             #expect(result.status == expected, "\(scenario): \(result.error)")
             if scenario == "leak" {
