@@ -410,6 +410,26 @@ private func drain(_ pipeline: PipelinedEventSource) -> (events: [gotrace_event]
         #expect(next == streams.map(\.count))
     }
 
+    @Test("a prefetcher dropped in the middle without stop: its deinit stops and joins the loader")
+    func droppedInTheMiddle() throws {
+        // More chunks per M than a ring holds, so the loader fills every ring and then waits for room.
+        let trace = MultiMachineTrace(machines: 3, eventsPerMachine: 400, eventsPerChunk: 10)
+        let path = try trace.write()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let streams = Self.streams(trace)
+        #expect(streams.allSatisfy { $0.count > ChunkPrefetcher.maxDepth })
+        let source = try Self.open(path)
+        defer { withExtendedLifetime(source) {} }
+        weak var dropped: ChunkPrefetcher?
+        do {
+            let prefetcher = Self.prefetcher(streams, source: source)
+            dropped = prefetcher
+            prefetcher.start()
+            #expect(Self.takeAll(prefetcher, streams, order: [0, 1, 2]) == 0)
+        }
+        #expect(dropped == nil, "the loader thread kept the dropped prefetcher (and itself) alive")
+    }
+
     @Test("a chunk whose payload fails its CRC comes out unloaded (nil base ticks); its neighbours are intact")
     func damagedChunk() throws {
         var trace = MultiMachineTrace(machines: 3, eventsPerMachine: 300, eventsPerChunk: 20)
