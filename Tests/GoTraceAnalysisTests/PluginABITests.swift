@@ -57,12 +57,13 @@ import Testing
         return trace
     }
 
-    static func run(_ probes: [Probe], trace: String, outputDirectory: String?) -> AnalysisOutcome {
+    static func run(_ probes: [Probe], trace: String, outputDirectory: String?, format: ReportFormat = .text)
+        -> AnalysisOutcome {
         var options: [String: [String: String]] = [:]
         for probe in probes {
             options[probe.plugin.name] = ["greeting": "hello", "module-pc": "0x" + String(probe.modulePC, radix: 16)]
         }
-        return AnalysisSession(path: trace, plugins: probes.map(\.plugin), options: options, format: .text,
+        return AnalysisSession(path: trace, plugins: probes.map(\.plugin), options: options, format: format,
                                outputDirectory: outputDirectory).run()
     }
 
@@ -177,6 +178,20 @@ import Testing
         #expect(result.failure == nil, "a refused file is the plugin's to handle, not a failure")
     }
 
+    @Test("write_json from C: a malformed document is refused, one is kept, a second is refused")
+    func writeJSON() throws {
+        let probe = try Self.buildProbe()
+        var trace = Self.probeTrace(probe)
+        let path = try trace.write()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let result = try #require(Self.run([probe], trace: path, outputDirectory: nil, format: .json).results.first)
+        let lines = result.text.split(separator: "\n").map(String.init)
+        #expect(lines.contains("output_format: 1"))
+        #expect(lines.contains("write_json: 1 0 1"))
+        #expect(result.json == #"{"plugin": "abi-probe", "events": 12}"#)
+        #expect(result.failure == nil, "refused calls the plugin went past are not a failure")
+    }
+
     @Test("a plugin built for ABI 1.0 and one for a newer minor run beside a current one; the host writes only what each declared")
     func olderAndNewerMinorVersions() throws {
         let current = try Self.buildProbe()
@@ -273,5 +288,27 @@ import Testing
         // Neither failed plugin's section is printed (the finish one wrote text before failing).
         #expect(!outcome.output.contains("== fails-in"))
         #expect(!outcome.output.contains("text written before the failure"))
+    }
+
+    @Test("with --format json, a plugin that wrote its document and then failed in finish is left out of the object")
+    func failedPluginsAreLeftOutOfTheJSON() throws {
+        let failsInFinish = try Self.buildProbe(["-DPROBE_FAIL_IN_FINISH"], name: "fails-in-finish")
+        let eventCount = try PackagePaths.buildEventCountPlugin()
+        var trace = Self.probeTrace(failsInFinish)
+        let path = try trace.write()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+
+        let arguments = ["report", path, "--no-progress", "--format", "json",
+                         "--plugin", failsInFinish.library, "--plugin", eventCount,
+                         "--analyzer", "fails-in-finish", "--analyzer", "event-count"]
+        let outcome = try runProcess(BuiltPlugins.directory + "/gotrace", arguments)
+        #expect(outcome.status == 1, "stderr: \(outcome.error)")
+        #expect(outcome.error.contains("error: analyzer fails-in-finish failed while writing its results\n"))
+        let document = try #require(JSONSerialization.jsonObject(with: Data(outcome.output.utf8)) as? [String: Any],
+                                    "stdout is one JSON object: \(outcome.output)")
+        // The probe wrote {"plugin": "fails-in-finish", ...} before failing: as in text mode, a failed analyzer's
+        // output is not printed.
+        #expect(Set(document.keys) == ["event-count"])
+        #expect((document["event-count"] as? [String: Int])?["spawn"] == 2)
     }
 }

@@ -291,6 +291,16 @@ static gotrace_status finish(void *instance) {
         line(p, "append_file: %d %d", first, second);
     }
 #endif
+    if (api->output_format(p->host) == GOTRACE_FORMAT_JSON) {
+        /* A malformed document is refused (and not kept), a good one taken, a second one refused. */
+        char document[128];
+        int n = snprintf(document, sizeof document, "{\"plugin\": \"%s\", \"events\": %llu}", PROBE_NAME,
+                         (unsigned long long)p->events);
+        gotrace_status malformed = api->write_json(p->host, "{\"plugin\": ", 11);
+        gotrace_status first = api->write_json(p->host, document, (size_t)n);
+        gotrace_status second = api->write_json(p->host, document, (size_t)n);
+        line(p, "write_json: %d %d %d", malformed, first, second);
+    }
     api->set_metric(p->host, "answer", 42);
     api->set_metric(p->host, "negative", -7);
 #ifdef PROBE_FAIL_IN_FINISH
