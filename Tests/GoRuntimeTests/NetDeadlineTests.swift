@@ -28,6 +28,24 @@ func writeUntilFailure(_ connection: TCPConnection, limit: Int = 256) -> NetErro
     return nil
 }
 
+/// Runs `body` while a watchdog goroutine waits: if `body` has not returned after `bound`, the watchdog
+/// closes `connections`, so that a deadline that never fires fails the test with a closed error instead of
+/// hanging it. Returns once the watchdog has ended too (no goroutine outlives the call).
+func withWatchdog<Result>(closing connections: [TCPConnection], after bound: Duration = .seconds(20),
+                          _ body: () throws -> Result) rethrows -> Result {
+    let done = Channel<Void>(capacity: 1)
+    let ended = Channel<Void>(capacity: 1)
+    go {
+        select(.receive(done) { _ in }, .after(bound) { for connection in connections { connection.close() } })
+        ended.send(())
+    }
+    defer {
+        done.send(())
+        _ = ended.receive()
+    }
+    return try body()
+}
+
 extension NetTests {
     @Test("a write deadline wakes a writer whose peer never reads; clearing it lets writes through again")
     func writeDeadline() throws {
@@ -38,7 +56,7 @@ extension NetTests {
                 server.close()
             }
             client.setWriteDeadline(.now + .milliseconds(30))
-            let error = writeUntilFailure(client)
+            let error = withWatchdog(closing: [client]) { writeUntilFailure(client) }
             // The stream still works: what was written before the deadline arrives, in order.
             client.setWriteDeadline(nil)
             let firstByte = try server.read(maxLength: 1)
@@ -85,10 +103,12 @@ extension NetTests {
                 server.close()
             }
             client.setDeadline(.now + .milliseconds(30))
-            var readError: NetError?
-            do { _ = try client.read(maxLength: 1) } catch { readError = error as? NetError }
-            // The same deadline has passed for writes too: the first one that has to wait fails.
-            let writeError = writeUntilFailure(client)
+            let (readError, writeError) = withWatchdog(closing: [client]) { () -> (NetError?, NetError?) in
+                var readError: NetError?
+                do { _ = try client.read(maxLength: 1) } catch { readError = error as? NetError }
+                // The same deadline has passed for writes too: the first one that has to wait fails.
+                return (readError, writeUntilFailure(client))
+            }
             client.setDeadline(nil)
             try server.write("y")
             return (readError, writeError, try client.read(maxLength: 1))
