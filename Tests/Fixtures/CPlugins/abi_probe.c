@@ -12,6 +12,8 @@
  *   PROBE_ABI_FUTURE        as built against an imagined ABI 1.2: its descriptor and the structs it hands the host
  *                           have one more trailing field, and it looks for a table entry this host lacks
  *   PROBE_SHORT_DESCRIPTOR  a descriptor whose struct_size is smaller than ABI 1 needs: the host must refuse it
+ *   PROBE_FAIL_ON_REFUSAL=1 finish starts with a write_file the host refuses (no -o) and fails at once, adding
+ *                           its own context with `fail`; =2: returns the refused status as it is
  *
  * The header's compatibility rule is what the variants check: structs grow only at the end, the host sets
  * struct_size in what it passes and honours the plugin's struct_size in what it fills.
@@ -263,6 +265,14 @@ static void probe_trace_info(probe *p) {
 static gotrace_status finish(void *instance) {
     probe *p = instance;
     const gotrace_host_api *api = p->api;
+#ifdef PROBE_FAIL_ON_REFUSAL
+    gotrace_status refused = api->write_file(p->host, PROBE_NAME ".txt", "x", 1);
+#if PROBE_FAIL_ON_REFUSAL == 1
+    return api->fail(p->host, refused, PROBE_NAME " could not save its results");
+#else
+    return refused;
+#endif
+#endif
     line(p, "consumed: events %llu transitions %llu", (unsigned long long)p->events, (unsigned long long)p->transitions);
     probe_stack(p, 1);
     probe_stack(p, 2);
