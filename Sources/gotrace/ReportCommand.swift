@@ -130,8 +130,11 @@ struct ReportCommand: ParsableCommand {
         var output = BufferedStandardOutput()
         switch format {
         case .json:
-            // One object keyed by analyzer name; each value is that analyzer's document, verbatim.
-            let fields = results.compactMap { result in result.json.map { "  \(jsonString(result.name)): \($0)" } }
+            // One object keyed by analyzer name; each value is that analyzer's document, verbatim. A failed analyzer
+            // is left out, as in text: a document written before the failure may be partial.
+            let fields = results.filter { $0.failure == nil }.compactMap { result in
+                result.json.map { "  \(jsonString(result.name)): \($0)" }
+            }
             output.writeLine("{\n" + fields.joined(separator: ",\n") + "\n}")
         case .text:
             for (index, result) in results.enumerated() where result.failure == nil {
