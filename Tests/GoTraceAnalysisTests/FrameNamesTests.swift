@@ -1,6 +1,7 @@
 import Foundation
 import GoSymbolize
 import GoTracePluginKit
+import GotraceTestSupport
 import Testing
 
 /// Readable names and the one frame classifier against names from a release build of a separate package
@@ -90,10 +91,10 @@ import Testing
 }
 
 /// The reports on a recorded program: no site and no leak starts at one of the runtime's own frames.
-@Suite(.enabled(if: FileManager.default.isExecutableFile(atPath: Executables.scenarios), "TraceScenarios not built"))
-struct ReadableReportTests {
+@Suite struct ReadableReportTests {
     @Test("the summary's top blocking site and the leak's first frame are the program's, in readable and full form")
     func sitesAreUserFrames() throws {
+        _ = try BuiltProduct.require("TraceScenarios")  // a missing product fails the test, never skips it
         let trace = FileManager.default.temporaryDirectory.appendingPathComponent("names-\(UUID().uuidString).gtrace").path
         defer { try? FileManager.default.removeItem(atPath: trace) }
         _ = try Executables.run(Executables.gotrace, ["record", "-o", trace, "--", Executables.scenarios, "leak"])

@@ -212,8 +212,8 @@ struct RecordCommandTests {
 /// Help and usage errors on every subcommand: `--help` and `-h` print the help, a misspelt option is named as
 /// an unknown option with the usage (exit 64) and nothing runs — for `record` too, whose program arguments
 /// are passed through untouched.
-@Suite(.enabled(if: BuiltProducts.directory != nil, "gotrace executable not found next to the test bundle"))
-struct CommandLineUsageTests {
+// No gate: a missing gotrace fails each test (`#require`), it is never a silent skip.
+@Suite struct CommandLineUsageTests {
     /// Each subcommand with a misspelt option and otherwise valid arguments, so the misspelling is the only
     /// mistake. `record` runs a program that would leave a marker file if it were started.
     static let marker = FileManager.default.temporaryDirectory.appendingPathComponent("gotrace-usage-\(UUID().uuidString).ran").path
