@@ -55,13 +55,21 @@ struct SyncTests {
 
     @Test("under contention every waiter eventually gets the mutex (starvation mode)")
     func noWaiterStarves() {
+        // The bug this catches: a mutex without starvation mode. The greedy worker re-locks right after
+        // unlocking, always ahead of the waiter it woke, so the others never get in (checked by disabling
+        // the 1 ms switch to starvation mode: the others stay at 0 until the greedy worker's bound).
+        // Counted, not timed: the run ends when every other worker has had the mutex `enough` times, or,
+        // failing that, after `greedyBound` acquisitions of the greedy one. A wall-clock window (this test
+        // used 100 ms) can pass on a loaded machine before the other workers have run at all.
+        let workers = 4, enough = 5
+        // About 1 s of 50 µs holds on an idle machine: hundreds of 1 ms starvation waits.
+        let greedyBound = 20_000
         let acquisitions = Runtime.run(maxProcs: 2) { () -> [Int] in
             let mutex = GoRuntime.Mutex()
-            let counts = Shared([Int](repeating: 0, count: 4))
+            let counts = Shared([Int](repeating: 0, count: workers))
             let stop = Shared(false)
             let group = WaitGroup()
-            // One greedy goroutine re-locks immediately; the others must still get through.
-            for worker in 0..<4 {
+            for worker in 0..<workers {
                 group.add(1)
                 go {
                     while true {
@@ -71,6 +79,9 @@ struct SyncTests {
                             break
                         }
                         counts.value[worker] += 1
+                        if counts.value[0] >= greedyBound || counts.value[1...].allSatisfy({ $0 >= enough }) {
+                            stop.value = true
+                        }
                         if worker == 0 {
                             let spinUntil = ContinuousClock.now.advanced(by: .microseconds(50))
                             while ContinuousClock.now < spinUntil {}
@@ -81,12 +92,10 @@ struct SyncTests {
                     group.done()
                 }
             }
-            Runtime.sleep(for: .milliseconds(100))
-            mutex.withLock { stop.value = true }
             group.wait()
             return counts.value
         }
-        #expect(acquisitions.allSatisfy { $0 > 0 }, "\(acquisitions)")
+        #expect(acquisitions[1...].allSatisfy { $0 >= enough }, "acquisitions per worker (0 is greedy): \(acquisitions)")
     }
 
     @Test("RWMutex: readers share, a writer is alone")
