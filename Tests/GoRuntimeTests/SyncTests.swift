@@ -55,16 +55,18 @@ struct SyncTests {
 
     @Test("under contention every waiter eventually gets the mutex (starvation mode)")
     func noWaiterStarves() {
-        // The bug this catches: a mutex without starvation mode. The greedy worker re-locks right after
-        // unlocking, always ahead of the waiter it woke, so the others never get in (checked by disabling
-        // the 1 ms switch to starvation mode: the others stay at 0 until the greedy worker's bound).
+        // The bug this catches: a mutex without starvation mode. On 1 P the greedy worker holds the mutex
+        // while it sleeps, and re-locks it right after unlocking, before the waiter it woke can run: only
+        // the hand-off of starvation mode (a waiter that waited over 1 ms is given the mutex) lets the others
+        // in. Checked by disabling the switch to starvation mode: the others then stay at 0 acquisitions.
         // Counted, not timed: the run ends when every other worker has had the mutex `enough` times, or,
         // failing that, after `greedyBound` acquisitions of the greedy one. A wall-clock window (this test
-        // used 100 ms) can pass on a loaded machine before the other workers have run at all.
-        let workers = 4, enough = 5
-        // About 1 s of 50 µs holds on an idle machine: hundreds of 1 ms starvation waits.
-        let greedyBound = 20_000
-        let acquisitions = Runtime.run(maxProcs: 2) { () -> [Int] in
+        // used 100 ms) can pass on a loaded machine before the other workers have run at all; a late timer
+        // only makes a waiter wait longer, which is what starvation mode reacts to.
+        let workers = 3, enough = 10
+        // At least 0.5 s of 100 µs holds: hundreds of chances for the 1 ms hand-off.
+        let greedyBound = 5_000
+        let acquisitions = Runtime.run(maxProcs: 1) { () -> [Int] in
             let mutex = GoRuntime.Mutex()
             let counts = Shared([Int](repeating: 0, count: workers))
             let stop = Shared(false)
@@ -73,6 +75,7 @@ struct SyncTests {
                 group.add(1)
                 go {
                     while true {
+                        if worker != 0 { Runtime.sleep(for: .microseconds(100)) }
                         mutex.lock()
                         if stop.value {
                             mutex.unlock()
@@ -82,12 +85,8 @@ struct SyncTests {
                         if counts.value[0] >= greedyBound || counts.value[1...].allSatisfy({ $0 >= enough }) {
                             stop.value = true
                         }
-                        if worker == 0 {
-                            let spinUntil = ContinuousClock.now.advanced(by: .microseconds(50))
-                            while ContinuousClock.now < spinUntil {}
-                        }
+                        if worker == 0 { Runtime.sleep(for: .microseconds(100)) }  // parked, holding it
                         mutex.unlock()
-                        if worker != 0 { Runtime.sleep(for: .microseconds(100)) }
                     }
                     group.done()
                 }
