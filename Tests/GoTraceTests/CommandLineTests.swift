@@ -66,6 +66,46 @@ struct GoldenTraceTests {
         #expect(corrupt.complete && corrupt.corruptChunksSkipped == 1 && corrupt.events < basic.events)
     }
 
+    /// The golden files were written by gotrace itself, so matching them proves only that nothing changed. These
+    /// answers come from TraceFixtureEmitter's source instead (Tests/Fixtures/TraceFixtureEmitter/main.swift),
+    /// for `--rounds 6` as traces/regenerate.sh runs it: the tables (8 strings, 3 stacks), 7 setup events
+    /// (module, clock-sync, 3 proc-start, snapshot, goroutine-label), 19 events per round, 5 at the end
+    /// (snapshot, events-lost, 3 proc-stop). Its clock advances 1 tick per table entry, 37 per event and 200
+    /// for each syscall-exit, at 1 tick per nanosecond.
+    @Test func goldenDumpsHoldTheEmittersKnownAnswers() throws {
+        let rounds = 6
+        let root = BuiltProducts.packageRoot.appendingPathComponent("traces")
+        func eventLines(_ name: String) throws -> [Substring] {
+            try String(contentsOf: root.appendingPathComponent("\(name).dump.txt"), encoding: .utf8).split(separator: "\n")
+        }
+        func kind(_ line: Substring) -> Substring { line.split(separator: " ").dropFirst(4).first ?? "" }
+        let basic = try eventLines("basic")
+        #expect(basic.count == 8 + 3 + 7 + 19 * rounds + 5)
+        var expectedKinds: [Substring: Int] = ["string": 8, "stack": 3, "module": 1, "clock-sync": 1, "proc-start": 3,
+                                               "snapshot": 2, "goroutine-label": 1, "events-lost": 1, "proc-stop": 3]
+        // Per round: spawn, start, region-begin, log, stack-grow, syscall-enter/exit, cpu-sample, mutex-acquire,
+        // -release and -wait, park on one M; unpark, start again, preempt, stack-shrink, region-end and end on
+        // the waking M; then steal.
+        for name in ["spawn", "region-begin", "log", "stack-grow", "syscall-enter", "syscall-exit", "cpu-sample",
+                     "mutex-acquire", "mutex-release", "mutex-wait", "park", "unpark", "preempt", "stack-shrink",
+                     "region-end", "end", "steal"] { expectedKinds[Substring(name)] = rounds }
+        expectedKinds["start"] = 2 * rounds
+        #expect(Dictionary(grouping: basic, by: kind).mapValues(\.count) == expectedKinds)
+        // The last event's time: 11 table ticks, 7 setup events, 18 events and a syscall per round, 5 at the end.
+        let lastTicks = 11 + 7 * 37 + rounds * (18 * 37 + 200) + 5 * 37
+        #expect(basic.last?.hasPrefix(String(format: "0.%09d ", lastTicks)) == true, "\(basic.last ?? "")")
+        // Goroutines: the main one (g1) and one child per round, g100 onwards.
+        let spawned = basic.filter { kind($0) == "spawn" }.compactMap { $0.split(separator: " ").first { $0.hasPrefix("child=") } }
+        #expect(spawned == (0..<rounds).map { Substring("child=g\(100 + $0)") })
+        // Cutting a trace short or damaging a chunk loses events; it never invents or alters one.
+        let known = Set(basic)
+        for damaged in ["truncated", "corrupt"] {
+            let lines = try eventLines(damaged)
+            #expect(lines.count > 0 && lines.count < basic.count, "\(damaged): \(lines.count) lines")
+            #expect(lines.allSatisfy(known.contains), "\(damaged): \(lines.filter { !known.contains($0) })")
+        }
+    }
+
     @Test func statReportsJSONWithTheKindNames() throws {
         let gotrace = try #require(BuiltProducts.path("gotrace"))
         let result = try run(gotrace, ["stat", "traces/basic.gtrace", "--format", "json"])
