@@ -60,6 +60,20 @@ extension GoTraceReader122 {
         ("time.Sleep", .sleep), ("netpollblock", .io), ("internal/poll.", .io),
     ]
 
+    /// The trace-wide id of the current generation's stack `local`; 0 (no stack) when its table lacks it —
+    /// reported once: Go writes a generation's tables after its events, so a trace cut inside them shows
+    /// only here.
+    @inline(__always)
+    func globalStack(_ local: UInt64) -> UInt64 {
+        let global = generation.stacks.get(local)
+        if global == 0, local != 0, !reportedMissingStack {
+            reportedMissingStack = true
+            isComplete = false
+            report(generation.offset, "stack \(local) of generation \(generation.number) is not in its stack table (the trace was cut short?); its frames are unknown")
+        }
+        return global
+    }
+
     @inline(__always)
     func reason(ofString global: UInt64) -> ParkReason {
         guard global < UInt64(reasonOfString.count) else { return .other }
@@ -98,7 +112,7 @@ extension GoTraceReader122 {
     func mapSample(_ sample: CPUSample) {
         let time = nanoseconds(sample.ticks)
         let g = sample.g == 0 ? UInt64.max : sample.g
-        let stack = generation.stacks.get(sample.stack)
+        let stack = globalStack(sample.stack)
         emit(.cpuSample, at: time, machine: sample.m == UInt64.max ? 0 : sample.m, proc: sample.p, goroutine: g,
              (g, stack, 0, 0), count: 2)
     }
@@ -136,7 +150,7 @@ extension GoTraceReader122 {
             // A goroutine that predates the trace, without a stack in its status: its first own stack names
             // its entry function (the outermost frame).
             let local = stackIndex == 1 ? event.args.0 : stackIndex == 2 ? event.args.1 : event.args.2
-            if let outermost = stacks[generation.stacks.get(local)]?.last {
+            if let outermost = stacks[globalStack(local)]?.last {
                 entryUnknown.remove(g)
                 markSystemGoroutine(g, entry: frames[outermost]?.function)
             }
@@ -144,8 +158,8 @@ extension GoTraceReader122 {
         switch event.type {
         case GoEventType122.goCreate, GoEventType122.goCreateBlocked:
             let child = event.args.0
-            let startStack = generation.stacks.get(event.args.1)
-            let stack = generation.stacks.get(event.args.2)
+            let startStack = globalStack(event.args.1)
+            let stack = globalStack(event.args.2)
             let blocked = event.type == GoEventType122.goCreateBlocked
             setGoroutine(child, GoroutineOrder(status: blocked ? waiting : runnable, seq: 0, generation: generationNumber))
             markSystemGoroutine(child, entry: stacks[startStack]?.first.flatMap { frames[$0]?.function })
@@ -179,7 +193,7 @@ extension GoTraceReader122 {
             setStatus(g, runnable)
             machines[me].g = 0
             let text = strings[generation.strings.get(event.args.0)] ?? []
-            let stack = generation.stacks.get(event.args.1)
+            let stack = globalStack(event.args.1)
             if text == Array("preempted".utf8) {
                 on(.preempt, g, UInt64(PreemptKind.honouredCooperative.rawValue), count: 2)
             } else {
@@ -191,10 +205,10 @@ extension GoTraceReader122 {
             setStatus(g, waiting)
             machines[me].g = 0
             let reason = reason(ofString: generation.strings.get(event.args.0))
-            on(.park, g, UInt64(reason.rawValue), generation.stacks.get(event.args.1), count: 3)
+            on(.park, g, UInt64(reason.rawValue), globalStack(event.args.1), count: 3)
         case GoEventType122.goUnblock:
             setStatus(event.args.0, runnable, seq: event.args.1)
-            on(.unpark, event.args.0, current, generation.stacks.get(event.args.2), count: 3)
+            on(.unpark, event.args.0, current, globalStack(event.args.2), count: 3)
         case GoEventType122.goSwitch, GoEventType122.goSwitchDestroy:
             let next = event.args.0
             if g != 0 {
@@ -217,7 +231,7 @@ extension GoTraceReader122 {
                 procs[p] = ProcOrder(status: GoEventType122.ProcStatus.syscall.rawValue, seq: event.args.0,
                                      generation: generationNumber)
             }
-            on(.syscallEnter, g, generation.stacks.get(event.args.1), count: 2)
+            on(.syscallEnter, g, globalStack(event.args.1), count: 2)
         case GoEventType122.goSyscallEnd:
             guard g != 0 else { break }
             setStatus(g, running)
@@ -248,7 +262,7 @@ extension GoTraceReader122 {
             }
             guard before.status != status else { break }
             // First sight (it predates the trace), or a status that contradicts ours: the status wins.
-            let stack = event.type == GoEventType122.goStatusStack ? generation.stacks.get(event.args.3) : 0
+            let stack = event.type == GoEventType122.goStatusStack ? globalStack(event.args.3) : 0
             if before.status == 0 {
                 if let outermost = stacks[stack]?.last {
                     markSystemGoroutine(goroutine, entry: frames[outermost]?.function)

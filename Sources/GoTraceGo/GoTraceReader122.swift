@@ -187,6 +187,7 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     var lastNanoseconds: UInt64 = 0
     var reportedInconsistency = false
     var reportedBadEvent = false
+    var reportedMissingStack = false
     var blockedInSyscall: Set<UInt64> = []
     /// Mapped events waiting to be returned (an event maps to at most three).
     var pending: [GoMappedEvent] = []

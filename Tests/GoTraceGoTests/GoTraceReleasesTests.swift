@@ -1,0 +1,140 @@
+import Foundation
+import GoTrace
+import Testing
+@testable import GoTraceGo
+
+/// Go programs built by each Go release scripts/setup.sh installs (`.toolchains/`), and the small traces those
+/// releases wrote, committed under traces/go (read on any machine). A missing release fails the test, naming
+/// the script that installs it.
+@Suite struct GoTraceReleasesTests {
+    /// The same programs built by the Go releases scripts/setup.sh installs: 1.21.13 writes the old format,
+    /// 1.22.10 format 1.22, 1.27.3 format 1.26. The reasons are the same in every format (Go 1.22+'s
+    /// "sync" covers Mutex and WaitGroup alike, as GoBlockSync did).
+    @Test(arguments: GoPrograms.toolchainVersions)
+    func leaksAreFoundInEveryFormat(release: String) throws {
+        let directory = try GoPrograms.scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let trace = try GoPrograms.trace("leaks", in: directory, toolchain: release)
+        let report = try GoPrograms.report(trace, analyzers: ["leak"])
+        let leak = try #require(report["leak"] as? [String: Any])
+        let groups = try #require(leak["groups"] as? [[String: Any]])
+        for expected in GoTraceLeakTests.expected {
+            let matching = groups.filter { group in
+                ((group["blockedAt"] as? [String]) ?? []).contains { $0.hasPrefix(expected.function + ".func") }
+            }
+            #expect(matching.reduce(0) { $0 + (($1["count"] as? Int) ?? 0) } == expected.count, "Go \(release) \(expected.function): \(matching)")
+            #expect(matching.allSatisfy { ($0["reason"] as? String) == expected.reason }, "Go \(release) \(expected.function): \(matching)")
+        }
+        #expect(leak["leaked"] as? Int == GoTraceLeakTests.expected.reduce(0) { $0 + $1.count }, "Go \(release): \(groups)")
+        let correct = try GoPrograms.trace("correct", in: directory, toolchain: release)
+        let clean = try #require(try GoPrograms.report(correct, analyzers: ["leak"])["leak"] as? [String: Any])
+        #expect(clean["leaked"] as? Int == 0, "Go \(release): \(clean)")
+    }
+
+    static let traces = GoPrograms.packageRoot.appendingPathComponent("traces/go")
+
+    /// `gotrace report --analyzer leak` on each committed leaks trace prints exactly the committed report
+    /// (traces/go/regenerate.sh): 37 leaks in every format, by the same functions and reasons.
+    @Test(arguments: ["go1.19", "go1.21", "go1.22", "go1.25", "go1.27"])
+    func committedLeakReports(release: String) throws {
+        let trace = GoTraceReleasesTests.traces.appendingPathComponent("leaks-\(release).trace").path
+        let expected = try String(contentsOf: GoTraceReleasesTests.traces.appendingPathComponent("leaks-\(release).leak.txt"),
+                                  encoding: .utf8)
+        let result = try GoPrograms.run(GoPrograms.gotrace, ["report", trace, "--analyzer", "leak", "--no-progress"])
+        #expect(result.status == 0, "\(result.error)")
+        #expect(result.error.isEmpty, "\(result.error)")
+        #expect(result.output == expected)
+        #expect(expected.hasPrefix("== leak ==\n37 leaked goroutines in 8 groups"))
+    }
+
+    /// Go's totals for the committed traces (traces/go/go-tool-trace.txt): FILE KIND RELEASE COUNT NANOSECONDS.
+    static func goTotals() throws -> [(file: String, kind: String, release: String, count: Int, nanoseconds: Int)] {
+        let text = try String(contentsOf: traces.appendingPathComponent("go-tool-trace.txt"), encoding: .utf8)
+        return text.split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: " ")
+            guard fields.count == 5, let count = Int(fields[3]), let nanoseconds = Int(fields[4]) else { return nil }
+            return (String(fields[0]), String(fields[1]), String(fields[2]), count, nanoseconds)
+        }
+    }
+
+    /// Our sync total (the latency report's blocking chan-receive + chan-send + select + mutex + cond) against
+    /// `go tool trace -pprof=sync`: of the release that wrote the trace for the old format and Go 1.27's,
+    /// and of Go 1.27.3 for Go 1.22–1.25's traces, whose own tool drops every transition without a stack
+    /// — the stackless wake-ups that end a wait included (docs/go-traces.md).
+    @Test func syncTotalsAgreeWithGoToolTrace() throws {
+        let rows = try GoTraceReleasesTests.goTotals().filter { $0.kind == "sync" }
+        #expect(rows.count >= 10)
+        for row in rows {
+            let oldFormat = row.file.hasSuffix("go1.19.trace") || row.file.hasSuffix("go1.21.trace")
+            guard oldFormat || row.release == "1.27.3" else { continue }
+            let path = GoTraceReleasesTests.traces.appendingPathComponent(row.file).path
+            let report = try GoPrograms.report(path, analyzers: ["latency"], environment: ["GOTRACE_GO_SYSTEM_GOROUTINES": "1"])
+            let blocking = ((report["latency"] as? [String: Any])?["blocking"] as? [String: Any]) ?? [:]
+            var count = 0
+            var nanoseconds = 0
+            for reason in ["chan-receive", "chan-send", "select", "mutex", "cond"] {
+                guard let stats = blocking[reason] as? [String: Any], let n = stats["count"] as? Int,
+                      let mean = stats["meanNs"] as? Int else { continue }
+                count += n
+                nanoseconds += n * mean
+            }
+            #expect(count == row.count, "\(row.file): ours \(count) waits, go \(row.release) \(row.count)")
+            let difference = abs(Double(nanoseconds - row.nanoseconds)) / Double(max(row.nanoseconds, 1))
+            #expect(difference <= 0.01, "\(row.file): ours \(nanoseconds) ns, go \(row.release) \(row.nanoseconds) ns")
+        }
+    }
+
+    /// Go 1.26+'s sched profile from our mapped events: every wait in the run queue (entered on creation,
+    /// wake-up, preemption, yield or a blocked syscall's return; left at the next transition), counted for
+    /// the part after the goroutine first ran and before it ended or the trace did — `go tool trace
+    /// -pprof=sched`'s definition (cmd/trace: intervals clipped to the goroutine's lifetime from its first
+    /// start). The runtime's goroutines are kept, as Go counts them.
+    @Test func schedTotalsOfMappedEventsAgreeWithGoToolTrace() throws {
+        let rows = try GoTraceReleasesTests.goTotals().filter { $0.kind == "sched" && $0.release == "1.27.3" && $0.count >= 100 }
+        #expect(rows.count >= 3)
+        for row in rows {
+            let reader = GoTraceFile.open(path: GoTraceReleasesTests.traces.appendingPathComponent(row.file).path,
+                                          includeSystemGoroutines: true)
+            var runnableSince: [UInt64: UInt64] = [:]
+            var firstStart: [UInt64: UInt64] = [:]
+            var waits: [(g: UInt64, from: UInt64, to: UInt64)] = []
+            var ended: [UInt64: UInt64] = [:]
+            var last: UInt64 = 0
+            func leave(_ g: UInt64, _ time: UInt64) {
+                if let since = runnableSince.removeValue(forKey: g) { waits.append((g, since, time)) }
+            }
+            while let event = reader.nextMapped() {
+                last = event.nanoseconds
+                let g = event.arguments.0
+                switch event.kind {
+                case .spawn: runnableSince[event.arguments.1] = event.nanoseconds
+                case .unpark, .preempt: if runnableSince[g] == nil { runnableSince[g] = event.nanoseconds }
+                case .snapshot where event.arguments.1 == UInt64(GoroutineState.runnable.rawValue):
+                    runnableSince[g] = event.nanoseconds
+                case .start:
+                    leave(g, event.nanoseconds)
+                    if firstStart[g] == nil { firstStart[g] = event.nanoseconds }
+                case .park, .syscallEnter, .snapshot: leave(g, event.nanoseconds)
+                case .end:
+                    leave(g, event.nanoseconds)
+                    ended[g] = event.nanoseconds
+                default: break
+                }
+            }
+            var count = 0
+            var nanoseconds: UInt64 = 0
+            for wait in waits {
+                guard let start = firstStart[wait.g] else { continue }
+                let from = max(wait.from, start)
+                let to = min(wait.to, ended[wait.g] ?? last)
+                if to > from {
+                    count += 1
+                    nanoseconds += to - from
+                }
+            }
+            #expect(abs(count - row.count) <= max(2, row.count / 100), "\(row.file): ours \(count) waits, go \(row.count)")
+            let difference = abs(Double(nanoseconds) - Double(row.nanoseconds)) / Double(max(row.nanoseconds, 1))
+            #expect(difference <= 0.01, "\(row.file): ours \(nanoseconds) ns, go \(row.release) \(row.nanoseconds) ns")
+        }
+    }
+}
