@@ -31,6 +31,71 @@ import Testing
         #expect(clean["leaked"] as? Int == 0, "Go \(release): \(clean)")
     }
 
+    /// Builds fixture `name` with Go 1.27.3 and runs it with `arguments` (paths in `directory`).
+    static func run127(_ name: String, _ arguments: [String], in directory: URL) throws {
+        let go = try GoPrograms.requireToolchain("1.27.3")
+        let binary = directory.appendingPathComponent(name).path
+        let build = try GoPrograms.run(go, ["build", "-o", binary, GoPrograms.fixtures.appendingPathComponent("\(name)/main.go").path],
+                                       environment: ["GO111MODULE": "off", "GOCACHE": directory.appendingPathComponent("cache").path,
+                                                     "GOTOOLCHAIN": "local", "GOPROXY": "off"])
+        guard build.status == 0 else { throw GoPrograms.Failure(description: "go build \(name): \(build.error)") }
+        let ran = try GoPrograms.run(binary, arguments)
+        guard ran.status == 0 else { throw GoPrograms.Failure(description: "\(name) \(arguments): \(ran.error)") }
+    }
+
+    /// The flight recorder's snapshot and a /debug/pprof/trace download read like any trace: the goroutines
+    /// blocked before the recording started are found from their status (with the reason its stack implies),
+    /// those blocked during it from their events.
+    @Test(arguments: ["flight", "http"])
+    func otherRecordersAreRead(mode: String) throws {
+        let directory = try GoPrograms.scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let trace = directory.appendingPathComponent("\(mode).trace").path
+        try GoTraceReleasesTests.run127("recorders", [mode, trace], in: directory)
+        let report = try GoPrograms.report(trace, analyzers: ["leak"])
+        let groups = try #require((report["leak"] as? [String: Any])?["groups"] as? [[String: Any]])
+        for (function, count) in [("main.leakBefore.func1", 5), ("main.leakAfter.func1", 3)] {
+            let matching = groups.filter { (($0["blockedAt"] as? [String]) ?? []).contains { $0.hasPrefix(function) } }
+            #expect(matching.reduce(0) { $0 + (($1["count"] as? Int) ?? 0) } == count, "\(mode) \(function): \(groups)")
+            #expect(matching.allSatisfy { ($0["reason"] as? String) == "chan-receive" }, "\(mode) \(function): \(matching)")
+        }
+    }
+
+    /// A program traced while the CPU profiler runs: the cpu profile exported from the trace's CPU samples
+    /// has the same top function (by self samples) as `go tool pprof -top` on the run's profile, within 5
+    /// points of share.
+    @Test func cpuProfileFromTheTraceAgreesWithPprof() throws {
+        let directory = try GoPrograms.scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let trace = directory.appendingPathComponent("cpu.trace").path
+        let profile = directory.appendingPathComponent("cpu.pprof").path
+        try GoTraceReleasesTests.run127("cpu", [trace, profile], in: directory)
+        let go = try GoPrograms.requireToolchain("1.27.3")
+        let top = try GoPrograms.run(go, ["tool", "pprof", "-top", profile], environment: ["GOTOOLCHAIN": "local"])
+        #expect(top.status == 0, "\(top.error)")
+        // Rows: "flat flat% sum% cum cum% function"; the first is the top function.
+        let lines = top.output.split(separator: "\n")
+        let header = try #require(lines.firstIndex { $0.contains("flat%") }, "\(top.output)")
+        let row = try #require(lines.dropFirst(header + 1).first.map { $0.split(separator: " ", omittingEmptySubsequences: true) })
+        let goFunction = String(try #require(row.last))
+        let goShare = try #require(Double(row[1].dropLast()))
+        let folded = directory.appendingPathComponent("cpu.folded").path
+        let export = try GoPrograms.run(GoPrograms.gotrace, ["export", trace, "--profile", "cpu", "--format", "folded", "-o", folded])
+        #expect(export.status == 0, "\(export.error)")
+        var selfSamples: [String: Int] = [:]
+        for line in try String(contentsOfFile: folded, encoding: .utf8).split(separator: "\n") {
+            guard let space = line.lastIndex(of: " "), let count = Int(line[line.index(after: space)...]) else { continue }
+            let leaf = line[..<space].split(separator: ";").last.map(String.init) ?? ""
+            selfSamples[leaf, default: 0] += count
+        }
+        let total = selfSamples.values.reduce(0, +)
+        #expect(total >= 10, "too few CPU samples in the trace: \(selfSamples)")
+        let ours = try #require(selfSamples.max { $0.value < $1.value })
+        let ourShare = 100 * Double(ours.value) / Double(max(total, 1))
+        #expect(ours.key == goFunction, "top function: ours \(ours.key) \(ourShare)%, pprof \(goFunction) \(goShare)%")
+        #expect(abs(ourShare - goShare) <= 5, "share of \(goFunction): ours \(ourShare)%, pprof \(goShare)%")
+    }
+
     static let traces = GoPrograms.packageRoot.appendingPathComponent("traces/go")
 
     /// `gotrace report --analyzer leak` on each committed leaks trace prints exactly the committed report
