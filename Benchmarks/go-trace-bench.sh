@@ -41,6 +41,11 @@ TRACE=$WORK/pingpong.trace
 log "trace: pingpong -n $ROUNDTRIPS"
 "$WORK/peers/bin/pingpong" -n "$ROUNDTRIPS" -trace "$TRACE" >/dev/null
 GOTOOL=$("$GO" env GOTOOLDIR)/trace
+# Go 1.24+ ships some tools as sources, built on first use: build it once, so each run measures the tool alone.
+if [ ! -x "$GOTOOL" ]; then
+  "$GO" build -o "$WORK/go-tool-trace" cmd/trace
+  GOTOOL=$WORK/go-tool-trace
+fi
 events=$("$BIN/gotrace" stat --format json "$TRACE" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["events"])')
 bytes=$(stat -c %s "$TRACE")
 echo "# $(uname -srm); $(nproc) CPUs; $("$GO" version); gotrace $(git rev-parse --short HEAD); date=$(date -u +%FT%TZ)" > "$RAW"

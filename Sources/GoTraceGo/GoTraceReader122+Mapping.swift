@@ -192,9 +192,8 @@ extension GoTraceReader122 {
             guard g != 0 else { break }
             setStatus(g, runnable)
             machines[me].g = 0
-            let text = strings[generation.strings.get(event.args.0)] ?? []
             let stack = globalStack(event.args.1)
-            if text == Array("preempted".utf8) {
+            if preemptedString != 0, generation.strings.get(event.args.0) == preemptedString {
                 on(.preempt, g, UInt64(PreemptKind.honouredCooperative.rawValue), count: 2)
             } else {
                 on(.park, g, UInt64(ParkReason.yield.rawValue), stack, count: 3)

@@ -135,65 +135,72 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     }
 
     public let fileName: String
+    // Exclusivity: this object's stored properties are never accessed re-entrantly (no mutation calls out to code
+    // that touches them), so their dynamic checks are off, as in `GoTraceReader` (docs/performance.md).
     public let includeSystemGoroutines: Bool
-    public private(set) var version: Int?
-    public private(set) var diagnostics: [String] = []
-    public private(set) var fatal: String?
-    public internal(set) var isComplete = false
-    public private(set) var fileSize: UInt64 = 0
-    public private(set) var strings: [UInt64: [UInt8]] = [:]
-    public private(set) var stacks: [UInt64: [UInt64]] = [:]
-    public private(set) var frames: [UInt64: GoFrame] = [:]
-    public private(set) var generationCount = 0
-    public internal(set) var eventsRead: UInt64 = 0
-    public internal(set) var outOfOrderTimestamps: UInt64 = 0
+    @exclusivity(unchecked) public private(set) var version: Int?
+    @exclusivity(unchecked) public private(set) var diagnostics: [String] = []
+    @exclusivity(unchecked) public private(set) var fatal: String?
+    @exclusivity(unchecked) public internal(set) var isComplete = false
+    @exclusivity(unchecked) public private(set) var fileSize: UInt64 = 0
+    @exclusivity(unchecked) public private(set) var strings: [UInt64: [UInt8]] = [:]
+    @exclusivity(unchecked) public private(set) var stacks: [UInt64: [UInt64]] = [:]
+    @exclusivity(unchecked) public private(set) var frames: [UInt64: GoFrame] = [:]
+    @exclusivity(unchecked) public private(set) var generationCount = 0
+    @exclusivity(unchecked) public internal(set) var eventsRead: UInt64 = 0
+    @exclusivity(unchecked) public internal(set) var outOfOrderTimestamps: UInt64 = 0
     /// Ticks per second of the first generation (an assumed value if it has none).
-    public private(set) var ticksPerSecond: UInt64 = GoTraceReader.assumedTicksPerSecond
+    @exclusivity(unchecked) public private(set) var ticksPerSecond: UInt64 = GoTraceReader.assumedTicksPerSecond
     /// Wall-clock time of the first clock snapshot (Go 1.25+), nanoseconds since 1970; 0 without one.
-    public private(set) var startWallNanoseconds: UInt64 = 0
-    public internal(set) var systemGoroutines: Set<UInt64> = []
+    @exclusivity(unchecked) public private(set) var startWallNanoseconds: UInt64 = 0
+    @exclusivity(unchecked) public internal(set) var systemGoroutines: Set<UInt64> = []
 
     /// The file's bytes. Safety: allocated once in `adopt`, freed in deinit, never resized; every index is
     /// checked against `count` before use.
-    var bytes = UnsafeMutableBufferPointer<UInt8>(start: nil, count: 0)
-    var generations: [Generation] = []
-    var stringIndex: [[UInt8]: UInt64] = [:]
-    var stackIndex: [[UInt64]: UInt64] = [:]
-    var frameIndex: [GoFrame: UInt64] = [:]
+    @exclusivity(unchecked) var bytes = UnsafeMutableBufferPointer<UInt8>(start: nil, count: 0)
+    @exclusivity(unchecked) var generations: [Generation] = []
+    @exclusivity(unchecked) var stringIndex: [[UInt8]: UInt64] = [:]
+    @exclusivity(unchecked) var stackIndex: [[UInt64]: UInt64] = [:]
+    @exclusivity(unchecked) var frameIndex: [GoFrame: UInt64] = [:]
     /// Synthetic frame addresses start above 0 and below any real code address, as `GoTraceReader`'s.
-    var nextFrameAddress: UInt64 = 0x10
+    @exclusivity(unchecked) var nextFrameAddress: UInt64 = 0x10
     /// Park reason per trace-wide string id (`ParkReason` raw value + 1; 0: not classified yet).
-    var reasonOfString: [UInt8] = []
+    @exclusivity(unchecked) var reasonOfString: [UInt8] = []
+    /// The trace-wide id of GoStop's reason "preempted" (0 if the trace has none).
+    @exclusivity(unchecked) var preemptedString: UInt64 = 0
+    /// Varints per event type for the per-event decode, for this trace's version (0xFF: not a type of an M's
+    /// batch in this version): the table's entries carry strings and arrays, too costly to copy per event.
+    @exclusivity(unchecked) var argumentCounts = [UInt8](repeating: 0xFF, count: 256)
     /// Per trace-wide stack id, whether it was classified, and the park reason its frames imply (for
     /// goroutines whose status says waiting without a reason).
-    var reasonOfStack: [UInt64: ParkReason] = [:]
-    var systemFlags: [Bool] = []
+    @exclusivity(unchecked) var reasonOfStack: [UInt64: ParkReason] = [:]
+    @exclusivity(unchecked) var systemFlags: [Bool] = []
     /// Goroutines that predate the trace and whose entry function no event has shown yet.
-    var entryUnknown: Set<UInt64> = []
+    @exclusivity(unchecked) var entryUnknown: Set<UInt64> = []
 
     // Order state.
-    var generationIndex = -1
-    var generation = Generation(number: 0, offset: 0)
-    var cursors: [Cursor] = []
-    var samples: [CPUSample] = []
-    var sampleIndex = 0
-    var goroutines: [GoroutineOrder] = []
-    var sparseGoroutines: [UInt64: GoroutineOrder] = [:]
-    var procs: [UInt64: ProcOrder] = [:]
-    var machines: [MachineState] = []
-    var machineIndex: [UInt64: Int] = [:]
-    var nanosecondsPerTick = 1e9 / Double(GoTraceReader.assumedTicksPerSecond)
-    var minTicks: UInt64 = 0
-    var lastNanoseconds: UInt64 = 0
-    var reportedInconsistency = false
-    var reportedBadEvent = false
-    var reportedMissingStack = false
-    var blockedInSyscall: Set<UInt64> = []
+    @exclusivity(unchecked) var generationIndex = -1
+    @exclusivity(unchecked) var generation = Generation(number: 0, offset: 0)
+    @exclusivity(unchecked) var cursors: [Cursor] = []
+    @exclusivity(unchecked) var samples: [CPUSample] = []
+    @exclusivity(unchecked) var sampleIndex = 0
+    @exclusivity(unchecked) var goroutines: [GoroutineOrder] = []
+    @exclusivity(unchecked) var sparseGoroutines: [UInt64: GoroutineOrder] = [:]
+    @exclusivity(unchecked) var procs: [UInt64: ProcOrder] = [:]
+    @exclusivity(unchecked) var machines: [MachineState] = []
+    @exclusivity(unchecked) var machineIndex: [UInt64: Int] = [:]
+    @exclusivity(unchecked) var nanosecondsPerTick = 1e9 / Double(GoTraceReader.assumedTicksPerSecond)
+    @exclusivity(unchecked) var minTicks: UInt64 = 0
+    @exclusivity(unchecked) var lastNanoseconds: UInt64 = 0
+    @exclusivity(unchecked) var reportedInconsistency = false
+    @exclusivity(unchecked) var reportedBadEvent = false
+    @exclusivity(unchecked) var reportedMissingStack = false
+    @exclusivity(unchecked) var blockedInSyscall: Set<UInt64> = []
     /// Mapped events waiting to be returned (an event maps to at most three).
-    var pending: [GoMappedEvent] = []
-    var pendingIndex = 0
-    var definitionEvents: [TraceEvent]?
-    var definitionIndex = 0
+    @exclusivity(unchecked) var pending: [GoMappedEvent] = []
+    @exclusivity(unchecked) var pendingIndex = 0
+    @exclusivity(unchecked) var definitionEvents: [TraceEvent]?
+    @exclusivity(unchecked) var definitionIndex = 0
 
     public init(path: String, includeSystemGoroutines: Bool = GoTraceReader.systemGoroutinesRequested) {
         fileName = path
@@ -400,6 +407,10 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
         }
         isComplete = complete
         reasonOfString = [UInt8](repeating: 0, count: strings.count + 1)
+        preemptedString = stringIndex[Array("preempted".utf8)] ?? 0
+        for case let type? in GoEventType122.table where type.isTimed && type.since <= version {
+            argumentCounts[Int(type.code)] = UInt8(type.arguments)
+        }
     }
 
     private func readStrings(_ start: Int, _ end: Int, into generation: inout Generation?) -> String? {
@@ -581,13 +592,14 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
             let offset = position
             let type = bytes[position]
             position += 1
-            guard let spec = GoEventType122.layouts[Int(type)], spec.since <= (version ?? 0) else {
+            let arguments = argumentCounts[Int(type)]
+            guard arguments != 0xFF else {
                 damaged(offset, index, "unknown event type \(type) in an M's batch")
                 continue
             }
             var values: (UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0)
             var ok = true
-            for argument in 0..<spec.arguments {
+            for argument in 0..<Int(arguments) {
                 guard let value = varint(&position, limit: end) else {
                     ok = false
                     break
@@ -792,9 +804,4 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     public func string(_ id: UInt64) -> String? { id == 0 ? "" : strings[id].map { String(decoding: $0, as: UTF8.self) } }
 
     public func describeFrame(_ address: UInt64) -> String? { frames[address].map(GoTraceReader.describe) }
-}
-
-extension GoEventType122 {
-    /// `table` for the per-event decode, read once (a lazy global's access per event is measurable).
-    static let layouts: [GoEventType122?] = table.map { type in type.flatMap { $0.isTimed ? $0 : nil } }
 }
