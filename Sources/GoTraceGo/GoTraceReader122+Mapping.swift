@@ -105,8 +105,10 @@ extension GoTraceReader122 {
     func emit(_ kind: EventKind, at time: UInt64, machine: UInt64, proc: UInt64, goroutine: UInt64,
               _ arguments: (UInt64, UInt64, UInt64, UInt64), count: Int) {
         if !includeSystemGoroutines, goroutine != UInt64.max, isSystemGoroutine(goroutine) { return }
-        pending.append(GoMappedEvent(kind: kind, nanoseconds: time, machine: machine, proc: proc, goroutine: goroutine,
-                                     arguments: arguments, argumentCount: count))
+        guard pendingCount < 4 else { return }
+        pending[pendingCount] = GoMappedEvent(kind: kind, nanoseconds: time, machine: machine, proc: proc,
+                                              goroutine: goroutine, arguments: arguments, argumentCount: count)
+        pendingCount += 1
     }
 
     func mapSample(_ sample: CPUSample) {

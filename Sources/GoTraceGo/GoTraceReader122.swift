@@ -181,7 +181,11 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     // Order state.
     @exclusivity(unchecked) var generationIndex = -1
     @exclusivity(unchecked) var generation = Generation(number: 0, offset: 0)
-    @exclusivity(unchecked) var cursors: [Cursor] = []
+    /// One cursor per M of the current generation. Safety: allocated in `openNextGeneration` for `cursorCount`
+    /// cursors, deinitialised and freed there (for the next generation) and in deinit; one thread. A raw
+    /// buffer rather than an array: the per-event updates neither copy a `Cursor` nor check uniqueness.
+    @exclusivity(unchecked) var cursors = UnsafeMutablePointer<Cursor>.allocate(capacity: 1)
+    @exclusivity(unchecked) var cursorCount = 0
     @exclusivity(unchecked) var samples: [CPUSample] = []
     @exclusivity(unchecked) var sampleIndex = 0
     @exclusivity(unchecked) var goroutines: [GoroutineOrder] = []
@@ -197,8 +201,17 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     @exclusivity(unchecked) var reportedMissingStack = false
     @exclusivity(unchecked) var blockedInSyscall: Set<UInt64> = []
     /// Mapped events waiting to be returned (an event maps to at most three).
-    @exclusivity(unchecked) var pending: [GoMappedEvent] = []
+    /// Mapped events waiting to be returned (an event maps to at most three; room for four). Safety: allocated
+    /// at init, freed in deinit; `pendingCount` ≤ 4 is checked before each write.
+    let pending: UnsafeMutablePointer<GoMappedEvent> = {
+        let pointer = UnsafeMutablePointer<GoMappedEvent>.allocate(capacity: 4)
+        pointer.initialize(repeating: GoMappedEvent.empty, count: 4)
+        return pointer
+    }()
+    @exclusivity(unchecked) var pendingCount = 0
     @exclusivity(unchecked) var pendingIndex = 0
+    /// Nanoseconds per tick in fixed point (32 fractional bits), as `GoTraceReader` converts.
+    @exclusivity(unchecked) var nanosecondsPerTickFixed: UInt64 = 0
     @exclusivity(unchecked) var definitionEvents: [TraceEvent]?
     @exclusivity(unchecked) var definitionIndex = 0
 
@@ -232,7 +245,12 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
         start()
     }
 
-    deinit { bytes.deallocate() }
+    deinit {
+        bytes.deallocate()
+        cursors.deinitialize(count: cursorCount)
+        cursors.deallocate()
+        pending.deallocate()
+    }
 
     private func adopt(_ read: [UInt8]) {
         let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: read.count)
@@ -543,22 +561,29 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
             } else {
                 report(generation.offset, "generation \(generation.number) has no frequency (the trace was cut short): durations assume the previous generation's, or \(GoTraceReader.assumedTicksPerSecond) ticks per second")
             }
+            let fixed = nanosecondsPerTick * 4_294_967_296
+            nanosecondsPerTickFixed = fixed < 1.8e19 ? UInt64(fixed) : UInt64.max
             var byMachine: [UInt64: Int] = [:]
-            cursors = []
+            var made: [Cursor] = []
             for batch in generation.batches {
                 if let index = byMachine[batch.m] {
-                    cursors[index].batches.append(batch)
+                    made[index].batches.append(batch)
                 } else {
-                    byMachine[batch.m] = cursors.count
-                    cursors.append(Cursor(m: batch.m, machine: machine(batch.m), batches: [batch]))
+                    byMachine[batch.m] = made.count
+                    made.append(Cursor(m: batch.m, machine: machine(batch.m), batches: [batch]))
                 }
             }
-            for index in cursors.indices { advance(index) }
+            cursors.deinitialize(count: cursorCount)
+            cursors.deallocate()
+            cursors = UnsafeMutablePointer<Cursor>.allocate(capacity: Swift.max(made.count, 1))
+            cursors.initialize(from: made, count: made.count)
+            cursorCount = made.count
+            for index in 0..<cursorCount { advance(index) }
             samples = generation.samples.sorted { $0.ticks < $1.ticks }
             sampleIndex = 0
             generations[generationIndex].batches = []
             generations[generationIndex].samples = []
-            if cursors.contains(where: \.hasHead) || !samples.isEmpty { return true }
+            if (0..<cursorCount).contains(where: { cursors[$0].hasHead }) || !samples.isEmpty { return true }
         }
         return false
     }
@@ -691,15 +716,15 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     func nextCursor() -> Int {
         var best = -1
         var bestTicks = UInt64.max
-        for index in cursors.indices where cursors[index].hasHead && cursors[index].head.ticks < bestTicks {
+        for index in 0..<cursorCount where cursors[index].hasHead && cursors[index].head.ticks < bestTicks {
             if isReady(index) {
                 best = index
                 bestTicks = cursors[index].head.ticks
             }
         }
-        if sampleIndex < samples.count && (best < 0 || samples[sampleIndex].ticks < bestTicks) { return cursors.count }
+        if sampleIndex < samples.count && (best < 0 || samples[sampleIndex].ticks < bestTicks) { return cursorCount }
         if best >= 0 { return best }
-        for index in cursors.indices where cursors[index].hasHead && cursors[index].head.ticks < bestTicks {
+        for index in 0..<cursorCount where cursors[index].hasHead && cursors[index].head.ticks < bestTicks {
             best = index
             bestTicks = cursors[index].head.ticks
         }
@@ -715,8 +740,15 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     /// Ticks to nanoseconds since the first event (Go's conversion, in floating point); never backwards.
     func nanoseconds(_ ticks: UInt64) -> UInt64 {
         let elapsed = ticks >= minTicks ? ticks - minTicks : 0
-        let value = Double(elapsed) * nanosecondsPerTick
-        var result = value >= 1.8e19 ? UInt64.max : UInt64(value)
+        var result: UInt64
+        if elapsed < 1 << 40 {
+            // Fixed point: exact to well under a nanosecond for 2^40 ticks, no conversion per event.
+            let product = elapsed.multipliedFullWidth(by: nanosecondsPerTickFixed)
+            result = product.high << 32 | product.low >> 32
+        } else {
+            let value = Double(elapsed) * nanosecondsPerTick
+            result = value >= 1.8e19 ? UInt64.max : UInt64(value)
+        }
         if result < lastNanoseconds {
             outOfOrderTimestamps += 1
             result = lastNanoseconds
@@ -729,10 +761,10 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
 
     /// Orders and maps until at least one event is pending; false at the end.
     func fillPending() -> Bool {
-        pending.removeAll(keepingCapacity: true)
+        pendingCount = 0
         pendingIndex = 0
         guard fatal == nil else { return false }
-        while pending.isEmpty {
+        while pendingCount == 0 {
             if generationIndex < 0 || generationIndex >= generations.count {
                 guard openNextGeneration() else { return false }
             }
@@ -741,7 +773,7 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
                 guard openNextGeneration() else { return false }
                 continue
             }
-            if chosen == cursors.count {
+            if chosen == cursorCount {
                 mapSample(samples[sampleIndex])
                 sampleIndex += 1
             } else {
@@ -753,7 +785,7 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     }
 
     public func nextMapped() -> GoMappedEvent? {
-        if pendingIndex >= pending.count, !fillPending() { return nil }
+        if pendingIndex >= pendingCount, !fillPending() { return nil }
         pendingIndex += 1
         eventsRead += 1
         return pending[pendingIndex - 1]
@@ -763,7 +795,7 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
         guard let base = buffer.baseAddress else { return 0 }
         var count = 0
         while count < buffer.count {
-            if pendingIndex >= pending.count, !fillPending() { break }
+            if pendingIndex >= pendingCount, !fillPending() { break }
             base[count] = pending[pendingIndex]
             pendingIndex += 1
             count += 1
