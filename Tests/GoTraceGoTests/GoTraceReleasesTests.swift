@@ -112,6 +112,31 @@ import Testing
         #expect(expected.hasPrefix("== leak ==\n37 leaked goroutines in 8 groups"))
     }
 
+    /// stat, dump, export, view and diff take a Go 1.26-format trace as they take a Go 1.19 one.
+    @Test func everyCommandTakesTheNewFormat() throws {
+        let directory = try GoPrograms.scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let trace = GoTraceReleasesTests.traces.appendingPathComponent("correct-go1.27.trace").path
+        let older = GoTraceReleasesTests.traces.appendingPathComponent("correct-go1.19.trace").path
+        let stat = try GoPrograms.run(GoPrograms.gotrace, ["stat", trace, "--format", "json"])
+        #expect(stat.status == 0 && stat.error.isEmpty, "\(stat.error)")
+        #expect(stat.output.contains("\"complete\" : true") || stat.output.contains("\"complete\":true"), "\(stat.output)")
+        let dump = try GoPrograms.run(GoPrograms.gotrace, ["dump", trace])
+        #expect(dump.status == 0 && dump.output.contains("main.cancellation"), "\(dump.error)")
+        let folded = directory.appendingPathComponent("block.folded").path
+        let export = try GoPrograms.run(GoPrograms.gotrace, ["export", trace, "--format", "folded", "--profile", "block", "-o", folded])
+        #expect(export.status == 0, "\(export.error)")
+        #expect(try String(contentsOfFile: folded, encoding: .utf8).contains("[chan-receive]"))
+        let page = directory.appendingPathComponent("view.html").path
+        let view = try GoPrograms.run(GoPrograms.gotrace, ["view", trace, "-o", page])
+        #expect(view.status == 0, "\(view.error)")
+        #expect(try String(contentsOfFile: page, encoding: .utf8).contains("main.cancellation"))
+        let svg = directory.appendingPathComponent("diff.svg").path
+        let diff = try GoPrograms.run(GoPrograms.gotrace, ["diff", older, trace, "-o", svg])
+        #expect(diff.status == 0, "\(diff.error)")
+        #expect(try String(contentsOfFile: svg, encoding: .utf8).contains("<svg"))
+    }
+
     /// Go's totals for the committed traces (traces/go/go-tool-trace.txt): FILE KIND RELEASE COUNT NANOSECONDS.
     static func goTotals() throws -> [(file: String, kind: String, release: String, count: Int, nanoseconds: Int)] {
         let text = try String(contentsOf: traces.appendingPathComponent("go-tool-trace.txt"), encoding: .utf8)
