@@ -226,6 +226,7 @@ public final class AnalysisSession {
             return AnalysisOutcome(results: [], diagnostics: reader.diagnostics, fatal: fatal, events: 0)
         }
         definitions.adoptKnownFrames(reader.frames)
+        startWallNs = Int64(clamping: reader.startWallNanoseconds)
         let source = GoTraceEventSource(reader: reader)
         createAll()
         let pipeline = PipelinedEventSource(source: source, batchSize: AnalysisSession.batchSize)

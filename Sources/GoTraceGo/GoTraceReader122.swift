@@ -151,8 +151,11 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     @exclusivity(unchecked) public internal(set) var outOfOrderTimestamps: UInt64 = 0
     /// Ticks per second of the first generation (an assumed value if it has none).
     @exclusivity(unchecked) public private(set) var ticksPerSecond: UInt64 = GoTraceReader.assumedTicksPerSecond
-    /// Wall-clock time of the first clock snapshot (Go 1.25+), nanoseconds since 1970; 0 without one.
+    /// Wall-clock time of the trace's time 0 (its first batch), nanoseconds since 1970, from the first clock
+    /// snapshot (Go 1.25+); 0 without one.
     @exclusivity(unchecked) public private(set) var startWallNanoseconds: UInt64 = 0
+    /// The first clock snapshot: (ticks, wall nanoseconds).
+    @exclusivity(unchecked) var clockSnapshot: (ticks: UInt64, wall: UInt64)?
     @exclusivity(unchecked) public internal(set) var systemGoroutines: Set<UInt64> = []
 
     /// The file's bytes. Safety: allocated once in `adopt`, freed in deinit, never resized; every index is
@@ -281,6 +284,14 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
             scan()
             ticksPerSecond = generations.first(where: { $0.ticksPerSecond != 0 })?.ticksPerSecond ?? ticksPerSecond
             minTicks = generations.first?.batches.map(\.ticks).min() ?? 0
+            if let snapshot = clockSnapshot {
+                // The snapshot's wall time, moved to time 0 at the first generation's rate.
+                // Integers for the wall time (a Double's step at 1.7e18 ns is 256 ns); the offset is small.
+                let offset = (Double(snapshot.ticks) - Double(minTicks)) * 1e9 / Double(ticksPerSecond)
+                if abs(offset) < 1e18, let wall = Int64(exactly: snapshot.wall) {
+                    startWallNanoseconds = UInt64(clamping: wall - Int64(offset))
+                }
+            }
         }
     }
 
@@ -538,10 +549,13 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
                 guard let frequency = varint(&position, limit: end), frequency > 0 else { return "bad frequency event" }
                 generation?.ticksPerSecond = frequency
             case GoEventType122.clockSnapshot:
-                guard let _ = varint(&position, limit: end), let _ = varint(&position, limit: end),
+                // [ticks since the batch's base, monotonic ns, wall seconds, wall nanoseconds]
+                guard let delta = varint(&position, limit: end), let _ = varint(&position, limit: end),
                       let seconds = varint(&position, limit: end), let nanoseconds = varint(&position, limit: end)
                 else { return "truncated clock snapshot" }
-                if startWallNanoseconds == 0, seconds < 1 << 33 { startWallNanoseconds = seconds * 1_000_000_000 + nanoseconds }
+                if clockSnapshot == nil, seconds < 1 << 33, nanoseconds < 1_000_000_000 {
+                    clockSnapshot = (base &+ delta, seconds * 1_000_000_000 + nanoseconds)
+                }
             default:
                 return "malformed sync batch: event type \(type)"
             }

@@ -23,6 +23,9 @@ public protocol GoTraceSource: AnyObject {
     var eventsRead: UInt64 { get }
     /// Events whose timestamps stepped back and were raised to the previous one.
     var outOfOrderTimestamps: UInt64 { get }
+    /// Wall-clock time of the trace's time 0, nanoseconds since 1970; 0 when the trace does not say (Go
+    /// writes a clock snapshot from 1.25).
+    var startWallNanoseconds: UInt64 { get }
 
     /// The next mapped event, or nil at the end.
     func nextMapped() -> GoMappedEvent?
@@ -34,7 +37,10 @@ public protocol GoTraceSource: AnyObject {
     func describeFrame(_ address: UInt64) -> String?
 }
 
-extension GoTraceReader: GoTraceSource {}
+extension GoTraceReader: GoTraceSource {
+    /// Go 1.11–1.21 traces have no clock snapshot.
+    public var startWallNanoseconds: UInt64 { 0 }
+}
 extension GoTraceReader122: GoTraceSource {}
 
 /// Opening a Go execution trace with the reader its header calls for.

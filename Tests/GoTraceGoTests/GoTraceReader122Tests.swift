@@ -110,6 +110,8 @@ struct GoTrace122Builder {
         // Ticks are nanoseconds (frequency 1e9) from the earliest batch (900); time never goes backwards.
         #expect(events.map(\.nanoseconds) == [0, 100, 100, 100, 100, 300, 300])
         // The park's stack names the blocking frames; the spawn's stack is where `go` ran.
+        // The clock snapshot (1.25+, tick 0 of the sync batch: 900 ticks before the first batch) dates time 0.
+        #expect(reader.startWallNanoseconds == (version >= 1025 ? 1_700_000_000_000_000_005 + 900 : 0))
         let park = try #require(events.first { $0.kind == .park })
         let frames = (reader.stacks[park.arguments.2] ?? []).compactMap { reader.frames[$0]?.function }
         #expect(frames == ["runtime.chanrecv1", "main.worker"])

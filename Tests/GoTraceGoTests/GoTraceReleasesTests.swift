@@ -137,6 +137,17 @@ import Testing
         #expect(try String(contentsOfFile: svg, encoding: .utf8).contains("<svg"))
     }
 
+    /// Go 1.25+ writes a clock snapshot: time 0 gets a wall-clock date (these traces were recorded in 2026);
+    /// older traces have none.
+    @Test func clockSnapshotDatesTheTrace() {
+        for (release, dated) in [("go1.22", false), ("go1.25", true), ("go1.27", true)] {
+            let reader = GoTraceFile.open(path: GoTraceReleasesTests.traces.appendingPathComponent("correct-\(release).trace").path)
+            let year2026: ClosedRange<UInt64> = 1_767_225_600_000_000_000...1_798_761_600_000_000_000
+            #expect(dated ? year2026.contains(reader.startWallNanoseconds) : reader.startWallNanoseconds == 0,
+                    "\(release): \(reader.startWallNanoseconds)")
+        }
+    }
+
     /// Go's totals for the committed traces (traces/go/go-tool-trace.txt): FILE KIND RELEASE COUNT NANOSECONDS.
     static func goTotals() throws -> [(file: String, kind: String, release: String, count: Int, nanoseconds: Int)] {
         let text = try String(contentsOf: traces.appendingPathComponent("go-tool-trace.txt"), encoding: .utf8)
