@@ -138,7 +138,16 @@ extension GoTraceReader122 {
                                   first: UInt64? = nil, count: Int) {
             emit(kind, at: time, machine: machine, proc: p, goroutine: goroutine, (first ?? goroutine, a, b, 0), count: count)
         }
-        func setStatus(_ goroutine: UInt64, _ status: UInt8, seq: UInt64? = nil) {
+        @inline(__always) func setStatus(_ goroutine: UInt64, _ status: UInt8, seq: UInt64? = nil) {
+            if goroutine < UInt64(goroutines.count) {
+                // In place: the common case, no copy of the record.
+                goroutines[Int(goroutine)].status = status
+                if let seq {
+                    goroutines[Int(goroutine)].seq = seq
+                    goroutines[Int(goroutine)].generation = generationNumber
+                }
+                return
+            }
             var state = self.goroutine(goroutine)
             state.status = status
             if let seq {

@@ -146,6 +146,7 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     @exclusivity(unchecked) public private(set) var strings: [UInt64: [UInt8]] = [:]
     @exclusivity(unchecked) public private(set) var stacks: [UInt64: [UInt64]] = [:]
     @exclusivity(unchecked) public private(set) var frames: [UInt64: GoFrame] = [:]
+    /// Generations the scan found (a cut-short last one included).
     @exclusivity(unchecked) public private(set) var generationCount = 0
     @exclusivity(unchecked) public internal(set) var eventsRead: UInt64 = 0
     @exclusivity(unchecked) public internal(set) var outOfOrderTimestamps: UInt64 = 0
@@ -435,6 +436,7 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
             report(bytes.count, "no generations: the trace has a header and nothing else")
         }
         isComplete = complete
+        generationCount = generations.count
         reasonOfString = [UInt8](repeating: 0, count: strings.count + 1)
         preemptedString = stringIndex[Array("preempted".utf8)] ?? 0
         for case let type? in GoEventType122.table where type.isTimed && type.since <= version {

@@ -102,6 +102,7 @@ struct GoTrace122Builder {
         #expect(reader.fatal == nil)
         #expect(reader.isComplete, "\(reader.diagnostics)")
         #expect(reader.diagnostics.isEmpty)
+        #expect(reader.generationCount == 1)
         let chanReceive = UInt64(ParkReason.chanReceive.rawValue)
         #expect(describe(events) == [
             "proc-start g-1 0", "proc-start g-1 0", "snapshot g1 1", "spawn g5 5", "start g5 0",
