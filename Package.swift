@@ -182,7 +182,8 @@ let package = Package(
         .testTarget(
             name: "GoTraceGoTests",
             // gotrace runs the reports; Go programs under Tests/Fixtures/GoPrograms are built with `go build`.
-            dependencies: ["GoTraceGo", "GoTrace", "GoProfile", "gotrace", "GotraceTestSupport"]
+            // GoTracePluginKit for FrameNames (pprof's short names of Go functions).
+            dependencies: ["GoTraceGo", "GoTrace", "GoProfile", "GoTracePluginKit", "gotrace", "GotraceTestSupport"]
         ),
         .testTarget(
             name: "GoTraceAnalysisTests",

@@ -1,8 +1,13 @@
 // Programs with a known profile, for checking `gotrace export` against what the program really did:
 //
-//   ProfileScenarios block [ROUNDS]   one goroutine, blocked 80% of its time in blockedMostly() (40 ms per
+//   ProfileScenarios block [ROUNDS] [BRIEF_MS]
+//                                     one goroutine, blocked 80% of its time in blockedMostly() (40 ms per
 //                                     round) and 20% in blockedBriefly() (10 ms per round); 12 rounds.
-//                                     Long waits keep the 80/20 split when a loaded machine fires timers late.
+//                                     BRIEF_MS changes blockedBriefly()'s wait (40: a 50/50 split), so two
+//                                     recordings differ in one known function (`gotrace diff`). Prints
+//                                     each function's waits as this program measured them on CLOCK_MONOTONIC
+//                                     ("blockedMostly_ns N", "blockedBriefly_ns N"): a loaded machine fires
+//                                     timers late, and the profile must then show the longer waits, no more.
 //   ProfileScenarios spawn            spawnMany() starts 300 goroutines, spawnFew() 100
 //   ProfileScenarios cpu [MS]         one goroutine burning MS ms of CPU time (default 1500): 75% in
 //                                     hotLoop(), 25% in coldLoop() (3 units of the same work against 1)
@@ -21,9 +26,17 @@ func blockedMostly() {
     select(.after(.milliseconds(40)) {})
 }
 
+/// blockedBriefly()'s wait: the block scenario's BRIEF_MS, 10 ms by default.
+enum BriefWait {
+    static let milliseconds: Int = {
+        let arguments = CommandLine.arguments
+        return arguments.count > 3 && arguments[1] == "block" ? Int(arguments[3]) ?? 10 : 10
+    }()
+}
+
 @inline(never)
 func blockedBriefly() {
-    Runtime.sleep(for: .milliseconds(10))
+    Runtime.sleep(for: .milliseconds(BriefWait.milliseconds))
 }
 
 @inline(never)
@@ -66,6 +79,13 @@ func hotLoop(_ seed: UInt64) -> UInt64 { spin(30_000, seed) &* 3 &+ 1 }
 @inline(never)
 func coldLoop(_ seed: UInt64) -> UInt64 { spin(10_000, seed) &* 5 &+ 1 }
 
+/// CLOCK_MONOTONIC in nanoseconds: the clock the recording's timestamps are calibrated against.
+func monotonicNanoseconds() -> Int64 {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+}
+
 /// CPU time of the calling thread, in seconds.
 func processCPUSeconds() -> Double {
     var now = timespec()
@@ -80,12 +100,20 @@ let parameter = arguments.count > 2 ? Int(arguments[2]) : nil
 switch scenario {
 case "block":
     let rounds = parameter ?? 12
-    Runtime.run(maxProcs: 1) {
+    let (mostly, briefly) = Runtime.run(maxProcs: 1) { () -> (Int64, Int64) in
+        var mostly: Int64 = 0, briefly: Int64 = 0
         for _ in 0..<rounds {
+            let start = monotonicNanoseconds()
             blockedMostly()
+            let middle = monotonicNanoseconds()
             blockedBriefly()
+            mostly += middle - start
+            briefly += monotonicNanoseconds() - middle
         }
+        return (mostly, briefly)
     }
+    print("blockedMostly_ns \(mostly)")
+    print("blockedBriefly_ns \(briefly)")
 case "spawn":
     Runtime.run(maxProcs: 1) {
         let group = WaitGroup()
@@ -113,6 +141,6 @@ case "cpu":
     }
     print("checksum \(checksum & 0xff)")
 default:
-    print("usage: ProfileScenarios block [ROUNDS] | spawn | cpu [MS]")
+    print("usage: ProfileScenarios block [ROUNDS] [BRIEF_MS] | spawn | cpu [MS]")
     exit(2)
 }

@@ -16,7 +16,8 @@
 //   TraceScenarios leak            100 goroutines left blocked receiving in leakyReceiver(_:)
 //   TraceScenarios abba            two goroutines lock two mutexes in opposite orders: deadlock
 //   TraceScenarios workerpool      a correct worker pool: nothing leaks
-//   TraceScenarios sleepers        goroutines sleeping 20 ms fifty times
+//   TraceScenarios sleepers        five goroutines sleeping 20 ms ten times each; prints each sleep as this
+//                                  program measured it on CLOCK_MONOTONIC ("sleep_ns N", fifty lines)
 //   TraceScenarios soak S [DEPTH]  S seconds of mixed work on 2 Ps, recursion DEPTH deep (Soak.swift)
 //   TraceScenarios soakstops N DIR the soak's work, recording N traces DIR/stop-K.gtrace, each stopped
 //                                  with Trace.stop() mid-workload (Soak.swift)
@@ -60,6 +61,13 @@ func lockBoth(_ first: GoRuntime.Mutex, _ second: GoRuntime.Mutex, _ bothHeld: W
     bothHeld.done()
     bothHeld.wait()  // both goroutines now hold their first mutex
     second.lock()
+}
+
+/// CLOCK_MONOTONIC in nanoseconds: the clock the recording's timestamps are calibrated against.
+func monotonicNanoseconds() -> Int64 {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
 }
 
 /// A loop with no calls and no runtime safe points (only asynchronous preemption stops it).
@@ -217,17 +225,26 @@ case "workerpool":
         print("sum \(sum)")
     }
 case "sleepers":
-    Runtime.run {
+    let slept = Runtime.run { () -> [Int64] in
         let group = WaitGroup()
+        // Room for every measurement: sending never parks, so the only parks are the sleeps.
+        let durations = Channel<Int64>(capacity: 50)
         for _ in 0..<5 {
             group.add(1)
             go {
-                for _ in 0..<10 { Runtime.sleep(for: .milliseconds(20)) }
+                for _ in 0..<10 {
+                    let start = monotonicNanoseconds()
+                    Runtime.sleep(for: .milliseconds(20))
+                    durations.send(monotonicNanoseconds() - start)
+                }
                 group.done()
             }
         }
         group.wait()
+        durations.close()
+        return Array(durations)
     }
+    for duration in slept { print("sleep_ns \(duration)") }
 case "spinstop":
     // Nothing can stop the spinner's M: no runtime call in its loop, no signal. The trace's start and stop
     // must still return (each after its bound), say so in the trace, and the program must go on.

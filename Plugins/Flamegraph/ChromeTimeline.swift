@@ -112,7 +112,7 @@ final class ChromeTimeline {
                 nameGoroutine(a.0)
                 writer.instant("preempt", category: "preempt", pid: ChromeTimeline.goroutinesPid, tid: a.0, at: event.time_ns,
                                args: [("kind", .number(a.1))])
-                if a.1 == 2 || a.1 == 3 { stop(a.0, at: event.time_ns, why: "preempted") }  // honoured
+                if PreemptKindCode.isHonoured(a.1) { stop(a.0, at: event.time_ns, why: "preempted") }
             case _ where event.kind == stealCode:
                 nameProc(a.0)
                 writer.instant("steal \(a.2) from P\(a.1)", category: "steal", pid: ChromeTimeline.processorsPid, tid: a.0,

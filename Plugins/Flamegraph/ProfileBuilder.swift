@@ -6,6 +6,8 @@ import GoTracePluginKit
 struct ProfileBuilder {
     let host: AnalyzerHost
     let keepRuntimeFrames: Bool
+    /// Functions named in full rather than readably (`--full-names`).
+    let fullNames: Bool
     var profile: Profile
     /// Resolved frames by address: (location index, is a runtime frame).
     private var resolved: [UInt64: (location: Int, runtime: Bool)] = [:]
@@ -15,6 +17,7 @@ struct ProfileBuilder {
     init(host: AnalyzerHost, keepRuntimeFrames: Bool, profile: Profile) {
         self.host = host
         self.keepRuntimeFrames = keepRuntimeFrames
+        self.fullNames = host.wantsFullNames
         self.profile = profile
     }
 
@@ -52,6 +55,8 @@ struct ProfileBuilder {
     private mutating func resolve(_ pc: UInt64) -> (location: Int, runtime: Bool) {
         if let known = resolved[pc] { return known }
         var name: String
+        var fullName: String
+        var owner = StackTrimming.FrameClass.unresolved
         var mapping: Int?
         // Source file and line where the trace or DWARF knows them (pprof `-lines`, speedscope `file`/`line`).
         var file = ""
@@ -66,19 +71,27 @@ struct ProfileBuilder {
                     buildID: frame.build_id.map { String(cString: $0) } ?? ""))
             }
             if let function = frame.function {
-                name = FrameNames.simplify(String(cString: function))
+                fullName = String(cString: function)
+                owner = StackTrimming.classify(function: fullName, module: (module?.split(separator: "/").last).map(String.init) ?? "")
+                name = fullNames ? fullName : FrameNames.readable(fullName)
             } else if let module {
+                fullName = (module.split(separator: "/").last.map(String.init) ?? module) + "+0x" + String(frame.module_offset, radix: 16)
                 name = (module.split(separator: "/").last.map(String.init) ?? module) + "+0x" + String(frame.module_offset, radix: 16)
             } else {
                 name = "0x" + String(pc, radix: 16)
+                fullName = name
             }
         } else {
             // A host older than ABI 1.1: "function + 0xoff (module)".
-            name = FrameNames.functionPart(host.symbolize(pc))
+            let text = host.symbolize(pc)
+            owner = StackTrimming.classify(text)
+            fullName = FrameNames.functionPart(text)
+            name = fullNames ? fullName : FrameNames.readable(fullName)
         }
-        let function = profile.function(ProfileFunction(name: name, shortName: FrameNames.short(name), file: file))
+        // pprof's tools print `name` (short, no argument list) and keep `system_name` (the full name).
+        let function = profile.function(ProfileFunction(name: name, shortName: FrameNames.short(name), systemName: fullName, file: file))
         let made = (location: profile.location(address: pc, function: function, mapping: mapping, line: line),
-                    runtime: FrameNames.isRuntime(name))
+                    runtime: owner == .runtime || owner == .glue)
         resolved[pc] = made
         return made
     }

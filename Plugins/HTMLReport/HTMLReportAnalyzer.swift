@@ -59,11 +59,6 @@ public final class HTMLReportAnalyzer: Analyzer {
         var topNs: UInt64 = 0
     }
 
-    struct Running {
-        var proc: UInt64
-        var start: UInt64
-    }
-
     struct Span {
         var state: UInt8
         var reason: UInt8
@@ -95,8 +90,8 @@ public final class HTMLReportAnalyzer: Analyzer {
     @exclusivity(unchecked) var bucketNs: UInt64 = 1_000
     @exclusivity(unchecked) var buckets: [UInt64: [Bucket]] = [:]
     @exclusivity(unchecked) var busyNs: [UInt64: UInt64] = [:]
-    @exclusivity(unchecked) var running: [UInt64: Running] = [:]
-    @exclusivity(unchecked) var onProc: [UInt64: UInt64] = [:]
+    /// The P lanes' slices, shared with the summary analyzer so their busy times agree.
+    @exclusivity(unchecked) var runningSlices = RunningSlices()
     @exclusivity(unchecked) var slices: [(proc: UInt64, goroutine: UInt64, start: UInt64, end: UInt64)] = []
     @exclusivity(unchecked) var detailEndNs: UInt64 = 0
     @exclusivity(unchecked) var slicesDropped = 0
@@ -144,7 +139,8 @@ public final class HTMLReportAnalyzer: Analyzer {
                 created += 1
                 mark(0, event.time_ns, a.0, a.1)
             case KindCode.preempt:
-                preemptions += 1
+                // The timeline marks requests too; the count is of preemptions that happened.
+                if PreemptKindCode.isHonoured(a.1) { preemptions += 1 }
                 mark(2, event.time_ns, a.0, event.proc)
             case _ where event.kind == stealCode:
                 steals += 1
@@ -179,22 +175,7 @@ public final class HTMLReportAnalyzer: Analyzer {
     private func apply(_ transition: gotrace_transition, _ batch: EventBatch) {
         let goroutine = transition.goroutine
         let time = transition.time_ns
-        if transition.from == HTMLReportAnalyzer.runningState, let slice = running.removeValue(forKey: goroutine) {
-            addSlice(proc: slice.proc, goroutine: goroutine, start: slice.start, end: time)
-        }
-        if transition.to == HTMLReportAnalyzer.runningState {
-            let index = Int(transition.event_index)
-            let proc = index < batch.events.count ? batch.events[index].proc : UInt64.max
-            if proc != UInt64.max {
-                // A P runs one goroutine at a time: one still shown on it (a transition the trace lacks) stops here.
-                if let previous = onProc.updateValue(goroutine, forKey: proc), previous != goroutine,
-                   let slice = running[previous], slice.proc == proc {
-                    running[previous] = nil
-                    addSlice(proc: proc, goroutine: previous, start: slice.start, end: time)
-                }
-                running[goroutine] = Running(proc: proc, start: time)
-            }
-        }
+        runningSlices.apply(transition, in: batch) { addSlice($0) }
         var parkStack: UInt64 = 0
         if transition.from == HTMLReportAnalyzer.waitingState {
             parkStack = parkStacks.removeValue(forKey: goroutine) ?? 0
@@ -225,8 +206,8 @@ public final class HTMLReportAnalyzer: Analyzer {
         if tracked[goroutine]!.creationStack == 0 { tracked[goroutine]!.creationStack = transition.creation_stack }
     }
 
-    private func addSlice(proc: UInt64, goroutine: UInt64, start: UInt64, end: UInt64) {
-        guard end > start else { return }
+    private func addSlice(_ slice: RunningSlices.Slice) {
+        let (proc, goroutine, start, end) = (slice.proc, slice.goroutine, slice.start, slice.end)
         busyNs[proc, default: 0] += end - start
         if slices.count < maxSlices {
             slices.append((proc, goroutine, start, end))
@@ -286,11 +267,7 @@ public final class HTMLReportAnalyzer: Analyzer {
 
     public func finish() throws(AnalyzerError) {
         let end = max(lastTime, host.traceInfo.end_ns)
-        for goroutine in running.keys.sorted() {
-            let slice = running[goroutine]!
-            addSlice(proc: slice.proc, goroutine: goroutine, start: slice.start, end: end)
-        }
-        running = [:]
+        runningSlices.finish(at: end) { addSlice($0) }
         var alive = 0
         var blockedAtEnd: [gotrace_goroutine_info] = []
         host.forEachGoroutine { info in
@@ -527,7 +504,8 @@ public final class HTMLReportAnalyzer: Analyzer {
         for (position, stack) in stackList.enumerated() {
             if position > 0 { json.raw(", ") }
             json.raw("[")
-            json.raw(host.userFrames(ofStack: stack).map { JSON.quote($0) }.joined(separator: ", "))
+            json.raw(host.userFrames(ofStack: stack).map { JSON.quote(host.wantsFullNames ? $0 : FrameNames.readableFrame($0)) }
+                .joined(separator: ", "))
             json.raw("]")
         }
         json.raw("], \"reasons\": [")
@@ -551,29 +529,36 @@ public final class HTMLReportAnalyzer: Analyzer {
     }
 }
 
-/// Function names of stacks, root first, the runtime's frames trimmed from both ends as in the flame graph
-/// export (`FrameNames`); each stack resolved once.
+/// Function names of stacks, root first, the runtime's frames and the glue around them trimmed from both
+/// ends by the kit's one classifier (`StackTrimming.classify`), as in the flame graph export; each stack
+/// resolved once. Names are readable (`FrameNames.readable`) unless the report asks for full names.
 struct NameCache {
     let host: AnalyzerHost
     var cache: [UInt64: [String]] = [:]
 
     mutating func frames(_ stack: UInt64) -> [String] {
         if let known = cache[stack] { return known }
-        var names = host.stack(stack).reversed().map { pc -> String in
+        let named = host.stack(stack).reversed().map { pc -> (name: String, trimmed: Bool) in
             if let frame = host.frame(pc) {
-                if let function = frame.function { return FrameNames.simplify(String(cString: function)) }
-                if let module = frame.module {
-                    let path = String(cString: module)
-                    return (path.split(separator: "/").last.map(String.init) ?? path) + "+0x" + String(frame.module_offset, radix: 16)
+                let module = frame.module.map { String(cString: $0) }
+                let file = module.map { $0.split(separator: "/").last.map(String.init) ?? $0 } ?? ""
+                if let function = frame.function {
+                    let full = String(cString: function)
+                    let owner = StackTrimming.classify(function: full, module: file)
+                    return (host.displayName(full), owner == .runtime || owner == .glue)
                 }
-                return "0x" + String(pc, radix: 16)
+                if module != nil { return (file + "+0x" + String(frame.module_offset, radix: 16), false) }
+                return ("0x" + String(pc, radix: 16), false)
             }
-            return FrameNames.functionPart(host.symbolize(pc))
+            let text = host.symbolize(pc)
+            let owner = StackTrimming.classify(text)
+            let function = FrameNames.functionPart(text)
+            return (host.displayName(function), owner == .runtime || owner == .glue)
         }
-        var trimmed = names[...]
-        while let first = trimmed.first, FrameNames.isRuntime(first) { trimmed.removeFirst() }
-        while let last = trimmed.last, FrameNames.isRuntime(last) { trimmed.removeLast() }
-        if !trimmed.isEmpty { names = Array(trimmed) }
+        var trimmed = named[...]
+        while let first = trimmed.first, first.trimmed { trimmed.removeFirst() }
+        while let last = trimmed.last, last.trimmed { trimmed.removeLast() }
+        let names = (trimmed.isEmpty ? named[...] : trimmed).map(\.name)
         cache[stack] = names
         return names
     }

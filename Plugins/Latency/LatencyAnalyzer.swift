@@ -145,9 +145,7 @@ public final class LatencyAnalyzer: Analyzer {
                 if !preemptRequested.isEmpty { preemptRequested[event.arguments.0] = nil }
                 continue
             }
-            // preempt(goroutine, kind): 0/1 requested, 2/3 honoured (trace format v1).
-            let kind = event.arguments.1
-            if kind <= 1 {
+            if !PreemptKindCode.isHonoured(event.arguments.1) {
                 preemptRequested[event.arguments.0] = event.time_ns
             } else if let requested = preemptRequested.removeValue(forKey: event.arguments.0) {
                 preemption.add(event.time_ns &- requested)

@@ -5,8 +5,9 @@
 // Leaked = alive at the end of the trace and WAITING for anything but a timer (`sleep` wakes by itself).
 // Leaks are grouped by (park reason, blocking stack, creation stack): a hundred goroutines stuck at one
 // receive are one finding, not a hundred. A group's `blockedForNs` is its longest wait (trace end minus
-// the earliest park in the group). Stacks are shown trimmed of the runtime's own frames
-// (`StackTrimming`); groups stay keyed by the raw stacks. `waitReason` says what the goroutines wait
+// the earliest park in the group). Stacks are shown from the user's first frame (`StackTrimming`, the one
+// classifier: a runtime frame is never a leak's first frame) with readable names (`FrameNames`), in full
+// in JSON's `blockedAtFull`/`createdAtFull` and with `full-names`; groups stay keyed by the raw stacks. `waitReason` says what the goroutines wait
 // for in the words of Go's goroutine dumps (`chan receive`, `sync.Mutex.Lock`, …), so a Go programmer
 // reads it at a glance; `reason` keeps the trace format's name.
 //
@@ -183,8 +184,10 @@ public final class LeakAnalyzer: Analyzer {
                 ("count", String(group.goroutines.count)),
                 ("reason", JSON.quote(ParkReasonName.name(group.key.reason))),
                 ("waitReason", JSON.quote(waitReason(group))),
-                ("blockedAt", JSON.array(host.userFrames(ofStack: group.key.blockingStack).map(JSON.quote))),
-                ("createdAt", JSON.array(host.userFrames(ofStack: group.key.creationStack).map(JSON.quote))),
+                ("blockedAt", JSON.array(shownFrames(group.key.blockingStack).map { JSON.quote(FrameNames.readableFrame($0)) })),
+                ("blockedAtFull", JSON.array(shownFrames(group.key.blockingStack).map(JSON.quote))),
+                ("createdAt", JSON.array(shownFrames(group.key.creationStack).map { JSON.quote(FrameNames.readableFrame($0)) })),
+                ("createdAtFull", JSON.array(shownFrames(group.key.creationStack).map(JSON.quote))),
                 ("goroutines", JSON.array(group.goroutines.sorted().map { String($0) })),
                 ("blockedForNs", String(group.earliestPark == .max ? 0 : end &- group.earliestPark)),
             ])
@@ -249,8 +252,14 @@ public final class LeakAnalyzer: Analyzer {
         }
     }
 
+    /// A leak's stack from the user's frame down: the runtime's call (`Channel.receive()`) is in
+    /// `waitReason`, and the first frame shown is the program's own.
+    private func shownFrames(_ stack: UInt64) -> [String] {
+        host.userFrames(ofStack: stack, keepRuntimeEntry: false)
+    }
+
     private func frames(_ stack: UInt64) -> String {
-        let frames = host.userFrames(ofStack: stack)
+        let frames = shownFrames(stack).map { host.wantsFullNames ? $0 : FrameNames.readableFrame($0) }
         return frames.isEmpty ? "    (no stack)\n" : frames.map { "    \($0)\n" }.joined()
     }
 

@@ -5,13 +5,14 @@
 // Design note
 // -----------
 // Everything is a counter or a small map updated per transition, so the pass stays streaming:
-// - P busy time: each RUNNING → anything transition adds its running span to the P of the event that
-//   ended it (the P its M held); goroutines still running at the end add (end − since) to the total.
+// - P busy time: the running slices of GoTracePluginKit's `RunningSlices` (which the HTML report shares),
+//   summed per P; slices still open at the end count up to it.
 // - Blocking sites: the park stack is remembered per waiting goroutine (one entry per waiting goroutine,
 //   dropped when it wakes); the WAITING → anything transition adds its span to (reason, park stack).
 //   Goroutines still blocked at the end add (end − since) too, so a leak shows up as a top site.
 // - CPU: samples are counted per stack id; names are resolved once per distinct stack at the end.
-// A site is named by its first two user frames (the call into the runtime, then its caller).
+// A site is named by the user's frame and the runtime call it made ("waitForever(_:) → Channel.receive()");
+// names are readable (`FrameNames.readable`), in full with `full-names` and in JSON's `siteFull`.
 
 import GoTracePluginKit
 
@@ -36,6 +37,7 @@ public final class SummaryAnalyzer: Analyzer {
     // next to the decoder's (dictionaries here made `report` ~60% slower on a Go ping-pong trace).
     // Exclusivity: this object's stored properties are never accessed re-entrantly (no mutation calls out to code
     // that touches them), so their dynamic checks are off; they cost 17-45% of `gotrace report` (docs/performance.md).
+    @exclusivity(unchecked) var runningSlices = RunningSlices()
     /// Busy nanoseconds by P id (P ids are small and dense).
     @exclusivity(unchecked) var busyByProc: [UInt64] = []
     @exclusivity(unchecked) var procSeen: [Bool] = []
@@ -77,8 +79,7 @@ public final class SummaryAnalyzer: Analyzer {
             case KindCode.spawn:
                 created += 1
             case KindCode.preempt:
-                // Kinds 2 and 3 are "honoured" (cooperative, asynchronous): a preemption that happened.
-                if event.argument_count > 1, argument(event, 1) >= 2 { preemptions += 1 }
+                if event.argument_count > 1, PreemptKindCode.isHonoured(argument(event, 1)) { preemptions += 1 }
             case _ where event.kind == stealCode:
                 steals += 1
             case _ where event.kind == stackGrowCode:
@@ -89,21 +90,22 @@ public final class SummaryAnalyzer: Analyzer {
                 break
             }
         }
-        let running = UInt8(GOTRACE_G_RUNNING.rawValue)
         let waiting = UInt8(GOTRACE_G_WAITING.rawValue)
         for transition in batch.transitions {
-            let span = transition.since_ns == noValue ? 0 : transition.time_ns &- transition.since_ns
-            if transition.from == running {
-                let proc = batch.events[Int(transition.event_index)].proc
-                if proc != noValue, proc < 4096 { addBusy(Int(proc), span) }
-            } else if transition.from == waiting {
+            runningSlices.apply(transition, in: batch) { addBusy($0) }
+            if transition.from == waiting {
+                let span = transition.since_ns == noValue ? 0 : transition.time_ns &- transition.since_ns
                 addBlocked(Site(reason: transition.reason, stack: takeParkStack(transition.goroutine)), span)
             }
             if transition.to == waiting { setParkStack(transition.goroutine, transition.stack_id) }
         }
     }
 
-    private func addBusy(_ proc: Int, _ span: UInt64) {
+    private func addBusy(_ slice: RunningSlices.Slice) {
+        // P ids are small (one per core); a larger one is not a P this runtime or Go's would number.
+        guard slice.proc < 4096 else { return }
+        let proc = Int(slice.proc)
+        let span = slice.end - slice.start
         if proc >= busyByProc.count {
             busyByProc.append(contentsOf: repeatElement(0, count: proc + 1 - busyByProc.count))
             procSeen.append(contentsOf: repeatElement(false, count: proc + 1 - procSeen.count))
@@ -161,15 +163,14 @@ public final class SummaryAnalyzer: Analyzer {
     public func finish() throws(AnalyzerError) {
         let info = host.traceInfo
         let end = info.end_ns
+        runningSlices.finish(at: end) { addBusy($0) }
         var alive = 0
-        var runningAtEnd: UInt64 = 0
         host.forEachGoroutine { goroutine in
             let state = goroutine.state
             guard state != UInt8(GOTRACE_G_DEAD.rawValue), state != UInt8(GOTRACE_G_UNKNOWN.rawValue) else { return }
             alive += 1
             guard goroutine.state_since_ns != noValue, end >= goroutine.state_since_ns else { return }
             let span = end - goroutine.state_since_ns
-            if state == UInt8(GOTRACE_G_RUNNING.rawValue) { runningAtEnd += span }
             if state == UInt8(GOTRACE_G_WAITING.rawValue) {
                 addBlocked(Site(reason: goroutine.reason, stack: goroutine.state_stack), span)
             }
@@ -177,25 +178,39 @@ public final class SummaryAnalyzer: Analyzer {
         let procs = procSeen.indices.filter { procSeen[$0] }.map { UInt64($0) }
         var busyNs: [UInt64: UInt64] = [:]
         for proc in procs { busyNs[proc] = busyByProc[Int(proc)] }
-        let busyTotal = busyNs.values.reduce(0, +) + runningAtEnd
+        let busyTotal = busyNs.values.reduce(0, +)
         let capacity = Double(end) * Double(max(procs.count, 1))
         let busyPercent = capacity > 0 ? min(100, 100 * Double(busyTotal) / capacity) : 0
 
         let cpuTotal = cpuSamplesByStack.values.reduce(0, +)
-        var cpuByFunction: [String: Int] = [:]
-        for (stack, count) in cpuSamplesByStack {
-            cpuByFunction[host.frames(ofStack: stack).first.map(Self.functionName) ?? "(no stack)", default: 0] += count
+        // Rows are added up by the name shown (text with --full-names: the full one), so the specialisations
+        // of one function are one row; the full name kept is the largest contributor's.
+        let byFullName = host.wantsFullNames && !host.wantsJSON
+        var cpuByFunction: [String: (full: String, samples: Int, largest: Int)] = [:]
+        for (stack, count) in cpuSamplesByStack.sorted(by: { $0.key < $1.key }) {
+            let full = host.frames(ofStack: stack).first.map(FrameNames.functionPart) ?? "(no stack)"
+            let key = byFullName ? full : FrameNames.readable(full)
+            var row = cpuByFunction[key, default: (full, 0, 0)]
+            row.samples += count
+            if count > row.largest { (row.full, row.largest) = (full, count) }
+            cpuByFunction[key] = row
         }
-        let topCPU = cpuByFunction.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(top)
+        let topCPU = cpuByFunction.map { (function: $0.key, full: $0.value.full, samples: $0.value.samples) }
+            .sorted { ($0.samples, $1.function) > ($1.samples, $0.function) }.prefix(top)
         // Stacks that differ only in return offsets name the same site: add them up by name.
-        var bySite: [String: (site: String, reason: String, ns: UInt64)] = [:]
+        var bySite: [String: (site: String, full: String, reason: String, ns: UInt64, largest: UInt64)] = [:]
         for (index, site) in sites.enumerated() {
             let ns = siteTotals[index]
             let name = siteName(site.stack)
+            let shown = byFullName ? name.full : name.readable
             let reason = ParkReasonName.name(site.reason)
-            bySite[reason + "\u{0}" + name, default: (name, reason, 0)].ns += ns
+            var row = bySite[reason + "\u{0}" + shown, default: (shown, name.full, reason, 0, 0)]
+            row.ns += ns
+            if ns > row.largest { (row.full, row.largest) = (name.full, ns) }
+            bySite[reason + "\u{0}" + shown] = row
         }
-        let topBlocking = bySite.values.sorted { ($0.ns, $1.site) > ($1.ns, $0.site) }.prefix(top)
+        // A total order: ties on time go by site, then reason (dictionary order differs per process).
+        let topBlocking = bySite.values.sorted { ($0.ns, $1.site, $1.reason) > ($1.ns, $0.site, $0.reason) }.prefix(top)
 
         if host.wantsJSON {
             let procObjects = procs.map { proc in
@@ -213,11 +228,12 @@ public final class SummaryAnalyzer: Analyzer {
                 ("stackGrowths", String(stackGrowths)),
                 ("cpuSamples", String(cpuTotal)),
                 ("topCPU", JSON.array(topCPU.map {
-                    JSON.object([("function", JSON.quote($0.key)), ("samples", String($0.value)),
-                                 ("percent", Self.percent(Double($0.value), Double(cpuTotal)))])
+                    JSON.object([("function", JSON.quote($0.function)), ("functionFull", JSON.quote($0.full)),
+                                 ("samples", String($0.samples)), ("percent", Self.percent(Double($0.samples), Double(cpuTotal)))])
                 })),
                 ("topBlocking", JSON.array(topBlocking.map {
-                    JSON.object([("site", JSON.quote($0.site)), ("reason", JSON.quote($0.reason)), ("blockedNs", String($0.ns))])
+                    JSON.object([("site", JSON.quote($0.site)), ("siteFull", JSON.quote($0.full)), ("reason", JSON.quote($0.reason)),
+                                 ("blockedNs", String($0.ns))])
                 })),
             ]))
             return
@@ -229,8 +245,8 @@ public final class SummaryAnalyzer: Analyzer {
         text += "\ngoroutines: \(created) created, \(alive) alive at the end; \(steals) steals, \(preemptions) preemptions, \(stackGrowths) stack growths\n"
         if cpuTotal > 0 {
             text += "\ntop CPU functions (\(cpuTotal) samples):\n"
-            for (function, samples) in topCPU {
-                text += "  \(Self.padLeft(format1(100 * Double(samples) / Double(cpuTotal)) + "%", 7))  \(function)\n"
+            for row in topCPU {
+                text += "  \(Self.padLeft(format1(100 * Double(row.samples) / Double(cpuTotal)) + "%", 7))  \(row.function)\n"
             }
         }
         if !topBlocking.isEmpty {
@@ -242,27 +258,19 @@ public final class SummaryAnalyzer: Analyzer {
         try host.writeText(text)
     }
 
-    /// The first two user frames of a stack, the call into the runtime and its caller: "a ← b".
-    private func siteName(_ stack: UInt64) -> String {
-        guard stack != 0 else { return "(no stack)" }
-        let frames = host.userFrames(ofStack: stack).prefix(2).map(Self.functionName)
-        return frames.isEmpty ? "(no stack)" : frames.joined(separator: " ← ")
-    }
-
-    /// A frame without its "+ 0xoffset (module)" tail.
-    static func functionName(_ frame: String) -> String {
-        // Frames read "name + 0xoffset (module)"; names themselves may contain " + " but not " + 0x".
-        let marker = Array(" + 0x".utf8)
-        let bytes = Array(frame.utf8)
-        guard bytes.count >= marker.count else { return frame }
-        var index = bytes.count - marker.count
-        while index >= 0 {
-            if Array(bytes[index..<index + marker.count]) == marker {
-                return String(decoding: bytes[..<index], as: UTF8.self)
-            }
-            index -= 1
+    /// Where a stack blocked, as the user reads it: the user's frame first, then the runtime call it made
+    /// ("waitForever(_:) → Channel.receive()"), readable and in full. The runtime's own frames are never the
+    /// site, however the compiler specialised them (`StackTrimming.classify`).
+    private func siteName(_ stack: UInt64) -> (readable: String, full: String) {
+        guard stack != 0 else { return ("(no stack)", "(no stack)") }
+        let frames = host.userFrames(ofStack: stack)
+        guard let first = frames.first else { return ("(no stack)", "(no stack)") }
+        var named = [first]
+        if let user = frames.firstIndex(where: { StackTrimming.classify($0) == .user }) {
+            named = user > 0 ? [frames[user], frames[user - 1]] : [frames[user]]
         }
-        return frame
+        let full = named.map(FrameNames.functionPart)
+        return (full.map(FrameNames.readable).joined(separator: " → "), full.joined(separator: " → "))
     }
 
     static func percent(_ part: Double, _ whole: Double) -> String {

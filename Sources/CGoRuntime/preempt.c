@@ -16,7 +16,7 @@
 //      shared object, the vDSO, or a PLT stub: those may hold locks or per-thread state);
 //   2. that function is not the runtime's: not in the `gort_text` section (every C and assembly
 //      function of CGoRuntime, see CGoRuntime.h) and not a Swift symbol of GoRuntime or GoTrace
-//      (mangled names containing `9GoRuntime` or `7GoTrace`: this also covers closures,
+//      (mangled names containing `9GoRuntime`, `13GoTraceFormat` or `7GoTrace`: this also covers closures,
 //      specialisations on runtime types and outlined helpers emitted for them);
 //   3. a Swift function that belongs to no module — a standard-library specialisation or a
 //      reabstraction thunk (`$s` followed by a non-digit), or a merged function (`Tm`) — is
@@ -90,7 +90,10 @@ static bool contains(const char *name, const char *needle) { return strstr(name,
 
 static uint8_t classify_name(const char *name) {
     if (name[0] == '$' && name[1] == 's') {
-        if (contains(name, "9GoRuntime") || contains(name, "7GoTrace")) return CODE_RUNTIME;
+        // GoTraceFormat (the per-M trace buffer and writer, which GoRuntime links) is the runtime's too: its
+        // code runs with the M's trace state in hand.
+        if (contains(name, "9GoRuntime") || contains(name, "13GoTraceFormat") || contains(name, "7GoTrace"))
+            return CODE_RUNTIME;
         size_t length = strlen(name);
         if (length > 2 && name[length - 2] == 'T' && name[length - 1] == 'm') return CODE_NEUTRAL;
         return (name[2] >= '0' && name[2] <= '9') ? CODE_USER : CODE_NEUTRAL;
@@ -224,6 +227,8 @@ static int classify(uintptr_t pc) {
 }
 
 int gort_preempt_classify_pc(uintptr_t pc) { return classify(pc); }
+
+int gort_preempt_classify_symbol(const char *name) { return classify_name(name); }
 
 __attribute__((noinline)) uintptr_t gort_preempt_caller_pc(void) { return (uintptr_t)__builtin_return_address(0); }
 

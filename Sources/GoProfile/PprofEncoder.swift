@@ -60,7 +60,7 @@ public enum PprofEncoder {
             }
         }
         for (index, function) in profile.functions.enumerated() {
-            let (name, systemName) = (strings.index(function.shortName), strings.index(function.name))
+            let (name, systemName) = (strings.index(function.shortName), strings.index(function.systemName))
             let file = strings.index(function.file)
             out.field(5) { message in
                 message.field(1, UInt64(index + 1))

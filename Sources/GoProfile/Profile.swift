@@ -26,15 +26,18 @@ public struct ValueType: Sendable, Equatable {
 }
 
 public struct ProfileFunction: Sendable, Hashable {
-    /// The full name (flame graphs, pprof's `system_name`).
+    /// The name flame graphs show.
     public var name: String
     /// The name without argument list (pprof's `name`: its tools print names that way).
     public var shortName: String
+    /// The symbol's whole demangled name (pprof's `system_name`).
+    public var systemName: String
     public var file: String
     public var line: Int
-    public init(name: String, shortName: String? = nil, file: String = "", line: Int = 0) {
+    public init(name: String, shortName: String? = nil, systemName: String? = nil, file: String = "", line: Int = 0) {
         self.name = name
         self.shortName = shortName ?? name
+        self.systemName = systemName ?? name
         self.file = file
         self.line = line
     }

@@ -375,16 +375,29 @@ final class Tracer: @unchecked Sendable {
         if clockChosen { return }
         clockChosen = true
         guard gort_tsc_is_clocksource() else { return }
-        // 2 ms of calibration: the clocks' read jitter (~100 ns) makes the rate good to ~0.005%.
-        let monotonicStart = gort_nanotime()
-        let ticksStart = gort_cputicks()
-        var monotonicEnd = monotonicStart
-        while monotonicEnd - monotonicStart < 2_000_000 { monotonicEnd = gort_nanotime() }
-        let ticksEnd = gort_cputicks()
-        let elapsed = UInt64(monotonicEnd - monotonicStart)
-        guard ticksEnd > ticksStart else { return }
-        ticksPerSecond = (ticksEnd - ticksStart) * 1_000_000_000 / elapsed
+        // 2 ms of calibration: the clocks' read jitter (~100 ns) makes the rate good to ~0.005%. Each end
+        // reads the TSC between two CLOCK_MONOTONIC reads and keeps the tightest of a few tries: on a loaded
+        // machine the thread may be descheduled between two reads for milliseconds, and one such pause
+        // inside a single unbracketed pair would skew the rate — every duration in the trace — by as much.
+        let start = Self.tightestClockPair()
+        var end = start
+        while end.monotonic - start.monotonic < 2_000_000 { end = Self.tightestClockPair() }
+        guard end.ticks > start.ticks else { return }
+        ticksPerSecond = (end.ticks - start.ticks) * 1_000_000_000 / UInt64(end.monotonic - start.monotonic)
         usesTSC = ticksPerSecond > 0
+    }
+
+    /// The TSC and CLOCK_MONOTONIC read together: the TSC between two monotonic reads, whose midpoint it is
+    /// paired with; of five tries, the one whose monotonic reads were closest together.
+    private static func tightestClockPair() -> (monotonic: Int64, ticks: UInt64) {
+        var best: (monotonic: Int64, ticks: UInt64, width: Int64) = (0, 0, .max)
+        for _ in 0..<5 {
+            let before = gort_nanotime()
+            let ticks = gort_cputicks()
+            let after = gort_nanotime()
+            if after - before < best.width { best = (before + (after - before) / 2, ticks, after - before) }
+        }
+        return (best.monotonic, best.ticks)
     }
 
     @inline(__always)

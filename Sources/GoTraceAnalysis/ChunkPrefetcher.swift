@@ -23,6 +23,9 @@
 //      sleeps only when every ring is full and is woken when a ring is down to half; the decoder sleeps only
 //      on a chunk being loaded, and is woken when that chunk is ready.
 // Memory: at most `maxSlots` slots in all (depth ≥ 2 per stream), each as large as the largest chunk it held.
+// Ownership: the loader thread holds a reference to the shared state (`PrefetchRings`), never to the
+// `ChunkPrefetcher` handle, so dropping the handle runs its deinit, which stops and joins the loader (a thread
+// holding the handle itself, waiting for room in full rings, kept it alive forever).
 // Rejected: loading in file order regardless of need (an M that writes rarely would make the others'
 // queues grow without bound until its chunk comes), and a lock-free ring (a lock per chunk is noise).
 
@@ -31,6 +34,7 @@ import Glibc
 #endif
 import GoTrace
 
+/// The decoder's handle on the rings: takes and releases chunks; stops the loader when dropped.
 final class ChunkPrefetcher {
     /// Slots over all streams: 64 × a 64 KiB runtime chunk = 4 MiB.
     static let maxSlots = 64
@@ -44,6 +48,35 @@ final class ChunkPrefetcher {
         var baseTicks: UInt64?
         var state = SlotState.free
     }
+
+    private let rings: PrefetchRings
+
+    init(chunks: [[ChunkEntry]], loader: ChunkLoader, decoderLoader: ChunkLoader) {
+        rings = PrefetchRings(chunks: chunks, loader: loader, decoderLoader: decoderLoader)
+    }
+
+    deinit { rings.stop() }
+
+    /// Starts the loader thread (once). Without one (it could not be created) the decoder loads every chunk
+    /// itself through step 3.
+    func start() { rings.start() }
+
+    /// Stops and joins the loader thread (idempotent).
+    func stop() { rings.stop() }
+
+    /// Chunk `chunk` of stream `stream`, loaded: its slot, the caller's until `release(stream)`.
+    ///
+    /// Precondition: `chunk` is the stream's next chunk (`released[stream]`) and exists; one `take` per
+    /// `release`, in order, from one thread (the decoder's).
+    func take(_ stream: Int, chunk: Int) -> UnsafeMutablePointer<Slot> { rings.take(stream, chunk: chunk) }
+
+    /// Gives the slot returned by the last `take(stream, …)` back to the loader.
+    func release(_ stream: Int) { rings.release(stream) }
+}
+
+/// The rings, counters and loader thread the handle and the loader share (see the design note on ownership).
+private final class PrefetchRings {
+    typealias Slot = ChunkPrefetcher.Slot
 
     private let chunks: [[ChunkEntry]]
     private let depth: Int
@@ -83,8 +116,9 @@ final class ChunkPrefetcher {
         pthread_cond_init(&becameFree, nil)
     }
 
+    // No `stop` here: the loader holds a reference until it ends, so this runs only after it has ended (and the
+    // handle's deinit has joined it).
     deinit {
-        stop()
         for index in 0..<max(1, chunks.count * depth) { slots[index].payload.deallocate() }
         slots.deinitialize(count: max(1, chunks.count * depth))
         slots.deallocate()
@@ -93,15 +127,13 @@ final class ChunkPrefetcher {
         pthread_mutex_destroy(&lock)
     }
 
-    /// Starts the loader thread (once). Without one (it could not be created) the decoder loads every chunk
-    /// itself through step 3.
     func start() {
         guard !threadStarted else { return }
         let box = Unmanaged.passRetained(self)
         let status = pthread_create(&thread, nil, { raw in
             // Safety: `raw` is the retained box passed below; released when the loader ends.
-            let prefetcher = Unmanaged<ChunkPrefetcher>.fromOpaque(raw!).takeRetainedValue()
-            prefetcher.run()
+            let rings = Unmanaged<PrefetchRings>.fromOpaque(raw!).takeRetainedValue()
+            rings.run()
             return nil
         }, box.toOpaque())
         if status == 0 {
@@ -111,7 +143,6 @@ final class ChunkPrefetcher {
         }
     }
 
-    /// Stops and joins the loader thread (idempotent).
     func stop() {
         guard threadStarted else { return }
         pthread_mutex_lock(&lock)
@@ -122,10 +153,6 @@ final class ChunkPrefetcher {
         threadStarted = false
     }
 
-    /// Chunk `chunk` of stream `stream`, loaded: its slot, the caller's until `release(stream)`.
-    ///
-    /// Precondition: `chunk` is the stream's next chunk (`released[stream]`) and exists; one `take` per
-    /// `release`, in order, from one thread (the decoder's).
     func take(_ stream: Int, chunk: Int) -> UnsafeMutablePointer<Slot> {
         precondition(stream < chunks.count && chunk < chunks[stream].count, "ChunkPrefetcher.take: no such chunk")
         let slot = slots + stream * depth + chunk % depth
@@ -150,7 +177,6 @@ final class ChunkPrefetcher {
         return slot
     }
 
-    /// Gives the slot returned by the last `take(stream, …)` back to the loader.
     func release(_ stream: Int) {
         pthread_mutex_lock(&lock)
         slots[stream * depth + released[stream] % depth].state = .free

@@ -25,6 +25,7 @@
 
 import CGoTracePlugin
 import struct GoTracePluginKit.IdTable
+import enum GoTracePluginKit.PreemptKindCode
 
 /// What the model keeps per goroutine.
 struct GoroutineRecord {
@@ -94,11 +95,9 @@ public final class GoroutineModel {
 
     public init() {}
 
-    // Park reasons and preempt kinds this model treats specially (wire codes, EventKind.swift).
+    // Park reasons this model treats specially (wire codes, EventKind.swift).
     private static let reasonYield: UInt8 = 10
     private static let reasonPreempted: UInt8 = 11
-    private static let preemptHonouredCooperative: UInt64 = 2
-    private static let preemptHonouredAsynchronous: UInt64 = 3
 
     @inline(__always)
     private func withRecord<R>(_ id: UInt64, _ body: (inout GoroutineRecord) -> R) -> R {
@@ -140,7 +139,7 @@ public final class GoroutineModel {
         case 20:  // end(g)
             move(a.0, to: State.dead, reason: 0, stack: 0, other: noID, time, index, &transitions)
         case 22:  // preempt(g, kind)
-            if a.1 == GoroutineModel.preemptHonouredCooperative || a.1 == GoroutineModel.preemptHonouredAsynchronous {
+            if PreemptKindCode.isHonoured(a.1) {
                 move(a.0, to: State.runnable, reason: GoroutineModel.reasonPreempted, stack: 0, other: noID,
                      time, index, &transitions)
             }

@@ -19,6 +19,10 @@
 //
 // Loading the chunks (read, CRC, inflate) runs on a third thread behind the wrapped source
 // (ChunkPrefetcher, for FastEventSource), so the OS balances three stages over the two cores.
+// Ownership: the producer thread holds a reference to the shared state (`Pipeline`), never to the
+// `PipelinedEventSource` handle the consumer holds. Dropping the handle therefore runs its deinit, which
+// stops and joins the producer even if the consumer never called `stop` (a thread holding the handle itself
+// kept it alive forever: blocked on a full ring, it never let go, and deinit never ran).
 // Rejected: decoding Ms in parallel (the merge by time needs every M's head), and a lock-free ring (one
 // hand-off per 4096 events does not need one).
 
@@ -27,9 +31,33 @@ import Glibc
 #endif
 import CGoTracePlugin
 
+/// The consumer's handle: starts, reads and stops the pipeline; stops it when dropped.
 final class PipelinedEventSource {
     static let slotCount = 4
 
+    private let pipeline: Pipeline
+
+    init(source: EventSource, batchSize: Int) { pipeline = Pipeline(source: source, batchSize: batchSize) }
+
+    deinit { pipeline.stop() }
+
+    /// The wrapped source; read its counters and diagnostics only after `stop`.
+    var source: EventSource { pipeline.source }
+
+    /// Starts the producer thread; false if it could not be created (the caller then reads serially).
+    func start() -> Bool { pipeline.start() }
+
+    /// The next full batch, its definitions applied to `definitions`; empty at the end. Valid until the
+    /// next call (which returns the slot to the producer).
+    func next(definitions: DefinitionSink, returning previous: Bool) -> UnsafeBufferPointer<gotrace_event> {
+        pipeline.next(definitions: definitions, returning: previous)
+    }
+
+    /// Stops and joins the producer (idempotent). After this the wrapped source may be read.
+    func stop() { pipeline.stop() }
+}
+
+extension PipelinedEventSource {
     /// Definitions met while filling one slot, in order.
     final class RecordedDefinitions: DefinitionSink {
         // Exclusivity: this object's stored properties are never accessed re-entrantly (no mutation calls out to code
@@ -51,6 +79,11 @@ final class PipelinedEventSource {
         var count = 0
         let definitions = RecordedDefinitions()
     }
+}
+
+/// The state the producer thread and the consumer share (see the design note on ownership).
+private final class Pipeline {
+    typealias Slot = PipelinedEventSource.Slot
 
     let source: EventSource
     // Safety: `slots` is allocated in init and freed in deinit; a slot is written only by the side that owns
@@ -81,8 +114,9 @@ final class PipelinedEventSource {
         pthread_cond_init(&becameFree, nil)
     }
 
+    // No `stop` here: the producer holds a reference until it ends, so this runs only after it has ended (and
+    // the handle's deinit has joined it).
     deinit {
-        stop()
         for index in 0..<PipelinedEventSource.slotCount { slots[index].events.deallocate() }
         slots.deinitialize(count: PipelinedEventSource.slotCount)
         slots.deallocate()
@@ -91,13 +125,12 @@ final class PipelinedEventSource {
         pthread_mutex_destroy(&lock)
     }
 
-    /// Starts the producer thread; false if it could not be created (the caller then reads serially).
     func start() -> Bool {
         let box = Unmanaged.passRetained(self)
         let status = pthread_create(&thread, nil, { raw in
             // Safety: `raw` is the retained box passed below; released here when the producer ends.
-            let source = Unmanaged<PipelinedEventSource>.fromOpaque(raw!).takeRetainedValue()
-            source.produce()
+            let pipeline = Unmanaged<Pipeline>.fromOpaque(raw!).takeRetainedValue()
+            pipeline.produce()
             return nil
         }, box.toOpaque())
         if status != 0 {
@@ -138,8 +171,6 @@ final class PipelinedEventSource {
         pthread_mutex_unlock(&lock)
     }
 
-    /// The next full batch, its definitions applied to `definitions`; empty at the end. Valid until the
-    /// next call (which returns the slot to the producer).
     func next(definitions: DefinitionSink, returning previous: Bool) -> UnsafeBufferPointer<gotrace_event> {
         pthread_mutex_lock(&lock)
         if previous {
@@ -157,7 +188,6 @@ final class PipelinedEventSource {
         return UnsafeBufferPointer(start: slot.pointee.events.baseAddress, count: slot.pointee.count)
     }
 
-    /// Stops and joins the producer (idempotent). After this the wrapped source may be read.
     func stop() {
         guard threadStarted else { return }
         pthread_mutex_lock(&lock)

@@ -6,6 +6,12 @@
 // every instance alive until after `destroy`, which is what makes the unretained pointer safe. All
 // callbacks run on the session's thread, during a `create`/`consume`/`finish` call.
 //
+// Error chains: a plugin records its causes with `fail` (innermost first) before returning a failure. The host
+// adds its own reason when it refuses a call (write_json, write_file, append_file), but only as the cause of a
+// failure that follows the refusal at once — the plugin's next host call is `fail`, or it returns the failure
+// without another host call. A plugin that makes any other host call has carried on, and the refusal is dropped:
+// otherwise it would turn up as the cause of an unrelated later failure.
+//
 // Memory handed out (stacks, strings, symbol names, option values) is owned by the session's
 // `DefinitionTable` or the instance and freed when the session ends — after every plugin's `destroy` — so
 // a plugin may keep those pointers for its whole life, as the header promises.
@@ -41,6 +47,10 @@ final class PluginInstance {
     @exclusivity(unchecked) var metrics: [String: Int64] = [:]
     /// Error links in the order the plugin recorded them: innermost first.
     @exclusivity(unchecked) var pendingCauses: [String] = []
+    /// Host calls the plugin has made; numbers the refusal below.
+    @exclusivity(unchecked) var hostCalls = 0
+    /// The host's reason for refusing call number `call`, until it becomes a cause or is dropped (see the top).
+    @exclusivity(unchecked) var refusal: (reason: String, call: Int)?
     @exclusivity(unchecked) var failure: [String]?
     /// C copies of option values handed out; freed with the instance.
     @exclusivity(unchecked) var optionCStrings: [String: UnsafeMutablePointer<CChar>] = [:]
@@ -55,8 +65,21 @@ final class PluginInstance {
 
     var handle: OpaquePointer { OpaquePointer(Unmanaged.passUnretained(self).toOpaque()) }
 
+    /// Records why the host refused the current call (see the top).
+    func refuse(_ reason: String) { refusal = (reason, hostCalls) }
+
+    /// The plugin's `fail`: the refusal of the call just before it, if any, is the innermost cause.
+    func recordCause(_ message: String) {
+        if let refusal, refusal.call == hostCalls - 1 { pendingCauses.append(refusal.reason) }
+        refusal = nil
+        pendingCauses.append(message)
+    }
+
     /// Records a failed call: `context` is the host's outermost message, then the plugin's chain.
     func fail(_ status: gotrace_status, context: String) {
+        // Returned straight after a refused call: the refusal is the cause.
+        if let refusal, refusal.call == hostCalls { pendingCauses.append(refusal.reason) }
+        refusal = nil
         let causes = pendingCauses.reversed()
         pendingCauses = []
         let code = String(cString: gotrace_status_name(status))
@@ -69,10 +92,13 @@ final class PluginInstance {
     }
 }
 
+/// The instance behind `handle`; every host call goes through here once, which is what counts it.
 @inline(__always)
 private func instance(_ handle: OpaquePointer?) -> PluginInstance {
     // Safety: every handle the host gives out is an unretained PluginInstance the session keeps alive.
-    Unmanaged<PluginInstance>.fromOpaque(UnsafeRawPointer(handle!)).takeUnretainedValue()
+    let plugin = Unmanaged<PluginInstance>.fromOpaque(UnsafeRawPointer(handle!)).takeUnretainedValue()
+    plugin.hostCalls &+= 1
+    return plugin
 }
 
 private func status(_ code: Int) -> gotrace_status { gotrace_status(code) }
@@ -160,11 +186,11 @@ nonisolated(unsafe) let hostFunctionTable: UnsafeMutablePointer<gotrace_host_api
         // Safety: as in write_text.
         let json = String(decoding: UnsafeRawBufferPointer(start: text, count: length), as: UTF8.self)
         guard plugin.json == nil else {
-            plugin.pendingCauses.append("write_json called twice; a plugin writes one JSON document")
+            plugin.refuse("write_json called twice; a plugin writes one JSON document")
             return status(GOTRACE_ERROR_INVALID_ARGUMENT)
         }
         if let problem = JSONCheck.problem(in: json) {
-            plugin.pendingCauses.append("the plugin's JSON is malformed: \(problem)")
+            plugin.refuse("the plugin's JSON is malformed: \(problem)")
             return status(GOTRACE_ERROR_INVALID_ARGUMENT)
         }
         plugin.json = json
@@ -177,7 +203,7 @@ nonisolated(unsafe) let hostFunctionTable: UnsafeMutablePointer<gotrace_host_api
         instance(handle).metrics[String(cString: key)] = value
     }
     api.fail = { handle, code, message in
-        instance(handle).pendingCauses.append(message.map { String(cString: $0) } ?? "(no message)")
+        instance(handle).recordCause(message.map { String(cString: $0) } ?? "(no message)")
         return code
     }
     api.frame = { handle, pc, frame in
@@ -197,23 +223,23 @@ private func hostWriteFile(_ plugin: PluginInstance, _ name: UnsafePointer<CChar
     guard let name else { return status(GOTRACE_ERROR_INVALID_ARGUMENT) }
     let fileName = String(cString: name)
     guard let directory = plugin.session.outputDirectory else {
-        plugin.pendingCauses.append("no output directory (pass -o DIR) for \(fileName)")
+        plugin.refuse("no output directory (pass -o DIR) for \(fileName)")
         return status(GOTRACE_ERROR_UNSUPPORTED)
     }
     guard !fileName.isEmpty, !fileName.contains("/"), fileName != ".", fileName != ".." else {
-        plugin.pendingCauses.append("\"\(fileName)\" is not a plain file name")
+        plugin.refuse("\"\(fileName)\" is not a plain file name")
         return status(GOTRACE_ERROR_INVALID_ARGUMENT)
     }
     let path = directory + "/" + fileName
     if let refusal = InputProtection.refusal(toWrite: path, inputs: [plugin.session.path]) {
-        plugin.pendingCauses.append(refusal[0])
+        plugin.refuse(refusal[0])
         return status(GOTRACE_ERROR_INVALID_ARGUMENT)
     }
     let append = appending && plugin.files.contains(path)
     // Safety: the plugin passes `length` readable bytes at `bytes`.
     let buffer = UnsafeRawBufferPointer(start: bytes, count: bytes == nil ? 0 : length)
     if let problem = writeFile(path, buffer, append: append) {
-        plugin.pendingCauses.append("cannot write \(path): \(problem)")
+        plugin.refuse("cannot write \(path): \(problem)")
         return status(GOTRACE_ERROR_IO)
     }
     if !plugin.files.contains(path) { plugin.files.append(path) }

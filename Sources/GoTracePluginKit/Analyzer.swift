@@ -190,3 +190,15 @@ public enum KindCode {
     /// A goroutine returned from a blocking system call (`syscall-exit`).
     public static let syscallExit: UInt8 = 28
 }
+
+/// The `kind` argument of a `preempt` event (trace format v1): the monitor's request (0 cooperative,
+/// 1 asynchronous) and the goroutine honouring it (2 cooperative, 3 asynchronous).
+public enum PreemptKindCode {
+    /// Whether a `preempt` event's kind says the goroutine gave up its P. One preemption writes a request
+    /// and then an honoured event, so a count of preemptions counts only the honoured ones.
+    ///
+    /// - Parameter kind: The event's `kind` argument (`arguments.1`).
+    /// - Returns: `true` for honoured-cooperative and honoured-asynchronous.
+    @inlinable
+    public static func isHonoured(_ kind: UInt64) -> Bool { kind == 2 || kind == 3 }
+}

@@ -7,9 +7,10 @@
 // (`runBody`, `goroutineMain`, `gort_context_trampoline`); a creation stack starts in `Scheduler.spawn`.
 // None of that says where the *program* is. Trimming, on symbolized frames (`host.symbolize` text):
 //   1. Classify each frame: runtime (its owner, after peeling `closure #N … in`, `partial apply forwarder
-//      for`, `generic specialization <…> of`, `static`, `@objc` … is `GoRuntime.…`, `(extension in
-//      GoRuntime):…`, or a `gort_` C symbol), glue (reabstraction thunks, the standard library, libc and
-//      `_start`), unresolved (`module+0xoffset`, `0xaddress`), or user (anything else).
+//      for`, every `… specialization <…> of` a release build makes, `merged`, `static`, `@objc` … is
+//      `GoRuntime.…`, `GoTraceFormat.…` (its trace writer), `(extension in GoRuntime):…`, or a `gort_` C
+//      symbol), glue (thunks, the standard
+//      library, libc and `_start`), unresolved (`module+0xoffset`, `0xaddress`), or user (anything else).
 //   2. Top: find the first user frame; keep the runtime frame nearest above it — the user's call into the
 //      runtime, e.g. `GoRuntime.Channel.receive()` — and drop everything above that.
 //   3. Bottom: drop trailing runtime and glue frames (trampoline, `goroutineMain`, `runBody`, `RunBox`,
@@ -17,6 +18,12 @@
 // A stack with no user frame, or unresolved frames only, is returned as it is: with nothing to anchor on,
 // trimming would hide the only evidence there is. Classification is by name, not by module, because the
 // runtime is linked statically into the program and shares its module.
+//
+// This is the one classifier: the leak, latency and summary analyzers trim with it, and the flame graphs
+// and the HTML report drop the runtime's frames by it. It lives in the kit because everything that names
+// frames already links the kit (the plugins, and GoTraceAnalysis for the CLI); GoProfile, the encoders,
+// is handed names and never classifies. Two classifiers used to disagree (one did not peel
+// specialisations), and a release build's `specialized Scheduler.tracePark` became a "blocking site".
 //
 // Rejected: trimming in the runtime at capture time (the trace would lose frames for good, and the
 // runtime's own frames matter when debugging the runtime), and trimming in the host (plugins that want
@@ -56,34 +63,30 @@ public enum StackTrimming {
 
     /// Classifies one symbolized frame: `name + 0xoff (module)`, `module+0xoff` or `0xaddress`.
     public static func classify(_ frame: String) -> FrameClass {
-        // `name + 0xoff (module)`: the last " + 0x" separates the name (which may contain anything).
-        let utf8 = Array(frame.utf8)
-        let marker = Array(" + 0x".utf8)
-        guard utf8.count > marker.count,
-              let split = stride(from: utf8.count - marker.count, through: 0, by: -1).first(where: {
-                  utf8[$0..<$0 + marker.count].elementsEqual(marker)
-              })
-        else { return .unresolved }
-        let name = String(decoding: utf8[..<split], as: UTF8.self)
-        let tail = utf8[(split + marker.count)...]
-        var module = ""
-        if tail.last == UInt8(ascii: ")"), let open = tail.firstIndex(of: UInt8(ascii: "(")) {
-            module = String(decoding: tail[(open + 1)..<(tail.endIndex - 1)], as: UTF8.self)
-        }
+        guard let parts = FrameNames.parts(ofFrame: frame) else { return .unresolved }
+        return classify(function: parts.function, module: parts.module)
+    }
+
+    /// Classifies a function by its full demangled name and the file name of its module (empty if unknown).
+    public static func classify(function name: String, module: String) -> FrameClass {
         if module.hasPrefix("libc.") || module.hasPrefix("libc-") || module.hasPrefix("ld-linux") || module.hasPrefix("libswift")
             || module.hasPrefix("libdispatch") || module.hasPrefix("libFoundation") || module.hasPrefix("libpthread") {
             return .glue
         }
         if name == "_start" || name.hasPrefix("__libc_start") { return .glue }
-        if name.hasPrefix("reabstraction thunk") || name.hasPrefix("thunk for") || name.hasPrefix("partial apply forwarder for reabstraction thunk")
-            || name.hasPrefix("partial apply forwarder for thunk") {
-            return .glue
-        }
         let owner = peel(name)
-        if owner.hasPrefix("GoRuntime.") || owner.hasPrefix("(extension in GoRuntime)") || owner.hasPrefix("gort_") {
+        // Thunks adapt one calling convention to another; they are nobody's code (and may be merged).
+        if owner.hasPrefix("reabstraction thunk") || owner.hasPrefix("thunk for") || owner.hasPrefix("thunk ") { return .glue }
+        // GoTraceFormat is the runtime's trace writer, linked into the program with it.
+        if owner.hasPrefix("GoRuntime.") || owner.hasPrefix("(extension in GoRuntime)") || owner.hasPrefix("gort_")
+            || owner.hasPrefix("GoTraceFormat.") || owner.hasPrefix("(extension in GoTraceFormat)") {
             return .runtime
         }
-        if owner.hasPrefix("Swift.") || owner.hasPrefix("(extension in Swift)") { return .glue }
+        // The standard library's modules, statically linked into a release build's program.
+        for library in ["Swift", "Synchronization", "_Concurrency", "_StringProcessing"]
+        where owner.hasPrefix(library + ".") || owner.hasPrefix("(extension in " + library + ")") {
+            return .glue
+        }
         return .user
     }
 
@@ -95,57 +98,30 @@ public enum StackTrimming {
         while true {
             let before = text
             for prefix in ["static ", "@objc ", "merged ", "partial apply forwarder for ", "partial apply for ", "outlined copy of ",
-                           "dispatch thunk of ", "@nonobjc "] where text.hasPrefix(prefix) {
+                           "outlined consume of ", "outlined destroy of ", "outlined init with copy of ", "outlined init with take of ",
+                           "outlined assign with copy of ", "outlined assign with take of ", "outlined retain of ",
+                           "outlined release of ", "dispatch thunk of ", "@nonobjc ", "specialized ", "@Sendable "]
+            where text.hasPrefix(prefix) {
                 text = text.dropFirst(prefix.count)
             }
-            for prefix in ["generic specialization ", "function signature specialization "] where text.hasPrefix(prefix) {
+            // `initializeBufferWithCopyOfBuffer value witness for T`: the type's code.
+            if let witness = FrameNames.firstRange(of: " value witness for ", in: text),
+               text[..<witness.lowerBound].allSatisfy({ $0.isLetter }) {
+                text = text[witness.upperBound...]
+            }
+            for prefix in FrameNames.specializationPrefixes where text.hasPrefix(prefix) {
                 // `<…> of ` with nested angle brackets.
-                if let rest = afterBalanced(text.dropFirst(prefix.count), open: "<", close: ">"), rest.hasPrefix(" of ") {
+                if let rest = FrameNames.afterAngleGroup(text.dropFirst(prefix.count)), rest.hasPrefix(" of ") {
                     text = rest.dropFirst(4)
                 }
             }
             if text.hasPrefix("closure #") || text.hasPrefix("implicit closure #") || text.hasPrefix("$defer")
                 || text.hasPrefix("protocol witness for ") {
                 let separator = text.hasPrefix("protocol witness for ") ? " in conformance " : " in "
-                if let range = firstTopLevel(separator, in: text) { text = text[range.upperBound...] }
+                if let range = FrameNames.firstTopLevel(separator, in: text) { text = text[range.upperBound...] }
             }
             if text == before { return text }
         }
-    }
-
-    /// The text after a balanced `<…>` group at the start of `text`.
-    private static func afterBalanced(_ text: Substring, open: Character, close: Character) -> Substring? {
-        guard text.first == open else { return nil }
-        var depth = 0
-        for index in text.indices {
-            if text[index] == open { depth += 1 }
-            if text[index] == close {
-                depth -= 1
-                if depth == 0 { return text[text.index(after: index)...] }
-            }
-        }
-        return nil
-    }
-
-    /// The first occurrence of `separator` outside brackets (closure signatures may contain anything).
-    private static func firstTopLevel(_ separator: String, in text: Substring) -> Range<Substring.Index>? {
-        var depth = 0
-        var index = text.startIndex
-        while index < text.endIndex {
-            let character = text[index]
-            if character == "(" || character == "<" || character == "[" { depth += 1 }
-            if character == ")" || character == ">" || character == "]" { depth = max(0, depth - 1) }
-            // `->` is not a closing bracket.
-            if character == "-", text.index(after: index) < text.endIndex, text[text.index(after: index)] == ">" {
-                index = text.index(index, offsetBy: 2)
-                continue
-            }
-            if depth == 0, text[index...].hasPrefix(separator) {
-                return index..<text.index(index, offsetBy: separator.count)
-            }
-            index = text.index(after: index)
-        }
-        return nil
     }
 }
 
@@ -153,5 +129,17 @@ extension AnalyzerHost {
     /// The frames of stack `id` as a user reads them: the runtime's own frames trimmed (see `StackTrimming`).
     public func userFrames(ofStack id: UInt64, keepRuntimeEntry: Bool = true) -> [String] {
         StackTrimming.userFrames(frames(ofStack: id), keepRuntimeEntry: keepRuntimeEntry)
+    }
+
+    /// The option `gotrace report --full-names` sets for every analyzer (`--option NAME.full-names=true` sets
+    /// it for one).
+    public static let fullNamesOption = "full-names"
+
+    /// Whether text output should show demangled names whole rather than ``FrameNames/readable(_:)``'s form.
+    public var wantsFullNames: Bool { option(AnalyzerHost.fullNamesOption) == "true" }
+
+    /// A full demangled function name as this report's text shows it: readable unless ``wantsFullNames``.
+    public func displayName(_ fullName: String) -> String {
+        wantsFullNames ? fullName : FrameNames.readable(fullName)
     }
 }

@@ -80,6 +80,9 @@ struct ExportCommand: ParsableCommand {
     @Flag(name: .customLong("runtime-frames"), help: "Keep the goroutine runtime's own frames at both ends of stacks.")
     var runtimeFrames = false
 
+    @Flag(name: .customLong("full-names"), help: "Name functions by their whole demangled names, not the simplified ones.")
+    var fullNames = false
+
     @Option(name: .customLong("cpu-rate"), help: "cpu: the sampling rate (Hz) the trace was recorded with.")
     var cpuRate: Int = 99
 
@@ -102,6 +105,8 @@ struct ExportCommand: ParsableCommand {
         var options = ["inverted": inverted ? "true" : "false", "runtime-frames": runtimeFrames ? "true" : "false",
                        "cpu-rate": String(cpuRate)]
         if let title { options["title"] = title }
+        // The kit's `AnalyzerHost.fullNamesOption`.
+        if fullNames { options["full-names"] = "true" }
         let summary = try runFlamegraphPlugin(trace: file, outputPath: path, profile: profile, format: format,
                                               extraOptions: options, search: search)
         var standardError = StandardError()

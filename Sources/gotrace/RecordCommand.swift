@@ -30,6 +30,11 @@
 // one that arrives while the program starts is delivered (and forwarded) then, not lost.
 // The recorder itself keeps running until the pipe closes, so it saves what the program writes while it
 // shuts down.
+// Command line: `record`'s own options come first; the program starts at `--` or at the first word that is
+// not an option (`gotrace record -o T prog -v` runs `prog -v`), and everything from there on reaches the
+// program unchanged, options included. A dash-prefixed word before the program is therefore one of ours
+// or a mistake: `-h`/`--help` print the help, anything else is an unknown option (usage error, exit 64),
+// never a program to run.
 // Output: default `<program basename>.gtrace` in the current directory. Written in place (no temporary
 // file, so no temporary can be left behind, and what was written survives any crash of the recorder);
 // removed again only if the program wrote no trace data at all.
@@ -59,6 +64,8 @@ struct RecordCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "record",
         abstract: "Run a program with tracing on and write its trace to a file.",
+        // The generated line would show the passthrough array as one value; this one shows where `--` goes.
+        usage: "gotrace record [<options>] [--] <program> [<arguments> ...]",
         discussion: """
             The program receives GOTRACE_FD=<n>, a pipe on which its runtime writes raw trace chunks; each \
             chunk is compressed and written to the output as it arrives, so a crash loses nothing already \
@@ -76,7 +83,11 @@ struct RecordCommand: ParsableCommand {
         """)
     var recordArguments = false
 
-    @Argument(parsing: .captureForPassthrough, help: "-- PROGRAM [ARGS…]")
+    // Passthrough: the program's own options must reach it untouched, and `--` stays optional.
+    @Argument(parsing: .captureForPassthrough, help: ArgumentHelp(
+        "The program to run and its arguments, passed to it unchanged (options included): everything after "
+            + "`--`, or from the first word that is not an option of `record`.",
+        valueName: "program"))
     var command: [String] = []
 
     /// The program and its arguments, without the `--` separator.
@@ -85,7 +96,13 @@ struct RecordCommand: ParsableCommand {
     }
 
     func validate() throws {
-        guard !programArguments.isEmpty else { throw ValidationError("missing program: gotrace record -- PROGRAM [ARGS…]") }
+        // Passthrough capture starts at the first word the parser does not know, so a help request or a
+        // misspelt option before the program lands here instead of being reported by the parser.
+        if let first = command.first, first != "--", first.hasPrefix("-") {
+            if ["-h", "--help", "-help"].contains(first) { throw CleanExit.helpRequest(self) }
+            throw ValidationError("Unknown option '\(first)' (the program and its arguments follow '--')")
+        }
+        guard !programArguments.isEmpty else { throw ValidationError("Missing the program to run") }
         if let cpuRate, cpuRate < 0 { throw ValidationError("--cpu-rate must be a number of Hz (0 turns sampling off)") }
     }
 

@@ -37,6 +37,9 @@ struct ReportCommand: ParsableCommand {
                                valueName: "file"))
     var html: String?
 
+    @Flag(help: "Show functions by their whole demangled names in text (JSON always has both forms).")
+    var fullNames = false
+
     @Flag(help: "Exit with status 3 if the leak analyzer reports leaked goroutines.")
     var failOnLeak = false
 
@@ -83,6 +86,10 @@ struct ReportCommand: ParsableCommand {
             let name = String(option[..<dot])
             options[name, default: [:]][String(option[option.index(after: dot)..<equals])] = String(option[option.index(after: equals)...])
         }
+        if fullNames {
+            // The kit's `AnalyzerHost.fullNamesOption`, for every analyzer (one given per analyzer wins).
+            for plugin in plugins where options[plugin.name]?["full-names"] == nil { options[plugin.name, default: [:]]["full-names"] = "true" }
+        }
         if let outputDirectory {
             do {
                 try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
@@ -123,8 +130,11 @@ struct ReportCommand: ParsableCommand {
         var output = BufferedStandardOutput()
         switch format {
         case .json:
-            // One object keyed by analyzer name; each value is that analyzer's document, verbatim.
-            let fields = results.compactMap { result in result.json.map { "  \(jsonString(result.name)): \($0)" } }
+            // One object keyed by analyzer name; each value is that analyzer's document, verbatim. A failed analyzer
+            // is left out, as in text: a document written before the failure may be partial.
+            let fields = results.filter { $0.failure == nil }.compactMap { result in
+                result.json.map { "  \(jsonString(result.name)): \($0)" }
+            }
             output.writeLine("{\n" + fields.joined(separator: ",\n") + "\n}")
         case .text:
             for (index, result) in results.enumerated() where result.failure == nil {

@@ -46,7 +46,7 @@ final class ConnectionCounter: Sendable {
 }
 
 /// Reads exactly `count` bytes (fewer only at end of stream).
-private func readFully(_ connection: TCPConnection, _ count: Int) throws -> [UInt8] {
+func readFully(_ connection: TCPConnection, _ count: Int) throws -> [UInt8] {
     var result: [UInt8] = []
     while result.count < count {
         let chunk = try connection.read(maxLength: count - result.count)

@@ -55,38 +55,46 @@ struct SyncTests {
 
     @Test("under contention every waiter eventually gets the mutex (starvation mode)")
     func noWaiterStarves() {
-        let acquisitions = Runtime.run(maxProcs: 2) { () -> [Int] in
+        // The bug this catches: a mutex without starvation mode. On 1 P the greedy worker holds the mutex
+        // while it sleeps, and re-locks it right after unlocking, before the waiter it woke can run: only
+        // the hand-off of starvation mode (a waiter that waited over 1 ms is given the mutex) lets the others
+        // in. Checked by disabling the switch to starvation mode: the others then stay at 0 acquisitions.
+        // Counted, not timed: the run ends when every other worker has had the mutex `enough` times, or,
+        // failing that, after `greedyBound` acquisitions of the greedy one. A wall-clock window (this test
+        // used 100 ms) can pass on a loaded machine before the other workers have run at all; a late timer
+        // only makes a waiter wait longer, which is what starvation mode reacts to.
+        let workers = 3, enough = 10
+        // At least 0.5 s of 100 µs holds: hundreds of chances for the 1 ms hand-off.
+        let greedyBound = 5_000
+        let acquisitions = Runtime.run(maxProcs: 1) { () -> [Int] in
             let mutex = GoRuntime.Mutex()
-            let counts = Shared([Int](repeating: 0, count: 4))
+            let counts = Shared([Int](repeating: 0, count: workers))
             let stop = Shared(false)
             let group = WaitGroup()
-            // One greedy goroutine re-locks immediately; the others must still get through.
-            for worker in 0..<4 {
+            for worker in 0..<workers {
                 group.add(1)
                 go {
                     while true {
+                        if worker != 0 { Runtime.sleep(for: .microseconds(100)) }
                         mutex.lock()
                         if stop.value {
                             mutex.unlock()
                             break
                         }
                         counts.value[worker] += 1
-                        if worker == 0 {
-                            let spinUntil = ContinuousClock.now.advanced(by: .microseconds(50))
-                            while ContinuousClock.now < spinUntil {}
+                        if counts.value[0] >= greedyBound || counts.value[1...].allSatisfy({ $0 >= enough }) {
+                            stop.value = true
                         }
+                        if worker == 0 { Runtime.sleep(for: .microseconds(100)) }  // parked, holding it
                         mutex.unlock()
-                        if worker != 0 { Runtime.sleep(for: .microseconds(100)) }
                     }
                     group.done()
                 }
             }
-            Runtime.sleep(for: .milliseconds(100))
-            mutex.withLock { stop.value = true }
             group.wait()
             return counts.value
         }
-        #expect(acquisitions.allSatisfy { $0 > 0 }, "\(acquisitions)")
+        #expect(acquisitions[1...].allSatisfy { $0 >= enough }, "acquisitions per worker (0 is greedy): \(acquisitions)")
     }
 
     @Test("RWMutex: readers share, a writer is alone")

@@ -76,7 +76,7 @@ import Glibc
                 }
                 var progressedAfterEachStop = true
                 for round in 0..<5 {
-                    try? Trace.start(to: path)
+                    do { try Trace.start(to: path) } catch { exit(5) }
                     Runtime.sleep(for: .milliseconds(20))
                     let racing = WaitGroup()
                     if round % 2 == 1 {
@@ -102,8 +102,8 @@ import Glibc
             unlink(path)
             let sleeps = progress.sleeps.load(ordering: .relaxed)
             let blockingCalls = progress.blockingCalls.load(ordering: .relaxed)
-            // The status names what failed: 2 the program did not carry on, 3 no sleep, 4 no blocking call
-            // (1 is a sanitizer's report in a sanitizer build).
+            // The status names what failed: 2 the program did not carry on, 3 no sleep, 4 no blocking call,
+            // 5 a recording did not start (1 is a sanitizer's report in a sanitizer build).
             exit(!carriedOn ? 2 : sleeps == 0 ? 3 : blockingCalls == 0 ? 4 : 0)
         }
     }

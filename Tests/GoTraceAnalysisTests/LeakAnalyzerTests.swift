@@ -1,17 +1,12 @@
 import Foundation
+import GotraceTestSupport
 import GoSymbolize
 import Testing
 @testable import GoTraceAnalysis
 
 /// The built plugin libraries: next to the test bundle in the build directory.
 enum BuiltPlugins {
-    static let directory: String = {
-        let executable = PluginLoader.currentExecutablePath() ?? CommandLine.arguments[0]
-        var url = URL(fileURLWithPath: executable).deletingLastPathComponent()
-        // `swift test` runs `<dir>/<package>PackageTests.xctest` directly on Linux.
-        if url.lastPathComponent.hasSuffix(".xctest") { url.deleteLastPathComponent() }
-        return url.path
-    }()
+    static let directory = BuiltProduct.directory
 
     static let catalog = PluginLoader.discover(explicitPaths: [directory], directories: [])
 

@@ -8,6 +8,12 @@ enum PackagePaths {
 
     /// Compiles Plugins/EventCount/event_count.c into a fresh directory with `cc`; returns the library path.
     static func buildEventCountPlugin(extraFlags: [String] = [], name: String = "libEventCount.so") throws -> String {
+        try buildCPlugin("Plugins/EventCount/event_count.c", extraFlags: extraFlags, name: name)
+    }
+
+    /// Compiles one C plugin source (a path from the package root) against the installed header, with `cc`,
+    /// into a fresh directory; returns the library path.
+    static func buildCPlugin(_ source: String, extraFlags: [String] = [], name: String) throws -> String {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gotrace-plugin-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let output = directory.appendingPathComponent(name).path
@@ -15,10 +21,10 @@ enum PackagePaths {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["cc", "-shared", "-fPIC", "-O2", "-Wall", "-Werror",
                              "-I", root.appendingPathComponent("Sources/CGoTracePlugin/include").path]
-            + extraFlags + ["-o", output, root.appendingPathComponent("Plugins/EventCount/event_count.c").path]
+            + extraFlags + ["-o", output, root.appendingPathComponent(source).path]
         try process.run()
         process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "cc failed")
+        try #require(process.terminationStatus == 0, "cc failed on \(source) \(extraFlags)")
         return output
     }
 }

@@ -13,17 +13,7 @@ enum GoPrograms {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/GoPrograms")
 
-    static let productsDirectory: String = {
-        var url = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        if let path = Bundle.main.executablePath { url = URL(fileURLWithPath: path).deletingLastPathComponent() }
-        if url.lastPathComponent.hasSuffix(".xctest") { url.deleteLastPathComponent() }
-        // `swift test` runs `<dir>/<package>PackageTests.xctest`; gotrace sits in <dir>.
-        for candidate in [url, url.deletingLastPathComponent()] where
-            FileManager.default.isExecutableFile(atPath: candidate.appendingPathComponent("gotrace").path) {
-            return candidate.path
-        }
-        return url.path
-    }()
+    static let productsDirectory = BuiltProduct.directory
     static var gotrace: String { productsDirectory + "/gotrace" }
 
     static func which(_ program: String) -> String? {

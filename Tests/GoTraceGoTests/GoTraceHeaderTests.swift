@@ -23,7 +23,7 @@ import Testing
     }
 }
 
-import GoProfile
+import GoTracePluginKit
 
 /// Go function names through the profile encoders' name shortening (pprof's short names).
 @Suite struct GoFrameNameTests {

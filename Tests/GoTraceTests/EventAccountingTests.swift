@@ -110,7 +110,7 @@ import Testing
         ])
     }
 
-    @Test(.enabled(if: BuiltProducts.directory != nil, "gotrace not found next to the test bundle"))
+    @Test
     func statCheckFailsLoudlyOnADeliberateMismatch() throws {
         let gotrace = try #require(BuiltProducts.path("gotrace"))
         var steps = Self.balanced
@@ -143,7 +143,7 @@ import Testing
     }
 
     /// The soak workload, briefly: a real recording of every kind of activity reconciles exactly.
-    @Test(.enabled(if: BuiltProducts.path("TraceScenarios") != nil, "TraceScenarios not found next to the test bundle"))
+    @Test
     func shortSoakReconciles() throws {
         let gotrace = try #require(BuiltProducts.path("gotrace"))
         let scenarios = try #require(BuiltProducts.path("TraceScenarios"))

@@ -12,10 +12,10 @@ import Testing
 /// stops five recordings mid-workload. Before the world stop, each such stop had a fair chance to catch a
 /// goroutine changing state after the snapshot (and a goroutine in a blocking call was shown running, not in
 /// a syscall), so five in a row all but never passed.
-@Suite(.enabled(if: BuiltProducts.path("TraceScenarios") != nil, "TraceScenarios not found next to the test bundle"))
+@Suite
 struct FinalSnapshotTests {
-    let gotrace = BuiltProducts.path("gotrace")!
-    let scenarios = BuiltProducts.path("TraceScenarios")!
+    let gotrace = BuiltProduct.path("gotrace")
+    let scenarios = BuiltProduct.path("TraceScenarios")
     static let recordings = 5
 
     /// `Trace.stop()` from a goroutine while the others run, five times in one process; the program carries

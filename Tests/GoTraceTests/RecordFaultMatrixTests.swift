@@ -10,7 +10,7 @@ import Testing
 /// "Left behind" is checked without trusting any pid the programs report: every run gets a unique
 /// environment variable, which the program inherits from the recorder, and afterwards no process in /proc
 /// may still carry it.
-@Suite(.enabled(if: BuiltProducts.path("TraceScenarios") != nil, "TraceScenarios not found next to the test bundle"))
+@Suite
 struct RecordFaultMatrixTests {
     enum Fault: String, CaseIterable, CustomTestStringConvertible {
         case programExits0, programExits3, programCallsFatalError, programSegfaults, programAborts
@@ -53,8 +53,8 @@ struct RecordFaultMatrixTests {
         }
     }
 
-    let gotrace = BuiltProducts.path("gotrace")!
-    let scenarios = BuiltProducts.path("TraceScenarios")!
+    let gotrace = BuiltProduct.path("gotrace")
+    let scenarios = BuiltProduct.path("TraceScenarios")
 
     @Test(arguments: Fault.allCases)
     func recordingSurvives(_ fault: Fault) throws {

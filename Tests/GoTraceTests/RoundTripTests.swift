@@ -141,8 +141,16 @@ import Glibc
         #expect(buffer.byteCount <= buffer.capacity)
         #expect(accepted == buffer.eventCount)
         #expect(accepted > 0)
+        let payloadBytes = buffer.byteCount
         let chunk = buffer.sealChunk(machine: 1, sequence: 0)
-        #expect(chunk.count == ChunkHeader.encodedSize + Int(chunk.count - ChunkHeader.encodedSize))
+        // The sealed chunk holds exactly the accepted events: its header says so, and its payload is all there.
+        guard case .success(let (header, headerSize)) = ChunkHeader.decode(chunk[...]) else {
+            Issue.record("the sealed chunk's header does not decode")
+            return
+        }
+        #expect(header.eventCount == UInt32(accepted))
+        #expect(Int(header.rawPayloadSize) == payloadBytes)
+        #expect(chunk.count == headerSize + Int(header.storedPayloadSize))
         #expect(buffer.isEmpty)
     }
 

@@ -4,10 +4,10 @@ import Testing
 
 /// `gotrace record` on real programs built on GoRuntime (Examples/), end to end: the runtime's hooks,
 /// the pipe protocol, the recorder and the reader together.
-@Suite(.enabled(if: BuiltProducts.path("TraceScenarios") != nil, "TraceScenarios not found next to the test bundle"))
+@Suite
 struct RuntimeRecordingTests {
-    let gotrace = BuiltProducts.path("gotrace")!
-    let scenarios = BuiltProducts.path("TraceScenarios")!
+    let gotrace = BuiltProduct.path("gotrace")
+    let scenarios = BuiltProduct.path("TraceScenarios")
 
     private func record(_ arguments: [String]) throws -> (result: ProcessResult, trace: String) {
         let trace = temporaryTracePath()
@@ -29,7 +29,7 @@ struct RuntimeRecordingTests {
     func printMessageExample() throws {
         let trace = temporaryTracePath()
         defer { try? FileManager.default.removeItem(atPath: trace) }
-        let result = try run(gotrace, ["record", "-o", trace, "--", BuiltProducts.path("PrintMessage")!])
+        let result = try run(gotrace, ["record", "-o", trace, "--", BuiltProduct.path("PrintMessage")])
         #expect(result.status == 0)
         #expect(result.standardOutput.contains("goroutine 4") && result.standardOutput.contains("main 4"))
         #expect(result.standardError.contains("events"), "one summary line on stderr")

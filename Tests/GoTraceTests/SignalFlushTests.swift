@@ -11,10 +11,10 @@ import Testing
 /// holds ~64 KiB; the whole run writes a few KiB). The signal tests turn the periodic flush off
 /// (GOTRACE_FLUSH_INTERVAL=0), so nothing else writes an idle M's buffer before the trace stops: without
 /// the flush on the signal the messages are lost, and they fail. The SIGKILL test keeps it on.
-@Suite(.enabled(if: BuiltProducts.path("TraceScenarios") != nil, "TraceScenarios not found next to the test bundle"))
+@Suite
 struct SignalFlushTests {
-    let gotrace = BuiltProducts.path("gotrace")!
-    let scenarios = BuiltProducts.path("TraceScenarios")!
+    let gotrace = BuiltProduct.path("gotrace")
+    let scenarios = BuiltProduct.path("TraceScenarios")
 
     enum Delivery: String, CaseIterable, CustomTestStringConvertible {
         /// Sent to the recorder, which forwards it to the program.

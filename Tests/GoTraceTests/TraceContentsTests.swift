@@ -5,10 +5,10 @@ import Testing
 
 /// What a trace may hold: no environment variables ever, the program's arguments only with `--record-args`.
 /// Checked on every byte of every chunk, inflated — not only on what `dump` chooses to print.
-@Suite(.enabled(if: BuiltProducts.path("TraceScenarios") != nil, "TraceScenarios not found next to the test bundle"))
+@Suite
 struct TraceContentsTests {
-    let gotrace = BuiltProducts.path("gotrace")!
-    let scenarios = BuiltProducts.path("TraceScenarios")!
+    let gotrace = BuiltProduct.path("gotrace")
+    let scenarios = BuiltProduct.path("TraceScenarios")
 
     /// The file header and every chunk's payload, decompressed, concatenated.
     static func allPayloadBytes(_ path: String) throws -> [UInt8] {

@@ -2,6 +2,10 @@
 # Regenerates the Go execution traces under traces/go/ and their expected results. Run from the package root
 # after scripts/setup.sh (which installs the Go releases under .toolchains/) and `swift build --product gotrace`;
 # review the diff before committing.
+#   totals.trace                  Tests/Fixtures/GoPrograms/totals run under runtime/trace (Go 1.19 format)
+#   totals.go-tool-trace.txt      Go's own totals for it, not gotrace's: `go tool trace -pprof=sync|sched`,
+#                                 summed with `go tool pprof -raw`, as "KIND SAMPLES NANOSECONDS"
+#                                 (GoldenGoTraceTests)
 #   {leaks,correct}-go1.NN.trace  Tests/Fixtures/GoPrograms/{leaks,correct} built with Go 1.NN (-trimpath, so
 #                                 frames name paths relative to the module, not this machine's)
 #   leaks-go1.NN.leak.txt         `gotrace report --analyzer leak` on it: the expected leak report
@@ -16,6 +20,22 @@ BIN=${BIN:-.build/debug}
 OUT=traces/go
 SCRATCH=$(mktemp -d)
 trap 'rm -rf "$SCRATCH"' EXIT
+# Debian's Go 1.19: the totals trace and Go's totals for it.
+GO111MODULE=off GOCACHE="$SCRATCH/cache" go build -o "$SCRATCH/totals" Tests/Fixtures/GoPrograms/totals/main.go
+"$SCRATCH/totals" traces/go/totals.trace
+{
+    echo "# $(go version): go tool trace -pprof=KIND traces/go/totals.trace | go tool pprof -raw, summed"
+    for kind in sync sched; do
+        go tool trace -pprof=$kind traces/go/totals.trace > "$SCRATCH/$kind.pb"
+        # After "Samples:" and its header line, each sample is "COUNT NANOSECONDS: LOCATIONS" until "Locations".
+        go tool pprof -raw "$SCRATCH/$kind.pb" 2>/dev/null | awk -v kind=$kind '
+            /^Samples:/ { on = 1; next }
+            /^Locations/ { on = 0 }
+            on && $2 ~ /:$/ { sub(":", "", $2); count += $1; ns += $2 }
+            END { print kind, count, ns }'
+    done
+} > traces/go/totals.go-tool-trace.txt
+# Each release: the leaks and correct programs, their leak reports and Go's totals.
 : > "$OUT/go-tool-trace.txt"
 for release in 1.19 1.21.13 1.22.10 1.25.5 1.27.3; do
     if [ "$release" = 1.19 ]; then go=go; else go=.toolchains/go$release/bin/go; fi

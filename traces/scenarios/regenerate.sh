@@ -26,7 +26,7 @@ def normalise(value, key=None):
     if isinstance(value, dict):
         return {k: normalise(v, k) for k, v in value.items()}
     if isinstance(value, list):
-        if key in ("blockedAt", "createdAt"):
+        if key in ("blockedAt", "createdAt", "blockedAtFull", "createdAtFull"):
             return [f if re.fullmatch(r"TraceScenarios\+0x[0-9a-f]+", f) else "<other>" for f in value]
         return [normalise(v) for v in value]
     return value

@@ -286,6 +286,8 @@ int32_t gort_thread_id(void);
 int gort_preempt_signal(const gort_preempt_state_t *state);
 /// The safe-PC rule, for tests and diagnostics: 2 = runtime, 1 = user, 3 = neutral, 0 = foreign.
 int gort_preempt_classify_pc(uintptr_t pc);
+/// The same rule on a symbol name (classes as above), for tests: which modules count as the runtime's.
+int gort_preempt_classify_symbol(const char *name);
 /// The address its caller returns to: a PC inside the calling function (for tests of the rule).
 uintptr_t gort_preempt_caller_pc(void);
 

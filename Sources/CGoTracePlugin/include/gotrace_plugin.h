@@ -198,7 +198,9 @@ typedef struct gotrace_host_api {
     void (*set_metric)(gotrace_host *host, const char *key, int64_t value);
 
     /* Records one link of the error chain for the failure the plugin is about to return. Call it for the
-     * innermost cause first, then for each enclosing context. Returns `code` for convenience. */
+     * innermost cause first, then for each enclosing context. Returns `code` for convenience. When the host
+     * refuses a write_json, write_file or append_file, its reason becomes the innermost cause if the plugin
+     * fails straight after (its next host call is `fail`, or it returns the failure); otherwise it is dropped. */
     gotrace_status (*fail)(gotrace_host *host, gotrace_status code, const char *message);
 
     /* ---- ABI 1.1 (check struct_size covers a field before calling it) ---- */
