@@ -23,6 +23,8 @@
 //                                  with Trace.stop() mid-workload (Soak.swift)
 //   TraceScenarios spinstop PATH   2 Ps, asynchronous preemption off: records PATH while a goroutine spins
 //                                  in a call-free loop (its M never stops), then stops the recording
+//   TraceScenarios blockstop PATH  2 Ps: records PATH; a goroutine ping-pongs, then blocks in Runtime.blockingCall
+//                                  reading a pipe that is written only after Trace.stop has returned
 //   TraceScenarios startinside PATH  2 Ps: the main goroutine records PATH itself (Trace.start and stop
 //                                  inside a goroutine) around ping-pong on its own P and a second M's
 //   TraceScenarios hog             1 P: a call-free loop preempted while a ticker sleeps 10 ms twenty times,
@@ -276,6 +278,41 @@ case "spinstop":
         group.wait()
         pingPong(100)
         print("spinstop: done")
+    }
+case "blockstop":
+    // A stop must not wait for a blocking call (it may last minutes): the M inside it counts as stopped, and
+    // its buffer — the ping-pong and the `syscall-enter` before the call — is flushed by the stopper. The
+    // call ends only after `Trace.stop` has returned, so a stop that waited for it would give up at its
+    // bound and say so in the trace.
+    final class Entered: Sendable { let value = Atomic<Bool>(false) }
+    let path = arguments.count > 2 ? arguments[2] : "blockstop.gtrace"
+    var pipeEnds: [Int32] = [0, 0]
+    guard pipe(&pipeEnds) == 0 else { fatalError("blockstop: pipe: \(errno)") }
+    let (readEnd, writeEnd) = (pipeEnds[0], pipeEnds[1])
+    Runtime.run(maxProcs: 2) {
+        do {
+            try Trace.start(to: path)
+        } catch {
+            print("blockstop: cannot record to \(path): \(error)")
+        }
+        let entered = Entered()
+        let group = WaitGroup()
+        group.add(1)
+        go {
+            pingPong(100)
+            Runtime.blockingCall {
+                entered.value.store(true, ordering: .relaxed)
+                var byte: UInt8 = 0
+                _ = read(readEnd, &byte, 1)
+            }
+            group.done()
+        }
+        while !entered.value.load(ordering: .relaxed) { Runtime.sleep(for: .milliseconds(1)) }
+        Trace.stop()
+        var byte: UInt8 = 1
+        _ = write(writeEnd, &byte, 1)
+        group.wait()
+        print("blockstop: done")
     }
 case "startinside":
     // Every P that runs through the recording's start — the caller's, and any other M's that stopped at

@@ -12,7 +12,9 @@
 //      any idle P, and carry on (`syscall-exit`). With none free, emit `syscall-exit` and yield: g0
 //      puts the goroutine on the global queue and this M, without a P, goes to sleep. While the
 //      world is stopped (Scheduler+WorldStop.swift) the M first sleeps, under that same lock check,
-//      until it restarts: its goroutine stays in the syscall for the final trace snapshot. Coming
+//      until it restarts: its goroutine stays in the syscall for the final trace snapshot. (Between
+//      steps 1 and 3 the M is *settled*: it writes no trace event, so a world stop counts it as stopped
+//      and flushes its buffer instead of waiting for a call that may last minutes.) Coming
 //      back to no P, it counts itself in `transitionsWithoutProcessor` under the lock until g0 has
 //      queued the goroutine, so that a world stop waits for those transitions to finish.
 // Precondition, asserted: the body does not park (channel operations, sleep, locks that block):
@@ -56,6 +58,7 @@ extension Scheduler {
             machine.processor = nil
             if tracer.active.load(ordering: .relaxed) { tracer.emit(.procStop, UInt64(processor.id)) }
             startMachine(spinning: false, given: processor)
+            machine.isSettledInBlockingCall = true
             return
         }
         gort_lock(lock)
@@ -67,6 +70,7 @@ extension Scheduler {
             // An M that finds no work becomes the watcher: start one with the P just released.
             wakeProcessor()
         }
+        machine.isSettledInBlockingCall = true
     }
 
     /// Step 3. Precondition: called by the goroutine that called `enterBlockingCall`, on the same M.
@@ -78,6 +82,9 @@ extension Scheduler {
         let previous = machine.preemption.processorBeforeBlockingCall
         machine.preemption.processorBeforeBlockingCall = nil
         gort_lock(lock)
+        // Under the lock, before the barrier: a stopper that counted this M as stopped is either done (no
+        // world stop) or still holds it (this M waits below, writing nothing until the restart).
+        machine.isSettledInBlockingCall = false
         waitWhileWorldStopped(machine)
         var processor: Processor?
         if let previous, previous.status == .idle, previous.id < processorCount.load(ordering: .relaxed) {

@@ -29,15 +29,17 @@
 //      M that runs a goroutine to yield now — the monitor's cooperative flag and, where asynchronous
 //      preemption works, its signal (Monitor.swift) — again every millisecond, as a signal that
 //      lands at an unsafe PC does nothing. The world is stopped when every M but the stopper's is
-//      stopped (for a trace's start, an M inside a blocking call counts as stopped: its body changes
-//      no goroutine without step 3), every P is stopped, disabled or the stopper's own, and no
+//      stopped (an M settled inside a blocking call counts as stopped: its body changes no goroutine
+//      without step 3, and it writes its buffer again only after passing the barrier on its way back,
+//      so the stopper may flush that buffer), every P is stopped, disabled or the stopper's own, and no
 //      transition without a P is under way.
 //   5. `restartTheWorld`: each stopped M's P is `running` again (it resumes where it parked), the idle
 //      Ps go back to the idle list, every stopped M is woken; if the global queue holds work, an M is
 //      started for it. Idle Ms woken this way go back to sleep (as after a trace flush, where one of
 //      them may become the timer watcher again).
 // Bounded: an M that does not stop in time — a goroutine looping in code that cannot be interrupted
-// (a library, a stripped binary) or one inside a long blocking call — is left running; the stop
+// (a library, a stripped binary), or a thread the kernel does not run for the whole bound on an
+// overloaded machine — is left running; the stop
 // reports how many (Tracer.stop says so in the trace). An M that arrives later still waits at the
 // barrier until the restart. Stopped Ms wait for the stopper's bounded wait plus its snapshot,
 // flushes and end chunk (writes that stall only if the recorder stops reading, which stalls every M
@@ -118,12 +120,9 @@ extension Scheduler {
 
     /// Steps 1 and 4: stops the world, waiting at most `waitNanoseconds`. Returns how many Ms (or other
     /// threads changing goroutines) did not stop in time: 0 when the world is stopped.
-    /// `waitForBlockingCalls`: wait for Ms inside `Runtime.blockingCall` to come back (the trace's stop
-    /// needs their buffers); otherwise they count as stopped — the body of a blocking call changes no
-    /// goroutine without waiting for the restart (step 3).
     /// Precondition: no world stop is under way (Tracer serialises its starts and stops); not called with
     /// `lock` held.
-    func stopTheWorld(waitNanoseconds: Int64, waitForBlockingCalls: Bool, startsRecording: Bool = false) -> Int {
+    func stopTheWorld(waitNanoseconds: Int64, startsRecording: Bool = false) -> Int {
         let me = Self.currentMachine()
         gort_lock(lock)
         precondition(worldStop == nil, "runtime: a world stop is already under way")
@@ -137,7 +136,7 @@ extension Scheduler {
         while true {
             gort_lock(lock)
             let interruptPoller = takeIdleForWorldStop(stop)
-            let outstanding = outstandingForWorldStop(stop, me: me, waitForBlockingCalls: waitForBlockingCalls)
+            let outstanding = outstandingForWorldStop(stop, me: me)
             let running = outstanding > 0 ? allMachines : []
             gort_unlock(lock)
             if interruptPoller { netPoller.interrupt() }
@@ -173,13 +172,12 @@ extension Scheduler {
 
     /// Lock held. How many Ms are not stopped yet (at least 1 while a transition without a P, or a P's
     /// hand-over, is under way); 0: the world is stopped.
-    private func outstandingForWorldStop(_ stop: WorldStop, me: Machine?, waitForBlockingCalls: Bool) -> Int {
+    private func outstandingForWorldStop(_ stop: WorldStop, me: Machine?) -> Int {
         assert(gort_lock_is_held(lock))
         let stopped = Set(stop.machines.map { ObjectIdentifier($0.machine) })
         var machines = 0
         for machine in allMachines where machine !== me && !stopped.contains(ObjectIdentifier(machine)) {
-            let state = machine.preemption.state
-            if !waitForBlockingCalls, gort_preempt_in_blocking_call(state), gort_preempt_is_running(state) { continue }
+            if machine.isSettledInBlockingCall { continue }
             machines += 1
         }
         if machines > 0 { return machines }
@@ -208,6 +206,16 @@ extension Scheduler {
         defer { gort_unlock(lock) }
         guard let stop = worldStop, start < stop.machines.count else { return [] }
         return stop.machines[start...].map(\.machine)
+    }
+
+    /// The Ms settled inside `Runtime.blockingCall` during a world stop: stopped, but not asleep at the
+    /// barrier, so not in `stoppedMachines` (the stopper flushes their buffers too). One that has come back
+    /// meanwhile waits at the barrier and is in `stoppedMachines`.
+    func machinesSettledInBlockingCalls() -> [Machine] {
+        gort_lock(lock)
+        defer { gort_unlock(lock) }
+        guard worldStop != nil else { return [] }
+        return allMachines.filter(\.isSettledInBlockingCall)
     }
 
     /// Goroutine ids that are inside `Runtime.blockingCall` now (the snapshot shows them in a syscall).

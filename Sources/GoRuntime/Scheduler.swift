@@ -110,6 +110,15 @@ final class Machine: @unchecked Sendable {
         get { flushedEpochWord.load(ordering: .acquiring) }
         set { flushedEpochWord.store(newValue, ordering: .releasing) }
     }
+    /// Inside `Runtime.blockingCall`, after its last trace event before the body (BlockingCall.swift);
+    /// cleared under the scheduler's lock on the way back. A world stop counts such an M as stopped and
+    /// flushes its buffer itself (Scheduler+WorldStop.swift). Release/acquire: a stopper that sees it set
+    /// also sees every write the M made to its buffer before setting it.
+    var isSettledInBlockingCall: Bool {
+        get { settledInBlockingCallWord.load(ordering: .acquiring) }
+        set { settledInBlockingCallWord.store(newValue, ordering: .releasing) }
+    }
+    private let settledInBlockingCallWord = Atomic<Bool>(false)
     @exclusivity(unchecked) var threadStackLow: UInt = 0
     @exclusivity(unchecked) var threadStackHigh: UInt = 0
     // CPU sampling (Tracer.serviceProfiler): the profiling epoch this M last acted on.

@@ -21,12 +21,13 @@
 //      restart. No goroutine changes state between the snapshot and the end of the trace, so the
 //      final snapshot is exact, and the start snapshot precedes every event of the goroutines it
 //      lists. With the world stopped, `stop` writes the snapshot, deactivates tracing (unless a
-//      consumer is registered), flushes every stopped M's buffer itself — a stopped M writes nothing
+//      consumer is registered), flushes every stopped M's buffer itself (an M inside a blocking call
+//      counts as stopped, Scheduler+WorldStop.swift) — a stopped M writes nothing
 //      until the restart, and the scheduler's lock and its note order the hand-over — writes the end
 //      chunk and restarts the world; the program carries on (and may record again). The stop is
-//      bounded (200 ms; the signal path passes its own): an M that does not stop in time — a
-//      goroutine looping in code that cannot be interrupted, or inside a long blocking call — is
-//      left running, its last partial chunk is lost unless it stops before the end chunk, and the
+//      bounded (`worldStopBound`, 1 s; the signal path passes its own): an M that does not stop in
+//      time — a goroutine looping in code that cannot be interrupted — is left running, its last
+//      partial chunk is lost unless it stops before the end chunk, and the
 //      trace says so in a `log` event (category `runtime`: "… M(s) did not stop within … ms").
 //      `start` and `stop` run one at a time; a second caller waits (at the barrier, on an M).
 //   4. After a deadlock, every other M is asleep: the dying M flushes their buffers itself, without a
@@ -115,6 +116,13 @@ final class Tracer: @unchecked Sendable {
     /// next (monotonic ns; written by `start` and by the monitor thread, which alone acts on it).
     let periodicFlushInterval = Atomic<Int64>(0)
     let periodicFlushDue = Atomic<Int64>(.max)
+    /// How long a recording's start or stop waits for the world to stop. Go's waits without a bound; ours
+    /// gives up on an M whose goroutine loops where it cannot be interrupted. A second, not the 200 ms it
+    /// was: on a 2-core machine under a test suite's load (load average 10–17) a stop once took longer,
+    /// and a stop that gives up leaves an inexact snapshot. Only such a looping goroutine waits this long;
+    /// a normal stop takes 1–5 ms, 50 ms under that load.
+    static let worldStopBound: Int64 = 1_000_000_000
+
     /// GOTRACE_FLUSH_INTERVAL's default, in milliseconds.
     static let defaultPeriodicFlushMilliseconds: Int64 = 250
 
@@ -234,10 +242,7 @@ final class Tracer: @unchecked Sendable {
         emitModules()
         // The start snapshot with the world stopped, as the final one (`stop`): every event of the
         // recording follows it, so it shows each goroutine in the state its first event starts from.
-        // An M inside a blocking call counts as stopped here: nothing it may do there changes a goroutine
-        // without waiting for the restart, and its buffer does not matter yet.
-        let notStopped = scheduler.stopTheWorld(waitNanoseconds: 200_000_000, waitForBlockingCalls: false,
-                                                startsRecording: true)
+        let notStopped = scheduler.stopTheWorld(waitNanoseconds: Self.worldStopBound, startsRecording: true)
         active.store(true, ordering: .sequentiallyConsistent)
         // 99 Hz, not 100: a round rate samples in lock-step with periodic work (fgprof's argument).
         let rate = getenvString("GOTRACE_CPU_RATE").flatMap { Int($0) } ?? 99
@@ -256,7 +261,7 @@ final class Tracer: @unchecked Sendable {
         // to a P. Without it a P started before the recording (Runtime.run starts its Ms first) was idle
         // in every analysis ("busy 0%" for a program that did nothing but spin).
         if let processor = Scheduler.currentMachine()?.processor { scheduler.traceProcessorStart(processor) }
-        if notStopped > 0 { logNotStopped(notStopped, waitNanoseconds: 200_000_000, what: "start") }
+        if notStopped > 0 { logNotStopped(notStopped, waitNanoseconds: Self.worldStopBound, what: "start") }
         scheduler.restartTheWorld()
         endChange()
     }
@@ -301,7 +306,7 @@ final class Tracer: @unchecked Sendable {
     /// the world is still already and their buffers can be flushed from here. `waitNanoseconds`: how
     /// long to wait for the world to stop. `endSignal`: the signal that ends the program (the end chunk
     /// records it; 0: none — TraceSignalFlush.swift).
-    func stop(othersAreAsleep: Bool = false, waitNanoseconds: Int64 = 200_000_000, endSignal: Int32 = 0) {
+    func stop(othersAreAsleep: Bool = false, waitNanoseconds: Int64 = worldStopBound, endSignal: Int32 = 0) {
         // After a deadlock no start or stop can be under way (a world stop holds the idle Ps, and the
         // deadlock verdict needs every P idle), and the caller holds the scheduler's lock: no waiting.
         if !othersAreAsleep { beginChange() }
@@ -326,7 +331,7 @@ final class Tracer: @unchecked Sendable {
                 flushOwn(machine)
             }
         } else {
-            let notStopped = scheduler.stopTheWorld(waitNanoseconds: waitNanoseconds, waitForBlockingCalls: true)
+            let notStopped = scheduler.stopTheWorld(waitNanoseconds: waitNanoseconds)
             if let me { serviceProfiler(me) }
             emitSnapshot(schedulerLocked: false)
             if notStopped > 0 { logNotStopped(notStopped, waitNanoseconds: waitNanoseconds, what: "stop") }
@@ -334,6 +339,11 @@ final class Tracer: @unchecked Sendable {
             if let me { flushOwn(me) }
             // Twice: an M that stops late (after the bound) still parks at the barrier, and its buffer
             // is then ours too until the restart.
+            for machine in scheduler.machinesSettledInBlockingCalls() where machine !== me {
+                // Safety: a settled M writes nothing until it has passed the barrier on its way back
+                // (BlockingCall.swift); its flag's release/acquire publishes its last writes.
+                writeBuffer(of: machine)
+            }
             var flushed = flushStoppedMachines(from: 0, except: me)
             flushed = flushStoppedMachines(from: flushed, except: me)
         }
