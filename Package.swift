@@ -79,6 +79,7 @@ let package = Package(
                 "GoTraceGo",
                 "GoTraceAnalysis",
                 "GoProfile",
+                "GoTracePluginKit",
                 "CRecorderSpawn",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -167,7 +168,8 @@ let package = Package(
         ),
         .target(
             name: "GoProfile",
-            dependencies: ["CZlib"]
+            // The kit for ByteWriter, whose JSON string escaping is gotrace's one escaper.
+            dependencies: ["CZlib", "GoTracePluginKit"]
         ),
         .target(
             name: "FlamegraphAnalyzer",

@@ -293,62 +293,73 @@ public final class HTMLReportAnalyzer: Analyzer {
             }
         }
         var names = NameCache(host: host)
-        var json = JSONText()
-        json.raw("{\"version\": 1, \"durationNs\": ")
-        json.number(end)
-        json.raw(", \"events\": ")
-        json.number(host.traceInfo.events)
-        json.raw(", \"summary\": ")
+        var json = JSONWriter(capacity: 1 << 20)
+        json.beginObject()
+        json.key("version")
+        json.value(1)
+        json.key("durationNs")
+        json.value(end)
+        json.key("events")
+        json.value(host.traceInfo.events)
+        json.key("summary")
         writeSummary(&json, end: end, alive: alive)
-        json.raw(", \"topCPU\": [")
+        json.key("topCPU")
+        json.beginArray()
         let cpuByFunction = aggregate(cpuCounts.map { (names.frames($0.key).last ?? "[no stack]", $0.value, "") })
-        for (index, entry) in cpuByFunction.prefix(HTMLReportAnalyzer.topCount).enumerated() {
-            if index > 0 { json.raw(", ") }
-            json.raw("{\"function\": ")
-            json.string(entry.function)
-            json.raw(", \"samples\": ")
-            json.number(entry.value)
-            json.raw("}")
+        for entry in cpuByFunction.prefix(HTMLReportAnalyzer.topCount) {
+            json.beginObject()
+            json.key("function")
+            json.value(entry.function)
+            json.key("samples")
+            json.value(entry.value)
+            json.endObject()
         }
-        json.raw("], \"topBlocking\": [")
+        json.endArray()
+        json.key("topBlocking")
+        json.beginArray()
         let blockedByFunction = aggregate(blocked.map {
             (names.frames($0.key.stack).last ?? "[no stack]", Int64($0.value.nanoseconds), ParkReasonName.name($0.key.reason))
         })
-        for (index, entry) in blockedByFunction.prefix(HTMLReportAnalyzer.topCount).enumerated() {
-            if index > 0 { json.raw(", ") }
-            json.raw("{\"function\": ")
-            json.string(entry.function)
-            json.raw(", \"reason\": ")
-            json.string(entry.reason)
-            json.raw(", \"blockedNs\": ")
-            json.number(entry.value)
-            json.raw("}")
+        for entry in blockedByFunction.prefix(HTMLReportAnalyzer.topCount) {
+            json.beginObject()
+            json.key("function")
+            json.value(entry.function)
+            json.key("reason")
+            json.value(entry.reason)
+            json.key("blockedNs")
+            json.value(entry.value)
+            json.endObject()
         }
-        json.raw("], \"flamegraphs\": {\"cpu\": ")
+        json.endArray()
+        json.key("flamegraphs")
+        json.beginObject()
+        json.key("cpu")
         if cpuCounts.isEmpty {
-            json.raw("null")
+            json.null()
         } else {
             let stacks = cpuCounts.sorted { $0.key < $1.key }.map { (frames: names.frames($0.key), value: $0.value) }
-            json.string(flameSVG(stacks, title: "CPU samples", unit: "samples", prefix: "cpu-"))
+            json.value(flameSVG(stacks, title: "CPU samples", unit: "samples", prefix: "cpu-"))
         }
-        json.raw(", \"block\": ")
+        json.key("block")
         if blocked.isEmpty {
-            json.raw("null")
+            json.null()
         } else {
             let stacks = blocked.sorted { ($0.key.reason, $0.key.stack) < ($1.key.reason, $1.key.stack) }.map {
                 (frames: ["[" + ParkReasonName.name($0.key.reason) + "]"] + names.frames($0.key.stack),
                  value: Int64($0.value.nanoseconds))
             }
-            json.string(flameSVG(stacks, title: "Blocked time (off-CPU)", unit: "nanoseconds", prefix: "block-"))
+            json.value(flameSVG(stacks, title: "Blocked time (off-CPU)", unit: "nanoseconds", prefix: "block-"))
         }
-        json.raw("}, \"timeline\": ")
+        json.endObject()
+        json.key("timeline")
         writeTimeline(&json, end: end, names: &names)
-        json.raw("}")
-        try host.writeJSON(json.text)
-        host.setMetric("bytes", Int64(json.text.utf8.count))
+        json.endObject()
+        let text = json.text
+        try host.writeJSON(text)
+        host.setMetric("bytes", Int64(text.utf8.count))
         if !host.wantsJSON {
             try host.writeText("html report data: \(trackedOrder.count) goroutine lanes, \(slices.count) exact slices, "
-                               + "\(json.text.utf8.count) bytes\n")
+                               + "\(text.utf8.count) bytes\n")
         }
     }
 
@@ -373,37 +384,33 @@ public final class HTMLReportAnalyzer: Analyzer {
         return String(decoding: FlameGraphSVG.render(FlameNode.tree(stacks), options: options), as: UTF8.self)
     }
 
-    private func writeSummary(_ json: inout JSONText, end: UInt64, alive: Int) {
+    private func writeSummary(_ json: inout JSONWriter, end: UInt64, alive: Int) {
         let procs = busyNs.keys.sorted()
         var total: UInt64 = 0
-        json.raw("{\"procs\": [")
-        for (index, proc) in procs.enumerated() {
-            if index > 0 { json.raw(", ") }
+        json.beginObject()
+        json.key("procs")
+        json.beginArray()
+        for proc in procs {
             let busy = busyNs[proc]!
             total += busy
-            json.raw("{\"p\": ")
-            json.number(proc)
-            json.raw(", \"busyNs\": ")
-            json.number(busy)
-            json.raw(", \"busyPercent\": ")
-            json.raw(percent(busy, end))
-            json.raw("}")
+            json.beginObject()
+            json.key("p")
+            json.value(proc)
+            json.key("busyNs")
+            json.value(busy)
+            json.key("busyPercent")
+            json.encoded(percent(busy, end))
+            json.endObject()
         }
-        json.raw("], \"busyPercent\": ")
-        json.raw(procs.isEmpty ? "0" : percent(total, end * UInt64(procs.count)))
-        json.raw(", \"goroutinesCreated\": ")
-        json.number(UInt64(created))
-        json.raw(", \"goroutinesAlive\": ")
-        json.number(UInt64(alive))
-        json.raw(", \"steals\": ")
-        json.number(UInt64(steals))
-        json.raw(", \"preemptions\": ")
-        json.number(UInt64(preemptions))
-        json.raw(", \"stackGrowths\": ")
-        json.number(UInt64(stackGrowths))
-        json.raw(", \"cpuSamples\": ")
-        json.number(UInt64(cpuSamples))
-        json.raw("}")
+        json.endArray()
+        json.key("busyPercent")
+        json.encoded(procs.isEmpty ? "0" : percent(total, end * UInt64(procs.count)))
+        for (name, count) in [("goroutinesCreated", created), ("goroutinesAlive", alive), ("steals", steals),
+                              ("preemptions", preemptions), ("stackGrowths", stackGrowths), ("cpuSamples", cpuSamples)] {
+            json.key(name)
+            json.value(count)
+        }
+        json.endObject()
     }
 
     private func percent(_ part: UInt64, _ whole: UInt64) -> String {
@@ -412,57 +419,56 @@ public final class HTMLReportAnalyzer: Analyzer {
         return "\(tenths / 10).\(tenths % 10)"
     }
 
-    private func writeTimeline(_ json: inout JSONText, end: UInt64, names: inout NameCache) {
+    private func writeTimeline(_ json: inout JSONWriter, end: UInt64, names: inout NameCache) {
         let procs = buckets.keys.sorted()
-        json.raw("{\"endNs\": ")
-        json.number(end)
-        json.raw(", \"procs\": [")
-        json.raw(procs.map(String.init).joined(separator: ", "))
-        json.raw("], \"levels\": [")
+        json.beginObject()
+        json.key("endNs")
+        json.value(end)
+        json.key("procs")
+        json.beginArray()
+        for proc in procs { json.value(proc) }
+        json.endArray()
+        json.key("levels")
+        json.beginArray()
         // Finest first; each level's lanes are flat [index, busyNs, goroutine, …] triples of non-empty buckets.
         var lanes = procs.map { buckets[$0]! }
         var width = bucketNs
         for level in 0..<HTMLReportAnalyzer.levels {
             if level > 0 {
-                json.raw(", ")
                 lanes = lanes.map { HTMLReportAnalyzer.merge($0, by: 4) }
                 width *= 4
             }
-            json.raw("{\"bucketNs\": ")
-            json.number(width)
-            json.raw(", \"lanes\": [")
-            for (laneIndex, lane) in lanes.enumerated() {
-                if laneIndex > 0 { json.raw(", ") }
-                json.raw("[")
-                var first = true
+            json.beginObject()
+            json.key("bucketNs")
+            json.value(width)
+            json.key("lanes")
+            json.beginArray()
+            for lane in lanes {
+                json.beginArray()
                 for (index, bucket) in lane.enumerated() where bucket.busy > 0 {
-                    if !first { json.raw(",") }
-                    first = false
-                    json.number(UInt64(index))
-                    json.raw(",")
-                    json.number(bucket.busy)
-                    json.raw(",")
-                    json.number(bucket.top)
+                    json.value(index)
+                    json.value(bucket.busy)
+                    json.value(bucket.top)
                 }
-                json.raw("]")
+                json.endArray()
             }
-            json.raw("]}")
+            json.endArray()
+            json.endObject()
         }
-        json.raw("], \"slices\": [")
-        for (index, slice) in slices.enumerated() {
-            if index > 0 { json.raw(",") }
-            json.number(slice.proc)
-            json.raw(",")
-            json.number(slice.goroutine)
-            json.raw(",")
-            json.number(slice.start)
-            json.raw(",")
-            json.number(slice.end)
+        json.endArray()
+        json.key("slices")
+        json.beginArray()
+        for slice in slices {
+            json.value(slice.proc)
+            json.value(slice.goroutine)
+            json.value(slice.start)
+            json.value(slice.end)
         }
-        json.raw("], \"detailEndNs\": ")
-        json.number(slicesDropped == 0 ? end : detailEndNs)
-        json.raw(", \"slicesDropped\": ")
-        json.number(UInt64(slicesDropped))
+        json.endArray()
+        json.key("detailEndNs")
+        json.value(slicesDropped == 0 ? end : detailEndNs)
+        json.key("slicesDropped")
+        json.value(slicesDropped)
         // Blocking and creation stacks, by index, so spans refer to them with a number.
         var stackIndex: [UInt64: Int] = [:]
         var stackList: [UInt64] = []
@@ -473,59 +479,61 @@ public final class HTMLReportAnalyzer: Analyzer {
             stackList.append(stack)
             return stackList.count - 1
         }
-        json.raw(", \"goroutines\": [")
-        for (position, goroutine) in trackedOrder.enumerated() {
+        json.key("goroutines")
+        json.beginArray()
+        for goroutine in trackedOrder {
             let lane = tracked[goroutine]!
-            if position > 0 { json.raw(", ") }
-            json.raw("{\"id\": ")
-            json.number(goroutine)
-            json.raw(", \"createdNs\": ")
-            json.raw(lane.created == UInt64.max ? "null" : String(lane.created))
-            json.raw(", \"createdAt\": ")
-            json.number(Int64(index(lane.creationStack)))
-            json.raw(", \"site\": ")
-            json.string(lane.creationStack == 0 ? "" : (names.frames(lane.creationStack).last ?? ""))
-            json.raw(", \"spans\": [")
-            for (spanIndex, span) in lane.spans.enumerated() {
-                if spanIndex > 0 { json.raw(",") }
-                json.number(UInt64(span.state))
-                json.raw(",")
-                json.number(UInt64(span.reason))
-                json.raw(",")
-                json.number(span.start)
-                json.raw(",")
-                json.number(span.end)
-                json.raw(",")
-                json.number(Int64(index(span.stack)))
+            json.beginObject()
+            json.key("id")
+            json.value(goroutine)
+            json.key("createdNs")
+            if lane.created == UInt64.max { json.null() } else { json.value(lane.created) }
+            json.key("createdAt")
+            json.value(index(lane.creationStack))
+            json.key("site")
+            json.value(lane.creationStack == 0 ? "" : (names.frames(lane.creationStack).last ?? ""))
+            json.key("spans")
+            json.beginArray()
+            for span in lane.spans {
+                json.value(UInt64(span.state))
+                json.value(UInt64(span.reason))
+                json.value(span.start)
+                json.value(span.end)
+                json.value(index(span.stack))
             }
-            json.raw("]}")
+            json.endArray()
+            json.endObject()
         }
-        json.raw("], \"stacks\": [")
-        for (position, stack) in stackList.enumerated() {
-            if position > 0 { json.raw(", ") }
-            json.raw("[")
-            json.raw(host.userFrames(ofStack: stack).map { JSON.quote(host.wantsFullNames ? $0 : FrameNames.readableFrame($0)) }
-                .joined(separator: ", "))
-            json.raw("]")
+        json.endArray()
+        json.key("stacks")
+        json.beginArray()
+        for stack in stackList {
+            json.beginArray()
+            for frame in host.userFrames(ofStack: stack) {
+                json.value(host.wantsFullNames ? frame : FrameNames.readableFrame(frame))
+            }
+            json.endArray()
         }
-        json.raw("], \"reasons\": [")
-        json.raw((0..<13).map { JSON.quote(ParkReasonName.name(UInt8($0))) }.joined(separator: ", "))
-        json.raw("], \"markers\": [")
+        json.endArray()
+        json.key("reasons")
+        json.beginArray()
+        for reason in 0..<13 { json.value(ParkReasonName.name(UInt8(reason))) }
+        json.endArray()
+        json.key("markers")
+        json.beginArray()
         let markers = kept.joined().sorted { $0.time < $1.time }
-        for (position, marker) in markers.enumerated() {
-            if position > 0 { json.raw(",") }
-            json.number(UInt64(marker.type))
-            json.raw(",")
-            json.number(marker.time)
-            json.raw(",")
-            json.number(marker.lane == UInt64.max ? -1 : Int64(marker.lane))
-            json.raw(",")
-            json.number(marker.argument == UInt64.max ? -1 : Int64(marker.argument))
+        for marker in markers {
+            json.value(UInt64(marker.type))
+            json.value(marker.time)
+            json.value(marker.lane == UInt64.max ? -1 : Int64(marker.lane))
+            json.value(marker.argument == UInt64.max ? -1 : Int64(marker.argument))
         }
-        json.raw("], \"markerStride\": [")
-        json.raw(markerStride.map(String.init).joined(separator: ", "))
-        json.raw("]")
-        json.raw("}")
+        json.endArray()
+        json.key("markerStride")
+        json.beginArray()
+        for stride in markerStride { json.value(stride) }
+        json.endArray()
+        json.endObject()
     }
 }
 
@@ -562,16 +570,6 @@ struct NameCache {
         cache[stack] = names
         return names
     }
-}
-
-/// JSON text built by appending (Foundation-free).
-struct JSONText {
-    var text = ""
-    init() { text.reserveCapacity(1 << 20) }
-    mutating func raw(_ part: String) { text += part }
-    mutating func number(_ value: UInt64) { text += String(value) }
-    mutating func number(_ value: Int64) { text += String(value) }
-    mutating func string(_ value: String) { text += JSON.quote(value) }
 }
 
 @_cdecl("gotrace_plugin_v1")

@@ -1,3 +1,4 @@
+import GoTracePluginKit
 import Histogram
 
 /// The SVG chart: one line per distribution, latency (log scale) against percentile on HdrHistogram's
@@ -49,21 +50,16 @@ enum LatencyChart {
             out += "<polyline fill=\"none\" stroke=\"\(colour)\" stroke-width=\"2\" points=\"\(points)\"/>\n"
             let legendY = margin.top + 16 * Double(index)
             out += "<rect x=\"\(width - margin.right + 15)\" y=\"\(legendY)\" width=\"12\" height=\"12\" fill=\"\(colour)\"/>\n"
-            out += "<text x=\"\(width - margin.right + 32)\" y=\"\(legendY + 10)\">\(escape(name)) (\(histogram.totalCount))</text>\n"
+            out += "<text x=\"\(width - margin.right + 32)\" y=\"\(legendY + 10)\">\(xmlEscaped(name)) (\(histogram.totalCount))</text>\n"
         }
         return out + "</svg>\n"
     }
 
-    static func escape(_ text: String) -> String {
-        var out = ""
-        for character in text {
-            switch character {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            default: out.append(character)
-            }
-        }
-        return out
+    /// `text` as SVG character data, through the kit's one XML escaper.
+    static func xmlEscaped(_ text: String) -> String {
+        var writer = ByteWriter(capacity: text.utf8.count)
+        writer.appendXML(text)
+        return String(decoding: writer.bytes, as: UTF8.self)
     }
 }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GoSymbolize
 import GoTraceAnalysis
+import GoTracePluginKit
 
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -133,7 +134,7 @@ struct ReportCommand: ParsableCommand {
             // One object keyed by analyzer name; each value is that analyzer's document, verbatim. A failed analyzer
             // is left out, as in text: a document written before the failure may be partial.
             let fields = results.filter { $0.failure == nil }.compactMap { result in
-                result.json.map { "  \(jsonString(result.name)): \($0)" }
+                result.json.map { "  \(JSON.quote(result.name)): \($0)" }
             }
             output.writeLine("{\n" + fields.joined(separator: ",\n") + "\n}")
         case .text:
@@ -147,10 +148,6 @@ struct ReportCommand: ParsableCommand {
             }
         }
         output.flush()
-    }
-
-    private func jsonString(_ text: String) -> String {
-        "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
     }
 
     private func fileSize(_ path: String) -> UInt64 {
