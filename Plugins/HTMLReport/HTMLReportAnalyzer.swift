@@ -517,7 +517,7 @@ public final class HTMLReportAnalyzer: Analyzer {
         json.endArray()
         json.key("reasons")
         json.beginArray()
-        for reason in 0..<13 { json.value(ParkReasonName.name(UInt8(reason))) }
+        for reason in 0..<ParkReasonName.knownCount { json.value(ParkReasonName.name(UInt8(reason))) }
         json.endArray()
         json.key("markers")
         json.beginArray()

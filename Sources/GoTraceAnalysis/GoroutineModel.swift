@@ -25,7 +25,10 @@
 
 import CGoTracePlugin
 import struct GoTracePluginKit.IdTable
+import enum GoTracePluginKit.KindCode
+import enum GoTracePluginKit.ParkReasonName
 import enum GoTracePluginKit.PreemptKindCode
+import enum GoTrace.GoroutineState
 
 /// What the model keeps per goroutine.
 struct GoroutineRecord {
@@ -95,9 +98,6 @@ public final class GoroutineModel {
 
     public init() {}
 
-    // Park reasons this model treats specially (wire codes, EventKind.swift).
-    private static let reasonYield: UInt8 = 10
-    private static let reasonPreempted: UInt8 = 11
 
     @inline(__always)
     private func withRecord<R>(_ id: UInt64, _ body: (inout GoroutineRecord) -> R) -> R {
@@ -115,46 +115,46 @@ public final class GoroutineModel {
     @inline(__always)
     func apply(_ event: UnsafePointer<gotrace_event>, index: UInt32, into transitions: inout TransitionBuffer) {
         let kind = event.pointee.kind
-        guard kind >= 16 && kind <= 29 else { return }  // only scheduling kinds change states
+        guard kind >= KindCode.spawn && kind <= KindCode.snapshot else { return }  // only scheduling kinds change states
         let time = event.pointee.time_ns
         let a = event.pointee.arguments
         switch kind {
-        case 16:  // spawn(parent, child, stack)
+        case KindCode.spawn:  // spawn(parent, child, stack)
             withRecord(a.1) { record in
                 record.parent = a.0
                 record.createdNs = time
                 record.creationStack = a.2
             }
             move(a.1, to: State.runnable, reason: 0, stack: a.2, other: a.0, time, index, &transitions)
-        case 17:  // start(g)
+        case KindCode.start:  // start(g)
             move(a.0, to: State.running, reason: 0, stack: 0, other: noID, time, index, &transitions)
-        case 18:  // park(g, reason, stack)
+        case KindCode.park:  // park(g, reason, stack)
             let reason = UInt8(truncatingIfNeeded: a.1)
-            let to = reason == GoroutineModel.reasonYield || reason == GoroutineModel.reasonPreempted
+            let to = reason == ParkReasonName.yield || reason == ParkReasonName.preempted
                 ? State.runnable : State.waiting
             move(a.0, to: to, reason: reason, stack: a.2, other: noID, time, index, &transitions)
-        case 19:  // unpark(g, waker, stack)
+        case KindCode.unpark:  // unpark(g, waker, stack)
             let waiting = withRecord(a.0) { $0.state == State.waiting }
             if waiting { move(a.0, to: State.runnable, reason: 0, stack: a.2, other: a.1, time, index, &transitions) }
-        case 20:  // end(g)
+        case KindCode.end:  // end(g)
             move(a.0, to: State.dead, reason: 0, stack: 0, other: noID, time, index, &transitions)
-        case 22:  // preempt(g, kind)
+        case KindCode.preempt:  // preempt(g, kind)
             if PreemptKindCode.isHonoured(a.1) {
-                move(a.0, to: State.runnable, reason: GoroutineModel.reasonPreempted, stack: 0, other: noID,
+                move(a.0, to: State.runnable, reason: ParkReasonName.preempted, stack: 0, other: noID,
                      time, index, &transitions)
             }
-        case 27:  // syscall-enter(g, stack)
+        case KindCode.syscallEnter:  // syscall-enter(g, stack)
             move(a.0, to: State.syscall, reason: 0, stack: a.1, other: noID, time, index, &transitions)
-        case 28:  // syscall-exit(g)
+        case KindCode.syscallExit:  // syscall-exit(g)
             move(a.0, to: State.running, reason: 0, stack: 0, other: noID, time, index, &transitions)
-        case 29:  // snapshot(g, state, reason, stack): trace-format states runnable, running, waiting, syscall
+        case KindCode.snapshot:  // snapshot(g, state, reason, stack): trace-format states runnable, running, waiting, syscall
             let state: UInt8
-            switch a.1 {
-            case 0: state = State.runnable
-            case 1: state = State.running
-            case 2: state = State.waiting
-            case 3: state = State.syscall
-            default: return
+            switch a.1 <= UInt64(UInt8.max) ? GoroutineState(rawValue: UInt8(a.1)) : nil {
+            case .runnable: state = State.runnable
+            case .running: state = State.running
+            case .waiting: state = State.waiting
+            case .syscall: state = State.syscall
+            case nil: return
             }
             // A snapshot of a goroutine whose events already put it in that state only confirms it (the
             // runtime snapshots every goroutine again when tracing stops): moving it would restart its

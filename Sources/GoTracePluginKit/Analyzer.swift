@@ -146,7 +146,8 @@ public enum GoroutineState: UInt8, Sendable {
     case dead
 }
 
-/// Park reasons (the trace format's wire codes) with their JSON spellings.
+/// Park reasons (the trace format's wire codes) with their JSON spellings. The codes and spellings are the
+/// format's own (`ParkReason` in GoTraceFormat/EventKind.swift); `WireCodeTests` checks every one against it.
 public enum ParkReasonName {
     static let names = [
         "chan-receive", "chan-send", "select", "mutex", "rwmutex", "waitgroup", "cond", "sleep", "io", "syscall",
@@ -161,34 +162,47 @@ public enum ParkReasonName {
         Int(code) < names.count ? names[Int(code)] : "reason-\(code)"
     }
 
+    /// How many park reasons this kit has names for (codes 0 up to this, exclusive).
+    public static var knownCount: Int { names.count }
+
+    // Computed and inlinable, not stored: a plugin's per-event `switch` on them compiles to constants.
+
     /// Waiting to receive from a channel.
-    public static let chanReceive: UInt8 = 0
+    @inlinable public static var chanReceive: UInt8 { 0 }
     /// Waiting for a mutex.
-    public static let mutex: UInt8 = 3
+    @inlinable public static var mutex: UInt8 { 3 }
     /// Waiting for a reader/writer lock.
-    public static let rwmutex: UInt8 = 4
+    @inlinable public static var rwmutex: UInt8 { 4 }
     /// Sleeping.
-    public static let sleep: UInt8 = 7
+    @inlinable public static var sleep: UInt8 { 7 }
+    /// Gave up its processor by choice (`Runtime.yield`): runnable, not waiting.
+    @inlinable public static var yield: UInt8 { 10 }
+    /// Preempted: runnable, not waiting.
+    @inlinable public static var preempted: UInt8 { 11 }
 }
 
-/// Event kind wire codes of trace format v1 that analyzers commonly switch on.
+/// Event kind wire codes of trace format v1 that analyzers commonly switch on: the format's own
+/// (`EventKind` in GoTraceFormat/EventKind.swift), which `WireCodeTests` checks every one against. Computed and
+/// inlinable, not stored, so that a per-event `switch` on them compiles to constants.
 public enum KindCode {
     /// A goroutine was created (`spawn`).
-    public static let spawn: UInt8 = 16
+    @inlinable public static var spawn: UInt8 { 16 }
     /// A goroutine started running on a processor (`start`).
-    public static let start: UInt8 = 17
+    @inlinable public static var start: UInt8 { 17 }
     /// A goroutine parked (`park`).
-    public static let park: UInt8 = 18
+    @inlinable public static var park: UInt8 { 18 }
     /// A parked goroutine was made runnable (`unpark`).
-    public static let unpark: UInt8 = 19
+    @inlinable public static var unpark: UInt8 { 19 }
     /// A goroutine ended (`end`).
-    public static let end: UInt8 = 20
+    @inlinable public static var end: UInt8 { 20 }
     /// A goroutine was preempted (`preempt`).
-    public static let preempt: UInt8 = 22
+    @inlinable public static var preempt: UInt8 { 22 }
     /// A goroutine entered a blocking system call (`syscall-enter`).
-    public static let syscallEnter: UInt8 = 27
+    @inlinable public static var syscallEnter: UInt8 { 27 }
     /// A goroutine returned from a blocking system call (`syscall-exit`).
-    public static let syscallExit: UInt8 = 28
+    @inlinable public static var syscallExit: UInt8 { 28 }
+    /// A goroutine's state when the recording started or stopped (`snapshot`).
+    @inlinable public static var snapshot: UInt8 { 29 }
 }
 
 /// The `kind` argument of a `preempt` event (trace format v1): the monitor's request (0 cooperative,
