@@ -169,7 +169,14 @@ let package = Package(
         .target(
             name: "GoProfile",
             // The kit for ByteWriter, whose JSON string escaping is gotrace's one escaper.
-            dependencies: ["CZlib", "GoTracePluginKit"]
+            dependencies: ["CZlib", "GoTracePluginKit"],
+            // The report page's and the flame graph's markup, style and script, as files (read, linted and
+            // diffed as code), compiled into the module as byte arrays: the page stays one self-contained file.
+            resources: [
+                .embedInCode("Resources/report-body.html"), .embedInCode("Resources/report.css"),
+                .embedInCode("Resources/report.js"), .embedInCode("Resources/flamegraph.css"),
+                .embedInCode("Resources/flamegraph.js"),
+            ]
         ),
         .target(
             name: "FlamegraphAnalyzer",

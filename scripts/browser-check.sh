@@ -2,19 +2,26 @@
 # Checks the HTML report in a real browser (headless Chromium): for traces of example programs with known
 # behaviour and one large synthetic trace, loads each page, fails on any JavaScript error, compares the
 # numbers the page shows with `gotrace report --format json`, and saves screenshots
-# (scripts/browser_check.py does the checking). Installs Chromium from Debian if it is missing: it pulls
-# in a few hundred MB, so it is installed here rather than in scripts/setup.sh.
+# (scripts/browser_check.py does the checking). Installs Chromium (and Node.js, which checks the page's
+# scripts' syntax) from Debian if missing: they pull in a few hundred MB, so they are installed here rather
+# than in scripts/setup.sh.
 #   scripts/browser-check.sh [--update-screenshot]    (the latter rewrites docs/report.png)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scratch=${SCRATCH_PATH:-.build}
-if ! command -v chromium >/dev/null; then
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+command -v node >/dev/null || missing+=(nodejs)
+if ((${#missing[@]})); then
     sudo=""
     [ "$(id -u)" -ne 0 ] && sudo="sudo"
     export DEBIAN_FRONTEND=noninteractive
     $sudo apt-get update -qq
-    $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null
+    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# The page's scripts are files of their own (Sources/GoProfile/Resources): a syntax error fails here, named
+# by file and line, before any page is loaded.
+for script in Sources/GoProfile/Resources/*.js; do node --check "$script"; done
 swift build --scratch-path "$scratch" --product gotrace >/dev/null
 swift build --scratch-path "$scratch" >/dev/null  # the analyzer plugins and the example programs
 bin=$(swift build --scratch-path "$scratch" --show-bin-path)
