@@ -4,11 +4,12 @@
 // -----------
 // Reading happens in two passes over the *headers* and one over the payloads:
 //   1. Open: validate the file header (not a trace / unsupported version / corrupt header are fatal).
-//   2. Index: walk the chunk headers from the end of the file header to the end of the file, seeking over
-//      payloads. Each header is CRC-checked before its sizes are trusted. A bad header is reported and the
-//      reader resynchronises on the next "GTCK" magic whose header checks out; a chunk that runs past the
-//      end of the file is reported as the truncation point. The kind-table and end chunks are decoded here
-//      (they are tiny); event chunks are only remembered: offset + header, ~100 bytes per 64 KiB chunk.
+//   2. Index: walk the chunk headers from the end of the file header to the end of the file (`ChunkWalker`,
+//      the one walk every reader shares), seeking over payloads. Each header is CRC-checked before its
+//      sizes are trusted. A bad header is reported and the walk resynchronises on the next "GTCK" magic
+//      whose header checks out; a chunk that runs past the end of the file is reported as the truncation
+//      point. The kind-table and end chunks are decoded here (they are tiny); event chunks are only
+//      remembered: offset + header, ~100 bytes per 64 KiB chunk. Payloads load through `ChunkLoader`.
 //   3. Merge: for each M, its event chunks in sequence order form one stream; a binary heap keyed by
 //      (timestamp, M id) picks the next event across Ms. Only the current chunk of each M is decoded and
 //      held, so memory is bounded by (number of Ms) x (chunk size) plus the index, the string and stack
@@ -52,6 +53,12 @@ public struct TraceDiagnostic: Sendable, Equatable, CustomStringConvertible {
     public var offset: UInt64
     public var problem: Problem
 
+    public init(fileName: String, offset: UInt64, problem: Problem) {
+        self.fileName = fileName
+        self.offset = offset
+        self.problem = problem
+    }
+
     /// Problems after which nothing at all can be read.
     public var isFatal: Bool {
         switch problem {
@@ -87,6 +94,17 @@ public protocol TraceByteSource {
     var size: UInt64 { get }
     /// Up to `count` bytes starting at `offset` (fewer at the end of the data); nil on I/O error.
     func read(at offset: UInt64, count: Int) -> [UInt8]?
+    /// Fills `buffer` from `offset` (less at the end of the data or on an I/O error); returns the bytes
+    /// read. For readers that keep a buffer of their own (the chunk walk's and the chunk loader's windows).
+    func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) -> Int
+}
+
+extension TraceByteSource {
+    public func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        guard let bytes = read(at: offset, count: buffer.count) else { return 0 }
+        buffer.copyBytes(from: bytes)
+        return bytes.count
+    }
 }
 
 public struct MemoryByteSource: TraceByteSource {
@@ -138,6 +156,10 @@ public final class FileByteSource: TraceByteSource {
         return bytes
     }
 
+    public func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        FileByteSource.readFully(fileDescriptor, at: offset, into: buffer)
+    }
+
     /// Reads until `buffer` is full, the file ends or a read fails (EINTR retried); returns the bytes read.
     /// Shared by the readers that keep their own buffer (the report's chunk loader reads into a window).
     public static func readFully(_ descriptor: Int32, at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer)
@@ -162,6 +184,7 @@ public final class TraceReader: Sequence, IteratorProtocol {
         var offset: UInt64
         var headerSize: Int
         var header: ChunkHeader
+        var location: ChunkLocation
     }
 
     /// The merge state of one M.
@@ -206,7 +229,10 @@ public final class TraceReader: Sequence, IteratorProtocol {
     public var fileSize: UInt64 { source?.size ?? 0 }
 
     /// The spec used for each wire code: built-in, extended or supplied by the file's kind table.
-    private var specsByCode: [EventKindSpec?] = EventKindSpec.builtInByCode
+    private var kinds = KindCatalogue()
+    /// Loads every chunk (nil: the file could not be opened); `payloadBuffer` is its reused destination.
+    private let loader: ChunkLoader?
+    private var payloadBuffer = PayloadBuffer()
     private var streams: [MachineStream] = []
     /// Min-heap of stream indices keyed by (next event ticks, M id).
     private var heap: [Int] = []
@@ -256,6 +282,7 @@ public final class TraceReader: Sequence, IteratorProtocol {
     public init(source: any TraceByteSource, fileName: String) {
         self.fileName = fileName
         self.source = source
+        loader = ChunkLoader(source: source)
         guard let headerSize = readFileHeader(source) else { return }
         indexChunks(source, from: UInt64(headerSize))
         var heapEntries: [Int] = []
@@ -263,9 +290,12 @@ public final class TraceReader: Sequence, IteratorProtocol {
         for index in heapEntries { heapPush(index) }
     }
 
+    deinit { payloadBuffer.deallocate() }
+
     private init(failed diagnostic: TraceDiagnostic) {
         fileName = diagnostic.fileName
         source = nil
+        loader = nil
         diagnostics = [diagnostic]
     }
 
@@ -299,18 +329,11 @@ public final class TraceReader: Sequence, IteratorProtocol {
 
     private func indexChunks(_ source: any TraceByteSource, from start: UInt64) {
         var chunksByMachine: [UInt64: [ChunkEntry]] = [:]
-        var offset = start
-        while offset < source.size {
-            let decoded = readChunkHeader(source, at: offset)
-            switch decoded {
-            case .success(let (header, headerSize)):
-                let end = offset + UInt64(headerSize) + UInt64(header.storedPayloadSize)
-                guard end <= source.size else {
-                    report(offset, .truncated)
-                    offset = source.size
-                    continue
-                }
-                let entry = ChunkEntry(offset: offset, headerSize: headerSize, header: header)
+        for step in ChunkWalker(source: source, from: start) {
+            switch step {
+            case .chunk(let header, let headerSize, let location):
+                let entry = ChunkEntry(offset: location.offset, headerSize: headerSize, header: header,
+                                       location: location)
                 switch header.type {
                 case .events:
                     chunksByMachine[header.machine, default: []].append(entry)
@@ -320,9 +343,9 @@ public final class TraceReader: Sequence, IteratorProtocol {
                 case .kindTable:
                     if let payload = loadPayload(entry) {
                         if let specs = KindTableCodec.decode(payload) {
-                            adoptFileKindTable(specs)
+                            kinds.adopt(specs)
                         } else {
-                            report(offset, .corruptChunk(reason: "kind table does not decode"))
+                            report(entry.offset, .corruptChunk(reason: "kind table does not decode"))
                             corruptChunkCount += 1
                         }
                     } else {
@@ -338,7 +361,7 @@ public final class TraceReader: Sequence, IteratorProtocol {
                         if let arguments = CommandLineChunk.decode(payload) {
                             commandLine = arguments
                         } else {
-                            report(offset, .corruptChunk(reason: "command-line chunk does not decode"))
+                            report(entry.offset, .corruptChunk(reason: "command-line chunk does not decode"))
                             corruptChunkCount += 1
                         }
                     } else {
@@ -347,19 +370,11 @@ public final class TraceReader: Sequence, IteratorProtocol {
                 default:
                     break  // Unknown chunk types are skipped silently: that is the extension rule.
                 }
-                offset = end
-            case .failure(.truncated):
+            case .truncated(let offset):
                 report(offset, .truncated)
-                offset = source.size
-            case .failure(.invalid(let reason)):
+            case .corruptHeader(let offset, let reason, let resumesAt):
                 corruptChunkCount += 1
-                if let next = resynchronise(source, after: offset) {
-                    report(offset, .corruptChunkHeader(reason: reason, skippedBytes: next - offset))
-                    offset = next
-                } else {
-                    report(offset, .corruptChunkHeader(reason: reason, skippedBytes: nil))
-                    offset = source.size
-                }
+                report(offset, .corruptChunkHeader(reason: reason, skippedBytes: resumesAt.map { $0 - offset }))
             }
         }
         streams = chunksByMachine.keys.sorted().map { machine in
@@ -371,87 +386,21 @@ public final class TraceReader: Sequence, IteratorProtocol {
         }
     }
 
-    private func readChunkHeader(_ source: any TraceByteSource, at offset: UInt64)
-        -> Result<(header: ChunkHeader, size: Int), ChunkHeader.DecodeFailure>
-    {
-        guard let bytes = source.read(at: offset, count: ChunkHeader.encodedSize) else {
-            return .failure(.truncated(needed: ChunkHeader.encodedSize))
-        }
-        let first = ChunkHeader.decode(bytes[...])
-        // A later format version may have a longer header: read it whole and decode again.
-        if case .failure(.truncated(let needed)) = first, needed > bytes.count,
-           UInt64(needed) <= source.size - offset, let longer = source.read(at: offset, count: needed)
-        {
-            return ChunkHeader.decode(longer[...])
-        }
-        return first
-    }
-
-    /// The offset of the next valid chunk header after `offset`, or nil.
-    private func resynchronise(_ source: any TraceByteSource, after offset: UInt64) -> UInt64? {
-        let magic = ChunkHeader.magic
-        var blockStart = offset + 1
-        let blockSize = 64 * 1024
-        while blockStart < source.size {
-            guard let block = source.read(at: blockStart, count: blockSize), block.count >= magic.count else {
-                return nil
-            }
-            var index = 0
-            while index + magic.count <= block.count {
-                if block[index] == magic[0] && block[index + 1] == magic[1] && block[index + 2] == magic[2]
-                    && block[index + 3] == magic[3]
-                {
-                    let candidate = blockStart + UInt64(index)
-                    if case .success = readChunkHeader(source, at: candidate) { return candidate }
-                }
-                index += 1
-            }
-            // Overlap by the magic's length minus one so a magic split across blocks is still found.
-            blockStart += UInt64(block.count - (magic.count - 1))
-            if block.count < blockSize { break }
-        }
-        return nil
-    }
-
     /// The raw payload of a chunk, or nil after reporting why it is unusable.
     private func loadPayload(_ entry: ChunkEntry) -> [UInt8]? {
-        guard let source else { return nil }
-        let payloadOffset = entry.offset + UInt64(entry.headerSize)
-        guard let stored = source.read(at: payloadOffset, count: Int(entry.header.storedPayloadSize)) else {
-            report(entry.offset, .corruptChunk(reason: "read error"))
-            return nil
-        }
-        switch ChunkCodec.payload(of: entry.header, stored: stored[...]) {
-        case .success(let payload): return payload
+        guard let loader else { return nil }
+        switch loader.load(entry.location, into: &payloadBuffer) {
+        case .success: return Array(payloadBuffer.bytes)
         case .failure(let failure):
             report(entry.offset, .corruptChunk(reason: failure.description))
             return nil
         }
     }
 
-    /// Merges the file's kind table into the built-in one: a known code keeps the built-in spec, extended
-    /// by any arguments the file appends; an unknown code takes the file's spec; a code whose file spec
-    /// contradicts the built-in wire types keeps the built-in spec (the file is then most likely damaged).
-    private func adoptFileKindTable(_ fileSpecs: [EventKindSpec]) {
-        for fileSpec in fileSpecs {
-            let code = Int(fileSpec.kind.rawValue)
-            if let merged = EventKindSpec.merging(fileSpec, into: EventKindSpec.builtInByCode[code]) {
-                specsByCode[code] = merged
-            }
-        }
-    }
-
     // MARK: Decoding
 
-    /// Ticks to nanoseconds since the trace start, saturating instead of overflowing.
-    public func nanoseconds(fromTicks ticks: UInt64) -> UInt64 {
-        guard let header else { return ticks }
-        let elapsed = ticks >= header.startTicks ? ticks - header.startTicks : 0
-        if header.ticksPerSecond == 1_000_000_000 { return elapsed }
-        let product = elapsed.multipliedFullWidth(by: 1_000_000_000)
-        guard product.high < header.ticksPerSecond else { return UInt64.max }
-        return header.ticksPerSecond.dividingFullWidth(product).quotient
-    }
+    /// Ticks to nanoseconds since the trace start, saturating instead of overflowing (`FileHeader`'s).
+    public func nanoseconds(fromTicks ticks: UInt64) -> UInt64 { header?.nanoseconds(fromTicks: ticks) ?? ticks }
 
     /// Decodes the events of one chunk for `stream`, keeping those before any damage.
     private func decodeEvents(of entry: ChunkEntry, into stream: inout MachineStream) -> [TraceEvent] {
@@ -466,7 +415,7 @@ public final class TraceReader: Sequence, IteratorProtocol {
         while !cursor.isAtEnd {
             let eventOffset = cursor.offset
             // The kind byte's high bit is reserved (see EventKind.maxCode); a set bit means damage here.
-            guard let code = cursor.readByte(), code <= EventKind.maxCode, let spec = specsByCode[Int(code)] else {
+            guard let code = cursor.readByte(), code <= EventKind.maxCode, let spec = kinds.specs[Int(code)] else {
                 let code = payload[eventOffset]
                 report(entry.offset, .corruptChunk(
                     reason: "event kind \(code) not in any kind table, at payload byte \(eventOffset)"))

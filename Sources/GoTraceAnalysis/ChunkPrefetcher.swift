@@ -44,14 +44,14 @@ final class ChunkPrefetcher {
 
     struct Slot {
         var payload = PayloadBuffer()
-        /// The chunk's base ticks; nil if it did not load (damaged).
-        var baseTicks: UInt64?
+        /// The chunk's header, or why it did not load (damaged).
+        var loaded: Result<ChunkHeader, ChunkLoadFailure> = .failure(.readError)
         var state = SlotState.free
     }
 
     private let rings: PrefetchRings
 
-    init(chunks: [[ChunkEntry]], loader: ChunkLoader, decoderLoader: ChunkLoader) {
+    init(chunks: [[ChunkLocation]], loader: ChunkLoader, decoderLoader: ChunkLoader) {
         rings = PrefetchRings(chunks: chunks, loader: loader, decoderLoader: decoderLoader)
     }
 
@@ -78,7 +78,7 @@ final class ChunkPrefetcher {
 private final class PrefetchRings {
     typealias Slot = ChunkPrefetcher.Slot
 
-    private let chunks: [[ChunkEntry]]
+    private let chunks: [[ChunkLocation]]
     private let depth: Int
     /// The loader thread's loader, and the decoder's own (step 3).
     private let loader: ChunkLoader
@@ -101,7 +101,7 @@ private final class PrefetchRings {
     @exclusivity(unchecked) private var thread = pthread_t()
     @exclusivity(unchecked) private var threadStarted = false
 
-    init(chunks: [[ChunkEntry]], loader: ChunkLoader, decoderLoader: ChunkLoader) {
+    init(chunks: [[ChunkLocation]], loader: ChunkLoader, decoderLoader: ChunkLoader) {
         self.chunks = chunks
         self.loader = loader
         self.decoderLoader = decoderLoader
@@ -164,7 +164,7 @@ private final class PrefetchRings {
             slot.pointee.state = .loading
             pthread_mutex_unlock(&lock)
             // Safety: claimed by this thread; the loader thread never touches a slot it did not claim.
-            slot.pointee.baseTicks = decoderLoader.load(chunks[stream][chunk], into: &slot.pointee.payload)
+            slot.pointee.loaded = decoderLoader.load(chunks[stream][chunk], into: &slot.pointee.payload)
             pthread_mutex_lock(&lock)
             slot.pointee.state = .ready
         }
@@ -215,7 +215,7 @@ private final class PrefetchRings {
             slot.pointee.state = .loading
             pthread_mutex_unlock(&lock)
             // Safety: claimed by this thread (step 2): no other thread touches the slot until it is ready.
-            slot.pointee.baseTicks = loader.load(chunks[pick][chunk], into: &slot.pointee.payload)
+            slot.pointee.loaded = loader.load(chunks[pick][chunk], into: &slot.pointee.payload)
             pthread_mutex_lock(&lock)
             slot.pointee.state = .ready
             if awaitedSlot == slot { pthread_cond_signal(&becameReady) }

@@ -7,46 +7,12 @@
 // answer from host-owned memory. `TraceReaderEventSource` adapts `GoTrace.TraceReader` — the one reader
 // that knows how to recover from damage — so every diagnostic the reader produces is kept.
 //
-// The file's kind table is read up front (it is the first chunk a writer emits) so that plugins can
-// resolve kinds and arguments by name in `create`, before the first event.
+// The file's kind table is read up front (it is the first chunk a writer emits; `KindCatalogue` in GoTrace)
+// so that plugins can resolve kinds and arguments by name in `create`, before the first event.
 
 import CGoTracePlugin
 import GoTrace
 
-/// The names and argument lists of every kind this trace may contain: built-in kinds, extended or joined
-/// by the file's kind table exactly as `TraceReader` merges them.
-public struct KindCatalogue: Sendable {
-    public private(set) var specs: [EventKindSpec?] = EventKindSpec.builtInByCode
-
-    public init() {}
-
-    /// Merges a file's table: known codes may gain trailing arguments; unknown codes are adopted.
-    public mutating func adopt(_ fileSpecs: [EventKindSpec]) {
-        for fileSpec in fileSpecs {
-            let code = Int(fileSpec.kind.rawValue)
-            if let merged = EventKindSpec.merging(fileSpec, into: specs[code]) { specs[code] = merged }
-        }
-    }
-
-    public func code(named name: String) -> UInt8? { specs.compactMap { $0 }.first { $0.name == name }?.kind.rawValue }
-
-    /// Reads the kind-table chunk that follows the file header, if there is one and it is intact.
-    public static func reading(path: String) -> KindCatalogue {
-        var catalogue = KindCatalogue()
-        guard case .success(let source) = FileByteSource.open(path: path),
-              let head = source.read(at: 0, count: TraceLimits.maxHeaderSize),
-              case .success(let (_, headerSize)) = FileHeader.decode(head[...]),
-              let chunkHead = source.read(at: UInt64(headerSize), count: ChunkHeader.encodedSize),
-              case .success(let (chunk, chunkHeaderSize)) = ChunkHeader.decode(chunkHead[...]),
-              chunk.type == .kindTable,
-              let stored = source.read(at: UInt64(headerSize + chunkHeaderSize), count: Int(chunk.storedPayloadSize)),
-              case .success(let payload) = ChunkCodec.payload(of: chunk, stored: stored[...]),
-              let specs = KindTableCodec.decode(payload)
-        else { return catalogue }
-        catalogue.adopt(specs)
-        return catalogue
-    }
-}
 
 /// Receives definitions as they stream past.
 protocol DefinitionSink: AnyObject {

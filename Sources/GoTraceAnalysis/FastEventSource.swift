@@ -5,8 +5,8 @@
 // `TraceReader` yields one `TraceEvent` per event — a struct holding an `EventKindSpec` (strings and
 // arrays: reference counting) and a fresh `[TraceValue]` — about 2–3 M events/s, a tenth of what a
 // report over a long trace needs. This source reads the same framing (docs/trace-format.md) through
-// GoTrace's batch API instead: `ChunkLoader` (read window, CRC, `ChunkInflater`) loads a chunk and
-// `EventBatchDecoder` decodes it in runs of `runCapacity` events per M, which the merge copies into the
+// GoTrace's batch API instead: `ChunkWalker` indexes it, `ChunkLoader` (read window, CRC, `ChunkInflater`)
+// loads a chunk and `EventBatchDecoder` decodes it in runs of `runCapacity` events per M, which the merge copies into the
 // batch. It allocates per chunk at most (a payload buffer that grows), never per event.
 //
 // Division of labour with `TraceReader` (which stays the one reader that knows damage):
@@ -35,7 +35,7 @@ final class FastEventSource: EventSource {
 
     struct Stream {
         var machine: UInt64
-        var chunks: [ChunkEntry]
+        var chunks: [ChunkLocation]
         var nextChunk = 0
         /// The current chunk (its inflated payload, from the prefetcher) and the decode position in it.
         var slot: UnsafeMutablePointer<ChunkPrefetcher.Slot>?
@@ -85,50 +85,33 @@ final class FastEventSource: EventSource {
         self.source = source
         self.header = header
         let loader = ChunkLoader(source: source)
-        var byMachine: [UInt64: [ChunkEntry]] = [:]
-        var offset = UInt64(headerSize)
+        var byMachine: [UInt64: [ChunkLocation]] = [:]
+        var kinds = KindCatalogue()
         var sawKindTable = false
-        // Headers are read through a 1 MiB window: one read per few thousand chunks instead of one each
-        // (this loop runs before the pipeline starts, so its cost is not hidden).
-        var window: [UInt8] = []
-        var windowStart: UInt64 = 0
         var scratch = PayloadBuffer()
         defer { scratch.deallocate() }
-        while offset < source.size {
-            let needed = UInt64(ChunkHeader.encodedSize)
-            if offset < windowStart || offset + needed > windowStart + UInt64(window.count) {
-                guard let refill = source.read(at: offset, count: 1 << 20) else { return nil }
-                window = refill
-                windowStart = offset
-            }
-            let at = Int(offset - windowStart)
-            guard case .success(let (chunk, size)) = ChunkHeader.decode(window[at..<min(window.count, at + Int(needed))])
-            else { return nil }
-            let end = offset + UInt64(size) + UInt64(chunk.storedPayloadSize)
-            guard end <= source.size, end - offset <= UInt64(UInt32.max) else { return nil }
-            let entry = ChunkEntry(offset: offset, sequence: chunk.sequence, size: UInt32(end - offset))
+        for step in ChunkWalker(source: source, from: UInt64(headerSize)) {
+            // Anything irregular is the checked reader's to report (see the design note).
+            guard case .chunk(let chunk, _, let location) = step else { return nil }
             switch chunk.type {
             case .events:
-                byMachine[chunk.machine, default: []].append(entry)
+                byMachine[chunk.machine, default: []].append(location)
             case .kindTable:
-                guard loader.load(entry, into: &scratch) != nil,
+                guard case .success = loader.load(location, into: &scratch),
                       let specs = KindTableCodec.decode(Array(scratch.bytes)) else { return nil }
-                var catalogue = KindCatalogue()
-                catalogue.adopt(specs)
-                decoder = EventBatchDecoder(specs: catalogue.specs)
+                kinds.adopt(specs)
+                decoder = EventBatchDecoder(specs: kinds.specs)
                 sawKindTable = true
             case .end:
-                if loader.load(entry, into: &scratch) != nil, let end = EndChunk.decode(Array(scratch.bytes)) {
+                if case .success = loader.load(location, into: &scratch), let end = EndChunk.decode(Array(scratch.bytes)) {
                     expectedEvents = end.events
                     isComplete = true
                 }
             default:
                 break
             }
-            offset = end
         }
         guard sawKindTable else { return nil }
-        window = []
         let made = byMachine.keys.sorted().map { machine in
             var chunks = byMachine.removeValue(forKey: machine) ?? []
             chunks.sort { ($0.sequence, $0.offset) < ($1.sequence, $1.offset) }
@@ -157,15 +140,6 @@ final class FastEventSource: EventSource {
         streams.deallocate()
     }
 
-    @inline(__always)
-    private func nanoseconds(_ ticks: UInt64) -> UInt64 {
-        let elapsed = ticks >= header.startTicks ? ticks &- header.startTicks : 0
-        if header.ticksPerSecond == 1_000_000_000 { return elapsed }
-        let product = elapsed.multipliedFullWidth(by: 1_000_000_000)
-        guard product.high < header.ticksPerSecond else { return UInt64.max }
-        return header.ticksPerSecond.dividingFullWidth(product).quotient
-    }
-
     /// Decodes the next run of stream `index` (loading chunks as needed); clears `hasHead` at its end.
     private func refill(_ index: Int) {
         // Safety: index < streamCount; see `streams`.
@@ -186,7 +160,9 @@ final class FastEventSource: EventSource {
                 case .full, .endOfPayload: break
                 case .definition(let definition): stream.pointee.definition = definition
                 case .malformed(let offset, let reason):
-                    let message = "\(fileName): offset \(stream.pointee.chunkOffset): corrupt chunk skipped (\(reason) at payload byte \(offset))"
+                    let message = TraceDiagnostic(
+                        fileName: fileName, offset: stream.pointee.chunkOffset,
+                        problem: .corruptChunk(reason: "\(reason) at payload byte \(offset)")).description
                     stream.pointee.position = stream.pointee.payload.count
                     if count == 0 {
                         diagnostics.append(message)
@@ -216,12 +192,14 @@ final class FastEventSource: EventSource {
             stream.pointee.position = 0
             stream.pointee.payload = UnsafeRawBufferPointer(start: nil, count: 0)
             stream.pointee.chunkOffset = entry.offset
-            guard let baseTicks = slot.pointee.baseTicks else {
-                diagnostics.append("\(fileName): offset \(entry.offset): corrupt chunk skipped (payload does not check out)")
-                continue
+            switch slot.pointee.loaded {
+            case .success(let header):
+                stream.pointee.payload = slot.pointee.payload.bytes
+                stream.pointee.state.beginChunk(baseTicks: header.baseTicks)
+            case .failure(let failure):
+                diagnostics.append(TraceDiagnostic(fileName: fileName, offset: entry.offset,
+                                                   problem: .corruptChunk(reason: failure.description)).description)
             }
-            stream.pointee.payload = slot.pointee.payload.bytes
-            stream.pointee.state.beginChunk(baseTicks: baseTicks)
         }
     }
 
@@ -263,7 +241,7 @@ final class FastEventSource: EventSource {
                 event.pointee.argument_count = decoded.pointee.argumentCount
                 event.pointee.reserved0 = 0
                 event.pointee.reserved1 = 0
-                event.pointee.time_ns = nanoseconds(decoded.pointee.ticks)
+                event.pointee.time_ns = header.nanoseconds(fromTicks: decoded.pointee.ticks)
                 event.pointee.machine = machine
                 event.pointee.proc = decoded.pointee.proc
                 event.pointee.goroutine = decoded.pointee.goroutine

@@ -73,13 +73,33 @@ public enum ChunkCodec {
     /// Returns the raw payload of a chunk whose header has been validated, checking the payload CRC and
     /// inflating it if needed.
     public static func payload(of header: ChunkHeader, stored: ArraySlice<UInt8>) -> Result<[UInt8], ChunkPayloadError> {
-        guard stored.count == Int(header.storedPayloadSize) else { return .failure(.sizeMismatch) }
-        guard crc32(of: stored) == header.payloadCRC else { return .failure(.checksumMismatch) }
-        guard header.isCompressed else { return .success(Array(stored)) }
-        guard let raw = inflate(stored, expectedSize: Int(header.rawPayloadSize)) else {
-            return .failure(.decompressionFailed)
+        let rawSize = Int(header.rawPayloadSize)
+        var raw = [UInt8](repeating: 0, count: rawSize + ChunkInflater.outputSlack)
+        let failure = stored.withUnsafeBytes { storedBytes in
+            raw.withUnsafeMutableBytes { unpack(header, stored: storedBytes, into: $0, inflater: ChunkInflater()) }
         }
+        if let failure { return .failure(failure) }
+        raw.removeSubrange(rawSize...)
         return .success(raw)
+    }
+
+    /// Checks a chunk's stored payload against its (validated) header — size, then CRC — and writes the raw
+    /// payload, inflated or copied, to the start of `destination`: every reader's one way from stored bytes
+    /// to a payload. Returns nil on success.
+    ///
+    /// Precondition: `destination.count >= header.rawPayloadSize + ChunkInflater.outputSlack` (the header's
+    /// decoder bounds `rawPayloadSize` by `TraceLimits.maxRawPayload`).
+    public static func unpack(_ header: ChunkHeader, stored: UnsafeRawBufferPointer,
+                              into destination: UnsafeMutableRawBufferPointer, inflater: ChunkInflater) -> ChunkPayloadError? {
+        guard stored.count == Int(header.storedPayloadSize) else { return .sizeMismatch }
+        guard crc32(of: stored) == header.payloadCRC else { return .checksumMismatch }
+        let rawSize = Int(header.rawPayloadSize)
+        if header.isCompressed {
+            return inflater.inflate(stored, into: destination, expectedSize: rawSize) ? nil : .decompressionFailed
+        }
+        guard stored.count == rawSize else { return .sizeMismatch }
+        destination.copyMemory(from: stored)
+        return nil
     }
 }
 

@@ -69,6 +69,17 @@ public struct FileHeader: Equatable, Sendable {
         self.startWallTimeNanoseconds = startWallTimeNanoseconds
     }
 
+    /// `ticks` as nanoseconds since the trace start: 0 before it, saturating at `UInt64.max` instead of
+    /// overflowing. Every reader converts through this (inlinable: the report's fast path calls it per event).
+    @inlinable
+    public func nanoseconds(fromTicks ticks: UInt64) -> UInt64 {
+        let elapsed = ticks >= startTicks ? ticks &- startTicks : 0
+        if ticksPerSecond == 1_000_000_000 { return elapsed }
+        let product = elapsed.multipliedFullWidth(by: 1_000_000_000)
+        guard product.high < ticksPerSecond else { return UInt64.max }
+        return ticksPerSecond.dividingFullWidth(product).quotient
+    }
+
     public func encoded() -> [UInt8] {
         var bytes = FileHeader.magic
         bytes.reserveCapacity(FileHeader.encodedSize)
