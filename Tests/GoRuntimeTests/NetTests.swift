@@ -327,7 +327,9 @@ struct NetTests {
         // At most as many: tests in other suites run in parallel, and a socket of theirs (Foundation's
         // Process uses socket pairs) may close meanwhile; a leak of ours would add ~10,000.
         #expect(result.sockets.1 <= result.sockets.0, "socket descriptors before and after")
-        #expect(result.goroutines.1 == result.goroutines.0, "goroutines before and after")
+        // At most as many, for the same reason: other suites' goroutines share the runtime and may end meanwhile
+        // (a loaded stress run once counted 6 after and 7 before); a leak of ours would add one per connection.
+        #expect(result.goroutines.1 <= result.goroutines.0, "goroutines before and after")
     }
 }
 
