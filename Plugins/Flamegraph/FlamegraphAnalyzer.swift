@@ -13,8 +13,10 @@
 //          kinds never merge. Yields and preemptions are not waits (the model makes them RUNNABLE).
 //   spawn  one sample per `spawn` event, by its creation stack.
 // Accumulation is by (reason, stack id) — a handful of integers per event, no symbolization while
-// streaming; stacks are resolved once each, in `finish`. Memory: one record per goroutine plus one per
-// distinct (reason, stack) — except the speedscope block export, which also keeps every wait (at most
+// streaming; stacks are resolved once each, in `finish`. The wait's start, reason and park stack come with
+// the transition out of WAITING (the host's goroutine model tracks them; ABI 1.2's `transition_from_stacks`),
+// and the waits still open at the end from the host's goroutine table. Memory: one record per distinct
+// (reason, stack) — except the speedscope block export, which also keeps every wait (at most
 // `maxSpans`) for its time-ordered tracks, and the Chrome timeline, which is written while streaming.
 //
 // Frames: stacks are return addresses, innermost first; each is resolved through the host (`frame`, ABI
@@ -69,13 +71,6 @@ public final class FlamegraphAnalyzer: Analyzer {
         var stack: UInt64
     }
 
-    struct Wait {
-        var since: UInt64 = 0
-        var stack: UInt64 = 0
-        var reason: UInt8 = 0
-        var waiting = false
-    }
-
     struct Span {
         var goroutine: UInt64
         var start: UInt64
@@ -85,9 +80,6 @@ public final class FlamegraphAnalyzer: Analyzer {
 
     // Exclusivity: this object's stored properties are never accessed re-entrantly (no mutation calls out to code
     // that touches them), so their dynamic checks are off; they cost 17-45% of `gotrace report` (docs/performance.md).
-    /// block: per goroutine (dense by id, as the host's model), the wait in progress.
-    @exclusivity(unchecked) var waits: [Wait] = []
-    @exclusivity(unchecked) var sparseWaits: [UInt64: Wait] = [:]
     @exclusivity(unchecked) var blocked: [WaitKey: (nanoseconds: UInt64, count: Int64)] = [:]
     @exclusivity(unchecked) var spans: [Span] = []
     @exclusivity(unchecked) var spansDropped = 0
@@ -135,7 +127,12 @@ public final class FlamegraphAnalyzer: Analyzer {
         }
         switch profile {
         case .block:
-            for transition in batch.transitions { apply(transition) }
+            // A wait ends where a transition leaves WAITING: it carries when the wait began and why, and the
+            // batch where the goroutine parked (ABI 1.2), so nothing per goroutine is kept here.
+            for (index, transition) in batch.transitions.enumerated() where transition.from == FlamegraphAnalyzer.waitingState {
+                let key = WaitKey(reason: transition.reason, stack: batch.fromStack(ofTransition: index))
+                addWait(key, goroutine: transition.goroutine, since: transition.since_ns, until: transition.time_ns)
+            }
         case .spawn:
             for event in batch.events where event.kind == KindCode.spawn { counts[event.arguments.2, default: 0] += 1 }
         case .cpu:
@@ -145,48 +142,18 @@ public final class FlamegraphAnalyzer: Analyzer {
     }
 
     private static let waitingState = UInt8(GOTRACE_G_WAITING.rawValue)
-    private static let denseLimit: UInt64 = 1 << 20
-
-    @inline(__always)
-    private func withWait<R>(_ goroutine: UInt64, _ body: (inout Wait) -> R) -> R {
-        if goroutine < FlamegraphAnalyzer.denseLimit {
-            let index = Int(goroutine)
-            if index >= waits.count { waits.append(contentsOf: repeatElement(Wait(), count: max(index + 1 - waits.count, waits.count))) }
-            return body(&waits[index])
-        }
-        return body(&sparseWaits[goroutine, default: Wait()])
-    }
-
-    @inline(__always)
-    private func apply(_ transition: gotrace_transition) {
-        let fromWaiting = transition.from == FlamegraphAnalyzer.waitingState
-        let toWaiting = transition.to == FlamegraphAnalyzer.waitingState
-        guard fromWaiting || toWaiting else { return }
-        let goroutine = transition.goroutine
-        let time = transition.time_ns
-        withWait(goroutine) { wait in
-            if fromWaiting && wait.waiting {
-                close(&wait, goroutine: goroutine, at: time)
-            }
-            if toWaiting {
-                wait = Wait(since: time, stack: transition.stack_id, reason: transition.reason, waiting: true)
-            }
-        }
-    }
-
-    private func close(_ wait: inout Wait, goroutine: UInt64, at time: UInt64) {
-        let key = WaitKey(reason: wait.reason, stack: wait.stack)
-        let duration = time >= wait.since ? time - wait.since : 0
+    private func addWait(_ key: WaitKey, goroutine: UInt64, since: UInt64, until time: UInt64) {
+        let since = since == UInt64.max ? time : since
+        let duration = time >= since ? time - since : 0
         blocked[key, default: (0, 0)].nanoseconds += duration
         blocked[key, default: (0, 0)].count += 1
         if format == .speedscope {
             if spans.count < FlamegraphAnalyzer.maxSpans {
-                spans.append(Span(goroutine: goroutine, start: wait.since, end: max(time, wait.since), key: key))
+                spans.append(Span(goroutine: goroutine, start: since, end: max(time, since), key: key))
             } else {
                 spansDropped += 1
             }
         }
-        wait.waiting = false
     }
 
     public func finish() throws(AnalyzerError) {
@@ -202,11 +169,14 @@ public final class FlamegraphAnalyzer: Analyzer {
             return
         }
         if profile == .block {
-            // Goroutines still blocked when the trace ends count up to its end.
-            for index in waits.indices where waits[index].waiting { close(&waits[index], goroutine: UInt64(index), at: end) }
-            for goroutine in sparseWaits.keys.sorted() {
-                var wait = sparseWaits[goroutine]!
-                if wait.waiting { close(&wait, goroutine: goroutine, at: end) }
+            // Goroutines still blocked when the trace ends count up to its end, in id order.
+            var blockedAtEnd: [gotrace_goroutine_info] = []
+            host.forEachGoroutine { info in
+                if info.state == FlamegraphAnalyzer.waitingState { blockedAtEnd.append(info) }
+            }
+            for info in blockedAtEnd.sorted(by: { $0.id < $1.id }) {
+                addWait(WaitKey(reason: info.reason, stack: info.state_stack), goroutine: info.id,
+                        since: info.state_since_ns, until: end)
             }
         }
         var builder = ProfileBuilder(host: host, keepRuntimeFrames: keepRuntimeFrames, profile: makeProfile(end: end))

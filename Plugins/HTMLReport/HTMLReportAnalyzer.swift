@@ -98,7 +98,6 @@ public final class HTMLReportAnalyzer: Analyzer {
     @exclusivity(unchecked) var tracked: [UInt64: Tracked] = [:]
     @exclusivity(unchecked) var trackedOrder: [UInt64] = []
     @exclusivity(unchecked) var spanCount = 0
-    @exclusivity(unchecked) var parkStacks: [UInt64: UInt64] = [:]
     @exclusivity(unchecked) var blocked: [WaitKey: (nanoseconds: UInt64, count: Int64)] = [:]
     @exclusivity(unchecked) var cpuCounts: [UInt64: Int64] = [:]
     @exclusivity(unchecked) var kept: [[Marker]] = [[], [], [], []]
@@ -155,7 +154,7 @@ public final class HTMLReportAnalyzer: Analyzer {
                 break
             }
         }
-        for transition in batch.transitions { apply(transition, batch) }
+        for (index, transition) in batch.transitions.enumerated() { apply(transition, batch.fromStack(ofTransition: index), batch) }
     }
 
     /// Keeps every `markerStride[type]`-th marker of a kind; when a kind's share of `maxMarkers` is full, every
@@ -172,19 +171,19 @@ public final class HTMLReportAnalyzer: Analyzer {
         kept[kind].append(Marker(type: type, time: time, lane: lane, argument: argument))
     }
 
-    private func apply(_ transition: gotrace_transition, _ batch: EventBatch) {
+    /// `fromStack`: the stack the goroutine entered the state it leaves with (the host's; ABI 1.2).
+    private func apply(_ transition: gotrace_transition, _ fromStack: UInt64, _ batch: EventBatch) {
         let goroutine = transition.goroutine
         let time = transition.time_ns
         runningSlices.apply(transition, in: batch) { addSlice($0) }
         var parkStack: UInt64 = 0
         if transition.from == HTMLReportAnalyzer.waitingState {
-            parkStack = parkStacks.removeValue(forKey: goroutine) ?? 0
+            parkStack = fromStack
             let since = transition.since_ns == UInt64.max ? time : transition.since_ns
             let key = WaitKey(reason: transition.reason, stack: parkStack)
             blocked[key, default: (0, 0)].nanoseconds += time >= since ? time - since : 0
             blocked[key, default: (0, 0)].count += 1
         }
-        if transition.to == HTMLReportAnalyzer.waitingState { parkStacks[goroutine] = transition.stack_id }
         // Detailed goroutine lanes.
         if tracked[goroutine] == nil {
             guard trackedOrder.count < maxTracked, spanCount < HTMLReportAnalyzer.maxSpans else { return }

@@ -46,10 +46,6 @@ public final class SummaryAnalyzer: Analyzer {
     @exclusivity(unchecked) var preemptions = 0
     @exclusivity(unchecked) var stackGrowths = 0
     @exclusivity(unchecked) var cpuSamplesByStack: [UInt64: Int] = [:]
-    /// The park stack of each waiting goroutine: dense below `denseGoroutines`, a dictionary above.
-    static let denseGoroutines: UInt64 = 1 << 20
-    @exclusivity(unchecked) var parkStackDense: [UInt64] = []
-    @exclusivity(unchecked) var parkStackSparse: [UInt64: UInt64] = [:]
     struct Site: Hashable {
         var reason: UInt8
         var stack: UInt64
@@ -91,13 +87,12 @@ public final class SummaryAnalyzer: Analyzer {
             }
         }
         let waiting = UInt8(GOTRACE_G_WAITING.rawValue)
-        for transition in batch.transitions {
+        for (index, transition) in batch.transitions.enumerated() {
             runningSlices.apply(transition, in: batch) { addBusy($0) }
             if transition.from == waiting {
                 let span = transition.since_ns == noValue ? 0 : transition.time_ns &- transition.since_ns
-                addBlocked(Site(reason: transition.reason, stack: takeParkStack(transition.goroutine)), span)
+                addBlocked(Site(reason: transition.reason, stack: batch.fromStack(ofTransition: index)), span)
             }
-            if transition.to == waiting { setParkStack(transition.goroutine, transition.stack_id) }
         }
     }
 
@@ -112,28 +107,6 @@ public final class SummaryAnalyzer: Analyzer {
         }
         busyByProc[proc] &+= span
         procSeen[proc] = true
-    }
-
-    private func setParkStack(_ goroutine: UInt64, _ stack: UInt64) {
-        if goroutine < Self.denseGoroutines {
-            let index = Int(goroutine)
-            if index >= parkStackDense.count {
-                parkStackDense.append(contentsOf: repeatElement(0, count: max(index + 1 - parkStackDense.count, parkStackDense.count)))
-            }
-            parkStackDense[index] = stack
-        } else {
-            parkStackSparse[goroutine] = stack
-        }
-    }
-
-    private func takeParkStack(_ goroutine: UInt64) -> UInt64 {
-        if goroutine < Self.denseGoroutines {
-            let index = Int(goroutine)
-            guard index < parkStackDense.count else { return 0 }
-            defer { parkStackDense[index] = 0 }
-            return parkStackDense[index]
-        }
-        return parkStackSparse.removeValue(forKey: goroutine) ?? 0
     }
 
     private func addBlocked(_ site: Site, _ span: UInt64) {

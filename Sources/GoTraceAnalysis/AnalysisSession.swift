@@ -316,7 +316,8 @@ public final class AnalysisSession {
             let transitionBuffer = transitions.buffer
             var batch = gotrace_batch(struct_size: UInt32(MemoryLayout<gotrace_batch>.size), reserved0: 0,
                                       events: UnsafePointer(events.baseAddress), event_count: count,
-                                      transitions: transitionBuffer.baseAddress, transition_count: transitionBuffer.count)
+                                      transitions: transitionBuffer.baseAddress, transition_count: transitionBuffer.count,
+                                      transition_from_stacks: transitions.fromStackBuffer.baseAddress)
             for plugin in instances where plugin.instance != nil && plugin.failure == nil {
                 let status = plugin.plugin.descriptor.pointee.consume(plugin.instance, &batch)
                 if status != GOTRACE_OK {

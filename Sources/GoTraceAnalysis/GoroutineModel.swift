@@ -52,32 +52,39 @@ enum State {
     static let dead = UInt8(GOTRACE_G_DEAD.rawValue)
 }
 
-/// The transitions derived from one batch. `apply` derives at most one per event, so a capacity of the batch
-/// size bounds it; a raw buffer because a Swift array's append checked uniqueness per transition (~1% of a
-/// report).
+/// The transitions derived from one batch, and beside each the stack of the state it leaves (the batch's
+/// `transition_from_stacks`, ABI 1.2). `apply` derives at most one per event, so a capacity of the batch size
+/// bounds it; raw buffers because a Swift array's append checked uniqueness per transition (~1% of a report).
 struct TransitionBuffer {
     let base: UnsafeMutablePointer<gotrace_transition>
+    let fromStacks: UnsafeMutablePointer<UInt64>
     let capacity: Int
     var count = 0
 
     init(capacity: Int) {
         base = .allocate(capacity: max(1, capacity))
+        fromStacks = .allocate(capacity: max(1, capacity))
         self.capacity = capacity
     }
 
-    func deallocate() { base.deallocate() }
+    func deallocate() {
+        base.deallocate()
+        fromStacks.deallocate()
+    }
 
     mutating func removeAll() { count = 0 }
 
     @inline(__always)
-    mutating func append(_ transition: gotrace_transition) {
+    mutating func append(_ transition: gotrace_transition, fromStack: UInt64) {
         precondition(count < capacity, "TransitionBuffer: more transitions than events")
-        // Safety: count < capacity, inside the allocation; gotrace_transition is a trivial C struct.
+        // Safety: count < capacity, inside both allocations; gotrace_transition is a trivial C struct.
         (base + count).initialize(to: transition)
+        (fromStacks + count).initialize(to: fromStack)
         count += 1
     }
 
     var buffer: UnsafeBufferPointer<gotrace_transition> { UnsafeBufferPointer(start: base, count: count) }
+    var fromStackBuffer: UnsafeBufferPointer<UInt64> { UnsafeBufferPointer(start: fromStacks, count: count) }
 }
 
 /// "No goroutine / no P / unknown time" in ABI structs (GOTRACE_NONE in the header).
@@ -173,8 +180,10 @@ public final class GoroutineModel {
     @inline(__always)
     private func move(_ goroutine: UInt64, to state: UInt8, reason: UInt8, stack: UInt64, other: UInt64,
                       _ time: UInt64, _ index: UInt32, _ transitions: inout TransitionBuffer) {
-        let transition: gotrace_transition = withRecord(goroutine) { record in
+        let (transition, fromStack): (gotrace_transition, UInt64) = withRecord(goroutine) { record in
             let from = record.state
+            // The stack the goroutine entered `from` with: its park stack, or its system call's.
+            let fromStack = from == State.waiting || from == State.syscall ? record.stateStack : 0
             if from == State.unknown || from == State.dead { liveCount += 1 }
             let made = gotrace_transition(
                 time_ns: time, goroutine: goroutine, from: from, to: state,
@@ -187,9 +196,9 @@ public final class GoroutineModel {
             if state == State.waiting || state == State.syscall || state == State.runnable && stack != 0 {
                 record.stateStack = stack
             }
-            return made
+            return (made, fromStack)
         }
-        transitions.append(transition)
+        transitions.append(transition, fromStack: fromStack)
         if state == State.dead {
             liveCount -= 1
             if goroutine < GoroutineModel.denseLimit {

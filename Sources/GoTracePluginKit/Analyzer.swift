@@ -128,6 +128,21 @@ public struct EventBatch {
     public let events: UnsafeBufferPointer<gotrace_event>
     /// The goroutine state changes the host derived from `events`, each naming its event by `event_index`.
     public let transitions: UnsafeBufferPointer<gotrace_transition>
+    /// One per transition: the stack the goroutine entered the state it leaves with — where it parked, when
+    /// it leaves `waiting`; its system call's stack, when it leaves `syscall`; 0 otherwise. Empty from a host
+    /// older than ABI 1.2.
+    public let fromStacks: UnsafeBufferPointer<UInt64>
+
+    public init(events: UnsafeBufferPointer<gotrace_event>, transitions: UnsafeBufferPointer<gotrace_transition>,
+                fromStacks: UnsafeBufferPointer<UInt64>) {
+        self.events = events
+        self.transitions = transitions
+        self.fromStacks = fromStacks
+    }
+
+    /// The stack transition `index` leaves its state with (see ``fromStacks``); 0 from a host older than ABI 1.2.
+    @inline(__always)
+    public func fromStack(ofTransition index: Int) -> UInt64 { index < fromStacks.count ? fromStacks[index] : 0 }
 }
 
 /// Goroutine states, as in gotrace_plugin.h.

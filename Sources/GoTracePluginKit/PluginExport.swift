@@ -69,8 +69,15 @@ public enum PluginExport {
             let box = Unmanaged<InstanceBox>.fromOpaque(instance).takeUnretainedValue()
             let events = UnsafeBufferPointer(start: batch.pointee.events, count: batch.pointee.event_count)
             let transitions = UnsafeBufferPointer(start: batch.pointee.transitions, count: batch.pointee.transition_count)
+            // ABI 1.2's field, read only when the host's struct covers it.
+            let fromStacksEnd = MemoryLayout<gotrace_batch>.offset(of: \.transition_from_stacks)!
+                + MemoryLayout<UnsafePointer<UInt64>?>.size
+            let fromStacks = Int(batch.pointee.struct_size) >= fromStacksEnd
+                ? batch.pointee.transition_from_stacks.map { UnsafeBufferPointer(start: $0, count: transitions.count) }
+                : nil
             do throws(AnalyzerError) {
-                try box.analyzer.consume(EventBatch(events: events, transitions: transitions))
+                try box.analyzer.consume(EventBatch(events: events, transitions: transitions,
+                                                     fromStacks: fromStacks ?? UnsafeBufferPointer(start: nil, count: 0)))
                 return gotrace_status(GOTRACE_OK)
             } catch {
                 return box.host.report(error)

@@ -38,7 +38,7 @@ extern "C" {
 #endif
 
 #define GOTRACE_PLUGIN_ABI_MAJOR 1
-#define GOTRACE_PLUGIN_ABI_MINOR 1
+#define GOTRACE_PLUGIN_ABI_MINOR 2
 /* The entry symbol's name for this major version, for dlsym and for plugin authors. */
 #define GOTRACE_PLUGIN_ENTRY_SYMBOL "gotrace_plugin_v1"
 
@@ -111,6 +111,11 @@ typedef struct gotrace_batch {
     size_t event_count;
     const gotrace_transition *transitions;
     size_t transition_count;
+    /* ---- ABI 1.2 (check struct_size covers it) ---- */
+    /* One per transition: the stack recorded when the goroutine entered `from` — the park stack when `from`
+       is WAITING, the system call's when SYSCALL; 0 otherwise. Plugins need not keep their own copy of
+       "where each waiting goroutine parked". */
+    const uint64_t *transition_from_stacks;
 } gotrace_batch;
 
 /* What the host knows about one goroutine, at the time of asking. */

@@ -7,9 +7,10 @@
  *   PROBE_FAIL_IN_CONSUME   fail on the first batch, with a two-link error chain
  *   PROBE_FAIL_IN_FINISH    write some text, then fail in finish, with a two-link error chain
  *   PROBE_ABI_1_0           as built against ABI 1.0: it says minor 0, never touches the 1.1 table entries
+ *                           or the 1.2 batch field
  *                           (frame, append_file), and hands the host goroutine and trace-info structs cut short
  *                           (as if their last field were newer than the plugin): the host must not write past them
- *   PROBE_ABI_FUTURE        as built against an imagined ABI 1.2: its descriptor and the structs it hands the host
+ *   PROBE_ABI_FUTURE        as built against an imagined ABI 1.3: its descriptor and the structs it hands the host
  *                           have one more trailing field, and it looks for a table entry this host lacks
  *   PROBE_SHORT_DESCRIPTOR  a descriptor whose struct_size is smaller than ABI 1 needs: the host must refuse it
  *   PROBE_FAIL_ON_REFUSAL=1 finish starts with a write_file the host refuses (no -o) and fails at once, adding
@@ -55,7 +56,7 @@ static int table_has(const gotrace_host_api *api, size_t end) { return api->stru
 #define HAS_ENTRY(api, field) table_has(api, offsetof(gotrace_host_api, field) + sizeof((api)->field))
 
 #ifdef PROBE_ABI_FUTURE
-/* ABI 1.2 as this plugin imagines it: one more table entry, one more field at the end of each struct. */
+/* ABI 1.3 as this plugin imagines it: one more table entry, one more field at the end of each struct. */
 typedef struct future_host_api {
     gotrace_host_api known;
     gotrace_status (*future_call)(gotrace_host *host);
@@ -108,6 +109,13 @@ static gotrace_status consume(void *instance, const gotrace_batch *batch) {
     p->api->fail(p->host, GOTRACE_ERROR_INVALID_ARGUMENT, "the probe was built to fail in consume");
     return p->api->fail(p->host, GOTRACE_ERROR_INVALID_ARGUMENT, PROBE_NAME " gave up on batch 1");
 #endif
+#ifndef PROBE_ABI_1_0
+    if (p->batches == 1) {
+        /* ABI 1.2: each transition's from-stack, where the host's batch is large enough to carry it. */
+        int covers = batch->struct_size >= offsetof(gotrace_batch, transition_from_stacks) + sizeof(const uint64_t *);
+        line(p, "batch.covers_1_2: %s", covers ? "yes" : "no");
+    }
+#endif
     p->events += batch->event_count;
     p->transitions += batch->transition_count;
     for (size_t i = 0; i < batch->transition_count; i++) {
@@ -118,6 +126,12 @@ static gotrace_status consume(void *instance, const gotrace_batch *batch) {
         line(p, "park.transition: g%llu %u->%u reason %u stack %llu creation_stack %llu at %llu since %llu",
              (unsigned long long)t->goroutine, t->from, t->to, t->reason, (unsigned long long)t->stack_id,
              (unsigned long long)t->creation_stack, (unsigned long long)t->time_ns, (unsigned long long)t->since_ns);
+#ifndef PROBE_ABI_1_0
+        if (batch->struct_size >= offsetof(gotrace_batch, transition_from_stacks) + sizeof(const uint64_t *)) {
+            size_t index = (size_t)(t - batch->transitions);
+            line(p, "park.from_stack: %llu", (unsigned long long)batch->transition_from_stacks[index]);
+        }
+#endif
         line(p, "park.event: kind %u goroutine %llu arguments %u: %llu %llu %llu", event->kind,
              (unsigned long long)event->goroutine, event->argument_count, (unsigned long long)event->arguments[0],
              (unsigned long long)event->arguments[1], (unsigned long long)event->arguments[2]);
@@ -337,7 +351,7 @@ static const future_descriptor future = {
     .known = {
         .struct_size = sizeof(future_descriptor),
         .abi_major = GOTRACE_PLUGIN_ABI_MAJOR,
-        .abi_minor = 2,
+        .abi_minor = 3,
 #else
 static const gotrace_plugin_descriptor descriptor = {
 #ifdef PROBE_SHORT_DESCRIPTOR
