@@ -1,6 +1,7 @@
 import CGoTracePlugin
 import Foundation
 import GoTrace
+import GotraceTestSupport
 import Testing
 @testable import GoTraceAnalysis
 
@@ -299,6 +300,58 @@ private func drain(_ pipeline: PipelinedEventSource) -> (events: [gotrace_event]
     func stopWithoutStart() {
         let pipeline = PipelinedEventSource(source: CountingSource(count: 3), batchSize: 2)
         pipeline.stop()
+    }
+}
+
+/// The report's batch decoder (FastEventSource) and the checked reader (TraceReader) read the same files the
+/// same way: on valid traces and on traces damaged by a seeded generator — payload bytes flipped, headers
+/// hit, the file cut — the fast path either declines (its index is not clean: the report then uses the
+/// checked reader) or yields exactly the checked reader's events, field for field, and its diagnostics, word
+/// for word.
+@Suite struct BatchDecoderAgreementTests {
+    @Test("valid and damaged traces: the batch decoder agrees with the checked reader or declines", arguments: 0..<40)
+    func agreesWithTheCheckedReader(seed: UInt64) throws {
+        var generator = SeededGenerator(state: 0xA11CE + seed)
+        var trace = MultiMachineTrace(machines: Int.random(in: 1...4, using: &generator),
+                                      eventsPerMachine: Int.random(in: 50...400, using: &generator),
+                                      eventsPerChunk: Int.random(in: 7...60, using: &generator))
+        let headerEnd = trace.chunks.map(\.offset).min() ?? trace.bytes.count
+        let damage = seed == 0 ? 0 : Int.random(in: 0..<4, using: &generator)
+        var damaged = "none"
+        switch damage {
+        case 1:  // payload bytes: the chunk's CRC catches it
+            for _ in 0..<Int.random(in: 1...3, using: &generator) {
+                let chunk = trace.chunks.randomElement(using: &generator)!
+                let at = chunk.offset + chunk.size - 1 - Int.random(in: 0..<chunk.payload.count / 2 + 1, using: &generator)
+                trace.bytes[at] ^= UInt8.random(in: 1...255, using: &generator)
+                damaged += ", payload byte \(at)"
+            }
+        case 2:  // any byte after the file header: chunk headers too
+            let at = Int.random(in: headerEnd..<trace.bytes.count, using: &generator)
+            trace.bytes[at] ^= UInt8.random(in: 1...255, using: &generator)
+            damaged = "byte \(at)"
+        case 3:  // cut short
+            let length = Int.random(in: headerEnd..<trace.bytes.count, using: &generator)
+            trace.bytes.removeSubrange(length...)
+            damaged = "cut at \(length)"
+        default:
+            break
+        }
+        let path = try trace.write()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+
+        let checked = TraceReader(path: path)
+        let reference = drain(TraceReaderEventSource(reader: checked), batchSize: 64)
+        guard let fast = FastEventSource(path: path) else {
+            #expect(damage >= 2, "seed \(seed): the fast path declined a trace whose chunk headers are intact (\(damaged))")
+            return
+        }
+        let events = drain(fast, batchSize: 64)
+        #expect(events.map(EventFields.init) == reference.map(EventFields.init), "seed \(seed), damage: \(damaged)")
+        #expect(fast.diagnostics == checked.diagnostics.map(\.description), "seed \(seed), damage: \(damaged)")
+        if damage == 0 {
+            #expect(events.map(known) == trace.events, "seed \(seed): the valid trace, event for event")
+        }
     }
 }
 
