@@ -189,6 +189,16 @@ let package = Package(
             path: "Plugins/HTMLReport"
         ),
         .testTarget(
+            name: "GoProfileTests",
+            dependencies: ["GoProfile"]
+        ),
+        .testTarget(
+            name: "GoTracePluginKitTests",
+            // GoTrace: the wire codes are checked against the format's own tables; GoSymbolize: the runtime
+            // demangler's full names, which FrameNames rewrites.
+            dependencies: ["GoTracePluginKit", "GoTrace", "GoSymbolize", "GotraceTestSupport"]
+        ),
+        .testTarget(
             name: "GoTraceGoTests",
             // gotrace runs the reports; Go programs under Tests/Fixtures/GoPrograms are built with `go build`.
             // GoTracePluginKit for FrameNames (pprof's short names of Go functions).
