@@ -133,6 +133,12 @@ public struct EventBatch {
     /// older than ABI 1.2.
     public let fromStacks: UnsafeBufferPointer<UInt64>
 
+    /// A batch (the kit makes them from the host's; tests of an analyzer may make their own).
+    ///
+    /// - Parameters:
+    ///   - events: The events, in time order.
+    ///   - transitions: The transitions derived from them.
+    ///   - fromStacks: One stack per transition (see ``fromStacks``), or empty.
     public init(events: UnsafeBufferPointer<gotrace_event>, transitions: UnsafeBufferPointer<gotrace_transition>,
                 fromStacks: UnsafeBufferPointer<UInt64>) {
         self.events = events

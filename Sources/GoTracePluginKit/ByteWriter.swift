@@ -4,9 +4,15 @@
 // the command line) and the exporters all escape through it. In the plugin kit because plugins and the
 // exporters (GoProfile) both need it, and the kit is the module both depend on.
 
+/// An append-only byte buffer for encoders: text, decimal numbers and escaped strings without a `String` per
+/// value.
 public struct ByteWriter: Sendable {
+    /// Everything appended so far.
     public private(set) var bytes: [UInt8] = []
 
+    /// An empty writer with room for `capacity` bytes before it grows.
+    ///
+    /// - Parameter capacity: The bytes to reserve.
     public init(capacity: Int = 1 << 16) { bytes.reserveCapacity(capacity) }
 
     /// The bytes so far; the writer continues empty, with the same capacity.
@@ -17,19 +23,23 @@ public struct ByteWriter: Sendable {
         return taken
     }
 
+    /// Appends one byte.
     @inline(__always)
     public mutating func append(_ byte: UInt8) { bytes.append(byte) }
 
+    /// Appends a literal's UTF-8 bytes.
     @inline(__always)
     public mutating func append(_ text: StaticString) {
         text.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 
+    /// Appends `text`'s UTF-8 bytes as they are (no escaping).
     public mutating func append(_ text: String) {
         var text = text
         text.withUTF8 { bytes.append(contentsOf: $0) }
     }
 
+    /// Appends bytes as they are.
     public mutating func append<S: Sequence>(contentsOf sequence: S) where S.Element == UInt8 { bytes.append(contentsOf: sequence) }
 
     /// A decimal integer.
@@ -42,8 +52,10 @@ public struct ByteWriter: Sendable {
         }
     }
 
+    /// A decimal integer.
     public mutating func append(_ value: Int) { append(Int64(value)) }
 
+    /// A decimal integer.
     public mutating func append(_ value: UInt64) {
         if value < 10 {
             bytes.append(UInt8(ascii: "0") + UInt8(value))

@@ -44,6 +44,9 @@ public struct JSONWriter {
     /// A key was just written: the next value is its value, not a new element.
     private var afterKey = false
 
+    /// An empty document with room for `capacity` bytes before it grows.
+    ///
+    /// - Parameter capacity: The bytes to reserve.
     public init(capacity: Int = 1 << 16) { writer = ByteWriter(capacity: capacity) }
 
     /// The document's bytes. Precondition: every container is closed.
@@ -55,23 +58,27 @@ public struct JSONWriter {
     /// The document as text. Precondition: every container is closed.
     public var text: String { String(decoding: bytes, as: UTF8.self) }
 
+    /// Opens an object (`{`) where a value may stand.
     public mutating func beginObject() {
         separate()
         writer.append(UInt8(ascii: "{"))
         holdsElement.append(false)
     }
 
+    /// Closes the innermost open object (`}`).
     public mutating func endObject() {
         holdsElement.removeLast()
         writer.append(UInt8(ascii: "}"))
     }
 
+    /// Opens an array (`[`) where a value may stand.
     public mutating func beginArray() {
         separate()
         writer.append(UInt8(ascii: "["))
         holdsElement.append(false)
     }
 
+    /// Closes the innermost open array (`]`).
     public mutating func endArray() {
         holdsElement.removeLast()
         writer.append(UInt8(ascii: "]"))
@@ -85,23 +92,28 @@ public struct JSONWriter {
         afterKey = true
     }
 
+    /// A number.
     public mutating func value(_ number: UInt64) {
         separate()
         writer.append(number)
     }
 
+    /// A number.
     public mutating func value(_ number: Int64) {
         separate()
         writer.append(number)
     }
 
+    /// A number.
     public mutating func value(_ number: Int) { value(Int64(number)) }
 
+    /// A string, escaped by ``ByteWriter/appendJSONString(_:)``.
     public mutating func value(_ text: String) {
         separate()
         writer.appendJSONString(text)
     }
 
+    /// `true` or `false`.
     public mutating func value(_ flag: Bool) {
         separate()
         writer.append(flag ? "true" : "false")
@@ -113,6 +125,7 @@ public struct JSONWriter {
         writer.append(number, decimals: decimals)
     }
 
+    /// `null`.
     public mutating func null() {
         separate()
         writer.append("null")
