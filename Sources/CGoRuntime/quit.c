@@ -72,7 +72,15 @@ int gort_quit_install(void (*callback)(void)) {
     action.sa_handler = on_quit_signal;
     action.sa_flags = SA_RESTART | SA_ONSTACK;
     sigemptyset(&action.sa_mask);
-    return sigaction(SIGQUIT, &action, NULL) == 0 ? 1 : -1;
+    if (sigaction(SIGQUIT, &action, NULL) != 0) return -1;
+    // A parent may have left SIGQUIT blocked (Foundation's Process does): the signal would stay pending for
+    // good. Unblocked on the calling thread (the one that starts the first run), as Go unblocks the signals
+    // it handles; the kernel delivers a process-wide signal to any thread that does not block it.
+    sigset_t quit;
+    sigemptyset(&quit);
+    sigaddset(&quit, SIGQUIT);
+    pthread_sigmask(SIG_UNBLOCK, &quit, NULL);
+    return 1;
 }
 
 void gort_abort_with_core(void) {

@@ -12,8 +12,10 @@ struct RuntimeProfileBuilder {
     private var buildIDs: [String: String] = [:]
     private var locationOfPC: [UInt64: Int] = [:]
 
+    /// The last sample type is the one `go tool pprof` shows unless told otherwise, as in Go's profiles
+    /// (`cpu` over `samples`, `delay` over `contentions`).
     init(name: String, sampleTypes: [ValueType], periodType: ValueType, period: Int64) {
-        profile = Profile(name: name, sampleTypes: sampleTypes)
+        profile = Profile(name: name, sampleTypes: sampleTypes, primaryValue: sampleTypes.count - 1)
         profile.periodType = periodType
         profile.period = period
         profile.timeNanos = gort_walltime()

@@ -61,10 +61,19 @@ enum StackCapture {
     static func all() -> [GoroutineStackRecord] {
         tracer.beginChange()
         let notStopped = scheduler.stopTheWorld(waitNanoseconds: 200_000_000, waitForBlockingCalls: false)
-        let records = walk(everythingStopped: notStopped == 0)
+        var records = walk(everythingStopped: notStopped == 0)
         scheduler.restartTheWorld()
         tracer.endChange()
+        for index in records.indices { records[index].stack = withoutEntryFrames(records[index].stack) }
         return records
+    }
+
+    /// Cuts the frames below the goroutine's body — `runBody`, `goroutineMain`, the context trampoline —
+    /// which every goroutine has, as Go hides `goexit`.
+    static func withoutEntryFrames(_ stack: [UInt64]) -> [UInt64] {
+        guard let entry = stack.firstIndex(where: { RuntimeSymbols.frame($0 &- 1).function.hasPrefix("GoRuntime.runBody(") })
+        else { return stack }
+        return Array(stack[..<entry])
     }
 
     /// Step 2. Precondition: the world is stopped.
@@ -139,7 +148,8 @@ enum StackDumpFormat {
             }
             if record.creatorPC != 0 {
                 let creator = RuntimeSymbols.frame(record.creatorPC &- 1)
-                text += "created by \(creator.function) in goroutine \(record.parentID)\n\t\(place(creator))\n"
+                let parent = record.parentID > 0 ? " in goroutine \(record.parentID)" : ""
+                text += "created by \(creator.function)\(parent)\n\t\(place(creator))\n"
             }
         }
         return text

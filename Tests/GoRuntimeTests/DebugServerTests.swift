@@ -95,7 +95,9 @@ func fetch(_ url: String) throws -> HTTPResponse {
         defer { program.kill() }
         let text = try fetch(program.baseURL + "goroutine?debug=1").text
         #expect(text.hasPrefix("goroutine profile: total "), "\(text)")
-        let group = try #require(text.components(separatedBy: "\n\n").first { $0.contains("leakedReceiverWaitsForever") })
+        // The header line, then groups separated by blank lines.
+        let groups = text.drop { $0 != "\n" }.dropFirst().components(separatedBy: "\n\n")
+        let group = try #require(groups.first { $0.contains("leakedReceiverWaitsForever") })
         #expect(group.hasPrefix("3 @ 0x"), "\(group)")
     }
 
@@ -190,8 +192,8 @@ func fetch(_ url: String) throws -> HTTPResponse {
     @Test func scraperFetchesEveryProfile() throws {
         let program = try DiagnosedProgram()
         defer { program.kill() }
-        for (path, type) in [("profile?seconds=1", "cpu"), ("goroutine", "goroutine"), ("mutex", "contentions"),
-                             ("block", "contentions")] {
+        for (path, type) in [("profile?seconds=1", "cpu"), ("goroutine", "goroutine"), ("mutex", "delay"),
+                             ("block", "delay")] {
             let response = try fetch(program.baseURL + path)
             #expect(response.statusCode == 200, "\(path)")
             #expect(response.headers["content-type"] == "application/octet-stream", "\(path)")
