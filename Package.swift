@@ -10,7 +10,8 @@
 //   gotrace     — the command-line tool; CRecorderSpawn — C only: how `record` starts the traced program.
 //   CGoTracePlugin   — the plugin C ABI (gotrace_plugin.h); GoTracePluginKit — Swift plugin authors' module.
 //   CLibElf, GoSymbolize — ELF symbols and Swift demangling; GoTraceAnalysis — goroutine model, plugin host.
-//   GoProfile   — profile model and export encoders (folded, SVG flame graph, speedscope, pprof, Chrome trace).
+//   GoPprof     — the profile model and its pprof writer (protobuf, gzip); linked by GoRuntime's debug server.
+//   GoProfile   — export encoders on that model (folded, SVG flame graph, speedscope, pprof, Chrome trace).
 //   Plugins/*   — built-in analyzers, each a dynamic library loaded at run time like any third-party plugin.
 //
 // No target that a library product reaches has unsafe flags: SwiftPM refuses them in a dependency reached by
@@ -51,7 +52,13 @@ let package = Package(
         ),
         .target(
             name: "GoRuntime",
-            dependencies: ["CGoRuntime", "GoTraceFormat"]
+            dependencies: ["CGoRuntime", "GoTraceFormat", "GoPprof"]
+        ),
+        // The profile model and its pprof writer (protobuf, gzip): shared by the runtime's debug server and
+        // the exporters (GoProfile), so that neither depends on the other's side.
+        .target(
+            name: "GoPprof",
+            dependencies: ["CZlib"]
         ),
         .systemLibrary(
             name: "CZlib",
@@ -113,7 +120,14 @@ let package = Package(
         .testTarget(
             name: "GoRuntimeTests",
             // NetLoadClient is a dependency so `swift test` builds it: the 10,000-connection test runs it.
-            dependencies: ["GoRuntime", "NetLoadClient"]
+            // DebugServerFixture and gotrace: the debug server's end-to-end tests run them.
+            dependencies: ["GoRuntime", "NetLoadClient", "DebugServerFixture", "gotrace", "GotraceTestSupport"]
+        ),
+        // A program the debug-server tests diagnose while it runs (blocked goroutines, a CPU hot spot).
+        .executableTarget(
+            name: "DebugServerFixture",
+            dependencies: ["GoRuntime"],
+            path: "Tests/Fixtures/DebugServerFixture"
         ),
         // The client half of that test, in its own process so each side needs one descriptor per connection.
         .executableTarget(
@@ -167,7 +181,7 @@ let package = Package(
         ),
         .target(
             name: "GoProfile",
-            dependencies: ["CZlib"]
+            dependencies: ["GoPprof"]
         ),
         .target(
             name: "FlamegraphAnalyzer",

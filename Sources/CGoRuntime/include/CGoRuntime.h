@@ -330,6 +330,29 @@ static inline uint32_t gort_preempt_redirected(const gort_preempt_state_t *state
     return __atomic_load_n(&state->redirected, __ATOMIC_RELAXED);
 }
 
+// ---------------------------------------------------------------- diagnostics (symtab.c, quit.c)
+/// What gort_symbolize knows about an address; the strings live for the process.
+typedef struct {
+    const char *name;         // the function's (mangled) symbol, or NULL
+    uintptr_t start;          // the function's first address (0 without a name)
+    const char *module_path;  // the module containing the address, or NULL
+    uintptr_t module_base;    // its load address
+} gort_symbol_t;
+/// Names the function containing `pc`: the executable's .symtab (read once), else dladdr. False when no
+/// module contains `pc`.
+bool gort_symbolize(uintptr_t pc, gort_symbol_t *out);
+/// The return address of the caller's caller: called directly from `go`, the PC of the `go` statement.
+uintptr_t gort_caller_of_caller_pc(void);
+/// CLOCK_MONOTONIC_COARSE in nanoseconds (a few ns; the tick's resolution): when a goroutine parked.
+int64_t gort_nanotime_coarse(void);
+/// Installs the SIGQUIT handler if SIGQUIT is at its default: the handler wakes a dedicated thread that
+/// calls `callback` in normal context. 1 installed, 0 left alone (the program set its own), -1 error.
+int gort_quit_install(void (*callback)(void));
+/// An anonymous file (memfd_create, close-on-exec): the debug server's trace buffer. A descriptor, or -1.
+int gort_anonymous_file(void);
+/// Ends the process by SIGABRT with its default action (GOTRACEBACK=crash).
+_Noreturn void gort_abort_with_core(void);
+
 // ---------------------------------------------------------------- Swift exclusivity tracking
 // Exported by libswiftCore; Swift's own async runtime brackets each task run with them. A
 // goroutine that parks inside an open inout access carries that access with it instead of
@@ -337,6 +360,9 @@ static inline uint32_t gort_preempt_redirected(const gort_preempt_state_t *state
 // goroutine.
 void swift_task_enterThreadLocalContext(char *state);
 void swift_task_exitThreadLocalContext(char *state);
+/// Swift's demangler, exported by libswiftCore: a malloc'ed readable name, or NULL if `name` is not mangled.
+char *swift_demangle(const char *mangledName, size_t mangledNameLength, char *outputBuffer,
+                     size_t *outputBufferSize, uint32_t flags);
 
 #ifdef __cplusplus
 }

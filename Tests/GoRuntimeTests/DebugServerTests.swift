@@ -1,0 +1,270 @@
+// The debug server end to end (DebugServer.swift): DebugServerFixture runs with GOTRACE_DEBUG_ADDR and the
+// tests look at it the way people and fleet profilers do — `go tool pprof -top URL` (Go 1.27, located by
+// GotraceTestSupport.GoToolchain), Go's text dumps, a downloaded trace through `gotrace report`, SIGQUIT.
+// The known answers come from the fixture's source: the functions it blocks and burns CPU in, and how many
+// goroutines it leaves in each.
+import Foundation
+import GotraceTestSupport
+import Testing
+@testable import GoRuntime
+
+/// The fixture, running with its debug server; killed when the test is done with it.
+final class DiagnosedProgram {
+    let launched: LaunchedProcess
+    let baseURL: String
+    let errorPath: String
+
+    init(environment: [String: String] = [:]) throws {
+        let executable = try #require(builtExecutable("DebugServerFixture"), "DebugServerFixture is not built")
+        errorPath = NSTemporaryDirectory() + "debug-fixture-\(UUID().uuidString).stderr"
+        _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
+        let errorHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: errorPath))
+        launched = try launchUntilFirstLine(executable, [], environment: ["GOTRACE_DEBUG_ADDR": "127.0.0.1:0"]
+                                                .merging(environment) { $1 }, standardError: errorHandle)
+        // The server announces itself on stderr before the main goroutine starts, so before `ready`.
+        let errorText = try String(contentsOfFile: errorPath, encoding: .utf8)
+        let line = try #require(errorText.split(separator: "\n").first { $0.hasPrefix("gotrace: debug server on http://") },
+                                "no announcement on stderr: \(errorText)")
+        baseURL = String(line.dropFirst("gotrace: debug server on ".count))
+        #expect(baseURL.hasPrefix("http://127.0.0.1:") && baseURL.hasSuffix("/debug/pprof/"))
+    }
+
+    var errorOutput: String { (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? "" }
+
+    func kill() {
+        if launched.process.isRunning { Foundation.kill(launched.process.processIdentifier, SIGKILL) }
+        launched.process.waitUntilExit()
+        try? FileManager.default.removeItem(atPath: errorPath)
+    }
+
+    deinit { kill() }
+}
+
+/// `go` (1.27) or a recorded failure.
+func requireGo() throws -> String {
+    let root = #filePath.split(separator: "/", omittingEmptySubsequences: false).dropLast(3).joined(separator: "/")
+    return try #require(GoToolchain.locate(repositoryRoot: root),
+                        "Go 1.27 not found: scripts/setup.sh installs it into .toolchains/ (or set GOTRACE_GO)")
+}
+
+/// `go tool pprof -top` on a URL or file; its output, or a recorded failure with its stderr.
+func pprofTop(_ source: String, _ extra: [String] = []) throws -> String {
+    let go = try requireGo()
+    let outcome = try runProcess(go, ["tool", "pprof", "-top"] + extra + [source], environment: GoToolchain.environment)
+    #expect(outcome.status == 0, "go tool pprof failed: \(outcome.error)")
+    return outcome.output
+}
+
+/// A GET from outside any run (the test process's own runtime does the I/O).
+func fetch(_ url: String) throws -> HTTPResponse {
+    try Runtime.run { try HTTP.get(url, timeout: .seconds(120)) }
+}
+
+@Suite(.serialized) struct DebugServerTests {
+    @Test func goroutineProfileNamesTheBlockedGoroutines() throws {
+        let program = try DiagnosedProgram()
+        defer { program.kill() }
+        let top = try pprofTop(program.baseURL + "goroutine")
+        #expect(top.contains("leakedReceiverWaitsForever"), "\(top)")
+        #expect(top.contains("contendOnMutex"), "\(top)")
+        // Three goroutines wait in it: its cumulative count.
+        let line = try #require(top.split(separator: "\n").first { $0.contains("leakedReceiverWaitsForever") })
+        #expect(line.split(separator: " ", omittingEmptySubsequences: true).contains { $0 == "3" }, "\(line)")
+    }
+
+    @Test func debug2ListsTheBlockedGoroutinesAsGoPrintsThem() throws {
+        let program = try DiagnosedProgram()
+        defer { program.kill() }
+        let response = try fetch(program.baseURL + "goroutine?debug=2")
+        #expect(response.statusCode == 200)
+        #expect(response.headers["content-type"] == "text/plain; charset=utf-8")
+        let blocks = response.text.components(separatedBy: "\n\n")
+        let leaked = blocks.filter { $0.contains("leakedReceiverWaitsForever") }
+        #expect(leaked.count == 3, "\(response.text)")
+        for block in leaked {
+            let header = String(block.split(separator: "\n")[0])
+            // `goroutine 7 [chan receive]:` — Go's header (the wait is under a minute, so no duration).
+            #expect(header.wholeMatch(of: /goroutine \d+ \[chan receive\]:/) != nil, "\(header)")
+            #expect(block.contains("\ncreated by "), "\(block)")
+            #expect(block.contains("\t/"), "frames name their module: \(block)")
+        }
+    }
+
+    @Test func debug1GroupsStacksWithCounts() throws {
+        let program = try DiagnosedProgram()
+        defer { program.kill() }
+        let text = try fetch(program.baseURL + "goroutine?debug=1").text
+        #expect(text.hasPrefix("goroutine profile: total "), "\(text)")
+        // The header line, then groups separated by blank lines.
+        let groups = text.drop { $0 != "\n" }.dropFirst().components(separatedBy: "\n\n")
+        let group = try #require(groups.first { $0.contains("leakedReceiverWaitsForever") })
+        #expect(group.hasPrefix("3 @ 0x"), "\(group)")
+    }
+
+    @Test func cpuProfileNamesTheHotFunction() throws {
+        let program = try DiagnosedProgram()
+        defer { program.kill() }
+        let top = try pprofTop(program.baseURL + "profile?seconds=2")
+        #expect(top.contains("burnCPUInKnownFunction"), "\(top)")
+        #expect(top.contains("Type: cpu"), "\(top)")
+    }
+
+    @Test func downloadedTraceReportsTheLeak() throws {
+        let program = try DiagnosedProgram()
+        defer { program.kill() }
+        let response = try fetch(program.baseURL + "trace?seconds=1")
+        #expect(response.statusCode == 200)
+        let path = NSTemporaryDirectory() + "debug-\(UUID().uuidString).gtrace"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Data(response.body).write(to: URL(fileURLWithPath: path))
+        let gotrace = try #require(builtExecutable("gotrace"))
+        let report = try runProcess(gotrace, ["report", path, "--analyzer", "leak", "--no-progress"])
+        #expect(report.status == 0, "\(report.error)")
+        // The three receivers predate the trace: they are in its start snapshot, and still blocked at its end.
+        #expect(report.output.contains("leaked goroutine"), "\(report.output)")
+        #expect(report.output.contains("leakedReceiverWaitsForever"), "\(report.output)")
+    }
+
+    @Test func mutexAndBlockProfilesNameTheContendedLock() throws {
+        let program = try DiagnosedProgram()
+        defer { program.kill() }
+        let mutex = try pprofTop(program.baseURL + "mutex")
+        #expect(mutex.contains("contendOnMutex"), "\(mutex)")
+        let block = try pprofTop(program.baseURL + "block")
+        #expect(block.contains("contendOnMutex"), "\(block)")
+    }
+
+    @Test func sigquitPrintsEveryGoroutineAndExits2() throws {
+        let program = try DiagnosedProgram()
+        defer { program.kill() }
+        kill(program.launched.process.processIdentifier, SIGQUIT)
+        #expect(program.launched.waitForShellStatus() == 2)
+        let text = program.errorOutput
+        #expect(text.contains("SIGQUIT: quit"), "\(text)")
+        #expect(text.matches(of: /goroutine \d+ \[chan receive\]:\n/).count == 3, "\(text)")
+        #expect(text.contains("leakedReceiverWaitsForever"), "\(text)")
+    }
+
+    @Test func gotracebackNonePrintsNoStacks() throws {
+        let program = try DiagnosedProgram(environment: ["GOTRACEBACK": "none"])
+        defer { program.kill() }
+        kill(program.launched.process.processIdentifier, SIGQUIT)
+        #expect(program.launched.waitForShellStatus() == 2)
+        #expect(program.errorOutput.contains("SIGQUIT: quit"))
+        #expect(!program.errorOutput.contains("goroutine "), "\(program.errorOutput)")
+    }
+
+    @Test func badRequestsGet400AndASecondProfileGets429() throws {
+        let program = try DiagnosedProgram()
+        defer { program.kill() }
+        for bad in ["goroutine?debug=x", "goroutine?debug=%zz", "profile?seconds=0", "profile?seconds=100000",
+                    "trace?seconds=-1", "profile?seconds=1.5"] {
+            #expect(try fetch(program.baseURL + bad).statusCode == 400, "\(bad)")
+        }
+        #expect(try fetch(program.baseURL + "heap").statusCode == 404)
+        let baseURL = program.baseURL
+        try Runtime.run {
+            let first = Channel<Int>(capacity: 1)
+            go { first.send((try? HTTP.get(baseURL + "profile?seconds=2", timeout: .seconds(60)).statusCode) ?? -1) }
+            Runtime.sleep(for: .milliseconds(500))
+            let second = try HTTP.get(baseURL + "profile?seconds=1", timeout: .seconds(60))
+            #expect(second.statusCode == 429)
+            #expect(second.text.contains("cpu profiling already in use"))
+            #expect(first.receive() == 200)
+        }
+        // A client that goes away mid-profile does not keep the next one out.
+        try Runtime.run {
+            let connection = try TCPConnection.connect(host: "127.0.0.1", port: Int(baseURL.split(separator: ":")[2]
+                .prefix { $0.isNumber })!)
+            try connection.write("GET /debug/pprof/profile?seconds=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+            connection.close()
+        }
+        Thread.sleep(forTimeInterval: 1.5)
+        #expect(try fetch(program.baseURL + "profile?seconds=1").statusCode == 200)
+        #expect(try fetch(program.baseURL + "cmdline").text.hasSuffix("DebugServerFixture"))
+        let index = try fetch(program.baseURL)
+        #expect(index.headers["content-type"] == "text/html; charset=utf-8")
+        #expect(index.text.contains("goroutine?debug=1"))
+    }
+
+    /// What Pyroscope and Parca do (docs/profiles.md): GET each profile path of their `pprof` job — the CPU
+    /// profile with `seconds=` — and read the body as a gzipped protobuf.
+    @Test func scraperFetchesEveryProfile() throws {
+        let program = try DiagnosedProgram()
+        defer { program.kill() }
+        for (path, type) in [("profile?seconds=1", "cpu"), ("goroutine", "goroutine"), ("mutex", "delay"),
+                             ("block", "delay")] {
+            let response = try fetch(program.baseURL + path)
+            #expect(response.statusCode == 200, "\(path)")
+            #expect(response.headers["content-type"] == "application/octet-stream", "\(path)")
+            #expect(Array(response.body.prefix(2)) == [0x1f, 0x8b], "\(path) is not gzip")
+            let file = NSTemporaryDirectory() + "scrape-\(UUID().uuidString).pb.gz"
+            defer { try? FileManager.default.removeItem(atPath: file) }
+            try Data(response.body).write(to: URL(fileURLWithPath: file))
+            let top = try pprofTop(file)
+            #expect(top.contains("Type: \(type)"), "\(path): \(top)")
+        }
+    }
+}
+
+@Suite struct DebugRequestTargetTests {
+    @Test func splitsAndDecodesTheQuery() throws {
+        let target = try DebugRequestTarget(parsing: "/debug/pprof/goroutine?debug=2&x=a%20b+c&debug=1")
+        #expect(target.path == "/debug/pprof/goroutine")
+        #expect(target.query == ["debug": "2", "x": "a b c"])
+    }
+
+    @Test func rejectsMalformedTargets() {
+        for bad in ["", "debug", "/a?b=%", "/a?b=%4", "/a?b=%zz", "/%g0", String(repeating: "/a", count: 5_000)] {
+            #expect(throws: HTTPError.self, "\(bad)") { try DebugRequestTarget(parsing: bad) }
+        }
+    }
+
+    @Test func parsesAddresses() throws {
+        #expect(try DebugServer.parseAddress("127.0.0.1:0") == ("127.0.0.1", 0))
+        #expect(try DebugServer.parseAddress("[::1]:6060") == ("::1", 6060))
+        for bad in ["6060", ":6060", "localhost:", "a:70000", "[::1]6060"] {
+            #expect(throws: HTTPError.self, "\(bad)") { try DebugServer.parseAddress(bad) }
+        }
+    }
+}
+
+@Suite struct GoroutineProfileTests {
+    @Test func seesAParkedGoroutineWithItsStateAndStack() {
+        Runtime.run {
+            let never = Channel<Int>()
+            let done = Channel<Int>()
+            go { parkForProfileTest(never, done) }
+            Runtime.sleep(for: .milliseconds(50))
+            let records = Runtime.goroutineProfile()
+            let parked = records.filter { record in
+                record.stack.contains { RuntimeSymbols.frame($0 &- 1).function.contains("parkForProfileTest") }
+            }
+            #expect(parked.count == 1)
+            #expect(parked.first?.state == "chan receive")
+            #expect(parked.first?.waitReason == .chanReceive)
+            #expect(records.contains { $0.id == Runtime.currentGoroutineID && $0.state == "running" })
+            let dump = Runtime.stackDump(all: true)
+            #expect(dump.contains("[chan receive]:\n"), "\(dump)")
+            #expect(Runtime.stackDump(all: false).hasPrefix("goroutine \(Runtime.currentGoroutineID) [running]:\n"))
+            never.close()
+            _ = done.receive()
+        }
+    }
+
+    @Test func waitTimesShowFromAMinuteAsGoPrintsThem() {
+        func header(_ nanoseconds: Int64) -> String {
+            StackDumpFormat.header(GoroutineStackRecord(id: 7, state: "chan receive", waitReason: .chanReceive,
+                                                        waitNanoseconds: nanoseconds, stack: [], creatorPC: 0, parentID: 1))
+        }
+        #expect(header(59_000_000_000) == "goroutine 7 [chan receive]:\n")
+        #expect(header(60_000_000_000) == "goroutine 7 [chan receive, 1 minute]:\n")
+        #expect(header(185_000_000_000) == "goroutine 7 [chan receive, 3 minutes]:\n")
+    }
+}
+
+@inline(never)
+func parkForProfileTest(_ never: Channel<Int>, _ done: Channel<Int>) {
+    _ = never.receive()
+    done.send(1)
+}
