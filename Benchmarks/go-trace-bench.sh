@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reading a Go execution trace, side by side: `gotrace report` (leak + latency analyzers, one pass) against
-# `go tool trace -pprof=sched` (Go 1.19's own parser and its scheduling-latency profile) on the same trace.
+# `go tool trace -pprof=sched` (the Go release's own parser and its scheduling-latency profile) on the same trace.
 #
 # The trace comes from the peers' pingpong (/work/shared/peers/go, copied to a temporary directory) run with
 # -trace: two goroutines exchanging N round trips over unbuffered channels, ~6 Go events per round trip.
@@ -9,6 +9,8 @@
 #
 #   Benchmarks/go-trace-bench.sh          2,000,000 round trips (~12 M events), 3 rounds (RUNS=N, ROUNDTRIPS=N to change)
 #   SCRATCH=.build-x Benchmarks/...       the scratch path of the release build (default .build)
+#   GO=.toolchains/go1.27.3/bin/go Benchmarks/...   the Go toolchain that builds pingpong (so writes the trace, in
+#                                         its format) and whose `go tool trace` is compared with (default: `go`)
 # Results: Benchmarks/results/go-trace-raw.txt (one line per run) and go-trace-table.md.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -30,15 +32,23 @@ for product in gotrace LeakAnalyzer LatencyAnalyzer; do
   swift build -c release --scratch-path "$SCRATCH" --product "$product" >/dev/null
 done
 BIN=$SCRATCH/release
+GO=${GO:-go}
+case "$GO" in */*) GO=$(cd "$(dirname "$GO")" && pwd)/$(basename "$GO") ;; esac
+export GOTOOLCHAIN=local GOPROXY=off
 cp -r /work/shared/peers/go "$WORK/peers"
-(cd "$WORK/peers" && go build -o bin/ ./cmd/pingpong)
+(cd "$WORK/peers" && "$GO" build -o bin/ ./cmd/pingpong)
 TRACE=$WORK/pingpong.trace
 log "trace: pingpong -n $ROUNDTRIPS"
 "$WORK/peers/bin/pingpong" -n "$ROUNDTRIPS" -trace "$TRACE" >/dev/null
-GOTOOL=$(go env GOTOOLDIR)/trace
+GOTOOL=$("$GO" env GOTOOLDIR)/trace
+# Go 1.24+ ships some tools as sources, built on first use: build it once, so each run measures the tool alone.
+if [ ! -x "$GOTOOL" ]; then
+  "$GO" build -o "$WORK/go-tool-trace" cmd/trace
+  GOTOOL=$WORK/go-tool-trace
+fi
 events=$("$BIN/gotrace" stat --format json "$TRACE" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["events"])')
 bytes=$(stat -c %s "$TRACE")
-echo "# $(uname -srm); $(nproc) CPUs; $(go version); gotrace $(git rev-parse --short HEAD); date=$(date -u +%FT%TZ)" > "$RAW"
+echo "# $(uname -srm); $(nproc) CPUs; $("$GO" version); gotrace $(git rev-parse --short HEAD); date=$(date -u +%FT%TZ)" > "$RAW"
 echo "# trace: pingpong -n $ROUNDTRIPS, $bytes bytes, $events gotrace events after mapping" >> "$RAW"
 
 # measure NAME COMMAND…: one line "NAME seconds=S cpu=C rss_kb=K" (C: user + system seconds).

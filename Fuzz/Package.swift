@@ -9,6 +9,7 @@
 //   FuzzReportPath    — what `gotrace report` runs on a file: the fast path (FastEventSource through
 //                       PipelinedEventSource) with its fallback to TraceReader, or the Go-trace path.
 //   FuzzGoTraceReader — GoTraceGo: Go 1.11–1.21 execution traces (scan, order, map, definitions).
+//   FuzzGoTraceReader122 — GoTraceGo: Go 1.22–1.27 execution traces (generations, batches, tables, order, map).
 import PackageDescription
 
 let package = Package(
@@ -30,6 +31,11 @@ let package = Package(
         ),
         .executableTarget(
             name: "FuzzGoTraceReader",
+            dependencies: ["FuzzSupport", .product(name: "GoTraceGo", package: "gotrace"),
+                           .product(name: "GoTrace", package: "gotrace")]
+        ),
+        .executableTarget(
+            name: "FuzzGoTraceReader122",
             dependencies: ["FuzzSupport", .product(name: "GoTraceGo", package: "gotrace"),
                            .product(name: "GoTrace", package: "gotrace")]
         ),

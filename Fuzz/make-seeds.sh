@@ -2,12 +2,13 @@
 # Builds the seed inputs of the fuzz corpora into Fuzz/Seeds/ (not committed: the minimized corpora in
 # Fuzz/Corpus/ are): the .gtrace files of traces/ (complete, truncated, corrupt), each also rewritten with
 # inflated (uncompressed) chunks so that mutations hit event bytes rather than zlib's; and small Go 1.19
-# execution traces from the fixture programs and Fuzz/GoSeeds, whole and cut short.
+# execution traces from the fixture programs and Fuzz/GoSeeds, whole and cut short; and the Go 1.22+ traces of
+# traces/go.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seeds=Fuzz/Seeds
 rm -rf "$seeds"
-mkdir -p "$seeds/gtrace" "$seeds/go"
+mkdir -p "$seeds/gtrace" "$seeds/go" "$seeds/go122"
 python3 - "$seeds/gtrace" traces/*.gtrace traces/scenarios/*.gtrace <<'PY'
 import os, struct, sys, zlib
 out = sys.argv[1]
@@ -47,4 +48,13 @@ for name in correct totals; do
 done
 # The totals trace is the largest (~60 KB); keep only its cut copy so inputs stay small and fast.
 rm "$seeds/go/totals.trace"
+# Go 1.22+ traces (formats 1.22, 1.23, 1.25, 1.26): the committed ones of traces/go, whole, cut in the middle
+# and without their last 200 bytes (the end of the last generation and its tables lost).
+for trace in traces/go/*-go1.2[2-9].trace; do
+    name=$(basename "$trace" .trace)
+    cp "$trace" "$seeds/go122/$name.trace"
+    size=$(wc -c < "$trace")
+    head -c $((size / 2)) "$trace" > "$seeds/go122/$name-half.trace"
+    head -c $((size - 200)) "$trace" > "$seeds/go122/$name-tail.trace"
+done
 ls -l "$seeds"/*

@@ -88,8 +88,9 @@ grep -q 'gotrace_plugin_v1' "$consumer/Sources/SpawnCounter/SpawnCounter.swift" 
 step "resolve and build the consumer in release (depends on gotrace from: $version)"
 build=$consumer/.build/release
 (cd "$consumer" && swift build -c release > "$work/build.log" 2>&1) || { tail -30 "$work/build.log"; fail "the consumer did not build"; }
-# gotrace's executable and built-in analyzers, built from the dependency as a user installing it would.
-for product in gotrace LeakAnalyzer; do
+# gotrace's executable and its five built-in analyzers, built from the dependency as a user installing it would
+# (scripts/install.sh installs them all).
+for product in gotrace LeakAnalyzer LatencyAnalyzer SummaryAnalyzer FlamegraphAnalyzer HTMLReportAnalyzer; do
     (cd "$consumer" && swift build -c release --product "$product" >> "$work/build.log" 2>&1) \
         || { tail -30 "$work/build.log"; fail "the dependency's product $product did not build"; }
 done

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets in Fuzz/ (with AddressSanitizer) and runs each for SECONDS (default 60).
 #
-#   scripts/fuzz.sh [SECONDS] [TARGET...]     run the targets (all three by default), one after the other
+#   scripts/fuzz.sh [SECONDS] [TARGET...]     run the targets (all four by default), one after the other
 #   FUZZ_MERGE=1 scripts/fuzz.sh [SECONDS]    afterwards, minimize what was found into Fuzz/Corpus/ (commit it)
 #
 # Each target starts from its committed corpus (Fuzz/Corpus/TARGET), the inputs that once failed
@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(FuzzTraceReader FuzzGoTraceReader FuzzReportPath)
+((${#targets[@]})) || targets=(FuzzTraceReader FuzzGoTraceReader FuzzGoTraceReader122 FuzzReportPath)
 scratch=.build-fuzz
 
 # swiftc keeps only the last -sanitize= it is given, and SwiftPM's `--sanitize=fuzzer --sanitize=address`
@@ -32,13 +32,14 @@ if [ "$(objdump -h "$object" | grep -c sancov)" = 0 ] || [ "$(nm "$object" | gre
     echo "fuzz build lacks coverage or ASan instrumentation ($object)" >&2
     exit 1
 fi
-[ -d Fuzz/Seeds ] || Fuzz/make-seeds.sh >/dev/null
+[ -d Fuzz/Seeds/go122 ] || Fuzz/make-seeds.sh >/dev/null
 
 status=0
 for target in "${targets[@]}"; do
     case "$target" in
         FuzzTraceReader) seeds=(Fuzz/Seeds/gtrace traces/fuzz-regressions) ;;
         FuzzGoTraceReader) seeds=(Fuzz/Seeds/go traces/fuzz-regressions) ;;
+        FuzzGoTraceReader122) seeds=(Fuzz/Seeds/go122 traces/fuzz-regressions) ;;
         FuzzReportPath) seeds=(Fuzz/Seeds/gtrace Fuzz/Seeds/go traces/fuzz-regressions) ;;
         *) echo "unknown target $target" >&2; exit 2 ;;
     esac

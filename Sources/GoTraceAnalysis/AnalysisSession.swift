@@ -183,7 +183,7 @@ public final class AnalysisSession {
 
     /// Runs the pass. `progress(done, total)` is called every few batches when the total is known.
     public func run(progress: ((UInt64, UInt64) -> Void)? = nil) -> AnalysisOutcome {
-        if GoTraceReader.isGoTrace(path: path) { return runGoTrace(progress: progress) }
+        if GoTraceFile.isGoTrace(path: path) { return runGoTrace(progress: progress) }
         if let fast = FastEventSource(path: path) {
             startWallNs = fast.startWallNs
             createAll()
@@ -221,11 +221,12 @@ public final class AnalysisSession {
 
     /// A Go execution trace (GoTraceGo): same model, same plugins; frames come from Go's stack table.
     private func runGoTrace(progress: ((UInt64, UInt64) -> Void)?) -> AnalysisOutcome {
-        let reader = GoTraceReader(path: path)
+        let reader = GoTraceFile.open(path: path)
         if let fatal = reader.fatal {
             return AnalysisOutcome(results: [], diagnostics: reader.diagnostics, fatal: fatal, events: 0)
         }
         definitions.adoptKnownFrames(reader.frames)
+        startWallNs = Int64(clamping: reader.startWallNanoseconds)
         let source = GoTraceEventSource(reader: reader)
         createAll()
         let pipeline = PipelinedEventSource(source: source, batchSize: AnalysisSession.batchSize)

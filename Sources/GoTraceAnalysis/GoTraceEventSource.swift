@@ -1,4 +1,5 @@
-// Go execution traces as an event source for `gotrace report`: GoTraceGo's reader, batched into ABI events.
+// Go execution traces as an event source for `gotrace report`: GoTraceGo's readers (either format), batched
+// into ABI events.
 //
 // The reader's string and stack tables are complete before the first event (Go writes the stack table at
 // the end of the trace; the reader scans the whole file first), so they are handed to the definition sink
@@ -11,14 +12,14 @@ import GoTrace
 import GoTraceGo
 
 final class GoTraceEventSource: EventSource {
-    let reader: GoTraceReader
+    let reader: any GoTraceSource
     // Exclusivity: this object's stored properties are never accessed re-entrantly (no mutation calls out to code
     // that touches them), so their dynamic checks are off; they cost 17-45% of `gotrace report` (docs/performance.md).
     @exclusivity(unchecked) private var definedTables = false
 
     @exclusivity(unchecked) private var mapped = UnsafeMutableBufferPointer<GoMappedEvent>(start: nil, count: 0)
 
-    init(reader: GoTraceReader) { self.reader = reader }
+    init(reader: any GoTraceSource) { self.reader = reader }
 
     deinit { mapped.deallocate() }
 

@@ -8,7 +8,7 @@
 // argument count against this table (a mismatch means damage); the converter (`GoTraceReader+Mapping`)
 // maps types onto gotrace kinds by code. Codes and meanings are those of `runtime/trace.go` in Go 1.11–1.21:
 // the format did not change between those versions except for additions, recorded by `minimumVersion`.
-// Go 1.22 replaced the format (see docs/go-traces.md); it is rejected by the header check, not here.
+// Go 1.22 replaced the format: `GoEventType122` describes it, `GoTraceReader122` reads it.
 
 public struct GoEventType: Sendable {
     public var code: UInt8
@@ -139,9 +139,12 @@ public struct GoEventType: Sendable {
 /// The Go trace header: `go 1.N trace` padded with NULs to 16 bytes.
 public enum GoTraceHeader {
     public static let size = 16
-    /// The oldest and newest versions this reader decodes (Go 1.11 … Go 1.21 share one format).
+    /// The oldest and newest versions of the first format (Go 1.11 … Go 1.21 share it); the versions of the
+    /// second are `GoEventType122.versions`.
     public static let oldestVersion = 1011
     public static let newestVersion = 1021
+    /// What an unsupported version is told: the formats this build reads.
+    public static let supportedRange = "Go 1.11–1.21 and 1.22–1.26 traces (written by Go 1.11 through Go 1.27)"
 
     public enum Verdict: Equatable, Sendable {
         /// Not a Go trace header at all.
@@ -169,9 +172,13 @@ public enum GoTraceHeader {
               bytes[(index + suffix.count)..<size].allSatisfy({ $0 == 0 })
         else { return .notGo }
         let version = Int(bytes[3] - UInt8(ascii: "0")) * 1000 + minor
-        return version >= oldestVersion && version <= newestVersion ? .supported(version) : .unsupported(version)
+        let known = (version >= oldestVersion && version <= newestVersion) || GoEventType122.versions.contains(version)
+        return known ? .supported(version) : .unsupported(version)
     }
 
     /// "1.19" for 1019.
     public static func spell(_ version: Int) -> String { "\(version / 1000).\(version % 1000)" }
+
+    /// Whether `version` is of the generation-based format Go 1.22 introduced.
+    public static func isGenerational(_ version: Int) -> Bool { version >= 1022 }
 }

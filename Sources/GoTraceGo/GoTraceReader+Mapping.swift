@@ -40,11 +40,11 @@ extension GoTraceReader {
     }
 
     /// Goroutines the runtime runs for itself, by entry function: Go's own rule (`runtime.*` except
-    /// `runtime.main`, as `go tool trace` hides them), plus the tracer's reader goroutine that
-    /// `runtime/trace.Start` creates — it blocks in `runtime.ReadTrace` until the trace stops and is part of
-    /// the recording, not of the program.
+    /// `runtime.main`, as `go tool trace` hides them), plus the tracer's goroutines, which package
+    /// `runtime/trace` starts (`Start.func1` up to Go 1.25, the trace multiplexer's from Go 1.26): they block
+    /// in `runtime.ReadTrace` until the trace stops and are part of the recording, not of the program.
     static func isSystemEntry(_ function: String) -> Bool {
-        (function.hasPrefix("runtime.") && function != "runtime.main") || function.hasPrefix("runtime/trace.Start.func")
+        (function.hasPrefix("runtime.") && function != "runtime.main") || function.hasPrefix("runtime/trace.")
     }
 
     /// A flag per dense goroutine id: the filter runs for every mapped event, a Set lookup measured ~5%.

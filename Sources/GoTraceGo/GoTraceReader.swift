@@ -256,10 +256,13 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
             fail(0, "not a Go execution trace (bad header)")
             return
         case .unsupported(let version):
-            let later = version >= 1022 ? " (Go 1.22 changed the trace format; see docs/go-traces.md)" : ""
-            fail(5, "unsupported Go trace version \(GoTraceHeader.spell(version)): this build reads Go 1.11–1.21 traces\(later)")
+            fail(5, "unsupported Go trace version \(GoTraceHeader.spell(version)): this build reads \(GoTraceHeader.supportedRange)")
             return
         case .supported(let version):
+            guard !GoTraceHeader.isGenerational(version) else {
+                fail(5, "Go trace version \(GoTraceHeader.spell(version)) has the Go 1.22 format: GoTraceReader122 reads it (GoTraceFile.open chooses)")
+                return
+            }
             self.version = version
         }
         for code in 0..<Int(GoEventType.count) {

@@ -3,7 +3,7 @@ import GoTrace
 extension TraceSummary {
     /// `gotrace stat` for a Go trace: counts are of the mapped gotrace events (definitions included, as for
     /// our own traces); "Ms" are the threads named by ProcStart; there are no chunks.
-    public init(reading reader: GoTraceReader) {
+    public init(reading reader: any GoTraceSource) {
         self.init()
         var goroutines = Set<UInt64>()
         var machines = Set<UInt64>()

@@ -16,7 +16,7 @@ struct DumpCommand: ParsableCommand {
     var file: String
 
     func run() throws {
-        if GoTraceReader.isGoTrace(path: file) { return try dumpGoTrace() }
+        if GoTraceFile.isGoTrace(path: file) { return try dumpGoTrace() }
         let reader = TraceReader(path: file)
         var output = BufferedStandardOutput()
         while let event = reader.next() {
@@ -33,7 +33,7 @@ struct DumpCommand: ParsableCommand {
 
     /// A Go execution trace, mapped onto gotrace kinds (docs/go-traces.md); then Go's frames, one per line.
     private func dumpGoTrace() throws {
-        let reader = GoTraceReader(path: file)
+        let reader = GoTraceFile.open(path: file)
         var output = BufferedStandardOutput()
         while let event = reader.next() {
             output.writeLine(TraceTextFormatter.line(for: event, strings: reader.string))

@@ -60,12 +60,12 @@ struct StatCommand: ParsableCommand {
         let summary: TraceSummary
         let status: Int32
         var accounting: EventAccounting.Report?
-        if GoTraceReader.isGoTrace(path: file) {
+        if GoTraceFile.isGoTrace(path: file) {
             if check {
                 printError("gotrace stat: --check reconciles gotrace traces only (\(file) is a Go trace)")
                 throw ExitCode(ReadExitCode.unreadable)
             }
-            let reader = GoTraceReader(path: file)
+            let reader = GoTraceFile.open(path: file)
             summary = TraceSummary(reading: reader)
             for diagnostic in reader.diagnostics { printError(diagnostic) }
             if reader.fatal != nil { throw ExitCode(ReadExitCode.unreadable) }

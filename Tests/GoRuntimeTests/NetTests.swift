@@ -19,11 +19,14 @@ private func serveEcho(_ listener: TCPListener, open: ConnectionCounter? = nil) 
                     while true {
                         let n = try buffer.withUnsafeMutableBytes { try connection.read(into: $0) }
                         if n == 0 { break }
-                        try buffer.withUnsafeBytes { try connection.write(UnsafeRawBufferPointer(rebasing: $0[..<n])) }
+                        // Counted before the write: the client reports once every echo has reached it, and the
+                        // test reads the count then; counted after, a server goroutine descheduled between its
+                        // write and the count made a loaded run see 9,999 of 10,000.
                         if !echoedAny {
                             echoedAny = true
                             open?.echoed.add(1, ordering: .relaxed)
                         }
+                        try buffer.withUnsafeBytes { try connection.write(UnsafeRawBufferPointer(rebasing: $0[..<n])) }
                     }
                 } catch {}
                 connection.close()

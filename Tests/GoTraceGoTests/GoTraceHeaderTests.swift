@@ -12,7 +12,11 @@ import Testing
 
     @Test func unsupportedAndForeign() {
         #expect(GoTraceHeader.classify(header("go 1.5 trace")) == .unsupported(1005))
-        #expect(GoTraceHeader.classify(header("go 1.22 trace")) == .unsupported(1022))
+        #expect(GoTraceHeader.classify(header("go 1.22 trace")) == .supported(1022))
+        #expect(GoTraceHeader.classify(header("go 1.26 trace")) == .supported(1026))
+        // Go never wrote these: Go 1.24 writes 1.23, Go 1.27 writes 1.26.
+        #expect(GoTraceHeader.classify(header("go 1.24 trace")) == .unsupported(1024))
+        #expect(GoTraceHeader.classify(header("go 1.27 trace")) == .unsupported(1027))
         #expect(GoTraceHeader.classify(header("GOTRACE1")) == .notGo)
         #expect(GoTraceHeader.classify([]) == .notGo)
         #expect(GoTraceHeader.classify(Array("go 1.19 trace!!!".utf8)) == .notGo)

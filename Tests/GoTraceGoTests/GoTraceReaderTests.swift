@@ -99,10 +99,10 @@ struct GoTraceBuilder {
     }
 
     @Test func unsupportedVersionIsOneClearLine() {
-        var trace = GoTraceBuilder(version: "go 1.22 trace")
+        var trace = GoTraceBuilder(version: "go 1.24 trace")
         trace.batch(p: 0, ticks: 1)
         let reader = GoTraceReader(bytes: trace.bytes, fileName: "new.trace")
-        #expect(reader.fatal == "new.trace: offset 5: unsupported Go trace version 1.22: this build reads Go 1.11–1.21 traces (Go 1.22 changed the trace format; see docs/go-traces.md)")
+        #expect(reader.fatal == "new.trace: offset 5: unsupported Go trace version 1.24: this build reads Go 1.11–1.21 and 1.22–1.26 traces (written by Go 1.11 through Go 1.27)")
         #expect(mapped(reader).isEmpty)
         let old = GoTraceReader(bytes: GoTraceBuilder(version: "go 1.9 trace").bytes, fileName: "old.trace")
         #expect(old.fatal?.contains("unsupported Go trace version 1.9") == true)
@@ -204,10 +204,10 @@ struct GoTraceCommandLineTests {
     @Test func unsupportedVersionFailsWithOneLine() throws {
         let directory = try GoPrograms.scratch()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("go122.trace").path
-        try #require(FileManager.default.createFile(atPath: path, contents: Data(GoTraceBuilder(version: "go 1.22 trace").bytes)))
+        let path = directory.appendingPathComponent("go124.trace").path
+        try #require(FileManager.default.createFile(atPath: path, contents: Data(GoTraceBuilder(version: "go 1.24 trace").bytes)))
         let result = try GoPrograms.run(GoPrograms.gotrace, ["report", path, "--no-progress"])
         #expect(result.status == 1)
-        #expect(result.error.contains("\(path): offset 5: unsupported Go trace version 1.22"), "\(result.error)")
+        #expect(result.error.contains("\(path): offset 5: unsupported Go trace version 1.24"), "\(result.error)")
     }
 }
