@@ -10,8 +10,10 @@
 //      `DebugServer.start(address:)` name the host and port (port 0: the kernel picks one).
 //   2. Requests are bounded: `seconds` must be a whole number from 1 to `maxSeconds`; one CPU profile and
 //      one trace at a time — a second gets 429 with Go's message (`CPUProfiler.start`, `Tracer.start`).
-//   3. A malformed target (bad percent-escape, non-numeric `seconds` or `debug`) gets 400, never a crash:
-//      `DebugRequestTarget` parses without trusting a byte (no fuzz target yet: DebugRequestTargetTests).
+//   3. A malformed request gets 400 (or 411, 413, 431 as Go's server answers), never a crash: the head and
+//      body are read by `HTTPRequestReader` (HTTP.swift), the target split by `DebugRequestTarget` (bad
+//      percent-escape, non-numeric `seconds` or `debug`), both without trusting a byte and both fuzzed
+//      together (Fuzz/Sources/FuzzHTTPRequest).
 //   4. A slow or vanished client costs only its connection's goroutine: each connection is served on its own
 //      goroutine (HTTPServer), which parks in the poller while writing; a write to a closed peer fails and
 //      ends that goroutine. A collecting request whose client left still stops its profile on time.

@@ -268,3 +268,115 @@ func parkForProfileTest(_ never: Channel<Int>, _ done: Channel<Int>) {
     _ = never.receive()
     done.send(1)
 }
+
+/// Safety: a slow or vanished client costs its own connection's goroutine and nothing else. The server runs in
+/// this process, so the test can see where its goroutines wait (`Runtime.goroutineProfile`) and count what the
+/// program's other goroutines get done meanwhile.
+@Suite(.serialized) struct DebugServerClientTests {
+    /// Goroutines whose stack has a frame naming `function`, as the goroutine profile sees them.
+    static func goroutines(in function: String) -> Int {
+        Runtime.goroutineProfile().filter { record in
+            record.stack.contains { RuntimeSymbols.frame($0 &- 1).function.contains(function) }
+        }.count
+    }
+
+    /// Polls `condition` (a bounded number of times, 10 ms apart): for waiting until a goroutine has reached
+    /// the wait a test is about, never a timing expectation.
+    static func eventually(_ condition: () -> Bool) -> Bool {
+        for _ in 0..<2_000 {
+            if condition() { return true }
+            Runtime.sleep(for: .milliseconds(10))
+        }
+        return false
+    }
+
+    @Test func stalledAndVanishedClientsStallNeitherTheProgramNorOtherClients() throws {
+        try Runtime.run(maxProcs: 2) {
+            let server = try DebugServer.start(address: "127.0.0.1:0")
+            defer { server.close() }
+            let base = "http://127.0.0.1:\(server.port)/debug/pprof/"
+            // Enough parked goroutines that `debug=2` is megabytes (each takes ~500 bytes), well past what the
+            // two sockets' buffers hold, so the server's write of it must wait for a reader that never comes.
+            let never = Channel<Int>()
+            let parkedCount = 20_000
+            for _ in 0..<parkedCount { go { _ = never.receive() } }
+            defer { never.close() }
+
+            // 1. Half a request, then silence: its connection's goroutine waits in a read.
+            let readsBefore = Self.goroutines(in: "HTTPRequestReader.next")
+            let stalled = try TCPConnection.connect(host: "127.0.0.1", port: server.port)
+            defer { stalled.close() }
+            try stalled.write("GET /debug/pprof/goroutine?debug=2 HTTP/1.1\r\nHo")
+            #expect(Self.eventually { Self.goroutines(in: "HTTPRequestReader.next") == readsBefore + 1 })
+
+            // 2. A whole request whose large response is never read: the server's goroutine waits in its write.
+            let unread = try TCPConnection.connect(host: "127.0.0.1", port: server.port)
+            defer { unread.close() }
+            try unread.write("GET /debug/pprof/goroutine?debug=2 HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(Self.eventually { Self.goroutines(in: "TCPConnection.write") == 1 },
+                    "the server never blocked writing the unread response")
+
+            // 3. A client that leaves mid-profile.
+            let leaving = try TCPConnection.connect(host: "127.0.0.1", port: server.port)
+            try leaving.write("GET /debug/pprof/profile?seconds=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+            leaving.close()
+
+            // With all three outstanding, the program's other goroutines run: 10,000 channel round trips and 50
+            // timer sleeps complete (the counts are the known answer).
+            let ping = Channel<Int>()
+            let pong = Channel<Int>()
+            go { while let value = ping.receive() { pong.send(value + 1) } }
+            var roundTrips = 0
+            for index in 0..<10_000 {
+                ping.send(index)
+                if pong.receive() == index + 1 { roundTrips += 1 }
+            }
+            ping.close()
+            #expect(roundTrips == 10_000)
+            let sleeps = Channel<Int>(capacity: 1)
+            go {
+                var count = 0
+                for _ in 0..<50 {
+                    Runtime.sleep(for: .milliseconds(1))
+                    count += 1
+                }
+                sleeps.send(count)
+            }
+            #expect(sleeps.receive() == 50)
+
+            // And the server answers others: an instant endpoint at once, and a CPU profile once the vanished
+            // client's has run out (a 429 until then, never a stall).
+            let goroutineText = try HTTP.get(base + "goroutine?debug=1", timeout: .seconds(60))
+            #expect(goroutineText.statusCode == 200)
+            #expect(goroutineText.text.contains("goroutine profile: total "))
+            var statuses: [Int] = []
+            #expect(Self.eventually {
+                let status = (try? HTTP.get(base + "profile?seconds=1", timeout: .seconds(60)).statusCode) ?? -1
+                statuses.append(status)
+                return status != 429
+            })
+            #expect(statuses.last == 200, "\(statuses)")
+            // The stalled ones are still where they were: nothing answered or dropped them meanwhile.
+            #expect(Self.goroutines(in: "TCPConnection.write") == 1)
+            #expect(Self.goroutines(in: "HTTPRequestReader.next") >= readsBefore + 1)
+        }
+    }
+
+    @Test func malformedRequestsGet400AndTheServerGoesOn() throws {
+        try Runtime.run(maxProcs: 2) {
+            let server = try DebugServer.start(address: "127.0.0.1:0")
+            defer { server.close() }
+            for request in ["GET /debug/pprof/ HTTP/1.1\r\nno colon\r\n\r\n", "\u{0}\u{1}\r\n\r\n",
+                            "GET /debug/pprof/goroutine?debug=%g HTTP/1.1\r\n\r\n",
+                            "GET debug/pprof/ HTTP/1.1\r\n\r\n"] {
+                let connection = try TCPConnection.connect(host: "127.0.0.1", port: server.port)
+                defer { connection.close() }
+                connection.setDeadline(.now + .seconds(60))
+                try connection.write(request)
+                let reply = String(decoding: try connection.read(maxLength: 4096), as: UTF8.self)
+                #expect(reply.hasPrefix("HTTP/1.1 400 Bad Request\r\n"), "\(request.debugDescription): \(reply)")
+            }
+            #expect(try HTTP.get("http://127.0.0.1:\(server.port)/debug/pprof/cmdline", timeout: .seconds(60)).statusCode == 200)
+        }
+    }
+}
