@@ -2,7 +2,8 @@
 //
 // Module layout (see docs/ARCHITECTURE.md):
 //   CGoRuntime  — C and assembly only: context switch, stack arena, futex, TLS, clock.
-//   GoRuntime   — the goroutine runtime (scheduler, channels, select, sync, timers); links GoTraceFormat only.
+//   GoRuntime   — the goroutine runtime (scheduler, channels, select, sync, timers); links GoTraceFormat, GoPprof
+//                 and GoDWARF, none of which links a library beyond zlib.
 //   CZlib       — system zlib.
 //   GoTraceFormat — the write side of the trace format: event-kind table, per-M buffer, chunk codec, writer.
 //   GoTrace     — the read side: streaming reader, batch decoder, dump, accounting; re-exports GoTraceFormat.
@@ -11,6 +12,8 @@
 //   CGoTracePlugin   — the plugin C ABI (gotrace_plugin.h); GoTracePluginKit — Swift plugin authors' module.
 //   CLibElf, GoSymbolize — ELF symbols and Swift demangling; GoTraceAnalysis — goroutine model, plugin host.
 //   GoPprof     — the profile model and its pprof writer (protobuf, gzip); linked by GoRuntime's debug server.
+//   GoDWARF     — source lines from DWARF through libdw, loaded on demand (not linked): GoSymbolize's and
+//                 the runtime's goroutine dumps and profiles.
 //   GoProfile   — export encoders on that model (folded, SVG flame graph, speedscope, pprof, Chrome trace).
 //   Plugins/*   — built-in analyzers, each a dynamic library loaded at run time like any third-party plugin.
 //
@@ -52,7 +55,7 @@ let package = Package(
         ),
         .target(
             name: "GoRuntime",
-            dependencies: ["CGoRuntime", "GoTraceFormat", "GoPprof"]
+            dependencies: ["CGoRuntime", "GoTraceFormat", "GoPprof", "GoDWARF"]
         ),
         // The profile model and its pprof writer (protobuf, gzip): shared by the runtime's debug server and
         // the exporters (GoProfile), so that neither depends on the other's side.
@@ -155,9 +158,11 @@ let package = Package(
             pkgConfig: "libelf",
             providers: [.apt(["libelf-dev", "libdw-dev"])]
         ),
+        // Source lines from DWARF, through libdw loaded on demand (LibDW.swift): GoSymbolize's and the runtime's.
+        .target(name: "GoDWARF"),
         .target(
             name: "GoSymbolize",
-            dependencies: ["CLibElf"]
+            dependencies: ["CLibElf", "GoDWARF"]
         ),
         .target(
             name: "GoTraceAnalysis",

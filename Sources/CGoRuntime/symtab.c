@@ -1,6 +1,6 @@
 // Function names for the runtime's own diagnostics: the debug server's pprof profiles and the goroutine
 // dumps (GoRuntime/RuntimeSymbols.swift), which must name frames without the analysis side (GoSymbolize,
-// libelf, libdw) — a program that imports GoRuntime links none of that.
+// libelf) — a program that imports GoRuntime links none of that.
 //
 // Design note
 // -----------
@@ -8,8 +8,8 @@
 // look-up: the function symbols, sorted by address, with their names copied into one block, so the
 // file's mapping is dropped at once. Swift executables export almost nothing dynamically, so `dladdr`
 // alone would name none of the program's own functions; it still answers for shared libraries (libc,
-// libswiftCore), whose exported symbols are what their frames need. No DWARF: file and line stay
-// unknown here (the analysis side has them), which keeps this reader at one section and one table.
+// libswiftCore), whose exported symbols are what their frames need. No DWARF here: file and line come
+// from GoDWARF (RuntimeSymbols.swift), which keeps this reader at one section and one table.
 // preempt.c reads the same section for a different question (which code is safe to interrupt) and keeps
 // only classified ranges; sharing one table would make the preemption handler's look-up depend on names
 // it never uses. Thread safety: the table is built once under a pthread once-control and never changes.
@@ -119,10 +119,14 @@ bool gort_symbolize(uintptr_t pc, gort_symbol_t *out) {
         if (functions[middle].start <= pc) low = middle + 1; else high = middle;
     }
     Dl_info info;
-    bool found_module = dladdr((void *)pc, &info) != 0;
+    struct link_map *map = NULL;
+    bool found_module = dladdr1((void *)pc, &info, (void **)&map, RTLD_DL_LINKMAP) != 0;
     if (found_module) {
         out->module_path = info.dli_fname;
         out->module_base = (uintptr_t)info.dli_fbase;
+        // The link map's l_addr is the bias; dli_fbase is where the first segment sits, the same only for
+        // images linked at 0 (PIE, shared libraries).
+        out->module_bias = map != NULL ? (uintptr_t)map->l_addr : (uintptr_t)info.dli_fbase;
     }
     if (low > 0 && pc < functions[low - 1].end) {
         out->name = names + functions[low - 1].name;

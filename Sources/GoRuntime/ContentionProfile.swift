@@ -113,7 +113,8 @@ enum ContentionProfiles {
             text += "\(record.delay) \(record.count) @" + record.stack.map { " 0x" + String($0, radix: 16) }.joined() + "\n"
             for pc in record.stack {
                 let frame = RuntimeSymbols.frame(pc &- 1)
-                text += "#\t0x\(String(pc &- 1, radix: 16))\t\(frame.function)+0x\(String(frame.offset, radix: 16))\n"
+                text += "#\t0x\(String(pc &- 1, radix: 16))\t\(frame.function)+0x\(String(frame.offset, radix: 16))"
+                    + "\t\(StackDumpFormat.source(frame))\n"
             }
             text += "\n"
         }

@@ -49,9 +49,11 @@ struct RuntimeProfileBuilder {
             mapping = profile.mapping(ProfileMapping(start: frame.moduleBase, limit: address + 1, path: frame.module,
                                                      buildID: buildIDs[frame.module] ?? ""))
         }
+        // The source file when DWARF has it (pprof's `-list` and `file:line` granularity), else the module.
         let function = profile.function(ProfileFunction(name: frame.symbol == "?" ? "0x" + String(address, radix: 16) : frame.function,
-                                                        shortName: shortName(frame, address), file: frame.module))
-        let index = profile.location(address: address, function: function, mapping: mapping)
+                                                        shortName: shortName(frame, address),
+                                                        file: frame.file.isEmpty ? frame.module : frame.file))
+        let index = profile.location(address: address, function: function, mapping: mapping, line: frame.line)
         locationOfPC[address] = index
         return index
     }

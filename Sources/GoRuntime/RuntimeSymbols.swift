@@ -1,13 +1,18 @@
 // RuntimeSymbols.swift — names for the runtime's own diagnostics (goroutine dumps, the debug server's
 // pprof profiles), without the analysis side.
 //
-// Design note: GoRuntime must not link GoSymbolize (libelf, libdw), so frames are named by
-// CGoRuntime/symtab.c — the executable's `.symtab`, read once, and `dladdr` for shared libraries — and
-// demangled by libswiftCore's `swift_demangle`. Names only: no DWARF, so no file or line; a frame's
-// place is its function plus an offset and its module, which is what `go tool pprof` needs to show a
-// profile without the binary (the profile says the functions are resolved). Results are cached per PC
-// under a lock: a dump or a profile names the same few hundred return addresses again and again.
+// Design note: GoRuntime must not link GoSymbolize (libelf), so frames are named by CGoRuntime/symtab.c —
+// the executable's `.symtab`, read once, and `dladdr` for shared libraries — and demangled by
+// libswiftCore's `swift_demangle`. File and line come from the module's DWARF through GoDWARF, the one
+// DWARF reader (GoSymbolize's too), which loads libdw on the first look-up: a program that never dumps or
+// profiles never opens it, and without libdw or debug information a frame simply has no line. A frame's
+// place is then its function, file, line and module, which is what `go tool pprof` needs to show a profile
+// without the binary (the profile says the functions are resolved). Results are cached per PC under a lock:
+// a dump or a profile names the same few hundred return addresses again and again; the line tables have a
+// lock of their own, since a first look-up in a large executable can take a while and must not hold up
+// look-ups that hit the cache.
 import CGoRuntime
+import GoDWARF
 import GoPprof
 
 #if canImport(Glibc)
@@ -26,6 +31,10 @@ struct RuntimeFrame: Sendable {
     var moduleBase: UInt64
     /// `pc` minus the function's start (0 when unnamed).
     var offset: UInt64
+    /// The source file, from the module's DWARF; "" when unknown.
+    var file: String = ""
+    /// The source line; 0 when unknown.
+    var line: Int = 0
 }
 
 enum RuntimeSymbols {
@@ -59,6 +68,10 @@ enum RuntimeSymbols {
             if let path = symbol.module_path {
                 frame.module = resolvedModulePath(String(cString: path))
                 frame.moduleBase = UInt64(symbol.module_base)
+                if let place = sourceLine(pc, module: frame.module, bias: UInt64(symbol.module_bias)) {
+                    frame.file = place.file
+                    frame.line = place.line
+                }
             }
         }
         gort_lock(lock)
@@ -66,6 +79,30 @@ enum RuntimeSymbols {
         cache[pc] = frame
         gort_unlock(lock)
         return frame
+    }
+
+    // Safety: the line tables' lock, never freed; taken before touching `lineTables`.
+    nonisolated(unsafe) private static let linesLock: UnsafeMutablePointer<gort_lock_t> = {
+        let lock = UnsafeMutablePointer<gort_lock_t>.allocate(capacity: 1)
+        lock.initialize(to: gort_lock_t(state: 0))
+        return lock
+    }()
+    // Safety: read and written only with `linesLock` held (DWARFLines is not thread-safe either).
+    nonisolated(unsafe) private static var lineTables: [String: DWARFLines?] = [:]
+
+    /// The file and line of `pc` in `module`, from its DWARF (addresses there are module-relative: pc − bias).
+    private static func sourceLine(_ pc: UInt64, module: String, bias: UInt64) -> (file: String, line: Int)? {
+        guard pc >= bias else { return nil }
+        gort_lock(linesLock)
+        defer { gort_unlock(linesLock) }
+        let table: DWARFLines?
+        if let known = lineTables[module] {
+            table = known
+        } else {
+            table = DWARFLines(path: module)
+            lineTables[module] = .some(table)  // a module without DWARF is remembered too
+        }
+        return table?.line(at: pc - bias)
     }
 
     /// dladdr names the executable by argv[0] (often relative) or "": use its real path, as the trace's

@@ -134,7 +134,7 @@ enum StackCapture {
     }
 }
 
-/// The text forms: Go's crash dump (`debug=2`) and its goroutine profile text (`debug=1`).
+/// The text forms: Go's crash dump (`debug=2`) and its goroutine profile text (`debug=1`), frames with file:line.
 enum StackDumpFormat {
     /// `goroutine 7 [chan receive, 3 minutes]:` then frames and `created by`, blank line between goroutines.
     static func goroutines(_ records: [GoroutineStackRecord]) -> String {
@@ -162,9 +162,16 @@ enum StackDumpFormat {
         return text + "]:\n"
     }
 
-    /// Where Go prints `file.go:12 +0x1d`: the module and the offset in the function (no line table here).
+    /// Where Go prints `/src/main.go:12 +0x1d`: the file and line from the module's DWARF and the offset in
+    /// the function; the module's path instead when it has no line for the frame.
     static func place(_ frame: RuntimeFrame) -> String {
-        (frame.module.isEmpty ? "?" : frame.module) + " +0x" + String(frame.offset + 1, radix: 16)
+        source(frame) + " +0x" + String(frame.offset + 1, radix: 16)
+    }
+
+    /// `file:line`, else the module's path, else `?`.
+    static func source(_ frame: RuntimeFrame) -> String {
+        if !frame.file.isEmpty { return "\(frame.file):\(frame.line)" }
+        return frame.module.isEmpty ? "?" : frame.module
     }
 
     /// Go's `debug=1` goroutine profile: stacks grouped, most goroutines first, each with a count and its
@@ -183,7 +190,7 @@ enum StackDumpFormat {
             for pc in stack {
                 let frame = RuntimeSymbols.frame(pc &- 1)
                 text += "#\t0x\(String(pc &- 1, radix: 16))\t\(frame.function)+0x\(String(frame.offset, radix: 16))"
-                    + "\t\(frame.module.isEmpty ? "?" : frame.module)\n"
+                    + "\t\(source(frame))\n"
             }
             text += "\n"
         }

@@ -55,6 +55,16 @@ func pprofTop(_ source: String, _ extra: [String] = []) throws -> String {
     return outcome.output
 }
 
+/// The path of the fixture's source and the line number of the first line in it that contains `text`: the
+/// known answer for the file:line a dump or a profile gives for a frame of the fixture.
+func fixtureSourceLine(containing text: String) throws -> (path: String, line: Int) {
+    let root = #filePath.split(separator: "/", omittingEmptySubsequences: false).dropLast(3).joined(separator: "/")
+    let path = root + "/Tests/Fixtures/DebugServerFixture/main.swift"
+    let lines = try String(contentsOfFile: path, encoding: .utf8).components(separatedBy: "\n")
+    let index = try #require(lines.firstIndex { $0.contains(text) }, "no line with \(text) in \(path)")
+    return (path, index + 1)
+}
+
 /// A GET from outside any run (the test process's own runtime does the I/O).
 func fetch(_ url: String) throws -> HTTPResponse {
     try Runtime.run { try HTTP.get(url, timeout: .seconds(120)) }
@@ -70,6 +80,11 @@ func fetch(_ url: String) throws -> HTTPResponse {
         // Three goroutines wait in it: its cumulative count.
         let line = try #require(top.split(separator: "\n").first { $0.contains("leakedReceiverWaitsForever") })
         #expect(line.split(separator: " ", omittingEmptySubsequences: true).contains { $0 == "3" }, "\(line)")
+        // Names, files and lines are in the profile itself: pprof told not to symbolize still shows the line
+        // the receivers wait on.
+        let receive = try fixtureSourceLine(containing: "_ = channel.receive()")
+        let lines = try pprofTop(program.baseURL + "goroutine", ["-lines", "-symbolize=none"])
+        #expect(lines.contains("leakedReceiverWaitsForever \(receive.path):\(receive.line)"), "\(lines)")
     }
 
     @Test func debug2ListsTheBlockedGoroutinesAsGoPrintsThem() throws {
@@ -86,7 +101,13 @@ func fetch(_ url: String) throws -> HTTPResponse {
             // `goroutine 7 [chan receive]:` — Go's header (the wait is under a minute, so no duration).
             #expect(header.wholeMatch(of: /goroutine \d+ \[chan receive\]:/) != nil, "\(header)")
             #expect(block.contains("\ncreated by "), "\(block)")
-            #expect(block.contains("\t/"), "frames name their module: \(block)")
+            // Go's frame lines: the function, then `\tfile:line +0xoffset`.
+            let receive = try fixtureSourceLine(containing: "_ = channel.receive()")
+            #expect(block.contains("leakedReceiverWaitsForever(GoRuntime.Channel<Swift.Int>) -> ()\n\t\(receive.path):\(receive.line) +0x"),
+                    "\(block)")
+            let spawn = try fixtureSourceLine(containing: "go { leakedReceiverWaitsForever(never) }")
+            let createdBy = try #require(block.components(separatedBy: "\ncreated by ").last)
+            #expect(createdBy.contains("\n\t\(spawn.path):\(spawn.line) +0x"), "created by: \(block)")
         }
     }
 
@@ -104,9 +125,19 @@ func fetch(_ url: String) throws -> HTTPResponse {
     @Test func cpuProfileNamesTheHotFunction() throws {
         let program = try DiagnosedProgram()
         defer { program.kill() }
-        let top = try pprofTop(program.baseURL + "profile?seconds=2")
+        let profile = NSTemporaryDirectory() + "cpu-\(UUID().uuidString).pb.gz"
+        defer { try? FileManager.default.removeItem(atPath: profile) }
+        try Data(try fetch(program.baseURL + "profile?seconds=2").body).write(to: URL(fileURLWithPath: profile))
+        let top = try pprofTop(profile)
         #expect(top.contains("burnCPUInKnownFunction"), "\(top)")
         #expect(top.contains("Type: cpu"), "\(top)")
+        // Its samples carry lines of the hot function's body, without pprof symbolizing anything.
+        let first = try fixtureSourceLine(containing: "func burnCPUInKnownFunction()")
+        let last = try fixtureSourceLine(containing: "Runtime.yield()")
+        let lines = try pprofTop(profile, ["-lines", "-symbolize=none"])
+        let sampled = lines.matches(of: /burnCPUInKnownFunction (\S+):(\d+)/).map { (String($0.1), Int($0.2)!) }
+        #expect(!sampled.isEmpty, "\(lines)")
+        #expect(sampled.allSatisfy { $0.0 == first.path && (first.line...last.line).contains($0.1) }, "\(sampled)")
     }
 
     @Test func downloadedTraceReportsTheLeak() throws {

@@ -337,6 +337,7 @@ typedef struct {
     uintptr_t start;          // the function's first address (0 without a name)
     const char *module_path;  // the module containing the address, or NULL
     uintptr_t module_base;    // its load address
+    uintptr_t module_bias;    // its load bias (address - bias = the file's virtual address, what DWARF uses)
 } gort_symbol_t;
 /// Names the function containing `pc`: the executable's .symtab (read once), else dladdr. False when no
 /// module contains `pc`.
