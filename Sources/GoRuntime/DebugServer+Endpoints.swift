@@ -15,10 +15,13 @@ enum DebugEndpoints {
         } catch {
             return text(400, "\(error)\n")
         }
-        guard target.path.hasPrefix(prefix) || target.path == "/debug/pprof" else {
+        // Bytes, as Go's mux compares paths: String's hasPrefix compares characters, and a combining mark
+        // after the last "/" (`/debug/pprof/%CC%81`) would merge with it into one.
+        let path = target.path.utf8
+        guard path.starts(with: prefix.utf8) || path.elementsEqual("/debug/pprof".utf8) else {
             return text(404, "404 page not found\n")
         }
-        let name = String(target.path.dropFirst(min(prefix.count, target.path.count)))
+        let name = String(decoding: path.dropFirst(prefix.utf8.count), as: UTF8.self)
         do {
             switch name {
             case "": return index()

@@ -245,10 +245,50 @@ func fetch(_ url: String) throws -> HTTPResponse {
         #expect(target.query == ["debug": "2", "x": "a b c"])
     }
 
+    /// The fuzz target's second finding (its corpus keeps it): a combining mark right after a "/" merges with it
+    /// into one Character, so the endpoints compare paths as bytes, as Go does.
+    @Test func comparesPathsAsBytes() throws {
+        let target = try DebugRequestTarget(parsing: "/%E1%9C%93?%41=%42")
+        #expect(Array(target.path.utf8) == [0x2f, 0xe1, 0x9c, 0x93])
+        #expect(target.query == ["A": "B"])
+        let request = HTTPRequest(method: "GET", path: "/debug/pprof/%CC%81cmdline", headers: [:], body: [])
+        let response = DebugEndpoints.respond(to: request)
+        #expect(response.statusCode == 404)
+        #expect(response.text == "Unknown profile\n", "the prefix matched; the name after it is unknown")
+    }
+
     @Test func rejectsMalformedTargets() {
         for bad in ["", "debug", "/a?b=%", "/a?b=%4", "/a?b=%zz", "/%g0", String(repeating: "/a", count: 5_000)] {
             #expect(throws: HTTPError.self, "\(bad)") { try DebugRequestTarget(parsing: bad) }
         }
+    }
+
+    /// The stream the request parser's fuzz target found first (its corpus keeps it): a request target with
+    /// bytes that are not UTF-8 and NULs. It is one request, its target decoded with U+FFFD for each bad byte.
+    @Test func readsARequestTargetThatIsNotUTF8() throws {
+        final class Bytes: HTTPByteSource {
+            var bytes: [UInt8]
+            init(_ bytes: [UInt8]) { self.bytes = bytes }
+            func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+                let count = min(buffer.count, bytes.count, 18)  // the fuzz input's first byte, 0x11: 0x11 % 64 + 1 per read
+                buffer.copyBytes(from: bytes.prefix(count))
+                bytes.removeFirst(count)
+                return count
+            }
+        }
+        // The input, less its first byte (which sets the read size).
+        let input = try #require(Data(base64Encoded: "EUdFVCD/////////////////////////////////////L2RlYnVnL3Bwcm9mL2NtZGxpbmUA"
+                                      + "AAAAAAAAAAAAAAAAAAAAAAAAAAAAIEhUVFAvMS4xDQpYLUE6IExlbmd0aDogMA0KDQo="))
+        let reader = HTTPRequestReader(Bytes(Array(input.dropFirst())))
+        let request = try #require(try reader.next())
+        #expect(request.method == "GET")
+        #expect(request.path == String(repeating: "\u{FFFD}", count: 28) + "/debug/pprof/cmdline"
+                    + String(repeating: "\u{0}", count: 22))
+        #expect(request.headers == ["x-a": "Length: 0"])
+        #expect(request.body.isEmpty)
+        #expect(try reader.next() == nil)
+        // A target that does not start with "/": the endpoints answer 400.
+        #expect(DebugEndpoints.respond(to: request).statusCode == 400)
     }
 
     @Test func parsesAddresses() throws {
