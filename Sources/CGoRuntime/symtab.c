@@ -148,9 +148,3 @@ uintptr_t gort_caller_of_caller_pc(void) {
     void **caller_frame = frame[0];
     return caller_frame == NULL ? 0 : (uintptr_t)caller_frame[1];
 }
-
-int64_t gort_nanotime_coarse(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}

@@ -106,7 +106,6 @@ final class Goroutine: @unchecked Sendable {
     private let statusWord = Atomic<UInt8>(GoroutineStatus.idle.rawValue)
     private let waitReasonWord = Atomic<UInt8>(WaitReason.none.rawValue)
     private let stackSlotWord = Atomic<UInt32>(Goroutine.noStackSlot)
-    private let waitSinceWord = Atomic<Int64>(0)
     private let creatorPCWord = Atomic<UInt>(0)
     static let noStackSlot = UInt32.max
 
@@ -134,11 +133,6 @@ final class Goroutine: @unchecked Sendable {
         // Only WaitReason raw values are ever stored.
         get { WaitReason(rawValue: waitReasonWord.load(ordering: .relaxed))! }
         set { waitReasonWord.store(newValue.rawValue, ordering: .relaxed) }
-    }
-    /// When it last parked (coarse monotonic ns): the `3 minutes` of a goroutine dump (StackDump.swift).
-    var waitSince: Int64 {
-        get { waitSinceWord.load(ordering: .relaxed) }
-        set { waitSinceWord.store(newValue, ordering: .relaxed) }
     }
     /// The PC of the `go` statement that created it (0: a run's main goroutine): a dump's `created by`.
     var creatorPC: UInt {

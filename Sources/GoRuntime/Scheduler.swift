@@ -1166,7 +1166,6 @@ extension Scheduler {
         goroutine.parkTimer = timer
         goroutine.status = .waiting
         goroutine.waitReason = reason
-        goroutine.waitSince = gort_nanotime_coarse()
         if tracer.active.load(ordering: .relaxed) { tracePark(goroutine, reason) }
         machine.action = .park
         let profiledSince = ContentionProfiles.enabled.load(ordering: .relaxed) ? gort_nanotime() : 0
@@ -1180,7 +1179,6 @@ extension Scheduler {
         if machine.processor == nil { fatalInsideBlockingCall(String(describing: reason)) }
         goroutine.status = .waiting
         goroutine.waitReason = reason
-        goroutine.waitSince = gort_nanotime_coarse()
         if tracer.active.load(ordering: .relaxed) { tracePark(goroutine, reason) }
         machine.action = .park
         let profiledSince = ContentionProfiles.enabled.load(ordering: .relaxed) ? gort_nanotime() : 0

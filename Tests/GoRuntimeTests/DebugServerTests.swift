@@ -4,6 +4,7 @@
 // The known answers come from the fixture's source: the functions it blocks and burns CPU in, and how many
 // goroutines it leaves in each.
 import Foundation
+import CGoRuntime
 import GotraceTestSupport
 import Testing
 @testable import GoRuntime
@@ -318,6 +319,28 @@ func fetch(_ url: String) throws -> HTTPResponse {
             let dump = Runtime.stackDump(all: true)
             #expect(dump.contains("[chan receive]:\n"), "\(dump)")
             #expect(Runtime.stackDump(all: false).hasPrefix("goroutine \(Runtime.currentGoroutineID) [running]:\n"))
+            never.close()
+            _ = done.receive()
+        }
+    }
+
+    /// The wait time is the stack shrinker's first sighting of the park (no clock read on the park path): it
+    /// appears once the shrinker has seen the goroutine parked and never exceeds the time since the park.
+    @Test func waitTimeComesFromTheShrinkersStamp() {
+        Runtime.run {
+            let never = Channel<Int>()
+            let done = Channel<Int>()
+            let beforePark = gort_nanotime_coarse()
+            go { parkForProfileTest(never, done) }
+            var waited: Int64 = 0
+            for _ in 0..<2_000 where waited == 0 {
+                Runtime.sleep(for: .milliseconds(10))
+                waited = Runtime.goroutineProfile().first { record in
+                    record.stack.contains { RuntimeSymbols.frame($0 &- 1).function.contains("parkForProfileTest") }
+                }?.waitNanoseconds ?? 0
+            }
+            #expect(waited > 0, "the shrinker never stamped the parked goroutine")
+            #expect(waited <= gort_nanotime_coarse() - beforePark)
             never.close()
             _ = done.receive()
         }

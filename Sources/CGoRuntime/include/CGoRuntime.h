@@ -108,6 +108,11 @@ void gort_stack_shrinker_sleep(int64_t until_ns);
 /// Walks a parked goroutine's stack (shrunk or not), pinning it meanwhile. 0 if it runs again, or if
 /// the slot no longer holds `goroutine`'s stack.
 size_t gort_stack_capture_parked(uint32_t slot, uint64_t goroutine, uint64_t *pcs, size_t max);
+/// When the shrinker first saw `slot` parked (gort_nanotime_coarse's clock), or 0: not parked, or not seen
+/// yet. A goroutine dump's `[chan receive, 3 minutes]`, at no cost to the park path.
+int64_t gort_stack_parked_since(uint32_t slot);
+/// CLOCK_MONOTONIC_COARSE in nanoseconds (~10 ns a call, the tick's resolution): the shrinker's stamps.
+int64_t gort_nanotime_coarse(void);
 void gort_stack_statistics(gort_stack_statistics_t *out);
 /// The slot's state: 0 running or pooled, 1 parked, 2 being shrunk, 3 shrunk, 4/5 pinned.
 int gort_stack_slot_state(uint32_t slot);
@@ -344,8 +349,6 @@ typedef struct {
 bool gort_symbolize(uintptr_t pc, gort_symbol_t *out);
 /// The return address of the caller's caller: called directly from `go`, the PC of the `go` statement.
 uintptr_t gort_caller_of_caller_pc(void);
-/// CLOCK_MONOTONIC_COARSE in nanoseconds (a few ns; the tick's resolution): when a goroutine parked.
-int64_t gort_nanotime_coarse(void);
 /// Installs the SIGQUIT handler if SIGQUIT is at its default: the handler wakes a dedicated thread that
 /// calls `callback` in normal context. 1 installed, 0 left alone (the program set its own), -1 error.
 int gort_quit_install(void (*callback)(void));
