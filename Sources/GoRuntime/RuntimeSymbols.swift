@@ -122,13 +122,12 @@ enum RuntimeSymbols {
     /// The readable form of a mangled Swift symbol; other names unchanged.
     static func demangle(_ name: String) -> String {
         guard name.hasPrefix("$s") || name.hasPrefix("_$s") || name.hasPrefix("$S") else { return name }
-        var utf8 = Array(name.utf8)
-        let demangled = utf8.withUnsafeMutableBufferPointer { buffer in
-            // Safety: the buffer holds `count` bytes for the duration of the call; swift_demangle reads
-            // exactly that many and returns a fresh malloc'ed string (freed below).
-            buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
-                swift_demangle($0, buffer.count, nil, nil, 0)
-            }
+        let demangled = name.withCString { cName in
+            // Safety: swift_demangle reads the name as a C string whatever length it is given (its
+            // isSwiftSymbol check runs strlen: AddressSanitizer caught it reading past an unterminated
+            // buffer), so it gets withCString's NUL-terminated copy, alive for the call; it returns a fresh
+            // malloc'ed string (freed below).
+            swift_demangle(cName, name.utf8.count, nil, nil, 0)
         }
         guard let demangled else { return name }
         defer { free(demangled) }

@@ -357,6 +357,16 @@ func fetch(_ url: String) throws -> HTTPResponse {
     }
 }
 
+/// Parks `depth` frames down (the stack dump keeps 64 of them).
+@inline(never)
+func parkDeep(_ depth: Int, _ channel: Channel<Int>) {
+    if depth > 0 {
+        parkDeep(depth - 1, channel)
+    } else {
+        _ = channel.receive()
+    }
+}
+
 @inline(never)
 func parkForProfileTest(_ never: Channel<Int>, _ done: Channel<Int>) {
     _ = never.receive()
@@ -389,11 +399,12 @@ func parkForProfileTest(_ never: Channel<Int>, _ done: Channel<Int>) {
             let server = try DebugServer.start(address: "127.0.0.1:0")
             defer { server.close() }
             let base = "http://127.0.0.1:\(server.port)/debug/pprof/"
-            // Enough parked goroutines that `debug=2` is megabytes (each takes ~500 bytes), well past what the
-            // two sockets' buffers hold, so the server's write of it must wait for a reader that never comes.
+            // Enough deep parked goroutines that `debug=2` is over 10 MB (64 frames of ~180 bytes each), well
+            // past what the two sockets' buffers hold here (4 MiB send, 128 KiB receive while nothing reads),
+            // so the server's write of it must wait for a reader that never comes. Few goroutines, deep: a
+            // ThreadSanitizer build keeps ~0.5 MB per live goroutine.
             let never = Channel<Int>()
-            let parkedCount = 20_000
-            for _ in 0..<parkedCount { go { _ = never.receive() } }
+            for _ in 0..<1_000 { go { parkDeep(70, never) } }
             defer { never.close() }
 
             // 1. Half a request, then silence: its connection's goroutine waits in a read.
