@@ -2,7 +2,8 @@
 //
 // Module layout (see docs/ARCHITECTURE.md):
 //   CGoRuntime  — C and assembly only: context switch, stack arena, futex, TLS, clock.
-//   GoRuntime   — the goroutine runtime (scheduler, channels, select, sync, timers); links GoTraceFormat only.
+//   GoRuntime   — the goroutine runtime (scheduler, channels, select, sync, timers); links GoTraceFormat, GoPprof
+//                 and GoDWARF, none of which links a library beyond zlib.
 //   CZlib       — system zlib.
 //   GoTraceFormat — the write side of the trace format: event-kind table, per-M buffer, chunk codec, writer.
 //   GoTrace     — the read side: streaming reader, batch decoder, dump, accounting; re-exports GoTraceFormat.
@@ -10,7 +11,10 @@
 //   gotrace     — the command-line tool; CRecorderSpawn — C only: how `record` starts the traced program.
 //   CGoTracePlugin   — the plugin C ABI (gotrace_plugin.h); GoTracePluginKit — Swift plugin authors' module.
 //   CLibElf, GoSymbolize — ELF symbols and Swift demangling; GoTraceAnalysis — goroutine model, plugin host.
-//   GoProfile   — profile model and export encoders (folded, SVG flame graph, speedscope, pprof, Chrome trace).
+//   GoPprof     — the profile model and its pprof writer (protobuf, gzip); linked by GoRuntime's debug server.
+//   GoDWARF     — source lines from DWARF through libdw, loaded on demand (not linked): GoSymbolize's and
+//                 the runtime's goroutine dumps and profiles.
+//   GoProfile   — export encoders on that model (folded, SVG flame graph, speedscope, pprof, Chrome trace).
 //   Plugins/*   — built-in analyzers, each a dynamic library loaded at run time like any third-party plugin.
 //
 // No target that a library product reaches has unsafe flags: SwiftPM refuses them in a dependency reached by
@@ -51,7 +55,13 @@ let package = Package(
         ),
         .target(
             name: "GoRuntime",
-            dependencies: ["CGoRuntime", "GoTraceFormat"]
+            dependencies: ["CGoRuntime", "GoTraceFormat", "GoPprof", "GoDWARF"]
+        ),
+        // The profile model and its pprof writer (protobuf, gzip): shared by the runtime's debug server and
+        // the exporters (GoProfile), so that neither depends on the other's side.
+        .target(
+            name: "GoPprof",
+            dependencies: ["CZlib"]
         ),
         .systemLibrary(
             name: "CZlib",
@@ -114,7 +124,14 @@ let package = Package(
         .testTarget(
             name: "GoRuntimeTests",
             // NetLoadClient is a dependency so `swift test` builds it: the 10,000-connection test runs it.
-            dependencies: ["GoRuntime", "NetLoadClient"]
+            // DebugServerFixture and gotrace: the debug server's end-to-end tests run them.
+            dependencies: ["GoRuntime", "NetLoadClient", "DebugServerFixture", "gotrace", "GotraceTestSupport"]
+        ),
+        // A program the debug-server tests diagnose while it runs (blocked goroutines, a CPU hot spot).
+        .executableTarget(
+            name: "DebugServerFixture",
+            dependencies: ["GoRuntime"],
+            path: "Tests/Fixtures/DebugServerFixture"
         ),
         // The client half of that test, in its own process so each side needs one descriptor per connection.
         .executableTarget(
@@ -142,9 +159,11 @@ let package = Package(
             pkgConfig: "libelf",
             providers: [.apt(["libelf-dev", "libdw-dev"])]
         ),
+        // Source lines from DWARF, through libdw loaded on demand (LibDW.swift): GoSymbolize's and the runtime's.
+        .target(name: "GoDWARF"),
         .target(
             name: "GoSymbolize",
-            dependencies: ["CLibElf"]
+            dependencies: ["CLibElf", "GoDWARF"]
         ),
         .target(
             name: "GoTraceAnalysis",
@@ -168,8 +187,9 @@ let package = Package(
         ),
         .target(
             name: "GoProfile",
-            // The kit for ByteWriter, whose JSON string escaping is gotrace's one escaper.
-            dependencies: ["CZlib", "GoTracePluginKit"],
+            // GoPprof: the pprof encoder and gzip, shared with the runtime's debug server. The kit for ByteWriter,
+            // whose JSON string escaping is gotrace's one escaper.
+            dependencies: ["GoPprof", "GoTracePluginKit"],
             // The report page's and the flame graph's markup, style and script, as files (read, linted and
             // diffed as code), compiled into the module as byte arrays: the page stays one self-contained file.
             resources: [

@@ -13,8 +13,14 @@ let package = Package(
         .testTarget(
             name: "GoRuntimeTests",
             // NetLoadClient: the client half of the 10,000-connection test, run as a child process.
-            dependencies: [.product(name: "GoRuntime", package: "gotrace"), "NetLoadClient"],
+            // GotraceTestSupport: what the debug server's tests import (their in-process suites run here;
+            // the end-to-end suite, which needs DebugServerFixture and gotrace, is skipped by the script).
+            dependencies: [.product(name: "GoRuntime", package: "gotrace"), "NetLoadClient", "GotraceTestSupport"],
             path: "Tests/GoRuntimeTests"
+        ),
+        .target(
+            name: "GotraceTestSupport",
+            path: "Tests/Support"
         ),
         .executableTarget(
             name: "NetLoadClient",

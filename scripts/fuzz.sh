@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets in Fuzz/ (with AddressSanitizer) and runs each for SECONDS (default 60).
 #
-#   scripts/fuzz.sh [SECONDS] [TARGET...]     run the targets (all four by default), one after the other
+#   scripts/fuzz.sh [SECONDS] [TARGET...]     run the targets (all five by default), one after the other
 #   FUZZ_MERGE=1 scripts/fuzz.sh [SECONDS]    afterwards, minimize what was found into Fuzz/Corpus/ (commit it)
 #
 # Each target starts from its committed corpus (Fuzz/Corpus/TARGET), the inputs that once failed
@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(FuzzTraceReader FuzzGoTraceReader FuzzGoTraceReader122 FuzzReportPath)
+((${#targets[@]})) || targets=(FuzzTraceReader FuzzGoTraceReader FuzzGoTraceReader122 FuzzReportPath FuzzHTTPRequest)
 scratch=.build-fuzz
 
 # swiftc keeps only the last -sanitize= it is given, and SwiftPM's `--sanitize=fuzzer --sanitize=address`
@@ -41,6 +41,8 @@ for target in "${targets[@]}"; do
         FuzzGoTraceReader) seeds=(Fuzz/Seeds/go traces/fuzz-regressions) ;;
         FuzzGoTraceReader122) seeds=(Fuzz/Seeds/go122 traces/fuzz-regressions) ;;
         FuzzReportPath) seeds=(Fuzz/Seeds/gtrace Fuzz/Seeds/go traces/fuzz-regressions) ;;
+        # Requests: the committed corpus alone (hand-written seeds, then what runs found); no trace seeds.
+        FuzzHTTPRequest) seeds=() ;;
         *) echo "unknown target $target" >&2; exit 2 ;;
     esac
     # Run a copy, so that rebuilding while a long run goes on does not touch the running executable.

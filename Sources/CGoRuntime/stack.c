@@ -177,7 +177,7 @@ static size_t round_to_page(size_t bytes) {
     return (bytes + page - 1) / page * page;
 }
 
-static int64_t coarse_now(void) {
+int64_t gort_nanotime_coarse(void) {
     // ~4 ms resolution, ~10 ns a call (CLOCK_MONOTONIC costs ~60 ns in this VM): plenty for a
     // 10 ms idleness threshold.
     struct timespec ts;
@@ -548,7 +548,7 @@ static _Atomic int64_t base_idle_ns = 10000000;
 // On resuming a shrunk stack: `word` is its SHRUNK state word, stamped with the shrinker's first
 // sighting of the park. See "The idle threshold adapts per slot" above.
 static void adapt_idle_threshold(slot_info_t *info, uint64_t word) {
-    int64_t parked = coarse_now() - (int64_t)(word >> 3);
+    int64_t parked = gort_nanotime_coarse() - (int64_t)(word >> 3);
     unsigned shift = atomic_load_explicit(&info->idle_shift, memory_order_relaxed);
     int64_t threshold = atomic_load_explicit(&base_idle_ns, memory_order_relaxed) << shift;
     if (parked < 16 * threshold && shift < IDLE_SHIFT_MAX)
@@ -677,7 +677,7 @@ size_t gort_stack_shrink_idle(int64_t min_idle_ns, int64_t *next_due, gort_shrin
     pthread_mutex_lock(&shrink_mutex);
     atomic_store(&park_seen, 0);
     atomic_store_explicit(&base_idle_ns, min_idle_ns, memory_order_relaxed);
-    int64_t now = coarse_now();
+    int64_t now = gort_nanotime_coarse();
     int64_t earliest = INT64_MAX;
     size_t shrunk = 0;
     size_t count = atomic_load_explicit(&arena_count, memory_order_acquire);
@@ -750,7 +750,7 @@ size_t gort_stack_shrink_idle(int64_t min_idle_ns, int64_t *next_due, gort_shrin
 void gort_stack_shrinker_sleep(int64_t until_ns) {
     gort_note_clear(&shrinker_note);
     if (until_ns >= 0) {
-        int64_t left = until_ns - coarse_now();
+        int64_t left = until_ns - gort_nanotime_coarse();
         if (left > 0) gort_note_timed_sleep(&shrinker_note, left);
         return;
     }
@@ -777,6 +777,15 @@ static size_t walk_copy(const char *copy, uintptr_t low, uintptr_t high, uintptr
         fp = next;
     }
     return count;
+}
+
+int64_t gort_stack_parked_since(uint32_t slot) {
+    size_t index;
+    arena_t *arena = arena_of(slot, &index);
+    // Relaxed: a time stamp read for display; the stamp survives SHRINKING, SHRUNK and the pins (they
+    // change only the kind bits), and RUNNING has none.
+    uint64_t word = atomic_load_explicit(&arena->states[index], memory_order_relaxed);
+    return (word & STATE_KIND_MASK) == STATE_RUNNING ? 0 : (int64_t)(word >> 3);
 }
 
 size_t gort_stack_capture_parked(uint32_t slot, uint64_t goroutine, uint64_t *pcs, size_t max) {

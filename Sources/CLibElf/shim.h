@@ -1,8 +1,7 @@
-// libelf and libdw (DWARF line tables), plus the Swift runtime's demangler (exported by libswiftCore;
+// libelf, plus the Swift runtime's demangler (exported by libswiftCore;
 // not in any header).
 #include <gelf.h>
 #include <libelf.h>
-#include <elfutils/libdw.h>
 #include <stddef.h>
 #include <stdint.h>
 

@@ -106,6 +106,7 @@ final class Goroutine: @unchecked Sendable {
     private let statusWord = Atomic<UInt8>(GoroutineStatus.idle.rawValue)
     private let waitReasonWord = Atomic<UInt8>(WaitReason.none.rawValue)
     private let stackSlotWord = Atomic<UInt32>(Goroutine.noStackSlot)
+    private let creatorPCWord = Atomic<UInt>(0)
     static let noStackSlot = UInt32.max
 
     var id: Int64 {
@@ -132,6 +133,11 @@ final class Goroutine: @unchecked Sendable {
         // Only WaitReason raw values are ever stored.
         get { WaitReason(rawValue: waitReasonWord.load(ordering: .relaxed))! }
         set { waitReasonWord.store(newValue.rawValue, ordering: .relaxed) }
+    }
+    /// The PC of the `go` statement that created it (0: a run's main goroutine): a dump's `created by`.
+    var creatorPC: UInt {
+        get { creatorPCWord.load(ordering: .relaxed) }
+        set { creatorPCWord.store(newValue, ordering: .relaxed) }
     }
     @exclusivity(unchecked) var body: (@Sendable () -> Void)?
     /// Owned by the goroutine and the M switching it (see above); its slot number is mirrored in

@@ -3,7 +3,9 @@
 // Client: `HTTP.get("http://host:port/path")` — one connection per request (`Connection: close`),
 // response bodies framed by Content-Length, chunked transfer encoding, or end of stream.
 // Server: `HTTPServer` accepts on its own goroutine and serves each connection on another, with
-// keep-alive; request bodies need a Content-Length (chunked requests are refused).
+// keep-alive; request bodies need a Content-Length (chunked requests are refused). Requests are read by
+// `HTTPRequestReader` over any `HTTPByteSource` (a connection; bytes in memory for the fuzz target): a
+// malformed head gets 400 and the connection closes, as Go's server does; a body over 1 MiB gets 413.
 //
 // Not here: https, redirects, proxies, connection pooling, trailers, 100-continue, pipelining
 // beyond serving requests in order. Header names are compared case-insensitively and stored
@@ -14,7 +16,13 @@ import CGoRuntime
 public struct HTTPError: Error, CustomStringConvertible, Sendable {
     /// What was wrong, e.g. `bad port in "http://host:x/"`.
     public let message: String
-    init(_ message: String) { self.message = message }
+    /// The status a server answers a request with when reading it failed this way: 400 unless the request
+    /// was well-formed but refused (411 for a chunked body, 413 for an oversized one, 431 for an oversized head).
+    public let statusCode: Int
+    init(_ message: String, statusCode: Int = 400) {
+        self.message = message
+        self.statusCode = statusCode
+    }
     /// The message prefixed with `http: `.
     public var description: String { "http: \(message)" }
 }
@@ -29,6 +37,8 @@ public struct HTTPRequest: Sendable {
     public var headers: [String: String]
     /// The request body (empty without a `Content-Length`).
     public var body: [UInt8]
+    /// Whether the connection stays open after the response (HTTP/1.1 unless `Connection: close`).
+    public var keepAlive: Bool = true
 }
 
 /// A response: what `HTTP.get` returns and what a server handler produces.
@@ -122,6 +132,9 @@ public enum HTTP {
         case 404: return "Not Found"
         case 405: return "Method Not Allowed"
         case 411: return "Length Required"
+        case 413: return "Request Entity Too Large"
+        case 429: return "Too Many Requests"
+        case 431: return "Request Header Fields Too Large"
         case 500: return "Internal Server Error"
         case 501: return "Not Implemented"
         case 503: return "Service Unavailable"
@@ -168,19 +181,28 @@ struct URLParts {
     }
 }
 
-/// Buffered reading of lines, headers and bodies from a connection.
+/// Where an HTTP reader gets its bytes: a ``TCPConnection``, or bytes in memory (tests, the request parser's
+/// fuzz target).
+public protocol HTTPByteSource: AnyObject {
+    /// Reads at most `buffer.count` bytes into `buffer`; 0 at end of stream.
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int
+}
+
+extension TCPConnection: HTTPByteSource {}
+
+/// Buffered reading of lines, headers and bodies from a byte source.
 final class HTTPReader {
-    private let connection: TCPConnection
+    private let source: any HTTPByteSource
     private var buffer: [UInt8] = []
     private var start = 0
     /// Bounds what a peer can make us buffer for one line or header block.
-    private static let lineLimit = 64 * 1024
+    static let lineLimit = 64 * 1024
 
     /// What one read may bring in; reused for the reader's life, so a read neither allocates nor zeroes.
     private let scratch: UnsafeMutableRawBufferPointer
 
-    init(_ connection: TCPConnection) {
-        self.connection = connection
+    init(_ source: any HTTPByteSource) {
+        self.source = source
         scratch = .allocate(byteCount: 16 * 1024, alignment: 16)
     }
 
@@ -192,8 +214,8 @@ final class HTTPReader {
             buffer.removeAll(keepingCapacity: true)
             start = 0
         }
-        let n = try connection.read(into: scratch)
-        if n == 0 { return false }
+        let n = try source.read(into: scratch)
+        guard n > 0 else { return false }
         buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[..<n]))
         return true
     }
@@ -214,7 +236,7 @@ final class HTTPReader {
                 return text
             }
             searched = buffer.count - start
-            if buffer.count - start > Self.lineLimit { throw HTTPError("line too long") }
+            if buffer.count - start > Self.lineLimit { throw HTTPError("line too long", statusCode: 431) }
             guard try fill() else { throw HTTPError("unexpected end of stream") }
         }
     }
@@ -226,8 +248,11 @@ final class HTTPReader {
             let line = try line()
             if line.isEmpty { return headers }
             total += line.utf8.count
-            if total > Self.lineLimit { throw HTTPError("header block too large") }
-            guard let colon = line.firstIndex(of: ":") else { throw HTTPError("malformed header \"\(line)\"") }
+            if total > Self.lineLimit { throw HTTPError("header block too large", statusCode: 431) }
+            // RFC 9112 §5: a field name is a token, with no space before the colon.
+            guard let colon = line.firstIndex(of: ":"), colon > line.startIndex,
+                  !line[..<colon].contains(where: { $0 == " " || $0 == "\t" })
+            else { throw HTTPError("malformed header \"\(line.prefix(200))\"") }
             let name = line[..<colon].lowercased()
             let value = line[line.index(after: colon)...].trimmingSpaces()
             if let existing = headers[name] { headers[name] = existing + ", " + value } else { headers[name] = value }
@@ -251,7 +276,7 @@ final class HTTPReader {
     }
 
     /// The body framed by `headers`: chunked, Content-Length, or (responses) end of stream.
-    func body(_ headers: [String: String], untilEndIfUnframed: Bool) throws -> [UInt8] {
+    func body(_ headers: [String: String], untilEndIfUnframed: Bool, maxBody: Int = .max) throws -> [UInt8] {
         if let encoding = headers["transfer-encoding"], encoding.lowercased().contains("chunked") {
             var body: [UInt8] = []
             while true {
@@ -270,9 +295,12 @@ final class HTTPReader {
             }
         }
         if let lengthText = headers["content-length"] {
-            guard let length = Int(lengthText.trimmingSpaces()), length >= 0 else {
-                throw HTTPError("bad Content-Length \"\(lengthText)\"")
+            // Digits only (RFC 9110 §8.6): Int() would take "+5", and a repeated header arrives as "5, 5".
+            let digits = lengthText.trimmingSpaces()
+            guard !digits.isEmpty, digits.utf8.allSatisfy({ (0x30...0x39).contains($0) }), let length = Int(digits) else {
+                throw HTTPError("bad Content-Length \"\(lengthText.prefix(200))\"")
             }
+            guard length <= maxBody else { throw HTTPError("request body of \(length) bytes is too large", statusCode: 413) }
             return try bytes(length)
         }
         return untilEndIfUnframed ? try rest() : []
@@ -284,6 +312,44 @@ extension StringProtocol {
         let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" }
         guard let first = firstIndex(where: { !isSpace($0) }), let last = lastIndex(where: { !isSpace($0) }) else { return "" }
         return String(self[first...last])
+    }
+}
+
+/// Reads the requests a client sends on one connection, as ``HTTPServer`` does: the request line, header
+/// fields and a body framed by `Content-Length`. Public for the request parser's fuzz target; programs serve
+/// with ``HTTPServer``.
+public final class HTTPRequestReader {
+    /// The largest request body read (a larger `Content-Length` gets 413): the server holds a body whole.
+    public static let maxBodySize = 1 << 20
+
+    private let reader: HTTPReader
+
+    /// A reader of the requests `source` delivers.
+    public init(_ source: any HTTPByteSource) { reader = HTTPReader(source) }
+
+    /// The next request; nil when the stream ended cleanly between requests.
+    ///
+    /// - Throws: ``HTTPError`` for a request to answer with its ``HTTPError/statusCode`` and then close the
+    ///   connection: malformed (400, also for a stream that ends inside a request), chunked (411), a body
+    ///   over ``maxBodySize`` (413), a line or header block over 64 KiB (431); the source's own errors as they come.
+    public func next() throws -> HTTPRequest? {
+        guard try reader.hasMore() else { return nil }
+        let requestLine = try reader.line()
+        // "METHOD SP target SP HTTP/1.x", single spaces (RFC 9112 §3).
+        let parts = requestLine.split(separator: " ", omittingEmptySubsequences: false)
+        guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty, parts[2].hasPrefix("HTTP/1."),
+              parts[2].count == "HTTP/1.1".count
+        else { throw HTTPError("bad request line") }
+        let headers = try reader.headers()
+        if headers["transfer-encoding"] != nil {
+            throw HTTPError("chunked requests are not supported", statusCode: 411)
+        }
+        let body = try reader.body(headers, untilEndIfUnframed: false, maxBody: Self.maxBodySize)
+        let keepAlive = parts[2] == "HTTP/1.1"
+            ? headers["connection"]?.lowercased() != "close"
+            : headers["connection"]?.lowercased() == "keep-alive"
+        return HTTPRequest(method: String(parts[0]), path: String(parts[1]), headers: headers, body: body,
+                           keepAlive: keepAlive)
     }
 }
 
@@ -362,35 +428,28 @@ public final class HTTPServer: @unchecked Sendable {
     }
 
     private func serve(_ connection: TCPConnection) {
-        let reader = HTTPReader(connection)
+        let reader = HTTPRequestReader(connection)
         var date = HTTPDate()
         // The response's bytes, reused from one request to the next on this connection.
         var output: [UInt8] = []
         output.reserveCapacity(512)
         do {
-            while try reader.hasMore() {
-                let requestLine = try reader.line()
-                let parts = requestLine.split(separator: " ")
-                guard parts.count == 3, parts[2].hasPrefix("HTTP/1.") else {
-                    try write(HTTPResponse(statusCode: 400, text: "bad request line\n"), to: connection, keepAlive: false, date: &date, output: &output)
-                    return
-                }
-                let headers = try reader.headers()
-                if headers["transfer-encoding"] != nil {
-                    try write(HTTPResponse(statusCode: 411, text: "chunked requests are not supported\n"), to: connection,
+            while true {
+                let request: HTTPRequest
+                do {
+                    guard let next = try reader.next() else { return }
+                    request = next
+                } catch let error as HTTPError {
+                    // Malformed or refused: answer, as Go's server does, then close (what follows is not framed).
+                    try write(HTTPResponse(statusCode: error.statusCode, text: error.message + "\n"), to: connection,
                               keepAlive: false, date: &date, output: &output)
                     return
                 }
-                let body = try reader.body(headers, untilEndIfUnframed: false)
-                let request = HTTPRequest(method: String(parts[0]), path: String(parts[1]), headers: headers, body: body)
-                let keepAlive = parts[2] == "HTTP/1.1"
-                    ? headers["connection"]?.lowercased() != "close"
-                    : headers["connection"]?.lowercased() == "keep-alive"
-                try write(handler(request), to: connection, keepAlive: keepAlive, date: &date, output: &output)
-                if !keepAlive { return }
+                try write(handler(request), to: connection, keepAlive: request.keepAlive, date: &date, output: &output)
+                if !request.keepAlive { return }
             }
         } catch {
-            // The peer went away or sent garbage: drop the connection.
+            // The peer went away: drop the connection.
         }
     }
 

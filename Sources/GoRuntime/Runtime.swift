@@ -34,6 +34,8 @@ public enum Runtime {
             let box = RunBox(escapable)
             let completion = RunCompletion()
             tracer.startFromEnvironmentOnce()
+            // SIGQUIT's dump and GOTRACE_DEBUG_ADDR's server (DebugServer.swift), once per process.
+            Diagnostics.startOnce()
             _ = scheduler.spawn({ box.execute() }, runCompletion: completion)
             gort_note_sleep(completion.note)
             return try box.takeResult()
@@ -79,11 +81,13 @@ public enum Runtime {
 /// Starts `body` as a new goroutine. Callable from anywhere; outside a run it starts the scheduler
 /// with the default number of processors.
 public func go(_ body: @escaping @Sendable () -> Void) {
+    // First, while this frame's return address is still the `go` statement's (a dump's `created by`).
+    let creatorPC = gort_caller_of_caller_pc()
     if Scheduler.currentMachine() == nil {
         scheduler.ensureStarted()
         tracer.startFromEnvironmentOnce()
     }
-    _ = scheduler.spawn(body)
+    _ = scheduler.spawn(body, creatorPC: creatorPC)
     Scheduler.preemptionPoint()
 }
 

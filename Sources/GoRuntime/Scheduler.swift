@@ -519,7 +519,7 @@ final class Scheduler: @unchecked Sendable {
 
     // MARK: - spawning
 
-    func spawn(_ body: @escaping @Sendable () -> Void, runCompletion: RunCompletion? = nil) -> Goroutine {
+    func spawn(_ body: @escaping @Sendable () -> Void, runCompletion: RunCompletion? = nil, creatorPC: UInt = 0) -> Goroutine {
         let machine = Self.currentMachine()
         let processor = machine?.processor
         // Off a P the spawn waits out a world stop before it touches the new goroutine (readyWithoutProcessor).
@@ -535,6 +535,7 @@ final class Scheduler: @unchecked Sendable {
         goroutine.parentID = machine?.current?.id ?? 0
         goroutine.leakScope = machine?.current?.leakScope ?? gort_tls_get_scope()
         goroutine.body = body
+        goroutine.creatorPC = creatorPC
         goroutine.status = .runnable
         goroutine.runCompletion = runCompletion
         liveGoroutines.add(1, ordering: .relaxed)
@@ -604,10 +605,17 @@ final class Scheduler: @unchecked Sendable {
         // Copies the stack back if it was shrunk while parked.
         gort_stack_will_run(goroutine.stack!.slot, UInt64(goroutine.id))
         let tracing = tracer.active.load(ordering: .relaxed)
+        // Sampling for a recording, or for a CPU profile alone (CPUProfiler.swift).
+        var profiling = tracing
         if tracing {
             // A goroutine may run long without a schedule point: start sampling before it runs.
             if tracer.profileEpoch.load(ordering: .relaxed) != machine.profileEpoch { tracer.serviceProfiler(machine) }
             tracer.emit(.start, UInt64(goroutine.id))
+        } else if machine.isSampling || tracer.profileEpoch.load(ordering: .relaxed) != machine.profileEpoch {
+            tracer.serviceProfiler(machine)
+            profiling = true
+        }
+        if profiling {
             // Safety: stack is set above; the bounds are the goroutine's own slot.
             gort_profile_set_context(UInt64(goroutine.id), UInt(bitPattern: goroutine.stack!.base),
                                      UInt(bitPattern: goroutine.stack!.top))
@@ -626,8 +634,8 @@ final class Scheduler: @unchecked Sendable {
         swift_task_exitThreadLocalContext(goroutine.exclusivityState)
         gort_preempt_switch_out(machine.preemption.state)
         machine.current = nil
+        if profiling { gort_profile_set_context(0, machine.threadStackLow, machine.threadStackHigh) }
         if tracing {
-            gort_profile_set_context(0, machine.threadStackLow, machine.threadStackHigh)
             var grownGoroutine: UInt64 = 0, oldSize: UInt64 = 0, newSize: UInt64 = 0
             if gort_stack_take_growth(&grownGoroutine, &oldSize, &newSize) {
                 tracer.emit(.stackGrow, grownGoroutine, oldSize, newSize)
@@ -729,7 +737,8 @@ final class Scheduler: @unchecked Sendable {
                 sleepUntilHandedProcessor(machine)
                 continue
             }
-            if machine.isSampling || tracer.active.load(ordering: .relaxed) { tracer.serviceProfiler(machine) }
+            if machine.isSampling || tracer.active.load(ordering: .relaxed)
+                || tracer.profileEpoch.load(ordering: .relaxed) != machine.profileEpoch { tracer.serviceProfiler(machine) }
             // A flush request, or a world stop's (then this M parks here with its P until the restart).
             if tracer.flushEpoch.load(ordering: .relaxed) != machine.flushedEpoch { honourFlushRequest(machine) }
             let processor = machine.processor!
@@ -906,7 +915,8 @@ final class Scheduler: @unchecked Sendable {
     /// Step 3: sleep until a waker hands this M a P. The timer watcher sleeps only until the
     /// earliest timer, then runs the expired ones.
     private func sleepUntilHandedProcessor(_ machine: Machine) {
-        if machine.isSampling || tracer.active.load(ordering: .relaxed) { tracer.serviceProfiler(machine) }
+        if machine.isSampling || tracer.active.load(ordering: .relaxed)
+                || tracer.profileEpoch.load(ordering: .relaxed) != machine.profileEpoch { tracer.serviceProfiler(machine) }
         if tracer.flushEpoch.load(ordering: .relaxed) != machine.flushedEpoch { honourFlushRequest(machine) }
         gort_lock(lock)
         checkDeadlock()
@@ -1167,7 +1177,9 @@ extension Scheduler {
         goroutine.waitReason = reason
         if tracer.active.load(ordering: .relaxed) { tracePark(goroutine, reason) }
         machine.action = .park
+        let profiledSince = ContentionProfiles.enabled.load(ordering: .relaxed) ? gort_nanotime() : 0
         switchToScheduler(goroutine, machine)
+        if profiledSince != 0 { ContentionProfiles.resumed(reason, delay: gort_nanotime() - profiledSince) }
     }
 
     /// Like `park`, for select: `goroutine.parkLocks` already lists the locks.
@@ -1178,7 +1190,9 @@ extension Scheduler {
         goroutine.waitReason = reason
         if tracer.active.load(ordering: .relaxed) { tracePark(goroutine, reason) }
         machine.action = .park
+        let profiledSince = ContentionProfiles.enabled.load(ordering: .relaxed) ? gort_nanotime() : 0
         switchToScheduler(goroutine, machine)
+        if profiledSince != 0 { ContentionProfiles.resumed(reason, delay: gort_nanotime() - profiledSince) }
     }
 
     @inline(never)

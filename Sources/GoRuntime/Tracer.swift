@@ -267,7 +267,7 @@ final class Tracer: @unchecked Sendable {
     }
 
     /// Waits until no other `start` or `stop` is under way, and claims the turn.
-    private func beginChange() {
+    func beginChange() {
         while true {
             gort_lock(lock)
             if !changing {
@@ -287,7 +287,7 @@ final class Tracer: @unchecked Sendable {
         }
     }
 
-    private func endChange() {
+    func endChange() {
         gort_lock(lock)
         changing = false
         gort_unlock(lock)
@@ -317,7 +317,9 @@ final class Tracer: @unchecked Sendable {
             return
         }
         gort_unlock(lock)
-        if profileRate.exchange(0, ordering: .relaxed) > 0 {
+        // A CPU profile under way (the debug server's) keeps sampling at its own rate.
+        let keptRate = cpuProfiler.wantedRate
+        if profileRate.exchange(keptRate, ordering: .relaxed) != keptRate {
             profileEpoch.add(1, ordering: .sequentiallyConsistent)
         }
         let me = Scheduler.currentMachine()
@@ -450,8 +452,10 @@ final class Tracer: @unchecked Sendable {
         var dropped: UInt32 = 0
         _ = gort_profile_drain({ _, goroutine, pcs, depth in
             guard let pcs else { return }
-            let stack = tracer.stackID(UnsafeBufferPointer(start: pcs, count: Int(depth)))
-            tracer.emit(.cpuSample, goroutine, stack)
+            let sample = UnsafeBufferPointer(start: pcs, count: Int(depth))
+            if cpuProfiler.isCollecting.load(ordering: .relaxed) { cpuProfiler.record(sample) }
+            guard tracer.active.load(ordering: .relaxed) else { return }
+            tracer.emit(.cpuSample, goroutine, tracer.stackID(sample))
         }, nil, &dropped)
         if dropped > 0, let trace = machine.trace { trace.buffer.noteDropped(Int(dropped)) }
         if profileRate.load(ordering: .relaxed) == 0 { machine.isSampling = false }

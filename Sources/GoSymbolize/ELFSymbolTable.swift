@@ -211,12 +211,9 @@ public enum Demangler {
         guard name.hasPrefix("$s") || name.hasPrefix("$S") || name.hasPrefix("_T0") || name.hasPrefix("_$s") else {
             return name
         }
-        var utf8 = Array(name.utf8)
-        guard let demangled = utf8.withUnsafeMutableBufferPointer({ buffer in
-            buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
-                swift_demangle($0, buffer.count, nil, nil, 0)
-            }
-        }) else { return name }
+        // Safety: swift_demangle reads the name as a C string whatever length it is given (its isSwiftSymbol
+        // check runs strlen), so it gets withCString's NUL-terminated copy, alive for the call.
+        guard let demangled = name.withCString({ swift_demangle($0, name.utf8.count, nil, nil, 0) }) else { return name }
         defer { free(demangled) }
         return String(cString: demangled)
     }

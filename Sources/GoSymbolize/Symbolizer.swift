@@ -11,7 +11,9 @@
 // Symbol tables are loaded on the first address that falls in the module and cached for the process.
 // A frame reads `demangled-name + 0xoffset (module-file-name)`; without a symbol, `module-file-name+0xoffset`
 // (offset from the load bias, what `addr2line -e module` takes); outside every module, `0xaddress`.
-// Nothing here traps on an unknown or hostile address.
+// Nothing here traps on an unknown or hostile address. Source lines come from GoDWARF's DWARFLines, the one
+// DWARF reader (the runtime's own dumps use it too).
+import GoDWARF
 
 #if canImport(Glibc)
 import Glibc

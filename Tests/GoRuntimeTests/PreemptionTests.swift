@@ -410,27 +410,45 @@ struct BlockingCallTests {
     @Test("with 1 P, a goroutine sleeping in usleep calls does not stall a ticker; its P comes back")
     func blockingSleepsDoNotStall() {
         let log = TickLog()
+        let ticks = Atomic<Int>(0)
+        let ticksDuringSleeps = Atomic<Int>(0)
+        let calls = Atomic<Int>(0)
         let sleeperDone = Atomic<Bool>(false)
         Runtime.run(maxProcs: 1) {
             let done = WaitGroup()
             done.add(2)
             go {
-                for _ in 0..<100 { _ = Runtime.blockingCall { usleep(2_000) } }
+                // Counts the ticks that happen while this goroutine's thread sits in usleep: with one P, none
+                // can unless the call handed the P off. Until 20 have (a count, not a time: a loaded machine
+                // takes more calls to get there), bounded by 5,000 calls so a runtime without the hand-off
+                // fails instead of looping for good. (It used to count the ticks of 100 calls, ≥ 20 wanted: a
+                // loaded run once saw 3, the ticker's M not getting a CPU before the sleeper's took the P back.)
+                while ticksDuringSleeps.load(ordering: .relaxed) < 20, calls.load(ordering: .relaxed) < 5_000 {
+                    // Relaxed: counts, with nothing published through them.
+                    let during = Runtime.blockingCall { () -> Int in
+                        let before = ticks.load(ordering: .relaxed)
+                        usleep(2_000)
+                        return ticks.load(ordering: .relaxed) - before
+                    }
+                    ticksDuringSleeps.add(during, ordering: .relaxed)
+                    calls.add(1, ordering: .relaxed)
+                }
                 sleeperDone.store(true, ordering: .relaxed)
                 done.done()
             }
             go {
                 while !sleeperDone.load(ordering: .relaxed) {
                     log.tick()
+                    ticks.add(1, ordering: .relaxed)
                     Runtime.sleep(for: .milliseconds(1))
                 }
                 done.done()
             }
             done.wait()
         }
-        // 100 × 2 ms of sleeping: with a stalled P the ticker would run only after the last usleep
-        // (a tick or two); with the hand-off it ticks throughout (~150 times on an idle machine).
-        #expect(log.times.count >= 20, "ticks: \(log.times.count)")
+        // Its P came back after each call (the loop went on), and the ticker ran inside the calls.
+        #expect(ticksDuringSleeps.load(ordering: .relaxed) >= 20,
+                "ticks during usleep: \(ticksDuringSleeps.load(ordering: .relaxed)) in \(calls.load(ordering: .relaxed)) calls")
         log.checkGaps(under: 50_000_000)
         #expect(Runtime.blockingCall { 42 } == 42)  // outside a goroutine it just calls the body
     }

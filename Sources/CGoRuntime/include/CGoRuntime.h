@@ -108,6 +108,11 @@ void gort_stack_shrinker_sleep(int64_t until_ns);
 /// Walks a parked goroutine's stack (shrunk or not), pinning it meanwhile. 0 if it runs again, or if
 /// the slot no longer holds `goroutine`'s stack.
 size_t gort_stack_capture_parked(uint32_t slot, uint64_t goroutine, uint64_t *pcs, size_t max);
+/// When the shrinker first saw `slot` parked (gort_nanotime_coarse's clock), or 0: not parked, or not seen
+/// yet. A goroutine dump's `[chan receive, 3 minutes]`, at no cost to the park path.
+int64_t gort_stack_parked_since(uint32_t slot);
+/// CLOCK_MONOTONIC_COARSE in nanoseconds (~10 ns a call, the tick's resolution): the shrinker's stamps.
+int64_t gort_nanotime_coarse(void);
 void gort_stack_statistics(gort_stack_statistics_t *out);
 /// The slot's state: 0 running or pooled, 1 parked, 2 being shrunk, 3 shrunk, 4/5 pinned.
 int gort_stack_slot_state(uint32_t slot);
@@ -330,6 +335,28 @@ static inline uint32_t gort_preempt_redirected(const gort_preempt_state_t *state
     return __atomic_load_n(&state->redirected, __ATOMIC_RELAXED);
 }
 
+// ---------------------------------------------------------------- diagnostics (symtab.c, quit.c)
+/// What gort_symbolize knows about an address; the strings live for the process.
+typedef struct {
+    const char *name;         // the function's (mangled) symbol, or NULL
+    uintptr_t start;          // the function's first address (0 without a name)
+    const char *module_path;  // the module containing the address, or NULL
+    uintptr_t module_base;    // its load address
+    uintptr_t module_bias;    // its load bias (address - bias = the file's virtual address, what DWARF uses)
+} gort_symbol_t;
+/// Names the function containing `pc`: the executable's .symtab (read once), else dladdr. False when no
+/// module contains `pc`.
+bool gort_symbolize(uintptr_t pc, gort_symbol_t *out);
+/// The return address of the caller's caller: called directly from `go`, the PC of the `go` statement.
+uintptr_t gort_caller_of_caller_pc(void);
+/// Installs the SIGQUIT handler if SIGQUIT is at its default: the handler wakes a dedicated thread that
+/// calls `callback` in normal context. 1 installed, 0 left alone (the program set its own), -1 error.
+int gort_quit_install(void (*callback)(void));
+/// An anonymous file (memfd_create, close-on-exec): the debug server's trace buffer. A descriptor, or -1.
+int gort_anonymous_file(void);
+/// Ends the process by SIGABRT with its default action (GOTRACEBACK=crash).
+_Noreturn void gort_abort_with_core(void);
+
 // ---------------------------------------------------------------- Swift exclusivity tracking
 // Exported by libswiftCore; Swift's own async runtime brackets each task run with them. A
 // goroutine that parks inside an open inout access carries that access with it instead of
@@ -337,6 +364,9 @@ static inline uint32_t gort_preempt_redirected(const gort_preempt_state_t *state
 // goroutine.
 void swift_task_enterThreadLocalContext(char *state);
 void swift_task_exitThreadLocalContext(char *state);
+/// Swift's demangler, exported by libswiftCore: a malloc'ed readable name, or NULL if `name` is not mangled.
+char *swift_demangle(const char *mangledName, size_t mangledNameLength, char *outputBuffer,
+                     size_t *outputBufferSize, uint32_t flags);
 
 #ifdef __cplusplus
 }
