@@ -64,7 +64,7 @@ enum StackCapture {
 
     static func all() -> [GoroutineStackRecord] {
         tracer.beginChange()
-        let notStopped = scheduler.stopTheWorld(waitNanoseconds: 200_000_000, waitForBlockingCalls: false)
+        let notStopped = scheduler.stopTheWorld(waitNanoseconds: 200_000_000)
         var records = walk(everythingStopped: notStopped == 0)
         scheduler.restartTheWorld()
         tracer.endChange()

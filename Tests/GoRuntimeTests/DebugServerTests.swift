@@ -177,6 +177,20 @@ func fetch(_ url: String) throws -> HTTPResponse {
         #expect(text.contains("leakedReceiverWaitsForever"), "\(text)")
     }
 
+    /// GOTRACEBACK's other levels, as Go's SIGQUIT handler treats them: `single` (the default) and `all` print
+    /// every goroutine and exit 2; `crash` prints them and then dies by SIGABRT (for a core dump).
+    @Test(arguments: [("single", 2), ("all", 2), ("2", 2), ("crash", 128 + SIGABRT)])
+    func gotracebackLevels(level: String, status: Int32) throws {
+        let program = try DiagnosedProgram(environment: ["GOTRACEBACK": level])
+        defer { program.kill() }
+        kill(program.launched.process.processIdentifier, SIGQUIT)
+        #expect(program.launched.waitForShellStatus() == status, "GOTRACEBACK=\(level)")
+        let text = program.errorOutput
+        #expect(text.contains("SIGQUIT: quit"), "\(text)")
+        #expect(text.matches(of: /goroutine \d+ \[chan receive\]:\n/).count == 3, "GOTRACEBACK=\(level): \(text)")
+        #expect(text.contains("leakedReceiverWaitsForever"), "\(text)")
+    }
+
     @Test func gotracebackNonePrintsNoStacks() throws {
         let program = try DiagnosedProgram(environment: ["GOTRACEBACK": "none"])
         defer { program.kill() }
