@@ -12,14 +12,17 @@
 // `EndOfGeneration` byte (1.26). Experimental batches (1.23+) are skipped whole, with one note.
 //
 // Passes:
-//   1. Scan: read every batch header, checking lengths against the bytes left; record where each
-//      generation's event batches are (per M), read its tables, samples and frequency. Strings and stacks
+//   1. Scan: read every batch header from the file, checking lengths against the bytes left; record where
+//      each generation's batches lie, read its tables and frequency (CPU samples are only checked here).
+//      Event batches are not read, only skipped over. Strings and stacks
 //      get trace-wide ids (equal contents, one id — generations repeat most of them), frames synthetic
 //      addresses as in `GoTraceReader` (`GoFrame`); each generation keeps its local → trace-wide id maps.
 //      A malformed or cut-short batch ends the scan: a diagnostic names the offset; the generations before
 //      it, and the events of the cut one that are whole, are read.
-//   2. Order, one generation at a time: one cursor per M decodes its batches lazily, one head event at a
-//      time. Go states the status of every goroutine and P when it first appears in a generation (GoStatus,
+//   2. Order, one generation at a time: the generation's bytes (its batches are contiguous: Go writes a
+//      generation whole before the next begins, and the scan refuses a trace that goes back) are read into
+//      one buffer, which replaces the previous generation's; one cursor per M decodes its batches lazily,
+//      one head event at a time. Go states the status of every goroutine and P when it first appears in a generation (GoStatus,
 //      ProcStatus), and numbers the transitions another M can cause (GoStart, GoUnblock, GoSwitch carry the
 //      goroutine's sequence number, ProcStart and ProcSteal the P's). Of the heads whose preconditions hold
 //      (the goroutine or P in the state the event expects, the sequence number the next one), the earliest
@@ -29,8 +32,11 @@
 //      always makes progress. Each M's current P and goroutine are tracked, as Go does, to attribute events.
 //      Goroutine, P and M state persists across generations; sequence numbers restart with each status.
 //   3. Map (`GoTraceReader122+Mapping`): each ordered event becomes zero to three gotrace events.
-// Memory: the file's bytes, the trace-wide tables, the generation index, one cursor per M of the current
-// generation and one state per goroutine, P and M — never a record per event.
+// Memory: one generation's bytes (`bufferHighWater` counts them), the trace-wide tables, the generation
+// index (a range per batch), one cursor per M of the current generation and one state per goroutine, P and
+// M — never a record per event, never the file (a 10-million-event trace reads in the memory of one of its
+// generations; docs/performance.md). Rejected: reading the file whole, as `GoTraceReader` must (Go 1.21 and
+// before put the tables at the end): it made memory grow with the trace's length.
 //
 // Robustness: every length is checked against the bytes left, every count against Go's limits; no force
 // unwraps on file data; a problem becomes a diagnostic, never a trap.
@@ -81,9 +87,13 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
 
     struct Generation {
         var number: UInt64
+        /// File offsets of its first batch and of the end of its last.
         var offset: Int
+        var end: Int
+        /// Event batches; positions are file offsets.
         var batches: [BatchRange] = []
-        var samples: [CPUSample] = []
+        /// CPU sample batches (`CPUSamples` byte included), decoded when the generation is opened.
+        var sampleBatches: [BatchRange] = []
         var ticksPerSecond: UInt64 = 0
         var strings = IDMap()
         var stacks = IDMap()
@@ -98,6 +108,7 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     struct Event {
         var type: UInt8 = 0
         var ticks: UInt64 = 0
+        /// Where in `bytes` (add `bufferBase` for the file offset).
         var offset = 0
         var args: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
     }
@@ -159,9 +170,18 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     @exclusivity(unchecked) var clockSnapshot: (ticks: UInt64, wall: UInt64)?
     @exclusivity(unchecked) public internal(set) var systemGoroutines: Set<UInt64> = []
 
-    /// The file's bytes. Safety: allocated once in `adopt`, freed in deinit, never resized; every index is
-    /// checked against `count` before use.
+    /// Where the bytes come from: the file, or an array given to `init(bytes:)`.
+    let source: (any TraceByteSource)?
+    /// The bytes loaded last (a batch header or table during the scan, a whole generation for the order
+    /// pass), file offsets `bufferBase..<bufferBase + bytes.count`. Safety: a view of `storage`'s first
+    /// `bytes.count` bytes, remade by `load`, the only writer; every index is checked against `count` before
+    /// use; one thread.
     @exclusivity(unchecked) var bytes = UnsafeMutableBufferPointer<UInt8>(start: nil, count: 0)
+    @exclusivity(unchecked) var bufferBase = 0
+    /// Safety: allocated by `load` (which frees the previous one when it needs more room), freed in deinit.
+    @exclusivity(unchecked) var storage = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+    /// The largest buffer `load` needed, in bytes: one generation, not the file (the streaming invariant).
+    @exclusivity(unchecked) public private(set) var bufferHighWater = 0
     @exclusivity(unchecked) var generations: [Generation] = []
     @exclusivity(unchecked) var stringIndex: [[UInt8]: UInt64] = [:]
     @exclusivity(unchecked) var stackIndex: [[UInt64]: UInt64] = [:]
@@ -184,7 +204,7 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
 
     // Order state.
     @exclusivity(unchecked) var generationIndex = -1
-    @exclusivity(unchecked) var generation = Generation(number: 0, offset: 0)
+    @exclusivity(unchecked) var generation = Generation(number: 0, offset: 0, end: 0)
     /// One cursor per M of the current generation. Safety: allocated in `openNextGeneration` for `cursorCount`
     /// cursors, deinitialised and freed there (for the next generation) and in deinit; one thread. A raw
     /// buffer rather than an array: the per-event updates neither copy a `Cursor` nor check uniqueness.
@@ -224,19 +244,12 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
         self.includeSystemGoroutines = includeSystemGoroutines
         switch FileByteSource.open(path: path) {
         case .failure(let problem):
+            source = nil
             fail(0, "cannot open: \(problem)")
             return
-        case .success(let source):
-            fileSize = source.size
-            guard source.size <= UInt64(Int32.max) else {
-                fail(0, "Go trace larger than 2 GiB is not supported")
-                return
-            }
-            guard let read = source.read(at: 0, count: Int(source.size)), read.count == Int(source.size) else {
-                fail(0, "cannot open: read error")
-                return
-            }
-            adopt(read)
+        case .success(let file):
+            source = file
+            fileSize = file.size
         }
         start()
     }
@@ -244,22 +257,41 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     public init(bytes: [UInt8], fileName: String = "<memory>", includeSystemGoroutines: Bool = false) {
         self.fileName = fileName
         self.includeSystemGoroutines = includeSystemGoroutines
+        source = MemoryByteSource(bytes)
         fileSize = UInt64(bytes.count)
-        adopt(bytes)
         start()
     }
 
     deinit {
-        bytes.deallocate()
+        storage.deallocate()
         cursors.deinitialize(count: cursorCount)
         cursors.deallocate()
         pending.deallocate()
     }
 
-    private func adopt(_ read: [UInt8]) {
-        let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: read.count)
-        _ = buffer.initialize(from: read)
-        bytes = buffer
+    /// Makes `bytes` the file's bytes `offset..<offset + count` (fewer at the end of the file); false on a
+    /// read error. The buffer grows to the largest request and is reused: its size is `bufferHighWater`.
+    func load(_ offset: Int, _ count: Int) -> Bool {
+        guard let source else { return false }
+        if storage.count < count {
+            storage.deallocate()
+            storage = UnsafeMutableRawBufferPointer.allocate(byteCount: count, alignment: 8)
+            bufferHighWater = Swift.max(bufferHighWater, count)
+        }
+        // Safety: `count` ≤ `storage.count`; the view covers only what the read filled.
+        let destination = UnsafeMutableRawBufferPointer(rebasing: storage[0..<count])
+        let filled: Int
+        if let file = source as? FileByteSource {
+            filled = FileByteSource.readFully(file.fileDescriptor, at: UInt64(offset), into: destination)
+        } else if let read = source.read(at: UInt64(offset), count: count) {
+            destination.copyBytes(from: read)
+            filled = read.count
+        } else {
+            filled = 0
+        }
+        bufferBase = offset
+        bytes = UnsafeMutableBufferPointer(start: storage.baseAddress?.assumingMemoryBound(to: UInt8.self), count: filled)
+        return filled == Swift.min(count, Swift.max(Int(clamping: fileSize) - offset, 0))
     }
 
     private func fail(_ offset: Int, _ what: String) {
@@ -271,7 +303,8 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     func report(_ offset: Int, _ what: String) { diagnostics.append("\(fileName): offset \(offset): \(what)") }
 
     private func start() {
-        switch GoTraceHeader.classify(Array(bytes.prefix(GoTraceHeader.size))) {
+        _ = load(0, GoTraceHeader.size)
+        switch GoTraceHeader.classify(Array(bytes)) {
         case .notGo:
             fail(0, "not a Go execution trace (bad header)")
         case .unsupported(let version):
@@ -313,8 +346,13 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
         return nil
     }
 
+    /// A batch header is at most a type byte, an experiment byte and four varints of 10 bytes; the scan
+    /// reads this much at each batch, so the body's first byte (which says whether it is a table) comes too.
+    static let batchHeaderWindow = 64
+
     private func scan() {
         let version = self.version ?? 1022
+        let size = Int(clamping: fileSize)
         var position = GoTraceHeader.size
         var current: Generation?
         var skippedExperimental = 0
@@ -329,31 +367,40 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
             }
             generations.append(closing)
         }
-        scanning: while position < bytes.count {
+        scanning: while position < size {
             let batchOffset = position
-            let type = bytes[position]
-            position += 1
+            guard load(batchOffset, Swift.min(GoTraceReader122.batchHeaderWindow, size - batchOffset)) else {
+                report(batchOffset, "read error; read up to here")
+                complete = false
+                break
+            }
+            // Positions in the header window; `bytes` ends where the file does or 64 bytes on.
+            var local = 0
+            let type = bytes[local]
+            local += 1
             if type == GoEventType122.endOfGeneration && version >= 1026 {
                 if current == nil { report(batchOffset, "end of a generation that has no batches") }
+                current?.end = batchOffset + 1
                 close()
+                position = batchOffset + 1
                 continue
             }
             var experiment: UInt8 = 0
             if type == GoEventType122.experimentalBatch && version >= 1023 {
-                guard position < bytes.count else {
+                guard local < bytes.count else {
                     report(batchOffset, "truncated: the trace ends inside a batch header; read up to here")
                     complete = false
                     break
                 }
-                experiment = bytes[position]
-                position += 1
+                experiment = bytes[local]
+                local += 1
             } else if type != GoEventType122.eventBatch {
                 report(batchOffset, "malformed: expected a batch, found event type \(type); read up to here")
                 complete = false
                 break
             }
-            guard let number = varint(&position, limit: bytes.count), let m = varint(&position, limit: bytes.count),
-                  let ticks = varint(&position, limit: bytes.count), let length = varint(&position, limit: bytes.count)
+            guard let number = varint(&local, limit: bytes.count), let m = varint(&local, limit: bytes.count),
+                  let ticks = varint(&local, limit: bytes.count), let length = varint(&local, limit: bytes.count)
             else {
                 report(batchOffset, "truncated: the trace ends inside a batch header; read up to here")
                 complete = false
@@ -364,12 +411,13 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
                 complete = false
                 break
             }
-            var end = position + Int(length)
+            let bodyStart = batchOffset + local
+            var end = bodyStart + Int(length)
             var cut = false
-            if end > bytes.count {
+            if end > size {
                 report(batchOffset, "truncated: the trace ends inside a batch; read up to here")
                 complete = false
-                end = bytes.count
+                end = size
                 cut = true
             }
             if let open = current, open.number != number {
@@ -386,29 +434,47 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
                     complete = false
                     break
                 }
-                current = Generation(number: number, offset: batchOffset)
+                current = Generation(number: number, offset: batchOffset, end: end)
             }
+            current?.end = end
             if cut { current?.isWhole = false }
-            defer { position = end }
+            position = end
             if experiment != 0 {
                 skippedExperimental += 1
                 continue
             }
-            guard position < end else { continue }
-            let first = bytes[position]
+            guard bodyStart < end else { continue }
+            // bodyStart < end ≤ size and the header took ≤ 42 of the window's bytes: the first is loaded.
+            let batch = BatchRange(m: m, start: bodyStart, end: end, ticks: ticks)
+            let first = bytes[local]
+            let isTable = first == GoEventType122.strings || first == GoEventType122.stacks
+                || first == GoEventType122.cpuSamples
+                || (first == GoEventType122.frequency && version < 1025) || (first == GoEventType122.sync && version >= 1025)
+            guard isTable else {
+                current?.batches.append(batch)
+                if cut { break }
+                continue
+            }
+            guard load(bodyStart, end - bodyStart) else {
+                report(batchOffset, "read error; read up to here")
+                complete = false
+                current?.isWhole = false
+                break
+            }
             let problem: String?
             switch first {
             case GoEventType122.strings:
-                problem = readStrings(position + 1, end, into: &current)
+                problem = readStrings(1, bytes.count, into: &current)
             case GoEventType122.stacks:
-                problem = readStacks(position + 1, end, into: &current)
+                problem = readStacks(1, bytes.count, into: &current)
             case GoEventType122.cpuSamples:
-                problem = readSamples(position + 1, end, into: &current)
-            case GoEventType122.frequency where version < 1025, GoEventType122.sync where version >= 1025:
-                problem = readSync(version >= 1025 ? position + 1 : position, end, base: ticks, into: &current)
+                // Checked now, decoded when the generation is opened (samples are per event: kept, they would
+                // grow with the trace).
+                var samples: [CPUSample] = []
+                problem = readSamples(1, bytes.count, into: &samples)
+                current?.sampleBatches.append(batch)
             default:
-                current?.batches.append(BatchRange(m: m, start: position, end: end, ticks: ticks))
-                problem = nil
+                problem = readSync(version >= 1025 ? 1 : 0, bytes.count, base: ticks, into: &current)
             }
             if let problem {
                 report(batchOffset, problem)
@@ -422,7 +488,7 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
             if version >= 1026 || !complete {
                 // 1.26 ends every generation in band: one that is still open was cut short.
                 if open.isWhole && complete {
-                    report(bytes.count, "truncated: the last generation has no end (the program died?); read up to here")
+                    report(size, "truncated: the last generation has no end (the program died?); read up to here")
                 }
                 current?.isWhole = false
                 complete = false
@@ -433,7 +499,7 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
             report(GoTraceHeader.size, "\(skippedExperimental) experimental batch(es) skipped (Go's experiments, e.g. alloc/free events, have no gotrace kind)")
         }
         if generations.isEmpty && complete {
-            report(bytes.count, "no generations: the trace has a header and nothing else")
+            report(size, "no generations: the trace has a header and nothing else")
         }
         isComplete = complete
         generationCount = generations.count
@@ -526,7 +592,7 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
 
     private func text(_ bytes: [UInt8]?) -> String { bytes.map { String(decoding: $0, as: UTF8.self) } ?? "?" }
 
-    private func readSamples(_ start: Int, _ end: Int, into generation: inout Generation?) -> String? {
+    private func readSamples(_ start: Int, _ end: Int, into samples: inout [CPUSample]) -> String? {
         var position = start
         while position < end {
             guard bytes[position] == GoEventType122.cpuSample else { return "malformed CPU samples: event type \(bytes[position])" }
@@ -535,7 +601,7 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
                   let p = varint(&position, limit: end), let g = varint(&position, limit: end),
                   let stack = varint(&position, limit: end)
             else { return "truncated CPU sample" }
-            generation?.samples.append(CPUSample(ticks: ticks, m: m, p: p, g: g, stack: stack))
+            samples.append(CPUSample(ticks: ticks, m: m, p: p, g: g, stack: stack))
         }
         return nil
     }
@@ -572,6 +638,11 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
         while generationIndex + 1 < generations.count {
             generationIndex += 1
             generation = generations[generationIndex]
+            guard load(generation.offset, generation.end - generation.offset) else {
+                report(generation.offset, "read error in generation \(generation.number) (the file changed?); it is skipped")
+                isComplete = false
+                continue
+            }
             if generation.ticksPerSecond != 0 {
                 nanosecondsPerTick = 1e9 / Double(generation.ticksPerSecond)
             } else {
@@ -581,7 +652,11 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
             nanosecondsPerTickFixed = fixed < 1.8e19 ? UInt64(fixed) : UInt64.max
             var byMachine: [UInt64: Int] = [:]
             var made: [Cursor] = []
-            for batch in generation.batches {
+            // Batch positions from file offsets to positions in the generation's buffer.
+            let base = bufferBase
+            for var batch in generation.batches {
+                batch.start -= base
+                batch.end -= base
                 if let index = byMachine[batch.m] {
                     made[index].batches.append(batch)
                 } else {
@@ -595,10 +670,17 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
             cursors.initialize(from: made, count: made.count)
             cursorCount = made.count
             for index in 0..<cursorCount { advance(index) }
-            samples = generation.samples.sorted { $0.ticks < $1.ticks }
+            var decoded: [CPUSample] = []
+            for batch in generation.sampleBatches {
+                if let problem = readSamples(batch.start - base + 1, batch.end - base, into: &decoded) {
+                    report(batch.start, "\(problem) (the file changed?)")
+                    isComplete = false
+                }
+            }
+            samples = decoded.sorted { $0.ticks < $1.ticks }
             sampleIndex = 0
             generations[generationIndex].batches = []
-            generations[generationIndex].samples = []
+            generations[generationIndex].sampleBatches = []
             if (0..<cursorCount).contains(where: { cursors[$0].hasHead }) || !samples.isEmpty { return true }
         }
         return false
@@ -671,7 +753,7 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     private func damaged(_ offset: Int, _ index: Int, _ what: String) {
         if !reportedBadEvent {
             reportedBadEvent = true
-            report(offset, "\(what); the rest of the batch is skipped")
+            report(offset + bufferBase, "\(what); the rest of the batch is skipped")
         }
         isComplete = false
         cursors[index].position = cursors[index].end
@@ -747,7 +829,7 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
         if best >= 0 && !reportedInconsistency {
             reportedInconsistency = true
             isComplete = false
-            report(cursors[best].head.offset,
+            report(cursors[best].head.offset + bufferBase,
                    "no consistent ordering of events possible (sequence numbers or statuses disagree); continuing in timestamp order")
         }
         return best

@@ -238,7 +238,7 @@ struct GoTrace122Builder {
 
     @Test func committedTracesArePresent() {
         let traces = GoTraceReader122Tests.committedTraces()
-        for expected in ["leaks-go1.22.trace", "leaks-go1.25.trace", "leaks-go1.27.trace", "correct-go1.27.trace"] {
+        for expected in ["leaks-go1.22.trace", "leaks-go1.23.trace", "leaks-go1.24.trace", "leaks-go1.25.trace", "leaks-go1.27.trace", "correct-go1.27.trace"] {
             #expect(traces.contains { $0.name == expected }, "traces/go/\(expected) is missing")
         }
     }
@@ -301,6 +301,44 @@ struct GoTrace122Builder {
             }
             let reader = GoTraceReader122(bytes: bytes, fileName: "garbage.trace")
             while reader.nextMapped() != nil {}
+        }
+    }
+
+    /// Six generations, the fourth four times the others: the reader holds one generation's bytes at a time
+    /// (its buffer grows to the largest generation, never to the file), reading from a file as from memory.
+    @Test(arguments: [1022, 1026])
+    func bufferHoldsOneGenerationAtATime(version: Int) throws {
+        var trace = GoTrace122Builder(version: version)
+        var sizes: [Int] = []
+        var nextGoroutine: UInt64 = 10
+        let creates = [100, 100, 100, 400, 100, 100]
+        for (index, count) in creates.enumerated() {
+            let before = trace.bytes.count
+            let generation = UInt64(index + 1)
+            var body = GoTrace122Builder.event(GoEventType122.procStatus, [0, 0, GoTrace122Builder.procRunning])
+                + GoTrace122Builder.event(GoEventType122.goStatus, [0, 1, 1, GoTrace122Builder.running])
+            for _ in 0..<count {
+                body += GoTrace122Builder.event(GoEventType122.goCreate, [10, nextGoroutine, 1, 3])
+                nextGoroutine += 1
+            }
+            trace.batch(generation: generation, m: 1, ticks: 1000 * generation, body)
+            trace.tables(generation: generation)
+            if version >= 1026 { trace.endOfGeneration() }
+            sizes.append(trace.bytes.count - before)
+        }
+        let largest = try #require(sizes.max())
+        #expect(largest > 3 * sizes[0] && largest < trace.bytes.count / 2, "\(sizes)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gotrace-122-\(getpid())-\(version)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("generations.trace").path
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(trace.bytes)))
+        for reader in [GoTraceReader122(bytes: trace.bytes, fileName: "generations.trace"), GoTraceReader122(path: path)] {
+            let events = mapped(reader)
+            #expect(reader.fatal == nil && reader.isComplete, "\(reader.diagnostics)")
+            #expect(reader.generationCount == creates.count)
+            #expect(events.filter { $0.kind == .spawn }.count == creates.reduce(0, +))
+            #expect(reader.bufferHighWater == largest, "buffer \(reader.bufferHighWater) bytes, generations \(sizes)")
         }
     }
 }
