@@ -50,9 +50,7 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     /// Where one batch of an M lies in the file.
     struct BatchRange {
         var m: UInt64
-        var start: Int
-        var end: Int
-        var ticks: UInt64
+        var range: GoBatchRange
     }
 
     struct CPUSample {
@@ -117,11 +115,7 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     struct Cursor {
         var m: UInt64
         var machine: Int
-        var batches: [BatchRange] = []
-        var nextBatch = 0
-        var position = 0
-        var end = 0
-        var ticks: UInt64 = 0
+        var walk: GoBatchWalk
         var head = Event()
         var hasHead = false
     }
@@ -150,13 +144,15 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     // that touches them), so their dynamic checks are off, as in `GoTraceReader` (docs/performance.md).
     public let includeSystemGoroutines: Bool
     @exclusivity(unchecked) public private(set) var version: Int?
-    @exclusivity(unchecked) public private(set) var diagnostics: [String] = []
-    @exclusivity(unchecked) public private(set) var fatal: String?
+    public var diagnostics: [String] { problems.lines }
+    public var fatal: String? { problems.fatal }
+    @exclusivity(unchecked) var problems: GoTraceProblems
     @exclusivity(unchecked) public internal(set) var isComplete = false
     @exclusivity(unchecked) public private(set) var fileSize: UInt64 = 0
     @exclusivity(unchecked) public private(set) var strings: [UInt64: [UInt8]] = [:]
     @exclusivity(unchecked) public private(set) var stacks: [UInt64: [UInt64]] = [:]
-    @exclusivity(unchecked) public private(set) var frames: [UInt64: GoFrame] = [:]
+    public var frames: [UInt64: GoFrame] { frameTable.frames }
+    @exclusivity(unchecked) var frameTable = GoFrameTable()
     /// Generations the scan found (a cut-short last one included).
     @exclusivity(unchecked) public private(set) var generationCount = 0
     @exclusivity(unchecked) public internal(set) var eventsRead: UInt64 = 0
@@ -185,9 +181,6 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     @exclusivity(unchecked) var generations: [Generation] = []
     @exclusivity(unchecked) var stringIndex: [[UInt8]: UInt64] = [:]
     @exclusivity(unchecked) var stackIndex: [[UInt64]: UInt64] = [:]
-    @exclusivity(unchecked) var frameIndex: [GoFrame: UInt64] = [:]
-    /// Synthetic frame addresses start above 0 and below any real code address, as `GoTraceReader`'s.
-    @exclusivity(unchecked) var nextFrameAddress: UInt64 = 0x10
     /// Park reason per trace-wide string id (`ParkReason` raw value + 1; 0: not classified yet).
     @exclusivity(unchecked) var reasonOfString: [UInt8] = []
     /// The trace-wide id of GoStop's reason "preempted" (0 if the trace has none).
@@ -236,11 +229,11 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     @exclusivity(unchecked) var pendingIndex = 0
     /// Nanoseconds per tick in fixed point (32 fractional bits), as `GoTraceReader` converts.
     @exclusivity(unchecked) var nanosecondsPerTickFixed: UInt64 = 0
-    @exclusivity(unchecked) var definitionEvents: [TraceEvent]?
-    @exclusivity(unchecked) var definitionIndex = 0
+    @exclusivity(unchecked) var eventView = GoTraceEventView()
 
     public init(path: String, includeSystemGoroutines: Bool = GoTraceReader.systemGoroutinesRequested) {
         fileName = path
+        problems = GoTraceProblems(fileName: path)
         self.includeSystemGoroutines = includeSystemGoroutines
         switch FileByteSource.open(path: path) {
         case .failure(let problem):
@@ -256,6 +249,7 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
 
     public init(bytes: [UInt8], fileName: String = "<memory>", includeSystemGoroutines: Bool = false) {
         self.fileName = fileName
+        problems = GoTraceProblems(fileName: fileName)
         self.includeSystemGoroutines = includeSystemGoroutines
         source = MemoryByteSource(bytes)
         fileSize = UInt64(bytes.count)
@@ -294,30 +288,20 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
         return filled == Swift.min(count, Swift.max(Int(clamping: fileSize) - offset, 0))
     }
 
-    private func fail(_ offset: Int, _ what: String) {
-        let line = "\(fileName): offset \(offset): \(what)"
-        fatal = line
-        diagnostics.append(line)
-    }
+    private func fail(_ offset: Int, _ what: String) { problems.fail(offset, what) }
 
-    func report(_ offset: Int, _ what: String) { diagnostics.append("\(fileName): offset \(offset): \(what)") }
+    func report(_ offset: Int, _ what: String) { problems.report(offset, what) }
 
     private func start() {
         _ = load(0, GoTraceHeader.size)
-        switch GoTraceHeader.classify(Array(bytes)) {
-        case .notGo:
-            fail(0, "not a Go execution trace (bad header)")
-        case .unsupported(let version):
-            fail(5, "unsupported Go trace version \(GoTraceHeader.spell(version)): this build reads \(GoTraceHeader.supportedRange)")
-        case .supported(let version):
-            guard GoTraceHeader.isGenerational(version) else {
-                fail(5, "Go trace version \(GoTraceHeader.spell(version)) predates Go 1.22's format: GoTraceReader reads it")
-                return
-            }
+        switch GoTraceHeader.check(Array(bytes), generational: true) {
+        case .problem(let offset, let what):
+            fail(offset, what)
+        case .version(let version):
             self.version = version
             scan()
             ticksPerSecond = generations.first(where: { $0.ticksPerSecond != 0 })?.ticksPerSecond ?? ticksPerSecond
-            minTicks = generations.first?.batches.map(\.ticks).min() ?? 0
+            minTicks = generations.first?.batches.map(\.range.ticks).min() ?? 0
             if let snapshot = clockSnapshot {
                 // The snapshot's wall time, moved to time 0 at the first generation's rate.
                 // Integers for the wall time (a Double's step at 1.7e18 ns is 256 ns); the offset is small.
@@ -332,19 +316,7 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     // MARK: Pass 1: scan
 
     @inline(__always)
-    func varint(_ position: inout Int, limit: Int) -> UInt64? {
-        var result: UInt64 = 0
-        var shift: UInt64 = 0
-        while position < limit {
-            let byte = bytes[position]
-            position += 1
-            result |= UInt64(byte & 0x7f) << shift
-            if byte < 0x80 { return result }
-            shift += 7
-            if shift > 63 { return nil }
-        }
-        return nil
-    }
+    func varint(_ position: inout Int, limit: Int) -> UInt64? { bytes.goVarint(&position, limit: limit) }
 
     /// A batch header is at most a type byte, an experiment byte and four varints of 10 bytes; the scan
     /// reads this much at each batch, so the body's first byte (which says whether it is a table) comes too.
@@ -445,7 +417,7 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
             }
             guard bodyStart < end else { continue }
             // bodyStart < end ≤ size and the header took ≤ 42 of the window's bytes: the first is loaded.
-            let batch = BatchRange(m: m, start: bodyStart, end: end, ticks: ticks)
+            let batch = BatchRange(m: m, range: GoBatchRange(start: bodyStart, end: end, ticks: ticks))
             let first = bytes[local]
             let isTable = first == GoEventType122.strings || first == GoEventType122.stacks
                 || first == GoEventType122.cpuSamples
@@ -565,16 +537,9 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
             var addresses: [UInt64] = []
             addresses.reserveCapacity(rawFrames.count)
             for raw in rawFrames {
-                let frame = GoFrame(pc: raw.pc, function: text(generation.localStrings[raw.function]),
-                                    file: text(generation.localStrings[raw.file]), line: Int(clamping: raw.line))
-                if let known = frameIndex[frame] {
-                    addresses.append(known)
-                } else {
-                    frameIndex[frame] = nextFrameAddress
-                    frames[nextFrameAddress] = frame
-                    addresses.append(nextFrameAddress)
-                    nextFrameAddress += 1
-                }
+                addresses.append(frameTable.address(of: GoFrame(
+                    pc: raw.pc, function: text(generation.localStrings[raw.function]),
+                    file: text(generation.localStrings[raw.file]), line: Int(clamping: raw.line))))
             }
             let global: UInt64
             if let known = stackIndex[addresses] {
@@ -655,13 +620,13 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
             // Batch positions from file offsets to positions in the generation's buffer.
             let base = bufferBase
             for var batch in generation.batches {
-                batch.start -= base
-                batch.end -= base
+                batch.range.start -= base
+                batch.range.end -= base
                 if let index = byMachine[batch.m] {
-                    made[index].batches.append(batch)
+                    made[index].walk.batches.append(batch.range)
                 } else {
                     byMachine[batch.m] = made.count
-                    made.append(Cursor(m: batch.m, machine: machine(batch.m), batches: [batch]))
+                    made.append(Cursor(m: batch.m, machine: machine(batch.m), walk: GoBatchWalk(batches: [batch.range])))
                 }
             }
             cursors.deinitialize(count: cursorCount)
@@ -672,8 +637,8 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
             for index in 0..<cursorCount { advance(index) }
             var decoded: [CPUSample] = []
             for batch in generation.sampleBatches {
-                if let problem = readSamples(batch.start - base + 1, batch.end - base, into: &decoded) {
-                    report(batch.start, "\(problem) (the file changed?)")
+                if let problem = readSamples(batch.range.start - base + 1, batch.range.end - base, into: &decoded) {
+                    report(batch.range.start, "\(problem) (the file changed?)")
                     isComplete = false
                 }
             }
@@ -697,21 +662,12 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     /// Decodes cursor `index`'s next event into its head (or clears `hasHead` at its end or at damage).
     func advance(_ index: Int) {
         while true {
-            if cursors[index].position >= cursors[index].end {
-                let next = cursors[index].nextBatch
-                guard next < cursors[index].batches.count else {
-                    cursors[index].hasHead = false
-                    return
-                }
-                let batch = cursors[index].batches[next]
-                cursors[index].nextBatch = next + 1
-                cursors[index].position = batch.start
-                cursors[index].end = batch.end
-                cursors[index].ticks = batch.ticks
-                continue
+            guard cursors[index].walk.hasBytes() else {
+                cursors[index].hasHead = false
+                return
             }
-            var position = cursors[index].position
-            let end = cursors[index].end
+            var position = cursors[index].walk.position
+            let end = cursors[index].walk.end
             let offset = position
             let type = bytes[position]
             position += 1
@@ -739,10 +695,10 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
                 damaged(offset, index, "truncated or malformed \(GoEventType122.table[Int(type)]?.name ?? "event")")
                 continue
             }
-            let (ticks, overflow) = cursors[index].ticks.addingReportingOverflow(values.0)
-            cursors[index].ticks = overflow ? cursors[index].ticks : ticks
-            cursors[index].position = position
-            cursors[index].head = Event(type: type, ticks: cursors[index].ticks, offset: offset,
+            let (ticks, overflow) = cursors[index].walk.ticks.addingReportingOverflow(values.0)
+            cursors[index].walk.ticks = overflow ? cursors[index].walk.ticks : ticks
+            cursors[index].walk.position = position
+            cursors[index].head = Event(type: type, ticks: cursors[index].walk.ticks, offset: offset,
                                         args: (values.1, values.2, values.3, values.4))
             cursors[index].hasHead = true
             return
@@ -756,7 +712,7 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
             report(offset + bufferBase, "\(what); the rest of the batch is skipped")
         }
         isComplete = false
-        cursors[index].position = cursors[index].end
+        cursors[index].walk.position = cursors[index].walk.end
     }
 
     // MARK: Goroutine, P and M state
@@ -902,36 +858,5 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
         return count
     }
 
-    public func next() -> TraceEvent? {
-        if definitionEvents == nil { definitionEvents = makeDefinitionEvents() }
-        if let definitions = definitionEvents, definitionIndex < definitions.count {
-            definitionIndex += 1
-            return definitions[definitionIndex - 1]
-        }
-        guard let mapped = nextMapped(), let spec = mapped.kind.spec else { return nil }
-        let values = withUnsafeBytes(of: mapped.arguments) { raw in
-            (0..<Swift.min(mapped.argumentCount, 4)).map { TraceValue.number(raw.load(fromByteOffset: $0 * 8, as: UInt64.self)) }
-        }
-        return TraceEvent(spec: spec, ticks: 0, nanoseconds: mapped.nanoseconds, machine: mapped.machine,
-                          proc: mapped.proc == UInt64.max ? nil : mapped.proc,
-                          goroutine: mapped.goroutine == UInt64.max ? nil : mapped.goroutine, arguments: values)
-    }
-
-    private func makeDefinitionEvents() -> [TraceEvent] {
-        guard fatal == nil, let stringSpec = EventKind.string.spec, let stackSpec = EventKind.stack.spec else { return [] }
-        var made: [TraceEvent] = []
-        for id in strings.keys.sorted() {
-            made.append(TraceEvent(spec: stringSpec, ticks: 0, nanoseconds: 0, machine: 0, proc: nil, goroutine: nil,
-                                   arguments: [.number(id), .bytes(strings[id] ?? [])]))
-        }
-        for id in stacks.keys.sorted() {
-            made.append(TraceEvent(spec: stackSpec, ticks: 0, nanoseconds: 0, machine: 0, proc: nil, goroutine: nil,
-                                   arguments: [.number(id), .numbers(stacks[id] ?? [])]))
-        }
-        return made
-    }
-
-    public func string(_ id: UInt64) -> String? { id == 0 ? "" : strings[id].map { String(decoding: $0, as: UTF8.self) } }
-
-    public func describeFrame(_ address: UInt64) -> String? { frames[address].map(GoTraceReader.describe) }
+    public func next() -> TraceEvent? { eventView.next(from: self) }
 }
