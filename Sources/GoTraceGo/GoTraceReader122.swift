@@ -9,7 +9,10 @@
 // 1.25). Every other batch holds one M's events in order, each a type byte and varints, the first the ticks
 // since the previous event of the batch (the batch header gives the first base). Ids of strings and stacks
 // are the generation's own. Generations end at the next generation number (≤ 1.25) or at an in-band
-// `EndOfGeneration` byte (1.26). Experimental batches (1.23+) are skipped whole, with one note.
+// `EndOfGeneration` byte (1.26). Go writes a generation's tables after its events, the string table last
+// (the stack table adds function names to it), so up to 1.25 a generation that does not end with a
+// string table was cut short; one cut right after its string table cannot be told from a whole one — by
+// us or by Go's parser (docs/go-traces.md). Experimental batches (1.23+) are skipped whole, with one note.
 //
 // Passes:
 //   1. Scan: read every batch header from the file, checking lengths against the bytes left; record where
@@ -100,6 +103,9 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
         var localStrings: [UInt64: [UInt8]] = [:]
         /// False when the scan stopped inside it.
         var isWhole = true
+        /// Whether its last batch (experimental ones aside) was a string table: up to Go 1.25 the only sign
+        /// that a generation is whole (see the design note).
+        var endsWithStrings = false
     }
 
     /// An event as the order pass sees it.
@@ -336,6 +342,9 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
             if closing.ticksPerSecond == 0 && closing.isWhole {
                 report(closing.offset, "generation \(closing.number) has no frequency")
                 complete = false
+            } else if version < 1026 && closing.isWhole && !closing.endsWithStrings {
+                report(closing.end, "truncated: generation \(closing.number) does not end with its string table, which Go writes last; read up to here")
+                complete = false
             }
             generations.append(closing)
         }
@@ -416,6 +425,7 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
                 continue
             }
             guard bodyStart < end else { continue }
+            current?.endsWithStrings = bytes[local] == GoEventType122.strings
             // bodyStart < end ≤ size and the header took ≤ 42 of the window's bytes: the first is loaded.
             let batch = BatchRange(m: m, range: GoBatchRange(start: bodyStart, end: end, ticks: ticks))
             let first = bytes[local]
