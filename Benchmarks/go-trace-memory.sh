@@ -3,19 +3,21 @@
 # 1.22+ reader holds one generation at a time (docs/go-traces.md), so its peak RSS should not grow with the
 # trace's length. Go's own `go tool trace -pprof=sched` is measured beside it for scale.
 #
-# The traces come from the peers' pingpong (/work/shared/peers/go), ~6 Go events per round trip; Go cuts a
-# generation about every second, so the longer run has about ten times the generations, not larger ones.
-# Go's tool, for scale, runs on the short trace only.
+# The traces come from Benchmarks/go/steadytrace: a channel ping-pong at a steady rate (~6 Go events per
+# round trip) for 2 s and for 20 s. Go cuts a generation about every second, so the longer trace has ten
+# times the generations, not larger ones. Go's tool, for scale, runs on the short trace only.
 #
-#   Benchmarks/go-trace-memory.sh                  200,000 and 2,000,000 round trips (ROUNDTRIPS=N for the first)
+#   Benchmarks/go-trace-memory.sh                  2 s and 20 s at 84,000 round trips/s (~1 M and ~10 M events;
+#                                                  TRACE_SECONDS=N for the first, RATE=N)
 #   GO=.toolchains/go1.27.3/bin/go Benchmarks/...  the Go release that writes the traces (default: Go 1.27.3)
 #   SCRATCH=.build-x Benchmarks/...                the scratch path of the release build (default .build)
-# Prints one line per run: "NAME roundtrips=N bytes=B events=E seconds=S rss_kb=K".
+# Prints one line per run: "NAME traced_s=T bytes=B events=E generations=G seconds=S rss_kb=K".
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
 cd "$ROOT"
-ROUNDTRIPS=${ROUNDTRIPS:-200000}
+SECONDS_SHORT=${TRACE_SECONDS:-2}
+RATE=${RATE:-84000}
 SCRATCH=${SCRATCH:-.build}
 GO=${GO:-.toolchains/go1.27.3/bin/go}
 case "$GO" in */*) GO=$(cd "$(dirname "$GO")" && pwd)/$(basename "$GO") ;; esac
@@ -26,22 +28,42 @@ for product in gotrace LeakAnalyzer LatencyAnalyzer; do
   swift build -c release -j 2 --scratch-path "$SCRATCH" --product "$product" >/dev/null
 done
 BIN=$SCRATCH/release
-cp -r /work/shared/peers/go "$WORK/peers"
-(cd "$WORK/peers" && "$GO" build -o bin/ ./cmd/pingpong)
+(cd "$HERE/go" && "$GO" build -o "$WORK/steadytrace" ./steadytrace)
 GOTOOL=$("$GO" env GOTOOLDIR)/trace
 if [ ! -x "$GOTOOL" ]; then
   "$GO" build -o "$WORK/go-tool-trace" cmd/trace
   GOTOOL=$WORK/go-tool-trace
 fi
 echo "# $(uname -srm); $(nproc) CPUs; $("$GO" version); gotrace $(git rev-parse --short HEAD); $(uptime)"
-for n in "$ROUNDTRIPS" $((ROUNDTRIPS * 10)); do
-  trace=$WORK/pingpong-$n.trace
-  "$WORK/peers/bin/pingpong" -n "$n" -trace "$trace" >/dev/null
+for n in "$SECONDS_SHORT" $((SECONDS_SHORT * 10)); do
+  trace=$WORK/steady-$n.trace
+  "$WORK/steadytrace" -seconds "$n" -rate "$RATE" -trace "$trace"
   events=$("$BIN/gotrace" stat --format json "$trace" | python3 -c 'import json,sys; print(json.load(sys.stdin)["events"])')
+  # Generations: batch headers walked here, apart from the reader.
+  generations=$(python3 - "$trace" <<'PY'
+import sys
+data = open(sys.argv[1], "rb").read()
+version = int(data[5:7])
+def varint(p):
+    value = shift = 0
+    while True:
+        byte = data[p]; p += 1; value |= (byte & 0x7f) << shift
+        if byte < 0x80: return value, p
+        shift += 7
+p, seen = 16, set()
+while p < len(data):
+    kind = data[p]; p += 1
+    if kind == 52 and version >= 26: continue  # EndOfGeneration
+    if kind == 49: p += 1  # experimental batch: its experiment byte
+    generation, p = varint(p); _, p = varint(p); _, p = varint(p); length, p = varint(p)
+    seen.add(generation); p += length
+print(len(seen))
+PY
+)
   bytes=$(stat -c %s "$trace")
   # Go's tool only on the short trace: on the long one it needs gigabytes (docs/performance.md).
   tools=gotrace-report
-  [ "$n" = "$ROUNDTRIPS" ] && tools="$tools go-tool-trace-pprof-sched"
+  [ "$n" = "$SECONDS_SHORT" ] && tools="$tools go-tool-trace-pprof-sched"
   for tool in $tools; do
     if [ "$tool" = gotrace-report ]; then
       set -- "$BIN/gotrace" report "$trace" --analyzer leak --analyzer latency --no-progress
@@ -51,6 +73,6 @@ for n in "$ROUNDTRIPS" $((ROUNDTRIPS * 10)); do
     /usr/bin/time -v "$@" > /dev/null 2> "$WORK/time.txt"
     rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time.txt")
     wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$WORK/time.txt" | awk -F: '{ if (NF == 3) print $1*3600+$2*60+$3; else print $1*60+$2 }')
-    echo "$tool roundtrips=$n bytes=$bytes events=$events seconds=$wall rss_kb=$rss"
+    echo "$tool traced_s=$n bytes=$bytes events=$events generations=$generations seconds=$wall rss_kb=$rss"
   done
 done
