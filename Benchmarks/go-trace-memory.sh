@@ -14,26 +14,11 @@
 # Prints one line per run: "NAME traced_s=T bytes=B events=E generations=G seconds=S rss_kb=K".
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(dirname "$HERE")
-cd "$ROOT"
 SECONDS_SHORT=${TRACE_SECONDS:-2}
 RATE=${RATE:-84000}
-SCRATCH=${SCRATCH:-.build}
 GO=${GO:-.toolchains/go1.27.3/bin/go}
-case "$GO" in */*) GO=$(cd "$(dirname "$GO")" && pwd)/$(basename "$GO") ;; esac
-export GOTOOLCHAIN=local GOPROXY=off
-WORK=$(mktemp -d /tmp/gotrace-go-memory.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
-for product in gotrace LeakAnalyzer LatencyAnalyzer; do
-  swift build -c release -j 2 --scratch-path "$SCRATCH" --product "$product" >/dev/null
-done
-BIN=$SCRATCH/release
+. "$HERE/go-trace-common.sh"
 (cd "$HERE/go" && "$GO" build -o "$WORK/steadytrace" ./steadytrace)
-GOTOOL=$("$GO" env GOTOOLDIR)/trace
-if [ ! -x "$GOTOOL" ]; then
-  "$GO" build -o "$WORK/go-tool-trace" cmd/trace
-  GOTOOL=$WORK/go-tool-trace
-fi
 echo "# $(uname -srm); $(nproc) CPUs; $("$GO" version); gotrace $(git rev-parse --short HEAD); $(uptime)"
 for n in "$SECONDS_SHORT" $((SECONDS_SHORT * 10)); do
   trace=$WORK/steady-$n.trace
@@ -70,9 +55,7 @@ PY
     else
       set -- "$GOTOOL" -pprof=sched "$trace"
     fi
-    /usr/bin/time -v "$@" > /dev/null 2> "$WORK/time.txt"
-    rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time.txt")
-    wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$WORK/time.txt" | awk -F: '{ if (NF == 3) print $1*3600+$2*60+$3; else print $1*60+$2 }')
-    echo "$tool traced_s=$n bytes=$bytes events=$events generations=$generations seconds=$wall rss_kb=$rss"
+    measure_time "$@"
+    echo "$tool traced_s=$n bytes=$bytes events=$events generations=$generations seconds=$WALL rss_kb=$RSS"
   done
 done
