@@ -211,10 +211,11 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     @exclusivity(unchecked) var cursorCount = 0
     @exclusivity(unchecked) var samples: [CPUSample] = []
     @exclusivity(unchecked) var sampleIndex = 0
-    @exclusivity(unchecked) var goroutines: [GoroutineOrder] = []
+    /// Per goroutine id below 2^20 (raw, written in place: `GoRawArray`).
+    @exclusivity(unchecked) var goroutines = GoRawArray<GoroutineOrder>()
     @exclusivity(unchecked) var sparseGoroutines: [UInt64: GoroutineOrder] = [:]
     @exclusivity(unchecked) var procs: [UInt64: ProcOrder] = [:]
-    @exclusivity(unchecked) var machines: [MachineState] = []
+    @exclusivity(unchecked) var machines = GoRawArray<MachineState>()
     @exclusivity(unchecked) var machineIndex: [UInt64: Int] = [:]
     @exclusivity(unchecked) var nanosecondsPerTick = 1e9 / Double(GoTraceReader.assumedTicksPerSecond)
     @exclusivity(unchecked) var minTicks: UInt64 = 0
@@ -264,6 +265,8 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
 
     deinit {
         storage.deallocate()
+        goroutines.deallocate()
+        machines.deallocate()
         cursors.deinitialize(count: cursorCount)
         cursors.deallocate()
         pending.deallocate()
@@ -737,7 +740,7 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     func setGoroutine(_ g: UInt64, _ state: GoroutineOrder) {
         if g < 1 << 20 {
             if Int(g) >= goroutines.count {
-                goroutines.append(contentsOf: repeatElement(GoroutineOrder(), count: Swift.max(Int(g) + 1 - goroutines.count, goroutines.count)))
+                goroutines.grow(by: Swift.max(Int(g) + 1 - goroutines.count, goroutines.count), filling: GoroutineOrder())
             }
             goroutines[Int(g)] = state
         } else {
