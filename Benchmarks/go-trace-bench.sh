@@ -14,38 +14,22 @@
 # Results: Benchmarks/results/go-trace-raw.txt (one line per run) and go-trace-table.md.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(dirname "$HERE")
-cd "$ROOT"
 RUNS=${RUNS:-3}
 ROUNDTRIPS=${ROUNDTRIPS:-2000000}
-SCRATCH=${SCRATCH:-.build}
 RESULTS=$HERE/results
 mkdir -p "$RESULTS"
 RAW=$RESULTS/go-trace-raw.txt
 TABLE=$RESULTS/go-trace-table.md
-WORK=$(mktemp -d /tmp/gotrace-go-trace-bench.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
 log() { echo "[$(date +%T)] $*" >&2; }
 
 log "build (release)"
-for product in gotrace LeakAnalyzer LatencyAnalyzer; do
-  swift build -c release --scratch-path "$SCRATCH" --product "$product" >/dev/null
-done
-BIN=$SCRATCH/release
 GO=${GO:-go}
-case "$GO" in */*) GO=$(cd "$(dirname "$GO")" && pwd)/$(basename "$GO") ;; esac
-export GOTOOLCHAIN=local GOPROXY=off
+. "$HERE/go-trace-common.sh"
 cp -r /work/shared/peers/go "$WORK/peers"
 (cd "$WORK/peers" && "$GO" build -o bin/ ./cmd/pingpong)
 TRACE=$WORK/pingpong.trace
 log "trace: pingpong -n $ROUNDTRIPS"
 "$WORK/peers/bin/pingpong" -n "$ROUNDTRIPS" -trace "$TRACE" >/dev/null
-GOTOOL=$("$GO" env GOTOOLDIR)/trace
-# Go 1.24+ ships some tools as sources, built on first use: build it once, so each run measures the tool alone.
-if [ ! -x "$GOTOOL" ]; then
-  "$GO" build -o "$WORK/go-tool-trace" cmd/trace
-  GOTOOL=$WORK/go-tool-trace
-fi
 events=$("$BIN/gotrace" stat --format json "$TRACE" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["events"])')
 bytes=$(stat -c %s "$TRACE")
 echo "# $(uname -srm); $(nproc) CPUs; $("$GO" version); gotrace $(git rev-parse --short HEAD); date=$(date -u +%FT%TZ)" > "$RAW"
@@ -54,12 +38,8 @@ echo "# trace: pingpong -n $ROUNDTRIPS, $bytes bytes, $events gotrace events aft
 # measure NAME COMMAND…: one line "NAME seconds=S cpu=C rss_kb=K" (C: user + system seconds).
 measure() {
   local name=$1; shift
-  /usr/bin/time -v "$@" > /dev/null 2> "$WORK/time.txt"
-  local wall rss
-  wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$WORK/time.txt" | awk -F: '{ if (NF == 3) print $1*3600+$2*60+$3; else print $1*60+$2 }')
-  rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time.txt")
-  cpu=$(awk -F': ' '/User time|System time/ {sum += $2} END {print sum}' "$WORK/time.txt")
-  echo "$name seconds=$wall cpu=$cpu rss_kb=$rss" | tee -a "$RAW" >&2
+  measure_time "$@"
+  echo "$name seconds=$WALL cpu=$CPU rss_kb=$RSS" | tee -a "$RAW" >&2
 }
 
 for ((round = 1; round <= RUNS; round++)); do

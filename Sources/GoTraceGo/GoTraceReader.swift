@@ -55,12 +55,7 @@ public struct GoMappedEvent: Sendable {
 }
 
 public final class GoTraceReader: Sequence, IteratorProtocol {
-    /// Where one batch of a P lies in the file: its events are at `start..<end`, its clock starts at `ticks`.
-    struct BatchRange {
-        var start: Int
-        var end: Int
-        var ticks: UInt64
-    }
+    typealias BatchRange = GoBatchRange
 
     /// An event as the order pass sees it (Go's layout: arguments after the timestamp, stack apart).
     struct GoEvent {
@@ -76,11 +71,7 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
     /// One P's cursor.
     struct Stream {
         var p: Int64
-        var batches: [BatchRange]
-        var nextBatch = 0
-        var position = 0
-        var end = 0
-        var ticks: UInt64 = 0
+        var walk: GoBatchWalk
         var currentG: UInt64 = 0
         var thread: UInt64 = 0
         var head = GoEvent()
@@ -104,9 +95,10 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
     /// Go version × 1000 + minor (1019 for `go 1.19 trace`); nil if the header was not read.
     @exclusivity(unchecked) public private(set) var version: Int?
     /// One line per problem: `FILE: offset N: what`.
-    @exclusivity(unchecked) public private(set) var diagnostics: [String] = []
+    public var diagnostics: [String] { problems.lines }
     /// Set when nothing can be read (not a Go trace, unsupported version, unreadable file).
-    @exclusivity(unchecked) public private(set) var fatal: String?
+    public var fatal: String? { problems.fatal }
+    @exclusivity(unchecked) var problems: GoTraceProblems
     /// False when the trace was cut short (no frequency event, or a truncated or malformed event).
     @exclusivity(unchecked) public internal(set) var isComplete = false
     @exclusivity(unchecked) public private(set) var fileSize: UInt64 = 0
@@ -117,7 +109,8 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
     /// Stacks by Go stack id: synthetic frame addresses, innermost first.
     @exclusivity(unchecked) public private(set) var stacks: [UInt64: [UInt64]] = [:]
     /// Frames by synthetic address.
-    @exclusivity(unchecked) public private(set) var frames: [UInt64: GoFrame] = [:]
+    public var frames: [UInt64: GoFrame] { frameTable.frames }
+    @exclusivity(unchecked) var frameTable = GoFrameTable()
     /// Go events decoded by the scan, and gotrace events produced so far.
     @exclusivity(unchecked) public private(set) var goEventCount: UInt64 = 0
     @exclusivity(unchecked) public private(set) var eventsRead: UInt64 = 0
@@ -181,9 +174,7 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
     @exclusivity(unchecked) var pendingEvents = (GoMappedEvent.empty, GoMappedEvent.empty)
     @exclusivity(unchecked) var pendingCount = 0
     @exclusivity(unchecked) var pendingIndex = 0
-    /// For the `TraceEvent` interface: definitions are yielded first.
-    @exclusivity(unchecked) var definitionEvents: [TraceEvent]?
-    @exclusivity(unchecked) var definitionIndex = 0
+    @exclusivity(unchecked) var eventView = GoTraceEventView()
 
     /// Whether the file at `path` starts with a Go trace header (of any version).
     public static func isGoTrace(path: String) -> Bool {
@@ -201,6 +192,7 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
 
     public init(path: String, includeSystemGoroutines: Bool = GoTraceReader.systemGoroutinesRequested) {
         fileName = path
+        problems = GoTraceProblems(fileName: path)
         self.includeSystemGoroutines = includeSystemGoroutines
         switch FileByteSource.open(path: path) {
         case .failure(let problem):
@@ -223,6 +215,7 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
 
     public init(bytes: [UInt8], fileName: String = "<memory>", includeSystemGoroutines: Bool = false) {
         self.fileName = fileName
+        problems = GoTraceProblems(fileName: fileName)
         self.includeSystemGoroutines = includeSystemGoroutines
         fileSize = UInt64(bytes.count)
         adopt(bytes)
@@ -242,27 +235,16 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
         bytes = buffer
     }
 
-    private func fail(_ offset: Int, _ what: String) {
-        let line = "\(fileName): offset \(offset): \(what)"
-        fatal = line
-        diagnostics.append(line)
-    }
+    private func fail(_ offset: Int, _ what: String) { problems.fail(offset, what) }
 
-    func report(_ offset: Int, _ what: String) { diagnostics.append("\(fileName): offset \(offset): \(what)") }
+    func report(_ offset: Int, _ what: String) { problems.report(offset, what) }
 
     private func start() {
-        switch GoTraceHeader.classify(Array(bytes.prefix(GoTraceHeader.size))) {
-        case .notGo:
-            fail(0, "not a Go execution trace (bad header)")
+        switch GoTraceHeader.check(Array(bytes.prefix(GoTraceHeader.size)), generational: false) {
+        case .problem(let offset, let what):
+            fail(offset, what)
             return
-        case .unsupported(let version):
-            fail(5, "unsupported Go trace version \(GoTraceHeader.spell(version)): this build reads \(GoTraceHeader.supportedRange)")
-            return
-        case .supported(let version):
-            guard !GoTraceHeader.isGenerational(version) else {
-                fail(5, "Go trace version \(GoTraceHeader.spell(version)) has the Go 1.22 format: GoTraceReader122 reads it (GoTraceFile.open chooses)")
-                return
-            }
+        case .version(let version):
             self.version = version
         }
         for code in 0..<Int(GoEventType.count) {
@@ -303,19 +285,7 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
     }
 
     @inline(__always)
-    func varint(_ position: inout Int) -> UInt64? {
-        var result: UInt64 = 0
-        var shift: UInt64 = 0
-        while position < bytes.count {
-            let byte = bytes[position]
-            position += 1
-            result |= UInt64(byte & 0x7f) << shift
-            if byte < 0x80 { return result }
-            shift += 7
-            if shift > 63 { return nil }
-        }
-        return nil
-    }
+    func varint(_ position: inout Int) -> UInt64? { bytes.goVarint(&position, limit: bytes.count) }
 
     /// Decodes the event at `position` into `raw`. `stackFrames`, when given, receives every argument of a
     /// `Stack` event (they do not fit the fixed slots).
@@ -530,11 +500,11 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
             logMessageIDs[offset] = nextID
             nextID &+= 1
         }
-        var made = batchesByP.keys.sorted().map { p in Stream(p: p, batches: batchesByP[p] ?? []) }
+        var made = batchesByP.keys.sorted().map { p in Stream(p: p, walk: GoBatchWalk(batches: batchesByP[p] ?? [])) }
         if !samples.isEmpty {
             // Stable by time: ties keep file order.
             let sorted = samples.enumerated().sorted { ($0.element.ticks, $0.offset) < ($1.element.ticks, $1.offset) }
-            var stream = Stream(p: -2, batches: [])
+            var stream = Stream(p: -2, walk: GoBatchWalk(batches: []))
             stream.samples = sorted.map(\.element).reversed()
             stream.isSampleStream = true
             made.append(stream)
@@ -550,9 +520,6 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
 
     /// Turns `Stack` events into stacks of synthetic frame addresses (see `GoFrame`).
     private func defineStacks(_ rawStacks: [(id: UInt64, values: [UInt64])]) {
-        var addresses: [GoFrame: UInt64] = [:]
-        // Synthetic addresses start above 0 and below any real code address, so no look-up confuses them.
-        var nextAddress: UInt64 = 0x10
         for (id, values) in rawStacks {
             guard values.count >= 2, id != 0 else { continue }
             let size = values[1]
@@ -564,16 +531,9 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
             stack.reserveCapacity(Int(size))
             for index in 0..<Int(size) {
                 let base = 2 + index * 4
-                let frame = GoFrame(pc: values[base], function: text(values[base + 1]), file: text(values[base + 2]),
-                                    line: Int(clamping: values[base + 3]))
-                if let known = addresses[frame] {
-                    stack.append(known)
-                } else {
-                    addresses[frame] = nextAddress
-                    frames[nextAddress] = frame
-                    stack.append(nextAddress)
-                    nextAddress += 1
-                }
+                stack.append(frameTable.address(of: GoFrame(
+                    pc: values[base], function: text(values[base + 1]), file: text(values[base + 2]),
+                    line: Int(clamping: values[base + 3]))))
             }
             stacks[id] = stack
             if id < 1 << 20 {
@@ -616,20 +576,11 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
         }
         var raw = RawEvent()
         while true {
-            if streams[index].position >= streams[index].end {
-                let next = streams[index].nextBatch
-                guard next < streams[index].batches.count else {
-                    streams[index].hasHead = false
-                    return
-                }
-                let batch = streams[index].batches[next]
-                streams[index].nextBatch = next + 1
-                streams[index].position = batch.start
-                streams[index].end = batch.end
-                streams[index].ticks = batch.ticks
-                continue
+            guard streams[index].walk.hasBytes() else {
+                streams[index].hasHead = false
+                return
             }
-            let position = streams[index].position
+            let position = streams[index].walk.position
             // Fast path: an ordinary event with at most three inline varints (delta, arguments, stack),
             // decoded straight into the head without the general decoder's scratch record.
             let headByte = bytes[position]
@@ -641,21 +592,21 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
                 var cursor = position + 1
                 var values: (UInt64, UInt64, UInt64) = (0, 0, 0)
                 guard let delta = varint(&cursor) else {
-                    streams[index].position = streams[index].end
+                    streams[index].walk.position = streams[index].walk.end
                     continue
                 }
                 values.0 = delta
                 if inline > 1 {
-                    guard let value = varint(&cursor) else { streams[index].position = streams[index].end; continue }
+                    guard let value = varint(&cursor) else { streams[index].walk.position = streams[index].walk.end; continue }
                     values.1 = value
                 }
                 if inline > 2 {
-                    guard let value = varint(&cursor) else { streams[index].position = streams[index].end; continue }
+                    guard let value = varint(&cursor) else { streams[index].walk.position = streams[index].walk.end; continue }
                     values.2 = value
                 }
-                streams[index].position = cursor
-                let ticks = streams[index].ticks &+ delta
-                streams[index].ticks = ticks
+                streams[index].walk.position = cursor
+                let ticks = streams[index].walk.ticks &+ delta
+                streams[index].walk.ticks = ticks
                 var event = GoEvent(type: UInt8(code), ticks: ticks, offset: position, p: streams[index].p,
                                     g: streams[index].currentG)
                 // Arguments follow the delta; the stack, if any, is the last value.
@@ -668,10 +619,10 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
             }
             guard case .event(let after) = decodeRaw(at: position, into: &raw) else {
                 // The scan ended the batch before any damage, so this cannot happen; stop the stream anyway.
-                streams[index].position = streams[index].end
+                streams[index].walk.position = streams[index].walk.end
                 continue
             }
-            streams[index].position = after
+            streams[index].walk.position = after
             switch raw.type {
             case GoEventType.batch, GoEventType.frequency, GoEventType.stack, GoEventType.string,
                  GoEventType.timerGoroutine, GoEventType.cpuSample:
@@ -680,8 +631,8 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
                 break
             }
             let layout = layouts[Int(raw.type)]
-            let ticks = streams[index].ticks &+ raw[0]
-            streams[index].ticks = ticks
+            let ticks = streams[index].walk.ticks &+ raw[0]
+            streams[index].walk.ticks = ticks
             var event = GoEvent(type: raw.type, ticks: ticks, offset: position, p: streams[index].p,
                                 g: streams[index].currentG)
             let plain = layout.plainArguments
@@ -877,44 +828,8 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
     }
 
     /// The next event as `TraceEvent` (string and stack definitions first, at time 0), for dump and stat.
-    public func next() -> TraceEvent? {
-        if definitionEvents == nil { definitionEvents = makeDefinitionEvents() }
-        if let definitions = definitionEvents, definitionIndex < definitions.count {
-            definitionIndex += 1
-            return definitions[definitionIndex - 1]
-        }
-        guard let mapped = nextMapped() else { return nil }
-        guard let spec = mapped.kind.spec else { return nil }
-        let values = withUnsafeBytes(of: mapped.arguments) { raw in
-            (0..<Swift.min(mapped.argumentCount, 4)).map { TraceValue.number(raw.load(fromByteOffset: $0 * 8, as: UInt64.self)) }
-        }
-        return TraceEvent(spec: spec, ticks: 0, nanoseconds: mapped.nanoseconds, machine: mapped.machine,
-                          proc: mapped.proc == UInt64.max ? nil : mapped.proc,
-                          goroutine: mapped.goroutine == UInt64.max ? nil : mapped.goroutine, arguments: values)
-    }
+    public func next() -> TraceEvent? { eventView.next(from: self) }
 
-    private func makeDefinitionEvents() -> [TraceEvent] {
-        guard fatal == nil, let stringSpec = EventKind.string.spec, let stackSpec = EventKind.stack.spec else { return [] }
-        var made: [TraceEvent] = []
-        for id in strings.keys.sorted() {
-            made.append(TraceEvent(spec: stringSpec, ticks: 0, nanoseconds: 0, machine: 0, proc: nil, goroutine: nil,
-                                   arguments: [.number(id), .bytes(strings[id] ?? [])]))
-        }
-        for id in stacks.keys.sorted() {
-            made.append(TraceEvent(spec: stackSpec, ticks: 0, nanoseconds: 0, machine: 0, proc: nil, goroutine: nil,
-                                   arguments: [.number(id), .numbers(stacks[id] ?? [])]))
-        }
-        return made
-    }
-
-    /// The text of string `id` (for the dump's name resolution).
-    public func string(_ id: UInt64) -> String? { id == 0 ? "" : strings[id].map { String(decoding: $0, as: UTF8.self) } }
-
-    /// "function (file:line)" for a synthetic frame address, as the dump and analyzers show Go frames.
-    public func describeFrame(_ address: UInt64) -> String? {
-        guard let frame = frames[address] else { return nil }
-        return GoTraceReader.describe(frame)
-    }
-
+    /// "function (file:line)", as the dump and analyzers show Go frames.
     public static func describe(_ frame: GoFrame) -> String { "\(frame.function) (\(frame.file):\(frame.line))" }
 }

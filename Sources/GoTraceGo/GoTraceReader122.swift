@@ -9,17 +9,23 @@
 // 1.25). Every other batch holds one M's events in order, each a type byte and varints, the first the ticks
 // since the previous event of the batch (the batch header gives the first base). Ids of strings and stacks
 // are the generation's own. Generations end at the next generation number (≤ 1.25) or at an in-band
-// `EndOfGeneration` byte (1.26). Experimental batches (1.23+) are skipped whole, with one note.
+// `EndOfGeneration` byte (1.26). Go writes a generation's tables after its events, the string table last
+// (the stack table adds function names to it), so up to 1.25 a generation that does not end with a
+// string table was cut short; one cut right after its string table cannot be told from a whole one — by
+// us or by Go's parser (docs/go-traces.md). Experimental batches (1.23+) are skipped whole, with one note.
 //
 // Passes:
-//   1. Scan: read every batch header, checking lengths against the bytes left; record where each
-//      generation's event batches are (per M), read its tables, samples and frequency. Strings and stacks
+//   1. Scan: read every batch header from the file, checking lengths against the bytes left; record where
+//      each generation's batches lie, read its tables and frequency (CPU samples are only checked here).
+//      Event batches are not read, only skipped over. Strings and stacks
 //      get trace-wide ids (equal contents, one id — generations repeat most of them), frames synthetic
 //      addresses as in `GoTraceReader` (`GoFrame`); each generation keeps its local → trace-wide id maps.
 //      A malformed or cut-short batch ends the scan: a diagnostic names the offset; the generations before
 //      it, and the events of the cut one that are whole, are read.
-//   2. Order, one generation at a time: one cursor per M decodes its batches lazily, one head event at a
-//      time. Go states the status of every goroutine and P when it first appears in a generation (GoStatus,
+//   2. Order, one generation at a time: the generation's bytes (its batches are contiguous: Go writes a
+//      generation whole before the next begins, and the scan refuses a trace that goes back) are read into
+//      one buffer, which replaces the previous generation's; one cursor per M decodes its batches lazily,
+//      one head event at a time. Go states the status of every goroutine and P when it first appears in a generation (GoStatus,
 //      ProcStatus), and numbers the transitions another M can cause (GoStart, GoUnblock, GoSwitch carry the
 //      goroutine's sequence number, ProcStart and ProcSteal the P's). Of the heads whose preconditions hold
 //      (the goroutine or P in the state the event expects, the sequence number the next one), the earliest
@@ -29,8 +35,11 @@
 //      always makes progress. Each M's current P and goroutine are tracked, as Go does, to attribute events.
 //      Goroutine, P and M state persists across generations; sequence numbers restart with each status.
 //   3. Map (`GoTraceReader122+Mapping`): each ordered event becomes zero to three gotrace events.
-// Memory: the file's bytes, the trace-wide tables, the generation index, one cursor per M of the current
-// generation and one state per goroutine, P and M — never a record per event.
+// Memory: one generation's bytes (`bufferHighWater` counts them), the trace-wide tables, the generation
+// index (a range per batch), one cursor per M of the current generation and one state per goroutine, P and
+// M — never a record per event, never the file (a 10-million-event trace reads in the memory of one of its
+// generations; docs/performance.md). Rejected: reading the file whole, as `GoTraceReader` must (Go 1.21 and
+// before put the tables at the end): it made memory grow with the trace's length.
 //
 // Robustness: every length is checked against the bytes left, every count against Go's limits; no force
 // unwraps on file data; a problem becomes a diagnostic, never a trap.
@@ -44,9 +53,7 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     /// Where one batch of an M lies in the file.
     struct BatchRange {
         var m: UInt64
-        var start: Int
-        var end: Int
-        var ticks: UInt64
+        var range: GoBatchRange
     }
 
     struct CPUSample {
@@ -81,9 +88,13 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
 
     struct Generation {
         var number: UInt64
+        /// File offsets of its first batch and of the end of its last.
         var offset: Int
+        var end: Int
+        /// Event batches; positions are file offsets.
         var batches: [BatchRange] = []
-        var samples: [CPUSample] = []
+        /// CPU sample batches (`CPUSamples` byte included), decoded when the generation is opened.
+        var sampleBatches: [BatchRange] = []
         var ticksPerSecond: UInt64 = 0
         var strings = IDMap()
         var stacks = IDMap()
@@ -92,12 +103,16 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
         var localStrings: [UInt64: [UInt8]] = [:]
         /// False when the scan stopped inside it.
         var isWhole = true
+        /// Whether its last batch (experimental ones aside) was a string table: up to Go 1.25 the only sign
+        /// that a generation is whole (see the design note).
+        var endsWithStrings = false
     }
 
     /// An event as the order pass sees it.
     struct Event {
         var type: UInt8 = 0
         var ticks: UInt64 = 0
+        /// Where in `bytes` (add `bufferBase` for the file offset).
         var offset = 0
         var args: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
     }
@@ -106,11 +121,7 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     struct Cursor {
         var m: UInt64
         var machine: Int
-        var batches: [BatchRange] = []
-        var nextBatch = 0
-        var position = 0
-        var end = 0
-        var ticks: UInt64 = 0
+        var walk: GoBatchWalk
         var head = Event()
         var hasHead = false
     }
@@ -139,13 +150,15 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     // that touches them), so their dynamic checks are off, as in `GoTraceReader` (docs/performance.md).
     public let includeSystemGoroutines: Bool
     @exclusivity(unchecked) public private(set) var version: Int?
-    @exclusivity(unchecked) public private(set) var diagnostics: [String] = []
-    @exclusivity(unchecked) public private(set) var fatal: String?
+    public var diagnostics: [String] { problems.lines }
+    public var fatal: String? { problems.fatal }
+    @exclusivity(unchecked) var problems: GoTraceProblems
     @exclusivity(unchecked) public internal(set) var isComplete = false
     @exclusivity(unchecked) public private(set) var fileSize: UInt64 = 0
     @exclusivity(unchecked) public private(set) var strings: [UInt64: [UInt8]] = [:]
     @exclusivity(unchecked) public private(set) var stacks: [UInt64: [UInt64]] = [:]
-    @exclusivity(unchecked) public private(set) var frames: [UInt64: GoFrame] = [:]
+    public var frames: [UInt64: GoFrame] { frameTable.frames }
+    @exclusivity(unchecked) var frameTable = GoFrameTable()
     /// Generations the scan found (a cut-short last one included).
     @exclusivity(unchecked) public private(set) var generationCount = 0
     @exclusivity(unchecked) public internal(set) var eventsRead: UInt64 = 0
@@ -159,15 +172,21 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     @exclusivity(unchecked) var clockSnapshot: (ticks: UInt64, wall: UInt64)?
     @exclusivity(unchecked) public internal(set) var systemGoroutines: Set<UInt64> = []
 
-    /// The file's bytes. Safety: allocated once in `adopt`, freed in deinit, never resized; every index is
-    /// checked against `count` before use.
+    /// Where the bytes come from: the file, or an array given to `init(bytes:)`.
+    let source: (any TraceByteSource)?
+    /// The bytes loaded last (a batch header or table during the scan, a whole generation for the order
+    /// pass), file offsets `bufferBase..<bufferBase + bytes.count`. Safety: a view of `storage`'s first
+    /// `bytes.count` bytes, remade by `load`, the only writer; every index is checked against `count` before
+    /// use; one thread.
     @exclusivity(unchecked) var bytes = UnsafeMutableBufferPointer<UInt8>(start: nil, count: 0)
+    @exclusivity(unchecked) var bufferBase = 0
+    /// Safety: allocated by `load` (which frees the previous one when it needs more room), freed in deinit.
+    @exclusivity(unchecked) var storage = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+    /// The largest buffer `load` needed, in bytes: one generation, not the file (the streaming invariant).
+    @exclusivity(unchecked) public private(set) var bufferHighWater = 0
     @exclusivity(unchecked) var generations: [Generation] = []
     @exclusivity(unchecked) var stringIndex: [[UInt8]: UInt64] = [:]
     @exclusivity(unchecked) var stackIndex: [[UInt64]: UInt64] = [:]
-    @exclusivity(unchecked) var frameIndex: [GoFrame: UInt64] = [:]
-    /// Synthetic frame addresses start above 0 and below any real code address, as `GoTraceReader`'s.
-    @exclusivity(unchecked) var nextFrameAddress: UInt64 = 0x10
     /// Park reason per trace-wide string id (`ParkReason` raw value + 1; 0: not classified yet).
     @exclusivity(unchecked) var reasonOfString: [UInt8] = []
     /// The trace-wide id of GoStop's reason "preempted" (0 if the trace has none).
@@ -184,7 +203,7 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
 
     // Order state.
     @exclusivity(unchecked) var generationIndex = -1
-    @exclusivity(unchecked) var generation = Generation(number: 0, offset: 0)
+    @exclusivity(unchecked) var generation = Generation(number: 0, offset: 0, end: 0)
     /// One cursor per M of the current generation. Safety: allocated in `openNextGeneration` for `cursorCount`
     /// cursors, deinitialised and freed there (for the next generation) and in deinit; one thread. A raw
     /// buffer rather than an array: the per-event updates neither copy a `Cursor` nor check uniqueness.
@@ -192,10 +211,11 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     @exclusivity(unchecked) var cursorCount = 0
     @exclusivity(unchecked) var samples: [CPUSample] = []
     @exclusivity(unchecked) var sampleIndex = 0
-    @exclusivity(unchecked) var goroutines: [GoroutineOrder] = []
+    /// Per goroutine id below 2^20 (raw, written in place: `GoRawArray`).
+    @exclusivity(unchecked) var goroutines = GoRawArray<GoroutineOrder>()
     @exclusivity(unchecked) var sparseGoroutines: [UInt64: GoroutineOrder] = [:]
     @exclusivity(unchecked) var procs: [UInt64: ProcOrder] = [:]
-    @exclusivity(unchecked) var machines: [MachineState] = []
+    @exclusivity(unchecked) var machines = GoRawArray<MachineState>()
     @exclusivity(unchecked) var machineIndex: [UInt64: Int] = [:]
     @exclusivity(unchecked) var nanosecondsPerTick = 1e9 / Double(GoTraceReader.assumedTicksPerSecond)
     @exclusivity(unchecked) var minTicks: UInt64 = 0
@@ -216,75 +236,81 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     @exclusivity(unchecked) var pendingIndex = 0
     /// Nanoseconds per tick in fixed point (32 fractional bits), as `GoTraceReader` converts.
     @exclusivity(unchecked) var nanosecondsPerTickFixed: UInt64 = 0
-    @exclusivity(unchecked) var definitionEvents: [TraceEvent]?
-    @exclusivity(unchecked) var definitionIndex = 0
+    @exclusivity(unchecked) var eventView = GoTraceEventView()
 
     public init(path: String, includeSystemGoroutines: Bool = GoTraceReader.systemGoroutinesRequested) {
         fileName = path
+        problems = GoTraceProblems(fileName: path)
         self.includeSystemGoroutines = includeSystemGoroutines
         switch FileByteSource.open(path: path) {
         case .failure(let problem):
+            source = nil
             fail(0, "cannot open: \(problem)")
             return
-        case .success(let source):
-            fileSize = source.size
-            guard source.size <= UInt64(Int32.max) else {
-                fail(0, "Go trace larger than 2 GiB is not supported")
-                return
-            }
-            guard let read = source.read(at: 0, count: Int(source.size)), read.count == Int(source.size) else {
-                fail(0, "cannot open: read error")
-                return
-            }
-            adopt(read)
+        case .success(let file):
+            source = file
+            fileSize = file.size
         }
         start()
     }
 
     public init(bytes: [UInt8], fileName: String = "<memory>", includeSystemGoroutines: Bool = false) {
         self.fileName = fileName
+        problems = GoTraceProblems(fileName: fileName)
         self.includeSystemGoroutines = includeSystemGoroutines
+        source = MemoryByteSource(bytes)
         fileSize = UInt64(bytes.count)
-        adopt(bytes)
         start()
     }
 
     deinit {
-        bytes.deallocate()
+        storage.deallocate()
+        goroutines.deallocate()
+        machines.deallocate()
         cursors.deinitialize(count: cursorCount)
         cursors.deallocate()
         pending.deallocate()
     }
 
-    private func adopt(_ read: [UInt8]) {
-        let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: read.count)
-        _ = buffer.initialize(from: read)
-        bytes = buffer
+    /// Makes `bytes` the file's bytes `offset..<offset + count` (fewer at the end of the file); false on a
+    /// read error. The buffer grows to the largest request and is reused: its size is `bufferHighWater`.
+    func load(_ offset: Int, _ count: Int) -> Bool {
+        guard let source else { return false }
+        if storage.count < count {
+            storage.deallocate()
+            storage = UnsafeMutableRawBufferPointer.allocate(byteCount: count, alignment: 8)
+            bufferHighWater = Swift.max(bufferHighWater, count)
+        }
+        // Safety: `count` ≤ `storage.count`; the view covers only what the read filled.
+        let destination = UnsafeMutableRawBufferPointer(rebasing: storage[0..<count])
+        let filled: Int
+        if let file = source as? FileByteSource {
+            filled = FileByteSource.readFully(file.fileDescriptor, at: UInt64(offset), into: destination)
+        } else if let read = source.read(at: UInt64(offset), count: count) {
+            destination.copyBytes(from: read)
+            filled = read.count
+        } else {
+            filled = 0
+        }
+        bufferBase = offset
+        bytes = UnsafeMutableBufferPointer(start: storage.baseAddress?.assumingMemoryBound(to: UInt8.self), count: filled)
+        return filled == Swift.min(count, Swift.max(Int(clamping: fileSize) - offset, 0))
     }
 
-    private func fail(_ offset: Int, _ what: String) {
-        let line = "\(fileName): offset \(offset): \(what)"
-        fatal = line
-        diagnostics.append(line)
-    }
+    private func fail(_ offset: Int, _ what: String) { problems.fail(offset, what) }
 
-    func report(_ offset: Int, _ what: String) { diagnostics.append("\(fileName): offset \(offset): \(what)") }
+    func report(_ offset: Int, _ what: String) { problems.report(offset, what) }
 
     private func start() {
-        switch GoTraceHeader.classify(Array(bytes.prefix(GoTraceHeader.size))) {
-        case .notGo:
-            fail(0, "not a Go execution trace (bad header)")
-        case .unsupported(let version):
-            fail(5, "unsupported Go trace version \(GoTraceHeader.spell(version)): this build reads \(GoTraceHeader.supportedRange)")
-        case .supported(let version):
-            guard GoTraceHeader.isGenerational(version) else {
-                fail(5, "Go trace version \(GoTraceHeader.spell(version)) predates Go 1.22's format: GoTraceReader reads it")
-                return
-            }
+        _ = load(0, GoTraceHeader.size)
+        switch GoTraceHeader.check(Array(bytes), generational: true) {
+        case .problem(let offset, let what):
+            fail(offset, what)
+        case .version(let version):
             self.version = version
             scan()
             ticksPerSecond = generations.first(where: { $0.ticksPerSecond != 0 })?.ticksPerSecond ?? ticksPerSecond
-            minTicks = generations.first?.batches.map(\.ticks).min() ?? 0
+            minTicks = generations.first?.batches.map(\.range.ticks).min() ?? 0
             if let snapshot = clockSnapshot {
                 // The snapshot's wall time, moved to time 0 at the first generation's rate.
                 // Integers for the wall time (a Double's step at 1.7e18 ns is 256 ns); the offset is small.
@@ -299,22 +325,15 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     // MARK: Pass 1: scan
 
     @inline(__always)
-    func varint(_ position: inout Int, limit: Int) -> UInt64? {
-        var result: UInt64 = 0
-        var shift: UInt64 = 0
-        while position < limit {
-            let byte = bytes[position]
-            position += 1
-            result |= UInt64(byte & 0x7f) << shift
-            if byte < 0x80 { return result }
-            shift += 7
-            if shift > 63 { return nil }
-        }
-        return nil
-    }
+    func varint(_ position: inout Int, limit: Int) -> UInt64? { bytes.goVarint(&position, limit: limit) }
+
+    /// A batch header is at most a type byte, an experiment byte and four varints of 10 bytes; the scan
+    /// reads this much at each batch, so the body's first byte (which says whether it is a table) comes too.
+    static let batchHeaderWindow = 64
 
     private func scan() {
         let version = self.version ?? 1022
+        let size = Int(clamping: fileSize)
         var position = GoTraceHeader.size
         var current: Generation?
         var skippedExperimental = 0
@@ -326,34 +345,46 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
             if closing.ticksPerSecond == 0 && closing.isWhole {
                 report(closing.offset, "generation \(closing.number) has no frequency")
                 complete = false
+            } else if version < 1026 && closing.isWhole && !closing.endsWithStrings {
+                report(closing.end, "truncated: generation \(closing.number) does not end with its string table, which Go writes last; read up to here")
+                complete = false
             }
             generations.append(closing)
         }
-        scanning: while position < bytes.count {
+        scanning: while position < size {
             let batchOffset = position
-            let type = bytes[position]
-            position += 1
+            guard load(batchOffset, Swift.min(GoTraceReader122.batchHeaderWindow, size - batchOffset)) else {
+                report(batchOffset, "read error; read up to here")
+                complete = false
+                break
+            }
+            // Positions in the header window; `bytes` ends where the file does or 64 bytes on.
+            var local = 0
+            let type = bytes[local]
+            local += 1
             if type == GoEventType122.endOfGeneration && version >= 1026 {
                 if current == nil { report(batchOffset, "end of a generation that has no batches") }
+                current?.end = batchOffset + 1
                 close()
+                position = batchOffset + 1
                 continue
             }
             var experiment: UInt8 = 0
             if type == GoEventType122.experimentalBatch && version >= 1023 {
-                guard position < bytes.count else {
+                guard local < bytes.count else {
                     report(batchOffset, "truncated: the trace ends inside a batch header; read up to here")
                     complete = false
                     break
                 }
-                experiment = bytes[position]
-                position += 1
+                experiment = bytes[local]
+                local += 1
             } else if type != GoEventType122.eventBatch {
                 report(batchOffset, "malformed: expected a batch, found event type \(type); read up to here")
                 complete = false
                 break
             }
-            guard let number = varint(&position, limit: bytes.count), let m = varint(&position, limit: bytes.count),
-                  let ticks = varint(&position, limit: bytes.count), let length = varint(&position, limit: bytes.count)
+            guard let number = varint(&local, limit: bytes.count), let m = varint(&local, limit: bytes.count),
+                  let ticks = varint(&local, limit: bytes.count), let length = varint(&local, limit: bytes.count)
             else {
                 report(batchOffset, "truncated: the trace ends inside a batch header; read up to here")
                 complete = false
@@ -364,12 +395,13 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
                 complete = false
                 break
             }
-            var end = position + Int(length)
+            let bodyStart = batchOffset + local
+            var end = bodyStart + Int(length)
             var cut = false
-            if end > bytes.count {
+            if end > size {
                 report(batchOffset, "truncated: the trace ends inside a batch; read up to here")
                 complete = false
-                end = bytes.count
+                end = size
                 cut = true
             }
             if let open = current, open.number != number {
@@ -386,29 +418,48 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
                     complete = false
                     break
                 }
-                current = Generation(number: number, offset: batchOffset)
+                current = Generation(number: number, offset: batchOffset, end: end)
             }
+            current?.end = end
             if cut { current?.isWhole = false }
-            defer { position = end }
+            position = end
             if experiment != 0 {
                 skippedExperimental += 1
                 continue
             }
-            guard position < end else { continue }
-            let first = bytes[position]
+            guard bodyStart < end else { continue }
+            current?.endsWithStrings = bytes[local] == GoEventType122.strings
+            // bodyStart < end ≤ size and the header took ≤ 42 of the window's bytes: the first is loaded.
+            let batch = BatchRange(m: m, range: GoBatchRange(start: bodyStart, end: end, ticks: ticks))
+            let first = bytes[local]
+            let isTable = first == GoEventType122.strings || first == GoEventType122.stacks
+                || first == GoEventType122.cpuSamples
+                || (first == GoEventType122.frequency && version < 1025) || (first == GoEventType122.sync && version >= 1025)
+            guard isTable else {
+                current?.batches.append(batch)
+                if cut { break }
+                continue
+            }
+            guard load(bodyStart, end - bodyStart) else {
+                report(batchOffset, "read error; read up to here")
+                complete = false
+                current?.isWhole = false
+                break
+            }
             let problem: String?
             switch first {
             case GoEventType122.strings:
-                problem = readStrings(position + 1, end, into: &current)
+                problem = readStrings(1, bytes.count, into: &current)
             case GoEventType122.stacks:
-                problem = readStacks(position + 1, end, into: &current)
+                problem = readStacks(1, bytes.count, into: &current)
             case GoEventType122.cpuSamples:
-                problem = readSamples(position + 1, end, into: &current)
-            case GoEventType122.frequency where version < 1025, GoEventType122.sync where version >= 1025:
-                problem = readSync(version >= 1025 ? position + 1 : position, end, base: ticks, into: &current)
+                // Checked now, decoded when the generation is opened (samples are per event: kept, they would
+                // grow with the trace).
+                var samples: [CPUSample] = []
+                problem = readSamples(1, bytes.count, into: &samples)
+                current?.sampleBatches.append(batch)
             default:
-                current?.batches.append(BatchRange(m: m, start: position, end: end, ticks: ticks))
-                problem = nil
+                problem = readSync(version >= 1025 ? 1 : 0, bytes.count, base: ticks, into: &current)
             }
             if let problem {
                 report(batchOffset, problem)
@@ -422,7 +473,7 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
             if version >= 1026 || !complete {
                 // 1.26 ends every generation in band: one that is still open was cut short.
                 if open.isWhole && complete {
-                    report(bytes.count, "truncated: the last generation has no end (the program died?); read up to here")
+                    report(size, "truncated: the last generation has no end (the program died?); read up to here")
                 }
                 current?.isWhole = false
                 complete = false
@@ -433,7 +484,7 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
             report(GoTraceHeader.size, "\(skippedExperimental) experimental batch(es) skipped (Go's experiments, e.g. alloc/free events, have no gotrace kind)")
         }
         if generations.isEmpty && complete {
-            report(bytes.count, "no generations: the trace has a header and nothing else")
+            report(size, "no generations: the trace has a header and nothing else")
         }
         isComplete = complete
         generationCount = generations.count
@@ -499,16 +550,9 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
             var addresses: [UInt64] = []
             addresses.reserveCapacity(rawFrames.count)
             for raw in rawFrames {
-                let frame = GoFrame(pc: raw.pc, function: text(generation.localStrings[raw.function]),
-                                    file: text(generation.localStrings[raw.file]), line: Int(clamping: raw.line))
-                if let known = frameIndex[frame] {
-                    addresses.append(known)
-                } else {
-                    frameIndex[frame] = nextFrameAddress
-                    frames[nextFrameAddress] = frame
-                    addresses.append(nextFrameAddress)
-                    nextFrameAddress += 1
-                }
+                addresses.append(frameTable.address(of: GoFrame(
+                    pc: raw.pc, function: text(generation.localStrings[raw.function]),
+                    file: text(generation.localStrings[raw.file]), line: Int(clamping: raw.line))))
             }
             let global: UInt64
             if let known = stackIndex[addresses] {
@@ -526,7 +570,7 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
 
     private func text(_ bytes: [UInt8]?) -> String { bytes.map { String(decoding: $0, as: UTF8.self) } ?? "?" }
 
-    private func readSamples(_ start: Int, _ end: Int, into generation: inout Generation?) -> String? {
+    private func readSamples(_ start: Int, _ end: Int, into samples: inout [CPUSample]) -> String? {
         var position = start
         while position < end {
             guard bytes[position] == GoEventType122.cpuSample else { return "malformed CPU samples: event type \(bytes[position])" }
@@ -535,7 +579,7 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
                   let p = varint(&position, limit: end), let g = varint(&position, limit: end),
                   let stack = varint(&position, limit: end)
             else { return "truncated CPU sample" }
-            generation?.samples.append(CPUSample(ticks: ticks, m: m, p: p, g: g, stack: stack))
+            samples.append(CPUSample(ticks: ticks, m: m, p: p, g: g, stack: stack))
         }
         return nil
     }
@@ -572,6 +616,11 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
         while generationIndex + 1 < generations.count {
             generationIndex += 1
             generation = generations[generationIndex]
+            guard load(generation.offset, generation.end - generation.offset) else {
+                report(generation.offset, "read error in generation \(generation.number) (the file changed?); it is skipped")
+                isComplete = false
+                continue
+            }
             if generation.ticksPerSecond != 0 {
                 nanosecondsPerTick = 1e9 / Double(generation.ticksPerSecond)
             } else {
@@ -581,12 +630,16 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
             nanosecondsPerTickFixed = fixed < 1.8e19 ? UInt64(fixed) : UInt64.max
             var byMachine: [UInt64: Int] = [:]
             var made: [Cursor] = []
-            for batch in generation.batches {
+            // Batch positions from file offsets to positions in the generation's buffer.
+            let base = bufferBase
+            for var batch in generation.batches {
+                batch.range.start -= base
+                batch.range.end -= base
                 if let index = byMachine[batch.m] {
-                    made[index].batches.append(batch)
+                    made[index].walk.batches.append(batch.range)
                 } else {
                     byMachine[batch.m] = made.count
-                    made.append(Cursor(m: batch.m, machine: machine(batch.m), batches: [batch]))
+                    made.append(Cursor(m: batch.m, machine: machine(batch.m), walk: GoBatchWalk(batches: [batch.range])))
                 }
             }
             cursors.deinitialize(count: cursorCount)
@@ -595,10 +648,17 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
             cursors.initialize(from: made, count: made.count)
             cursorCount = made.count
             for index in 0..<cursorCount { advance(index) }
-            samples = generation.samples.sorted { $0.ticks < $1.ticks }
+            var decoded: [CPUSample] = []
+            for batch in generation.sampleBatches {
+                if let problem = readSamples(batch.range.start - base + 1, batch.range.end - base, into: &decoded) {
+                    report(batch.range.start, "\(problem) (the file changed?)")
+                    isComplete = false
+                }
+            }
+            samples = decoded.sorted { $0.ticks < $1.ticks }
             sampleIndex = 0
             generations[generationIndex].batches = []
-            generations[generationIndex].samples = []
+            generations[generationIndex].sampleBatches = []
             if (0..<cursorCount).contains(where: { cursors[$0].hasHead }) || !samples.isEmpty { return true }
         }
         return false
@@ -615,21 +675,12 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     /// Decodes cursor `index`'s next event into its head (or clears `hasHead` at its end or at damage).
     func advance(_ index: Int) {
         while true {
-            if cursors[index].position >= cursors[index].end {
-                let next = cursors[index].nextBatch
-                guard next < cursors[index].batches.count else {
-                    cursors[index].hasHead = false
-                    return
-                }
-                let batch = cursors[index].batches[next]
-                cursors[index].nextBatch = next + 1
-                cursors[index].position = batch.start
-                cursors[index].end = batch.end
-                cursors[index].ticks = batch.ticks
-                continue
+            guard cursors[index].walk.hasBytes() else {
+                cursors[index].hasHead = false
+                return
             }
-            var position = cursors[index].position
-            let end = cursors[index].end
+            var position = cursors[index].walk.position
+            let end = cursors[index].walk.end
             let offset = position
             let type = bytes[position]
             position += 1
@@ -657,10 +708,10 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
                 damaged(offset, index, "truncated or malformed \(GoEventType122.table[Int(type)]?.name ?? "event")")
                 continue
             }
-            let (ticks, overflow) = cursors[index].ticks.addingReportingOverflow(values.0)
-            cursors[index].ticks = overflow ? cursors[index].ticks : ticks
-            cursors[index].position = position
-            cursors[index].head = Event(type: type, ticks: cursors[index].ticks, offset: offset,
+            let (ticks, overflow) = cursors[index].walk.ticks.addingReportingOverflow(values.0)
+            cursors[index].walk.ticks = overflow ? cursors[index].walk.ticks : ticks
+            cursors[index].walk.position = position
+            cursors[index].head = Event(type: type, ticks: cursors[index].walk.ticks, offset: offset,
                                         args: (values.1, values.2, values.3, values.4))
             cursors[index].hasHead = true
             return
@@ -671,10 +722,10 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     private func damaged(_ offset: Int, _ index: Int, _ what: String) {
         if !reportedBadEvent {
             reportedBadEvent = true
-            report(offset, "\(what); the rest of the batch is skipped")
+            report(offset + bufferBase, "\(what); the rest of the batch is skipped")
         }
         isComplete = false
-        cursors[index].position = cursors[index].end
+        cursors[index].walk.position = cursors[index].walk.end
     }
 
     // MARK: Goroutine, P and M state
@@ -689,7 +740,7 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     func setGoroutine(_ g: UInt64, _ state: GoroutineOrder) {
         if g < 1 << 20 {
             if Int(g) >= goroutines.count {
-                goroutines.append(contentsOf: repeatElement(GoroutineOrder(), count: Swift.max(Int(g) + 1 - goroutines.count, goroutines.count)))
+                goroutines.grow(by: Swift.max(Int(g) + 1 - goroutines.count, goroutines.count), filling: GoroutineOrder())
             }
             goroutines[Int(g)] = state
         } else {
@@ -747,7 +798,7 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
         if best >= 0 && !reportedInconsistency {
             reportedInconsistency = true
             isComplete = false
-            report(cursors[best].head.offset,
+            report(cursors[best].head.offset + bufferBase,
                    "no consistent ordering of events possible (sequence numbers or statuses disagree); continuing in timestamp order")
         }
         return best
@@ -820,36 +871,5 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
         return count
     }
 
-    public func next() -> TraceEvent? {
-        if definitionEvents == nil { definitionEvents = makeDefinitionEvents() }
-        if let definitions = definitionEvents, definitionIndex < definitions.count {
-            definitionIndex += 1
-            return definitions[definitionIndex - 1]
-        }
-        guard let mapped = nextMapped(), let spec = mapped.kind.spec else { return nil }
-        let values = withUnsafeBytes(of: mapped.arguments) { raw in
-            (0..<Swift.min(mapped.argumentCount, 4)).map { TraceValue.number(raw.load(fromByteOffset: $0 * 8, as: UInt64.self)) }
-        }
-        return TraceEvent(spec: spec, ticks: 0, nanoseconds: mapped.nanoseconds, machine: mapped.machine,
-                          proc: mapped.proc == UInt64.max ? nil : mapped.proc,
-                          goroutine: mapped.goroutine == UInt64.max ? nil : mapped.goroutine, arguments: values)
-    }
-
-    private func makeDefinitionEvents() -> [TraceEvent] {
-        guard fatal == nil, let stringSpec = EventKind.string.spec, let stackSpec = EventKind.stack.spec else { return [] }
-        var made: [TraceEvent] = []
-        for id in strings.keys.sorted() {
-            made.append(TraceEvent(spec: stringSpec, ticks: 0, nanoseconds: 0, machine: 0, proc: nil, goroutine: nil,
-                                   arguments: [.number(id), .bytes(strings[id] ?? [])]))
-        }
-        for id in stacks.keys.sorted() {
-            made.append(TraceEvent(spec: stackSpec, ticks: 0, nanoseconds: 0, machine: 0, proc: nil, goroutine: nil,
-                                   arguments: [.number(id), .numbers(stacks[id] ?? [])]))
-        }
-        return made
-    }
-
-    public func string(_ id: UInt64) -> String? { id == 0 ? "" : strings[id].map { String(decoding: $0, as: UTF8.self) } }
-
-    public func describeFrame(_ address: UInt64) -> String? { frames[address].map(GoTraceReader.describe) }
+    public func next() -> TraceEvent? { eventView.next(from: self) }
 }

@@ -37,6 +37,88 @@ public protocol GoTraceSource: AnyObject {
     func describeFrame(_ address: UInt64) -> String?
 }
 
+extension GoTraceSource {
+    public func string(_ id: UInt64) -> String? { id == 0 ? "" : strings[id].map { String(decoding: $0, as: UTF8.self) } }
+
+    /// "function (file:line)" for a synthetic frame address, as the dump and analyzers show Go frames.
+    public func describeFrame(_ address: UInt64) -> String? { frames[address].map(GoTraceReader.describe) }
+}
+
+/// `next()` of both readers, for dump and stat: the string and stack tables first (at time 0, ids sorted),
+/// then each mapped event as a `TraceEvent`.
+struct GoTraceEventView {
+    private var definitions: [TraceEvent]?
+    private var index = 0
+
+    mutating func next(from source: some GoTraceSource) -> TraceEvent? {
+        if definitions == nil { definitions = GoTraceEventView.definitions(of: source) }
+        if let definitions, index < definitions.count {
+            index += 1
+            return definitions[index - 1]
+        }
+        guard let mapped = source.nextMapped(), let spec = mapped.kind.spec else { return nil }
+        let values = withUnsafeBytes(of: mapped.arguments) { raw in
+            (0..<Swift.min(mapped.argumentCount, 4)).map { TraceValue.number(raw.load(fromByteOffset: $0 * 8, as: UInt64.self)) }
+        }
+        return TraceEvent(spec: spec, ticks: 0, nanoseconds: mapped.nanoseconds, machine: mapped.machine,
+                          proc: mapped.proc == UInt64.max ? nil : mapped.proc,
+                          goroutine: mapped.goroutine == UInt64.max ? nil : mapped.goroutine, arguments: values)
+    }
+
+    private static func definitions(of source: some GoTraceSource) -> [TraceEvent] {
+        guard source.fatal == nil, let stringSpec = EventKind.string.spec, let stackSpec = EventKind.stack.spec else { return [] }
+        var made: [TraceEvent] = []
+        for (id, text) in source.strings.sorted(by: { $0.key < $1.key }) {
+            made.append(TraceEvent(spec: stringSpec, ticks: 0, nanoseconds: 0, machine: 0, proc: nil, goroutine: nil,
+                                   arguments: [.number(id), .bytes(text)]))
+        }
+        for (id, frames) in source.stacks.sorted(by: { $0.key < $1.key }) {
+            made.append(TraceEvent(spec: stackSpec, ticks: 0, nanoseconds: 0, machine: 0, proc: nil, goroutine: nil,
+                                   arguments: [.number(id), .numbers(frames)]))
+        }
+        return made
+    }
+}
+
+/// The problems a Go reader found, each one line `FILE: offset N: what`; `fatal` the one that stopped it
+/// reading anything.
+struct GoTraceProblems {
+    let fileName: String
+    private(set) var lines: [String] = []
+    private(set) var fatal: String?
+
+    mutating func report(_ offset: Int, _ what: String) { lines.append("\(fileName): offset \(offset): \(what)") }
+
+    mutating func fail(_ offset: Int, _ what: String) {
+        report(offset, what)
+        fatal = lines.last
+    }
+}
+
+extension GoTraceHeader {
+    enum Check {
+        case version(Int)
+        /// Where (the header's start, or its version digits) and what.
+        case problem(offset: Int, String)
+    }
+
+    /// Whether a reader of the generation-based format (`generational`) or of the first one reads `head`.
+    static func check(_ head: [UInt8], generational: Bool) -> Check {
+        switch classify(head) {
+        case .notGo:
+            return .problem(offset: 0, "not a Go execution trace (bad header)")
+        case .unsupported(let version):
+            return .problem(offset: 5, "unsupported Go trace version \(spell(version)): this build reads \(supportedRange)")
+        case .supported(let version) where isGenerational(version) != generational:
+            return .problem(offset: 5, generational
+                ? "Go trace version \(spell(version)) predates Go 1.22's format: GoTraceReader reads it"
+                : "Go trace version \(spell(version)) has the Go 1.22 format: GoTraceReader122 reads it (GoTraceFile.open chooses)")
+        case .supported(let version):
+            return .version(version)
+        }
+    }
+}
+
 extension GoTraceReader: GoTraceSource {
     /// Go 1.11–1.21 traces have no clock snapshot.
     public var startWallNanoseconds: UInt64 { 0 }

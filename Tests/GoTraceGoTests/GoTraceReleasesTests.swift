@@ -100,7 +100,7 @@ import Testing
 
     /// `gotrace report --analyzer leak` on each committed leaks trace prints exactly the committed report
     /// (traces/go/regenerate.sh): 37 leaks in every format, by the same functions and reasons.
-    @Test(arguments: ["go1.19", "go1.21", "go1.22", "go1.25", "go1.27"])
+    @Test(arguments: ["go1.19", "go1.21", "go1.22", "go1.23", "go1.24", "go1.25", "go1.27"])
     func committedLeakReports(release: String) throws {
         let trace = GoTraceReleasesTests.traces.appendingPathComponent("leaks-\(release).trace").path
         let expected = try String(contentsOf: GoTraceReleasesTests.traces.appendingPathComponent("leaks-\(release).leak.txt"),

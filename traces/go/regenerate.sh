@@ -37,7 +37,7 @@ GO111MODULE=off GOCACHE="$SCRATCH/cache" go build -o "$SCRATCH/totals" Tests/Fix
 } > traces/go/totals.go-tool-trace.txt
 # Each release: the leaks and correct programs, their leak reports and Go's totals.
 : > "$OUT/go-tool-trace.txt"
-for release in 1.19 1.21.13 1.22.10 1.25.5 1.27.3; do
+for release in 1.19 1.21.13 1.22.10 1.23.9 1.24.11 1.25.5 1.27.3; do
     if [ "$release" = 1.19 ]; then go=go; else go=.toolchains/go$release/bin/go; fi
     short=go$(echo "$release" | cut -d. -f1-2)
     for program in leaks correct; do
