@@ -1,6 +1,8 @@
 // Threads, thread-local storage, the clock and process exit.
 #define _GNU_SOURCE 1
 #include "CGoRuntime.h"
+#include "signal_thread.h"
+#include <signal.h>
 #include <pthread.h>
 #include <sched.h>
 #include <time.h>
@@ -89,4 +91,19 @@ bool gort_tsc_is_clocksource(void) {
 #else
     return false;
 #endif
+}
+
+int gort_start_signal_free_thread(void *(*main)(void *), size_t stack_size) {
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &previous);
+    pthread_t thread;
+    pthread_attr_t attributes;
+    pthread_attr_init(&attributes);
+    pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
+    if (stack_size > 0) pthread_attr_setstacksize(&attributes, stack_size);
+    int created = pthread_create(&thread, &attributes, main, NULL);
+    pthread_attr_destroy(&attributes);
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    return created;
 }

@@ -42,6 +42,7 @@
 // trampoline itself steps over the 128-byte red zone before it pushes anything.
 #define _GNU_SOURCE 1
 #include "CGoRuntime.h"
+#include "elf_symtab.h"
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -135,50 +136,20 @@ static int caution(uint8_t kind) {
     }
 }
 
-static int find_executable_bias(struct dl_phdr_info *info, size_t size, void *out) {
-    (void)size;
-    // The first object dl_iterate_phdr reports is the main program.
-    *(uintptr_t *)out = info->dlpi_addr;
-    return 1;
-}
-
 static bool build_table(void) {
-    uintptr_t bias = 0;
-    dl_iterate_phdr(find_executable_bias, &bias);
-    int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return false;
-    struct stat info;
-    if (fstat(fd, &info) != 0 || (size_t)info.st_size < sizeof(Elf64_Ehdr)) {
-        close(fd);
-        return false;
-    }
-    size_t file_size = (size_t)info.st_size;
-    const unsigned char *file = mmap(NULL, file_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (file == MAP_FAILED) return false;
+    gort_elf_symtab elf;
+    if (!gort_elf_symtab_open(&elf)) return false;
     bool ok = false;
-    const Elf64_Ehdr *header = (const Elf64_Ehdr *)file;
-    if (memcmp(header->e_ident, ELFMAG, SELFMAG) != 0 || header->e_ident[EI_CLASS] != ELFCLASS64 ||
-        header->e_shoff == 0 || header->e_shoff + (size_t)header->e_shnum * sizeof(Elf64_Shdr) > file_size)
-        goto done;
-    const Elf64_Shdr *sections = (const Elf64_Shdr *)(file + header->e_shoff);
-    const Elf64_Shdr *symtab = NULL;
-    for (int index = 0; index < header->e_shnum; index++)
-        if (sections[index].sh_type == SHT_SYMTAB) symtab = &sections[index];
-    if (symtab == NULL || symtab->sh_link >= header->e_shnum) goto done;
-    const Elf64_Shdr *strtab = &sections[symtab->sh_link];
-    if (symtab->sh_offset + symtab->sh_size > file_size || strtab->sh_offset + strtab->sh_size > file_size) goto done;
-    const Elf64_Sym *symbols = (const Elf64_Sym *)(file + symtab->sh_offset);
-    size_t symbol_count = symtab->sh_size / sizeof(Elf64_Sym);
-    const char *names = (const char *)(file + strtab->sh_offset);
+    const Elf64_Sym *symbols = elf.symbols;
+    size_t symbol_count = elf.symbol_count;
+    const char *names = elf.strings;
+    uintptr_t bias = elf.bias;
     code_range_t *table = malloc((symbol_count + 1) * sizeof *table);
     if (table == NULL) goto done;
     size_t count = 0;
     for (size_t index = 0; index < symbol_count; index++) {
         const Elf64_Sym *symbol = &symbols[index];
-        if (ELF64_ST_TYPE(symbol->st_info) != STT_FUNC || symbol->st_shndx == SHN_UNDEF || symbol->st_size == 0 ||
-            symbol->st_name >= strtab->sh_size)
-            continue;
+        if (!gort_elf_symtab_is_function(&elf, symbol)) continue;
         table[count].start = bias + symbol->st_value;
         table[count].end = bias + symbol->st_value + symbol->st_size;
         table[count].kind = classify_name(names + symbol->st_name);
@@ -210,7 +181,7 @@ static bool build_table(void) {
     range_count = merged;
     ok = merged > 0;
 done:
-    munmap((void *)file, file_size);
+    gort_elf_symtab_close(&elf);
     return ok;
 }
 

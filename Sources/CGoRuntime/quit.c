@@ -13,6 +13,7 @@
 // SIGQUIT blocked everywhere else (it would change the signal masks of the program's own threads).
 #define _GNU_SOURCE 1
 #include "CGoRuntime.h"
+#include "signal_thread.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -56,17 +57,7 @@ int gort_quit_install(void (*callback)(void)) {
     // The reading end blocks; only the handler's end must never block.
     fcntl(quit_pipe[0], F_SETFL, 0);
     quit_callback = callback;
-    sigset_t all, previous;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &previous);
-    pthread_t thread;
-    pthread_attr_t attributes;
-    pthread_attr_init(&attributes);
-    pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
-    int created = pthread_create(&thread, &attributes, dump_thread, NULL);
-    pthread_attr_destroy(&attributes);
-    pthread_sigmask(SIG_SETMASK, &previous, NULL);
-    if (created != 0) return -1;
+    if (gort_start_signal_free_thread(dump_thread, 0) != 0) return -1;
     struct sigaction action;
     memset(&action, 0, sizeof action);
     action.sa_handler = on_quit_signal;

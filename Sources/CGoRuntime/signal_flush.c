@@ -42,6 +42,7 @@
 // must not change what it observes).
 #define _GNU_SOURCE 1
 #include "CGoRuntime.h"
+#include "signal_thread.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -137,19 +138,8 @@ int gort_signal_flush_install(void (*callback)(int signal, int crashed)) {
     if (pipe2(wake_pipe, O_CLOEXEC) != 0) return -1;
     flush_callback = callback;
     installer_pid = getpid();
-    // The thread starts with every signal blocked (it inherits the creator's mask, set here briefly).
-    sigset_t all, previous;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &previous);
-    pthread_t thread;
-    pthread_attr_t attributes;
-    pthread_attr_init(&attributes);
-    pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attributes, 512 * 1024);  // Swift code runs on it: the runtime's stop path
-    int created = pthread_create(&thread, &attributes, flush_thread_main, NULL);
-    pthread_attr_destroy(&attributes);
-    pthread_sigmask(SIG_SETMASK, &previous, NULL);
-    if (created != 0) {
+    // 512 KiB: Swift code runs on it (the runtime's stop path).
+    if (gort_start_signal_free_thread(flush_thread_main, 512 * 1024) != 0) {
         close(wake_pipe[0]);
         close(wake_pipe[1]);
         wake_pipe[0] = wake_pipe[1] = -1;
