@@ -6,8 +6,11 @@
 // only async-signal-safe things: it writes one byte into a pipe. A dedicated *dump thread*, created at
 // install with every signal blocked, reads the byte and calls the runtime's callback in normal context,
 // which stops the world (every M parks at a schedule point, holding none of the runtime's locks), walks
-// every goroutine and writes the dump with write(2), then ends the process. The handler is installed only
-// while SIGQUIT is at its default disposition, as Go leaves a handler the program set itself alone.
+// every goroutine and writes the dump with write(2), then ends the process. The handler is installed
+// unless the program set a handler of its own, which is left alone as Go leaves it. An *ignored* SIGQUIT is
+// replaced, as Go's runtime replaces it (it respects an inherited SIG_IGN only for SIGHUP and SIGINT): a
+// non-interactive shell starts every `cmd &` with SIGQUIT ignored, so a service started from a script
+// would otherwise never dump.
 // Rejected: writing the dump from the handler (naming frames and formatting need memory and the
 // scheduler's goroutine list, which the interrupted thread may be changing); sigwait on a thread with
 // SIGQUIT blocked everywhere else (it would change the signal masks of the program's own threads).
@@ -52,7 +55,7 @@ static void *dump_thread(void *unused) {
 int gort_quit_install(void (*callback)(void)) {
     struct sigaction current;
     if (sigaction(SIGQUIT, NULL, &current) != 0) return -1;
-    if (current.sa_handler != SIG_DFL || (current.sa_flags & SA_SIGINFO)) return 0;
+    if ((current.sa_flags & SA_SIGINFO) || (current.sa_handler != SIG_DFL && current.sa_handler != SIG_IGN)) return 0;
     if (pipe2(quit_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return -1;
     // The reading end blocks; only the handler's end must never block.
     fcntl(quit_pipe[0], F_SETFL, 0);

@@ -15,12 +15,16 @@ final class DiagnosedProgram {
     let baseURL: String
     let errorPath: String
 
-    init(environment: [String: String] = [:]) throws {
+    /// `ignoringSIGQUIT`: started as a non-interactive shell starts `cmd &`, with SIGQUIT ignored (`trap ''
+    /// QUIT`, then `exec`, which keeps an ignored disposition).
+    init(environment: [String: String] = [:], ignoringSIGQUIT: Bool = false) throws {
         let executable = try #require(builtExecutable("DebugServerFixture"), "DebugServerFixture is not built")
         errorPath = NSTemporaryDirectory() + "debug-fixture-\(UUID().uuidString).stderr"
         _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
         let errorHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: errorPath))
-        launched = try launchUntilFirstLine(executable, [], environment: ["GOTRACE_DEBUG_ADDR": "127.0.0.1:0"]
+        let (program, arguments) = ignoringSIGQUIT
+            ? ("/bin/sh", ["-c", "trap '' QUIT; exec \"$0\"", executable]) : (executable, [])
+        launched = try launchUntilFirstLine(program, arguments, environment: ["GOTRACE_DEBUG_ADDR": "127.0.0.1:0"]
                                                 .merging(environment) { $1 }, standardError: errorHandle)
         // The server announces itself on stderr before the main goroutine starts, so before `ready`.
         let errorText = try String(contentsOfFile: errorPath, encoding: .utf8)
@@ -189,6 +193,15 @@ func fetch(_ url: String) throws -> HTTPResponse {
         #expect(text.contains("SIGQUIT: quit"), "\(text)")
         #expect(text.matches(of: /goroutine \d+ \[chan receive\]:\n/).count == 3, "GOTRACEBACK=\(level): \(text)")
         #expect(text.contains("leakedReceiverWaitsForever"), "\(text)")
+    }
+
+    /// A program started with SIGQUIT ignored (a script's `service &`) still dumps, as a Go program does.
+    @Test func sigquitDumpsEvenWhenStartedIgnored() throws {
+        let program = try DiagnosedProgram(ignoringSIGQUIT: true)
+        defer { program.kill() }
+        kill(program.launched.process.processIdentifier, SIGQUIT)
+        #expect(program.launched.waitForShellStatus(within: 60) == 2, "nil: still running a minute after SIGQUIT")
+        #expect(program.errorOutput.contains("leakedReceiverWaitsForever"), "\(program.errorOutput)")
     }
 
     @Test func gotracebackNonePrintsNoStacks() throws {

@@ -66,6 +66,14 @@ public struct LaunchedProcess {
         process.waitUntilExit()
         return process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
     }
+
+    /// As `waitForShellStatus()`, but nil if the process is still running after `seconds`: a bound that only
+    /// keeps a test whose program ignores what should end it from hanging (not a timing under test).
+    public func waitForShellStatus(within seconds: Double) -> Int32? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        return process.isRunning ? nil : waitForShellStatus()
+    }
 }
 
 /// Starts `executable` (with `runProcess`'s environment) with its standard output on a pipe, and returns
