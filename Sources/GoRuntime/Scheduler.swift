@@ -441,7 +441,8 @@ final class Scheduler: @unchecked Sendable {
         goroutine.status = .runnable
         goroutine.waitReason = .none
         if tracer.active.load(ordering: .relaxed) {
-            tracer.emit(.unpark, UInt64(goroutine.id), UInt64(machine?.current?.id ?? 0), tracer.captureStack())
+            tracer.emit(.unpark, UInt64(goroutine.id), UInt64(machine?.current?.id ?? 0),
+                        tracer.recordsUnparkStacks.load(ordering: .relaxed) ? tracer.captureStack() : 0)
         }
         runQueuePut(processor, goroutine, next: next)
         wakeProcessor()
@@ -456,7 +457,8 @@ final class Scheduler: @unchecked Sendable {
         goroutine.status = .runnable
         goroutine.waitReason = .none
         if tracer.active.load(ordering: .relaxed) {
-            tracer.emit(.unpark, UInt64(goroutine.id), UInt64(machine?.current?.id ?? 0), tracer.captureStack())
+            tracer.emit(.unpark, UInt64(goroutine.id), UInt64(machine?.current?.id ?? 0),
+                        tracer.recordsUnparkStacks.load(ordering: .relaxed) ? tracer.captureStack() : 0)
         }
         gort_lock(lock)
         globalPut(goroutine)

@@ -112,6 +112,10 @@ final class Tracer: @unchecked Sendable {
     let profileEpoch = Atomic<UInt64>(0)
     /// Whether a consumer is registered: events are built for it only then.
     let hasConsumer = Atomic<Bool>(false)
+    /// GOTRACE_UNPARK_STACKS=1: `unpark` events carry the waker's stack. Off by default (stack 0): no analyzer
+    /// of ours reads it, and walking the waker's frames on every wake-up is a large part of a traced channel
+    /// round trip (issue #17). Read at each start; relaxed: a start's world stop publishes it.
+    let recordsUnparkStacks = Atomic<Bool>(false)
     /// The periodic flush (`periodicFlush`): its interval while recording (0: off), and when it is due
     /// next (monotonic ns; written by `start` and by the monitor thread, which alone acts on it).
     let periodicFlushInterval = Atomic<Int64>(0)
@@ -243,6 +247,7 @@ final class Tracer: @unchecked Sendable {
         // The start snapshot with the world stopped, as the final one (`stop`): every event of the
         // recording follows it, so it shows each goroutine in the state its first event starts from.
         let notStopped = scheduler.stopTheWorld(waitNanoseconds: Self.worldStopBound, startsRecording: true)
+        recordsUnparkStacks.store(getenvString("GOTRACE_UNPARK_STACKS") == "1", ordering: .relaxed)
         active.store(true, ordering: .sequentiallyConsistent)
         // 99 Hz, not 100: a round rate samples in lock-step with periodic work (fgprof's argument).
         let rate = getenvString("GOTRACE_CPU_RATE").flatMap { Int($0) } ?? 99

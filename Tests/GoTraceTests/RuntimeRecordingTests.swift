@@ -1,4 +1,5 @@
 import Foundation
+import GoTrace
 import GotraceTestSupport
 import Testing
 
@@ -45,6 +46,38 @@ struct RuntimeRecordingTests {
         let check = try run(gotrace, ["stat", "--check", trace])
         #expect(check.status == 0, "\(check.standardOutput)\(check.standardError)")
         #expect(count("module", in: stats) >= 1, "the module map is recorded")
+    }
+
+    /// `unpark` carries the waker's stack only when asked for (GOTRACE_UNPARK_STACKS=1, issue #17); parks keep
+    /// theirs either way. Counted in the trace itself, not by the runtime that wrote it.
+    @Test(arguments: [false, true])
+    func unparkStacksOnlyWhenAskedFor(asked: Bool) throws {
+        let trace = temporaryTracePath()
+        defer { try? FileManager.default.removeItem(atPath: trace) }
+        let outcome = try runProcess(gotrace, ["record", "-o", trace, "--", scenarios, "pingpong", "500"],
+                                     environment: asked ? ["GOTRACE_UNPARK_STACKS": "1"] : [:])
+        #expect(outcome.shellStatus == 0, "\(outcome.error)")
+        let reader = TraceReader(path: trace)
+        var unparks = 0, unparksWithStack = 0, parks = 0, parksWithStack = 0
+        while let event = reader.next() {
+            let stack = event.argument("stack")?.number ?? 0
+            switch event.kind {
+            case .unpark:
+                unparks += 1
+                if stack != 0 { unparksWithStack += 1 }
+            case .park:
+                parks += 1
+                if stack != 0 { parksWithStack += 1 }
+            default: break
+            }
+        }
+        #expect(unparks >= 1_000 && parks >= 1_000, "500 round trips: \(unparks) unparks, \(parks) parks")
+        #expect(parksWithStack == parks, "every park has its stack")
+        if asked {
+            #expect(unparksWithStack == unparks, "every unpark has the waker's stack")
+        } else {
+            #expect(unparksWithStack == 0, "no unpark stacks unless asked for")
+        }
     }
 
     @Test("every scheduling event of a ping-pong run is there, with stacks")
