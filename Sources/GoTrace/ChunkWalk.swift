@@ -105,10 +105,9 @@ public struct ChunkWalker: Sequence, IteratorProtocol {
                 if block[index] == magic[0] && block[index + 1] == magic[1] && block[index + 2] == magic[2]
                     && block[index + 3] == magic[3]
                 {
+                    // `block` keeps its own copy of the bytes if this look-up moves the window.
                     let found = candidate + UInt64(index - block.startIndex)
-                    let saved = (window, windowStart)
                     if case .success = header(at: found) { return found }
-                    (window, windowStart) = saved
                 }
                 index += 1
             }
