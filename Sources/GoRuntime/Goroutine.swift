@@ -19,6 +19,13 @@
 //   never a torn one, and is not a data race.
 // - `selectWinner`/`selectTimedOut`: written by whoever wins the `selectDone` CAS, read by the
 //   goroutine after it has been readied.
+// - `selectDone` holds a ticket, not a flag: the number of the select wait (`selectWaits`, which only the
+//   goroutine writes and `reset` keeps) times two, plus one once a case or the timeout has claimed it. A
+//   channel waker claims the ticket it finds: it holds the lock of a channel the goroutine's record is still
+//   queued on, and the goroutine takes that lock to withdraw the record before it can start another select.
+//   A timeout claims only the ticket it was armed with: the timer runner may have taken it off the heap
+//   before the goroutine, woken by a channel, could remove it, and such a late timer must fail instead of
+//   claiming a later select (which would wake a goroutine that is running, or a select with no timeout).
 import CGoRuntime
 import Synchronization
 
@@ -157,9 +164,19 @@ final class Goroutine: @unchecked Sendable {
     @exclusivity(unchecked) var runCompletion: RunCompletion?
 
     // select
-    let selectDone = Atomic<UInt32>(0)
+    let selectDone = Atomic<UInt64>(1)
+    /// How many times this goroutine object has waited in a select; never reset (see the note above).
+    @exclusivity(unchecked) var selectWaits: UInt64 = 0
     @exclusivity(unchecked) var selectWinner: Sudog?
     @exclusivity(unchecked) var selectTimedOut = false
+
+    /// Claims the select wait numbered by `ticket` (see the note above): true for exactly one claimer.
+    /// Acquiring and releasing: the claimer's writes (`selectWinner`, the received value) happen before the
+    /// goroutine, readied after this, reads them; the goroutine's set-up of the wait happens before ours.
+    func claimSelect(ticket: UInt64) -> Bool {
+        ticket & 1 == 0
+            && selectDone.compareExchange(expected: ticket, desired: ticket | 1, ordering: .acquiringAndReleasing).exchanged
+    }
 
     // parking: what the scheduler does for the goroutine once it is off its stack
     @exclusivity(unchecked) var parkLocks: [UnsafeMutablePointer<gort_lock_t>] = []
@@ -311,9 +328,9 @@ struct WaitQueue {
         while let sudog = head {
             remove(sudog)
             if sudog.isSelect {
-                guard sudog.goroutine.selectDone.compareExchange(
-                    expected: 0, desired: 1, ordering: .acquiringAndReleasing
-                ).exchanged else { continue }
+                // Acquiring: the goroutine's stores to its records (values to send) happen before ours.
+                let ticket = sudog.goroutine.selectDone.load(ordering: .acquiring)
+                guard sudog.goroutine.claimSelect(ticket: ticket) else { continue }
                 sudog.goroutine.selectWinner = sudog
             }
             return sudog

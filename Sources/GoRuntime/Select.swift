@@ -6,8 +6,9 @@
 //   2. Lock every channel; poll the cases in poll order; the first ready one wins. Because the
 //      order is a uniformly random permutation, each ready case wins with equal probability.
 //   3. None ready: with a default, unlock and run it. Otherwise enqueue one wait record per case,
-//      reset `selectDone`, and park; g0 arms the timeout (if any) and only then unlocks.
-//   4. Whoever wakes us won `selectDone` (0→1) and recorded the winning record (or the timeout).
+//      publish a fresh ticket in `selectDone`, and park; g0 arms the timeout (if any) and only then unlocks.
+//   4. Whoever wakes us claimed this wait's ticket in `selectDone` and recorded the winning record (or the
+//      timeout); a timeout that fires late holds an older ticket and claims nothing (Goroutine.swift).
 //      Relock every channel, remove the other records, unlock, cancel the timer, run the winner.
 import CGoRuntime
 
@@ -168,7 +169,10 @@ private func runSelect(_ cases: [SelectCase], _ defaultBody: (() -> Void)?) {
         defaultBody()
         return
     }
-    goroutine.selectDone.store(0, ordering: .releasing)
+    goroutine.selectWaits &+= 1
+    let ticket = goroutine.selectWaits << 1
+    // Releasing: pairs with a claimer's acquiring load of the ticket (Goroutine.swift).
+    goroutine.selectDone.store(ticket, ordering: .releasing)
     goroutine.selectWinner = nil
     goroutine.selectTimedOut = false
     for (index, selectCase) in cases.enumerated() {
@@ -179,7 +183,7 @@ private func runSelect(_ cases: [SelectCase], _ defaultBody: (() -> Void)?) {
     }
     var timer: RuntimeTimer?
     if let timeoutIndex, case .timeout(let duration) = cases[timeoutIndex].operation {
-        timer = RuntimeTimer(when: gort_nanotime() + nanoseconds(duration), goroutine: goroutine, kind: .selectTimeout)
+        timer = RuntimeTimer(when: gort_nanotime() + nanoseconds(duration), goroutine: goroutine, kind: .selectTimeout(ticket: ticket))
     }
     goroutine.parkLocks.append(contentsOf: uniqueLocks)
     goroutine.parkTimer = timer
@@ -202,8 +206,9 @@ private func runSelect(_ cases: [SelectCase], _ defaultBody: (() -> Void)?) {
     }
 
     if goroutine.selectTimedOut || winner == nil {
+        guard let timeoutIndex else { fatal("runtime: a select with no timeout was woken with no winning case") }
         releaseAll()
-        cases[timeoutIndex!].body?()
+        cases[timeoutIndex].body?()
         return
     }
     let winningCase = cases[winner!.caseIndex]

@@ -7,14 +7,16 @@
 //
 // A timer is armed by g0 after its goroutine is off its stack (the park protocol), so a timer
 // can never ready a goroutine that is still running. A select timeout is cancelled by removing it
-// from the heap; one that already fired lost the `selectDone` CAS and does nothing.
+// from the heap; one that already left the heap when a channel case won claims nothing: it carries the
+// ticket of the select wait it was armed for, and that wait is already claimed or over (Goroutine.swift).
 import CGoRuntime
 import Synchronization
 
 final class RuntimeTimer: @unchecked Sendable {
     enum Kind {
         case wake
-        case selectTimeout
+        /// Times out the select wait numbered by the ticket (`Goroutine.selectDone`).
+        case selectTimeout(ticket: UInt64)
         /// A socket deadline (NetPoller.swift): times out the descriptor's waiter if it is still
         /// the one this timer was armed for.
         case ioDeadline(PollDescriptor)
@@ -36,8 +38,8 @@ final class RuntimeTimer: @unchecked Sendable {
         switch kind {
         case .wake:
             scheduler.ready(goroutine)
-        case .selectTimeout:
-            if goroutine.selectDone.compareExchange(expected: 0, desired: 1, ordering: .acquiringAndReleasing).exchanged {
+        case .selectTimeout(let ticket):
+            if goroutine.claimSelect(ticket: ticket) {
                 goroutine.selectTimedOut = true
                 scheduler.ready(goroutine)
             }

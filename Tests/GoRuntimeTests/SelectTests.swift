@@ -162,4 +162,38 @@ struct SelectTests {
         }
         #expect(total == 20_000 * 20_001 / 2)
     }
+
+    // A timeout the timer runner has taken off the heap but not yet fired can lose to a channel case; the
+    // goroutine then runs on, and the late timer must not claim its *next* select (which would wake it twice,
+    // or wake it out of a select with no timeout). Many short timeouts racing sends, on 2 Ps, make the
+    // window likely; with the stale claim a debug build stops at "ready of a goroutine that is not waiting"
+    // and a release build miscounts.
+    @Test("a timeout that fires as a channel case wins does not wake the goroutine's next select")
+    func staleTimeoutDoesNotClaimTheNextSelect() {
+        let rounds = 20_000
+        let (received, timeouts) = Runtime.run(maxProcs: 2) { () -> (Int, Int) in
+            let values = Channel<Int>()
+            let done = Channel<(Int, Int)>(capacity: 1)
+            go {
+                var received = 0, timeouts = 0
+                while received < rounds {
+                    select(.receive(values) { _ in received += 1 },
+                           .after(.microseconds(received % 7 * 10)) { timeouts += 1 })
+                    // A select with no timeout: a stale timer claiming it would wake it with no winner.
+                    if received % 3 == 0 {
+                        select(.receive(values) { _ in received += 1 })
+                    }
+                }
+                done.send((received, timeouts))
+            }
+            for value in 0..<rounds {
+                if value % 5 == 0 { Runtime.sleep(for: .microseconds(value % 4 * 10)) }
+                values.send(value)
+            }
+            return done.receive()!
+        }
+        #expect(received == rounds)
+        // The timeout path ran too, or the race was never set up.
+        #expect(timeouts > 0)
+    }
 }
