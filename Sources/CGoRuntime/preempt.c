@@ -15,9 +15,12 @@
 //   1. the PC lies in a function of the main executable (not in libc, libswiftCore, any other
 //      shared object, the vDSO, or a PLT stub: those may hold locks or per-thread state);
 //   2. that function is not the runtime's: not in the `gort_text` section (every C and assembly
-//      function of CGoRuntime, see CGoRuntime.h) and not a Swift symbol of GoRuntime or GoTrace
-//      (mangled names containing `9GoRuntime`, `13GoTraceFormat` or `7GoTrace`: this also covers closures,
-//      specialisations on runtime types and outlined helpers emitted for them);
+//      function of CGoRuntime, see CGoRuntime.h) and not a Swift symbol of a module the runtime is made
+//      of or calls into (mangled names containing `9GoRuntime`, `13GoTraceFormat`, `7GoTrace`, `7GoPprof`,
+//      `7GoDWARF` or `15Synchronization`: this also covers closures, specialisations on runtime types and
+//      outlined helpers emitted for them). Synchronization's code is emitted into its clients, and a debug
+//      build keeps some of it out of line (the unlock that ends `Mutex.withLock`): called by the runtime,
+//      it must not pass for user code. A user's own call into it is refused too, which costs nothing;
 //   3. a Swift function that belongs to no module — a standard-library specialisation or a
 //      reabstraction thunk (`$s` followed by a non-digit), or a merged function (`Tm`) — is
 //      "neutral": it may have been called by the runtime. It is accepted only if, walking outward
@@ -91,9 +94,10 @@ static bool contains(const char *name, const char *needle) { return strstr(name,
 
 static uint8_t classify_name(const char *name) {
     if (name[0] == '$' && name[1] == 's') {
-        // GoTraceFormat (the per-M trace buffer and writer, which GoRuntime links) is the runtime's too: its
-        // code runs with the M's trace state in hand.
-        if (contains(name, "9GoRuntime") || contains(name, "13GoTraceFormat") || contains(name, "7GoTrace"))
+        // The modules GoRuntime links are the runtime's too: GoTraceFormat's code runs with the M's trace
+        // state in hand, GoPprof's and GoDWARF's inside a stack dump; Synchronization: see rule 2.
+        if (contains(name, "9GoRuntime") || contains(name, "13GoTraceFormat") || contains(name, "7GoTrace") ||
+            contains(name, "7GoPprof") || contains(name, "7GoDWARF") || contains(name, "15Synchronization"))
             return CODE_RUNTIME;
         size_t length = strlen(name);
         if (length > 2 && name[length - 2] == 'T' && name[length - 1] == 'm') return CODE_NEUTRAL;
@@ -263,10 +267,11 @@ static void on_preempt_signal(int signal, siginfo_t *info, void *raw_context) {
     uintptr_t fp = (uintptr_t)context->uc_mcontext.gregs[REG_RBP];
     uintptr_t low = __atomic_load_n(&state->stack_low, __ATOMIC_RELAXED);
     uintptr_t high = __atomic_load_n(&state->stack_high, __ATOMIC_RELAXED);
-    // On g0 (high == 0), in a blocking call (no P to give up), or on some other stack: not now.
+    // On g0 (high == 0), in a blocking call (no P to give up), held on its M (a world stop's stopper,
+    // which its own M would otherwise wait for at the barrier), or on some other stack: not now.
     // The trampoline needs room below the red zone for the registers and the extended state; a
     // goroutine that close to the bottom of its stack is not interrupted (it will grow or yield).
-    if (high == 0 || gort_preempt_in_blocking_call(state) || sp < low + 16384 || sp >= high ||
+    if (high == 0 || gort_preempt_in_blocking_call(state) || gort_preempt_is_held(state) || sp < low + 16384 || sp >= high ||
         !safe_to_suspend(pc, sp, fp, low, high)) {
         errno = saved_errno;
         return;
@@ -347,7 +352,7 @@ int32_t gort_thread_id(void) { return (int32_t)syscall(SYS_gettid); }
 // once and reused across the switch (the same reason gort_tls_get_m is not inline).
 __attribute__((noinline)) bool gort_preempt_requested_here(void) {
     gort_preempt_state_t *state = thread_state;
-    return state != NULL && gort_preempt_is_requested(state);
+    return state != NULL && gort_preempt_is_requested(state) && !gort_preempt_is_held(state);
 }
 
 void gort_preempt_bind_thread(gort_preempt_state_t *state) {

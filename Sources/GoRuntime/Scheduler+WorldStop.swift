@@ -33,6 +33,12 @@
 //      without step 3, and it writes its buffer again only after passing the barrier on its way back,
 //      so the stopper may flush that buffer), every P is stopped, disabled or the stopper's own, and no
 //      transition without a P is under way.
+//   The stopper's own goroutine keeps its M from step 1 to step 5 (`gort_preempt_hold`, Go's m.locks):
+//   neither the monitor's signal nor the cooperative check switches it out, however long the stop takes.
+//   Switched out, it would sit in a run queue while its M, looking for work, waited at the barrier for
+//   a restart that only the stopper can make. (Code the safe-PC rule calls user code may run inside
+//   the stop: another module's helper that the runtime calls.) A request made meanwhile stays pending
+//   and is honoured at the first safe point after the restart.
 //   5. `restartTheWorld`: each stopped M's P is `running` again (it resumes where it parked), the idle
 //      Ps go back to the idle list, every stopped M is woken; if the global queue holds work, an M is
 //      started for it. Idle Ms woken this way go back to sleep (as after a trace flush, where one of
@@ -61,6 +67,8 @@ final class WorldStop: @unchecked Sendable {
     /// The stop is a recording's start: an M that keeps its P through it emits `proc-start` once it runs
     /// again, as the recording has not seen that P start (Go's StartTrace makes the same amends).
     @exclusivity(unchecked) var startsRecording = false
+    /// The stopper's M, whose goroutine is held on it until the restart (nil: the stopper is not an M).
+    @exclusivity(unchecked) var stopper: Machine?
 }
 
 extension Scheduler {
@@ -128,6 +136,9 @@ extension Scheduler {
         precondition(worldStop == nil, "runtime: a world stop is already under way")
         let stop = WorldStop()
         stop.startsRecording = startsRecording
+        stop.stopper = me
+        // Before the stop is visible: from then on this goroutine must not leave its M (the note above).
+        if let me { gort_preempt_hold(me.preemption.state) }
         worldStop = stop
         gort_unlock(lock)
         tracer.flushEpoch.add(1, ordering: .sequentiallyConsistent)
@@ -253,5 +264,10 @@ extension Scheduler {
         // After the unlock: each M re-checks `worldStop` under the lock when it wakes.
         for (machine, _) in stop.machines { gort_note_wakeup(machine.note) }
         if work { wakeProcessor() }
+        if let stopper = stop.stopper {
+            // The stopper's goroutine held its M since the stop, so this is that M's own thread.
+            assert(Self.currentMachine() === stopper, "runtime: the world restarted by another thread than its stopper")
+            gort_preempt_release(stopper.preemption.state)
+        }
     }
 }

@@ -254,14 +254,50 @@ struct PreemptionTests {
         #expect(libc != 0 && libc.classification == 0)
     }
 
-    @Test("the trace writer's module counts as the runtime's, as GoRuntime's own does")
+    @Test("the modules GoRuntime links, and Synchronization, count as the runtime's, as GoRuntime's own code does")
     func runtimeModulesByName() {
         // Names as this package's debug build emits them (nm): TraceFileWriter.isCompressing's getter in
         // GoTraceFormat, which GoRuntime links for its per-M buffers; a GoRuntime and a user function.
         #expect(gort_preempt_classify_symbol("$s13GoTraceFormat0B10FileWriterC13isCompressingSbvg") == 2)
         #expect(gort_preempt_classify_symbol("$s9GoRuntime7MonitorC18runtimeCodeAddressSuyF") == 2)
+        // The other modules GoRuntime links, and Synchronization's out-of-line unlock at the end of
+        // `Mutex.withLock`, which the trace writer calls (nm on a debug TraceScenarios).
+        #expect(gort_preempt_classify_symbol("$s7GoPprof0B7EncoderO11StringTableV5indexys6UInt64VSSF") == 2)
+        #expect(gort_preempt_classify_symbol(
+            "$s7GoDWARF10DWARFLinesC14readUnitRanges33_A5F7097E53F11A10F8BB816CB20CD3CFLLSaySnys6UInt64VG5range_AG6offsettGyF") == 2)
+        #expect(gort_preempt_classify_symbol(
+            "$s15Synchronization5MutexVAARi_zrlE8withLockyqd__qd__xzYuqd_0_YKYTXEqd_0_YKs5ErrorRd_0_Ri_d__r0_lF6$deferL_yysAERd_0_Ri_zRi_d__r_0_lF") == 2)
         #expect(gort_preempt_classify_symbol(
             "$s14GoRuntimeTests010FatalErrorC0V04$s14ab8Tests010dE43C0V8deadlock4TestfMp_16fb49a8b14a3011a4fMu_33_D54511B832E45B98395B6B3D64D3F5CELLyyYaYbKFZ") == 1)
+    }
+
+    @Test("the goroutine that stops the world keeps its M until it restarts it, though it runs user code for 20 time slices")
+    func stopperIsNotPreempted() async {
+        // Switched out mid-stop, the stopper would wait in a run queue while its own M, looking for work,
+        // waited at the barrier for the restart: the child would hang, and the alarm ends it (a failure).
+        // A separate process: a world stop stops every goroutine of this one, other tests' included.
+        await #expect(processExitsWith: .exitCode(0)) {
+            alarm(30)
+            let verdict = Runtime.run(maxProcs: 2) { () -> String in
+                let limit = calibratedIterations(milliseconds: 200)
+                let stop = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+                stop.pointee = 0
+                let machine = Scheduler.currentMachine()!
+                let state = machine.preemption.state
+                let requestsBefore = monitor.requests.load(ordering: .relaxed)
+                let signalsBefore = state.pointee.signals
+                let notStopped = scheduler.stopTheWorld(waitNanoseconds: 1_000_000_000)
+                let switches = gort_preempt_switches(state)
+                _ = spinWithoutSafePoints(until: stop, limit: limit)  // user code: the rule would allow a signal
+                let stayed = Scheduler.currentMachine() === machine && gort_preempt_switches(state) == switches
+                let asked = monitor.requests.load(ordering: .relaxed) > requestsBefore
+                let signalled = state.pointee.signals > signalsBefore
+                scheduler.restartTheWorld()
+                return "stopped \(notStopped == 0) stayed \(stayed) asked \(asked) signalled \(signalled)"
+            }
+            print(verdict)
+            exit(verdict == "stopped true stayed true asked true signalled true" ? 0 : 1)
+        }
     }
 
     @Test("a goroutine preempted asynchronously has a frame-pointer stack through the trampoline into its loop")

@@ -273,6 +273,8 @@ typedef struct {
     uint32_t signals;         // preemption signals that landed on this thread (statistics)
     uint32_t redirected;      // ... and that redirected the goroutine into the trampoline
     uintptr_t resume_pc;      // handler -> trampoline: where the interrupted goroutine resumes
+    uint32_t held;            // the goroutine must keep this M for now (Go's m.locks): a world stop's
+                              // stopper; neither the signal nor the cooperative check switches it out
 } gort_preempt_state_t;
 
 /// Installs the SIGURG handler and builds the table of code that is safe to interrupt (the main
@@ -321,6 +323,20 @@ static inline void gort_preempt_set_in_blocking_call(gort_preempt_state_t *state
 }
 static inline bool gort_preempt_in_blocking_call(const gort_preempt_state_t *state) {
     return __atomic_load_n(&state->in_blocking_call, __ATOMIC_RELAXED) != 0;
+}
+/// Holds the M's goroutine on it (nests): while held, a request stays pending and is honoured at the first
+/// safe point after the last release. Only the M's own thread writes it, and only that thread's handler reads
+/// it: a signal fence (a compiler barrier) keeps the held code from moving outside the store, no CPU fence.
+static inline void gort_preempt_hold(gort_preempt_state_t *state) {
+    __atomic_store_n(&state->held, state->held + 1, __ATOMIC_RELAXED);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+static inline void gort_preempt_release(gort_preempt_state_t *state) {
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    __atomic_store_n(&state->held, state->held - 1, __ATOMIC_RELAXED);
+}
+static inline bool gort_preempt_is_held(const gort_preempt_state_t *state) {
+    return __atomic_load_n(&state->held, __ATOMIC_RELAXED) != 0;
 }
 static inline bool gort_preempt_is_running(const gort_preempt_state_t *state) {
     return __atomic_load_n(&state->stack_high, __ATOMIC_RELAXED) != 0;
