@@ -271,7 +271,7 @@ struct PreemptionTests {
             "$s14GoRuntimeTests010FatalErrorC0V04$s14ab8Tests010dE43C0V8deadlock4TestfMp_16fb49a8b14a3011a4fMu_33_D54511B832E45B98395B6B3D64D3F5CELLyyYaYbKFZ") == 1)
     }
 
-    @Test("the goroutine that stops the world keeps its M until it restarts it, though it runs user code for 20 time slices")
+    @Test("the goroutine that stops the world keeps its M until it restarts it, though it runs user code for 20 time slices, then reaches a safe point")
     func stopperIsNotPreempted() async {
         // Switched out mid-stop, the stopper would wait in a run queue while its own M, looking for work,
         // waited at the barrier for the restart: the child would hang, and the alarm ends it (a failure).
@@ -289,9 +289,15 @@ struct PreemptionTests {
                 let notStopped = scheduler.stopTheWorld(waitNanoseconds: 1_000_000_000)
                 let switches = gort_preempt_switches(state)
                 _ = spinWithoutSafePoints(until: stop, limit: limit)  // user code: the rule would allow a signal
-                let stayed = Scheduler.currentMachine() === machine && gort_preempt_switches(state) == switches
                 let asked = monitor.requests.load(ordering: .relaxed) > requestsBefore
-                let signalled = state.pointee.signals > signalsBefore
+                // A safe point with the request pending (the cooperative path, all there is under
+                // GODEBUG=asyncpreemptoff=1, as in the ThreadSanitizer run).
+                let channel = Channel<Int>(capacity: 1)
+                channel.send(1)
+                _ = channel.receive()
+                let stayed = Scheduler.currentMachine() === machine && gort_preempt_switches(state) == switches
+                // Signals went out only where asynchronous preemption is on.
+                let signalled = (state.pointee.signals > signalsBefore) == monitor.asynchronous
                 scheduler.restartTheWorld()
                 return "stopped \(notStopped == 0) stayed \(stayed) asked \(asked) signalled \(signalled)"
             }
