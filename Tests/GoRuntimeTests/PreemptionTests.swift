@@ -39,6 +39,8 @@ private func threadCPUNanoseconds() -> Int64 {
 /// Iterations of `spinWithoutSafePoints` that take about `milliseconds` of this thread's CPU time. CPU
 /// time, not wall time: a probe descheduled by a loaded machine would otherwise look slow, and the spin
 /// limit derived from it would end the spin early — before the ticks, as if it had never been preempted.
+/// Call it on a thread, not in a goroutine: one preempted mid-calibration may resume on another thread,
+/// and the two readings would then come from different threads' clocks.
 private func calibratedIterations(milliseconds: Int64) -> Int {
     let stop = UnsafeMutablePointer<Int>.allocate(capacity: 1)
     defer { stop.deallocate() }
