@@ -125,3 +125,10 @@ func fatalInsideBlockingCall(_ operation: String) -> Never {
     fatal("runtime: \(operation) inside Runtime.blockingCall (its goroutine holds no processor); "
         + "call blocking runtime operations outside the blocking call")
 }
+
+/// A goroutine held on its M (`gort_preempt_hold`) tried to switch out: the goroutine of a world stop, or
+/// one inside a trace event consumer (`Trace.setEventConsumer`), which must not block.
+func fatalWhileHeld(_ operation: String) -> Never {
+    fatal("runtime: \(operation) where the goroutine must keep its thread: inside a trace event consumer "
+        + "(Trace.setEventConsumer; it must not block) or a world stop")
+}

@@ -1173,6 +1173,7 @@ extension Scheduler {
             fatal("runtime: blocking operation (\(reason)) outside a goroutine; call it inside Runtime.run { } or go { }")
         }
         if machine.processor == nil { fatalInsideBlockingCall(String(describing: reason)) }
+        if gort_preempt_is_held(machine.preemption.state) { fatalWhileHeld(String(describing: reason)) }
         goroutine.parkLock = locks
         goroutine.parkTimer = timer
         goroutine.status = .waiting
@@ -1188,6 +1189,7 @@ extension Scheduler {
     func parkPrepared(_ goroutine: Goroutine, _ reason: WaitReason) {
         let machine = Self.currentMachine()!
         if machine.processor == nil { fatalInsideBlockingCall(String(describing: reason)) }
+        if gort_preempt_is_held(machine.preemption.state) { fatalWhileHeld(String(describing: reason)) }
         goroutine.status = .waiting
         goroutine.waitReason = reason
         if tracer.active.load(ordering: .relaxed) { tracePark(goroutine, reason) }
@@ -1208,6 +1210,7 @@ extension Scheduler {
             return
         }
         if machine.processor == nil { fatalInsideBlockingCall("yield") }
+        if gort_preempt_is_held(machine.preemption.state) { fatalWhileHeld("yield") }
         if tracer.active.load(ordering: .relaxed) { tracePark(goroutine, .yield) }
         machine.action = .yield
         switchToScheduler(goroutine, machine)

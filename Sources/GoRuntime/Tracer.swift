@@ -671,8 +671,15 @@ final class Tracer: @unchecked Sendable {
         let consumer = self.consumer
         gort_unlock(lock)
         guard let consumer else { return }
+        let machine = Scheduler.currentMachine()
+        // The consumer is the program's code, which the safe-PC rule lets a signal suspend; but the runtime
+        // calls it from inside its own operations (a park, with the channel's lock held), where the goroutine
+        // must not leave its M. Held for the call, as a world stop's stopper is (Scheduler+WorldStop.swift);
+        // a consumer that blocks is a fatal error (`Scheduler.park`).
+        if let machine { gort_preempt_hold(machine.preemption.state) }
         consumer(TraceHookEvent(kind: kind.description, timestampNanoseconds: gort_nanotime(),
-                                machine: Scheduler.currentMachine()?.id ?? 0, arguments: arguments))
+                                machine: machine?.id ?? 0, arguments: arguments))
+        if let machine { gort_preempt_release(machine.preemption.state) }
     }
 
     /// The id of `text` in the caller's stream, defining it first if needed.
@@ -895,7 +902,9 @@ public enum Trace {
     }
 
     /// Registers (or, with nil, removes) a callback that receives every runtime event. It runs on
-    /// the thread that caused the event, inside the scheduler: keep it short and never block in it.
+    /// the thread that caused the event, inside the scheduler: keep it short. Its goroutine is not
+    /// preempted while it runs, and a blocking runtime operation in it (a channel operation that waits,
+    /// `Runtime.sleep`, a `Mutex` that is taken) is a fatal error.
     public static func setEventConsumer(_ consumer: (@Sendable (TraceHookEvent) -> Void)?) {
         tracer.setConsumer(consumer)
     }

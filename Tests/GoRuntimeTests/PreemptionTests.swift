@@ -313,6 +313,41 @@ struct PreemptionTests {
         }
     }
 
+    @Test("a trace event consumer runs to its end on its goroutine's M, though it spins for 5 time slices")
+    func consumerIsNotPreempted() async {
+        // The runtime calls the consumer from inside its operations (a park, with a channel's lock held), so
+        // the consumer's goroutine must not switch out there, however long it runs. Exit status: 0, or the sum
+        // of 2 (the consumer never ran), 4 (its goroutine switched out) and 8 (no request was pending).
+        await #expect(processExitsWith: .exitCode(0)) {
+            alarm(30)
+            let limit = calibratedIterations(milliseconds: 50)  // on this thread: see calibratedIterations
+            let failures = Atomic<Int32>(2)
+            Trace.setEventConsumer { event in
+                guard event.kind == "log", let machine = Scheduler.currentMachine() else { return }
+                let state = machine.preemption.state
+                let switches = gort_preempt_switches(state)
+                var stop = 0
+                _ = spinWithoutSafePoints(until: &stop, limit: limit)  // this closure is user code
+                let stayed = Scheduler.currentMachine() === machine && gort_preempt_switches(state) == switches
+                failures.store((stayed ? 0 : 4) + (gort_preempt_is_requested(state) ? 0 : 8), ordering: .relaxed)
+            }
+            Runtime.run(maxProcs: 1) { Trace.log("test", "spin in the consumer") }
+            Trace.setEventConsumer(nil)
+            exit(failures.load(ordering: .relaxed))
+        }
+    }
+
+    @Test("a trace event consumer that blocks is a fatal error")
+    func blockingInAConsumerIsFatal() async throws {
+        let result = try await #require(processExitsWith: .exitCode(2), observing: [\.standardErrorContent]) {
+            Trace.setEventConsumer { event in
+                if event.kind == "log" { Runtime.sleep(for: .milliseconds(1)) }
+            }
+            Runtime.run(maxProcs: 1) { Trace.log("test", "sleep in the consumer") }
+        }
+        #expect(String(decoding: result.standardErrorContent, as: UTF8.self).contains("inside a trace event consumer"))
+    }
+
     @Test("a goroutine preempted asynchronously has a frame-pointer stack through the trampoline into its loop")
     func stackThroughTrampoline() {
         let spinnerID = Atomic<Int>(0)
