@@ -185,10 +185,13 @@ extension NetTests {
             defer { listener.close() }
             var queued: [TCPConnection] = []
             defer { for connection in queued { connection.close() } }
-            // Fill the queue (see connectDeadline), then ask for a page.
+            // Fill the queue (see connectDeadline), then ask for a page. Each filling connect may wait 1 s: on
+            // loopback one completes at once unless the queue is full, but a shorter wait could end, on a loaded
+            // machine, before this goroutine ran again, and leave a place in the queue for the page's connect
+            // (a stress run then saw the get connect, and time out writing its request).
             for _ in 0..<8 {
                 guard let connection = try? TCPConnection.connect(host: "127.0.0.1", port: listener.port,
-                                                                  timeout: .milliseconds(100)) else { break }
+                                                                  timeout: .seconds(1)) else { break }
                 queued.append(connection)
             }
             do {
