@@ -21,6 +21,9 @@
 //   TraceScenarios soak S [DEPTH]  S seconds of mixed work on 2 Ps, recursion DEPTH deep (Soak.swift)
 //   TraceScenarios soakstops N DIR the soak's work, recording N traces DIR/stop-K.gtrace, each stopped
 //                                  with Trace.stop() mid-workload (Soak.swift)
+//   TraceScenarios flight S        the soak's work for S seconds (default 6) with ten goroutines blocked from
+//                                  the start in flightStuckReceiver(_:); prints "ready pid=N" after S/2 seconds
+//                                  (the flight-recorder tests, Soak.swift)
 //   TraceScenarios spinstop PATH   2 Ps, asynchronous preemption off: records PATH while a goroutine spins
 //                                  in a call-free loop (its M never stops), then stops the recording
 //   TraceScenarios blockstop PATH  2 Ps: records PATH; a goroutine ping-pongs, then blocks in Runtime.blockingCall
@@ -130,6 +133,8 @@ case "abort":
     }
 case "soak":
     runSoak(seconds: parameter ?? 10, depth: arguments.count > 3 ? Int(arguments[3]) ?? 400 : 400)
+case "flight":
+    runSoak(seconds: parameter ?? 6, depth: 400, flight: true)
 case "soakstops":
     runSoak(seconds: 0, depth: 400, recordings: (parameter ?? 5, arguments.count > 3 ? arguments[3] : "."))
 case "hang":

@@ -1177,7 +1177,7 @@ extension Scheduler {
         goroutine.parkTimer = timer
         goroutine.status = .waiting
         goroutine.waitReason = reason
-        if tracer.active.load(ordering: .relaxed) { tracePark(goroutine, reason) }
+        if tracer.active.load(ordering: .relaxed) { tracePark(goroutine, reason) } else { goroutine.waitSinceTicks = 0 }
         machine.action = .park
         let profiledSince = ContentionProfiles.enabled.load(ordering: .relaxed) ? gort_nanotime() : 0
         switchToScheduler(goroutine, machine)
@@ -1190,7 +1190,7 @@ extension Scheduler {
         if machine.processor == nil { fatalInsideBlockingCall(String(describing: reason)) }
         goroutine.status = .waiting
         goroutine.waitReason = reason
-        if tracer.active.load(ordering: .relaxed) { tracePark(goroutine, reason) }
+        if tracer.active.load(ordering: .relaxed) { tracePark(goroutine, reason) } else { goroutine.waitSinceTicks = 0 }
         machine.action = .park
         let profiledSince = ContentionProfiles.enabled.load(ordering: .relaxed) ? gort_nanotime() : 0
         switchToScheduler(goroutine, machine)
@@ -1199,6 +1199,7 @@ extension Scheduler {
 
     @inline(never)
     private func tracePark(_ goroutine: Goroutine, _ reason: WaitReason) {
+        goroutine.waitSinceTicks = tracer.ticks()
         tracer.emit(.park, UInt64(goroutine.id), UInt64(parkReason(reason).rawValue), tracer.captureStack())
     }
 

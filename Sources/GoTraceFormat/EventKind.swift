@@ -185,7 +185,7 @@ public struct EventKindSpec: Sendable, Equatable {
         EventKindSpec(.syscallExit, "syscall-exit", [.init("goroutine", .goroutine)]),
         EventKindSpec(.snapshot, "snapshot", [
             .init("goroutine", .goroutine), .init("state", .goroutineState), .init("reason", .parkReason),
-            .init("stack", .stackID),
+            .init("stack", .stackID), .init("waited", .number),
         ]),
         EventKindSpec(.regionBegin, "region-begin", [.init("goroutine", .goroutine), .init("name", .stringID)]),
         EventKindSpec(.regionEnd, "region-end", [.init("goroutine", .goroutine), .init("name", .stringID)]),
