@@ -254,6 +254,11 @@ struct RecordCommand: ParsableCommand {
         action.sa_flags = SA_RESTART
         sigemptyset(&action.sa_mask)
         sigaction(SIGUSR1, &action, nil)
+        // A launcher may have started us with SIGUSR1 blocked (as with SIGINT and SIGTERM above).
+        var requests = sigset_t()
+        sigemptyset(&requests)
+        sigaddset(&requests, SIGUSR1)
+        pthread_sigmask(SIG_UNBLOCK, &requests, nil)
         return ends[0]
     }
 
