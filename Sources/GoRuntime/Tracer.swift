@@ -964,10 +964,12 @@ final class Tracer: @unchecked Sendable {
             entries.append((UInt64(id), state, parkReason(waitReason), stack, waited))
         }
         for (id, state, reason, stack, waited) in entries {
-            let arguments: [TraceValue] = [.number(id), .number(UInt64(state.rawValue)), .number(UInt64(reason.rawValue)),
-                                           .number(stack), .number(waited)]
-            withBuffer { trace, now in trace.buffer.emit(.snapshot, at: now, arguments: arguments) }
-            if hasConsumer.load(ordering: .relaxed) { deliver(.snapshot, arguments.map { $0.number ?? 0 }) }
+            withBuffer { trace, now in
+                trace.buffer.emit(.snapshot, at: now, id, UInt64(state.rawValue), UInt64(reason.rawValue), stack, waited)
+            }
+            if hasConsumer.load(ordering: .relaxed) {
+                deliver(.snapshot, [id, UInt64(state.rawValue), UInt64(reason.rawValue), stack, waited])
+            }
         }
     }
 
