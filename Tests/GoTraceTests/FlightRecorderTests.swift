@@ -150,3 +150,77 @@ struct FlightRecorderTests {
         #expect(throws: GoDuration.ParseError.self) { try GoDuration.nanoseconds(text) }
     }
 }
+
+/// The flight recorder's memory (GoTraceFormat's FlightWindow.swift) on a synthetic stream with known answers:
+/// a 2 s window, a generation cut every 500 ms for 6 s (nanosecond ticks from 0). Generation k begins at
+/// k × 500 ms with a one-event snapshot section (its second marker 1 ms later) and ends with a ten-event chunk
+/// 400 ms after its start.
+@Suite struct FlightWindowTests {
+    static let second: UInt64 = 1_000_000_000
+
+    static func stream(generations: UInt64, ending: Bool) -> FlightWindow {
+        var window = FlightWindow(windowNanoseconds: 2 * second)
+        window.append(FileHeader(ticksPerSecond: second, startTicks: 0, startWallTimeNanoseconds: 1_000).encoded())
+        window.append(KindTableCodec.chunk())
+        var sequence: UInt64 = 0
+        func chunk(events: Int, at ticks: UInt64) -> [UInt8] {
+            let buffer = TraceBuffer(baseTicks: ticks)
+            for _ in 0..<events { buffer.emit(.procStart, at: ticks, 0) }
+            defer { sequence += 1 }
+            return buffer.sealChunk(machine: 1, sequence: sequence)
+        }
+        window.append(chunk(events: 10, at: 400_000_000))  // generation 0's events
+        for number in 1...generations {
+            let cut = number * second / 2
+            window.append(GenerationChunk(generation: number, phase: .begin, ticks: cut,
+                                          wallTimeNanoseconds: Int64(1_000 + cut)).encoded())
+            window.append(chunk(events: 1, at: cut))
+            window.append(GenerationChunk(generation: number, phase: .snapshotWritten, ticks: cut + 1_000_000,
+                                          wallTimeNanoseconds: Int64(1_000 + cut + 1_000_000)).encoded())
+            window.append(chunk(events: 10, at: cut + 400_000_000))
+        }
+        if ending {
+            window.append(EndChunk(events: 999, chunks: 999, droppedEvents: 0, endWallTimeNanoseconds: 7, endSignal: 15).encoded())
+        }
+        return window
+    }
+
+    @Test func memoryHoldsTheWindowAndLittleMore() {
+        // After the cut at 6 s: generations 8 (4 s) … 12; generation 9 alone would start 1.5 s before the cut.
+        let window = Self.stream(generations: 12, ending: true)
+        #expect(window.generationCount == 5)
+        #expect(window.malformedUnits == 0)
+    }
+
+    @Test func atTheEndTheWindowRunsToTheLastEventWithTheProgramsEndChunk() throws {
+        let file = try #require(Self.stream(generations: 12, ending: true).encoded(.asReceived))
+        let (events, reader) = readAll(file.bytes)
+        #expect(reader.diagnostics.isEmpty)
+        #expect(reader.header?.startTicks == 4 * Self.second)  // generation 8's cut, the youngest 2 s before 6.4 s
+        #expect(reader.header?.startWallTimeNanoseconds == Int64(1_000 + 4 * Self.second))
+        #expect(events.count == 5 * 11)
+        #expect(file.events == 55 && file.nanoseconds == 2_400_000_000 && file.isComplete)
+        // The end chunk keeps the program's signal and wall time, with the window's own totals.
+        #expect(reader.endChunk == EndChunk(events: 55, chunks: 10, droppedEvents: 0, endWallTimeNanoseconds: 7, endSignal: 15))
+    }
+
+    @Test func whileRunningTheWindowEndsAtTheLastCutsSnapshot() throws {
+        let file = try #require(Self.stream(generations: 12, ending: false).encoded(.atLastCut))
+        let (events, reader) = readAll(file.bytes)
+        #expect(reader.diagnostics.isEmpty)
+        #expect(reader.header?.startTicks == 4 * Self.second)  // 2 s before the cut at 6 s
+        #expect(events.count == 4 * 11 + 1)  // generations 8–11 and generation 12's snapshot section
+        #expect(file.nanoseconds == 2_001_000_000 && file.isComplete)
+        #expect(reader.endChunk?.events == 45)
+        #expect(reader.endChunk?.chunks == 9)
+        #expect(reader.endChunk?.endWallTimeNanoseconds == Int64(1_000 + 6 * Self.second))
+    }
+
+    @Test func aRunShorterThanTheWindowIsKeptWhole() throws {
+        let file = try #require(Self.stream(generations: 2, ending: false).encoded(.asReceived))
+        let (events, reader) = readAll(file.bytes)
+        #expect(reader.header?.startTicks == 0)
+        #expect(events.count == 10 + 2 * 11)
+        #expect(!file.isComplete && !reader.isComplete)
+    }
+}
