@@ -74,7 +74,7 @@ cat "$dir/check.err"
 
 if [[ -n $flight ]]; then
     # The window's duration (stat's JSON), against DURATION as gotrace parses it (the stat line says it in s).
-    window_ns=$("$bin/gotrace" stat --format json "$trace" | sed -n 's/.*"durationNanoseconds": *\([0-9]*\).*/\1/p' | head -1)
+    window_ns=$("$bin/gotrace" stat --format json "$trace" | sed -n 's/.*"durationNanoseconds" *: *\([0-9]*\).*/\1/p' | head -1)
     asked_ns=$(awk -v d="$flight" 'BEGIN {
         n = d + 0; u = substr(d, length(n "") + 1)
         f = (u == "ms") ? 1e6 : (u == "s") ? 1e9 : (u == "m") ? 60e9 : -1
