@@ -174,8 +174,8 @@ struct RecordCommand: ParsableCommand {
         installSignalForwarding()
         let windowNanoseconds = try flightWindowNanoseconds()
         let snapshotRequests = windowNanoseconds != nil ? installSnapshotRequestHandler() : nil
-        let spawned = spawn(arguments, traceDescriptor: writeEnd,
-                            generationInterval: windowNanoseconds.map(FlightWindow.generationInterval(windowNanoseconds:)))
+        let spawned = Self.spawnTraced(arguments, traceDescriptor: writeEnd, cpuRate: cpuRate,
+                                       generationInterval: windowNanoseconds.map(FlightWindow.generationInterval(windowNanoseconds:)))
         close(writeEnd)
         let child: pid_t
         switch spawned {
@@ -201,7 +201,7 @@ struct RecordCommand: ParsableCommand {
         close(readEnd)
         session.writeFlightWindowAtEnd()
 
-        let status = waitForExit(of: child)
+        let status = Self.waitForExit(of: child)
         signalForwardingTarget = 0
         if !session.receivedAnything { unlink(outputPath) }
         printError(session.summaryLine(programStatus: status))
@@ -262,9 +262,10 @@ struct RecordCommand: ParsableCommand {
         return ends[0]
     }
 
-    /// Starts `arguments` (PATH-searched) with the trace pipe as `GOTRACE_FD`; returns the pid or an errno.
-    private func spawn(_ arguments: [String], traceDescriptor: Int32,
-                       generationInterval: UInt64?) -> Result<pid_t, SpawnFailure> {
+    /// Starts `arguments` (PATH-searched) with the trace pipe as `GOTRACE_FD` (and the CPU rate and generation
+    /// interval asked for; the same variables inherited are removed); returns the pid or an errno. `top` too.
+    static func spawnTraced(_ arguments: [String], traceDescriptor: Int32, cpuRate: Int? = nil,
+                            generationInterval: UInt64? = nil) -> Result<pid_t, SpawnFailure> {
         var environment: [String] = []
         var entry = environ
         while let pointer = entry.pointee {
@@ -293,7 +294,7 @@ struct RecordCommand: ParsableCommand {
     }
 
     /// Waits for `pid`; returns its exit status, or 128+N if signal N killed it.
-    private func waitForExit(of pid: pid_t) -> Int32 {
+    static func waitForExit(of pid: pid_t) -> Int32 {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 {
             if errno != EINTR { return 1 }
