@@ -24,6 +24,8 @@
 //   TraceScenarios flight S        the soak's work for S seconds (default 6) with ten goroutines blocked from
 //                                  the start in flightStuckReceiver(_:); prints "ready pid=N" after S/2 seconds
 //                                  (the flight-recorder tests, Soak.swift)
+//   TraceScenarios top             2 Ps, until killed: eight goroutines blocked in topBlockedReceiver(_:), one
+//                                  computing in topHotLoop(_:), ping-pong (`gotrace top`'s tests)
 //   TraceScenarios flightinside PATH  Trace.startFlightRecorder(window: 1 s), 2.5 s of ping-pong with ten
 //                                  goroutines blocked in flightStuckReceiver(_:), Trace.writeFlightRecording(to: PATH)
 //   TraceScenarios spinstop PATH   2 Ps, asynchronous preemption off: records PATH while a goroutine spins
@@ -60,6 +62,20 @@ func pingPong(_ roundTrips: Int) {
 @inline(never)
 func leakyReceiver(_ channel: Channel<Int>) {
     _ = channel.receive()
+}
+
+/// The `top` scenario's blocking site.
+@inline(never)
+func topBlockedReceiver(_ channel: Channel<Int>) {
+    _ = channel.receive()
+}
+
+/// The `top` scenario's hot function: a few milliseconds of arithmetic per call.
+@inline(never)
+func topHotLoop(_ seed: UInt64) -> UInt64 {
+    var value = seed
+    for index in 0..<2_000_000 { value = value &* 6_364_136_223_846_793_005 &+ UInt64(index) }
+    return value | 1
 }
 
 @inline(never)
@@ -137,6 +153,21 @@ case "soak":
     runSoak(seconds: parameter ?? 10, depth: arguments.count > 3 ? Int(arguments[3]) ?? 400 : 400)
 case "flight":
     runSoak(seconds: parameter ?? 6, depth: 400, flight: true)
+case "top":
+    // 2 Ps: eight goroutines blocked for good in topBlockedReceiver(_:), one computing in topHotLoop(_:), and
+    // a ping-pong pair, until killed: `gotrace top` must name the blocking site and the hot function.
+    Runtime.run(maxProcs: 2) {
+        let never = Channel<Int>()
+        for _ in 0..<8 { go { topBlockedReceiver(never) } }
+        go {
+            var seed: UInt64 = 1
+            while true {
+                seed = topHotLoop(seed)
+                Runtime.yield()
+            }
+        }
+        while true { pingPong(1_000) }
+    }
 case "flightinside":
     // The in-process flight recorder: a 1 s window over 2.5 s of ping-pong, written from a goroutine, then more
     // work and a stop; ten goroutines blocked in flightStuckReceiver(_:) throughout.
