@@ -144,6 +144,8 @@ final class Goroutine: @unchecked Sendable {
     }
     /// When it parked or entered `Runtime.blockingCall`, in the tracer's ticks, if a recording was on then
     /// (0: not known). Written by the goroutine itself; a snapshot reads it from another thread (`waited`).
+    /// Relaxed, as the fields above: the snapshot runs with the world stopped, after the scheduler's lock
+    /// ordered the park (or the blocking call's entry) before it, and a racing read only misdates one wait.
     var waitSinceTicks: UInt64 {
         get { waitSinceTicksWord.load(ordering: .relaxed) }
         set { waitSinceTicksWord.store(newValue, ordering: .relaxed) }

@@ -94,6 +94,7 @@ final class MachineTrace: @unchecked Sendable {
     /// recording's new generation must not refer to definitions in one that may be dropped (`cutGeneration`).
     /// Precondition: the caller owns this M's trace now (as for writing its buffer).
     func forgetDefinitions() {
+        // Safety: the cache holds `stackCacheSize` initialised entries (init), and the caller owns them now.
         stackCache.update(repeating: (0, 0), count: Self.stackCacheSize)
         stringIDs.removeAll(keepingCapacity: true)
     }

@@ -61,7 +61,9 @@ import Darwin
 /// handlers are installed and after the child is reaped, read only by the handlers.
 nonisolated(unsafe) private var signalForwardingTarget: pid_t = 0
 
-/// The write end of the flight recorder's self-pipe (-1: none). Written before the SIGUSR1 handler is installed.
+/// The write end of the flight recorder's self-pipe (-1: none).
+// Safety: written once by the main thread before the SIGUSR1 handler is installed (sigaction orders the
+// write before any delivery), then only read, by the handler.
 nonisolated(unsafe) private var snapshotRequestDescriptor: Int32 = -1
 
 /// SIGUSR1 in flight-recorder mode: only wakes the read loop (write(2) is async-signal-safe; a full pipe

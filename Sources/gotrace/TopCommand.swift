@@ -177,6 +177,7 @@ private final class RawTerminal {
 
 private func writeOut(_ text: String) {
     var text = text
+    // Safety: the buffer is the string's own UTF-8, valid for the duration of the closure that writes it.
     text.withUTF8 { bytes in _ = try? TraceFileWriter.writeAll(UnsafeRawBufferPointer(bytes), to: 1) }
 }
 
