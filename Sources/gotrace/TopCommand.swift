@@ -15,6 +15,10 @@
 //      colour; `q` quits (the program gets SIGTERM), `s` switches the blocking sites between "most goroutines"
 //      and "longest wait". Without a terminal and without `--iterations`, frames are printed until the program
 //      ends. A program that ends by itself ends `top` with its status (128+N for signal N), after a last frame.
+//   5. `--url http://HOST:PORT`: no program is started; each frame is a trace of the interval (whole seconds,
+//      at least 1) taken by the program's own debug server (`/debug/pprof/trace?seconds=N`,
+//      DebugEndpointClient.swift), read by a fresh model: it starts with a snapshot, so states and blocking
+//      sites are exact; a wait that began while nothing was recorded counts from the trace's start.
 // Frames fit 80 columns: names are cut to their column with "…".
 // Rejected: re-reading a growing trace file (the live view would lag by the file's flush, and need a file).
 
@@ -29,7 +33,8 @@ struct TopCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "top",
         abstract: "Run a program and show what its goroutines are doing now, refreshed every interval.",
-        usage: "gotrace top [--interval <duration>] [--iterations <n>] [--] <program> [<arguments> ...]",
+        usage: "gotrace top [--interval <duration>] [--iterations <n>] [--] <program> [<arguments> ...]\n"
+            + "       gotrace top [--interval <duration>] [--iterations <n>] --url http://<host>:<port>",
         discussion: """
             Shows Ps busy, goroutines by state, the top blocking sites, the top CPU functions, goroutines \
             created and ended per second and the scheduling latency percentiles of the last interval. Keys: q \
@@ -44,6 +49,11 @@ struct TopCommand: ParsableCommand {
     @Option(name: .customLong("iterations"), help: "Print this many plain-text frames to stdout, then stop the program and exit.")
     var iterations: Int?
 
+    @Option(name: .customLong("url"), help: ArgumentHelp(
+        "Watch a running program through its debug server (GOTRACE_DEBUG_ADDR) instead of starting one.",
+        valueName: "http://host:port"))
+    var url: String?
+
     @Argument(parsing: .captureForPassthrough, help: ArgumentHelp(
         "The program to run and its arguments, passed to it unchanged: everything after `--`, or from the first "
             + "word that is not an option of `top`.",
@@ -57,7 +67,12 @@ struct TopCommand: ParsableCommand {
             if ["-h", "--help", "-help"].contains(first) { throw CleanExit.helpRequest(self) }
             throw ValidationError("Unknown option '\(first)' (the program and its arguments follow '--')")
         }
-        guard !programArguments.isEmpty else { throw ValidationError("Missing the program to run") }
+        if let url {
+            guard programArguments.isEmpty else { throw ValidationError("Give either --url or a program to run, not both") }
+            do { _ = try DebugEndpointClient(url: url) } catch { throw ValidationError("\(error)") }
+        } else {
+            guard !programArguments.isEmpty else { throw ValidationError("Missing the program to run") }
+        }
         if try intervalNanoseconds() < 10_000_000 { throw ValidationError("--interval must be at least 10ms") }
         if let iterations, iterations < 1 { throw ValidationError("--iterations must be at least 1") }
     }
@@ -71,8 +86,9 @@ struct TopCommand: ParsableCommand {
     }
 
     func run() throws {
-        let arguments = programArguments
         let period = Int64(clamping: try intervalNanoseconds())
+        if let url { return try watch(url: url, period: period) }
+        let arguments = programArguments
         var pipeEnds: [Int32] = [0, 0]
         guard pipe(&pipeEnds) == 0, fcntl(pipeEnds[0], F_SETFD, FD_CLOEXEC) == 0,
               fcntl(pipeEnds[1], F_SETFD, FD_CLOEXEC) == 0
@@ -147,6 +163,46 @@ struct TopCommand: ParsableCommand {
     }
 }
 
+extension TopCommand {
+    /// Step 5: frames from the debug server's traces.
+    private func watch(url: String, period: Int64) throws {
+        let client: DebugEndpointClient
+        do { client = try DebugEndpointClient(url: url) } catch { throw ValidationError("\(error)") }
+        let seconds = Int(max(1, (period + 999_999_999) / 1_000_000_000))
+        let interactive = iterations == nil && isatty(1) == 1 && isatty(0) == 1
+        var screen = TopScreen(program: url, pid: nil, interactive: interactive)
+        let terminal = interactive ? RawTerminal() : nil
+        defer { terminal?.restore() }
+        var frames = 0
+        while iterations.map({ frames < $0 }) ?? true {
+            let bytes: [UInt8]
+            do {
+                bytes = try client.trace(seconds: seconds)
+            } catch {
+                terminal?.restore()
+                printError("gotrace top: \(error)")
+                throw ExitCode(1)
+            }
+            var framer = TraceStreamFramer()
+            var model = TopModel()
+            bytes.withUnsafeBytes { framer.append($0) }
+            while let unit = framer.nextUnit() {
+                if case .success(let unit) = unit { model.consume(unit) }
+            }
+            frames += 1
+            screen.draw(model.takeFrame(), number: frames, of: iterations)
+            if terminal != nil {
+                var keyboard = [pollfd(fd: 0, events: Int16(POLLIN), revents: 0)]
+                var key: UInt8 = 0
+                while poll(&keyboard, 1, 0) > 0, read(0, &key, 1) == 1 {
+                    if key == UInt8(ascii: "q") { return }
+                    if key == UInt8(ascii: "s") { screen.sortsByWait.toggle() }
+                }
+            }
+        }
+    }
+}
+
 private func monotonicNanoseconds() -> Int64 {
     var now = timespec()
     clock_gettime(CLOCK_MONOTONIC, &now)
@@ -185,7 +241,8 @@ private func writeOut(_ text: String) {
 struct TopScreen {
     static let width = 80
     let program: String
-    let pid: pid_t
+    /// The program's pid when `top` started it (nil with `--url`).
+    let pid: pid_t?
     let interactive: Bool
     /// `s` in the interactive view: blocking sites by longest wait instead of by goroutines.
     var sortsByWait = false
@@ -193,7 +250,8 @@ struct TopScreen {
     func draw(_ frame: TopModel.Frame, number: Int, of total: Int?) {
         var lines: [String] = []
         let counter = total.map { "frame \(number) of \($0)" } ?? "frame \(number)"
-        lines.append(heading("gotrace top: \(program) (pid \(pid)), \(counter), every \(seconds(frame.intervalNanoseconds))"))
+        let process = pid.map { " (pid \($0))" } ?? ""
+        lines.append(heading(cut("gotrace top: \(program)\(process), \(counter), every \(seconds(frame.intervalNanoseconds))")))
         let busy = frame.processors.reduce(0) { $0 + $1.busy }
         let perP = frame.processors.map { "p\($0.id) \(Int(($0.busy * 100).rounded()))%" }.joined(separator: "  ")
         lines.append(cut("Ps busy      \(format(busy, 2)) of \(frame.processors.count)   \(perP)"))
