@@ -10,7 +10,8 @@
 //   3. Every interval (`--interval`, Go's notation, default 1s; GoDuration) a frame is drawn from the model
 //      and the interval's counters start again. One `poll` waits for the pipe, the keyboard and the next frame.
 //   4. Batch mode (`--iterations N`, as `top -b -n N`): N plain-text frames to stdout, then the program is sent
-//      SIGTERM, the pipe drained to its end (so the program never blocks on it) and the program reaped; exit 0.
+//      SIGTERM (SIGKILL 2 s later if it is still there), the pipe drained to its end (so the program never
+//      blocks on it) and the program reaped; exit 0.
 //      Interactive mode (stdout and stdin a terminal, no `--iterations`): the screen is redrawn, headings in
 //      colour; `q` quits (the program gets SIGTERM), `s` switches the blocking sites between "most goroutines"
 //      and "longest wait". Without a terminal and without `--iterations`, frames are printed until the program
@@ -118,9 +119,12 @@ struct TopCommand: ParsableCommand {
         var frames = 0
         var programEnded = false
         var stopping = false
+        // When SIGTERM went to the program; SIGKILL follows after `killGrace` if it has not ended by then.
+        var terminatedAt: Int64?
+        let killGrace: Int64 = 2_000_000_000
         var nextFrame = monotonicNanoseconds() + period
         while !programEnded {
-            let wait = stopping ? -1 : Int32(clamping: max(0, (nextFrame - monotonicNanoseconds()) / 1_000_000))
+            let wait = stopping ? 100 : Int32(clamping: max(0, (nextFrame - monotonicNanoseconds()) / 1_000_000))
             var descriptors = [pollfd(fd: readEnd, events: Int16(POLLIN), revents: 0),
                                pollfd(fd: terminal != nil ? 0 : -1, events: Int16(POLLIN), revents: 0)]
             _ = poll(&descriptors, 2, wait)
@@ -143,12 +147,25 @@ struct TopCommand: ParsableCommand {
                     if key == UInt8(ascii: "s") { screen.sortsByWait.toggle() }
                 }
             }
-            if stopping { kill(child, SIGTERM) }
+            if stopping {
+                // SIGTERM once (the runtime flushes and dies by it); SIGKILL for a program that ignores it.
+                let now = monotonicNanoseconds()
+                if let terminatedAt {
+                    if now - terminatedAt >= killGrace { kill(child, SIGKILL) }
+                } else {
+                    kill(child, SIGTERM)
+                    terminatedAt = now
+                }
+            }
             if !stopping, !programEnded, monotonicNanoseconds() >= nextFrame {
                 frames += 1
                 screen.draw(model.takeFrame(), number: frames, of: iterations)
                 nextFrame += period
-                if let iterations, frames >= iterations { stopping = true; kill(child, SIGTERM) }
+                if let iterations, frames >= iterations {
+                    stopping = true
+                    kill(child, SIGTERM)
+                    terminatedAt = monotonicNanoseconds()
+                }
             }
         }
         close(readEnd)
