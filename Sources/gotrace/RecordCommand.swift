@@ -479,8 +479,11 @@ struct RecordingSession {
         let elapsed = lastTicks >= startTicks ? lastTicks - startTicks : 0
         let product = elapsed.multipliedFullWidth(by: 1_000_000_000)
         let nanoseconds = product.high < ticksPerSecond ? ticksPerSecond.dividingFullWidth(product).quotient : 0
-        var line = "gotrace record: \(events) events, \(bytesWritten) bytes (\(format(perEvent)) bytes/event, "
-            + "raw \(format(rawPerEvent))), \(dropped) dropped, "
+        // In flight-recorder mode the file holds only the window: the totals are what was received.
+        let stored = flightWindow == nil
+            ? "\(bytesWritten) bytes (\(format(perEvent)) bytes/event, raw \(format(rawPerEvent)))"
+            : "received (raw \(format(rawPerEvent)) bytes/event)"
+        var line = "gotrace record: \(events) events, \(stored), \(dropped) dropped, "
             + "\(TraceTextFormatter.timestamp(nanoseconds)) s, "
             + (complete ? "complete" : "incomplete (no end chunk; program exited with status \(programStatus))")
             + ", output \(outputPath)"
