@@ -90,6 +90,7 @@ let package = Package(
                 "GoTraceAnalysis",
                 "GoProfile",
                 "GoTracePluginKit",
+                "GoSymbolize",
                 "CRecorderSpawn",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

@@ -2,8 +2,9 @@
 # Installs the system packages gotrace builds against (Debian). Idempotent; needs root or sudo.
 set -euo pipefail
 # golang-go: `go tool pprof` checks the pprof exports; python3-pip: flameshow, whose parsers check the other
-# export formats (Tests/GoTraceAnalysisTests/Export*.swift, Tests/GoProfileTests); python3-venv: the Go toolchains below.
-packages=(zlib1g-dev libelf-dev libdw-dev pkg-config golang-go python3-pip python3-venv)
+# export formats (Tests/GoTraceAnalysisTests/Export*.swift, Tests/GoProfileTests); python3-venv: the Go toolchains below;
+# tmux: the terminal in which TopCommandTests drives `gotrace top`'s interactive view.
+packages=(zlib1g-dev libelf-dev libdw-dev pkg-config golang-go python3-pip python3-venv tmux)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -61,10 +61,21 @@ func soakRecurse(_ depth: Int, _ seed: UInt64) -> UInt64 {
     return withUnsafeBytes(of: &local) { bytes in bytes.load(fromByteOffset: 24, as: UInt64.self) }
 }
 
+/// Where the flight scenario's stuck goroutines wait, from the program's start to its end: the blocking site
+/// the flight-recorder tests look for in a window's leak report.
+@inline(never)
+func flightStuckReceiver(_ channel: Channel<Int>) {
+    _ = channel.receive()
+}
+
 /// `recordings`: instead of running for `seconds`, record that many traces mid-workload into `directory`.
-func runSoak(seconds: Int, depth: Int, recordings: (count: Int, directory: String)? = nil) {
-    let announce = "soak pid=\(getpid())\n"
-    _ = announce.withCString { write(1, $0, strlen($0)) }
+/// `flight`: the `flight` scenario — ten goroutines blocked in `flightStuckReceiver` from the start, and the
+/// readiness line (`ready pid=N`) only after half of `seconds`, so a flight recorder has cut generations by then.
+func runSoak(seconds: Int, depth: Int, recordings: (count: Int, directory: String)? = nil, flight: Bool = false) {
+    if !flight {
+        let announce = "soak pid=\(getpid())\n"
+        _ = announce.withCString { write(1, $0, strlen($0)) }
+    }
     let counters = SoakCounters()
     let stopping = Atomic<Bool>(false)
     let deadline = ContinuousClock.now + .seconds(seconds)
@@ -78,6 +89,10 @@ func runSoak(seconds: Int, depth: Int, recordings: (count: Int, directory: Strin
             }
         }
         let running: @Sendable () -> Bool = { !stopping.load(ordering: .relaxed) }
+        if flight {
+            let never = Channel<Int>()
+            for _ in 0..<10 { go { flightStuckReceiver(never) } }
+        }
 
         // Channels: producer → buffered jobs → 2 workers → unbuffered results → consumer.
         component {
@@ -303,7 +318,15 @@ func runSoak(seconds: Int, depth: Int, recordings: (count: Int, directory: Strin
             }
         } else {
             // The clock: sleep until the deadline.
-            while ContinuousClock.now < deadline { Runtime.sleep(for: .milliseconds(100)) }
+            var announced = !flight
+            while ContinuousClock.now < deadline {
+                Runtime.sleep(for: .milliseconds(100))
+                if !announced, deadline - ContinuousClock.now <= .seconds(seconds) / 2 {
+                    announced = true
+                    let line = "ready pid=\(getpid())\n"
+                    _ = line.withCString { write(1, $0, strlen($0)) }
+                }
+            }
         }
         // Tell everyone and wait for them all.
         stopping.store(true, ordering: .relaxed)

@@ -21,6 +21,13 @@
 //   TraceScenarios soak S [DEPTH]  S seconds of mixed work on 2 Ps, recursion DEPTH deep (Soak.swift)
 //   TraceScenarios soakstops N DIR the soak's work, recording N traces DIR/stop-K.gtrace, each stopped
 //                                  with Trace.stop() mid-workload (Soak.swift)
+//   TraceScenarios flight S        the soak's work for S seconds (default 6) with ten goroutines blocked from
+//                                  the start in flightStuckReceiver(_:); prints "ready pid=N" after S/2 seconds
+//                                  (the flight-recorder tests, Soak.swift)
+//   TraceScenarios top             2 Ps, until killed: eight goroutines blocked in topBlockedReceiver(_:), one
+//                                  computing in topHotLoop(_:), ping-pong (`gotrace top`'s tests)
+//   TraceScenarios flightinside PATH  Trace.startFlightRecorder(window: 1 s), 2.5 s of ping-pong with ten
+//                                  goroutines blocked in flightStuckReceiver(_:), Trace.writeFlightRecording(to: PATH)
 //   TraceScenarios spinstop PATH   2 Ps, asynchronous preemption off: records PATH while a goroutine spins
 //                                  in a call-free loop (its M never stops), then stops the recording
 //   TraceScenarios blockstop PATH  2 Ps: records PATH; a goroutine ping-pongs, then blocks in Runtime.blockingCall
@@ -55,6 +62,20 @@ func pingPong(_ roundTrips: Int) {
 @inline(never)
 func leakyReceiver(_ channel: Channel<Int>) {
     _ = channel.receive()
+}
+
+/// The `top` scenario's blocking site.
+@inline(never)
+func topBlockedReceiver(_ channel: Channel<Int>) {
+    _ = channel.receive()
+}
+
+/// The `top` scenario's hot function: a few milliseconds of arithmetic per call.
+@inline(never)
+func topHotLoop(_ seed: UInt64) -> UInt64 {
+    var value = seed
+    for index in 0..<2_000_000 { value = value &* 6_364_136_223_846_793_005 &+ UInt64(index) }
+    return value | 1
 }
 
 @inline(never)
@@ -130,6 +151,48 @@ case "abort":
     }
 case "soak":
     runSoak(seconds: parameter ?? 10, depth: arguments.count > 3 ? Int(arguments[3]) ?? 400 : 400)
+case "flight":
+    runSoak(seconds: parameter ?? 6, depth: 400, flight: true)
+case "top":
+    // 2 Ps: eight goroutines blocked for good in topBlockedReceiver(_:), one computing in topHotLoop(_:), and
+    // a ping-pong pair, until killed: `gotrace top` must name the blocking site and the hot function.
+    Runtime.run(maxProcs: 2) {
+        let never = Channel<Int>()
+        for _ in 0..<8 { go { topBlockedReceiver(never) } }
+        go {
+            var seed: UInt64 = 1
+            while true {
+                seed = topHotLoop(seed)
+                Runtime.yield()
+            }
+        }
+        while true { pingPong(1_000) }
+    }
+case "flightinside":
+    // The in-process flight recorder: a 1 s window over 2.5 s of ping-pong, written from a goroutine, then more
+    // work and a stop; ten goroutines blocked in flightStuckReceiver(_:) throughout.
+    let path = arguments.count > 2 ? arguments[2] : "flightinside.gtrace"
+    Runtime.run(maxProcs: 2) {
+        do {
+            try Trace.startFlightRecorder(window: .seconds(1))
+        } catch {
+            print("flightinside: cannot start the flight recorder: \(error)")
+            exit(1)
+        }
+        let never = Channel<Int>()
+        for _ in 0..<10 { go { flightStuckReceiver(never) } }
+        let deadline = ContinuousClock.now + .milliseconds(2_500)
+        while ContinuousClock.now < deadline { pingPong(200) }
+        do {
+            try Trace.writeFlightRecording(to: path)
+        } catch {
+            print("flightinside: cannot write \(path): \(error)")
+            exit(1)
+        }
+        pingPong(1_000)
+        Trace.stop()
+        print("flightinside: wrote \(path)")
+    }
 case "soakstops":
     runSoak(seconds: 0, depth: 400, recordings: (parameter ?? 5, arguments.count > 3 ? arguments[3] : "."))
 case "hang":

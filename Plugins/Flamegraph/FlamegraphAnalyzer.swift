@@ -143,7 +143,7 @@ public final class FlamegraphAnalyzer: Analyzer {
 
     private static let waitingState = UInt8(GOTRACE_G_WAITING.rawValue)
     private func addWait(_ key: WaitKey, goroutine: UInt64, since: UInt64, until time: UInt64) {
-        let since = since == UInt64.max ? time : since
+        let since = since == UInt64.max ? time : TraceTime.clampedToTrace(since)
         let duration = time >= since ? time - since : 0
         blocked[key, default: (0, 0)].nanoseconds += duration
         blocked[key, default: (0, 0)].count += 1

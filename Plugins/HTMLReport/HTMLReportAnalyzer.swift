@@ -277,7 +277,7 @@ public final class HTMLReportAnalyzer: Analyzer {
         // Waits still open at the end count up to it, as in the block profile.
         var leakedLanes = 0
         for info in blockedAtEnd.sorted(by: { $0.id < $1.id }) {
-            let since = info.state_since_ns == UInt64.max ? 0 : info.state_since_ns
+            let since = info.state_since_ns == UInt64.max ? 0 : TraceTime.clampedToTrace(info.state_since_ns)
             let key = WaitKey(reason: info.reason, stack: info.state_stack)
             blocked[key, default: (0, 0)].nanoseconds += end >= since ? end - since : 0
             blocked[key, default: (0, 0)].count += 1

@@ -114,7 +114,8 @@ public final class LeakAnalyzer: Analyzer {
     struct Group {
         var key: GroupKey
         var goroutines: [UInt64] = []
-        var earliestPark = UInt64.max
+        /// Signed nanoseconds from the trace's start (TraceTime); `.max` while unknown.
+        var earliestPark = Int64.max
     }
 
     struct Cycle {
@@ -133,8 +134,9 @@ public final class LeakAnalyzer: Analyzer {
             leaked.insert(info.id)
             let key = GroupKey(reason: info.reason, blockingStack: info.state_stack, creationStack: info.creation_stack)
             groups[key, default: Group(key: key)].goroutines.append(info.id)
-            if info.state_since_ns != UInt64.max {
-                groups[key]!.earliestPark = min(groups[key]!.earliestPark, info.state_since_ns)
+            if let since = TraceTime.signed(info.state_since_ns) {
+                // Signed: a goroutine blocked since before a flight-recorder window parked at a negative time.
+                groups[key]!.earliestPark = min(groups[key]!.earliestPark, since)
             }
         }
         let ordered = groups.values.sorted {
@@ -189,7 +191,7 @@ public final class LeakAnalyzer: Analyzer {
                 ("createdAt", JSON.array(shownFrames(group.key.creationStack).map { JSON.quote(FrameNames.readableFrame($0)) })),
                 ("createdAtFull", JSON.array(shownFrames(group.key.creationStack).map(JSON.quote))),
                 ("goroutines", JSON.array(group.goroutines.sorted().map { String($0) })),
-                ("blockedForNs", String(group.earliestPark == .max ? 0 : end &- group.earliestPark)),
+                ("blockedForNs", String(group.earliestPark == .max ? 0 : Int64(bitPattern: end) &- group.earliestPark)),
             ])
         }
         let cycleItems = cycles.map { cycle in
@@ -215,7 +217,7 @@ public final class LeakAnalyzer: Analyzer {
         for group in groups {
             let ids = group.goroutines.sorted()
             let shown = ids.prefix(maxIDs).map { "g\($0)" }.joined(separator: ", ") + (ids.count > maxIDs ? ", …" : "")
-            let blocked = group.earliestPark == .max ? "?" : seconds(end &- group.earliestPark)
+            let blocked = group.earliestPark == .max ? "?" : seconds(UInt64(bitPattern: Int64(bitPattern: end) &- group.earliestPark))
             out += "\n\(ids.count) goroutine\(ids.count == 1 ? "" : "s") [\(waitReason(group)), blocked up to \(blocked)]: \(shown)\n"
             out += "  blocked at:\n" + frames(group.key.blockingStack)
             out += "  created at:\n" + frames(group.key.creationStack)

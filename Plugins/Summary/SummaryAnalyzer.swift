@@ -142,8 +142,10 @@ public final class SummaryAnalyzer: Analyzer {
             let state = goroutine.state
             guard state != UInt8(GOTRACE_G_DEAD.rawValue), state != UInt8(GOTRACE_G_UNKNOWN.rawValue) else { return }
             alive += 1
-            guard goroutine.state_since_ns != noValue, end >= goroutine.state_since_ns else { return }
-            let span = end - goroutine.state_since_ns
+            // Clamped: the summary covers the trace's own time, not a wait before a flight-recorder window.
+            let since = TraceTime.clampedToTrace(goroutine.state_since_ns)
+            guard since != noValue, end >= since else { return }
+            let span = end - since
             if state == UInt8(GOTRACE_G_WAITING.rawValue) {
                 addBlocked(Site(reason: goroutine.reason, stack: goroutine.state_stack), span)
             }

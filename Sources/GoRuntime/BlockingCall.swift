@@ -49,7 +49,10 @@ extension Scheduler {
         Syscalls.entered.add(1, ordering: .relaxed)
         gort_preempt_set_in_blocking_call(state, true)
         if tracer.active.load(ordering: .relaxed) {
+            goroutine.waitSinceTicks = tracer.ticks()
             tracer.emit(.syscallEnter, UInt64(goroutine.id), tracer.captureStack())
+        } else {
+            goroutine.waitSinceTicks = 0
         }
         machine.preemption.processorBeforeBlockingCall = processor
         if processor.hasWork {

@@ -114,6 +114,7 @@ final class Goroutine: @unchecked Sendable {
     private let waitReasonWord = Atomic<UInt8>(WaitReason.none.rawValue)
     private let stackSlotWord = Atomic<UInt32>(Goroutine.noStackSlot)
     private let creatorPCWord = Atomic<UInt>(0)
+    private let waitSinceTicksWord = Atomic<UInt64>(0)
     static let noStackSlot = UInt32.max
 
     var id: Int64 {
@@ -140,6 +141,14 @@ final class Goroutine: @unchecked Sendable {
         // Only WaitReason raw values are ever stored.
         get { WaitReason(rawValue: waitReasonWord.load(ordering: .relaxed))! }
         set { waitReasonWord.store(newValue.rawValue, ordering: .relaxed) }
+    }
+    /// When it parked or entered `Runtime.blockingCall`, in the tracer's ticks, if a recording was on then
+    /// (0: not known). Written by the goroutine itself; a snapshot reads it from another thread (`waited`).
+    /// Relaxed, as the fields above: the snapshot runs with the world stopped, after the scheduler's lock
+    /// ordered the park (or the blocking call's entry) before it, and a racing read only misdates one wait.
+    var waitSinceTicks: UInt64 {
+        get { waitSinceTicksWord.load(ordering: .relaxed) }
+        set { waitSinceTicksWord.store(newValue, ordering: .relaxed) }
     }
     /// The PC of the `go` statement that created it (0: a run's main goroutine): a dump's `created by`.
     var creatorPC: UInt {

@@ -27,7 +27,9 @@
 //      by more than a race with the monitor (whose only cost is one early yield).
 //   7. While a trace is recorded, the monitor also drives its periodic flush (Tracer.periodicFlush):
 //      every GOTRACE_FLUSH_INTERVAL (250 ms) it bumps the flush epoch and wakes the idle Ms that hold
-//      events, so that a program killed outright loses at most that much of its trace.
+//      events, so that a program killed outright loses at most that much of its trace. During a
+//      flight recording it also cuts the trace into generations (Tracer.periodicGenerationCut): the
+//      monitor is then the stopper of a world stop, and preempts nobody else until the restart.
 //   6. A world stop (Scheduler+WorldStop.swift) makes the same request — `requested`, and SIGURG where
 //      asynchronous preemption works — of every M running a goroutine, at once and every millisecond
 //      until that M has stopped, without the 10 ms wait and without a `preempt` requested event.
@@ -117,6 +119,7 @@ final class Monitor: @unchecked Sendable {
             let now = gort_nanotime()
             period = tick(now: now) ? Self.busyPeriod : Self.idlePeriod
             tracer.periodicFlush(now: now)
+            tracer.periodicGenerationCut(now: now)
         }
     }
 

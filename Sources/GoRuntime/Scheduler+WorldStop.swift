@@ -40,9 +40,10 @@
 //   the stop: another module's helper that the runtime calls.) A request made meanwhile stays pending
 //   and is honoured at the first safe point after the restart.
 //   5. `restartTheWorld`: each stopped M's P is `running` again (it resumes where it parked), the idle
-//      Ps go back to the idle list, every stopped M is woken; if the global queue holds work, an M is
-//      started for it. Idle Ms woken this way go back to sleep (as after a trace flush, where one of
-//      them may become the timer watcher again).
+//      Ps go back to the idle list, the idle Ms the stopper took go back to the idle list still asleep
+//      (but the timer watcher, which is woken to take its duty up again), every other stopped M is woken;
+//      if the global queue holds work, an M is started for it. The woken watcher goes back to sleep and
+//      becomes the watcher again.
 // Bounded: an M that does not stop in time — a goroutine looping in code that cannot be interrupted
 // (a library, a stripped binary), or a thread the kernel does not run for the whole bound on an
 // overloaded machine — is left running; the stop
@@ -64,6 +65,10 @@ final class WorldStop: @unchecked Sendable {
     @exclusivity(unchecked) var machines: [(machine: Machine, processor: Processor?)] = []
     /// Ps the stopper took off the idle list.
     @exclusivity(unchecked) var idleProcessors: [Processor] = []
+    /// Ms the stopper took off the idle list (also in `machines`), in list order, and which of them was the
+    /// timer watcher then (`restartTheWorld` puts the others back asleep).
+    @exclusivity(unchecked) var idleMachines: [Machine] = []
+    @exclusivity(unchecked) var watcher: Machine?
     /// The stop is a recording's start: an M that keeps its P through it emits `proc-start` once it runs
     /// again, as the recording has not seen that P start (Go's StartTrace makes the same amends).
     @exclusivity(unchecked) var startsRecording = false
@@ -175,8 +180,10 @@ extension Scheduler {
             idleMachines = machine.idleLink
             machine.idleLink = nil
             stop.machines.append((machine, nil))
+            stop.idleMachines.append(machine)
         }
         let interruptPoller = watcher != nil && watcherPolls
+        if let watcher { stop.watcher = watcher }
         watcher = nil
         return interruptPoller
     }
@@ -259,10 +266,25 @@ extension Scheduler {
                 pushIdleProcessor(processor)
             }
         }
+        // The idle Ms the stop took, but the timer watcher, still sleep on their notes exactly as on the idle
+        // list (only the watcher sleeps with a deadline or in the poller): they go back on it, in their order,
+        // unwoken. Woken, they would all be on their way back to the list at once, and whoever looked for an
+        // idle M meanwhile — `wakeProcessor` for queued work, the watcher after its timers — started a new
+        // thread: a flight recording restarts the world every few hundred ms, and its threads grew without
+        // bound (22 to 59 in 16 s at a cut every 100 ms under the soak).
+        let watcher = stop.watcher
+        var asleep = Set<ObjectIdentifier>()
+        for machine in stop.idleMachines.reversed() where machine !== watcher {
+            machine.idleLink = idleMachines
+            idleMachines = machine
+            asleep.insert(ObjectIdentifier(machine))
+        }
         let work = globalCount.load(ordering: .relaxed) > 0
         gort_unlock(lock)
         // After the unlock: each M re-checks `worldStop` under the lock when it wakes.
-        for (machine, _) in stop.machines { gort_note_wakeup(machine.note) }
+        for (machine, _) in stop.machines where !asleep.contains(ObjectIdentifier(machine)) {
+            gort_note_wakeup(machine.note)
+        }
         if work { wakeProcessor() }
         if let stopper = stop.stopper {
             // The stopper's goroutine held its M since the stop, so this is that M's own thread.

@@ -1178,7 +1178,7 @@ extension Scheduler {
         goroutine.parkTimer = timer
         goroutine.status = .waiting
         goroutine.waitReason = reason
-        if tracer.active.load(ordering: .relaxed) { tracePark(goroutine, reason) }
+        if tracer.active.load(ordering: .relaxed) { tracePark(goroutine, reason) } else { goroutine.waitSinceTicks = 0 }
         machine.action = .park
         let profiledSince = ContentionProfiles.enabled.load(ordering: .relaxed) ? gort_nanotime() : 0
         switchToScheduler(goroutine, machine)
@@ -1192,7 +1192,7 @@ extension Scheduler {
         if gort_preempt_is_held(machine.preemption.state) { fatalWhileHeld(String(describing: reason)) }
         goroutine.status = .waiting
         goroutine.waitReason = reason
-        if tracer.active.load(ordering: .relaxed) { tracePark(goroutine, reason) }
+        if tracer.active.load(ordering: .relaxed) { tracePark(goroutine, reason) } else { goroutine.waitSinceTicks = 0 }
         machine.action = .park
         let profiledSince = ContentionProfiles.enabled.load(ordering: .relaxed) ? gort_nanotime() : 0
         switchToScheduler(goroutine, machine)
@@ -1201,6 +1201,7 @@ extension Scheduler {
 
     @inline(never)
     private func tracePark(_ goroutine: Goroutine, _ reason: WaitReason) {
+        goroutine.waitSinceTicks = tracer.ticks()
         tracer.emit(.park, UInt64(goroutine.id), UInt64(parkReason(reason).rawValue), tracer.captureStack())
     }
 

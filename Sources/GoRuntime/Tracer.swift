@@ -30,6 +30,11 @@
 //      partial chunk is lost unless it stops before the end chunk, and the
 //      trace says so in a `log` event (category `runtime`: "… M(s) did not stop within … ms").
 //      `start` and `stop` run one at a time; a second caller waits (at the barrier, on an M).
+//   5. A flight recording (`gotrace record --flight-recorder`, `Trace.startFlightRecorder`) is cut into
+//      generations every GOTRACE_GENERATION_INTERVAL ms by the monitor (`cutGeneration`, with the world
+//      stopped as for a stop: flush every M, a `generation` marker, every M forgets its definitions, the
+//      module map and a snapshot, a second marker; GoTraceFormat/GenerationChunk.swift), so that the
+//      recorder — or the in-process `FlightWindow` — can drop old generations and keep windows that stand alone.
 //   4. After a deadlock, every other M is asleep: the dying M flushes their buffers itself, without a
 //      world stop (it holds the scheduler's lock). After a crash, the flush thread asks every other M
 //      to flush its own buffer at its next schedule point (`requestFlushesAndWait`, bounded), with
@@ -84,6 +89,22 @@ final class MachineTrace: @unchecked Sendable {
     func cacheStackID(_ hash: UInt64, _ id: UInt64) {
         stackCache[Int(truncatingIfNeeded: hash) & (Self.stackCacheSize - 1)] = (hash, id)
     }
+
+    /// Forgets every string and stack this M defined, so the next use defines them again: a flight
+    /// recording's new generation must not refer to definitions in one that may be dropped (`cutGeneration`).
+    /// Precondition: the caller owns this M's trace now (as for writing its buffer).
+    func forgetDefinitions() {
+        // Safety: the cache holds `stackCacheSize` initialised entries (init), and the caller owns them now.
+        stackCache.update(repeating: (0, 0), count: Self.stackCacheSize)
+        stringIDs.removeAll(keepingCapacity: true)
+    }
+}
+
+/// The in-process flight recorder's window, shared by the Ms that hand it chunks (the writer's sink) and
+/// `Trace.writeFlightRecording`.
+final class FlightRecorderMemory: Sendable {
+    let window: Synchronization.Mutex<FlightWindow>
+    init(_ window: FlightWindow) { self.window = Synchronization.Mutex(window) }
 }
 
 /// An event as a program's own consumer sees it (`Trace.setEventConsumer`).
@@ -120,6 +141,10 @@ final class Tracer: @unchecked Sendable {
     /// next (monotonic ns; written by `start` and by the monitor thread, which alone acts on it).
     let periodicFlushInterval = Atomic<Int64>(0)
     let periodicFlushDue = Atomic<Int64>(.max)
+    /// A flight recording's generation cuts (`periodicGenerationCut`): the interval (0: not a flight recording)
+    /// and when the next is due (monotonic ns); written by `start` and by the monitor thread, as above.
+    let generationInterval = Atomic<Int64>(0)
+    let generationDue = Atomic<Int64>(.max)
     /// How long a recording's start or stop waits for the world to stop. Go's waits without a bound; ours
     /// gives up on an M whose goroutine loops where it cannot be interrupted. A second, not the 200 ms it
     /// was: on a 2-core machine under a test suite's load (load average 10–17) a stop once took longer,
@@ -157,6 +182,23 @@ final class Tracer: @unchecked Sendable {
     @exclusivity(unchecked) private var clockChosen = false
     @exclusivity(unchecked) private(set) var usesTSC = false
     @exclusivity(unchecked) private var ticksPerSecond: UInt64 = 1_000_000_000
+    /// The last generation cut of this recording (0: none yet).
+    @exclusivity(unchecked) private var generationNumber: UInt64 = 0
+    /// The in-process flight recorder's window (`Trace.startFlightRecorder`); kept after the recording stops,
+    /// so `Trace.writeFlightRecording` can still write it, until the next recording starts.
+    @exclusivity(unchecked) private var flightWindow: FlightRecorderMemory?
+
+    /// GOTRACE_GENERATION_INTERVAL: milliseconds between a flight recording's generation cuts, set by `gotrace
+    /// record --flight-recorder` (0 or absent: none). Anything else is ignored with a warning.
+    static var generationIntervalMillisecondsFromEnvironment: Int64 {
+        guard let text = getenvString("GOTRACE_GENERATION_INTERVAL") else { return 0 }
+        guard let milliseconds = Int64(text), milliseconds >= 0, milliseconds <= 3_600_000 else {
+            writeStandardError("gotrace runtime: warning: ignoring GOTRACE_GENERATION_INTERVAL=\(text) "
+                               + "(want milliseconds from 0 to 3600000)\n")
+            return 0
+        }
+        return milliseconds
+    }
 
     init() {
         lock = .allocate(capacity: 1)
@@ -210,6 +252,54 @@ final class Tracer: @unchecked Sendable {
     }
 
     func start(fileDescriptor: Int32, compressing: Bool, owned: Bool, pipe: Bool) throws {
+        try beginRecording(owned: owned ? fileDescriptor : -1, pipe: pipe,
+                  generationIntervalNanoseconds: Self.generationIntervalMillisecondsFromEnvironment * 1_000_000) {
+            ticksPerSecond, now in
+            try withSIGPIPEBlocked {
+                try TraceFileWriter(fileDescriptor: fileDescriptor, ticksPerSecond: ticksPerSecond, startTicks: now,
+                                    startWallTimeNanoseconds: gort_walltime(), compressing: compressing)
+            }
+        }
+    }
+
+    /// The in-process flight recorder: a recording whose chunks go into a `FlightWindow` in memory
+    /// (compressed by the Ms that seal them), cut into generations a quarter of `windowNanoseconds` apart.
+    func startFlightRecorder(windowNanoseconds: UInt64) throws {
+        let window = FlightRecorderMemory(FlightWindow(windowNanoseconds: windowNanoseconds))
+        let interval = Int64(clamping: FlightWindow.generationInterval(windowNanoseconds: windowNanoseconds))
+        try beginRecording(owned: -1, pipe: false, generationIntervalNanoseconds: interval, flightWindow: window) {
+            ticksPerSecond, now in
+            TraceFileWriter(sink: { bytes in window.window.withLock { $0.append(bytes) } }, ticksPerSecond: ticksPerSecond,
+                            startTicks: now, startWallTimeNanoseconds: gort_walltime(), compressing: true)
+        }
+    }
+
+    /// Writes the in-process flight recorder's window to `path`: while recording, up to a generation cut made
+    /// now (so it ends with an exact snapshot); after `stop`, up to the recording's end.
+    func writeFlightRecording(to path: String) throws {
+        gort_lock(lock)
+        let window = flightWindow
+        let recording = writer != nil
+        gort_unlock(lock)
+        guard let window else { throw TraceError.noFlightRecorder }
+        if recording { cutGeneration(waitNanoseconds: Self.worldStopBound) }
+        // A recording stopped meanwhile has its end chunk: then the window ends there instead.
+        let ending: FlightWindow.Ending = isRecording ? .atLastCut : .asReceived
+        let file = window.window.withLock { $0.encoded(ending) }
+        guard let bytes = file?.bytes else { throw TraceError.noFlightRecorder }
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        if fd < 0 { throw TraceError.cannotOpen(path: path, errno: errno) }
+        defer { close(fd) }
+        do {
+            try TraceFileWriter.writeAll(bytes, to: fd)
+        } catch {
+            throw TraceError.write("cannot write \(path): \(error)")
+        }
+    }
+
+    private func beginRecording(owned descriptor: Int32, pipe: Bool, generationIntervalNanoseconds: Int64,
+                       flightWindow window: FlightRecorderMemory? = nil,
+                       makeWriter: (_ ticksPerSecond: UInt64, _ now: UInt64) throws -> TraceFileWriter) throws {
         beginChange()
         gort_lock(lock)
         if writer != nil {
@@ -221,18 +311,17 @@ final class Tracer: @unchecked Sendable {
         let now = ticks()
         let newWriter: TraceFileWriter
         do {
-            newWriter = try withSIGPIPEBlocked {
-                try TraceFileWriter(fileDescriptor: fileDescriptor, ticksPerSecond: ticksPerSecond, startTicks: now,
-                                    startWallTimeNanoseconds: gort_walltime(), compressing: compressing)
-            }
+            newWriter = try makeWriter(ticksPerSecond, now)
         } catch {
             changing = false
             gort_unlock(lock)
             throw TraceError.write("\(error)")
         }
         writer = newWriter
-        ownedDescriptor = owned ? fileDescriptor : -1
+        ownedDescriptor = descriptor
         isPipe = pipe
+        flightWindow = window
+        generationNumber = 0
         startTicks = now
         let newGeneration = generation.add(1, ordering: .sequentiallyConsistent).newValue
         external = MachineTrace(machineID: 0, generation: newGeneration, startTicks: now)
@@ -260,6 +349,9 @@ final class Tracer: @unchecked Sendable {
         periodicFlushInterval.store(flushMilliseconds * 1_000_000, ordering: .relaxed)
         periodicFlushDue.store(flushMilliseconds > 0 ? gort_nanotime() + flushMilliseconds * 1_000_000 : .max,
                                ordering: .relaxed)
+        generationInterval.store(generationIntervalNanoseconds, ordering: .relaxed)
+        generationDue.store(generationIntervalNanoseconds > 0 ? gort_nanotime() + generationIntervalNanoseconds : .max,
+                            ordering: .relaxed)
         emitSnapshot(schedulerLocked: false)
         // The Ps that run through the start have no `proc-start` in this recording: the caller's own here,
         // the stopped Ms' when each runs again (Scheduler+WorldStop.swift), so that their events belong
@@ -322,6 +414,8 @@ final class Tracer: @unchecked Sendable {
             return
         }
         gort_unlock(lock)
+        generationInterval.store(0, ordering: .relaxed)
+        generationDue.store(.max, ordering: .relaxed)
         // A CPU profile under way (the debug server's) keeps sampling at its own rate.
         let keptRate = cpuProfiler.wantedRate
         if profileRate.exchange(keptRate, ordering: .relaxed) != keptRate {
@@ -385,6 +479,81 @@ final class Tracer: @unchecked Sendable {
             machine.flushedEpoch = epoch
         }
         return start + stopped.count
+    }
+
+    /// The monitor's tick during a flight recording: cuts a generation once `generationInterval` has passed.
+    func periodicGenerationCut(now: Int64) {
+        guard now >= generationDue.load(ordering: .relaxed) else { return }
+        let interval = generationInterval.load(ordering: .relaxed)
+        guard interval > 0 else { return }
+        cutGeneration(waitNanoseconds: Self.worldStopBound)
+        generationDue.store(gort_nanotime() + interval, ordering: .relaxed)
+    }
+
+    /// Starts a new generation of the recording (step 5 of the protocol; GoTraceFormat/GenerationChunk.swift):
+    /// with the world stopped, every M's buffer is written, a `begin` marker, every M's definitions forgotten,
+    /// the module map and a snapshot written and flushed, a `snapshot-written` marker. From any thread (the
+    /// monitor's, or a goroutine's for `Trace.writeFlightRecording`). Does nothing when not recording.
+    func cutGeneration(waitNanoseconds: Int64) {
+        beginChange()
+        gort_lock(lock)
+        guard writer != nil else {
+            changing = false
+            gort_unlock(lock)
+            return
+        }
+        generationNumber += 1
+        let number = generationNumber
+        gort_unlock(lock)
+        let me = Scheduler.currentMachine()
+        let notStopped = scheduler.stopTheWorld(waitNanoseconds: waitNanoseconds, startsRecording: true)
+        if let me { flushOwn(me) }
+        for machine in scheduler.machinesSettledInBlockingCalls() where machine !== me {
+            // Safety: as in `stop` — a settled M writes nothing until it has passed the barrier on its way back.
+            writeBuffer(of: machine)
+        }
+        var flushed = flushStoppedMachines(from: 0, except: me)
+        flushed = flushStoppedMachines(from: flushed, except: me)
+        gort_lock(lock)
+        if let external { sealAndWrite(external, writer: writer) }
+        gort_unlock(lock)
+        writeGenerationMarker(number, .begin)
+        // Safety: the same ownership as the flushes just made — every M listed is stopped (or settled in a
+        // blocking call) until the restart, or is the caller's own.
+        let current = generation.load(ordering: .relaxed)
+        var owned = scheduler.stoppedMachines(from: 0) + scheduler.machinesSettledInBlockingCalls()
+        if let me { owned.append(me) }
+        for machine in owned {
+            if let trace = machine.trace, trace.generation == current { trace.forgetDefinitions() }
+        }
+        gort_lock(lock)
+        external?.forgetDefinitions()
+        gort_unlock(lock)
+        emitModules()
+        emitSnapshot(schedulerLocked: false)
+        if let processor = me?.processor { scheduler.traceProcessorStart(processor) }
+        if notStopped > 0 { logNotStopped(notStopped, waitNanoseconds: waitNanoseconds, what: "generation cut") }
+        if let me { flushOwn(me) }
+        gort_lock(lock)
+        if let external { sealAndWrite(external, writer: writer) }
+        gort_unlock(lock)
+        writeGenerationMarker(number, .snapshotWritten)
+        scheduler.restartTheWorld()
+        endChange()
+    }
+
+    private func writeGenerationMarker(_ number: UInt64, _ phase: GenerationChunk.Phase) {
+        gort_lock(lock)
+        let currentWriter = writer
+        gort_unlock(lock)
+        guard let currentWriter else { return }
+        let marker = GenerationChunk(generation: number, phase: phase, ticks: ticks(), wallTimeNanoseconds: gort_walltime())
+        do {
+            try withSIGPIPEBlocked { try currentWriter.write(generationChunk: marker) }
+        } catch {
+            // The recorder went away: stop tracing, keep running (as `sealAndWrite`).
+            active.store(false, ordering: .sequentiallyConsistent)
+        }
     }
 
     /// Lock held.
@@ -766,7 +935,8 @@ final class Tracer: @unchecked Sendable {
     /// stacks are walked from the registers their switch saved.
     func emitSnapshot(schedulerLocked: Bool) {
         let current = Scheduler.currentGoroutine()
-        var entries: [(UInt64, GoroutineState, ParkReason, UInt64)] = []
+        let now = ticks()
+        var entries: [(UInt64, GoroutineState, ParkReason, UInt64, UInt64)] = []
         if !schedulerLocked { gort_lock(scheduler.lock) }
         let goroutines = scheduler.allGoroutines
         if !schedulerLocked { gort_unlock(scheduler.lock) }
@@ -795,11 +965,28 @@ final class Tracer: @unchecked Sendable {
                     return stackID(UnsafeBufferPointer(rebasing: pcs[0..<count]))
                 }
             }
-            entries.append((UInt64(id), state, parkReason(waitReason), stack))
+            // How long it has waited (or been in its blocking call): what a flight-recorder window that
+            // starts here reports as blocked time before the window. 0: not known (it parked untraced).
+            let since = goroutine.waitSinceTicks
+            let waited = state == .waiting || state == .syscall ? nanoseconds(ticks: now &- since, unlessZero: since) : 0
+            entries.append((UInt64(id), state, parkReason(waitReason), stack, waited))
         }
-        for (id, state, reason, stack) in entries {
-            emit(.snapshot, id, UInt64(state.rawValue), UInt64(reason.rawValue), stack)
+        for (id, state, reason, stack, waited) in entries {
+            withBuffer { trace, now in
+                trace.buffer.emit(.snapshot, at: now, id, UInt64(state.rawValue), UInt64(reason.rawValue), stack, waited)
+            }
+            if hasConsumer.load(ordering: .relaxed) {
+                deliver(.snapshot, [id, UInt64(state.rawValue), UInt64(reason.rawValue), stack, waited])
+            }
         }
+    }
+
+    /// `ticks` of the trace's clock in nanoseconds; 0 when `since` is 0 (not known) or `ticks` is implausible
+    /// (a `since` later than now).
+    private func nanoseconds(ticks: UInt64, unlessZero since: UInt64) -> UInt64 {
+        guard since != 0, ticks < UInt64(Int64.max) else { return 0 }
+        let product = ticks.multipliedFullWidth(by: 1_000_000_000)
+        return product.high < ticksPerSecond ? ticksPerSecond.dividingFullWidth(product).quotient : 0
     }
 
     private func withSIGPIPEBlocked<R>(_ body: () throws -> R) rethrows -> R {
@@ -831,12 +1018,14 @@ enum TraceError: Error, CustomStringConvertible {
     case cannotOpen(path: String, errno: Int32)
     case alreadyRecording
     case write(String)
+    case noFlightRecorder
 
     var description: String {
         switch self {
         case .cannotOpen(let path, let code): return "cannot open \(path): \(String(cString: strerror(code)))"
         case .alreadyRecording: return "a trace is already being recorded"
         case .write(let text): return text
+        case .noFlightRecorder: return "no flight recorder was started (Trace.startFlightRecorder)"
         }
     }
 }
@@ -880,6 +1069,29 @@ public enum Trace {
 
     /// Stops recording: writes a final snapshot of every goroutine and the end of the trace.
     public static func stop() { tracer.stop() }
+
+    /// Starts the flight recorder: a recording kept in memory, of which only the last `window` (at least that
+    /// much, at most about 1.25 times it) is kept, for as long as the program runs. Write it out with
+    /// ``writeFlightRecording(to:)`` when something went wrong; ``stop()`` ends it. The trace is cut into
+    /// generations a quarter `window` apart (at least 100 ms), each starting with a snapshot of every
+    /// goroutine taken with the world stopped, so every window stands alone. As Go's `trace.FlightRecorder`.
+    ///
+    /// - Throws: An error that describes the cause if a trace is already being recorded.
+    public static func startFlightRecorder(window: Duration) throws {
+        let (seconds, attoseconds) = window.components
+        let nanoseconds = max(0, seconds) * 1_000_000_000 + max(0, attoseconds) / 1_000_000_000
+        try tracer.startFlightRecorder(windowNanoseconds: UInt64(max(nanoseconds, 1)))
+    }
+
+    /// Writes the flight recorder's window to `path` (a `.gtrace` file), without stopping it: the last
+    /// `window` up to now, ending with a snapshot of every goroutine taken now, so `gotrace stat --check`
+    /// reconciles it and `gotrace report` shows goroutines blocked since before the window with their real
+    /// blocked time. After ``stop()``, the window up to the stop.
+    ///
+    /// - Throws: An error that describes the cause if no flight recorder was started or `path` cannot be written.
+    public static func writeFlightRecording(to path: String) throws {
+        try tracer.writeFlightRecording(to: path)
+    }
 
     /// Whether a trace is being recorded now (by ``start(to:)``, `GOTRACE_OUT` or `gotrace record`).
     public static var isRecording: Bool { tracer.isRecording }

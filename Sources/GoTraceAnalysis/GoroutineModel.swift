@@ -13,7 +13,10 @@
 //                                           (a racing wake-up) changes nothing.
 //   syscall-enter(g, stack)       g       → SYSCALL;  syscall-exit(g): SYSCALL → RUNNING.
 //   preempt(g, honoured-*)        g       → RUNNABLE (reason `preempted`); requests change nothing.
-//   snapshot(g, state, reason, stack)     sets the state outright (goroutines that predate the trace).
+//   snapshot(g, state, reason, stack, waited)  sets the state outright (goroutines that predate the trace);
+//                                           a waiting or syscall goroutine's `since` is `waited` before the
+//                                           snapshot — before the trace's start in a flight-recorder window,
+//                                           a negative time (GoTracePluginKit's TraceTime).
 //   end(g)                        g       → DEAD, and the goroutine is forgotten.
 // A goroutine first seen in any other event starts in UNKNOWN, so `from` may be UNKNOWN.
 //
@@ -169,6 +172,10 @@ public final class GoroutineModel {
             if withRecord(a.0, { $0.state }) == state { return }
             move(a.0, to: state, reason: UInt8(truncatingIfNeeded: a.2), stack: a.3, other: noID, time, index,
                  &transitions)
+            let waited = a.4
+            if waited > 0, state == State.waiting || state == State.syscall {
+                withRecord(a.0) { $0.sinceNs = time &- waited }
+            }
         default:
             return
         }

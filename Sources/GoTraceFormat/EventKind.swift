@@ -185,7 +185,7 @@ public struct EventKindSpec: Sendable, Equatable {
         EventKindSpec(.syscallExit, "syscall-exit", [.init("goroutine", .goroutine)]),
         EventKindSpec(.snapshot, "snapshot", [
             .init("goroutine", .goroutine), .init("state", .goroutineState), .init("reason", .parkReason),
-            .init("stack", .stackID),
+            .init("stack", .stackID), .init("waited", .number),
         ]),
         EventKindSpec(.regionBegin, "region-begin", [.init("goroutine", .goroutine), .init("name", .stringID)]),
         EventKindSpec(.regionEnd, "region-end", [.init("goroutine", .goroutine), .init("name", .stringID)]),
@@ -200,11 +200,19 @@ public struct EventKindSpec: Sendable, Equatable {
 
     /// The spec a reader uses for a code after reading a file's kind table (`fileSpec`), given the spec it
     /// already has for that code (`current`, nil when the code is unknown to it). An unknown code takes the
-    /// file's spec; a known one gains the arguments the file appends; a file spec that contradicts the
-    /// known wire types, or adds nothing, changes nothing (nil).
+    /// file's spec; a known one gains the arguments the file appends, or — a file written before this build
+    /// appended some (`snapshot`'s `waited`) — loses those the file does not have, so its events are read with
+    /// the arguments they carry; a file spec that contradicts the known wire types, or is the same length,
+    /// changes nothing (nil).
     public static func merging(_ fileSpec: EventKindSpec, into current: EventKindSpec?) -> EventKindSpec? {
         guard let current else { return fileSpec }
         let known = current.arguments.count
+        if fileSpec.arguments.count < known,
+           zip(current.arguments, fileSpec.arguments).allSatisfy({ $0.wireType == $1.wireType }) {
+            var older = current
+            older.arguments = Array(current.arguments.prefix(fileSpec.arguments.count))
+            return older
+        }
         guard fileSpec.arguments.count > known,
               zip(current.arguments, fileSpec.arguments).allSatisfy({ $0.wireType == $1.wireType })
         else { return nil }

@@ -181,6 +181,24 @@ public final class TraceBuffer: @unchecked Sendable {
         return true
     }
 
+    /// Records an event with five arguments (`snapshot`). Returns false, recording nothing, if the buffer must be
+    /// sealed.
+    @inlinable @inline(__always) @discardableResult
+    public func emit(
+        _ kind: EventKind, at ticks: UInt64, _ a: UInt64, _ b: UInt64, _ c: UInt64, _ d: UInt64, _ e: UInt64
+    ) -> Bool {
+        TraceBuffer.checkArity(kind, 5)
+        guard hasRoom(forArguments: 5) else { return false }
+        var offset = writeEventHead(kind, ticks, at: state.pointee.cursor)
+        offset = writeVarint(a, to: payload, at: offset)
+        offset = writeVarint(b, to: payload, at: offset)
+        offset = writeVarint(c, to: payload, at: offset)
+        offset = writeVarint(d, to: payload, at: offset)
+        offset = writeVarint(e, to: payload, at: offset)
+        commitEvent(endingAt: offset)
+        return true
+    }
+
     /// Counts events the caller had to drop; reported in the next sealed chunk's header.
     @inlinable @inline(__always)
     public func noteDropped(_ count: Int = 1) {

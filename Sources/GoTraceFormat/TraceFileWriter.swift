@@ -11,6 +11,9 @@
 // `write(rawChunk:)` may be called from any thread: a mutex keeps each chunk's bytes contiguous in the
 // stream (pipe writes larger than PIPE_BUF are not atomic). It is off the per-event fast path; an M calls it
 // once per sealed chunk (~every 20k events).
+// A third way, for the in-process flight recorder (`Trace.startFlightRecorder`): a *sink* closure receives the
+// same units — file header, then one whole chunk per call — instead of a descriptor, and keeps them in memory
+// (FlightWindow.swift).
 // `finish` writes the end chunk; a file without it is "incomplete" to readers, which is exactly what a
 // crashed program leaves behind.
 
@@ -42,8 +45,12 @@ public final class TraceFileWriter: Sendable {
         var finished = false
     }
 
+    /// Receives the stream one unit at a time instead of a descriptor (see the design note).
+    public typealias Sink = @Sendable ([UInt8]) -> Void
+
     public let fileDescriptor: Int32
     public let isCompressing: Bool
+    private let sink: Sink?
     private let totals = Mutex(Totals())
 
     /// Writes the file header and the kind-table chunk to `fileDescriptor` (not closed by the writer).
@@ -59,9 +66,29 @@ public final class TraceFileWriter: Sendable {
     ) throws(WriteError) {
         self.fileDescriptor = fileDescriptor
         self.isCompressing = compressing
+        sink = nil
         let header = FileHeader(ticksPerSecond: ticksPerSecond, startTicks: startTicks,
                                 startWallTimeNanoseconds: startWallTimeNanoseconds)
         try writeAll(header.encoded() + KindTableCodec.chunk())
+    }
+
+    /// Hands the file header and then each chunk to `sink`, one unit per call, instead of writing them.
+    public init(sink: @escaping Sink, ticksPerSecond: UInt64, startTicks: UInt64, startWallTimeNanoseconds: Int64,
+                compressing: Bool) {
+        fileDescriptor = -1
+        isCompressing = compressing
+        self.sink = sink
+        sink(FileHeader(ticksPerSecond: ticksPerSecond, startTicks: startTicks,
+                        startWallTimeNanoseconds: startWallTimeNanoseconds).encoded())
+        sink(KindTableCodec.chunk())
+    }
+
+    /// Writes a generation marker (never compressed, not counted: it holds no events).
+    public func write(generationChunk: GenerationChunk) throws(WriteError) {
+        try totals.withLock { (totals: inout Totals) throws(WriteError) in
+            guard !totals.finished else { throw .alreadyFinished }
+            try writeAll(generationChunk.encoded())
+        }
     }
 
     /// Writes one chunk made by `TraceBuffer.sealChunk`, compressing it first if this writer compresses.
@@ -90,6 +117,7 @@ public final class TraceFileWriter: Sendable {
     }
 
     private func writeAll(_ bytes: [UInt8]) throws(WriteError) {
+        if let sink { return sink(bytes) }
         try TraceFileWriter.writeAll(bytes, to: fileDescriptor)
     }
 

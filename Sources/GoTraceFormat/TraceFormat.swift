@@ -47,6 +47,8 @@ public struct ChunkType: RawRepresentable, Hashable, Sendable {
     public static let end = ChunkType(rawValue: 2)
     /// The traced program's arguments (`CommandLineChunk`); only `gotrace record --record-args` writes one.
     public static let commandLine = ChunkType(rawValue: 3)
+    /// A generation boundary of a flight recording (`GenerationChunk`).
+    public static let generation = ChunkType(rawValue: 4)
 }
 
 /// The fixed part at the start of every file.

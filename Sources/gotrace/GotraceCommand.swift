@@ -7,7 +7,7 @@ struct GotraceCommand: ParsableCommand {
         commandName: "gotrace",
         abstract: "Record and inspect goroutine traces (.gtrace files).",
         version: gotraceVersionLine,
-        subcommands: [RecordCommand.self, DumpCommand.self, StatCommand.self, ReportCommand.self, PluginsCommand.self,
+        subcommands: [RecordCommand.self, TopCommand.self, DumpCommand.self, StatCommand.self, ReportCommand.self, PluginsCommand.self,
                       ExportCommand.self, DiffCommand.self, ViewCommand.self])
 }
 

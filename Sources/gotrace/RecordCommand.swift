@@ -35,6 +35,14 @@
 // program unchanged, options included. A dash-prefixed word before the program is therefore one of ours
 // or a mistake: `-h`/`--help` print the help, anything else is an unknown option (usage error, exit 64),
 // never a program to run.
+// Flight recorder (`--flight-recorder DURATION`): the program gets GOTRACE_GENERATION_INTERVAL (a quarter of
+// DURATION, GoTraceFormat's `FlightWindow.generationInterval`) and cuts its stream into generations that each
+// stand alone (GoTraceFormat/GenerationChunk.swift). Step 3 then hands the chunks, compressed, to a
+// `FlightWindow` in memory instead of the file: it keeps the last DURATION (at most 1.5 times it), and FILE is
+// written once, when the pipe closes — the program exited, crashed or was killed; the recorder is a separate
+// process, so it still holds the window. SIGUSR1 to the recorder writes FILE.1, FILE.2, … meanwhile (the path
+// on stderr), ending at the latest generation cut, without disturbing the program: its handler only writes a
+// byte to a self-pipe that the read loop polls beside the trace pipe. Killing the recorder loses the window.
 // Output: default `<program basename>.gtrace` in the current directory. Written in place (no temporary
 // file, so no temporary can be left behind, and what was written survives any crash of the recorder);
 // removed again only if the program wrote no trace data at all.
@@ -52,6 +60,20 @@ import Darwin
 /// The child to forward signals to; 0 when there is none. Written by the main thread before the signal
 /// handlers are installed and after the child is reaped, read only by the handlers.
 nonisolated(unsafe) private var signalForwardingTarget: pid_t = 0
+
+/// The write end of the flight recorder's self-pipe (-1: none).
+// Safety: written once by the main thread before the SIGUSR1 handler is installed (sigaction orders the
+// write before any delivery), then only read, by the handler.
+nonisolated(unsafe) private var snapshotRequestDescriptor: Int32 = -1
+
+/// SIGUSR1 in flight-recorder mode: only wakes the read loop (write(2) is async-signal-safe; a full pipe
+/// already holds a pending request).
+private func requestFlightSnapshot(_: Int32) {
+    var byte: UInt8 = 1
+    let savedErrno = errno
+    _ = write(snapshotRequestDescriptor, &byte, 1)
+    errno = savedErrno
+}
 
 private func forwardSignal(_ signal: Int32, _ info: UnsafeMutablePointer<siginfo_t>?, _: UnsafeMutableRawPointer?) {
     // SI_USER (kill), SI_QUEUE and SI_TKILL are <= 0; terminal-generated signals are SI_KERNEL (> 0).
@@ -77,6 +99,12 @@ struct RecordCommand: ParsableCommand {
 
     @Option(name: .customLong("cpu-rate"), help: "CPU sampling rate in Hz (default: the runtime's 99; 0: off), passed as GOTRACE_CPU_RATE.")
     var cpuRate: Int?
+
+    @Option(name: .customLong("flight-recorder"), help: ArgumentHelp(
+        "Keep only the last DURATION of the trace in memory (Go's notation: 2s, 500ms, 1m30s) and write it when "
+            + "the program ends, crashes or is killed; SIGUSR1 to the recorder writes <output>.N meanwhile.",
+        valueName: "duration"))
+    var flightRecorder: String?
 
     @Flag(name: .customLong("record-args"), help: """
         Record the program's arguments in the trace (by default a trace holds no arguments; never the environment).
@@ -104,6 +132,19 @@ struct RecordCommand: ParsableCommand {
         }
         guard !programArguments.isEmpty else { throw ValidationError("Missing the program to run") }
         if let cpuRate, cpuRate < 0 { throw ValidationError("--cpu-rate must be a number of Hz (0 turns sampling off)") }
+        if flightRecorder != nil, try flightWindowNanoseconds() == 0 {
+            throw ValidationError("--flight-recorder needs a duration above zero, e.g. 2s")
+        }
+    }
+
+    /// `--flight-recorder` in nanoseconds (nil without it).
+    private func flightWindowNanoseconds() throws -> UInt64? {
+        guard let flightRecorder else { return nil }
+        do {
+            return try GoDuration.nanoseconds(flightRecorder)
+        } catch {
+            throw ValidationError("--flight-recorder: \(error)")
+        }
     }
 
     func run() throws {
@@ -133,7 +174,10 @@ struct RecordCommand: ParsableCommand {
         signal(SIGXFSZ, SIG_IGN)
         let forwarded = blockForwardedSignals()
         installSignalForwarding()
-        let spawned = spawn(arguments, traceDescriptor: writeEnd)
+        let windowNanoseconds = try flightWindowNanoseconds()
+        let snapshotRequests = windowNanoseconds != nil ? installSnapshotRequestHandler() : nil
+        let spawned = Self.spawnTraced(arguments, traceDescriptor: writeEnd, cpuRate: cpuRate,
+                                       generationInterval: windowNanoseconds.map(FlightWindow.generationInterval(windowNanoseconds:)))
         close(writeEnd)
         let child: pid_t
         switch spawned {
@@ -153,11 +197,13 @@ struct RecordCommand: ParsableCommand {
         pthread_sigmask(SIG_UNBLOCK, &unblocked, nil)
 
         var session = RecordingSession(outputDescriptor: outputDescriptor, outputPath: outputPath,
-                                       commandLine: recordArguments ? arguments : nil)
-        session.consume(pipe: readEnd)
+                                       commandLine: recordArguments ? arguments : nil,
+                                       flightWindow: windowNanoseconds.map(FlightWindow.init(windowNanoseconds:)))
+        session.consume(pipe: readEnd, snapshotRequests: snapshotRequests)
         close(readEnd)
+        session.writeFlightWindowAtEnd()
 
-        let status = waitForExit(of: child)
+        let status = Self.waitForExit(of: child)
         signalForwardingTarget = 0
         if !session.receivedAnything { unlink(outputPath) }
         printError(session.summaryLine(programStatus: status))
@@ -196,20 +242,47 @@ struct RecordCommand: ParsableCommand {
         }
     }
 
-    /// Starts `arguments` (PATH-searched) with the trace pipe as `GOTRACE_FD`; returns the pid or an errno.
-    private func spawn(_ arguments: [String], traceDescriptor: Int32) -> Result<pid_t, SpawnFailure> {
+    /// Installs the SIGUSR1 handler of the flight recorder; returns the read end of its self-pipe.
+    private func installSnapshotRequestHandler() -> Int32 {
+        var ends: [Int32] = [0, 0]
+        guard pipe(&ends) == 0 else { return -1 }
+        for end in ends {
+            _ = fcntl(end, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK)
+        }
+        snapshotRequestDescriptor = ends[1]
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = requestFlightSnapshot
+        action.sa_flags = SA_RESTART
+        sigemptyset(&action.sa_mask)
+        sigaction(SIGUSR1, &action, nil)
+        // A launcher may have started us with SIGUSR1 blocked (as with SIGINT and SIGTERM above).
+        var requests = sigset_t()
+        sigemptyset(&requests)
+        sigaddset(&requests, SIGUSR1)
+        pthread_sigmask(SIG_UNBLOCK, &requests, nil)
+        return ends[0]
+    }
+
+    /// Starts `arguments` (PATH-searched) with the trace pipe as `GOTRACE_FD` (and the CPU rate and generation
+    /// interval asked for; the same variables inherited are removed); returns the pid or an errno. `top` too.
+    static func spawnTraced(_ arguments: [String], traceDescriptor: Int32, cpuRate: Int? = nil,
+                            generationInterval: UInt64? = nil) -> Result<pid_t, SpawnFailure> {
         var environment: [String] = []
         var entry = environ
         while let pointer = entry.pointee {
             let variable = String(cString: pointer)
             let name = variable.prefix { $0 != "=" }
-            if !["GOTRACE_OUT", "GOTRACE_FD", "GOTRACE_CPU_RATE"].contains(String(name)) {
+            if !["GOTRACE_OUT", "GOTRACE_FD", "GOTRACE_CPU_RATE", "GOTRACE_GENERATION_INTERVAL"].contains(String(name)) {
                 environment.append(variable)
             }
             entry += 1
         }
         environment.append("GOTRACE_FD=\(traceDescriptor)")
         if let cpuRate { environment.append("GOTRACE_CPU_RATE=\(cpuRate)") }
+        if let generationInterval {
+            environment.append("GOTRACE_GENERATION_INTERVAL=\(max(1, generationInterval / 1_000_000))")
+        }
 
         let argv = arguments.map { strdup($0) } + [nil]
         let envp = environment.map { strdup($0) } + [nil]
@@ -223,7 +296,7 @@ struct RecordCommand: ParsableCommand {
     }
 
     /// Waits for `pid`; returns its exit status, or 128+N if signal N killed it.
-    private func waitForExit(of pid: pid_t) -> Int32 {
+    static func waitForExit(of pid: pid_t) -> Int32 {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 {
             if errno != EINTR { return 1 }
@@ -259,16 +332,34 @@ struct RecordingSession {
     private let commandLine: [String]?
     private var problems: [String] = []
 
-    init(outputDescriptor: Int32, outputPath: String, commandLine: [String]?) {
+    /// Flight-recorder mode: chunks go here instead of the file (see the design note).
+    private var flightWindow: FlightWindow?
+    private var snapshotsWritten = 0
+
+    init(outputDescriptor: Int32, outputPath: String, commandLine: [String]?, flightWindow: FlightWindow? = nil) {
         self.outputDescriptor = outputDescriptor
         self.outputPath = outputPath
         self.commandLine = commandLine
+        self.flightWindow = flightWindow
     }
 
-    mutating func consume(pipe: Int32) {
+    /// Reads the trace pipe to its end; with `snapshotRequests` (the flight recorder's self-pipe), writes a
+    /// numbered window each time a request arrives meanwhile.
+    mutating func consume(pipe: Int32, snapshotRequests: Int32? = nil) {
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         var outputFailed = false
         while true {
+            if let snapshotRequests, snapshotRequests >= 0 {
+                var descriptors = [pollfd(fd: pipe, events: Int16(POLLIN), revents: 0),
+                                   pollfd(fd: snapshotRequests, events: Int16(POLLIN), revents: 0)]
+                if poll(&descriptors, 2, -1) < 0 { continue }  // EINTR
+                if descriptors[1].revents != 0 {
+                    var drained = [UInt8](repeating: 0, count: 64)
+                    while read(snapshotRequests, &drained, drained.count) > 0 {}
+                    writeNumberedFlightWindow()
+                }
+                if descriptors[0].revents == 0 { continue }
+            }
             // Safety: read(2) writes at most `count` bytes into the buffer it is given.
             let count = buffer.withUnsafeMutableBytes { read(pipe, $0.baseAddress, $0.count) }
             if count < 0 {
@@ -287,9 +378,9 @@ struct RecordingSession {
                     ticksPerSecond = header.ticksPerSecond
                     startTicks = header.startTicks
                     lastTicks = header.startTicks
-                    outputFailed = !writeOut(bytes)
+                    outputFailed = !store(bytes)
                     if !outputFailed, let commandLine {
-                        outputFailed = !writeOut(CommandLineChunk.encoded(commandLine))
+                        outputFailed = !store(CommandLineChunk.encoded(commandLine))
                     }
                 case .success(.chunk(let bytes, let header)):
                     outputFailed = !accept(chunk: bytes, header: header)
@@ -308,7 +399,7 @@ struct RecordingSession {
         switch header.type {
         case .events:
             // Counted only once on disk, so the summary describes the file even after a failed write.
-            guard writeOut(header.isCompressed ? bytes : ChunkCodec.compress(bytes)) else { return false }
+            guard store(header.isCompressed ? bytes : ChunkCodec.compress(bytes)) else { return false }
             events += UInt64(header.eventCount)
             dropped += UInt64(header.droppedEvents)
             rawPayloadBytes += UInt64(header.rawPayloadSize)
@@ -316,10 +407,53 @@ struct RecordingSession {
             return true
         case .end:
             complete = true
-            return writeOut(bytes)
+            return store(bytes)
         default:
-            return writeOut(bytes)
+            return store(bytes)
         }
+    }
+
+    /// Writes a unit to the file, or in flight-recorder mode keeps it in the window.
+    private mutating func store(_ bytes: [UInt8]) -> Bool {
+        guard flightWindow != nil else { return writeOut(bytes) }
+        flightWindow!.append(bytes)
+        return true
+    }
+
+    /// Flight-recorder mode, once the pipe closed: the window, up to the program's last chunk, into the file.
+    mutating func writeFlightWindowAtEnd() {
+        guard let flightWindow, let file = flightWindow.encoded(.asReceived) else { return }
+        if writeOut(file.bytes) { flightLine = describe(file, path: outputPath) }
+    }
+
+    /// SIGUSR1 in flight-recorder mode: the window up to the latest generation cut, into `<output>.N`.
+    private mutating func writeNumberedFlightWindow() {
+        guard let flightWindow, let file = flightWindow.encoded(.atLastCut) else {
+            printError("gotrace record: SIGUSR1: no trace data received yet; nothing written")
+            return
+        }
+        snapshotsWritten += 1
+        let path = "\(outputPath).\(snapshotsWritten)"
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            printError("gotrace record: SIGUSR1: cannot write \(path): \(String(cString: strerror(errno)))")
+            return
+        }
+        defer { close(descriptor) }
+        do {
+            try TraceFileWriter.writeAll(file.bytes, to: descriptor)
+            printError("gotrace record: flight recording written to \(path): \(describe(file, path: path))")
+        } catch {
+            printError("gotrace record: SIGUSR1: cannot write \(path): \(error)")
+        }
+    }
+
+    /// Set once the window is written at the end: what the summary line says about it.
+    private var flightLine: String?
+
+    private func describe(_ file: FlightWindow.File, path: String) -> String {
+        "window of \(TraceTextFormatter.timestamp(file.nanoseconds)) s, \(file.events) events, \(file.bytes.count) bytes, "
+            + (file.isComplete ? "complete" : "incomplete")
     }
 
     private mutating func writeOut(_ bytes: [UInt8]) -> Bool {
@@ -345,11 +479,18 @@ struct RecordingSession {
         let elapsed = lastTicks >= startTicks ? lastTicks - startTicks : 0
         let product = elapsed.multipliedFullWidth(by: 1_000_000_000)
         let nanoseconds = product.high < ticksPerSecond ? ticksPerSecond.dividingFullWidth(product).quotient : 0
-        var line = "gotrace record: \(events) events, \(bytesWritten) bytes (\(format(perEvent)) bytes/event, "
-            + "raw \(format(rawPerEvent))), \(dropped) dropped, "
+        // In flight-recorder mode the file holds only the window: the totals are what was received.
+        let stored = flightWindow == nil
+            ? "\(bytesWritten) bytes (\(format(perEvent)) bytes/event, raw \(format(rawPerEvent)))"
+            : "received (raw \(format(rawPerEvent)) bytes/event)"
+        var line = "gotrace record: \(events) events, \(stored), \(dropped) dropped, "
             + "\(TraceTextFormatter.timestamp(nanoseconds)) s, "
             + (complete ? "complete" : "incomplete (no end chunk; program exited with status \(programStatus))")
             + ", output \(outputPath)"
+        if flightWindow != nil {
+            line += "; flight recorder: " + (flightLine ?? "nothing written")
+                + (snapshotsWritten > 0 ? ", \(snapshotsWritten) written on SIGUSR1" : "")
+        }
         if !problems.isEmpty { line += "; " + problems.joined(separator: "; ") }
         return line
     }

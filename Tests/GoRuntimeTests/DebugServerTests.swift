@@ -161,6 +161,22 @@ func fetch(_ url: String) throws -> HTTPResponse {
         #expect(report.output.contains("leakedReceiverWaitsForever"), "\(report.output)")
     }
 
+    /// `gotrace top --url`: frames from the server's traces name where the fixture's goroutines wait and burn CPU.
+    @Test func gotraceTopWatchesThroughTheDebugServer() throws {
+        let program = try DiagnosedProgram()
+        defer { program.kill() }
+        let gotrace = try #require(builtExecutable("gotrace"))
+        let base = String(program.baseURL.dropLast("/debug/pprof/".count))
+        let top = try runProcess(gotrace, ["top", "--url", base, "--iterations", "2", "--interval", "1s"])
+        #expect(top.status == 0, "\(top.error)")
+        #expect(top.output.contains("frame 2 of 2"), "\(top.output)")
+        let site = try #require(top.output.split(separator: "\n").last { $0.contains("leakedReceiverWaitsForever(_:) [chan-receive]") },
+                                "\(top.output)")
+        #expect(site.split(separator: " ").dropLast(2).last == "3", "three receivers wait there: \(site)")
+        let cpu = try #require(top.output.components(separatedBy: "TOP CPU FUNCTIONS").last)
+        #expect(cpu.contains("burnCPUInKnownFunction()"), "\(cpu)")
+    }
+
     @Test func mutexAndBlockProfilesNameTheContendedLock() throws {
         let program = try DiagnosedProgram()
         defer { program.kill() }

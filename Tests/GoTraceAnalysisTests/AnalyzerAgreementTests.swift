@@ -66,7 +66,7 @@ import Testing
         var trace = SyntheticTrace()
         trace.stack(1, [0x1000, 0x2000])
         trace.emit(.procStart, at: 10, 0)
-        trace.emit(.snapshot, at: 100, 1, 1, 12, 0)  // g1 running on P0 before the trace
+        trace.emit(.snapshot, at: 100, 1, 1, 12, 0, 0)  // g1 running on P0 before the trace
         trace.emit(.spawn, at: 200, 1, 2, 0)
         trace.emit(.spawn, at: 250, 1, 3, 0)
         trace.emit(.start, at: 300, 2)  // P0 runs one goroutine: g1's slice ends here (200 ns)

@@ -14,7 +14,7 @@ import Testing
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().path
     static let analyzers = ["FlamegraphAnalyzer", "HTMLReportAnalyzer", "LatencyAnalyzer", "LeakAnalyzer", "SummaryAnalyzer"]
-    static let subcommands = ["record", "dump", "stat", "report", "plugins", "export", "diff", "view"]
+    static let subcommands = ["record", "top", "dump", "stat", "report", "plugins", "export", "diff", "view"]
 
     /// A fresh empty directory, resolved (the plugin paths gotrace prints are resolved through /proc/self/exe).
     static func freshDirectory(_ label: String) throws -> String {

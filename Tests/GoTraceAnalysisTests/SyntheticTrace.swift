@@ -108,7 +108,7 @@ enum Scenario {
         trace.stack(1, receiveStack)
         trace.stack(2, spawnStack)
         var now: UInt64 = 1000
-        trace.emit(.snapshot, at: now, 1, 1, 12, 0)
+        trace.emit(.snapshot, at: now, 1, 1, 12, 0, 0)
         for index in 0..<100 {
             let g = UInt64(10 + index)
             now += 1000

@@ -258,8 +258,9 @@ struct RecordCommandTests {
     /// mistake. `record` runs a program that would leave a marker file if it were started.
     static let marker = FileManager.default.temporaryDirectory.appendingPathComponent("gotrace-usage-\(UUID().uuidString).ran").path
     static let misspelt: [(subcommand: String, option: String, arguments: [String])] = [
-        ("record", "--flight-recorder", ["record", "--flight-recorder", "2s", "-o", marker + ".gtrace", "--",
-                                         "/bin/sh", "-c", "touch \(marker)"]),
+        ("record", "--flight-recordr", ["record", "--flight-recordr", "2s", "-o", marker + ".gtrace", "--",
+                                        "/bin/sh", "-c", "touch \(marker)"]),
+        ("top", "--iteratons", ["top", "--iteratons", "1", "--", "/bin/sh", "-c", "touch \(marker)"]),
         ("dump", "--formt", ["dump", "--formt", "json", "traces/basic.gtrace"]),
         ("stat", "--fromat", ["stat", "--fromat", "json", "traces/basic.gtrace"]),
         ("report", "--analyser", ["report", "--analyser", "leak", "traces/basic.gtrace"]),

@@ -26,7 +26,7 @@ import Testing
             case .unpark(let g): _ = buffer.emit(.unpark, at: ticks, g, 1, 0)
             case .end(let g): _ = buffer.emit(.end, at: ticks, g)
             case .snapshot(let g, let state):
-                _ = buffer.emit(.snapshot, at: ticks, g, UInt64(state.rawValue), UInt64(ParkReason.chanReceive.rawValue), 0)
+                _ = buffer.emit(.snapshot, at: ticks, g, UInt64(state.rawValue), UInt64(ParkReason.chanReceive.rawValue), 0, 0)
             }
             ticks += 10
         }

@@ -35,7 +35,8 @@ import Glibc
             case 1: written = buffer.emit(spec.kind, at: 2_000, numbers[0])
             case 2: written = buffer.emit(spec.kind, at: 2_000, numbers[0], numbers[1])
             case 3: written = buffer.emit(spec.kind, at: 2_000, numbers[0], numbers[1], numbers[2])
-            default: written = buffer.emit(spec.kind, at: 2_000, numbers[0], numbers[1], numbers[2], numbers[3])
+            case 4: written = buffer.emit(spec.kind, at: 2_000, numbers[0], numbers[1], numbers[2], numbers[3])
+            default: written = buffer.emit(spec.kind, at: 2_000, numbers[0], numbers[1], numbers[2], numbers[3], numbers[4])
             }
             #expect(written)
         }
@@ -135,7 +136,7 @@ import Glibc
     @Test func emitRefusesInsteadOfOverflowing() {
         let buffer = TraceBuffer(capacity: TraceBuffer.minimumCapacity)
         var accepted = 0
-        while buffer.emit(.snapshot, at: UInt64.max, UInt64.max, UInt64.max, UInt64.max, UInt64.max) {
+        while buffer.emit(.snapshot, at: UInt64.max, UInt64.max, UInt64.max, UInt64.max, UInt64.max, UInt64.max) {
             accepted += 1
         }
         #expect(buffer.byteCount <= buffer.capacity)

@@ -127,7 +127,8 @@ typedef struct gotrace_goroutine_info {
     uint64_t id;
     uint64_t parent;         /* GOTRACE_NONE if unknown */
     uint64_t created_ns;     /* GOTRACE_NONE if it existed before the trace started */
-    uint64_t state_since_ns; /* when it entered `state` */
+    uint64_t state_since_ns; /* when it entered `state`; before the trace's start (negative as int64_t) for a
+                                goroutine waiting since before a flight-recorder window */
     uint64_t creation_stack; /* 0 if unknown */
     uint64_t state_stack;    /* stack of the park or syscall that put it in `state`; 0 if none */
     uint64_t label;          /* string id of its label; 0 if none */

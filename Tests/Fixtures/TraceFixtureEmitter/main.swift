@@ -161,7 +161,7 @@ m1.record { $0.emit(.clockSync, at: tick(), UInt64(startWallTime) + (now - start
 for (index, machine) in machines.enumerated() {
     machine.record { $0.emit(.procStart, at: tick(), UInt64(index)) }
 }
-m1.record { $0.emit(.snapshot, at: tick(), 1, UInt64(GoroutineState.running.rawValue), UInt64(ParkReason.other.rawValue), 1) }
+m1.record { $0.emit(.snapshot, at: tick(), 1, UInt64(GoroutineState.running.rawValue), UInt64(ParkReason.other.rawValue), 1, 0) }
 m1.record { $0.emit(.goroutineLabel, at: tick(), 1, 1) }
 
 @MainActor
@@ -224,7 +224,7 @@ case .sigkill:
     for machine in machines { machine.flush() }
     kill(getpid(), SIGKILL)
 case .exit(let status):
-    m1.record { $0.emit(.snapshot, at: tick(), 1, UInt64(GoroutineState.running.rawValue), UInt64(ParkReason.other.rawValue), 1) }
+    m1.record { $0.emit(.snapshot, at: tick(), 1, UInt64(GoroutineState.running.rawValue), UInt64(ParkReason.other.rawValue), 1, 0) }
     m1.record { $0.emit(.eventsLost, at: tick(), 0) }
     for (index, machine) in machines.enumerated() {
         machine.record { $0.emit(.procStop, at: tick(), UInt64(index)) }
