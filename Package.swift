@@ -74,9 +74,10 @@ let package = Package(
             dependencies: ["CZlib"]
         ),
         // The read side: streaming reader, batch decoder, dump, accounting. Re-exports GoTraceFormat.
+        // CGoTracePlugin for `gotrace_event`: a TraceSource's batches are the plugin ABI's events, written once.
         .target(
             name: "GoTrace",
-            dependencies: ["GoTraceFormat"]
+            dependencies: ["GoTraceFormat", "CGoTracePlugin"]
         ),
         .target(
             name: "GoTraceGo",

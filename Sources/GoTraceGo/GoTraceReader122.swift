@@ -19,7 +19,7 @@
 //      each generation's batches lie, read its tables and frequency (CPU samples are only checked here).
 //      Event batches are not read, only skipped over. Strings and stacks
 //      get trace-wide ids (equal contents, one id — generations repeat most of them), frames synthetic
-//      addresses as in `GoTraceReader` (`GoFrame`); each generation keeps its local → trace-wide id maps.
+//      addresses as in `GoTraceReader` (`GoFrameTable`); each generation keeps its local → trace-wide id maps.
 //      A malformed or cut-short batch ends the scan: a diagnostic names the offset; the generations before
 //      it, and the events of the cut one that are whole, are read.
 //   2. Order, one generation at a time: the generation's bytes (its batches are contiguous: Go writes a
@@ -150,14 +150,13 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     // that touches them), so their dynamic checks are off, as in `GoTraceReader` (docs/performance.md).
     public let includeSystemGoroutines: Bool
     @exclusivity(unchecked) public private(set) var version: Int?
-    public var diagnostics: [String] { problems.lines }
-    public var fatal: String? { problems.fatal }
+    public var diagnostics: [TraceDiagnostic] { problems.diagnostics }
     @exclusivity(unchecked) var problems: GoTraceProblems
     @exclusivity(unchecked) public internal(set) var isComplete = false
     @exclusivity(unchecked) public private(set) var fileSize: UInt64 = 0
     @exclusivity(unchecked) public private(set) var strings: [UInt64: [UInt8]] = [:]
     @exclusivity(unchecked) public private(set) var stacks: [UInt64: [UInt64]] = [:]
-    public var frames: [UInt64: GoFrame] { frameTable.frames }
+    public var frames: [UInt64: TraceFrame] { frameTable.frames }
     @exclusivity(unchecked) var frameTable = GoFrameTable()
     /// Generations the scan found (a cut-short last one included).
     @exclusivity(unchecked) public private(set) var generationCount = 0
@@ -254,12 +253,17 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
         start()
     }
 
-    public init(bytes: [UInt8], fileName: String = "<memory>", includeSystemGoroutines: Bool = false) {
+    public convenience init(bytes: [UInt8], fileName: String = "<memory>", includeSystemGoroutines: Bool = false) {
+        self.init(source: MemoryByteSource(bytes), fileName: fileName, includeSystemGoroutines: includeSystemGoroutines)
+    }
+
+    /// Reads a trace from an open source (the one opener's, `TraceFile.open`); `fileName` names it in diagnostics.
+    public init(source: any TraceByteSource, fileName: String, includeSystemGoroutines: Bool = false) {
         self.fileName = fileName
         problems = GoTraceProblems(fileName: fileName)
         self.includeSystemGoroutines = includeSystemGoroutines
-        source = MemoryByteSource(bytes)
-        fileSize = UInt64(bytes.count)
+        self.source = source
+        fileSize = source.size
         start()
     }
 
@@ -550,7 +554,7 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
             var addresses: [UInt64] = []
             addresses.reserveCapacity(rawFrames.count)
             for raw in rawFrames {
-                addresses.append(frameTable.address(of: GoFrame(
+                addresses.append(frameTable.address(of: TraceFrame(
                     pc: raw.pc, function: text(generation.localStrings[raw.function]),
                     file: text(generation.localStrings[raw.file]), line: Int(clamping: raw.line))))
             }
@@ -830,7 +834,7 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     func fillPending() -> Bool {
         pendingCount = 0
         pendingIndex = 0
-        guard fatal == nil else { return false }
+        guard problems.fatal == nil else { return false }
         while pendingCount == 0 {
             if generationIndex < 0 || generationIndex >= generations.count {
                 guard openNextGeneration() else { return false }

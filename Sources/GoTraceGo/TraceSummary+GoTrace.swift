@@ -26,6 +26,6 @@ extension TraceSummary {
         rawPayloadBytes = reader.fileSize
         complete = reader.isComplete
         clampedTimestamps = reader.outOfOrderTimestamps
-        diagnostics = reader.diagnostics
+        diagnostics = reader.diagnostics.map(\.description)
     }
 }
