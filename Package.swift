@@ -222,8 +222,10 @@ let package = Package(
         .testTarget(
             name: "GoTraceGoTests",
             // gotrace runs the reports; Go programs under Tests/Fixtures/GoPrograms are built with `go build`.
-            // GoTracePluginKit for FrameNames (pprof's short names of Go functions).
-            dependencies: ["GoTraceGo", "GoTrace", "GoProfile", "GoTracePluginKit", "gotrace", "GotraceTestSupport"]
+            // GoTracePluginKit for FrameNames (pprof's short names of Go functions); GoTraceAnalysis for the one
+            // opener (TraceFile.open), which picks the Go reader by the header.
+            dependencies: ["GoTraceGo", "GoTrace", "GoTraceAnalysis", "GoProfile", "GoTracePluginKit", "gotrace",
+                           "GotraceTestSupport"]
         ),
         .testTarget(
             name: "GoTraceAnalysisTests",

@@ -23,7 +23,8 @@ public final class GtraceSource: TraceSource {
     private let bytes: (any TraceByteSource)?
     // Exclusivity: this object's stored properties are never accessed re-entrantly (no mutation calls out to code
     // that touches them), so their dynamic checks are off; they cost 17-45% of `gotrace report` (docs/performance.md).
-    @exclusivity(unchecked) private var fast: FastEventSource?
+    /// Internal for tests: whether batches come from the fast decoder.
+    @exclusivity(unchecked) private(set) var fast: FastEventSource?
     @exclusivity(unchecked) private var checkedReader: TraceReader?
 
     /// Reads the trace in `bytes` (opened by `TraceFile.open`); `fileName` names it in diagnostics.
