@@ -90,7 +90,7 @@ let package = Package(
                 "GoTraceGo",
                 "GoTraceAnalysis",
                 "GoProfile",
-                "GoTracePluginKit",
+                "GoTraceShared",
                 "CRecorderSpawn",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -151,9 +151,14 @@ let package = Package(
             dependencies: ["GoTrace", "gotrace", "TraceFixtureEmitter", "TraceScenarios", "PrintMessage", "GotraceTestSupport"]
         ),
         .target(name: "CGoTracePlugin"),
+        // What both the report's host and the plugins use, so that the host does not link the plugin kit:
+        // the wire codes (KindCode, ParkReasonName), IdTable, ByteWriter and the JSON writer. No Swift type of
+        // it crosses the plugin boundary (each side links its own copy; see GoTracePluginKit/Analyzer.swift).
+        .target(name: "GoTraceShared"),
         .target(
             name: "GoTracePluginKit",
-            dependencies: ["CGoTracePlugin"]
+            // GoTraceShared is re-exported: a plugin imports the kit alone.
+            dependencies: ["CGoTracePlugin", "GoTraceShared"]
         ),
         .systemLibrary(
             name: "CLibElf",
@@ -168,8 +173,8 @@ let package = Package(
         ),
         .target(
             name: "GoTraceAnalysis",
-            // GoTracePluginKit for its IdTable (the goroutine model's records of large ids).
-            dependencies: ["GoTrace", "GoTraceGo", "GoSymbolize", "CGoTracePlugin", "GoTracePluginKit"]
+            // GoTraceShared for the wire codes and IdTable (the goroutine model's records of large ids).
+            dependencies: ["GoTrace", "GoTraceGo", "GoSymbolize", "CGoTracePlugin", "GoTraceShared"]
         ),
         .target(
             name: "LeakAnalyzer",
@@ -188,9 +193,9 @@ let package = Package(
         ),
         .target(
             name: "GoProfile",
-            // GoPprof: the pprof encoder and gzip, shared with the runtime's debug server. The kit for ByteWriter,
-            // whose JSON string escaping is gotrace's one escaper.
-            dependencies: ["GoPprof", "GoTracePluginKit"],
+            // GoPprof: the pprof encoder and gzip, shared with the runtime's debug server. GoTraceShared for
+            // ByteWriter, whose JSON string escaping is gotrace's one escaper.
+            dependencies: ["GoPprof", "GoTraceShared"],
             // The report page's and the flame graph's markup, style and script, as files (read, linted and
             // diffed as code), compiled into the module as byte arrays: the page stays one self-contained file.
             resources: [
@@ -210,14 +215,18 @@ let package = Package(
             path: "Plugins/HTMLReport"
         ),
         .testTarget(
+            name: "GoTraceSharedTests",
+            // GoTrace: the wire codes are checked against the format's own tables.
+            dependencies: ["GoTraceShared", "GoTrace", "GotraceTestSupport"]
+        ),
+        .testTarget(
             name: "GoProfileTests",
             dependencies: ["GoProfile"]
         ),
         .testTarget(
             name: "GoTracePluginKitTests",
-            // GoTrace: the wire codes are checked against the format's own tables; GoSymbolize: the runtime
-            // demangler's full names, which FrameNames rewrites.
-            dependencies: ["GoTracePluginKit", "GoTrace", "GoSymbolize", "GotraceTestSupport"]
+            // GoSymbolize: the runtime demangler's full names, which FrameNames rewrites.
+            dependencies: ["GoTracePluginKit", "GoSymbolize", "GotraceTestSupport"]
         ),
         .testTarget(
             name: "GoTraceGoTests",

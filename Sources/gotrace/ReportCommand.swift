@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import GoSymbolize
 import GoTraceAnalysis
-import GoTracePluginKit
+import GoTraceShared
 
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
