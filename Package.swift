@@ -6,11 +6,14 @@
 //                 and GoDWARF, none of which links a library beyond zlib.
 //   CZlib       — system zlib.
 //   GoTraceFormat — the write side of the trace format: event-kind table, per-M buffer, chunk codec, writer.
-//   GoTrace     — the read side: streaming reader, batch decoder, dump, accounting; re-exports GoTraceFormat.
-//   GoTraceGo   — reads Go execution traces (Go 1.11–1.21) as GoTrace events. No package dependencies.
+//   GoTrace     — the read side: TraceSource (what every format's reader gives), streaming reader, batch decoder,
+//                 dump, accounting; re-exports GoTraceFormat.
+//   GoTraceGo   — reads Go execution traces (Go 1.11–1.21 and 1.22+) as GoTrace TraceSources. No package dependencies.
 //   gotrace     — the command-line tool; CRecorderSpawn — C only: how `record` starts the traced program.
 //   CGoTracePlugin   — the plugin C ABI (gotrace_plugin.h); GoTracePluginKit — Swift plugin authors' module.
-//   CLibElf, GoSymbolize — ELF symbols and Swift demangling; GoTraceAnalysis — goroutine model, plugin host.
+//   GoTraceShared — what host and plugins both use (wire codes, IdTable, JSON writer); the kit re-exports it.
+//   CLibElf, GoSymbolize — ELF symbols and Swift demangling; GoTraceAnalysis — the one trace opener
+//                 (TraceFile.open), goroutine model, plugin host.
 //   GoPprof     — the profile model and its pprof writer (protobuf, gzip); linked by GoRuntime's debug server.
 //   GoDWARF     — source lines from DWARF through libdw, loaded on demand (not linked): GoSymbolize's and
 //                 the runtime's goroutine dumps and profiles.

@@ -125,7 +125,7 @@ public struct AnalyzerError: Error, CustomStringConvertible {
 
 /// One batch of events and the goroutine transitions derived from them.
 public struct EventBatch {
-    /// The events, in time order. `kind` is a wire code (see ``KindCode``, ``AnalyzerHost/kindCode(named:)``).
+    /// The events, in time order. `kind` is a wire code (see `KindCode`, ``AnalyzerHost/kindCode(named:)``).
     public let events: UnsafeBufferPointer<gotrace_event>
     /// The goroutine state changes the host derived from `events`, each naming its event by `event_index`.
     public let transitions: UnsafeBufferPointer<gotrace_transition>
