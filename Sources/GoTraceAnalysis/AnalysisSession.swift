@@ -2,7 +2,7 @@
 //
 // Design note
 // -----------
-// The trace is a `TraceSource` (any format), opened once by the caller or by `TraceFile.open`.
+// The trace is a `TraceSource` (any format), opened once by the caller with `TraceFile.open`.
 // Steps:
 //   1. Read the file's kind table (so plugins can resolve kinds by name in `create`).
 //   2. `create` each plugin. One that fails is reported and left out; the others run.
@@ -174,14 +174,6 @@ public final class AnalysisSession {
             strdup(kinds.specs[code]?.name ?? "kind-\(code)")!
         }
         instances = plugins.map { PluginInstance(plugin: $0, session: self, options: options[$0.name] ?? [:]) }
-    }
-
-    /// A pass over the trace at `path`, opened by `TraceFile.open`.
-    public convenience init(path: String, plugins: [LoadedPlugin], options: [String: [String: String]] = [:],
-                            format: ReportFormat = .text, outputDirectory: String? = nil,
-                            symbolizer: Symbolizer = Symbolizer()) {
-        self.init(source: TraceFile.open(path: path), plugins: plugins, options: options, format: format,
-                  outputDirectory: outputDirectory, symbolizer: symbolizer)
     }
 
     deinit {

@@ -42,9 +42,6 @@ final class PipelinedEventSource {
 
     deinit { pipeline.stop() }
 
-    /// The wrapped source; read its counters and diagnostics only after `stop`.
-    var source: any TraceSource { pipeline.source }
-
     /// Starts the producer thread; false if it could not be created (the caller then reads serially).
     func start() -> Bool { pipeline.start() }
 

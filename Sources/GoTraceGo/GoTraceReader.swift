@@ -171,16 +171,6 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
         return String(cString: value) == "1"
     }
 
-    public init(path: String, includeSystemGoroutines: Bool = GoTraceReader.systemGoroutinesRequested) {
-        fileName = path
-        problems = GoTraceProblems(fileName: path)
-        self.includeSystemGoroutines = includeSystemGoroutines
-        switch FileByteSource.open(path: path) {
-        case .failure(let problem): fail(0, "cannot open: \(problem)")
-        case .success(let source): if read(source) { start() }
-        }
-    }
-
     /// Reads a trace from an open source (the one opener's, `TraceFile.open`); `fileName` names it in diagnostics.
     public init(source: any TraceByteSource, fileName: String, includeSystemGoroutines: Bool = false) {
         self.fileName = fileName

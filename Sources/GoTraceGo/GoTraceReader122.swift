@@ -171,8 +171,8 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     @exclusivity(unchecked) var clockSnapshot: (ticks: UInt64, wall: UInt64)?
     @exclusivity(unchecked) public internal(set) var systemGoroutines: Set<UInt64> = []
 
-    /// Where the bytes come from: the file, or an array given to `init(bytes:)`.
-    let source: (any TraceByteSource)?
+    /// Where the bytes come from: the file `TraceFile.open` opened, or an array given to `init(bytes:)`.
+    let source: any TraceByteSource
     /// The bytes loaded last (a batch header or table during the scan, a whole generation for the order
     /// pass), file offsets `bufferBase..<bufferBase + bytes.count`. Safety: a view of `storage`'s first
     /// `bytes.count` bytes, remade by `load`, the only writer; every index is checked against `count` before
@@ -237,22 +237,6 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     @exclusivity(unchecked) var nanosecondsPerTickFixed: UInt64 = 0
     @exclusivity(unchecked) var eventView = GoTraceEventView()
 
-    public init(path: String, includeSystemGoroutines: Bool = GoTraceReader.systemGoroutinesRequested) {
-        fileName = path
-        problems = GoTraceProblems(fileName: path)
-        self.includeSystemGoroutines = includeSystemGoroutines
-        switch FileByteSource.open(path: path) {
-        case .failure(let problem):
-            source = nil
-            fail(0, "cannot open: \(problem)")
-            return
-        case .success(let file):
-            source = file
-            fileSize = file.size
-        }
-        start()
-    }
-
     public convenience init(bytes: [UInt8], fileName: String = "<memory>", includeSystemGoroutines: Bool = false) {
         self.init(source: MemoryByteSource(bytes), fileName: fileName, includeSystemGoroutines: includeSystemGoroutines)
     }
@@ -279,7 +263,6 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     /// Makes `bytes` the file's bytes `offset..<offset + count` (fewer at the end of the file); false on a
     /// read error. The buffer grows to the largest request and is reused: its size is `bufferHighWater`.
     func load(_ offset: Int, _ count: Int) -> Bool {
-        guard let source else { return false }
         if storage.count < count {
             storage.deallocate()
             storage = UnsafeMutableRawBufferPointer.allocate(byteCount: count, alignment: 8)

@@ -25,9 +25,16 @@ extension GoTraceSource {
 
     public func string(_ id: UInt64) -> String? { id == 0 ? "" : strings[id].map { String(decoding: $0, as: UTF8.self) } }
 
-    /// Counts are of the mapped gotrace events; there are no chunks to reconcile.
+    /// Counts are of the mapped gotrace events (definitions included, as for gotrace's own traces); "Ms" are
+    /// the threads named by ProcStart; there are no chunks, and no accounting to reconcile.
     public func summarize(reconciling: Bool) -> (summary: TraceSummary, accounting: EventAccounting.Report?) {
-        (TraceSummary(reading: self), nil)
+        var summary = TraceSummary(counting: next, timingDefinitions: false)
+        summary.fileBytes = fileSize
+        summary.rawPayloadBytes = fileSize
+        summary.complete = isComplete
+        summary.clampedTimestamps = outOfOrderTimestamps
+        summary.diagnostics = diagnostics.map(\.description)
+        return (summary, nil)
     }
 
     public func nextBatch(into batch: UnsafeMutableBufferPointer<gotrace_event>, definitions: TraceDefinitionSink) -> Int {

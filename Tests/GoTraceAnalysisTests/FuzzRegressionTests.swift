@@ -38,11 +38,11 @@ struct FuzzRegressionTests {
             #expect(diagnostic.description.hasPrefix("\(path): offset \(diagnostic.offset): "))
         }
 
-        let goReader = GoTraceReader(path: path)
+        let goReader = GoTraceReader(bytes: Array(try Data(contentsOf: URL(fileURLWithPath: path))), fileName: path)
         while goReader.nextMapped() != nil {}
         for line in goReader.diagnostics.map(\.description) { #expect(line.hasPrefix("\(path): offset "), "\(line)") }
 
-        let outcome = AnalysisSession(path: path, plugins: []).run()
+        let outcome = AnalysisSession(source: TraceFile.open(path: path), plugins: []).run()
         for line in outcome.diagnostics + [outcome.fatal].compactMap({ $0 }) {
             #expect(line.contains("offset"), "\(line)")
         }

@@ -342,7 +342,7 @@ struct GoTrace122Builder {
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("generations.trace").path
         #expect(FileManager.default.createFile(atPath: path, contents: Data(trace.bytes)))
-        for reader in [GoTraceReader122(bytes: trace.bytes, fileName: "generations.trace"), GoTraceReader122(path: path)] {
+        for reader in [GoTraceReader122(bytes: trace.bytes, fileName: "generations.trace"), try #require(TraceFile.open(path: path) as? GoTraceReader122)] {
             let events = mapped(reader)
             #expect(reader.fatalDiagnostic == nil && reader.isComplete, "\(reader.diagnostics)")
             #expect(reader.generationCount == creates.count)
