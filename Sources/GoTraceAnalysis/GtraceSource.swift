@@ -85,7 +85,10 @@ public final class GtraceSource: TraceSource {
 
     public func string(_ id: UInt64) -> String? { checked.string(id) }
 
-    public func next() -> TraceEvent? { checked.next() }
+    public func next() -> TraceEvent? {
+        assert(fast == nil, "a source is read one way (TraceSource): this one already gave batches")
+        return checked.next()
+    }
 
     public func summarize(reconciling: Bool) -> (summary: TraceSummary, accounting: EventAccounting.Report?) {
         let reader = checked
