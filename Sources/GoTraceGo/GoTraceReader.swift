@@ -179,13 +179,8 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
         if read(source) { start() }
     }
 
-    public init(bytes: [UInt8], fileName: String = "<memory>", includeSystemGoroutines: Bool = false) {
-        self.fileName = fileName
-        problems = GoTraceProblems(fileName: fileName)
-        self.includeSystemGoroutines = includeSystemGoroutines
-        fileSize = UInt64(bytes.count)
-        adopt(bytes)
-        start()
+    public convenience init(bytes: [UInt8], fileName: String = "<memory>", includeSystemGoroutines: Bool = false) {
+        self.init(source: MemoryByteSource(bytes), fileName: fileName, includeSystemGoroutines: includeSystemGoroutines)
     }
 
     deinit {
@@ -195,25 +190,20 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
         layouts.deallocate()
     }
 
-    /// Takes the whole file into memory; false (and a fatal diagnostic) if it cannot.
+    /// Takes the whole file into memory (`bytes`, freed in deinit); false (and a fatal diagnostic) if it cannot.
     private func read(_ source: any TraceByteSource) -> Bool {
         fileSize = source.size
         guard source.size <= UInt64(Int32.max) else {
             fail(0, "Go trace larger than 2 GiB is not supported")
             return false
         }
-        guard let read = source.read(at: 0, count: Int(source.size)), read.count == Int(source.size) else {
+        bytes = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: Int(source.size))
+        // Safety: the read writes at most `bytes.count` bytes; a short read fails the trace before any is used.
+        guard source.read(at: 0, into: UnsafeMutableRawBufferPointer(bytes)) == bytes.count else {
             fail(0, "cannot open: read error")
             return false
         }
-        adopt(read)
         return true
-    }
-
-    private func adopt(_ read: [UInt8]) {
-        let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: read.count)
-        _ = buffer.initialize(from: read)
-        bytes = buffer
     }
 
     private func fail(_ offset: Int, _ what: String) { problems.fail(offset, what) }
