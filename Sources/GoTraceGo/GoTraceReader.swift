@@ -28,6 +28,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CGoTracePlugin
 import GoTrace
 
 /// A gotrace event produced from a Go event: plain values, no allocation.
@@ -163,7 +164,7 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
     @exclusivity(unchecked) var pendingEvents = (GoMappedEvent.empty, GoMappedEvent.empty)
     @exclusivity(unchecked) var pendingCount = 0
     @exclusivity(unchecked) var pendingIndex = 0
-    @exclusivity(unchecked) var eventView = GoTraceEventView()
+    let eventView = GoTraceEventView()
 
     /// Whether `GOTRACE_GO_SYSTEM_GOROUTINES=1` asks for the runtime's own goroutines to be kept.
     public static var systemGoroutinesRequested: Bool {
@@ -800,4 +801,8 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
 
     /// The next event as `TraceEvent` (string and stack definitions first, at time 0), for dump and stat.
     public func next() -> TraceEvent? { eventView.next(from: self) }
+
+    public func nextBatch(into batch: UnsafeMutableBufferPointer<gotrace_event>, definitions: TraceDefinitionSink) -> Int {
+        eventView.nextBatch(from: self, into: batch, definitions: definitions)
+    }
 }

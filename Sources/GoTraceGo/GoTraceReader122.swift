@@ -47,6 +47,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CGoTracePlugin
 import GoTrace
 
 public final class GoTraceReader122: Sequence, IteratorProtocol {
@@ -235,7 +236,7 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     @exclusivity(unchecked) var pendingIndex = 0
     /// Nanoseconds per tick in fixed point (32 fractional bits), as `GoTraceReader` converts.
     @exclusivity(unchecked) var nanosecondsPerTickFixed: UInt64 = 0
-    @exclusivity(unchecked) var eventView = GoTraceEventView()
+    let eventView = GoTraceEventView()
 
     public convenience init(bytes: [UInt8], fileName: String = "<memory>", includeSystemGoroutines: Bool = false) {
         self.init(source: MemoryByteSource(bytes), fileName: fileName, includeSystemGoroutines: includeSystemGoroutines)
@@ -859,4 +860,8 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     }
 
     public func next() -> TraceEvent? { eventView.next(from: self) }
+
+    public func nextBatch(into batch: UnsafeMutableBufferPointer<gotrace_event>, definitions: TraceDefinitionSink) -> Int {
+        eventView.nextBatch(from: self, into: batch, definitions: definitions)
+    }
 }

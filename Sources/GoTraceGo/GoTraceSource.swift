@@ -36,44 +36,21 @@ extension GoTraceSource {
         summary.diagnostics = diagnostics.map(\.description)
         return (summary, nil)
     }
-
-    public func nextBatch(into batch: UnsafeMutableBufferPointer<gotrace_event>, definitions: TraceDefinitionSink) -> Int {
-        if eventsRead == 0 {
-            for (id, text) in strings { definitions.defineString(id, text) }
-            for (id, pcs) in stacks { definitions.defineStack(id, pcs) }
-        }
-        // One temporary per batch (4,096 events): its cost vanishes beside the events'.
-        return withUnsafeTemporaryAllocation(of: GoMappedEvent.self, capacity: batch.count) { mapped in
-            let produced = nextMapped(into: mapped)
-            for index in 0..<produced {
-                let event = mapped[index]
-                var converted = gotrace_event()
-                converted.kind = event.kind.rawValue
-                converted.time_ns = event.nanoseconds
-                converted.machine = event.machine
-                converted.proc = event.proc
-                converted.goroutine = event.goroutine
-                converted.argument_count = UInt8(min(event.argumentCount, 4))
-                withUnsafeMutableBytes(of: &converted.arguments) { raw in
-                    raw.storeBytes(of: event.arguments.0, toByteOffset: 0, as: UInt64.self)
-                    raw.storeBytes(of: event.arguments.1, toByteOffset: 8, as: UInt64.self)
-                    raw.storeBytes(of: event.arguments.2, toByteOffset: 16, as: UInt64.self)
-                    raw.storeBytes(of: event.arguments.3, toByteOffset: 24, as: UInt64.self)
-                }
-                batch[index] = converted
-            }
-            return produced
-        }
-    }
 }
 
-/// `next()` of both readers, for dump and stat: the string and stack tables first (at time 0, ids sorted),
-/// then each mapped event as a `TraceEvent`.
-struct GoTraceEventView {
+/// The `TraceSource` reads of both readers, one per reader. `next`, for dump and stat: the string and stack
+/// tables first (at time 0, ids sorted), then each mapped event as a `TraceEvent`. `nextBatch`, for the
+/// report: the tables to the sink with the first batch, then the mapped events as ABI events, through a
+/// buffer kept from batch to batch rather than allocated per batch (4,096 mapped events are 320 KiB).
+final class GoTraceEventView {
     private var definitions: [TraceEvent]?
     private var index = 0
+    // Exclusivity: never accessed re-entrantly; see the readers' note (docs/performance.md).
+    @exclusivity(unchecked) private var mapped = UnsafeMutableBufferPointer<GoMappedEvent>(start: nil, count: 0)
 
-    mutating func next(from source: some GoTraceSource) -> TraceEvent? {
+    deinit { mapped.deallocate() }
+
+    func next(from source: some GoTraceSource) -> TraceEvent? {
         if definitions == nil { definitions = GoTraceEventView.definitions(of: source) }
         if let definitions, index < definitions.count {
             index += 1
@@ -86,6 +63,38 @@ struct GoTraceEventView {
         return TraceEvent(spec: spec, ticks: 0, nanoseconds: mapped.nanoseconds, machine: mapped.machine,
                           proc: mapped.proc == UInt64.max ? nil : mapped.proc,
                           goroutine: mapped.goroutine == UInt64.max ? nil : mapped.goroutine, arguments: values)
+    }
+
+    func nextBatch(from source: some GoTraceSource, into batch: UnsafeMutableBufferPointer<gotrace_event>,
+                   definitions: TraceDefinitionSink) -> Int {
+        if source.eventsRead == 0 {
+            for (id, text) in source.strings { definitions.defineString(id, text) }
+            for (id, pcs) in source.stacks { definitions.defineStack(id, pcs) }
+        }
+        // Safety: `mapped` holds at least `batch.count` events and is freed in deinit; one thread reads a source.
+        if mapped.count < batch.count {
+            mapped.deallocate()
+            mapped = UnsafeMutableBufferPointer<GoMappedEvent>.allocate(capacity: batch.count)
+        }
+        let produced = source.nextMapped(into: UnsafeMutableBufferPointer(rebasing: mapped[0..<batch.count]))
+        for index in 0..<produced {
+            let event = mapped[index]
+            var converted = gotrace_event()
+            converted.kind = event.kind.rawValue
+            converted.time_ns = event.nanoseconds
+            converted.machine = event.machine
+            converted.proc = event.proc
+            converted.goroutine = event.goroutine
+            converted.argument_count = UInt8(min(event.argumentCount, 4))
+            withUnsafeMutableBytes(of: &converted.arguments) { raw in
+                raw.storeBytes(of: event.arguments.0, toByteOffset: 0, as: UInt64.self)
+                raw.storeBytes(of: event.arguments.1, toByteOffset: 8, as: UInt64.self)
+                raw.storeBytes(of: event.arguments.2, toByteOffset: 16, as: UInt64.self)
+                raw.storeBytes(of: event.arguments.3, toByteOffset: 24, as: UInt64.self)
+            }
+            batch[index] = converted
+        }
+        return produced
     }
 
     private static func definitions(of source: some GoTraceSource) -> [TraceEvent] {
