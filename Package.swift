@@ -6,11 +6,14 @@
 //                 and GoDWARF, none of which links a library beyond zlib.
 //   CZlib       — system zlib.
 //   GoTraceFormat — the write side of the trace format: event-kind table, per-M buffer, chunk codec, writer.
-//   GoTrace     — the read side: streaming reader, batch decoder, dump, accounting; re-exports GoTraceFormat.
-//   GoTraceGo   — reads Go execution traces (Go 1.11–1.21) as GoTrace events. No package dependencies.
+//   GoTrace     — the read side: TraceSource (what every format's reader gives), streaming reader, batch decoder,
+//                 dump, accounting; re-exports GoTraceFormat.
+//   GoTraceGo   — reads Go execution traces (Go 1.11–1.21 and 1.22+) as GoTrace TraceSources. No package dependencies.
 //   gotrace     — the command-line tool; CRecorderSpawn — C only: how `record` starts the traced program.
 //   CGoTracePlugin   — the plugin C ABI (gotrace_plugin.h); GoTracePluginKit — Swift plugin authors' module.
-//   CLibElf, GoSymbolize — ELF symbols and Swift demangling; GoTraceAnalysis — goroutine model, plugin host.
+//   GoTraceShared — what host and plugins both use (wire codes, IdTable, JSON writer); the kit re-exports it.
+//   CLibElf, GoSymbolize — ELF symbols and Swift demangling; GoTraceAnalysis — the one trace opener
+//                 (TraceFile.open), goroutine model, plugin host.
 //   GoPprof     — the profile model and its pprof writer (protobuf, gzip); linked by GoRuntime's debug server.
 //   GoDWARF     — source lines from DWARF through libdw, loaded on demand (not linked): GoSymbolize's and
 //                 the runtime's goroutine dumps and profiles.
@@ -74,9 +77,10 @@ let package = Package(
             dependencies: ["CZlib"]
         ),
         // The read side: streaming reader, batch decoder, dump, accounting. Re-exports GoTraceFormat.
+        // CGoTracePlugin for `gotrace_event`: a TraceSource's batches are the plugin ABI's events, written once.
         .target(
             name: "GoTrace",
-            dependencies: ["GoTraceFormat"]
+            dependencies: ["GoTraceFormat", "CGoTracePlugin"]
         ),
         .target(
             name: "GoTraceGo",
@@ -89,7 +93,7 @@ let package = Package(
                 "GoTraceGo",
                 "GoTraceAnalysis",
                 "GoProfile",
-                "GoTracePluginKit",
+                "GoTraceShared",
                 "GoSymbolize",
                 "CRecorderSpawn",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -151,9 +155,14 @@ let package = Package(
             dependencies: ["GoTrace", "gotrace", "TraceFixtureEmitter", "TraceScenarios", "PrintMessage", "GotraceTestSupport"]
         ),
         .target(name: "CGoTracePlugin"),
+        // What both the report's host and the plugins use, so that the host does not link the plugin kit:
+        // the wire codes (KindCode, ParkReasonName), IdTable, ByteWriter and the JSON writer. No Swift type of
+        // it crosses the plugin boundary (each side links its own copy; see GoTracePluginKit/Analyzer.swift).
+        .target(name: "GoTraceShared"),
         .target(
             name: "GoTracePluginKit",
-            dependencies: ["CGoTracePlugin"]
+            // GoTraceShared is re-exported: a plugin imports the kit alone.
+            dependencies: ["CGoTracePlugin", "GoTraceShared"]
         ),
         .systemLibrary(
             name: "CLibElf",
@@ -168,8 +177,8 @@ let package = Package(
         ),
         .target(
             name: "GoTraceAnalysis",
-            // GoTracePluginKit for its IdTable (the goroutine model's records of large ids).
-            dependencies: ["GoTrace", "GoTraceGo", "GoSymbolize", "CGoTracePlugin", "GoTracePluginKit"]
+            // GoTraceShared for the wire codes and IdTable (the goroutine model's records of large ids).
+            dependencies: ["GoTrace", "GoTraceGo", "GoSymbolize", "CGoTracePlugin", "GoTraceShared"]
         ),
         .target(
             name: "LeakAnalyzer",
@@ -188,9 +197,9 @@ let package = Package(
         ),
         .target(
             name: "GoProfile",
-            // GoPprof: the pprof encoder and gzip, shared with the runtime's debug server. The kit for ByteWriter,
-            // whose JSON string escaping is gotrace's one escaper.
-            dependencies: ["GoPprof", "GoTracePluginKit"],
+            // GoPprof: the pprof encoder and gzip, shared with the runtime's debug server. GoTraceShared for
+            // ByteWriter, whose JSON string escaping is gotrace's one escaper.
+            dependencies: ["GoPprof", "GoTraceShared"],
             // The report page's and the flame graph's markup, style and script, as files (read, linted and
             // diffed as code), compiled into the module as byte arrays: the page stays one self-contained file.
             resources: [
@@ -210,20 +219,26 @@ let package = Package(
             path: "Plugins/HTMLReport"
         ),
         .testTarget(
+            name: "GoTraceSharedTests",
+            // GoTrace: the wire codes are checked against the format's own tables. GoSymbolize: the runtime
+            // demangler's full names, which FrameNames rewrites.
+            dependencies: ["GoTraceShared", "GoTrace", "GoSymbolize", "GotraceTestSupport"]
+        ),
+        .testTarget(
             name: "GoProfileTests",
             dependencies: ["GoProfile"]
         ),
         .testTarget(
             name: "GoTracePluginKitTests",
-            // GoTrace: the wire codes are checked against the format's own tables; GoSymbolize: the runtime
-            // demangler's full names, which FrameNames rewrites.
-            dependencies: ["GoTracePluginKit", "GoTrace", "GoSymbolize", "GotraceTestSupport"]
+            dependencies: ["GoTracePluginKit"]
         ),
         .testTarget(
             name: "GoTraceGoTests",
             // gotrace runs the reports; Go programs under Tests/Fixtures/GoPrograms are built with `go build`.
-            // GoTracePluginKit for FrameNames (pprof's short names of Go functions).
-            dependencies: ["GoTraceGo", "GoTrace", "GoProfile", "GoTracePluginKit", "gotrace", "GotraceTestSupport"]
+            // GoTracePluginKit for FrameNames (pprof's short names of Go functions); GoTraceAnalysis for the one
+            // opener (TraceFile.open), which picks the Go reader by the header.
+            dependencies: ["GoTraceGo", "GoTrace", "GoTraceAnalysis", "GoProfile", "GoTracePluginKit", "gotrace",
+                           "GotraceTestSupport"]
         ),
         .testTarget(
             name: "GoTraceAnalysisTests",

@@ -5,7 +5,7 @@
 // decimals = nanosecond resolution), pid, tid. Phases used: `X` complete slices (with `dur`), `i` instants
 // (`s: "t"`, thread-scoped), `M` metadata naming processes and threads (tracks). `X` slices need not be
 // emitted in time order; each track's slices must not partially overlap (they nest or are disjoint).
-import GoTracePluginKit
+import GoTraceShared
 
 public struct ChromeTraceWriter: Sendable {
     private var writer = ByteWriter(capacity: 1 << 20)

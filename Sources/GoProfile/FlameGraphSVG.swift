@@ -22,7 +22,7 @@
 // Nodes narrower than `minimumWidth` pixels are left out (they could not be seen or clicked); their value
 // stays in their parent. Differential graphs (`FlameNode.baseline` set) colour each frame by the change
 // of its share of the total: red grew, blue shrank, white unchanged.
-import GoTracePluginKit
+import GoTraceShared
 
 public enum FlameGraphSVG {
     public struct Options: Sendable {

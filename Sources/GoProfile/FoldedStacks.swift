@@ -3,7 +3,7 @@
 // Frames are separated by `;` and the count by the last space, so a frame name may contain spaces but not
 // `;` or a newline: those are replaced (`;` → `:`, newline → space). Lines are sorted (the format's own
 // convention: the x axis of a flame graph is alphabetical, not time), which also makes output deterministic.
-import GoTracePluginKit
+import GoTraceShared
 
 public enum FoldedStacks {
     /// A frame name made safe for a folded line.

@@ -14,7 +14,7 @@
 // When the script has run, `<body data-ready="1">`; a script error shows in `#errors`.
 // Colours are Okabe–Ito's colour-blind-safe palette. Rejected: a chart library (the page must work
 // offline, and we write our own code), SVG for the timeline (too many elements for big traces).
-import GoTracePluginKit
+import GoTraceShared
 
 public enum ReportPage {
     /// The page for `documents` (analyzer name → its JSON document, verbatim).

@@ -6,7 +6,7 @@
 // frames their stacks have in common only if they touch in time; otherwise every frame closes at a span's
 // end, so an idle gap shows as a gap. `activeProfileIndex` is 0 (speedscope rejects `null`, which py-spy
 // once wrote).
-import GoTracePluginKit
+import GoTraceShared
 
 public enum SpeedscopeEncoder {
     static let units: Set<String> = ["none", "nanoseconds", "microseconds", "milliseconds", "seconds", "bytes"]

@@ -23,23 +23,4 @@ public struct KindCatalogue: Sendable {
 
     /// The wire code of the kind called `name` (`"stack-grow"`), if the catalogue has one.
     public func code(named name: String) -> UInt8? { specs.compactMap { $0 }.first { $0.name == name }?.kind.rawValue }
-
-    /// The catalogue of the trace at `path`: its kind-table chunk, which writers emit right after the file
-    /// header, if it is there and intact; the built-in kinds otherwise.
-    public static func reading(path: String) -> KindCatalogue {
-        var catalogue = KindCatalogue()
-        guard case .success(let source) = FileByteSource.open(path: path),
-              let head = source.read(at: 0, count: TraceLimits.maxHeaderSize),
-              case .success(let (_, headerSize)) = FileHeader.decode(head[...])
-        else { return catalogue }
-        var walker = ChunkWalker(source: source, from: UInt64(headerSize))
-        guard case .chunk(let header, _, let location) = walker.next(), header.type == .kindTable else { return catalogue }
-        var payload = PayloadBuffer()
-        defer { payload.deallocate() }
-        guard case .success = ChunkLoader(source: source).load(location, into: &payload),
-              let specs = KindTableCodec.decode(Array(payload.bytes))
-        else { return catalogue }
-        catalogue.adopt(specs)
-        return catalogue
-    }
 }

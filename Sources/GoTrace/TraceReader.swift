@@ -47,6 +47,10 @@ public struct TraceDiagnostic: Sendable, Equatable, CustomStringConvertible {
         case corruptChunkHeader(reason: String, skippedBytes: UInt64?)
         /// The payload of the chunk at `offset` is damaged; the chunk (from `eventIndex` on) was skipped.
         case corruptChunk(reason: String)
+        /// Damage a reader of another format (Go's) describes in its own words; reading went on.
+        case damaged(String)
+        /// A file a reader of another format (Go's) cannot read at all, in its own words.
+        case unreadable(String)
     }
 
     public var fileName: String
@@ -62,8 +66,8 @@ public struct TraceDiagnostic: Sendable, Equatable, CustomStringConvertible {
     /// Problems after which nothing at all can be read.
     public var isFatal: Bool {
         switch problem {
-        case .cannotOpen, .notATrace, .unsupportedVersion, .corruptFileHeader: true
-        case .truncated, .corruptChunkHeader, .corruptChunk: false
+        case .cannotOpen, .notATrace, .unsupportedVersion, .corruptFileHeader, .unreadable: true
+        case .truncated, .corruptChunkHeader, .corruptChunk, .damaged: false
         }
     }
 
@@ -84,6 +88,7 @@ public struct TraceDiagnostic: Sendable, Equatable, CustomStringConvertible {
                 what = "corrupt chunk header (\(reason)); no valid chunk follows"
             }
         case .corruptChunk(let reason): what = "corrupt chunk skipped (\(reason))"
+        case .damaged(let reason), .unreadable(let reason): what = reason
         }
         return "\(fileName): offset \(offset): \(what)"
     }
@@ -229,7 +234,7 @@ public final class TraceReader: Sequence, IteratorProtocol {
     public var fileSize: UInt64 { source?.size ?? 0 }
 
     /// The spec used for each wire code: built-in, extended or supplied by the file's kind table.
-    private var kinds = KindCatalogue()
+    public private(set) var kinds = KindCatalogue()
     /// Loads every chunk (nil: the file could not be opened); `payloadBuffer` is its reused destination.
     private let loader: ChunkLoader?
     private var payloadBuffer = PayloadBuffer()
@@ -292,7 +297,8 @@ public final class TraceReader: Sequence, IteratorProtocol {
 
     deinit { payloadBuffer.deallocate() }
 
-    private init(failed diagnostic: TraceDiagnostic) {
+    /// A reader of a file that could not be opened: `diagnostic`, fatal, is all it has to say.
+    public init(failed diagnostic: TraceDiagnostic) {
         fileName = diagnostic.fileName
         source = nil
         loader = nil

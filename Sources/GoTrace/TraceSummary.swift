@@ -30,24 +30,31 @@ public struct TraceSummary: Sendable, Equatable {
 
     public init() {}
 
-    /// Reads `reader` to its end, calling `eachEvent` for every event, and summarises it.
-    public init(reading reader: TraceReader, eachEvent: (TraceEvent) -> Void = { _ in }) {
+    /// Counts the events `next` yields, to its end, calling `eachEvent` for each. String and stack definitions
+    /// count towards the Ms and the duration only with `timingDefinitions` (a Go trace's carry no M or time).
+    public init(counting next: () -> TraceEvent?, timingDefinitions: Bool, eachEvent: (TraceEvent) -> Void = { _ in }) {
         var goroutines = Set<UInt64>()
         var machines = Set<UInt64>()
         var first: UInt64?
         var last: UInt64 = 0
-        while let event = reader.next() {
+        while let event = next() {
             eachEvent(event)
             events += 1
             eventsByKind[event.spec.name, default: 0] += 1
             if let goroutine = event.goroutine, goroutine != 0 { goroutines.insert(goroutine) }
+            guard timingDefinitions || (event.kind != .string && event.kind != .stack) else { continue }
             machines.insert(event.machine)
             if first == nil { first = event.nanoseconds }
             last = event.nanoseconds
         }
         self.goroutines = goroutines.count
         self.machines = machines.count
-        durationNanoseconds = first.map { last - $0 } ?? 0
+        durationNanoseconds = first.map { last >= $0 ? last - $0 : 0 } ?? 0
+    }
+
+    /// Reads `reader` to its end, calling `eachEvent` for every event, and summarises it.
+    public init(reading reader: TraceReader, eachEvent: (TraceEvent) -> Void = { _ in }) {
+        self.init(counting: reader.next, timingDefinitions: true, eachEvent: eachEvent)
         fileBytes = reader.fileSize
         rawPayloadBytes = reader.rawPayloadBytes
         eventChunks = reader.eventChunkCount

@@ -2,6 +2,7 @@
 //
 // Design note
 // -----------
+// The trace is a `TraceSource` (any format), opened once by the caller with `TraceFile.open`.
 // Steps:
 //   1. Read the file's kind table (so plugins can resolve kinds by name in `create`).
 //   2. `create` each plugin. One that fails is reported and left out; the others run.
@@ -24,7 +25,6 @@ import Glibc
 import CGoTracePlugin
 import GoSymbolize
 import GoTrace
-import GoTraceGo
 
 public enum ReportFormat: Sendable { case text, json }
 
@@ -39,7 +39,7 @@ public struct AnalysisOutcome: Sendable {
 }
 
 /// Host-owned copies of the trace's definitions, handed to plugins by pointer.
-final class DefinitionTable: DefinitionSink {
+final class DefinitionTable: TraceDefinitionSink {
     // Exclusivity: this object's stored properties are never accessed re-entrantly (no mutation calls out to code
     // that touches them), so their dynamic checks are off; they cost 17-45% of `gotrace report` (docs/performance.md).
     @exclusivity(unchecked) private var strings: [UInt64: (pointer: UnsafeMutablePointer<CChar>, length: Int)] = [:]
@@ -107,9 +107,9 @@ final class DefinitionTable: DefinitionSink {
 
     /// Frames the trace itself names (Go traces: function, file and line from Go's stack table), by the
     /// address its stacks use. Consulted before the symbolizer, which never sees these addresses.
-    @exclusivity(unchecked) private var knownFrames: [UInt64: GoFrame] = [:]
+    @exclusivity(unchecked) private var knownFrames: [UInt64: TraceFrame] = [:]
 
-    func adoptKnownFrames(_ table: [UInt64: GoFrame]) { knownFrames.merge(table) { _, new in new } }
+    func adoptKnownFrames(_ table: [UInt64: TraceFrame]) { knownFrames.merge(table) { _, new in new } }
 
     func frame(_ pc: UInt64) -> gotrace_frame {
         if let known = frames[pc] { return known }
@@ -133,7 +133,7 @@ final class DefinitionTable: DefinitionSink {
 
     func symbolize(_ pc: UInt64) -> UnsafeMutablePointer<CChar> {
         if let known = symbols[pc] { return known }
-        let made = strdup(knownFrames[pc].map(GoTraceReader.describe) ?? symbolizer.describe(pc))!
+        let made = strdup(knownFrames[pc]?.description ?? symbolizer.describe(pc))!
         symbols[pc] = made
         return made
     }
@@ -142,7 +142,7 @@ final class DefinitionTable: DefinitionSink {
 public final class AnalysisSession {
     public static let batchSize = 4096
 
-    let path: String
+    let source: any TraceSource
     let format: ReportFormat
     let outputDirectory: String?
     let kinds: KindCatalogue
@@ -161,15 +161,15 @@ public final class AnalysisSession {
     /// - Parameters:
     ///   - options: per plugin name, its `--option` values.
     ///   - symbolizer: resolves stack addresses; modules named by the trace's `module` events are added.
-    public init(path: String, plugins: [LoadedPlugin], options: [String: [String: String]] = [:],
+    public init(source: any TraceSource, plugins: [LoadedPlugin], options: [String: [String: String]] = [:],
                 format: ReportFormat = .text, outputDirectory: String? = nil, symbolizer: Symbolizer = Symbolizer()) {
-        self.path = path
+        self.source = source
         self.format = format
         self.outputDirectory = outputDirectory
-        let kinds = KindCatalogue.reading(path: path)
+        let kinds = source.kinds
         self.kinds = kinds
         self.definitions = DefinitionTable(symbolizer: symbolizer)
-        pathCString = strdup(path)!
+        pathCString = strdup(source.fileName)!
         kindNameCStrings = (0..<256).map { code in
             strdup(kinds.specs[code]?.name ?? "kind-\(code)")!
         }
@@ -183,70 +183,33 @@ public final class AnalysisSession {
 
     /// Runs the pass. `progress(done, total)` is called every few batches when the total is known.
     public func run(progress: ((UInt64, UInt64) -> Void)? = nil) -> AnalysisOutcome {
-        if GoTraceFile.isGoTrace(path: path) { return runGoTrace(progress: progress) }
-        if let fast = FastEventSource(path: path) {
-            startWallNs = fast.startWallNs
-            createAll()
-            let pipeline = PipelinedEventSource(source: fast, batchSize: AnalysisSession.batchSize)
-            if pipeline.start() {
-                streamPipelined(pipeline, expected: fast.expectedEvents, progress: progress)
-                pipeline.stop()
-            } else {
-                stream(fast, progress: progress)
-            }
-            isComplete = fast.isComplete
-            finishAll()
-            let results = instances.map(\.result)
-            destroyAll()
-            return AnalysisOutcome(results: results, diagnostics: fast.diagnostics + symbolDiagnostics, fatal: nil,
-                                   events: eventsRead)
+        if let fatal = source.fatalDiagnostic {
+            return AnalysisOutcome(results: [], diagnostics: source.diagnostics.map(\.description),
+                                   fatal: fatal.description, events: 0)
         }
-        // Damaged or unusual files: the reader that knows how to recover.
-        let reader = TraceReader(path: path)
-        if let fatal = reader.fatalDiagnostic {
-            return AnalysisOutcome(results: [], diagnostics: reader.diagnostics.map(\.description), fatal: fatal.description,
-                                   events: 0)
-        }
-        startWallNs = reader.header?.startWallTimeNanoseconds ?? 0
-        let source = TraceReaderEventSource(reader: reader)
-        createAll()
-        stream(source, progress: progress)
-        isComplete = reader.isComplete
-        finishAll()
-        let results = instances.map(\.result)
-        destroyAll()
-        return AnalysisOutcome(results: results, diagnostics: reader.diagnostics.map(\.description) + symbolDiagnostics,
-                               fatal: nil, events: eventsRead)
-    }
-
-    /// A Go execution trace (GoTraceGo): same model, same plugins; frames come from Go's stack table.
-    private func runGoTrace(progress: ((UInt64, UInt64) -> Void)?) -> AnalysisOutcome {
-        let reader = GoTraceFile.open(path: path)
-        if let fatal = reader.fatal {
-            return AnalysisOutcome(results: [], diagnostics: reader.diagnostics, fatal: fatal, events: 0)
-        }
-        definitions.adoptKnownFrames(reader.frames)
-        startWallNs = Int64(clamping: reader.startWallNanoseconds)
-        let source = GoTraceEventSource(reader: reader)
+        definitions.adoptKnownFrames(source.frames)
+        startWallNs = Int64(clamping: source.startWallNanoseconds)
+        let expected = source.expectedEvents
         createAll()
         let pipeline = PipelinedEventSource(source: source, batchSize: AnalysisSession.batchSize)
         if pipeline.start() {
-            streamPipelined(pipeline, expected: nil, progress: progress)
+            streamPipelined(pipeline, expected: expected, progress: progress)
             pipeline.stop()
         } else {
-            stream(source, progress: progress)
+            stream(expected: expected, progress: progress)
         }
-        isComplete = reader.isComplete
+        isComplete = source.isComplete
         finishAll()
         let results = instances.map(\.result)
         destroyAll()
-        return AnalysisOutcome(results: results, diagnostics: reader.diagnostics, fatal: nil, events: eventsRead)
+        return AnalysisOutcome(results: results, diagnostics: source.diagnostics.map(\.description) + symbolDiagnostics,
+                               fatal: nil, events: eventsRead)
     }
 
     /// Modules rebuilt since the recording: their addresses are not symbolized (they would name wrong functions).
     private var symbolDiagnostics: [String] {
         definitions.symbolizer.mismatchedModules.map {
-            "\(path): \($0) has changed since the trace was recorded (different build id): its frames are shown as module+0xoffset"
+            "\(source.fileName): \($0) has changed since the trace was recorded (different build id): its frames are shown as module+0xoffset"
         }
     }
 
@@ -263,15 +226,14 @@ public final class AnalysisSession {
         }
     }
 
-    private func stream(_ source: EventSource, progress: ((UInt64, UInt64) -> Void)?) {
+    private func stream(expected: UInt64?, progress: ((UInt64, UInt64) -> Void)?) {
         let events = UnsafeMutableBufferPointer<gotrace_event>.allocate(capacity: AnalysisSession.batchSize)
         defer { events.deallocate() }
         var transitions = TransitionBuffer(capacity: AnalysisSession.batchSize)
         defer { transitions.deallocate() }
         var batches = 0
-        let expected = source.expectedEvents
         while true {
-            let count = source.fill(events, definitions: definitions)
+            let count = source.nextBatch(into: events, definitions: definitions)
             if count == 0 { break }
             consume(UnsafeBufferPointer(events).prefix(count), transitions: &transitions)
             batches += 1

@@ -1,4 +1,5 @@
-// The fast path of `gotrace report`: chunks decoded in runs straight into ABI event structs.
+// The fast path of `gotrace report`: chunks decoded in runs straight into ABI event structs. `GtraceSource`
+// reads a clean `.gtrace` file's batches through it.
 //
 // Design note
 // -----------
@@ -11,7 +12,7 @@
 //
 // Division of labour with `TraceReader` (which stays the one reader that knows damage):
 //   1. Index: walk the chunk headers. If anything is irregular — a header that fails its CRC, a chunk
-//      running past the end, a missing kind table — return nil: the caller falls back to TraceReader,
+//      running past the end, a missing kind table — return nil: `GtraceSource` falls back to TraceReader,
 //      which resynchronises and reports. A clean file's index is trusted.
 //   2. Merge: per M, its chunks in sequence order; the next event overall is the smallest
 //      (ticks, M id) head, as TraceReader orders them; a timestamp that steps back across chunks of one
@@ -28,7 +29,7 @@ import Glibc
 import CGoTracePlugin
 import GoTrace
 
-final class FastEventSource: EventSource {
+final class FastEventSource {
     /// Decoded events per M and run: a few hundred keep every M's run in cache while the merge copies
     /// them out, and bound the memory per M (256 × 80 bytes).
     static let runCapacity = 256
@@ -50,13 +51,12 @@ final class FastEventSource: EventSource {
         /// The definition carried by the run's last event (a run ends after a definition).
         var definition: DecodedDefinition?
         /// Damage found at the end of the run, reported when the merge gets there.
-        var damage: String?
+        var damage: TraceDiagnostic?
         var hasHead = false
         var headTicks: UInt64 = 0
     }
 
     let fileName: String
-    private let source: FileByteSource
     private let header: FileHeader
     // Exclusivity: this object's stored properties are never accessed re-entrantly (no mutation calls out to code
     // that touches them), so their dynamic checks are off; they cost 17-45% of `gotrace report` (docs/performance.md).
@@ -69,20 +69,20 @@ final class FastEventSource: EventSource {
     @exclusivity(unchecked) private var streamCount = 0
     @exclusivity(unchecked) private(set) var eventsRead: UInt64 = 0
     @exclusivity(unchecked) private(set) var expectedEvents: UInt64?
-    @exclusivity(unchecked) private(set) var diagnostics: [String] = []
+    @exclusivity(unchecked) private(set) var diagnostics: [TraceDiagnostic] = []
     @exclusivity(unchecked) private(set) var isComplete = false
-    var startWallNs: Int64 { header.startWallTimeNanoseconds }
+    /// The built-in kinds joined by the file's kind table.
+    private(set) var kinds = KindCatalogue()
+    var startWallNanoseconds: Int64 { header.startWallTimeNanoseconds }
 
-    /// Indexes `path`; nil if the file is not clean enough for the fast path (see the design note).
-    init?(path: String) {
-        guard case .success(let source) = FileByteSource.open(path: path),
-              let head = source.read(at: 0, count: TraceLimits.maxHeaderSize),
+    /// Indexes the trace in `source`; nil if it is not clean enough for the fast path (see the design note).
+    init?(source: any TraceByteSource, fileName: String) {
+        guard let head = source.read(at: 0, count: TraceLimits.maxHeaderSize),
               case .success(let (header, headerSize)) = FileHeader.decode(head[...])
         else { return nil }
         // The decoded arguments are copied into the ABI struct as they are.
         assert(DecodedEvent.maxArguments == Int(GOTRACE_MAX_EVENT_ARGUMENTS))
-        self.fileName = path
-        self.source = source
+        self.fileName = fileName
         self.header = header
         let loader = ChunkLoader(source: source)
         var byMachine: [UInt64: [ChunkLocation]] = [:]
@@ -112,6 +112,7 @@ final class FastEventSource: EventSource {
             }
         }
         guard sawKindTable else { return nil }
+        self.kinds = kinds
         let made = byMachine.keys.sorted().map { machine in
             var chunks = byMachine.removeValue(forKey: machine) ?? []
             chunks.sort { ($0.sequence, $0.offset) < ($1.sequence, $1.offset) }
@@ -162,7 +163,7 @@ final class FastEventSource: EventSource {
                 case .malformed(let offset, let reason):
                     let message = TraceDiagnostic(
                         fileName: fileName, offset: stream.pointee.chunkOffset,
-                        problem: .corruptChunk(reason: "\(reason) at payload byte \(offset)")).description
+                        problem: .corruptChunk(reason: "\(reason) at payload byte \(offset)"))
                     stream.pointee.position = stream.pointee.payload.count
                     if count == 0 {
                         diagnostics.append(message)
@@ -198,12 +199,12 @@ final class FastEventSource: EventSource {
                 stream.pointee.state.beginChunk(baseTicks: header.baseTicks)
             case .failure(let failure):
                 diagnostics.append(TraceDiagnostic(fileName: fileName, offset: entry.offset,
-                                                   problem: .corruptChunk(reason: failure.description)).description)
+                                                   problem: .corruptChunk(reason: failure.description)))
             }
         }
     }
 
-    func fill(_ batch: UnsafeMutableBufferPointer<gotrace_event>, definitions: DefinitionSink) -> Int {
+    func fill(_ batch: UnsafeMutableBufferPointer<gotrace_event>, definitions: TraceDefinitionSink) -> Int {
         var count = 0
         let streamCount = self.streamCount
         let streams = self.streams

@@ -22,15 +22,15 @@
 //
 // Memory: one 64-byte record per live goroutine. Ids below `denseLimit` — in practice all of them, the
 // runtime numbers goroutines from 1 — live in a flat array (an index, no hashing: this is the hottest
-// loop of `gotrace report`); larger ids in an open-addressing table (GoTracePluginKit's `IdTable`) from which ended
+// loop of `gotrace report`); larger ids in an open-addressing table (GoTraceShared's `IdTable`) from which ended
 // goroutines are removed. The array is bounded by the largest id seen (≤ 64 MiB), never by the number of
 // events.
 
 import CGoTracePlugin
-import struct GoTracePluginKit.IdTable
-import enum GoTracePluginKit.KindCode
-import enum GoTracePluginKit.ParkReasonName
-import enum GoTracePluginKit.PreemptKindCode
+import struct GoTraceShared.IdTable
+import enum GoTraceShared.KindCode
+import enum GoTraceShared.ParkReasonName
+import enum GoTraceShared.PreemptKindCode
 import enum GoTrace.GoroutineState
 
 /// What the model keeps per goroutine.

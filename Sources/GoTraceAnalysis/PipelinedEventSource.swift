@@ -30,6 +30,7 @@
 import Glibc
 #endif
 import CGoTracePlugin
+import GoTrace
 
 /// The consumer's handle: starts, reads and stops the pipeline; stops it when dropped.
 final class PipelinedEventSource {
@@ -37,19 +38,16 @@ final class PipelinedEventSource {
 
     private let pipeline: Pipeline
 
-    init(source: EventSource, batchSize: Int) { pipeline = Pipeline(source: source, batchSize: batchSize) }
+    init(source: any TraceSource, batchSize: Int) { pipeline = Pipeline(source: source, batchSize: batchSize) }
 
     deinit { pipeline.stop() }
-
-    /// The wrapped source; read its counters and diagnostics only after `stop`.
-    var source: EventSource { pipeline.source }
 
     /// Starts the producer thread; false if it could not be created (the caller then reads serially).
     func start() -> Bool { pipeline.start() }
 
     /// The next full batch, its definitions applied to `definitions`; empty at the end. Valid until the
     /// next call (which returns the slot to the producer).
-    func next(definitions: DefinitionSink, returning previous: Bool) -> UnsafeBufferPointer<gotrace_event> {
+    func next(definitions: TraceDefinitionSink, returning previous: Bool) -> UnsafeBufferPointer<gotrace_event> {
         pipeline.next(definitions: definitions, returning: previous)
     }
 
@@ -59,14 +57,14 @@ final class PipelinedEventSource {
 
 extension PipelinedEventSource {
     /// Definitions met while filling one slot, in order.
-    final class RecordedDefinitions: DefinitionSink {
+    final class RecordedDefinitions: TraceDefinitionSink {
         // Exclusivity: this object's stored properties are never accessed re-entrantly (no mutation calls out to code
         // that touches them), so their dynamic checks are off; they cost 17-45% of `gotrace report` (docs/performance.md).
         @exclusivity(unchecked) var strings: [(UInt64, [UInt8])] = []
         @exclusivity(unchecked) var stacks: [(UInt64, [UInt64])] = []
         func defineString(_ id: UInt64, _ bytes: [UInt8]) { strings.append((id, bytes)) }
         func defineStack(_ id: UInt64, _ programCounters: [UInt64]) { stacks.append((id, programCounters)) }
-        func replay(into sink: DefinitionSink) {
+        func replay(into sink: TraceDefinitionSink) {
             for (id, bytes) in strings { sink.defineString(id, bytes) }
             for (id, pcs) in stacks { sink.defineStack(id, pcs) }
             strings.removeAll(keepingCapacity: true)
@@ -85,7 +83,7 @@ extension PipelinedEventSource {
 private final class Pipeline {
     typealias Slot = PipelinedEventSource.Slot
 
-    let source: EventSource
+    let source: any TraceSource
     // Safety: `slots` is allocated in init and freed in deinit; a slot is written only by the side that owns
     // it at the time (the producer between taking it free and publishing it, the consumer between taking it
     // full and returning it), and ownership changes under `lock`.
@@ -102,7 +100,7 @@ private final class Pipeline {
     @exclusivity(unchecked) private var thread = pthread_t()
     @exclusivity(unchecked) private var threadStarted = false
 
-    init(source: EventSource, batchSize: Int) {
+    init(source: any TraceSource, batchSize: Int) {
         self.source = source
         self.batchSize = batchSize
         slots = UnsafeMutablePointer<Slot>.allocate(capacity: PipelinedEventSource.slotCount)
@@ -153,7 +151,7 @@ private final class Pipeline {
             if stop { break }
             // Safety: slot `index` is free (produced - consumed < slotCount) and only this thread fills slots.
             let slot = slots + index
-            let count = source.fill(slot.pointee.events, definitions: slot.pointee.definitions)
+            let count = source.nextBatch(into: slot.pointee.events, definitions: slot.pointee.definitions)
             slot.pointee.count = count
             pthread_mutex_lock(&lock)
             if count == 0 {
@@ -171,7 +169,7 @@ private final class Pipeline {
         pthread_mutex_unlock(&lock)
     }
 
-    func next(definitions: DefinitionSink, returning previous: Bool) -> UnsafeBufferPointer<gotrace_event> {
+    func next(definitions: TraceDefinitionSink, returning previous: Bool) -> UnsafeBufferPointer<gotrace_event> {
         pthread_mutex_lock(&lock)
         if previous {
             consumed += 1

@@ -231,7 +231,7 @@ private func hostWriteFile(_ plugin: PluginInstance, _ name: UnsafePointer<CChar
         return status(GOTRACE_ERROR_INVALID_ARGUMENT)
     }
     let path = directory + "/" + fileName
-    if let refusal = InputProtection.refusal(toWrite: path, inputs: [plugin.session.path]) {
+    if let refusal = InputProtection.refusal(toWrite: path, inputs: [plugin.session.source.fileName]) {
         plugin.refuse(refusal[0])
         return status(GOTRACE_ERROR_INVALID_ARGUMENT)
     }

@@ -8,7 +8,7 @@
 // ticks]`); the string table is interleaved (`String`), the stack table (`Stack`: id, frame count, then
 // pc/function/file/line per frame) and the tick frequency come at the end. The reader works in passes:
 //   1. Scan: decode every event once, checking each against `GoEventType.table`, recording where each
-//      P's batches are, the strings, the stacks (frames get synthetic addresses, see `GoFrame`), the
+//      P's batches are, the strings, the stacks (frames get synthetic addresses, see `GoFrameTable`), the
 //      frequency, the CPU samples and the values of user logs. Nothing is kept per event. A malformed or
 //      cut-short event ends the scan: a diagnostic names the offset, everything before it is used.
 //   2. Order: per P a cursor decodes its batches again lazily, one head event at a time. Go 1.7+ traces
@@ -28,16 +28,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CGoTracePlugin
 import GoTrace
-
-/// One frame of Go's stack table, under a synthetic address unique to (pc, function, file, line): Go lists
-/// inlined frames under the same pc, so the pc alone does not name a frame.
-public struct GoFrame: Sendable, Equatable, Hashable {
-    public var pc: UInt64
-    public var function: String
-    public var file: String
-    public var line: Int
-}
 
 /// A gotrace event produced from a Go event: plain values, no allocation.
 public struct GoMappedEvent: Sendable {
@@ -94,10 +86,8 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
     // that touches them), so their dynamic checks are off; they cost 17-45% of `gotrace report` (docs/performance.md).
     /// Go version × 1000 + minor (1019 for `go 1.19 trace`); nil if the header was not read.
     @exclusivity(unchecked) public private(set) var version: Int?
-    /// One line per problem: `FILE: offset N: what`.
-    public var diagnostics: [String] { problems.lines }
-    /// Set when nothing can be read (not a Go trace, unsupported version, unreadable file).
-    public var fatal: String? { problems.fatal }
+    /// Problems as found; a fatal one (not a Go trace, unsupported version, unreadable file) stops reading.
+    public var diagnostics: [TraceDiagnostic] { problems.diagnostics }
     @exclusivity(unchecked) var problems: GoTraceProblems
     /// False when the trace was cut short (no frequency event, or a truncated or malformed event).
     @exclusivity(unchecked) public internal(set) var isComplete = false
@@ -109,7 +99,7 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
     /// Stacks by Go stack id: synthetic frame addresses, innermost first.
     @exclusivity(unchecked) public private(set) var stacks: [UInt64: [UInt64]] = [:]
     /// Frames by synthetic address.
-    public var frames: [UInt64: GoFrame] { frameTable.frames }
+    public var frames: [UInt64: TraceFrame] { frameTable.frames }
     @exclusivity(unchecked) var frameTable = GoFrameTable()
     /// Go events decoded by the scan, and gotrace events produced so far.
     @exclusivity(unchecked) public private(set) var goEventCount: UInt64 = 0
@@ -174,15 +164,7 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
     @exclusivity(unchecked) var pendingEvents = (GoMappedEvent.empty, GoMappedEvent.empty)
     @exclusivity(unchecked) var pendingCount = 0
     @exclusivity(unchecked) var pendingIndex = 0
-    @exclusivity(unchecked) var eventView = GoTraceEventView()
-
-    /// Whether the file at `path` starts with a Go trace header (of any version).
-    public static func isGoTrace(path: String) -> Bool {
-        guard case .success(let source) = FileByteSource.open(path: path),
-              let head = source.read(at: 0, count: GoTraceHeader.size)
-        else { return false }
-        return GoTraceHeader.classify(head) != .notGo
-    }
+    let eventView = GoTraceEventView()
 
     /// Whether `GOTRACE_GO_SYSTEM_GOROUTINES=1` asks for the runtime's own goroutines to be kept.
     public static var systemGoroutinesRequested: Bool {
@@ -190,36 +172,16 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
         return String(cString: value) == "1"
     }
 
-    public init(path: String, includeSystemGoroutines: Bool = GoTraceReader.systemGoroutinesRequested) {
-        fileName = path
-        problems = GoTraceProblems(fileName: path)
-        self.includeSystemGoroutines = includeSystemGoroutines
-        switch FileByteSource.open(path: path) {
-        case .failure(let problem):
-            fail(0, "cannot open: \(problem)")
-            return
-        case .success(let source):
-            fileSize = source.size
-            guard source.size <= UInt64(Int32.max) else {
-                fail(0, "Go trace larger than 2 GiB is not supported")
-                return
-            }
-            guard let read = source.read(at: 0, count: Int(source.size)), read.count == Int(source.size) else {
-                fail(0, "cannot open: read error")
-                return
-            }
-            adopt(read)
-        }
-        start()
-    }
-
-    public init(bytes: [UInt8], fileName: String = "<memory>", includeSystemGoroutines: Bool = false) {
+    /// Reads a trace from an open source (the one opener's, `TraceFile.open`); `fileName` names it in diagnostics.
+    public init(source: any TraceByteSource, fileName: String, includeSystemGoroutines: Bool = false) {
         self.fileName = fileName
         problems = GoTraceProblems(fileName: fileName)
         self.includeSystemGoroutines = includeSystemGoroutines
-        fileSize = UInt64(bytes.count)
-        adopt(bytes)
-        start()
+        if read(source) { start() }
+    }
+
+    public convenience init(bytes: [UInt8], fileName: String = "<memory>", includeSystemGoroutines: Bool = false) {
+        self.init(source: MemoryByteSource(bytes), fileName: fileName, includeSystemGoroutines: includeSystemGoroutines)
     }
 
     deinit {
@@ -229,10 +191,20 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
         layouts.deallocate()
     }
 
-    private func adopt(_ read: [UInt8]) {
-        let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: read.count)
-        _ = buffer.initialize(from: read)
-        bytes = buffer
+    /// Takes the whole file into memory (`bytes`, freed in deinit); false (and a fatal diagnostic) if it cannot.
+    private func read(_ source: any TraceByteSource) -> Bool {
+        fileSize = source.size
+        guard source.size <= UInt64(Int32.max) else {
+            fail(0, "Go trace larger than 2 GiB is not supported")
+            return false
+        }
+        bytes = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: Int(source.size))
+        // Safety: the read writes at most `bytes.count` bytes; a short read fails the trace before any is used.
+        guard source.read(at: 0, into: UnsafeMutableRawBufferPointer(bytes)) == bytes.count else {
+            fail(0, "cannot open: read error")
+            return false
+        }
+        return true
     }
 
     private func fail(_ offset: Int, _ what: String) { problems.fail(offset, what) }
@@ -253,7 +225,7 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
                                    hasStack: type.hasStack)
         }
         scan()
-        if fatal == nil { prepareStreams() }
+        if problems.fatal == nil { prepareStreams() }
     }
 
     // MARK: Raw decoding
@@ -518,7 +490,7 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
         nanosecondsPerTickFixed = fixed < 1.8e19 ? UInt64(fixed) : UInt64.max
     }
 
-    /// Turns `Stack` events into stacks of synthetic frame addresses (see `GoFrame`).
+    /// Turns `Stack` events into stacks of synthetic frame addresses (see `GoFrameTable`).
     private func defineStacks(_ rawStacks: [(id: UInt64, values: [UInt64])]) {
         for (id, values) in rawStacks {
             guard values.count >= 2, id != 0 else { continue }
@@ -531,7 +503,7 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
             stack.reserveCapacity(Int(size))
             for index in 0..<Int(size) {
                 let base = 2 + index * 4
-                stack.append(frameTable.address(of: GoFrame(
+                stack.append(frameTable.address(of: TraceFrame(
                     pc: values[base], function: text(values[base + 1]), file: text(values[base + 2]),
                     line: Int(clamping: values[base + 3]))))
             }
@@ -792,7 +764,7 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
         while pendingIndex >= pendingCount {
             pendingCount = 0
             pendingIndex = 0
-            guard fatal == nil else { return nil }
+            guard problems.fatal == nil else { return nil }
             let stream = nextOrdered()
             guard stream >= 0 else { return nil }
             map(stream: stream)
@@ -818,7 +790,7 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
             }
             pendingCount = 0
             pendingIndex = 0
-            guard fatal == nil else { break }
+            guard problems.fatal == nil else { break }
             let stream = nextOrdered()
             guard stream >= 0 else { break }
             map(stream: stream)
@@ -830,6 +802,7 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
     /// The next event as `TraceEvent` (string and stack definitions first, at time 0), for dump and stat.
     public func next() -> TraceEvent? { eventView.next(from: self) }
 
-    /// "function (file:line)", as the dump and analyzers show Go frames.
-    public static func describe(_ frame: GoFrame) -> String { "\(frame.function) (\(frame.file):\(frame.line))" }
+    public func nextBatch(into batch: UnsafeMutableBufferPointer<gotrace_event>, definitions: TraceDefinitionSink) -> Int {
+        eventView.nextBatch(from: self, into: batch, definitions: definitions)
+    }
 }

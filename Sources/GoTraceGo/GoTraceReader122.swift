@@ -19,7 +19,7 @@
 //      each generation's batches lie, read its tables and frequency (CPU samples are only checked here).
 //      Event batches are not read, only skipped over. Strings and stacks
 //      get trace-wide ids (equal contents, one id — generations repeat most of them), frames synthetic
-//      addresses as in `GoTraceReader` (`GoFrame`); each generation keeps its local → trace-wide id maps.
+//      addresses as in `GoTraceReader` (`GoFrameTable`); each generation keeps its local → trace-wide id maps.
 //      A malformed or cut-short batch ends the scan: a diagnostic names the offset; the generations before
 //      it, and the events of the cut one that are whole, are read.
 //   2. Order, one generation at a time: the generation's bytes (its batches are contiguous: Go writes a
@@ -47,6 +47,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CGoTracePlugin
 import GoTrace
 
 public final class GoTraceReader122: Sequence, IteratorProtocol {
@@ -150,14 +151,13 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     // that touches them), so their dynamic checks are off, as in `GoTraceReader` (docs/performance.md).
     public let includeSystemGoroutines: Bool
     @exclusivity(unchecked) public private(set) var version: Int?
-    public var diagnostics: [String] { problems.lines }
-    public var fatal: String? { problems.fatal }
+    public var diagnostics: [TraceDiagnostic] { problems.diagnostics }
     @exclusivity(unchecked) var problems: GoTraceProblems
     @exclusivity(unchecked) public internal(set) var isComplete = false
     @exclusivity(unchecked) public private(set) var fileSize: UInt64 = 0
     @exclusivity(unchecked) public private(set) var strings: [UInt64: [UInt8]] = [:]
     @exclusivity(unchecked) public private(set) var stacks: [UInt64: [UInt64]] = [:]
-    public var frames: [UInt64: GoFrame] { frameTable.frames }
+    public var frames: [UInt64: TraceFrame] { frameTable.frames }
     @exclusivity(unchecked) var frameTable = GoFrameTable()
     /// Generations the scan found (a cut-short last one included).
     @exclusivity(unchecked) public private(set) var generationCount = 0
@@ -172,8 +172,8 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     @exclusivity(unchecked) var clockSnapshot: (ticks: UInt64, wall: UInt64)?
     @exclusivity(unchecked) public internal(set) var systemGoroutines: Set<UInt64> = []
 
-    /// Where the bytes come from: the file, or an array given to `init(bytes:)`.
-    let source: (any TraceByteSource)?
+    /// Where the bytes come from: the file `TraceFile.open` opened, or an array given to `init(bytes:)`.
+    let source: any TraceByteSource
     /// The bytes loaded last (a batch header or table during the scan, a whole generation for the order
     /// pass), file offsets `bufferBase..<bufferBase + bytes.count`. Safety: a view of `storage`'s first
     /// `bytes.count` bytes, remade by `load`, the only writer; every index is checked against `count` before
@@ -236,30 +236,19 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     @exclusivity(unchecked) var pendingIndex = 0
     /// Nanoseconds per tick in fixed point (32 fractional bits), as `GoTraceReader` converts.
     @exclusivity(unchecked) var nanosecondsPerTickFixed: UInt64 = 0
-    @exclusivity(unchecked) var eventView = GoTraceEventView()
+    let eventView = GoTraceEventView()
 
-    public init(path: String, includeSystemGoroutines: Bool = GoTraceReader.systemGoroutinesRequested) {
-        fileName = path
-        problems = GoTraceProblems(fileName: path)
-        self.includeSystemGoroutines = includeSystemGoroutines
-        switch FileByteSource.open(path: path) {
-        case .failure(let problem):
-            source = nil
-            fail(0, "cannot open: \(problem)")
-            return
-        case .success(let file):
-            source = file
-            fileSize = file.size
-        }
-        start()
+    public convenience init(bytes: [UInt8], fileName: String = "<memory>", includeSystemGoroutines: Bool = false) {
+        self.init(source: MemoryByteSource(bytes), fileName: fileName, includeSystemGoroutines: includeSystemGoroutines)
     }
 
-    public init(bytes: [UInt8], fileName: String = "<memory>", includeSystemGoroutines: Bool = false) {
+    /// Reads a trace from an open source (the one opener's, `TraceFile.open`); `fileName` names it in diagnostics.
+    public init(source: any TraceByteSource, fileName: String, includeSystemGoroutines: Bool = false) {
         self.fileName = fileName
         problems = GoTraceProblems(fileName: fileName)
         self.includeSystemGoroutines = includeSystemGoroutines
-        source = MemoryByteSource(bytes)
-        fileSize = UInt64(bytes.count)
+        self.source = source
+        fileSize = source.size
         start()
     }
 
@@ -275,7 +264,6 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     /// Makes `bytes` the file's bytes `offset..<offset + count` (fewer at the end of the file); false on a
     /// read error. The buffer grows to the largest request and is reused: its size is `bufferHighWater`.
     func load(_ offset: Int, _ count: Int) -> Bool {
-        guard let source else { return false }
         if storage.count < count {
             storage.deallocate()
             storage = UnsafeMutableRawBufferPointer.allocate(byteCount: count, alignment: 8)
@@ -550,7 +538,7 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
             var addresses: [UInt64] = []
             addresses.reserveCapacity(rawFrames.count)
             for raw in rawFrames {
-                addresses.append(frameTable.address(of: GoFrame(
+                addresses.append(frameTable.address(of: TraceFrame(
                     pc: raw.pc, function: text(generation.localStrings[raw.function]),
                     file: text(generation.localStrings[raw.file]), line: Int(clamping: raw.line))))
             }
@@ -830,7 +818,7 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     func fillPending() -> Bool {
         pendingCount = 0
         pendingIndex = 0
-        guard fatal == nil else { return false }
+        guard problems.fatal == nil else { return false }
         while pendingCount == 0 {
             if generationIndex < 0 || generationIndex >= generations.count {
                 guard openNextGeneration() else { return false }
@@ -872,4 +860,8 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     }
 
     public func next() -> TraceEvent? { eventView.next(from: self) }
+
+    public func nextBatch(into batch: UnsafeMutableBufferPointer<gotrace_event>, definitions: TraceDefinitionSink) -> Int {
+        eventView.nextBatch(from: self, into: batch, definitions: definitions)
+    }
 }

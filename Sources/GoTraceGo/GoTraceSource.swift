@@ -1,56 +1,56 @@
+import CGoTracePlugin
 import GoTrace
 
-/// What `gotrace` needs from a Go execution-trace reader, whichever format the file has: the Go 1.11–1.21
-/// format (`GoTraceReader`) or the generation-based one of Go 1.22+ (`GoTraceReader122`). `GoTraceFile.open`
-/// picks the reader from the header. The string and stack tables and the frames are complete before the
-/// first event is asked for.
-public protocol GoTraceSource: AnyObject {
-    var fileName: String { get }
+/// A Go execution trace as a `TraceSource`, whichever format the file has: Go 1.11–1.21's
+/// (`GoTraceReader`) or the generation-based one of Go 1.22+ (`GoTraceReader122`); `TraceFile.open`
+/// (GoTraceAnalysis) picks the reader from the header. The string and stack tables and the frames are
+/// complete before the first event is asked for, so a batched read hands them all over with its first batch.
+public protocol GoTraceSource: TraceSource {
     /// Go version × 1000 + minor of the header (1026 for `go 1.26 trace`); nil if the header was not read.
     var version: Int? { get }
-    /// One line per problem: `FILE: offset N: what`.
-    var diagnostics: [String] { get }
-    /// Set when nothing can be read (not a Go trace, unsupported version, unreadable file).
-    var fatal: String? { get }
-    /// False when the trace was cut short or damaged.
-    var isComplete: Bool { get }
-    var fileSize: UInt64 { get }
-    /// Strings by id, stacks by id (synthetic frame addresses, innermost first), frames by address.
+    /// Strings by id, stacks by id (synthetic frame addresses, innermost first).
     var strings: [UInt64: [UInt8]] { get }
     var stacks: [UInt64: [UInt64]] { get }
-    var frames: [UInt64: GoFrame] { get }
-    /// Gotrace events produced so far.
-    var eventsRead: UInt64 { get }
     /// Events whose timestamps stepped back and were raised to the previous one.
     var outOfOrderTimestamps: UInt64 { get }
-    /// Wall-clock time of the trace's time 0, nanoseconds since 1970; 0 when the trace does not say (Go
-    /// writes a clock snapshot from 1.25).
-    var startWallNanoseconds: UInt64 { get }
 
     /// The next mapped event, or nil at the end.
     func nextMapped() -> GoMappedEvent?
     /// Fills `buffer` from its start with the next mapped events; returns how many (0 at the end).
     func nextMapped(into buffer: UnsafeMutableBufferPointer<GoMappedEvent>) -> Int
-    /// The next event as `TraceEvent` (string and stack definitions first), for dump and stat.
-    func next() -> TraceEvent?
-    func string(_ id: UInt64) -> String?
-    func describeFrame(_ address: UInt64) -> String?
 }
 
 extension GoTraceSource {
+    public var formatName: String { "Go trace" }
+
     public func string(_ id: UInt64) -> String? { id == 0 ? "" : strings[id].map { String(decoding: $0, as: UTF8.self) } }
 
-    /// "function (file:line)" for a synthetic frame address, as the dump and analyzers show Go frames.
-    public func describeFrame(_ address: UInt64) -> String? { frames[address].map(GoTraceReader.describe) }
+    /// Counts are of the mapped gotrace events (definitions included, as for gotrace's own traces); "Ms" are
+    /// the threads named by ProcStart; there are no chunks, and no accounting to reconcile.
+    public func summarize(reconciling: Bool) -> (summary: TraceSummary, accounting: EventAccounting.Report?) {
+        var summary = TraceSummary(counting: next, timingDefinitions: false)
+        summary.fileBytes = fileSize
+        summary.rawPayloadBytes = fileSize
+        summary.complete = isComplete
+        summary.clampedTimestamps = outOfOrderTimestamps
+        summary.diagnostics = diagnostics.map(\.description)
+        return (summary, nil)
+    }
 }
 
-/// `next()` of both readers, for dump and stat: the string and stack tables first (at time 0, ids sorted),
-/// then each mapped event as a `TraceEvent`.
-struct GoTraceEventView {
+/// The `TraceSource` reads of both readers, one per reader. `next`, for dump and stat: the string and stack
+/// tables first (at time 0, ids sorted), then each mapped event as a `TraceEvent`. `nextBatch`, for the
+/// report: the tables to the sink with the first batch, then the mapped events as ABI events, through a
+/// buffer kept from batch to batch rather than allocated per batch (4,096 mapped events are 320 KiB).
+final class GoTraceEventView {
     private var definitions: [TraceEvent]?
     private var index = 0
+    // Exclusivity: never accessed re-entrantly; see the readers' note (docs/performance.md).
+    @exclusivity(unchecked) private var mapped = UnsafeMutableBufferPointer<GoMappedEvent>(start: nil, count: 0)
 
-    mutating func next(from source: some GoTraceSource) -> TraceEvent? {
+    deinit { mapped.deallocate() }
+
+    func next(from source: some GoTraceSource) -> TraceEvent? {
         if definitions == nil { definitions = GoTraceEventView.definitions(of: source) }
         if let definitions, index < definitions.count {
             index += 1
@@ -65,8 +65,40 @@ struct GoTraceEventView {
                           goroutine: mapped.goroutine == UInt64.max ? nil : mapped.goroutine, arguments: values)
     }
 
+    func nextBatch(from source: some GoTraceSource, into batch: UnsafeMutableBufferPointer<gotrace_event>,
+                   definitions: TraceDefinitionSink) -> Int {
+        if source.eventsRead == 0 {
+            for (id, text) in source.strings { definitions.defineString(id, text) }
+            for (id, pcs) in source.stacks { definitions.defineStack(id, pcs) }
+        }
+        // Safety: `mapped` holds at least `batch.count` events and is freed in deinit; one thread reads a source.
+        if mapped.count < batch.count {
+            mapped.deallocate()
+            mapped = UnsafeMutableBufferPointer<GoMappedEvent>.allocate(capacity: batch.count)
+        }
+        let produced = source.nextMapped(into: UnsafeMutableBufferPointer(rebasing: mapped[0..<batch.count]))
+        for index in 0..<produced {
+            let event = mapped[index]
+            var converted = gotrace_event()
+            converted.kind = event.kind.rawValue
+            converted.time_ns = event.nanoseconds
+            converted.machine = event.machine
+            converted.proc = event.proc
+            converted.goroutine = event.goroutine
+            converted.argument_count = UInt8(min(event.argumentCount, 4))
+            withUnsafeMutableBytes(of: &converted.arguments) { raw in
+                raw.storeBytes(of: event.arguments.0, toByteOffset: 0, as: UInt64.self)
+                raw.storeBytes(of: event.arguments.1, toByteOffset: 8, as: UInt64.self)
+                raw.storeBytes(of: event.arguments.2, toByteOffset: 16, as: UInt64.self)
+                raw.storeBytes(of: event.arguments.3, toByteOffset: 24, as: UInt64.self)
+            }
+            batch[index] = converted
+        }
+        return produced
+    }
+
     private static func definitions(of source: some GoTraceSource) -> [TraceEvent] {
-        guard source.fatal == nil, let stringSpec = EventKind.string.spec, let stackSpec = EventKind.stack.spec else { return [] }
+        guard source.fatalDiagnostic == nil, let stringSpec = EventKind.string.spec, let stackSpec = EventKind.stack.spec else { return [] }
         var made: [TraceEvent] = []
         for (id, text) in source.strings.sorted(by: { $0.key < $1.key }) {
             made.append(TraceEvent(spec: stringSpec, ticks: 0, nanoseconds: 0, machine: 0, proc: nil, goroutine: nil,
@@ -80,18 +112,20 @@ struct GoTraceEventView {
     }
 }
 
-/// The problems a Go reader found, each one line `FILE: offset N: what`; `fatal` the one that stopped it
-/// reading anything.
+/// The problems a Go reader found, in order; `fatal` the one that stopped it reading anything.
 struct GoTraceProblems {
     let fileName: String
-    private(set) var lines: [String] = []
-    private(set) var fatal: String?
+    private(set) var diagnostics: [TraceDiagnostic] = []
+    private(set) var fatal: TraceDiagnostic?
 
-    mutating func report(_ offset: Int, _ what: String) { lines.append("\(fileName): offset \(offset): \(what)") }
+    mutating func report(_ offset: Int, _ what: String) {
+        diagnostics.append(TraceDiagnostic(fileName: fileName, offset: UInt64(clamping: offset), problem: .damaged(what)))
+    }
 
     mutating func fail(_ offset: Int, _ what: String) {
-        report(offset, what)
-        fatal = lines.last
+        let diagnostic = TraceDiagnostic(fileName: fileName, offset: UInt64(clamping: offset), problem: .unreadable(what))
+        diagnostics.append(diagnostic)
+        fatal = diagnostic
     }
 }
 
@@ -112,7 +146,7 @@ extension GoTraceHeader {
         case .supported(let version) where isGenerational(version) != generational:
             return .problem(offset: 5, generational
                 ? "Go trace version \(spell(version)) predates Go 1.22's format: GoTraceReader reads it"
-                : "Go trace version \(spell(version)) has the Go 1.22 format: GoTraceReader122 reads it (GoTraceFile.open chooses)")
+                : "Go trace version \(spell(version)) has the Go 1.22 format: GoTraceReader122 reads it (TraceFile.open chooses)")
         case .supported(let version):
             return .version(version)
         }
@@ -124,39 +158,3 @@ extension GoTraceReader: GoTraceSource {
     public var startWallNanoseconds: UInt64 { 0 }
 }
 extension GoTraceReader122: GoTraceSource {}
-
-/// Opening a Go execution trace with the reader its header calls for.
-public enum GoTraceFile {
-    /// Whether the file at `path` starts with a Go trace header (of any version).
-    public static func isGoTrace(path: String) -> Bool { GoTraceReader.isGoTrace(path: path) }
-
-    public static func open(path: String, includeSystemGoroutines: Bool = GoTraceReader.systemGoroutinesRequested)
-        -> any GoTraceSource
-    {
-        if isGenerational(FileByteSource.open(path: path).flatMapHead()) {
-            return GoTraceReader122(path: path, includeSystemGoroutines: includeSystemGoroutines)
-        }
-        return GoTraceReader(path: path, includeSystemGoroutines: includeSystemGoroutines)
-    }
-
-    public static func open(bytes: [UInt8], fileName: String = "<memory>", includeSystemGoroutines: Bool = false)
-        -> any GoTraceSource
-    {
-        if isGenerational(Array(bytes.prefix(GoTraceHeader.size))) {
-            return GoTraceReader122(bytes: bytes, fileName: fileName, includeSystemGoroutines: includeSystemGoroutines)
-        }
-        return GoTraceReader(bytes: bytes, fileName: fileName, includeSystemGoroutines: includeSystemGoroutines)
-    }
-
-    private static func isGenerational(_ head: [UInt8]?) -> Bool {
-        guard let head, case .supported(let version) = GoTraceHeader.classify(head) else { return false }
-        return GoTraceHeader.isGenerational(version)
-    }
-}
-
-extension Result where Success == FileByteSource {
-    fileprivate func flatMapHead() -> [UInt8]? {
-        guard case .success(let source) = self else { return nil }
-        return source.read(at: 0, count: GoTraceHeader.size)
-    }
-}

@@ -1,6 +1,6 @@
 import ArgumentParser
 import GoTrace
-import GoTraceGo
+import GoTraceAnalysis
 
 struct DumpCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,33 +16,19 @@ struct DumpCommand: ParsableCommand {
     var file: String
 
     func run() throws {
-        if GoTraceFile.isGoTrace(path: file) { return try dumpGoTrace() }
-        let reader = TraceReader(path: file)
+        let source = TraceFile.open(path: file)
         var output = BufferedStandardOutput()
-        while let event = reader.next() {
-            output.writeLine(TraceTextFormatter.line(for: event, strings: reader.string))
+        while let event = source.next() {
+            output.writeLine(TraceTextFormatter.line(for: event, strings: source.string))
+        }
+        // Frames the trace names itself (Go traces), one per line after the events.
+        let frames = source.frames
+        for address in frames.keys.sorted() {
+            if let frame = frames[address] { output.writeLine("frame 0x\(String(address, radix: 16)) \(frame)") }
         }
         output.flush()
-        for diagnostic in reader.diagnostics { printError(diagnostic.description) }
-        if reader.fatalDiagnostic == nil && !reader.isComplete {
-            printError("\(file): trace incomplete (no end chunk): the recording stopped early")
-        }
-        let status = readExitStatus(after: reader)
-        if status != 0 { throw ExitCode(status) }
-    }
-
-    /// A Go execution trace, mapped onto gotrace kinds (docs/go-traces.md); then Go's frames, one per line.
-    private func dumpGoTrace() throws {
-        let reader = GoTraceFile.open(path: file)
-        var output = BufferedStandardOutput()
-        while let event = reader.next() {
-            output.writeLine(TraceTextFormatter.line(for: event, strings: reader.string))
-        }
-        for address in reader.frames.keys.sorted() {
-            if let frame = reader.describeFrame(address) { output.writeLine("frame 0x\(String(address, radix: 16)) \(frame)") }
-        }
-        output.flush()
-        for diagnostic in reader.diagnostics { printError(diagnostic) }
-        if reader.fatal != nil { throw ExitCode(ReadExitCode.unreadable) }
+        for diagnostic in source.diagnostics { printError(diagnostic.description) }
+        if let warning = source.incompleteWarning { printError(warning) }
+        if source.isUnreadable { throw ExitCode(ReadExitCode.unreadable) }
     }
 }

@@ -34,7 +34,7 @@ func runFlamegraphPlugin(trace: String, outputPath: String, profile: ExportProfi
         printErrorChain(["cannot create directory \(directory)", "\(error.localizedDescription)"])
         throw ExitCode(1)
     }
-    let session = AnalysisSession(path: trace, plugins: [plugin], options: ["flamegraph": options],
+    let session = AnalysisSession(source: TraceFile.open(path: trace), plugins: [plugin], options: ["flamegraph": options],
                                   outputDirectory: directory)
     let outcome = session.run()
     for line in outcome.diagnostics { printError(line) }

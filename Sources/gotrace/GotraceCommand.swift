@@ -20,13 +20,6 @@ enum ReadExitCode {
     static let unreadable: Int32 = 1
 }
 
-/// Whether a reader that has been read to the end yielded anything worth a zero exit.
-func readExitStatus(after reader: TraceReader) -> Int32 {
-    if reader.fatalDiagnostic != nil { return ReadExitCode.unreadable }
-    if reader.eventsRead == 0 && reader.corruptChunkCount > 0 { return ReadExitCode.unreadable }
-    return ReadExitCode.readable
-}
-
 func printError(_ line: String) {
     var standardError = StandardError()
     print(line, to: &standardError)

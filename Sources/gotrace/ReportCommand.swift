@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import GoSymbolize
 import GoTraceAnalysis
-import GoTracePluginKit
+import GoTraceShared
 
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -99,7 +99,7 @@ struct ReportCommand: ParsableCommand {
                 throw ExitCode(1)
             }
         }
-        let session = AnalysisSession(path: file, plugins: plugins, options: options,
+        let session = AnalysisSession(source: TraceFile.open(path: file), plugins: plugins, options: options,
                                       format: format == .json ? .json : .text, outputDirectory: outputDirectory)
         let progress = ProgressBar(enabled: !noProgress, fileBytes: fileSize(file))
         let outcome = session.run(progress: progress.map { bar in { bar.update(done: $0, total: $1) } })

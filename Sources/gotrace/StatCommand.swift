@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import GoTrace
-import GoTraceGo
+import GoTraceAnalysis
 
 struct StatCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -57,33 +57,15 @@ struct StatCommand: ParsableCommand {
     }
 
     func run() throws {
-        let summary: TraceSummary
-        let status: Int32
-        var accounting: EventAccounting.Report?
-        if GoTraceFile.isGoTrace(path: file) {
-            if check {
-                printError("gotrace stat: --check reconciles gotrace traces only (\(file) is a Go trace)")
-                throw ExitCode(ReadExitCode.unreadable)
-            }
-            let reader = GoTraceFile.open(path: file)
-            summary = TraceSummary(reading: reader)
-            for diagnostic in reader.diagnostics { printError(diagnostic) }
-            if reader.fatal != nil { throw ExitCode(ReadExitCode.unreadable) }
-            status = ReadExitCode.readable
-        } else {
-            let reader = TraceReader(path: file)
-            var checker = EventAccounting()
-            summary = check ? TraceSummary(reading: reader) { checker.observe($0) } : TraceSummary(reading: reader)
-            for diagnostic in reader.diagnostics { printError(diagnostic.description) }
-            status = readExitStatus(after: reader)
-            if reader.fatalDiagnostic != nil { throw ExitCode(status) }
-            if check {
-                accounting = checker.finish(
-                    complete: reader.isComplete, endChunk: reader.endChunk, eventsRead: reader.eventsRead,
-                    eventChunks: reader.eventChunkCount, droppedEvents: reader.droppedEvents,
-                    corruptChunks: reader.corruptChunkCount)
-            }
+        let source = TraceFile.open(path: file)
+        let (summary, accounting) = source.summarize(reconciling: check)
+        if check && accounting == nil {
+            printError("gotrace stat: --check reconciles gotrace traces only (\(file) is a \(source.formatName))")
+            throw ExitCode(ReadExitCode.unreadable)
         }
+        for diagnostic in source.diagnostics { printError(diagnostic.description) }
+        let status = source.isUnreadable ? ReadExitCode.unreadable : ReadExitCode.readable
+        if source.fatalDiagnostic != nil { throw ExitCode(status) }
         let report = Report(
             file: file, complete: summary.complete, events: summary.events, eventsByKind: summary.eventsByKind,
             goroutines: summary.goroutines, machines: summary.machines,

@@ -19,7 +19,7 @@
 
 import GoSymbolize
 import GoTrace
-import GoTracePluginKit
+import GoTraceShared
 
 /// The live state of the traced program (see the design note).
 struct TopModel {

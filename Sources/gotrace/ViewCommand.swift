@@ -62,7 +62,7 @@ struct ViewCommand: ParsableCommand {
             }
             plugins.append(plugin)
         }
-        let session = AnalysisSession(path: file, plugins: plugins, options: [:], format: .json, outputDirectory: nil)
+        let session = AnalysisSession(source: TraceFile.open(path: file), plugins: plugins, options: [:], format: .json, outputDirectory: nil)
         let outcome = session.run()
         for line in outcome.diagnostics { printError(line) }
         if let fatal = outcome.fatal {

@@ -113,7 +113,7 @@ struct MultiMachineTrace {
 }
 
 /// Records definitions as a session's table would, in order.
-final class RecordingDefinitions: DefinitionSink {
+final class RecordingDefinitions: TraceDefinitionSink {
     var strings: [(UInt64, [UInt8])] = []
     var stacks: [(UInt64, [UInt64])] = []
     func defineString(_ id: UInt64, _ bytes: [UInt8]) { strings.append((id, bytes)) }
@@ -146,14 +146,27 @@ private struct EventFields: Equatable {
     }
 }
 
+/// The `.gtrace` source of `path`, its batches from the fast decoder (required) or, with `checked`, from the
+/// checked reader (asking for diagnostics before anything else chooses it, GtraceSource's rule 1).
+func gtraceSource(_ path: String, checked: Bool = false) throws -> GtraceSource {
+    let source = try #require(TraceFile.open(path: path) as? GtraceSource)
+    if checked {
+        _ = source.diagnostics
+    } else {
+        _ = source.kinds
+        try #require(source.fast != nil, "the fast decoder declined \(path)")
+    }
+    return source
+}
+
 /// Drains `source` serially in batches of `batchSize`.
-private func drain(_ source: EventSource, batchSize: Int, definitions: DefinitionSink = RecordingDefinitions())
+private func drain(_ source: any TraceSource, batchSize: Int, definitions: TraceDefinitionSink = RecordingDefinitions())
     -> [gotrace_event] {
     let batch = UnsafeMutableBufferPointer<gotrace_event>.allocate(capacity: batchSize)
     defer { batch.deallocate() }
     var events: [gotrace_event] = []
     while true {
-        let count = source.fill(batch, definitions: definitions)
+        let count = source.nextBatch(into: batch, definitions: definitions)
         if count == 0 { return events }
         events += batch.prefix(count)
     }
@@ -187,7 +200,7 @@ private func drain(_ pipeline: PipelinedEventSource) -> (events: [gotrace_event]
         let trace = MultiMachineTrace(machines: 5, eventsPerMachine: 1_500, eventsPerChunk: 37)
         let path = try trace.write()
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let fast = try #require(FastEventSource(path: path))
+        let fast = try gtraceSource(path)
         let (events, outOfStep) = drain(PipelinedEventSource(source: fast, batchSize: batchSize))
         #expect(events.count == trace.events.count)
         #expect(events.map(known) == trace.events)
@@ -196,8 +209,7 @@ private func drain(_ pipeline: PipelinedEventSource) -> (events: [gotrace_event]
         #expect(fast.diagnostics.isEmpty)
 
         // The same events, field for field, as TraceReader (the reference reader) gives them.
-        let reader = TraceReader(path: path)
-        let serial = drain(TraceReaderEventSource(reader: reader), batchSize: 100)
+        let serial = drain(try gtraceSource(path, checked: true), batchSize: 100)
         #expect(events.map(EventFields.init) == serial.map(EventFields.init))
     }
 
@@ -209,9 +221,9 @@ private func drain(_ pipeline: PipelinedEventSource) -> (events: [gotrace_event]
         let path = try trace.write()
         defer { try? FileManager.default.removeItem(atPath: path) }
 
-        let piped = try #require(FastEventSource(path: path))
+        let piped = try gtraceSource(path)
         let (events, _) = drain(PipelinedEventSource(source: piped, batchSize: 16))
-        let serialSource = try #require(FastEventSource(path: path))
+        let serialSource = try gtraceSource(path)
         let serial = drain(serialSource, batchSize: 16)
 
         let lost = trace.chunks[damaged].events
@@ -219,34 +231,44 @@ private func drain(_ pipeline: PipelinedEventSource) -> (events: [gotrace_event]
         #expect(events.map(EventFields.init) == serial.map(EventFields.init))
         #expect(piped.diagnostics == serialSource.diagnostics)
         // A flipped payload byte fails the payload's CRC; the checked reader says the same, word for word.
-        #expect(piped.diagnostics == ["\(path): offset \(trace.chunks[damaged].offset): corrupt chunk skipped (payload checksum mismatch)"])
+        #expect(piped.diagnostics.map(\.description)
+                == ["\(path): offset \(trace.chunks[damaged].offset): corrupt chunk skipped (payload checksum mismatch)"])
         let checked = TraceReader(path: path)
         while checked.next() != nil {}
-        #expect(checked.diagnostics.map(\.description) == piped.diagnostics)
+        #expect(checked.diagnostics == piped.diagnostics)
     }
 
     /// Events 0, 1, 2, … (time = index), without end unless `count` is given; a string definition with
-    /// every tenth. Counts its `fill` calls (read after the producer is joined).
-    final class CountingSource: EventSource {
+    /// every tenth. Counts its `nextBatch` calls (read after the producer is joined).
+    final class CountingSource: TraceSource {
         let count: Int?
-        var next = 0
+        var nextIndex = 0
         var fills = 0
         init(count: Int?) { self.count = count }
-        var eventsRead: UInt64 { UInt64(next) }
+        let fileName = "counting"
+        let fileSize: UInt64 = 0
+        let formatName = "counting"
+        let diagnostics: [TraceDiagnostic] = []
+        let isComplete = true
+        let startWallNanoseconds: UInt64 = 0
+        var eventsRead: UInt64 { UInt64(nextIndex) }
         var expectedEvents: UInt64? { count.map(UInt64.init) }
-        func fill(_ batch: UnsafeMutableBufferPointer<gotrace_event>, definitions: DefinitionSink) -> Int {
+        func string(_ id: UInt64) -> String? { nil }
+        func next() -> TraceEvent? { nil }
+        func summarize(reconciling: Bool) -> (summary: TraceSummary, accounting: EventAccounting.Report?) { (TraceSummary(), nil) }
+        func nextBatch(into batch: UnsafeMutableBufferPointer<gotrace_event>, definitions: TraceDefinitionSink) -> Int {
             fills += 1
             var written = 0
-            while written < batch.count, next < count ?? Int.max {
+            while written < batch.count, nextIndex < count ?? Int.max {
                 var event = gotrace_event()
-                event.kind = next % 10 == 0 ? EventKind.string.rawValue : EventKind.start.rawValue
-                event.time_ns = UInt64(next)
-                event.arguments.0 = UInt64(next)
+                event.kind = nextIndex % 10 == 0 ? EventKind.string.rawValue : EventKind.start.rawValue
+                event.time_ns = UInt64(nextIndex)
+                event.arguments.0 = UInt64(nextIndex)
                 event.argument_count = 1
-                if next % 10 == 0 { definitions.defineString(UInt64(next), Array("s\(next)".utf8)) }
+                if nextIndex % 10 == 0 { definitions.defineString(UInt64(nextIndex), Array("s\(nextIndex)".utf8)) }
                 batch[written] = event
                 written += 1
-                next += 1
+                nextIndex += 1
             }
             return written
         }
@@ -340,15 +362,17 @@ private func drain(_ pipeline: PipelinedEventSource) -> (events: [gotrace_event]
         let path = try trace.write()
         defer { try? FileManager.default.removeItem(atPath: path) }
 
-        let checked = TraceReader(path: path)
-        let reference = drain(TraceReaderEventSource(reader: checked), batchSize: 64)
-        guard let fast = FastEventSource(path: path) else {
+        let checked = try gtraceSource(path, checked: true)
+        let reference = drain(checked, batchSize: 64)
+        let fast = try #require(TraceFile.open(path: path) as? GtraceSource)
+        _ = fast.kinds  // chooses the batch reader: the fast decoder, unless it declines the file
+        guard fast.fast != nil else {
             #expect(damage >= 2, "seed \(seed): the fast path declined a trace whose chunk headers are intact (\(damaged))")
             return
         }
         let events = drain(fast, batchSize: 64)
         #expect(events.map(EventFields.init) == reference.map(EventFields.init), "seed \(seed), damage: \(damaged)")
-        #expect(fast.diagnostics == checked.diagnostics.map(\.description), "seed \(seed), damage: \(damaged)")
+        #expect(fast.diagnostics == checked.diagnostics, "seed \(seed), damage: \(damaged)")
         if damage == 0 {
             #expect(events.map(known) == trace.events, "seed \(seed): the valid trace, event for event")
         }

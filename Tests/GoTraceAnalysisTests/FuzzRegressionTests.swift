@@ -38,11 +38,11 @@ struct FuzzRegressionTests {
             #expect(diagnostic.description.hasPrefix("\(path): offset \(diagnostic.offset): "))
         }
 
-        let goReader = GoTraceReader(path: path)
+        let goReader = GoTraceReader(bytes: Array(try Data(contentsOf: URL(fileURLWithPath: path))), fileName: path)
         while goReader.nextMapped() != nil {}
-        for line in goReader.diagnostics { #expect(line.hasPrefix("\(path): offset "), "\(line)") }
+        for line in goReader.diagnostics.map(\.description) { #expect(line.hasPrefix("\(path): offset "), "\(line)") }
 
-        let outcome = AnalysisSession(path: path, plugins: []).run()
+        let outcome = AnalysisSession(source: TraceFile.open(path: path), plugins: []).run()
         for line in outcome.diagnostics + [outcome.fatal].compactMap({ $0 }) {
             #expect(line.contains("offset"), "\(line)")
         }
@@ -65,17 +65,17 @@ struct FuzzRegressionTests {
         let slow = Array(reader).first { $0.kind == wideKind }
         #expect(slow?.goroutine == 77)
 
-        let fast = try #require(FastEventSource(path: path))
+        let fast = try gtraceSource(path)
         let batch = UnsafeMutableBufferPointer<gotrace_event>.allocate(capacity: 16)
         defer { batch.deallocate() }
-        let count = fast.fill(batch, definitions: DiscardedDefinitions())
+        let count = fast.nextBatch(into: batch, definitions: DiscardedDefinitions())
         let wide = batch[0..<count].first { $0.kind == wideKind.rawValue }
         #expect(wide?.goroutine == 77)
         #expect(wide?.argument_count == UInt8(GOTRACE_MAX_EVENT_ARGUMENTS))
     }
 }
 
-private final class DiscardedDefinitions: DefinitionSink {
+private final class DiscardedDefinitions: TraceDefinitionSink {
     func defineString(_ id: UInt64, _ bytes: [UInt8]) {}
     func defineStack(_ id: UInt64, _ programCounters: [UInt64]) {}
 }

@@ -21,7 +21,7 @@ func report(_ trace: inout SyntheticTrace, _ names: [String], options: [String: 
     let path = try trace.write()
     defer { try? FileManager.default.removeItem(atPath: path) }
     let plugins = try names.map(BuiltPlugins.plugin)
-    let outcome = AnalysisSession(path: path, plugins: plugins, options: options, format: .json,
+    let outcome = AnalysisSession(source: TraceFile.open(path: path), plugins: plugins, options: options, format: .json,
                                   outputDirectory: outputDirectory).run()
     #expect(outcome.fatal == nil)
     var documents: [String: [String: Any]] = [:]
@@ -83,7 +83,7 @@ func report(_ trace: inout SyntheticTrace, _ names: [String], options: [String: 
         var trace = Scenario.workerPool()
         let path = try trace.write()
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let outcome = AnalysisSession(path: path, plugins: [try BuiltPlugins.plugin("leak")],
+        let outcome = AnalysisSession(source: TraceFile.open(path: path), plugins: [try BuiltPlugins.plugin("leak")],
                                       options: ["leak": ["include-sleep": "maybe"]]).run()
         let failure = try #require(outcome.results.first?.failure)
         #expect(failure.first == "analyzer leak could not start")

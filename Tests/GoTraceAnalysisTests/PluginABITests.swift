@@ -63,7 +63,7 @@ import Testing
         for probe in probes {
             options[probe.plugin.name] = ["greeting": "hello", "module-pc": "0x" + String(probe.modulePC, radix: 16)]
         }
-        return AnalysisSession(path: trace, plugins: probes.map(\.plugin), options: options, format: format,
+        return AnalysisSession(source: TraceFile.open(path: trace), plugins: probes.map(\.plugin), options: options, format: format,
                                outputDirectory: outputDirectory).run()
     }
 

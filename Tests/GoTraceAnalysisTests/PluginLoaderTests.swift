@@ -47,7 +47,7 @@ enum PackagePaths {
         var trace = Scenario.workerPool()
         let path = try trace.write()
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let outcome = AnalysisSession(path: path, plugins: [plugin], format: .json).run()
+        let outcome = AnalysisSession(source: TraceFile.open(path: path), plugins: [plugin], format: .json).run()
         let json = try #require(outcome.results.first?.json)
         let counts = try #require(JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Int])
         // 4 spawns; 50 rounds × 4 workers of start/park/unpark, then a final start and end per worker.

@@ -15,7 +15,7 @@ struct GoTraceFuzzRegressionTests {
     func stringIDMaximum() throws {
         let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Self.directory + "/go-string-id-max.trace")))
         let reader = GoTraceReader(bytes: bytes, fileName: "go-string-id-max.trace")
-        #expect(reader.fatal == nil)
+        #expect(reader.fatalDiagnostic == nil)
         #expect(reader.strings[UInt64.max] == Array("key".utf8))
         var logs: [GoMappedEvent] = []
         while let event = reader.nextMapped() { if event.kind == .log { logs.append(event) } }

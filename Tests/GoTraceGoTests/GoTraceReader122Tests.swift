@@ -2,7 +2,8 @@ import Foundation
 import GoTrace
 import GotraceTestSupport
 import Testing
-@testable import GoTraceGo
+@testable import GoTraceAnalysis
+import GoTraceGo
 
 /// Writes traces of Go 1.22's format by hand: the orderings and states Go's runtime does not produce on demand.
 struct GoTrace122Builder {
@@ -100,7 +101,7 @@ struct GoTrace122Builder {
     func sequenceNumbersOrderSkewedMachines(version: Int) throws {
         let reader = GoTraceReader122(bytes: GoTrace122Builder.skewed(version: version).bytes, fileName: "skewed.trace")
         let events = mapped(reader)
-        #expect(reader.fatal == nil)
+        #expect(reader.fatalDiagnostic == nil)
         #expect(reader.isComplete, "\(reader.diagnostics)")
         #expect(reader.diagnostics.isEmpty)
         #expect(reader.generationCount == 1)
@@ -168,11 +169,11 @@ struct GoTrace122Builder {
     @Test func versionsAndHeaders() {
         #expect(GoTraceHeader.classify(Array(GoTrace122Builder(version: 1026).bytes)) == .supported(1026))
         let unknown = GoTraceReader122(bytes: GoTraceBuilder(version: "go 1.24 trace").bytes, fileName: "x.trace")
-        #expect(unknown.fatal == "x.trace: offset 5: unsupported Go trace version 1.24: this build reads \(GoTraceHeader.supportedRange)")
-        let old = GoTraceFile.open(bytes: GoTraceBuilder.skewed().bytes, fileName: "old.trace")
-        #expect(old is GoTraceReader && old.fatal == nil)
-        let new = GoTraceFile.open(bytes: GoTrace122Builder.skewed().bytes, fileName: "new.trace")
-        #expect(new is GoTraceReader122 && new.fatal == nil)
+        #expect(unknown.fatalDiagnostic?.description == "x.trace: offset 5: unsupported Go trace version 1.24: this build reads \(GoTraceHeader.supportedRange)")
+        let old = TraceFile.open(bytes: GoTraceBuilder.skewed().bytes, fileName: "old.trace")
+        #expect(old is GoTraceReader && old.fatalDiagnostic == nil)
+        let new = TraceFile.open(bytes: GoTrace122Builder.skewed().bytes, fileName: "new.trace")
+        #expect(new is GoTraceReader122 && new.fatalDiagnostic == nil)
     }
 
     /// Experimental batches are skipped whole, with one note; the events around them are read.
@@ -184,7 +185,7 @@ struct GoTrace122Builder {
         let reader = GoTraceReader122(bytes: trace.bytes, fileName: "exp.trace")
         #expect(mapped(reader).count == 7)
         #expect(reader.isComplete)
-        #expect(reader.diagnostics.count == 1 && reader.diagnostics[0].contains("experimental batch"))
+        #expect(reader.diagnostics.count == 1 && reader.diagnostics[0].description.contains("experimental batch"))
     }
 
     // MARK: Damaged input
@@ -262,10 +263,10 @@ struct GoTrace122Builder {
             for cut in Set(cuts) where cut < bytes.count {
                 let reader = GoTraceReader122(bytes: Array(bytes.prefix(cut)), fileName: "cut.trace", includeSystemGoroutines: true)
                 let events = mapped(reader)
-                #expect(reader.fatal == nil, "\(name) cut at \(cut)")
+                #expect(reader.fatalDiagnostic == nil, "\(name) cut at \(cut)")
                 #expect(events.count <= total + 16, "\(name) cut at \(cut)")
                 if !reader.isComplete {
-                    #expect(reader.diagnostics.contains { $0.hasPrefix("cut.trace: offset ") }, "\(name) cut at \(cut)")
+                    #expect(reader.diagnostics.map(\.description).contains { $0.hasPrefix("cut.trace: offset ") }, "\(name) cut at \(cut)")
                 }
                 if generations.contains(cut) {
                     // A cut right after a whole generation loses nothing before it (and, up to Go 1.25,
@@ -275,7 +276,7 @@ struct GoTrace122Builder {
                     // Anywhere else the last generation lacks its end: its EndOfGeneration (1.26) or the string
                     // table Go writes last (up to 1.25).
                     #expect(!reader.isComplete, "\(name) cut at \(cut) looks complete")
-                    #expect(reader.diagnostics.contains { $0.contains("truncated") || $0.contains("frequency") },
+                    #expect(reader.diagnostics.map(\.description).contains { $0.contains("truncated") || $0.contains("frequency") },
                             "\(name) cut at \(cut): \(reader.diagnostics)")
                 }
             }
@@ -297,10 +298,10 @@ struct GoTrace122Builder {
                 if Bool.random(using: &generator) {
                     bytes = Array(bytes.prefix(Int.random(in: 0...bytes.count, using: &generator)))
                 }
-                let reader = GoTraceFile.open(bytes: bytes, fileName: "mutated.trace")
+                let reader = TraceFile.open(bytes: bytes, fileName: "mutated.trace")
                 var count = 0
                 while reader.next() != nil { count += 1 }
-                #expect(reader.fatal != nil || count >= 0)
+                #expect(reader.fatalDiagnostic != nil || count >= 0)
             }
         }
         for _ in 0..<200 {
@@ -341,9 +342,9 @@ struct GoTrace122Builder {
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("generations.trace").path
         #expect(FileManager.default.createFile(atPath: path, contents: Data(trace.bytes)))
-        for reader in [GoTraceReader122(bytes: trace.bytes, fileName: "generations.trace"), GoTraceReader122(path: path)] {
+        for reader in [GoTraceReader122(bytes: trace.bytes, fileName: "generations.trace"), try #require(TraceFile.open(path: path) as? GoTraceReader122)] {
             let events = mapped(reader)
-            #expect(reader.fatal == nil && reader.isComplete, "\(reader.diagnostics)")
+            #expect(reader.fatalDiagnostic == nil && reader.isComplete, "\(reader.diagnostics)")
             #expect(reader.generationCount == creates.count)
             #expect(events.filter { $0.kind == .spawn }.count == creates.reduce(0, +))
             #expect(reader.bufferHighWater == largest, "buffer \(reader.bufferHighWater) bytes, generations \(sizes)")

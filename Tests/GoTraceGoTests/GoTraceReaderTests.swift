@@ -70,13 +70,13 @@ struct GoTraceBuilder {
 
     @Test func sequenceNumbersOrderEventsAndSkewIsReported() {
         let reader = GoTraceReader(bytes: GoTraceBuilder.skewed().bytes, fileName: "skewed.trace")
-        #expect(reader.fatal == nil)
+        #expect(reader.fatalDiagnostic == nil)
         let events = mapped(reader)
         #expect(events.map(\.kind) == [.spawn, .start, .park, .unpark])
         #expect(events.map(\.nanoseconds) == [0, 10, 110, 110], "the unblock is raised to the block's time")
         #expect(events[2].arguments.1 == UInt64(ParkReason.chanReceive.rawValue))
         #expect(reader.outOfOrderTimestamps == 1)
-        #expect(reader.diagnostics.contains { $0.hasPrefix("skewed.trace: offset ") && $0.contains("time stamps out of order") })
+        #expect(reader.diagnostics.map(\.description).contains { $0.hasPrefix("skewed.trace: offset ") && $0.contains("time stamps out of order") })
         #expect(reader.frames.values.first?.function == "main.worker")
         #expect(reader.frames.values.first?.line == 42)
         #expect(reader.isComplete)
@@ -102,10 +102,10 @@ struct GoTraceBuilder {
         var trace = GoTraceBuilder(version: "go 1.24 trace")
         trace.batch(p: 0, ticks: 1)
         let reader = GoTraceReader(bytes: trace.bytes, fileName: "new.trace")
-        #expect(reader.fatal == "new.trace: offset 5: unsupported Go trace version 1.24: this build reads Go 1.11–1.21 and 1.22–1.26 traces (written by Go 1.11 through Go 1.27)")
+        #expect(reader.fatalDiagnostic?.description == "new.trace: offset 5: unsupported Go trace version 1.24: this build reads Go 1.11–1.21 and 1.22–1.26 traces (written by Go 1.11 through Go 1.27)")
         #expect(mapped(reader).isEmpty)
         let old = GoTraceReader(bytes: GoTraceBuilder(version: "go 1.9 trace").bytes, fileName: "old.trace")
-        #expect(old.fatal?.contains("unsupported Go trace version 1.9") == true)
+        #expect(old.fatalDiagnostic?.description.contains("unsupported Go trace version 1.9") == true)
     }
 
     @Test func everyTruncationGivesPartialResultsAndAnOffset() {
@@ -113,9 +113,9 @@ struct GoTraceBuilder {
         for length in GoTraceHeader.size..<whole.count {
             let reader = GoTraceReader(bytes: Array(whole.prefix(length)), fileName: "cut.trace")
             let events = mapped(reader)
-            #expect(reader.fatal == nil)
+            #expect(reader.fatalDiagnostic == nil)
             #expect(!reader.isComplete, "cut at \(length)")
-            #expect(reader.diagnostics.allSatisfy { $0.hasPrefix("cut.trace: offset ") })
+            #expect(reader.diagnostics.map(\.description).allSatisfy { $0.hasPrefix("cut.trace: offset ") })
             #expect(events.count <= 4)
         }
     }

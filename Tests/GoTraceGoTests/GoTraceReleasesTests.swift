@@ -1,7 +1,8 @@
 import Foundation
 import GoTrace
 import Testing
-@testable import GoTraceGo
+@testable import GoTraceAnalysis
+import GoTraceGo
 
 /// Go programs built by each Go release scripts/setup.sh installs (`.toolchains/`), and the small traces those
 /// releases wrote, committed under traces/go (read on any machine). A missing release fails the test, naming
@@ -141,7 +142,7 @@ import Testing
     /// older traces have none.
     @Test func clockSnapshotDatesTheTrace() {
         for (release, dated) in [("go1.22", false), ("go1.25", true), ("go1.27", true)] {
-            let reader = GoTraceFile.open(path: GoTraceReleasesTests.traces.appendingPathComponent("correct-\(release).trace").path)
+            let reader = TraceFile.open(path: GoTraceReleasesTests.traces.appendingPathComponent("correct-\(release).trace").path)
             let year2026: ClosedRange<UInt64> = 1_767_225_600_000_000_000...1_798_761_600_000_000_000
             #expect(dated ? year2026.contains(reader.startWallNanoseconds) : reader.startWallNanoseconds == 0,
                     "\(release): \(reader.startWallNanoseconds)")
@@ -194,8 +195,8 @@ import Testing
         let rows = try GoTraceReleasesTests.goTotals().filter { $0.kind == "sched" && $0.release == "1.27.3" && $0.count >= 100 }
         #expect(rows.count >= 3)
         for row in rows {
-            let reader = GoTraceFile.open(path: GoTraceReleasesTests.traces.appendingPathComponent(row.file).path,
-                                          includeSystemGoroutines: true)
+            let reader = try #require(TraceFile.open(path: GoTraceReleasesTests.traces.appendingPathComponent(row.file).path,
+                                                     includeSystemGoroutines: true) as? any GoTraceSource)
             var runnableSince: [UInt64: UInt64] = [:]
             var firstStart: [UInt64: UInt64] = [:]
             var waits: [(g: UInt64, from: UInt64, to: UInt64)] = []

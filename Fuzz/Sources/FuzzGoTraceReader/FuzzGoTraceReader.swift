@@ -12,7 +12,7 @@ public func fuzzGoTraceReader(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int
     // The dump's interface: definitions first, then events as TraceEvent.
     let reader = GoTraceReader(bytes: bytes, fileName: "fuzz", includeSystemGoroutines: size % 2 == 0)
     while let event = reader.next() { _ = TraceTextFormatter.line(for: event, strings: reader.string) }
-    for address in reader.frames.keys { _ = reader.describeFrame(address) }
+    for frame in reader.frames.values { _ = frame.description }
 
     // The report's interface: mapped events in batches.
     let batched = GoTraceReader(bytes: bytes, fileName: "fuzz")

@@ -39,7 +39,7 @@ private func analyse(_ bytes: [UInt8]) {
     }
     close(descriptor)
     defer { unlink(path) }
-    let outcome = AnalysisSession(path: path, plugins: []).run()
+    let outcome = AnalysisSession(source: TraceFile.open(path: path), plugins: []).run()
     _ = outcome.diagnostics
     _ = outcome.fatal
 }

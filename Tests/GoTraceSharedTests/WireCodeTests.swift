@@ -1,5 +1,5 @@
 import GoTrace
-import GoTracePluginKit
+import GoTraceShared
 import Testing
 
 /// The plugin kit's wire codes (`KindCode`, `ParkReasonName`, `PreemptKindCode`) are the trace format's own

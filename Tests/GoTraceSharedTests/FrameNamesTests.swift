@@ -1,6 +1,6 @@
 import Foundation
 import GoSymbolize
-import GoTracePluginKit
+import GoTraceShared
 import GotraceTestSupport
 import Testing
 

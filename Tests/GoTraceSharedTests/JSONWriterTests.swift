@@ -1,5 +1,5 @@
 import Foundation
-import GoTracePluginKit
+import GoTraceShared
 import GotraceTestSupport
 import Testing
 

@@ -1,4 +1,5 @@
 // A map keyed by 64-bit ids (goroutine ids, object addresses) for analyzers' per-event bookkeeping.
+// In GoTraceShared, the module the plugin kit re-exports and the host links without the kit.
 //
 // Design note
 // -----------

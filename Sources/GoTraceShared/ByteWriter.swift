@@ -1,8 +1,8 @@
 // An append-only byte buffer with the few formatting operations the encoders need, without going through
 // `String` interpolation per number (the Chrome trace of a ten-million-event trace is millions of numbers).
 // Its `appendJSONString` is gotrace's one JSON string escaper: JSONWriter.swift (plugins, the report page,
-// the command line) and the exporters all escape through it. In the plugin kit because plugins and the
-// exporters (GoProfile) both need it, and the kit is the module both depend on.
+// the command line) and the exporters all escape through it. Here, in GoTraceShared, because the plugins, the
+// exporters (GoProfile) and the command line all need it, and this is the module they all depend on.
 
 /// An append-only byte buffer for encoders: text, decimal numbers and escaped strings without a `String` per
 /// value.

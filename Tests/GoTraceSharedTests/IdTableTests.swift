@@ -1,7 +1,6 @@
-import GoTracePluginKit
+import GoTraceShared
 import GotraceTestSupport
 import Testing
-@testable import GoTraceAnalysis
 
 /// The open-addressing map of the per-event paths (`IdTable`: the plugins', and the goroutine model's for
 /// large ids) behaves as a `Dictionary` does under random inserts, updates and removals — removal's backward shift
@@ -31,15 +30,19 @@ import Testing
         #expect(table[UInt64.max] == reference[UInt64.max])
     }
 
-    @Test func modelRecordsMatchADictionary() {
+    /// A value changed in place, as the goroutine model's records of large ids are.
+    struct Record { var label: UInt64 = 0 }
+
+    @Test func recordsChangedInPlaceMatchADictionary() {
         // As the goroutine model keeps large ids: records changed in place, created on first use.
+        let largeIds: UInt64 = 1 << 20
         var generator = SeededGenerator(state: 7)
-        var records = IdTable<GoroutineRecord>()
+        var records = IdTable<Record>()
         var reference: [UInt64: UInt64] = [:]
         for step in 0..<20_000 {
-            let id = GoroutineModel.denseLimit + UInt64.random(in: 0..<3_000, using: &generator)
+            let id = largeIds + UInt64.random(in: 0..<3_000, using: &generator)
             if Bool.random(using: &generator) {
-                records.withValue(forKey: id, inserting: GoroutineRecord()) { $0.label = UInt64(step) }
+                records.withValue(forKey: id, inserting: Record()) { $0.label = UInt64(step) }
                 reference[id] = UInt64(step)
             } else {
                 records.removeValue(forKey: id)
@@ -48,6 +51,6 @@ import Testing
         }
         #expect(Set(records.allKeys) == Set(reference.keys))
         for (id, label) in reference { #expect(records[id]?.label == label) }
-        #expect(records[GoroutineModel.denseLimit + 5_000] == nil)
+        #expect(records[largeIds + 5_000] == nil)
     }
 }
