@@ -21,11 +21,30 @@
 #define SYS_epoll_pwait2 441  // same number on every architecture (Linux 5.11)
 #endif
 
+#ifndef __has_feature
+#define __has_feature(x) 0
+#endif
+#if __has_feature(thread_sanitizer)
+// ThreadSanitizer learns that a registration happens before the wait that reports its event from its
+// interceptors of epoll_ctl (a release on the epoll fd) and epoll_wait (an acquire), but epoll_pwait2 goes
+// through syscall(), which it does not see: without the same pair said here, the poller's first read of a
+// descriptor registered by another thread (NetPoller.poll) looks like a race with its initialisation.
+void __tsan_acquire(void *address);
+void __tsan_release(void *address);
+static char epoll_registrations;
+#define GORT_TSAN_RELEASE_REGISTRATION() __tsan_release(&epoll_registrations)
+#define GORT_TSAN_ACQUIRE_REGISTRATIONS() __tsan_acquire(&epoll_registrations)
+#else
+#define GORT_TSAN_RELEASE_REGISTRATION() ((void)0)
+#define GORT_TSAN_ACQUIRE_REGISTRATIONS() ((void)0)
+#endif
+
 int gort_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
 
 int gort_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data) {
     struct epoll_event event = {.events = events, .data = {.u64 = data}};
     int kernel_op = op == GORT_EPOLL_ADD ? EPOLL_CTL_ADD : op == GORT_EPOLL_MOD ? EPOLL_CTL_MOD : EPOLL_CTL_DEL;
+    GORT_TSAN_RELEASE_REGISTRATION();
     return epoll_ctl(epfd, kernel_op, fd, &event) == 0 ? 0 : errno;
 }
 
@@ -48,6 +67,7 @@ int gort_epoll_wait(int epfd, uint32_t *events, uint64_t *data, int max, int64_t
         // sleeps for up to 1 ms late.
         struct timespec ts = {.tv_sec = timeout_ns / 1000000000, .tv_nsec = timeout_ns % 1000000000};
         n = (int)syscall(SYS_epoll_pwait2, epfd, buffer, max, &ts, NULL, 0);
+        if (n > 0) GORT_TSAN_ACQUIRE_REGISTRATIONS();
         if (n < 0 && errno == ENOSYS) {
             __atomic_store_n(&have_pwait2, 0, __ATOMIC_RELAXED);
             pwait2 = 0;
