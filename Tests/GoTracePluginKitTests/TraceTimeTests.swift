@@ -16,7 +16,7 @@ import Testing
 
     @Test("placing a time on the trace's time line clamps one before the start to 0, and keeps unknown")
     func clamped() {
-        #expect(TraceTime.clampedToTrace(UInt64(bitPattern: -1)) == 0)
+        #expect(TraceTime.clampedToTrace(UInt64(bitPattern: -5)) == 0)
         #expect(TraceTime.clampedToTrace(42) == 42)
         #expect(TraceTime.clampedToTrace(UInt64.max) == UInt64.max)
     }
