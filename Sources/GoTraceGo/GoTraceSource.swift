@@ -118,10 +118,13 @@ struct GoTraceProblems {
     private(set) var diagnostics: [TraceDiagnostic] = []
     private(set) var fatal: TraceDiagnostic?
 
+    // Cold, and never inlined: building a diagnostic stays out of the readers' per-event loops.
+    @inline(never)
     mutating func report(_ offset: Int, _ what: String) {
         diagnostics.append(TraceDiagnostic(fileName: fileName, offset: UInt64(clamping: offset), problem: .damaged(what)))
     }
 
+    @inline(never)
     mutating func fail(_ offset: Int, _ what: String) {
         let diagnostic = TraceDiagnostic(fileName: fileName, offset: UInt64(clamping: offset), problem: .unreadable(what))
         diagnostics.append(diagnostic)
