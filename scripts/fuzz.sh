@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets in Fuzz/ (with AddressSanitizer) and runs each for SECONDS (default 60).
 #
-#   scripts/fuzz.sh [SECONDS] [TARGET...]     run the targets (all five by default), one after the other
+#   scripts/fuzz.sh [SECONDS] [TARGET...]     run the targets (all five by default), FUZZ_JOBS at a time
 #   FUZZ_MERGE=1 scripts/fuzz.sh [SECONDS]    afterwards, minimize what was found into Fuzz/Corpus/ (commit it)
 #
 # Each target starts from its committed corpus (Fuzz/Corpus/TARGET), the inputs that once failed
@@ -9,7 +9,8 @@
 # Fuzz/make-seeds.sh builds from traces/ and small Go programs; new inputs accumulate in .build-fuzz/corpus/. A crash, a leak,
 # a timeout (10 s for one input) or a single allocation over 256 MB stops the target and leaves the input in
 # .build-fuzz/crashes/; the script then exits 1. Turn each into a regression test (traces/fuzz-regressions/).
-# One target runs at a time, one job each: the machine has two cores. See docs/reliability.md ("Fuzzing").
+# Targets run side by side, one libFuzzer job each, as many at once as there are CPUs (FUZZ_JOBS). See
+# docs/reliability.md ("Fuzzing").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
@@ -34,8 +35,11 @@ if [ "$(objdump -h "$object" | grep -c sancov)" = 0 ] || [ "$(nm "$object" | gre
 fi
 [ -d Fuzz/Seeds/go122 ] || Fuzz/make-seeds.sh >/dev/null
 
-status=0
-for target in "${targets[@]}"; do
+# One function per target; up to FUZZ_JOBS (default: the number of CPUs) run at once, each one libFuzzer
+# job on its own core, so a target gets the same fuzzing time as alone. Each one's lines are printed when it
+# ends, in the order given.
+run_target() {
+    local target=$1 failed=0
     case "$target" in
         FuzzTraceReader) seeds=(Fuzz/Seeds/gtrace traces/fuzz-regressions) ;;
         FuzzGoTraceReader) seeds=(Fuzz/Seeds/go traces/fuzz-regressions) ;;
@@ -56,7 +60,7 @@ for target in "${targets[@]}"; do
         -print_final_stats=1 -artifact_prefix="$scratch/crashes/$target-" \
         "$work" "Fuzz/Corpus/$target" "${seeds[@]}" > "$scratch/$target.log" 2>&1
     then
-        status=1
+        failed=1
         echo "$target FAILED: see $scratch/$target.log and $scratch/crashes/" >&2
         grep -E "ERROR|SUMMARY|Fatal error|Test unit written" "$scratch/$target.log" | head -20 >&2
     fi
@@ -69,5 +73,19 @@ for target in "${targets[@]}"; do
         rm -rf "Fuzz/Corpus/$target" && mv "$merged" "Fuzz/Corpus/$target"
         echo "$target corpus: $(ls "Fuzz/Corpus/$target" | wc -l) files, $(du -sk "Fuzz/Corpus/$target" | cut -f1) KB"
     fi
+    return $failed
+}
+parallel=${FUZZ_JOBS:-$(nproc)}
+for target in "${targets[@]}"; do
+    while (( $(jobs -rp | wc -l) >= parallel )); do wait -n || true; done
+    rm -f "$scratch/$target.status"
+    (if run_target "$target"; then result=0; else result=1; fi; echo $result > "$scratch/$target.status") \
+        > "$scratch/$target.summary" 2>&1 &
+done
+wait
+status=0
+for target in "${targets[@]}"; do
+    cat "$scratch/$target.summary"
+    [ "$(cat "$scratch/$target.status" 2>/dev/null)" = 0 ] || status=1
 done
 exit $status
