@@ -437,16 +437,7 @@ final class Tracer: @unchecked Sendable {
             emitSnapshot(schedulerLocked: false)
             if notStopped > 0 { logNotStopped(notStopped, waitNanoseconds: waitNanoseconds, what: "stop") }
             if consumerIsNil { active.store(false, ordering: .sequentiallyConsistent) }
-            if let me { flushOwn(me) }
-            // Twice: an M that stops late (after the bound) still parks at the barrier, and its buffer
-            // is then ours too until the restart.
-            for machine in scheduler.machinesSettledInBlockingCalls() where machine !== me {
-                // Safety: a settled M writes nothing until it has passed the barrier on its way back
-                // (BlockingCall.swift); its flag's release/acquire publishes its last writes.
-                writeBuffer(of: machine)
-            }
-            var flushed = flushStoppedMachines(from: 0, except: me)
-            flushed = flushStoppedMachines(from: flushed, except: me)
+            flushEveryMachineDuringWorldStop(me)
         }
         gort_lock(lock)
         if let external { sealAndWrite(external, writer: writer) }
@@ -464,6 +455,21 @@ final class Tracer: @unchecked Sendable {
             scheduler.restartTheWorld()
             endChange()
         }
+    }
+
+    /// With the world stopped: writes the caller's buffer, those of the Ms settled in blocking calls and those
+    /// of the stopped Ms. `me`: the caller's M, if it is one.
+    private func flushEveryMachineDuringWorldStop(_ me: Machine?) {
+        if let me { flushOwn(me) }
+        for machine in scheduler.machinesSettledInBlockingCalls() where machine !== me {
+            // Safety: a settled M writes nothing until it has passed the barrier on its way back
+            // (BlockingCall.swift); its flag's release/acquire publishes its last writes.
+            writeBuffer(of: machine)
+        }
+        // Twice: an M that stops late (after the bound) still parks at the barrier, and its buffer
+        // is then ours too until the restart.
+        let flushed = flushStoppedMachines(from: 0, except: me)
+        _ = flushStoppedMachines(from: flushed, except: me)
     }
 
     /// Flushes the buffers of the Ms stopped by the world stop, from position `start` of their arrival
@@ -507,13 +513,7 @@ final class Tracer: @unchecked Sendable {
         gort_unlock(lock)
         let me = Scheduler.currentMachine()
         let notStopped = scheduler.stopTheWorld(waitNanoseconds: waitNanoseconds, startsRecording: true)
-        if let me { flushOwn(me) }
-        for machine in scheduler.machinesSettledInBlockingCalls() where machine !== me {
-            // Safety: as in `stop` — a settled M writes nothing until it has passed the barrier on its way back.
-            writeBuffer(of: machine)
-        }
-        var flushed = flushStoppedMachines(from: 0, except: me)
-        flushed = flushStoppedMachines(from: flushed, except: me)
+        flushEveryMachineDuringWorldStop(me)
         gort_lock(lock)
         if let external { sealAndWrite(external, writer: writer) }
         gort_unlock(lock)
