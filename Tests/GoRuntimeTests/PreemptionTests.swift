@@ -448,23 +448,26 @@ struct BlockingCallTests {
         // A backstop so that a runtime that does not hand the P off fails instead of hanging: an OS
         // thread writes the bytes the ticker should have written, 5 s late, marked 'B'. It writes
         // through its own duplicates of both ends, so it never touches a closed or reused descriptor.
+        // It starts inside Runtime.run: run waits for the process-wide run lock, which another test's
+        // run can hold for seconds on a loaded machine, and a backstop started before that wait fired
+        // before this runtime had run at all (a stress run received 20 'B's).
         let backstopRead = dup(readEnd), backstopWrite = dup(writeEnd)
         FinishedFlag.shared.value.store(false, ordering: .relaxed)
-        startOSThread {
-            for _ in 0..<500 where !FinishedFlag.shared.value.load(ordering: .relaxed) { usleep(10_000) }
-            if !FinishedFlag.shared.value.load(ordering: .relaxed) {
-                for _ in 0..<rounds {
-                    var byte: UInt8 = 66  // 'B'
-                    _ = write(backstopWrite, &byte, 1)
-                }
-            }
-            close(backstopWrite)
-            close(backstopRead)
-        }
         defer { FinishedFlag.shared.value.store(true, ordering: .relaxed) }
         let log = TickLog()
         let received = Shared<[UInt8]>([])
         Runtime.run(maxProcs: 1) {
+            startOSThread {
+                for _ in 0..<500 where !FinishedFlag.shared.value.load(ordering: .relaxed) { usleep(10_000) }
+                if !FinishedFlag.shared.value.load(ordering: .relaxed) {
+                    for _ in 0..<rounds {
+                        var byte: UInt8 = 66  // 'B'
+                        _ = write(backstopWrite, &byte, 1)
+                    }
+                }
+                close(backstopWrite)
+                close(backstopRead)
+            }
             let done = WaitGroup()
             done.add(2)
             go {
