@@ -316,7 +316,8 @@ public final class HTMLReportAnalyzer: Analyzer {
         json.endArray()
         json.key("topBlocking")
         json.beginArray()
-        let blockedByFunction = aggregate(blocked.map {
+        // As the summary: the runtime's own goroutines' waits (a debug server's listener) are no blocking site.
+        let blockedByFunction = aggregate(blocked.filter { !host.isRuntimeStack($0.key.stack) }.map {
             (names.frames($0.key.stack).last ?? "[no stack]", Int64($0.value.nanoseconds), ParkReasonName.name($0.key.reason))
         })
         for entry in blockedByFunction.prefix(HTMLReportAnalyzer.topCount) {

@@ -11,6 +11,10 @@
 // for in the words of Go's goroutine dumps (`chan receive`, `sync.Mutex.Lock`, …), so a Go programmer
 // reads it at a glance; `reason` keeps the trace format's name.
 //
+// The runtime's own goroutines (`AnalyzerHost.isRuntimeGoroutine`: no frame of the program's in any known
+// stack, such as the debug server's listener in a `/debug/pprof/trace` download) are not leaks of the
+// program; they are counted apart (`runtimeGoroutines`), as Go's tools leave out its system goroutines.
+//
 // Cycles: a wait-for graph g → h ("g waits for a mutex h holds"). Each goroutine waits on at most one
 // object and a mutex has one holder, so every node has at most one outgoing edge and a cycle is found by
 // walking edges with three colours, O(goroutines). The graph comes from the lock-ownership kinds,
@@ -127,8 +131,13 @@ public final class LeakAnalyzer: Analyzer {
         let end = host.traceInfo.end_ns
         var groups: [GroupKey: Group] = [:]
         var leaked: Set<UInt64> = []
+        var runtimeGoroutines = 0
         host.forEachGoroutine { info in
             guard info.state == GoroutineState.waiting.rawValue, includeSleep || info.reason != ParkReasonName.sleep else {
+                return
+            }
+            if host.isRuntimeGoroutine(info) {
+                runtimeGoroutines += 1
                 return
             }
             leaked.insert(info.id)
@@ -146,8 +155,10 @@ public final class LeakAnalyzer: Analyzer {
         host.setMetric("leaked", Int64(leaked.count))
         host.setMetric("cycles", Int64(cycles.count))
         // The JSON document is written in text mode too: the HTML report (`gotrace report --html`) embeds it.
-        try host.writeJSON(json(ordered, cycles, leaked: leaked.count, end: end))
-        if !host.wantsJSON { try host.writeText(text(ordered, cycles, leaked: leaked.count, end: end)) }
+        try host.writeJSON(json(ordered, cycles, leaked: leaked.count, runtimeGoroutines: runtimeGoroutines, end: end))
+        if !host.wantsJSON {
+            try host.writeText(text(ordered, cycles, leaked: leaked.count, runtimeGoroutines: runtimeGoroutines, end: end))
+        }
     }
 
     /// Cycles of the wait-for graph restricted to leaked goroutines (see the design note).
@@ -180,7 +191,7 @@ public final class LeakAnalyzer: Analyzer {
 
     private func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
 
-    private func json(_ groups: [Group], _ cycles: [Cycle], leaked: Int, end: UInt64) -> String {
+    private func json(_ groups: [Group], _ cycles: [Cycle], leaked: Int, runtimeGoroutines: Int, end: UInt64) -> String {
         let groupItems = groups.map { group in
             JSON.object([
                 ("count", String(group.goroutines.count)),
@@ -208,12 +219,15 @@ public final class LeakAnalyzer: Analyzer {
         }
         return JSON.object([
             ("leaked", String(leaked)), ("groups", JSON.array(groupItems)), ("cycles", JSON.array(cycleItems)),
+            ("runtimeGoroutines", String(runtimeGoroutines)),
         ])
     }
 
-    private func text(_ groups: [Group], _ cycles: [Cycle], leaked: Int, end: UInt64) -> String {
-        guard leaked > 0 else { return "no leaked goroutines\n" }
-        var out = "\(leaked) leaked goroutine\(leaked == 1 ? "" : "s") in \(groups.count) group\(groups.count == 1 ? "" : "s")\n"
+    private func text(_ groups: [Group], _ cycles: [Cycle], leaked: Int, runtimeGoroutines: Int, end: UInt64) -> String {
+        let apart = runtimeGoroutines == 0 ? ""
+            : "(not counted: \(runtimeGoroutines) goroutine\(runtimeGoroutines == 1 ? "" : "s") of the runtime's own, also blocked)\n"
+        guard leaked > 0 else { return "no leaked goroutines\n" + apart }
+        var out = "\(leaked) leaked goroutine\(leaked == 1 ? "" : "s") in \(groups.count) group\(groups.count == 1 ? "" : "s")\n" + apart
         for group in groups {
             let ids = group.goroutines.sorted()
             let shown = ids.prefix(maxIDs).map { "g\($0)" }.joined(separator: ", ") + (ids.count > maxIDs ? ", …" : "")

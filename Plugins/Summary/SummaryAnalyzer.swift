@@ -9,7 +9,9 @@
 //   summed per P; slices still open at the end count up to it.
 // - Blocking sites: the park stack is remembered per waiting goroutine (one entry per waiting goroutine,
 //   dropped when it wakes); the WAITING → anything transition adds its span to (reason, park stack).
-//   Goroutines still blocked at the end add (end − since) too, so a leak shows up as a top site.
+//   Goroutines still blocked at the end add (end − since) too, so a leak shows up as a top site. A stack
+//   with no frame of the program's (`AnalyzerHost.isRuntimeStack`: the runtime's own goroutines, such as a
+//   debug server's listener) is no site; its time is `runtimeBlockedNs`, as the HTML report leaves it out.
 // - CPU: samples are counted per stack id; names are resolved once per distinct stack at the end.
 // A site is named by the user's frame and the runtime call it made ("waitForever(_:) → Channel.receive()");
 // names are readable (`FrameNames.readable`), in full with `full-names` and in JSON's `siteFull`.
@@ -174,8 +176,14 @@ public final class SummaryAnalyzer: Analyzer {
             .sorted { ($0.samples, $1.function) > ($1.samples, $0.function) }.prefix(top)
         // Stacks that differ only in return offsets name the same site: add them up by name.
         var bySite: [String: (site: String, full: String, reason: String, ns: UInt64, largest: UInt64)] = [:]
+        var runtimeBlockedNs: UInt64 = 0
         for (index, site) in sites.enumerated() {
             let ns = siteTotals[index]
+            // The runtime's own goroutines (a debug server's listener) wait where the program does not.
+            if host.isRuntimeStack(site.stack) {
+                runtimeBlockedNs &+= ns
+                continue
+            }
             let name = siteName(site.stack)
             let shown = byFullName ? name.full : name.readable
             let reason = ParkReasonName.name(site.reason)
@@ -210,6 +218,7 @@ public final class SummaryAnalyzer: Analyzer {
                     JSON.object([("site", JSON.quote($0.site)), ("siteFull", JSON.quote($0.full)), ("reason", JSON.quote($0.reason)),
                                  ("blockedNs", String($0.ns))])
                 })),
+                ("runtimeBlockedNs", String(runtimeBlockedNs)),
             ]))
             return
         }
@@ -229,6 +238,9 @@ public final class SummaryAnalyzer: Analyzer {
             for row in topBlocking {
                 text += "  \(Self.padLeft(Self.duration(row.ns), 10))  [\(row.reason)] \(row.site)\n"
             }
+        }
+        if runtimeBlockedNs > 0 {
+            text += "  (not listed: \(Self.duration(runtimeBlockedNs)) blocked in the runtime's own goroutines)\n"
         }
         try host.writeText(text)
     }

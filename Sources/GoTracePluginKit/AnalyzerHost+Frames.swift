@@ -7,6 +7,19 @@ extension AnalyzerHost {
         StackTrimming.userFrames(frames(ofStack: id), keepRuntimeEntry: keepRuntimeEntry)
     }
 
+    /// Whether goroutine `info` is the runtime's own rather than the program's (`StackTrimming.isRuntimeOwned`
+    /// on its blocking and creation stacks): the leak report leaves such goroutines out, as Go's tools leave
+    /// out its system goroutines.
+    public func isRuntimeGoroutine(_ info: gotrace_goroutine_info) -> Bool {
+        StackTrimming.isRuntimeOwned(stacks: [info.state_stack, info.creation_stack].filter { $0 != 0 }.map(frames(ofStack:)))
+    }
+
+    /// Whether stack `id` is a wait of the runtime's own goroutines (`StackTrimming.isRuntimeOwned`): the
+    /// summary and the HTML report list no such stack as a blocking site.
+    public func isRuntimeStack(_ id: UInt64) -> Bool {
+        id != 0 && StackTrimming.isRuntimeOwned(stacks: [frames(ofStack: id)])
+    }
+
     /// The option `gotrace report --full-names` sets for every analyzer (`--option NAME.full-names=true` sets
     /// it for one).
     public static let fullNamesOption = "full-names"

@@ -61,6 +61,22 @@ public enum StackTrimming {
         return Array(frames[start..<end])
     }
 
+    /// Whether a goroutine is the runtime's own — the debug server's listener and handlers, an HTTP server's
+    /// connection loop — as Go calls its system goroutines: its stacks (innermost first; the blocking and
+    /// the creation stack) have runtime frames and no frame of the program's. A stack that is missing or
+    /// unsymbolized says nothing, so a goroutine known only by such stacks counts as the program's.
+    public static func isRuntimeOwned(stacks: [[String]]) -> Bool {
+        var sawRuntime = false
+        for frame in stacks.joined() {
+            switch classify(frame) {
+            case .user, .unresolved: return false
+            case .runtime: sawRuntime = true
+            case .glue: break
+            }
+        }
+        return sawRuntime
+    }
+
     /// Classifies one symbolized frame: `name + 0xoff (module)`, `module+0xoff` or `0xaddress`.
     public static func classify(_ frame: String) -> FrameClass {
         guard let parts = FrameNames.parts(ofFrame: frame) else { return .unresolved }

@@ -159,6 +159,28 @@ func fetch(_ url: String) throws -> HTTPResponse {
         // The three receivers predate the trace: they are in its start snapshot, and still blocked at its end.
         #expect(report.output.contains("leaked goroutine"), "\(report.output)")
         #expect(report.output.contains("leakedReceiverWaitsForever"), "\(report.output)")
+        // The debug server's own listener is blocked too, but it is no leak of the program's: every group
+        // reported starts at one of the fixture's functions, and the listener is counted apart.
+        let json = try runProcess(gotrace, ["report", path, "--analyzer", "leak", "--analyzer", "summary", "--format", "json",
+                                            "--no-progress"])
+        #expect(json.status == 0, "\(json.error)")
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any])
+        let leak = try #require(document["leak"] as? [String: Any])
+        let groups = try #require(leak["groups"] as? [[String: Any]])
+        let fixtureFunctions = ["leakedReceiverWaitsForever", "contendOnMutex"]
+        for group in groups {
+            let first = (group["blockedAt"] as? [String])?.first ?? ""
+            #expect(fixtureFunctions.contains { first.hasPrefix($0) }, "a leak that is not the fixture's: \(group)")
+        }
+        #expect(groups.contains { ($0["count"] as? Int) == 3 && (($0["blockedAt"] as? [String])?.first ?? "").hasPrefix(fixtureFunctions[0]) },
+                "\(groups)")
+        #expect((leak["runtimeGoroutines"] as? Int ?? 0) >= 1, "the debug server's listener: \(leak)")
+        // No blocking site is the runtime's: each names the fixture's code (its functions, or its main closure's sleep).
+        let summary = try #require(document["summary"] as? [String: Any])
+        for site in try #require(summary["topBlocking"] as? [[String: Any]]) {
+            let name = site["site"] as? String ?? ""
+            #expect(fixtureFunctions.contains { name.contains($0) } || name.hasPrefix("closure #1 in main"), "\(site)")
+        }
     }
 
     /// `gotrace top --url`: frames from the server's traces name where the fixture's goroutines wait and burn CPU.

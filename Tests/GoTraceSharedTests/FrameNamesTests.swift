@@ -82,6 +82,29 @@ import Testing
         #expect(StackTrimming.classify(stack[3]) == .glue)
     }
 
+    @Test("a goroutine with runtime frames and none of the program's is the runtime's own")
+    func runtimeOwnedGoroutines() {
+        // The debug server's listener, as a `/debug/pprof/trace` download of a debug build resolved it.
+        let listener = [
+            "GoRuntime.Scheduler.switchToScheduler(GoRuntime.Goroutine, GoRuntime.Machine) -> () + 0xcb (TraceScenarios) at /work/main/Sources/GoRuntime/Scheduler.swift:1227",
+            "GoRuntime.PollDescriptor.wait(GoRuntime.PollMode, Swift.String) throws(GoRuntime.NetError) -> () + 0x585 (TraceScenarios)",
+            "GoRuntime.HTTPServer.acceptLoop() -> () + 0x6c (TraceScenarios) at /work/main/Sources/GoRuntime/HTTP.swift:405",
+            "closure #1 () -> () in GoRuntime.HTTPServer.init(host: Swift.String, port: Swift.Int, handler: (GoRuntime.HTTPRequest) -> GoRuntime.HTTPResponse) throws -> GoRuntime.HTTPServer + 0x1b (TraceScenarios)",
+            "gort_context_trampoline + 0x6 (TraceScenarios)",
+        ]
+        #expect(StackTrimming.isRuntimeOwned(stacks: [listener]))
+        #expect(StackTrimming.isRuntimeOwned(stacks: [listener, []]))
+        // A program's goroutine parked in the runtime: its own frame makes it the program's.
+        let receiver = [listener[0], "leakedReceiverWaitsForever(GoRuntime.Channel<Swift.Int>) -> () + 0x22 (Fixture)", listener[4]]
+        #expect(!StackTrimming.isRuntimeOwned(stacks: [receiver]))
+        // Blocked in the runtime's HTTP code, but created by the program (a server it started): the program's.
+        #expect(!StackTrimming.isRuntimeOwned(stacks: [listener, ["closure #1 () -> () in main + 0x10 (Service)"]]))
+        // Nothing known, or nothing symbolized: no evidence that it is the runtime's.
+        #expect(!StackTrimming.isRuntimeOwned(stacks: []))
+        #expect(!StackTrimming.isRuntimeOwned(stacks: [["TraceScenarios+0x1234", "gort_context_trampoline + 0x6 (TraceScenarios)"]]))
+        #expect(!StackTrimming.isRuntimeOwned(stacks: [["__libc_start_call_main + 0x80 (libc.so.6)"]]))
+    }
+
     @Test("text that is not a demangled Swift name is left as it is")
     func unknownTextUnchanged() {
         for text in ["gort_context_trampoline", "__libc_start_call_main", "main", "TraceScenarios+0x1234", "0x7f0012345678",
