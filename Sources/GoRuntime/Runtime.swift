@@ -34,9 +34,10 @@ public enum Runtime {
             let box = RunBox(escapable)
             let completion = RunCompletion()
             tracer.startFromEnvironmentOnce()
-            // SIGQUIT's dump and GOTRACE_DEBUG_ADDR's server (DebugServer.swift), once per process.
-            Diagnostics.startOnce()
             _ = scheduler.spawn({ box.execute() }, runCompletion: completion)
+            // SIGQUIT's dump and GOTRACE_DEBUG_ADDR's server (DebugServer.swift), once per process. After the
+            // main goroutine's spawn, so that main is goroutine 1 as in Go (the server's listener came first).
+            Diagnostics.startOnce()
             gort_note_sleep(completion.note)
             return try box.takeResult()
         }

@@ -99,6 +99,9 @@ func fetch(_ url: String) throws -> HTTPResponse {
         #expect(response.statusCode == 200)
         #expect(response.headers["content-type"] == "text/plain; charset=utf-8")
         let blocks = response.text.components(separatedBy: "\n\n")
+        // Goroutine 1 is the program's main goroutine, as in Go, even with the debug server started first thing.
+        let first = try #require(blocks.first { $0.hasPrefix("goroutine 1 [") }, "\(response.text)")
+        #expect(first.contains("in DebugServerFixture"), "goroutine 1 is not main: \(first)")
         let leaked = blocks.filter { $0.contains("leakedReceiverWaitsForever") }
         #expect(leaked.count == 3, "\(response.text)")
         for block in leaked {
