@@ -6,7 +6,8 @@
 //               never made accessible). Slots are carved out of arenas of ARENA_SLOTS slots, each
 //               arena mapped once with MAP_NORESERVE: untouched pages cost nothing.
 //   accessible  the top part of a guarded slot that is read-write; everything below it in the
-//               slot is PROT_NONE. It starts at `initial` bytes (≤ 8 KiB) and doubles on demand.
+//               slot is PROT_NONE. It starts at `initial` bytes (8 KiB, or GOTRACE_INITIAL_STACK; at
+//               most the limit) and doubles on demand.
 //   limit       the most a stack may grow to (default 1 MiB, ≤ reserve); past it, a fatal error.
 //
 // Growth (on_segv, async-signal-safe). A goroutine that runs past its accessible part faults in

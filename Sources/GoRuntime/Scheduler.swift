@@ -252,7 +252,8 @@ final class Scheduler: @unchecked Sendable {
         processors = .allocate(capacity: Self.processorLimit)
         processors.initialize(repeating: nil, count: Self.processorLimit)
         // Stacks start with 8 KiB accessible and grow on demand up to the limit (StackShrinker.swift).
-        gort_stack_configure(Self.initialStackBytes, Self.stackLimitFromEnvironment ?? Self.defaultStackLimit)
+        gort_stack_configure(Self.initialStackFromEnvironment ?? Self.initialStackBytes,
+                             Self.stackLimitFromEnvironment ?? Self.defaultStackLimit)
     }
 
     static var defaultProcessorCount: Int {

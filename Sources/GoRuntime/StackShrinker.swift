@@ -26,10 +26,18 @@ extension Scheduler {
     static let stackIdleNanoseconds: Int64 = 10_000_000
 
     /// GOTRACE_MAX_STACK: a byte count, optionally with a K, M or G suffix (powers of 1024).
-    static var stackLimitFromEnvironment: Int? {
-        guard let text = getenvString("GOTRACE_MAX_STACK") else { return nil }
+    static var stackLimitFromEnvironment: Int? { byteCountFromEnvironment("GOTRACE_MAX_STACK", example: "4M") }
+
+    /// GOTRACE_INITIAL_STACK: the accessible bytes of a fresh stack (default 8 KiB), as GOTRACE_MAX_STACK.
+    /// A program whose goroutines all go deep can skip their first growths; and under valgrind 3.19, where
+    /// a goroutine crashes soon after its stack's first growth fault (a jump into the stack), the runtime
+    /// runs with stacks that never grow (Benchmarks/callgrind.sh sets 256K).
+    static var initialStackFromEnvironment: Int? { byteCountFromEnvironment("GOTRACE_INITIAL_STACK", example: "64K") }
+
+    private static func byteCountFromEnvironment(_ name: String, example: String) -> Int? {
+        guard let text = getenvString(name) else { return nil }
         guard let bytes = parseByteCount(text), bytes > 0 else {
-            writeStandardError("gotrace runtime: warning: ignoring GOTRACE_MAX_STACK=\(text) (want bytes, e.g. 4M)\n")
+            writeStandardError("gotrace runtime: warning: ignoring \(name)=\(text) (want bytes, e.g. \(example))\n")
             return nil
         }
         return bytes

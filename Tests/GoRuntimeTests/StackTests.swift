@@ -89,6 +89,30 @@ struct StackTests {
         }
     }
 
+    @Test("GOTRACE_INITIAL_STACK sets a fresh stack's size: 50 KiB of recursion in a 256 KiB stack needs no growth")
+    func initialStackFromEnvironment() async throws {
+        // Its own process: the size is read once, when the scheduler starts.
+        await #expect(processExitsWith: .exitCode(0)) {
+            setenv("GOTRACE_INITIAL_STACK", "256K", 1)
+            let depth = 50  // 51 frames of > 1 KiB each: more than 8 KiB doubled three times
+            let result = Runtime.run(maxProcs: 1) { () -> Int in
+                let done = Channel<Int>(capacity: 1)
+                go { done.send(deepRecursion(depth, seed: 3)) }
+                return done.receive()!
+            }
+            guard Runtime.stackStatistics.initialSize == 256 * 1024 else { exit(3) }
+            guard result == expectedChecksum(depth, seed: 3) else { exit(4) }
+            exit(Runtime.stackStatistics.growths == 0 ? 0 : 5)
+        }
+        let rejected = try await #require(processExitsWith: .exitCode(0), observing: [\.standardErrorContent]) {
+            setenv("GOTRACE_INITIAL_STACK", "lots", 1)
+            Runtime.run(maxProcs: 1) {}
+            exit(Runtime.stackStatistics.initialSize == 8 * 1024 ? 0 : 3)
+        }
+        #expect(String(decoding: rejected.standardErrorContent, as: UTF8.self)
+            .contains("ignoring GOTRACE_INITIAL_STACK=lots (want bytes, e.g. 64K)"))
+    }
+
     @Test("a goroutine that recurses past the limit ends the process with a stack overflow")
     func overflowIsFatal() async throws {
         let result = try await #require(processExitsWith: .exitCode(2), observing: [\.standardErrorContent]) {
