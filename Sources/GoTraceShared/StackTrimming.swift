@@ -66,9 +66,14 @@ public enum StackTrimming {
     /// the creation stack) have runtime frames and no frame of the program's. A stack that is missing or
     /// unsymbolized says nothing, so a goroutine known only by such stacks counts as the program's.
     public static func isRuntimeOwned(stacks: [[String]]) -> Bool {
+        isRuntimeOwned(classes: stacks.joined().lazy.map(classify))
+    }
+
+    /// `isRuntimeOwned(stacks:)` on frames already classified.
+    public static func isRuntimeOwned<Classes: Sequence<FrameClass>>(classes: Classes) -> Bool {
         var sawRuntime = false
-        for frame in stacks.joined() {
-            switch classify(frame) {
+        for frameClass in classes {
+            switch frameClass {
             case .user, .unresolved: return false
             case .runtime: sawRuntime = true
             case .glue: break

@@ -72,7 +72,7 @@ struct TopModel {
     private var strings: [UInt64: String] = [:]
     private var stacks: [UInt64: [UInt64]] = [:]
     private let symbolizer = Symbolizer()
-    private var functionNames: [UInt64: (name: String, isUser: Bool)] = [:]
+    private var functionNames: [UInt64: (name: String, owner: StackTrimming.FrameClass)] = [:]
     private var goroutines: [UInt64: Goroutine] = [:]
     private var processorStarted: [UInt64: UInt64] = [:]
     private var processorBusy: [UInt64: UInt64] = [:]
@@ -211,7 +211,8 @@ struct TopModel {
             byState[goroutine.state, default: 0] += 1
             guard goroutine.state == .waiting else { continue }
             let reason = ParkReason(rawValue: UInt8(truncatingIfNeeded: goroutine.reason))?.name ?? "other"
-            let function = blockingFunction(ofStack: goroutine.stack)
+            // The runtime's own goroutines (a debug server's listener) are no blocking site, as in the report.
+            guard let function = blockingFunction(ofStack: goroutine.stack) else { continue }
             let waited = nanoseconds(now > goroutine.sinceTicks ? now - goroutine.sinceTicks : 0)
             let key = reason + "\u{0}" + function
             var site = sites[key] ?? BlockingSite(reason: reason, function: function, goroutines: 0, longestNanoseconds: 0)
@@ -250,11 +251,13 @@ struct TopModel {
     // MARK: - names
 
     /// The blocking site of a park stack: the innermost user frame (the runtime's own trimmed, as in the
-    /// report: GoTracePluginKit's StackTrimming), or the innermost frame if there is none.
-    private mutating func blockingFunction(ofStack id: UInt64) -> String {
+    /// report: GoTracePluginKit's StackTrimming), or the innermost frame if there is none; nil for a wait of
+    /// the runtime's own goroutines (runtime frames and none of the program's, `StackTrimming.isRuntimeOwned`).
+    private mutating func blockingFunction(ofStack id: UInt64) -> String? {
         guard let pcs = stacks[id], !pcs.isEmpty else { return id == 0 ? "(no stack)" : "(stack \(id) not yet defined)" }
         let names = pcs.map { functionName(returnAddress: $0) }
-        return (names.first { $0.isUser } ?? names[0]).name
+        if StackTrimming.isRuntimeOwned(classes: names.lazy.map(\.owner)) { return nil }
+        return (names.first { $0.owner == .user } ?? names[0]).name
     }
 
     /// Stands for the samples taken outside goroutines (no stack id is ever this large).
@@ -266,18 +269,18 @@ struct TopModel {
         guard let pcs = stacks[id], !pcs.isEmpty else { return "(stack \(id) not yet defined)" }
         // The first PC is where the thread was interrupted, not a return address: look it up as one past it.
         let names = [functionName(returnAddress: pcs[0] &+ 1)] + pcs.dropFirst().map { functionName(returnAddress: $0) }
-        return (names.first { $0.isUser } ?? names[0]).name
+        return (names.first { $0.owner == .user } ?? names[0]).name
     }
 
-    private mutating func functionName(returnAddress pc: UInt64) -> (name: String, isUser: Bool) {
+    private mutating func functionName(returnAddress pc: UInt64) -> (name: String, owner: StackTrimming.FrameClass) {
         if let known = functionNames[pc] { return known }
         let frame = symbolizer.frame(returnAddress: pc)
         let module = frame.modulePath.map { $0.split(separator: "/").last.map(String.init) ?? $0 } ?? ""
-        let named: (name: String, isUser: Bool)
+        let named: (name: String, owner: StackTrimming.FrameClass)
         if let function = frame.function {
-            named = (FrameNames.readable(function), StackTrimming.classify(function: function, module: module) == .user)
+            named = (FrameNames.readable(function), StackTrimming.classify(function: function, module: module))
         } else {
-            named = ("0x" + String(pc, radix: 16), false)
+            named = ("0x" + String(pc, radix: 16), .unresolved)
         }
         functionNames[pc] = named
         return named
