@@ -42,6 +42,8 @@ struct TopModel {
         var reason: UInt64 = 0
         var stack: UInt64 = 0
         var wokenTicks: UInt64?
+        /// When the event that set this state happened (`sinceTicks` may be earlier: a snapshot's wait).
+        var eventTicks: UInt64 = 0
     }
 
     /// One blocking site of a frame: where goroutines wait now, how many, and the longest wait.
@@ -74,6 +76,8 @@ struct TopModel {
     private let symbolizer = Symbolizer()
     private var functionNames: [UInt64: (name: String, owner: StackTrimming.FrameClass)] = [:]
     private var goroutines: [UInt64: Goroutine] = [:]
+    /// Goroutines that ended in the last 10 s, and when: a late chunk of another M must not bring them back.
+    private var endedTicks: [UInt64: UInt64] = [:]
     private var processorStarted: [UInt64: UInt64] = [:]
     private var processorBusy: [UInt64: UInt64] = [:]
     private var intervalStart: UInt64 = 0
@@ -151,35 +155,36 @@ struct TopModel {
             }
         case .spawn:
             created += 1
-            goroutines[a.1] = Goroutine(state: .runnable, sinceTicks: ticks)
+            update(a.1, at: ticks, Goroutine(state: .runnable, sinceTicks: ticks))
         case .start:
             if let woken = goroutines[a.0]?.wokenTicks, ticks >= woken { latencies.append(nanoseconds(ticks - woken)) }
-            goroutines[a.0] = Goroutine(state: .running, sinceTicks: ticks)
+            update(a.0, at: ticks, Goroutine(state: .running, sinceTicks: ticks))
         case .park:
             let yields = a.1 == UInt64(ParkReason.yield.rawValue) || a.1 == UInt64(ParkReason.preempted.rawValue)
-            goroutines[a.0] = yields ? Goroutine(state: .runnable, sinceTicks: ticks)
-                : Goroutine(state: .waiting, sinceTicks: ticks, reason: a.1, stack: a.2)
+            update(a.0, at: ticks, yields ? Goroutine(state: .runnable, sinceTicks: ticks)
+                : Goroutine(state: .waiting, sinceTicks: ticks, reason: a.1, stack: a.2))
         case .unpark:
-            goroutines[a.0] = Goroutine(state: .runnable, sinceTicks: ticks, wokenTicks: ticks)
+            update(a.0, at: ticks, Goroutine(state: .runnable, sinceTicks: ticks, wokenTicks: ticks))
         case .end:
             ended += 1
             goroutines[a.0] = nil
+            endedTicks[a.0] = ticks
         case .preempt:
             if a.1 == UInt64(PreemptKind.honouredCooperative.rawValue) || a.1 == UInt64(PreemptKind.honouredAsynchronous.rawValue) {
-                goroutines[a.0] = Goroutine(state: .runnable, sinceTicks: ticks)
+                update(a.0, at: ticks, Goroutine(state: .runnable, sinceTicks: ticks))
             }
         case .syscallEnter:
-            goroutines[a.0] = Goroutine(state: .syscall, sinceTicks: ticks, stack: a.1)
+            update(a.0, at: ticks, Goroutine(state: .syscall, sinceTicks: ticks, stack: a.1))
         case .syscallExit:
-            goroutines[a.0] = Goroutine(state: .running, sinceTicks: ticks)
+            update(a.0, at: ticks, Goroutine(state: .running, sinceTicks: ticks))
         case .snapshot:
             guard goroutines[a.0] == nil, a.1 <= UInt64(UInt8.max), let state = GoTrace.GoroutineState(rawValue: UInt8(a.1)) else { return }
             let since = ticks &- min(ticks, self.ticks(nanoseconds: a.4))
             switch state {
-            case .running: goroutines[a.0] = Goroutine(state: .running, sinceTicks: ticks)
-            case .runnable: goroutines[a.0] = Goroutine(state: .runnable, sinceTicks: ticks)
-            case .waiting: goroutines[a.0] = Goroutine(state: .waiting, sinceTicks: since, reason: a.2, stack: a.3)
-            case .syscall: goroutines[a.0] = Goroutine(state: .syscall, sinceTicks: since, stack: a.3)
+            case .running: update(a.0, at: ticks, Goroutine(state: .running, sinceTicks: ticks))
+            case .runnable: update(a.0, at: ticks, Goroutine(state: .runnable, sinceTicks: ticks))
+            case .waiting: update(a.0, at: ticks, Goroutine(state: .waiting, sinceTicks: since, reason: a.2, stack: a.3))
+            case .syscall: update(a.0, at: ticks, Goroutine(state: .syscall, sinceTicks: since, stack: a.3))
             }
         case .procStart:
             processorStarted[a.0] = ticks
@@ -194,6 +199,18 @@ struct TopModel {
         default:
             break
         }
+    }
+
+    /// Sets goroutine `id`'s state from an event at `ticks`, unless a later event of it was applied already
+    /// or it has ended. Each M's chunks arrive in the order that M flushed them, not in time order across Ms:
+    /// the chunk holding a goroutine's park can come before the one holding its spawn, and the spawn must
+    /// not make a blocked goroutine runnable again (a loaded stress run's top view lost its eight receivers).
+    private mutating func update(_ id: UInt64, at ticks: UInt64, _ goroutine: Goroutine) {
+        if let known = goroutines[id], known.eventTicks > ticks { return }
+        if let end = endedTicks[id], end >= ticks { return }
+        var goroutine = goroutine
+        goroutine.eventTicks = ticks
+        goroutines[id] = goroutine
     }
 
     /// The frame for the interval that ends now; starts the next interval.
@@ -245,6 +262,10 @@ struct TopModel {
         ended = 0
         latencies.removeAll(keepingCapacity: true)
         cpuSamplesByStack.removeAll(keepingCapacity: true)
+        // A late chunk comes within a flush interval (250 ms by default) or so; kept longer, the tombstones
+        // would only grow with the run.
+        let keep = ticks(nanoseconds: 10_000_000_000)
+        if !endedTicks.isEmpty { endedTicks = endedTicks.filter { now &- min(now, $0.value) < keep } }
         return frame
     }
 

@@ -23,8 +23,9 @@ struct TopCommandTests {
         let site = try #require(last.split(separator: "\n").first { $0.contains("topBlockedReceiver(_:) [chan-receive]") },
                                 "\(last)")
         #expect(site.split(separator: " ").dropLast(2).last == "8", "eight goroutines wait there: \(site)")
-        let cpu = try #require(last.components(separatedBy: "TOP CPU FUNCTIONS").last)
-        #expect(cpu.contains("topHotLoop(_:)"), "\(cpu)")
+        // The hot function, in some frame: on a loaded machine one 500 ms frame may hold two samples, of others.
+        let cpu = frames.compactMap { $0.components(separatedBy: "TOP CPU FUNCTIONS").dropFirst().first }
+        #expect(cpu.contains { $0.contains("topHotLoop(_:)") }, "\(cpu)")
         #expect(last.contains("Ps busy"))
         #expect(last.contains("goroutines   "))
         #expect(last.contains(" created, "))
@@ -49,19 +50,20 @@ struct TopCommandTests {
         let started = try tmuxRun(["new-session", "-d", "-s", "top", "-x", "80", "-y", "40",
                                    "env \(marker) \(gotrace) top --interval 300ms -- \(scenarios) top"])
         #expect(started.status == 0, "\(started.standardError)")
+        var lastScreen = ""
         func screenShows(_ text: String) throws -> Bool {
             // Bounded only so that a broken view fails instead of hanging (not a timing under test).
             for _ in 0..<300 {
-                let pane = try tmuxRun(["capture-pane", "-p", "-t", "top"])
-                if pane.standardOutput.contains(text) { return true }
+                lastScreen = try tmuxRun(["capture-pane", "-p", "-t", "top"]).standardOutput
+                if lastScreen.contains(text) { return true }
                 usleep(100_000)
             }
             return false
         }
-        #expect(try screenShows("topBlockedReceiver(_:) [chan-receive]"))
-        #expect(try screenShows("q quits, s sorts the blocking sites by wait"))
+        #expect(try screenShows("topBlockedReceiver(_:) [chan-receive]"), "the screen:\n\(lastScreen)")
+        #expect(try screenShows("q quits, s sorts the blocking sites by wait"), "the screen:\n\(lastScreen)")
         _ = try tmuxRun(["send-keys", "-t", "top", "s"])
-        #expect(try screenShows("TOP BLOCKING SITES (by wait)"))
+        #expect(try screenShows("TOP BLOCKING SITES (by wait)"), "the screen:\n\(lastScreen)")
         _ = try tmuxRun(["send-keys", "-t", "top", "q"])
         var ended = false
         for _ in 0..<300 where !ended {

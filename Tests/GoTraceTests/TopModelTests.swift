@@ -1,0 +1,50 @@
+import GoTrace
+import Testing
+@testable import gotrace
+
+/// `gotrace top`'s model (TopModel.swift) on chunks built by hand: each M's chunks reach it in the order that
+/// M flushed them, not in time order across Ms.
+@Suite struct TopModelTests {
+    /// One events chunk of machine `machine`: `events` are (kind, ticks, arguments), in time order.
+    static func chunk(machine: UInt64, sequence: UInt64, _ events: [(EventKind, UInt64, [UInt64])]) -> TraceStreamFramer.Unit {
+        var payload: [UInt8] = []
+        var last: UInt64 = 0
+        for (kind, ticks, arguments) in events {
+            payload.append(kind.rawValue)
+            appendVarint(ticks - last, to: &payload)
+            last = ticks
+            for argument in arguments { appendVarint(argument, to: &payload) }
+        }
+        let header = ChunkHeader(type: .events, machine: machine, sequence: sequence, baseTicks: 0, startTicks: events.first!.1,
+                                 endTicks: last, eventCount: UInt32(events.count), rawPayloadSize: UInt32(payload.count),
+                                 storedPayloadSize: UInt32(payload.count), payloadCRC: crc32(of: payload[...]))
+        return .chunk(bytes: header.encoded() + payload, header: header)
+    }
+
+    static let chanReceive = UInt64(ParkReason.chanReceive.rawValue)
+
+    @Test("a goroutine's park that arrives before its spawn keeps it blocked")
+    func parkBeforeSpawnAcrossMachines() {
+        var model = TopModel()
+        let header = FileHeader(ticksPerSecond: 1_000_000_000, startTicks: 0, startWallTimeNanoseconds: 0)
+        model.consume(.fileHeader(bytes: header.encoded(), header: header))
+        // M1 ran g5 and parked it at 200; M0, which spawned g5 at 100, flushed its chunk later.
+        model.consume(Self.chunk(machine: 1, sequence: 0, [(.start, 150, [5]), (.park, 200, [5, Self.chanReceive, 0])]))
+        model.consume(Self.chunk(machine: 0, sequence: 0, [(.spawn, 100, [1, 5, 0]), (.start, 300, [1])]))
+        let frame = model.takeFrame()
+        #expect(frame.goroutinesByState[.waiting] == 1, "\(frame.goroutinesByState)")
+        #expect(frame.blockingSites.map(\.reason) == ["chan-receive"], "\(frame.blockingSites)")
+        #expect(model.problems.isEmpty, "\(model.problems)")
+    }
+
+    @Test("a goroutine that ended stays ended when an earlier event of it arrives late")
+    func endBeforeEarlierEvent() {
+        var model = TopModel()
+        let header = FileHeader(ticksPerSecond: 1_000_000_000, startTicks: 0, startWallTimeNanoseconds: 0)
+        model.consume(.fileHeader(bytes: header.encoded(), header: header))
+        model.consume(Self.chunk(machine: 1, sequence: 0, [(.start, 150, [5]), (.end, 200, [5])]))
+        model.consume(Self.chunk(machine: 0, sequence: 0, [(.spawn, 100, [1, 5, 0]), (.unpark, 120, [5, 1, 0])]))
+        let frame = model.takeFrame()
+        #expect(frame.goroutinesByState.values.reduce(0, +) == 0, "\(frame.goroutinesByState)")
+    }
+}
