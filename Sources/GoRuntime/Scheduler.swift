@@ -434,18 +434,25 @@ final class Scheduler: @unchecked Sendable {
     /// Makes a parked goroutine runnable (Go's goready) and wakes an idle P if needed.
     func ready(_ goroutine: Goroutine, next: Bool = true) {
         assert(goroutine.status == .waiting, "ready of a goroutine that is not waiting")
-        let machine = Self.currentMachine()
-        guard let processor = machine?.processor else {
-            readyWithoutProcessor(goroutine, machine)
+        guard let raw = gort_tls_get_m() else {
+            readyWithoutProcessor(goroutine, nil)
             return
         }
-        goroutine.status = .runnable
-        goroutine.waitReason = .none
-        if tracer.active.load(ordering: .relaxed) {
-            tracer.emit(.unpark, UInt64(goroutine.id), UInt64(machine?.current?.id ?? 0),
-                        tracer.recordsUnparkStacks.load(ordering: .relaxed) ? tracer.captureStack() : 0)
+        // Safety: the TLS slot holds this thread's M, which lives forever (currentMachine); borrowing it
+        // spares a retain and a release on every wake-up.
+        Unmanaged<Machine>.fromOpaque(raw)._withUnsafeGuaranteedRef { machine in
+            guard let processor = machine.processor else {
+                readyWithoutProcessor(goroutine, machine)
+                return
+            }
+            goroutine.status = .runnable
+            goroutine.waitReason = .none
+            if tracer.active.load(ordering: .relaxed) {
+                tracer.emit(.unpark, UInt64(goroutine.id), UInt64(machine.current?.id ?? 0),
+                            tracer.recordsUnparkStacks.load(ordering: .relaxed) ? tracer.captureStack() : 0)
+            }
+            runQueuePut(processor, goroutine, next: next)
         }
-        runQueuePut(processor, goroutine, next: next)
         wakeProcessor()
     }
 
@@ -1170,19 +1177,27 @@ extension Scheduler {
     /// `timer` armed, only once it is off its stack.
     /// Precondition: called on a goroutine; `locks` are held by the caller.
     func park(_ reason: WaitReason, unlocking locks: UnsafeMutablePointer<gort_lock_t>? = nil, timer: RuntimeTimer? = nil) {
-        guard let machine = Self.currentMachine(), let goroutine = machine.current else {
+        guard let raw = gort_tls_get_m() else {
             fatal("runtime: blocking operation (\(reason)) outside a goroutine; call it inside Runtime.run { } or go { }")
         }
-        if machine.processor == nil { fatalInsideBlockingCall(String(describing: reason)) }
-        if gort_preempt_is_held(machine.preemption.state) { fatalWhileHeld(String(describing: reason)) }
-        goroutine.parkLock = locks
-        goroutine.parkTimer = timer
-        goroutine.status = .waiting
-        goroutine.waitReason = reason
-        if tracer.active.load(ordering: .relaxed) { tracePark(goroutine, reason) } else { goroutine.waitSinceTicks = 0 }
-        machine.action = .park
         let profiledSince = ContentionProfiles.enabled.load(ordering: .relaxed) ? gort_nanotime() : 0
-        switchToScheduler(goroutine, machine)
+        // Safety: the TLS slot holds this thread's M, which lives forever (currentMachine); borrowing it
+        // spares a retain and a release on every park. The goroutine may resume on another M: nothing
+        // after the switch uses this one.
+        Unmanaged<Machine>.fromOpaque(raw)._withUnsafeGuaranteedRef { machine in
+            guard let goroutine = machine.current else {
+                fatal("runtime: blocking operation (\(reason)) outside a goroutine; call it inside Runtime.run { } or go { }")
+            }
+            if machine.processor == nil { fatalInsideBlockingCall(String(describing: reason)) }
+            if gort_preempt_is_held(machine.preemption.state) { fatalWhileHeld(String(describing: reason)) }
+            goroutine.parkLock = locks
+            goroutine.parkTimer = timer
+            goroutine.status = .waiting
+            goroutine.waitReason = reason
+            if tracer.active.load(ordering: .relaxed) { tracePark(goroutine, reason) } else { goroutine.waitSinceTicks = 0 }
+            machine.action = .park
+            switchToScheduler(goroutine, machine)
+        }
         if profiledSince != 0 { ContentionProfiles.resumed(reason, delay: gort_nanotime() - profiledSince) }
     }
 
