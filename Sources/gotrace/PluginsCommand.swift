@@ -25,6 +25,23 @@ func printErrorChain(_ messages: [String]) {
     for cause in messages.dropFirst() { printError("caused by: \(cause)") }
 }
 
+/// Exits (status 1) with `InputProtection`'s refusal if writing `output` could overwrite one of `inputs`.
+func refuseToOverwrite(_ output: String, inputs: [String]) throws {
+    guard let refusal = InputProtection.refusal(toWrite: output, inputs: inputs) else { return }
+    printErrorChain(refusal)
+    throw ExitCode(1)
+}
+
+extension AnalysisOutcome {
+    /// Prints the reader's diagnostics; exits (status 1) if nothing of `trace` could be read.
+    func requireReadable(_ trace: String) throws {
+        for line in diagnostics { printError(line) }
+        guard let fatal else { return }
+        printErrorChain(["cannot read \(trace)", fatal])
+        throw ExitCode(1)
+    }
+}
+
 struct PluginsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plugins",

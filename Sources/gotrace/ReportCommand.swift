@@ -50,12 +50,7 @@ struct ReportCommand: ParsableCommand {
     @OptionGroup var search: PluginSearchOptions
 
     func run() throws {
-        for output in [html, outputDirectory].compactMap({ $0 }) {
-            if let refusal = InputProtection.refusal(toWrite: output, inputs: [file]) {
-                printErrorChain(refusal)
-                throw ExitCode(1)
-            }
-        }
+        for output in [html, outputDirectory].compactMap({ $0 }) { try refuseToOverwrite(output, inputs: [file]) }
         let catalog = search.discover()
         for failure in catalog.failures { printErrorChain(failure.messages + ["plugin skipped"]) }
         var names = analyzers.isEmpty ? ReportCommand.builtInAnalyzers : analyzers
@@ -104,11 +99,7 @@ struct ReportCommand: ParsableCommand {
         let progress = ProgressBar(enabled: !noProgress, fileBytes: fileSize(file))
         let outcome = session.run(progress: progress.map { bar in { bar.update(done: $0, total: $1) } })
         progress?.finish()
-        for line in outcome.diagnostics { printError(line) }
-        if let fatal = outcome.fatal {
-            printErrorChain(["cannot read \(file)", fatal])
-            throw ExitCode(1)
-        }
+        try outcome.requireReadable(file)
         var failed = false
         for result in outcome.results {
             if let failure = result.failure {
