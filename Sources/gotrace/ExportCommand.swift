@@ -15,13 +15,7 @@ enum ExportProfile: String, ExpressibleByArgument, CaseIterable { case cpu, bloc
 /// Runs the flamegraph plugin over `trace`, writing `outputPath`. Returns the plugin's text summary.
 func runFlamegraphPlugin(trace: String, outputPath: String, profile: ExportProfile, format: ExportFormat,
                          extraOptions: [String: String], search: PluginSearchOptions) throws -> String {
-    let catalog = search.discover()
-    guard let plugin = catalog.plugin(named: "flamegraph") else {
-        let known = catalog.plugins.map(\.name).sorted().joined(separator: ", ")
-        printErrorChain(["the flamegraph analyzer plugin was not found",
-                         "plugins found: \(known.isEmpty ? "none" : known) (see `gotrace plugins`)"])
-        throw ExitCode(1)
-    }
+    let plugin = try search.discover().require("flamegraph", missing: "the flamegraph analyzer plugin was not found")
     let url = URL(fileURLWithPath: outputPath)
     let directory = url.deletingLastPathComponent().path
     var options = extraOptions

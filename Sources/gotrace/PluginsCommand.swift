@@ -32,6 +32,16 @@ func refuseToOverwrite(_ output: String, inputs: [String]) throws {
     throw ExitCode(1)
 }
 
+extension PluginCatalog {
+    /// The plugin named `name`; else exits (status 1) saying `missing` and which plugins were found.
+    func require(_ name: String, missing: String) throws -> LoadedPlugin {
+        if let plugin = plugin(named: name) { return plugin }
+        let known = plugins.map(\.name).sorted().joined(separator: ", ")
+        printErrorChain([missing, "plugins found: \(known.isEmpty ? "none" : known) (see `gotrace plugins`)"])
+        throw ExitCode(1)
+    }
+}
+
 extension AnalysisOutcome {
     /// Prints the reader's diagnostics; exits (status 1) if nothing of `trace` could be read.
     func requireReadable(_ trace: String) throws {

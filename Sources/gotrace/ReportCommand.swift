@@ -65,13 +65,7 @@ struct ReportCommand: ParsableCommand {
         }
         var plugins: [LoadedPlugin] = []
         for name in names where !plugins.contains(where: { $0.name == name }) {
-            guard let plugin = catalog.plugin(named: name) else {
-                let known = catalog.plugins.map(\.name).sorted().joined(separator: ", ")
-                printErrorChain(["analyzer \"\(name)\" not found",
-                                 "plugins found: \(known.isEmpty ? "none" : known) (see `gotrace plugins`)"])
-                throw ExitCode(1)
-            }
-            plugins.append(plugin)
+            plugins.append(try catalog.require(name, missing: "analyzer \"\(name)\" not found"))
         }
         var options: [String: [String: String]] = [:]
         for option in analyzerOptions {
