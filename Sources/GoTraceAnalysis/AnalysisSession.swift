@@ -193,18 +193,10 @@ public final class AnalysisSession {
         createAll()
         let pipeline = PipelinedEventSource(source: source, batchSize: AnalysisSession.batchSize)
         if pipeline.start() {
-            var previous = false
-            stream(expected: expected, progress: progress) {
-                defer { previous = true }
-                return pipeline.next(definitions: definitions, returning: previous)
-            }
+            streamPipelined(pipeline, expected: expected, progress: progress)
             pipeline.stop()
         } else {
-            let events = UnsafeMutableBufferPointer<gotrace_event>.allocate(capacity: AnalysisSession.batchSize)
-            defer { events.deallocate() }
-            stream(expected: expected, progress: progress) {
-                UnsafeBufferPointer(rebasing: events.prefix(source.nextBatch(into: events, definitions: definitions)))
-            }
+            stream(expected: expected, progress: progress)
         }
         isComplete = source.isComplete
         finishAll()
@@ -234,15 +226,31 @@ public final class AnalysisSession {
         }
     }
 
-    /// Every batch `next` gives (the source's own, or those PipelinedEventSource decoded on its thread) through
-    /// `consume`, until an empty one.
-    private func stream(expected: UInt64?, progress: ((UInt64, UInt64) -> Void)?,
-                        next: () -> UnsafeBufferPointer<gotrace_event>) {
+    private func stream(expected: UInt64?, progress: ((UInt64, UInt64) -> Void)?) {
+        let events = UnsafeMutableBufferPointer<gotrace_event>.allocate(capacity: AnalysisSession.batchSize)
+        defer { events.deallocate() }
         var transitions = TransitionBuffer(capacity: AnalysisSession.batchSize)
         defer { transitions.deallocate() }
         var batches = 0
         while true {
-            let events = next()
+            let count = source.nextBatch(into: events, definitions: definitions)
+            if count == 0 { break }
+            consume(UnsafeBufferPointer(events).prefix(count), transitions: &transitions)
+            batches += 1
+            if let progress, let expected, batches % 64 == 0 { progress(eventsRead, expected) }
+        }
+        if let progress, let expected { progress(eventsRead, max(expected, eventsRead)) }
+    }
+
+    /// As `stream`, with the source decoding on its own thread (PipelinedEventSource).
+    private func streamPipelined(_ source: PipelinedEventSource, expected: UInt64?, progress: ((UInt64, UInt64) -> Void)?) {
+        var transitions = TransitionBuffer(capacity: AnalysisSession.batchSize)
+        defer { transitions.deallocate() }
+        var batches = 0
+        var previous = false
+        while true {
+            let events = source.next(definitions: definitions, returning: previous)
+            previous = true
             if events.isEmpty { break }
             consume(events[...], transitions: &transitions)
             batches += 1
