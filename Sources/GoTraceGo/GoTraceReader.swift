@@ -367,13 +367,6 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
             batchesByP[batch.p, default: []].append(batch.range)
             current = nil
         }
-        /// A malformed or cut-short event at `offset` ends the scan; what is before it is read.
-        func stop(_ offset: Int, _ what: String) {
-            report(offset, what)
-            clean = false
-            close(at: offset)
-            position = bytes.count
-        }
         while position < bytes.count {
             // Fast path: an ordinary event with its arguments inline (most of a trace) needs only its delta
             // and a check of its argument count; nothing else of it is kept.
@@ -383,12 +376,18 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
             // Safety: code < 64, the table's size.
             if inline < 4, layouts[code].known, !GoTraceReader.isSpecialInScan(UInt8(code)), current != nil {
                 guard inline == layouts[code].wireArguments else {
-                    stop(position, "malformed Go event (\(GoEventType.table[code]?.name ?? "event \(code)") has \(inline) arguments, expected \(layouts[code].wireArguments)); read up to here")
+                    report(position, "malformed Go event (\(GoEventType.table[code]?.name ?? "event \(code)") has \(inline) arguments, expected \(layouts[code].wireArguments)); read up to here")
+                    clean = false
+                    close(at: position)
+                    position = bytes.count
                     continue
                 }
                 var cursor = position + 1
                 guard let delta = varint(&cursor), skipVarints(inline - 1, &cursor) else {
-                    stop(position, "truncated: the trace ends inside an event; read up to here")
+                    report(position, "truncated: the trace ends inside an event; read up to here")
+                    clean = false
+                    close(at: position)
+                    position = bytes.count
                     continue
                 }
                 ticks = ticks &+ delta
@@ -404,10 +403,16 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
             switch result {
             case .event(let after): next = after
             case .truncated:
-                stop(position, "truncated: the trace ends inside an event; read up to here")
+                report(position, "truncated: the trace ends inside an event; read up to here")
+                clean = false
+                close(at: position)
+                position = bytes.count
                 continue
             case .malformed(let reason):
-                stop(position, "malformed Go event (\(reason)); read up to here")
+                report(position, "malformed Go event (\(reason)); read up to here")
+                clean = false
+                close(at: position)
+                position = bytes.count
                 continue
             }
             switch raw.type {
