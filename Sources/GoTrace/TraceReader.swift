@@ -377,7 +377,9 @@ public final class TraceReader: Sequence, IteratorProtocol {
     }
 
     /// A special chunk's payload decoded by `decode` (`what` names it), or nil after counting the chunk damaged.
-    private func decodeSpecial<Decoded>(_ entry: ChunkEntry, _ what: String, _ decode: ([UInt8]) -> Decoded?) -> Decoded? {
+    private func decodeSpecial<Decoded>(_ entry: ChunkEntry, _ what: String, _ decode: ([UInt8]) -> Decoded?)
+        -> Decoded?
+    {
         guard let payload = loadPayload(entry) else {
             corruptChunkCount += 1
             return nil

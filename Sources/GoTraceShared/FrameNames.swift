@@ -103,7 +103,9 @@ public enum FrameNames {
             return text[..<of.upperBound] + rewrite(text[of.upperBound...])
         }
         for prefix in specializationPrefixes where text.hasPrefix(prefix) {
-            guard let rest = afterGroup(text.dropFirst(prefix.count), "<", ">"), rest.hasPrefix(" of ") else { return text }
+            guard let rest = afterGroup(text.dropFirst(prefix.count), "<", ">"), rest.hasPrefix(" of ") else {
+                return text
+            }
             // Specialisations of specialisations are one `specialized`.
             let inner = rewrite(rest.dropFirst(4))
             return inner.hasPrefix("specialized ") ? inner : "specialized " + inner
