@@ -99,8 +99,8 @@ public final class FlamegraphAnalyzer: Analyzer {
         self.profile = profile
         self.format = format
         output = host.option("output") ?? "flamegraph-\(profile.rawValue).\(FlamegraphAnalyzer.extensions[format]!)"
-        inverted = try FlamegraphAnalyzer.flag(host, "inverted")
-        keepRuntimeFrames = try FlamegraphAnalyzer.flag(host, "runtime-frames")
+        inverted = try host.flag("inverted")
+        keepRuntimeFrames = try host.flag("runtime-frames")
         title = host.option("title")
         guard let rate = Int64(host.option("cpu-rate") ?? "99"), rate > 0 else {
             throw .invalidArgument("cpu-rate must be a positive number of Hz")
@@ -109,14 +109,6 @@ public final class FlamegraphAnalyzer: Analyzer {
         cpuSampleCode = host.kindCode(named: "cpu-sample")
         guard host.hasOutputDirectory else { throw .invalidArgument("the flamegraph analyzer writes a file: pass -o DIR") }
         if format == .chrome { chrome = ChromeTimeline(host: host, output: output) }
-    }
-
-    static func flag(_ host: AnalyzerHost, _ key: String) throws(AnalyzerError) -> Bool {
-        switch host.option(key) ?? "false" {
-        case "true": return true
-        case "false": return false
-        case let other: throw .invalidArgument("\(key) must be true or false, not \"\(other)\"")
-        }
     }
 
     public func consume(_ batch: EventBatch) throws(AnalyzerError) {

@@ -54,11 +54,7 @@ public final class LeakAnalyzer: Analyzer {
 
     public init(host: AnalyzerHost) throws(AnalyzerError) {
         self.host = host
-        switch host.option("include-sleep") ?? "false" {
-        case "true": includeSleep = true
-        case "false": includeSleep = false
-        case let other: throw .invalidArgument("include-sleep must be true or false, not \"\(other)\"")
-        }
+        includeSleep = try host.flag("include-sleep")
         guard let maxIDs = Int(host.option("max-ids") ?? "10"), maxIDs >= 0 else {
             throw .invalidArgument("max-ids must be a non-negative integer")
         }

@@ -90,20 +90,16 @@ public final class FlameNode {
     public static func tree(_ stacks: [(frames: [String], value: Int64)], baseline: [(frames: [String], value: Int64)] = [],
                             rootName: String = "all") -> FlameNode {
         let root = FlameNode(name: rootName)
-        for (frames, value) in stacks {
-            var node = root
-            node.value += value
-            for frame in frames {
-                node = node.child(frame)
-                node.value += value
-            }
-        }
-        for (frames, value) in baseline {
-            var node = root
-            node.baseline += value
-            for frame in frames {
-                node = node.child(frame)
-                node.baseline += value
+        let sides: [([(frames: [String], value: Int64)], ReferenceWritableKeyPath<FlameNode, Int64>)] =
+            [(stacks, \.value), (baseline, \.baseline)]
+        for (side, field) in sides {
+            for (frames, value) in side {
+                var node = root
+                node[keyPath: field] += value
+                for frame in frames {
+                    node = node.child(frame)
+                    node[keyPath: field] += value
+                }
             }
         }
         root.sortChildren()

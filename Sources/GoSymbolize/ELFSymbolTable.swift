@@ -39,7 +39,6 @@ public final class ELFSymbolTable: @unchecked Sendable {
 
     private var entries: [Entry] = []
     public private(set) var segments: [LoadSegment] = []
-    public var symbolCount: Int { entries.count }
 
     private static let typeNone: UInt8 = 0  // STT_NOTYPE
     private static let typeFunction: UInt8 = 2  // STT_FUNC

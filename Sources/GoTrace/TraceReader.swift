@@ -347,31 +347,15 @@ public final class TraceReader: Sequence, IteratorProtocol {
                     droppedEvents += UInt64(header.droppedEvents)
                     rawPayloadBytes += UInt64(header.rawPayloadSize)
                 case .kindTable:
-                    if let payload = loadPayload(entry) {
-                        if let specs = KindTableCodec.decode(payload) {
-                            kinds.adopt(specs)
-                        } else {
-                            report(entry.offset, .corruptChunk(reason: "kind table does not decode"))
-                            corruptChunkCount += 1
-                        }
-                    } else {
-                        corruptChunkCount += 1
-                    }
+                    if let specs = decodeSpecial(entry, "kind table", KindTableCodec.decode) { kinds.adopt(specs) }
                 case .end:
                     if let payload = loadPayload(entry) {
                         endChunk = EndChunk.decode(payload)
                         isComplete = true
                     }
                 case .commandLine:
-                    if let payload = loadPayload(entry) {
-                        if let arguments = CommandLineChunk.decode(payload) {
-                            commandLine = arguments
-                        } else {
-                            report(entry.offset, .corruptChunk(reason: "command-line chunk does not decode"))
-                            corruptChunkCount += 1
-                        }
-                    } else {
-                        corruptChunkCount += 1
+                    if let arguments = decodeSpecial(entry, "command-line chunk", CommandLineChunk.decode) {
+                        commandLine = arguments
                     }
                 default:
                     break  // Unknown chunk types are skipped silently: that is the extension rule.
@@ -390,6 +374,22 @@ public final class TraceReader: Sequence, IteratorProtocol {
             }
             return MachineStream(machine: machine, chunks: chunks, lastTicks: header?.startTicks ?? 0)
         }
+    }
+
+    /// A special chunk's payload decoded by `decode` (`what` names it), or nil after counting the chunk damaged.
+    private func decodeSpecial<Decoded>(_ entry: ChunkEntry, _ what: String, _ decode: ([UInt8]) -> Decoded?)
+        -> Decoded?
+    {
+        guard let payload = loadPayload(entry) else {
+            corruptChunkCount += 1
+            return nil
+        }
+        guard let decoded = decode(payload) else {
+            report(entry.offset, .corruptChunk(reason: "\(what) does not decode"))
+            corruptChunkCount += 1
+            return nil
+        }
+        return decoded
     }
 
     /// The raw payload of a chunk, or nil after reporting why it is unusable.

@@ -108,9 +108,8 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
     @exclusivity(unchecked) public internal(set) var outOfOrderTimestamps: UInt64 = 0
     /// Goroutines the Go runtime runs for itself (entry function in package runtime, except runtime.main);
     /// their events are left out unless `includeSystemGoroutines` (see docs/go-traces.md).
-    @exclusivity(unchecked) public internal(set) var systemGoroutines: Set<UInt64> = []
+    @exclusivity(unchecked) var system = GoSystemGoroutines()
     public let includeSystemGoroutines: Bool
-    @exclusivity(unchecked) var systemFlags: [Bool] = []
     @exclusivity(unchecked) var stackDefined: [Bool] = []
     @exclusivity(unchecked) var reportedMissingStack = false
 
@@ -144,10 +143,8 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
         var hasStack = false
     }
 
-    /// Nanoseconds per tick, from the frequency.
-    @exclusivity(unchecked) var nanosecondsPerTick = 1e9 / Double(GoTraceReader.assumedTicksPerSecond)
-    @exclusivity(unchecked) var nanosecondsPerTickFixed: UInt64 = 0
-    @exclusivity(unchecked) var minTicks: UInt64 = 0
+    /// Ticks to nanoseconds, from the frequency.
+    @exclusivity(unchecked) var clock = GoTickClock()
     @exclusivity(unchecked) var logMessageIDs: [Int: UInt64] = [:]
     @exclusivity(unchecked) var order: [GoroutineOrder] = []
     @exclusivity(unchecked) var sparseOrder: [UInt64: GoroutineOrder] = [:]
@@ -159,7 +156,6 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
     @exclusivity(unchecked) var reportedTimeOrder = false
     @exclusivity(unchecked) var blockedInSyscall: Set<UInt64> = []
     @exclusivity(unchecked) var lastSysBlock: [UInt64: UInt64] = [:]
-    /// Mapped events waiting to be returned (a Go event may map to two).
     /// Mapped events waiting to be returned: a Go event maps to at most two.
     @exclusivity(unchecked) var pendingEvents = (GoMappedEvent.empty, GoMappedEvent.empty)
     @exclusivity(unchecked) var pendingCount = 0
@@ -395,7 +391,7 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
                     continue
                 }
                 ticks = ticks &+ delta
-                if firstTicks || ticks < minTicks { minTicks = ticks }
+                if firstTicks || ticks < clock.minTicks { clock.minTicks = ticks }
                 firstTicks = false
                 goEventCount += 1
                 position = cursor
@@ -444,7 +440,7 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
                     ticks = 0
                 }
                 ticks = ticks &+ raw[0]
-                if firstTicks || ticks < minTicks { minTicks = ticks }
+                if firstTicks || ticks < clock.minTicks { clock.minTicks = ticks }
                 firstTicks = false
                 goEventCount += 1
                 if raw.type == GoEventType.userLog { logValues.append((position, raw.text)) }
@@ -485,9 +481,7 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
         streams = UnsafeMutablePointer<Stream>.allocate(capacity: Swift.max(1, made.count))
         streams.initialize(from: made, count: made.count)
         streamCount = made.count
-        nanosecondsPerTick = 1e9 / Double(ticksPerSecond)
-        let fixed = nanosecondsPerTick * 4_294_967_296
-        nanosecondsPerTickFixed = fixed < 1.8e19 ? UInt64(fixed) : UInt64.max
+        clock.setFrequency(ticksPerSecond)
     }
 
     /// Turns `Stack` events into stacks of synthetic frame addresses (see `GoFrameTable`).
@@ -741,19 +735,6 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
         streams[best].inFrontier = false
         advance(best)
         return best
-    }
-
-    /// Ticks to nanoseconds since the first event (Go's conversion, in floating point).
-    func nanoseconds(_ ticks: UInt64) -> UInt64 {
-        let elapsed = ticks >= minTicks ? ticks - minTicks : 0
-        if elapsed < 1 << 40 {
-            // Fixed point (32 fractional bits): exact to well under a nanosecond for 2^40 ticks, and no
-            // floating-point conversion per event.
-            let product = elapsed.multipliedFullWidth(by: nanosecondsPerTickFixed)
-            return product.high << 32 | product.low >> 32
-        }
-        let value = Double(elapsed) * nanosecondsPerTick
-        return value >= 1.8e19 ? UInt64.max : UInt64(value)
     }
 
     // MARK: Iteration

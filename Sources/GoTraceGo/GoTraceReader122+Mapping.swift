@@ -84,27 +84,16 @@ extension GoTraceReader122 {
         return reason
     }
 
-    @inline(__always)
-    func isSystemGoroutine(_ goroutine: UInt64) -> Bool {
-        if goroutine < UInt64(systemFlags.count) { return systemFlags[Int(goroutine)] }
-        return goroutine >= 1 << 20 && systemGoroutines.contains(goroutine)
-    }
-
     func markSystemGoroutine(_ goroutine: UInt64, entry: String?) {
         guard let entry, GoTraceReader.isSystemEntry(entry) else { return }
-        systemGoroutines.insert(goroutine)
-        guard goroutine < 1 << 20 else { return }
-        if Int(goroutine) >= systemFlags.count {
-            systemFlags.append(contentsOf: repeatElement(false, count: Int(goroutine) + 1 - systemFlags.count))
-        }
-        systemFlags[Int(goroutine)] = true
+        system.insert(goroutine)
     }
 
     /// Appends a mapped event unless it concerns one of the runtime's own goroutines (when those are left out).
     @inline(__always)
     func emit(_ kind: EventKind, at time: UInt64, machine: UInt64, proc: UInt64, goroutine: UInt64,
               _ arguments: (UInt64, UInt64, UInt64, UInt64), count: Int) {
-        if !includeSystemGoroutines, goroutine != UInt64.max, isSystemGoroutine(goroutine) { return }
+        if !includeSystemGoroutines, goroutine != UInt64.max, system.contains(goroutine) { return }
         guard pendingCount < 4 else { return }
         pending[pendingCount] = GoMappedEvent(kind: kind, nanoseconds: time, machine: machine, proc: proc,
                                               goroutine: goroutine, arguments: arguments, argumentCount: count)

@@ -170,7 +170,6 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     @exclusivity(unchecked) public private(set) var startWallNanoseconds: UInt64 = 0
     /// The first clock snapshot: (ticks, wall nanoseconds).
     @exclusivity(unchecked) var clockSnapshot: (ticks: UInt64, wall: UInt64)?
-    @exclusivity(unchecked) public internal(set) var systemGoroutines: Set<UInt64> = []
 
     /// Where the bytes come from: the file `TraceFile.open` opened, or an array given to `init(bytes:)`.
     let source: any TraceByteSource
@@ -197,7 +196,7 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     /// Per trace-wide stack id, whether it was classified, and the park reason its frames imply (for
     /// goroutines whose status says waiting without a reason).
     @exclusivity(unchecked) var reasonOfStack: [UInt64: ParkReason] = [:]
-    @exclusivity(unchecked) var systemFlags: [Bool] = []
+    @exclusivity(unchecked) var system = GoSystemGoroutines()
     /// Goroutines that predate the trace and whose entry function no event has shown yet.
     @exclusivity(unchecked) var entryUnknown: Set<UInt64> = []
 
@@ -217,14 +216,12 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     @exclusivity(unchecked) var procs: [UInt64: ProcOrder] = [:]
     @exclusivity(unchecked) var machines = GoRawArray<MachineState>()
     @exclusivity(unchecked) var machineIndex: [UInt64: Int] = [:]
-    @exclusivity(unchecked) var nanosecondsPerTick = 1e9 / Double(GoTraceReader.assumedTicksPerSecond)
-    @exclusivity(unchecked) var minTicks: UInt64 = 0
+    @exclusivity(unchecked) var clock = GoTickClock()
     @exclusivity(unchecked) var lastNanoseconds: UInt64 = 0
     @exclusivity(unchecked) var reportedInconsistency = false
     @exclusivity(unchecked) var reportedBadEvent = false
     @exclusivity(unchecked) var reportedMissingStack = false
     @exclusivity(unchecked) var blockedInSyscall: Set<UInt64> = []
-    /// Mapped events waiting to be returned (an event maps to at most three).
     /// Mapped events waiting to be returned (an event maps to at most three; room for four). Safety: allocated
     /// at init, freed in deinit; `pendingCount` ≤ 4 is checked before each write.
     let pending: UnsafeMutablePointer<GoMappedEvent> = {
@@ -234,8 +231,6 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     }()
     @exclusivity(unchecked) var pendingCount = 0
     @exclusivity(unchecked) var pendingIndex = 0
-    /// Nanoseconds per tick in fixed point (32 fractional bits), as `GoTraceReader` converts.
-    @exclusivity(unchecked) var nanosecondsPerTickFixed: UInt64 = 0
     let eventView = GoTraceEventView()
 
     public convenience init(bytes: [UInt8], fileName: String = "<memory>", includeSystemGoroutines: Bool = false) {
@@ -298,11 +293,11 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
             self.version = version
             scan()
             ticksPerSecond = generations.first(where: { $0.ticksPerSecond != 0 })?.ticksPerSecond ?? ticksPerSecond
-            minTicks = generations.first?.batches.map(\.range.ticks).min() ?? 0
+            clock.minTicks = generations.first?.batches.map(\.range.ticks).min() ?? 0
             if let snapshot = clockSnapshot {
                 // The snapshot's wall time, moved to time 0 at the first generation's rate.
                 // Integers for the wall time (a Double's step at 1.7e18 ns is 256 ns); the offset is small.
-                let offset = (Double(snapshot.ticks) - Double(minTicks)) * 1e9 / Double(ticksPerSecond)
+                let offset = (Double(snapshot.ticks) - Double(clock.minTicks)) * 1e9 / Double(ticksPerSecond)
                 if abs(offset) < 1e18, let wall = Int64(exactly: snapshot.wall) {
                     startWallNanoseconds = UInt64(clamping: wall - Int64(offset))
                 }
@@ -609,13 +604,10 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
                 isComplete = false
                 continue
             }
-            if generation.ticksPerSecond != 0 {
-                nanosecondsPerTick = 1e9 / Double(generation.ticksPerSecond)
-            } else {
+            if generation.ticksPerSecond == 0 {
                 report(generation.offset, "generation \(generation.number) has no frequency (the trace was cut short): durations assume the previous generation's, or \(GoTraceReader.assumedTicksPerSecond) ticks per second")
             }
-            let fixed = nanosecondsPerTick * 4_294_967_296
-            nanosecondsPerTickFixed = fixed < 1.8e19 ? UInt64(fixed) : UInt64.max
+            clock.setFrequency(generation.ticksPerSecond != 0 ? generation.ticksPerSecond : nil)
             var byMachine: [UInt64: Int] = [:]
             var made: [Cursor] = []
             // Batch positions from file offsets to positions in the generation's buffer.
@@ -792,18 +784,9 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
         return best
     }
 
-    /// Ticks to nanoseconds since the first event (Go's conversion, in floating point); never backwards.
+    /// Ticks to nanoseconds since the first event (`GoTickClock`); never backwards.
     func nanoseconds(_ ticks: UInt64) -> UInt64 {
-        let elapsed = ticks >= minTicks ? ticks - minTicks : 0
-        var result: UInt64
-        if elapsed < 1 << 40 {
-            // Fixed point: exact to well under a nanosecond for 2^40 ticks, no conversion per event.
-            let product = elapsed.multipliedFullWidth(by: nanosecondsPerTickFixed)
-            result = product.high << 32 | product.low >> 32
-        } else {
-            let value = Double(elapsed) * nanosecondsPerTick
-            result = value >= 1.8e19 ? UInt64.max : UInt64(value)
-        }
+        var result = clock.nanoseconds(ticks)
         if result < lastNanoseconds {
             outOfOrderTimestamps += 1
             result = lastNanoseconds

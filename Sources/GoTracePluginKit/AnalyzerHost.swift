@@ -121,6 +121,17 @@ public struct AnalyzerHost {
     /// given: the option's ``AnalyzerOption/defaultValue`` is for the analyzer to apply.
     public func option(_ key: String) -> String? { api.pointee.option(handle, key).map { String(cString: $0) } }
 
+    /// A true/false option: `true` or `false`, false if not given.
+    ///
+    /// - Throws: ``AnalyzerError`` (invalid argument) naming the option for any other value.
+    public func flag(_ key: String) throws(AnalyzerError) -> Bool {
+        switch option(key) ?? "false" {
+        case "true": return true
+        case "false": return false
+        case let other: throw .invalidArgument("\(key) must be true or false, not \"\(other)\"")
+        }
+    }
+
     /// Whether the report wants JSON (`--format json`): write with ``writeJSON(_:)``, else ``writeText(_:)``.
     public var wantsJSON: Bool { api.pointee.output_format(handle) == GOTRACE_FORMAT_JSON }
     /// Whether an output directory was given (`-o DIR`), so that ``writeFile(_:_:)`` can succeed.

@@ -103,7 +103,9 @@ public enum FrameNames {
             return text[..<of.upperBound] + rewrite(text[of.upperBound...])
         }
         for prefix in specializationPrefixes where text.hasPrefix(prefix) {
-            guard let rest = afterAngleGroup(text.dropFirst(prefix.count)), rest.hasPrefix(" of ") else { return text }
+            guard let rest = afterGroup(text.dropFirst(prefix.count), "<", ">"), rest.hasPrefix(" of ") else {
+                return text
+            }
             // Specialisations of specialisations are one `specialized`.
             let inner = rewrite(rest.dropFirst(4))
             return inner.hasPrefix("specialized ") ? inner : "specialized " + inner
@@ -143,7 +145,7 @@ public enum FrameNames {
             let afterName = text.dropFirst(local.count + 2)
             let number = afterName.prefix(while: \.isNumber)
             let signature = afterName.dropFirst(number.count).drop(while: { $0 == " " })
-            if let arguments = afterParentheses(signature), let separator = firstTopLevel(" in ", in: arguments) {
+            if let arguments = afterGroup(signature, "(", ")"), let separator = firstTopLevel(" in ", in: arguments) {
                 let list = signature[signature.index(after: signature.startIndex)..<signature.index(before: arguments.startIndex)]
                 return local + " #" + number + " (" + labels(list) + ") in " + rewrite(arguments[separator.upperBound...])
             }
@@ -173,7 +175,7 @@ public enum FrameNames {
         for fixity in [" infix", " prefix", " postfix"] {
             if let marker = firstRange(of: fixity, in: rest), !rest[..<marker.lowerBound].contains("("),
                marker.upperBound < rest.endIndex, rest[marker.upperBound] == "(" || rest[marker.upperBound] == "<" {
-                index = afterAngleGroup(rest[marker.upperBound...])?.startIndex ?? marker.upperBound
+                index = afterGroup(rest[marker.upperBound...], "<", ">")?.startIndex ?? marker.upperBound
             }
         }
         let name = rest[..<index]
@@ -186,7 +188,7 @@ public enum FrameNames {
         if remainder.isEmpty && !name.hasSuffix("deinit") { return text }
         var result = dropModule(withoutRequirements(name))
         if remainder.hasPrefix("(") {
-            guard let afterArguments = afterParentheses(remainder) else { return text }
+            guard let afterArguments = afterGroup(remainder, "(", ")") else { return text }
             let arguments = remainder[remainder.index(after: remainder.startIndex)..<remainder.index(before: afterArguments.startIndex)]
             result += "(" + labels(arguments) + ")"
         }
@@ -300,11 +302,11 @@ public enum FrameNames {
 
     // MARK: Scanning without Foundation (plugins link only the standard library)
 
-    /// The text after a balanced `<…>` group at the start of `text`. Only angle brackets count, `->` not
-    /// among them: a specialisation's arguments may hold an unbalanced `[` (`<Arg[2] = [Closure Propagated :
-    /// $s…, Argument Types : []>`).
-    static func afterAngleGroup(_ text: Substring) -> Substring? {
-        guard text.first == "<" else { return nil }
+    /// The text after the balanced group `open`…`close` (`<…>`, `(…)`) at the start of `text`. Only the group's
+    /// own brackets count, `->` not among them: a specialisation's arguments may hold an unbalanced `[`
+    /// (`<Arg[2] = [Closure Propagated : $s…, Argument Types : []>`).
+    static func afterGroup(_ text: Substring, _ open: Character, _ close: Character) -> Substring? {
+        guard text.first == open else { return nil }
         var depth = 0
         var index = text.startIndex
         while index < text.endIndex {
@@ -313,26 +315,12 @@ public enum FrameNames {
                 index = text.index(index, offsetBy: 2)
                 continue
             }
-            if character == "<" { depth += 1 }
-            if character == ">" {
+            if character == open { depth += 1 }
+            if character == close {
                 depth -= 1
                 if depth == 0 { return text[text.index(after: index)...] }
             }
             index = text.index(after: index)
-        }
-        return nil
-    }
-
-    /// The text after the balanced `(…)` group at the start of `text`.
-    private static func afterParentheses(_ text: Substring) -> Substring? {
-        guard text.first == "(" else { return nil }
-        var depth = 0
-        for index in text.indices {
-            if text[index] == "(" { depth += 1 }
-            if text[index] == ")" {
-                depth -= 1
-                if depth == 0 { return text[text.index(after: index)...] }
-            }
         }
         return nil
     }

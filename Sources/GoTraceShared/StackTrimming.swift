@@ -132,7 +132,7 @@ public enum StackTrimming {
             }
             for prefix in FrameNames.specializationPrefixes where text.hasPrefix(prefix) {
                 // `<…> of ` with nested angle brackets.
-                if let rest = FrameNames.afterAngleGroup(text.dropFirst(prefix.count)), rest.hasPrefix(" of ") {
+                if let rest = FrameNames.afterGroup(text.dropFirst(prefix.count), "<", ">"), rest.hasPrefix(" of ") {
                     text = rest.dropFirst(4)
                 }
             }

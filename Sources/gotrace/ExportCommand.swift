@@ -15,13 +15,7 @@ enum ExportProfile: String, ExpressibleByArgument, CaseIterable { case cpu, bloc
 /// Runs the flamegraph plugin over `trace`, writing `outputPath`. Returns the plugin's text summary.
 func runFlamegraphPlugin(trace: String, outputPath: String, profile: ExportProfile, format: ExportFormat,
                          extraOptions: [String: String], search: PluginSearchOptions) throws -> String {
-    let catalog = search.discover()
-    guard let plugin = catalog.plugin(named: "flamegraph") else {
-        let known = catalog.plugins.map(\.name).sorted().joined(separator: ", ")
-        printErrorChain(["the flamegraph analyzer plugin was not found",
-                         "plugins found: \(known.isEmpty ? "none" : known) (see `gotrace plugins`)"])
-        throw ExitCode(1)
-    }
+    let plugin = try search.discover().require("flamegraph", missing: "the flamegraph analyzer plugin was not found")
     let url = URL(fileURLWithPath: outputPath)
     let directory = url.deletingLastPathComponent().path
     var options = extraOptions
@@ -37,11 +31,7 @@ func runFlamegraphPlugin(trace: String, outputPath: String, profile: ExportProfi
     let session = AnalysisSession(source: TraceFile.open(path: trace), plugins: [plugin], options: ["flamegraph": options],
                                   outputDirectory: directory)
     let outcome = session.run()
-    for line in outcome.diagnostics { printError(line) }
-    if let fatal = outcome.fatal {
-        printErrorChain(["cannot read \(trace)", fatal])
-        throw ExitCode(1)
-    }
+    try outcome.requireReadable(trace)
     guard let result = outcome.results.first else { throw ExitCode(1) }
     if let failure = result.failure {
         printErrorChain(failure)
@@ -98,10 +88,7 @@ struct ExportCommand: ParsableCommand {
     func run() throws {
         let base = file.hasSuffix(".gtrace") ? String(file.dropLast(7)) : file
         let path = output ?? "\(base).\(profile.rawValue).\(ExportCommand.extensions[format]!)"
-        if let refusal = InputProtection.refusal(toWrite: path, inputs: [file]) {
-            printErrorChain(refusal)
-            throw ExitCode(1)
-        }
+        try refuseToOverwrite(path, inputs: [file])
         var options = ["inverted": inverted ? "true" : "false", "runtime-frames": runtimeFrames ? "true" : "false",
                        "cpu-rate": String(cpuRate)]
         if let title { options["title"] = title }
@@ -140,10 +127,7 @@ struct DiffCommand: ParsableCommand {
     @OptionGroup var search: PluginSearchOptions
 
     func run() throws {
-        if let refusal = InputProtection.refusal(toWrite: output, inputs: [before, after]) {
-            printErrorChain(refusal)
-            throw ExitCode(1)
-        }
+        try refuseToOverwrite(output, inputs: [before, after])
         let temporary = FileManager.default.temporaryDirectory.appendingPathComponent("gotrace-diff-\(getpid())")
         defer { try? FileManager.default.removeItem(at: temporary) }
         let options = ["runtime-frames": runtimeFrames ? "true" : "false"]

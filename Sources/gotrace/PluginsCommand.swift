@@ -25,6 +25,33 @@ func printErrorChain(_ messages: [String]) {
     for cause in messages.dropFirst() { printError("caused by: \(cause)") }
 }
 
+/// Exits (status 1) with `InputProtection`'s refusal if writing `output` could overwrite one of `inputs`.
+func refuseToOverwrite(_ output: String, inputs: [String]) throws {
+    guard let refusal = InputProtection.refusal(toWrite: output, inputs: inputs) else { return }
+    printErrorChain(refusal)
+    throw ExitCode(1)
+}
+
+extension PluginCatalog {
+    /// The plugin named `name`; else exits (status 1) saying `missing` and which plugins were found.
+    func require(_ name: String, missing: String) throws -> LoadedPlugin {
+        if let plugin = plugin(named: name) { return plugin }
+        let known = plugins.map(\.name).sorted().joined(separator: ", ")
+        printErrorChain([missing, "plugins found: \(known.isEmpty ? "none" : known) (see `gotrace plugins`)"])
+        throw ExitCode(1)
+    }
+}
+
+extension AnalysisOutcome {
+    /// Prints the reader's diagnostics; exits (status 1) if nothing of `trace` could be read.
+    func requireReadable(_ trace: String) throws {
+        for line in diagnostics { printError(line) }
+        guard let fatal else { return }
+        printErrorChain(["cannot read \(trace)", fatal])
+        throw ExitCode(1)
+    }
+}
+
 struct PluginsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plugins",

@@ -50,12 +50,7 @@ struct ReportCommand: ParsableCommand {
     @OptionGroup var search: PluginSearchOptions
 
     func run() throws {
-        for output in [html, outputDirectory].compactMap({ $0 }) {
-            if let refusal = InputProtection.refusal(toWrite: output, inputs: [file]) {
-                printErrorChain(refusal)
-                throw ExitCode(1)
-            }
-        }
+        for output in [html, outputDirectory].compactMap({ $0 }) { try refuseToOverwrite(output, inputs: [file]) }
         let catalog = search.discover()
         for failure in catalog.failures { printErrorChain(failure.messages + ["plugin skipped"]) }
         var names = analyzers.isEmpty ? ReportCommand.builtInAnalyzers : analyzers
@@ -70,13 +65,7 @@ struct ReportCommand: ParsableCommand {
         }
         var plugins: [LoadedPlugin] = []
         for name in names where !plugins.contains(where: { $0.name == name }) {
-            guard let plugin = catalog.plugin(named: name) else {
-                let known = catalog.plugins.map(\.name).sorted().joined(separator: ", ")
-                printErrorChain(["analyzer \"\(name)\" not found",
-                                 "plugins found: \(known.isEmpty ? "none" : known) (see `gotrace plugins`)"])
-                throw ExitCode(1)
-            }
-            plugins.append(plugin)
+            plugins.append(try catalog.require(name, missing: "analyzer \"\(name)\" not found"))
         }
         var options: [String: [String: String]] = [:]
         for option in analyzerOptions {
@@ -104,11 +93,7 @@ struct ReportCommand: ParsableCommand {
         let progress = ProgressBar(enabled: !noProgress, fileBytes: fileSize(file))
         let outcome = session.run(progress: progress.map { bar in { bar.update(done: $0, total: $1) } })
         progress?.finish()
-        for line in outcome.diagnostics { printError(line) }
-        if let fatal = outcome.fatal {
-            printErrorChain(["cannot read \(file)", fatal])
-            throw ExitCode(1)
-        }
+        try outcome.requireReadable(file)
         var failed = false
         for result in outcome.results {
             if let failure = result.failure {

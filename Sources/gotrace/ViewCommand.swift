@@ -48,10 +48,7 @@ struct ViewCommand: ParsableCommand {
     func run() throws {
         let base = file.hasSuffix(".gtrace") ? String(file.dropLast(7)) : file
         let path = output ?? base + ".html"
-        if let refusal = InputProtection.refusal(toWrite: path, inputs: [file]) {
-            printErrorChain(refusal)
-            throw ExitCode(1)
-        }
+        try refuseToOverwrite(path, inputs: [file])
         let catalog = search.discover()
         for failure in catalog.failures { printErrorChain(failure.messages + ["plugin skipped"]) }
         var plugins: [LoadedPlugin] = []
@@ -64,11 +61,7 @@ struct ViewCommand: ParsableCommand {
         }
         let session = AnalysisSession(source: TraceFile.open(path: file), plugins: plugins, options: [:], format: .json, outputDirectory: nil)
         let outcome = session.run()
-        for line in outcome.diagnostics { printError(line) }
-        if let fatal = outcome.fatal {
-            printErrorChain(["cannot read \(file)", fatal])
-            throw ExitCode(1)
-        }
+        try outcome.requireReadable(file)
         for result in outcome.results { if let failure = result.failure { printErrorChain(failure) } }
         try HTMLReportWriter.write(trace: file, results: outcome.results, to: path)
         print(path)
