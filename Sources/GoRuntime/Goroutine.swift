@@ -297,7 +297,7 @@ final class Sudog: @unchecked Sendable {
     }
 }
 
-/// A FIFO of wait records, intrusive through `Sudog.next/prev`. Guarded by its owner's lock.
+/// A FIFO of wait records, intrusive through `Sudog.nextLink/prevLink`. Guarded by its owner's lock.
 struct WaitQueue {
     // Unretained (`Unmanaged`, as `Sudog`'s links): a queued record is kept alive by the parked goroutine
     // that owns it, and the owner's lock keeps it queued while the queue touches it, so each
