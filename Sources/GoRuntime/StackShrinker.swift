@@ -50,7 +50,7 @@ extension Scheduler {
     func shrinkIdleStacks() -> (shrunk: Int, nextDue: Int64?) {
         var due: Int64 = -1
         let visitor: gort_shrink_visitor? = tracer.active.load(ordering: .relaxed)
-            ? { _, goroutine, old, new in tracer.emit(.stackShrink, goroutine, old, new) } : nil
+            ? { _, goroutine, old, new in GoRuntime.tracer.emit(.stackShrink, goroutine, old, new) } : nil
         let shrunk = gort_stack_shrink_idle(Self.stackIdleNanoseconds, &due, visitor, nil)
         return (Int(shrunk), due >= 0 ? due : nil)
     }
