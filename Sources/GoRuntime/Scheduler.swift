@@ -611,7 +611,9 @@ final class Scheduler: @unchecked Sendable {
     }
 
     private func execute(_ goroutine: Goroutine, on machine: Machine) {
-        let processor = machine.processor!
+        // Unretained: a P lives for good (`processors`), and no call below takes it as an argument, which
+        // would retain it anyway.
+        unowned(unsafe) let processor = machine.processor!
         processor.scheduleTick &+= 1
         if goroutine.stack == nil {
             let stack = self.stack(for: processor)
