@@ -564,7 +564,9 @@ void gort_stack_will_run(uint32_t slot, uint64_t goroutine) {
     current_slot_plus_one = slot + 1;
     current_goroutine = goroutine;
     grown_from = 0;
-    arena->info[index].goroutine = goroutine;
+    // Written only when the slot changes hands: a goroutine resuming its own slot leaves it alone, since
+    // the shrinker may be reading it (flush_batch) while this thread waits out a SHRINKING state below.
+    if (arena->info[index].goroutine != goroutine) arena->info[index].goroutine = goroutine;
     _Atomic uint64_t *state = &arena->states[index];
     uint64_t word = atomic_load_explicit(state, memory_order_acquire);
     unsigned spins = 0;
@@ -657,19 +659,25 @@ static void flush_batch(batch_t *batch, gort_shrink_visitor visitor, void *conte
     char *low = slot_top(arena, batch->first) - release_span(&arena->info[batch->first]);
     char *high = slot_top(arena, last);
     madvise(low, (size_t)(high - low), MADV_DONTNEED);
+    // What the visitor reports, read while the slots are still SHRINKING: once SHRUNK is published, the
+    // goroutine may run again and change these fields (ThreadSanitizer saw the resume's writes race the
+    // reads that used to follow the publication).
+    uint64_t goroutines[SHRINK_BATCH], old_bytes[SHRINK_BATCH], new_bytes[SHRINK_BATCH];
+    if (visitor) {
+        for (size_t i = 0; i < batch->count; i++) {
+            const slot_info_t *info = &arena->info[batch->first + i];
+            goroutines[i] = info->goroutine;
+            old_bytes[i] = info->accessible ? info->accessible : round_to_page(info->live);
+            new_bytes[i] = info->live;
+        }
+    }
     for (size_t i = 0; i < batch->count; i++) {
         uint64_t word = (batch->words[i] & ~(uint64_t)STATE_KIND_MASK) | STATE_SHRUNK;
         // Release: the copy before SHRUNK (partner: the acquire CAS in gort_stack_will_run).
         atomic_store_explicit(&arena->states[batch->first + i], word, memory_order_release);
     }
     if (visitor) {
-        for (size_t i = 0; i < batch->count; i++) {
-            // Read before publishing SHRUNK would be tidier, but these fields change only when the
-            // goroutine runs again, and a stale pair in a trace event is harmless.
-            const slot_info_t *info = &arena->info[batch->first + i];
-            uint64_t old_bytes = info->accessible ? info->accessible : round_to_page(info->live);
-            visitor(context, info->goroutine, old_bytes, info->live);
-        }
+        for (size_t i = 0; i < batch->count; i++) visitor(context, goroutines[i], old_bytes[i], new_bytes[i]);
     }
     batch->count = 0;
 }
