@@ -322,7 +322,20 @@ public final class TCPConnection: @unchecked Sendable {
                         if getsockopt(fd, SOL_SOCKET, SO_ERROR, &failure, &length) != 0 {
                             throw NetError(errno: errno, operation: "connect")
                         }
-                        if failure == 0 { return }
+                        if failure == 0 {
+                            // A wake-up can be spurious (readiness left by an earlier socket with the same
+                            // descriptor number), and SO_ERROR is 0 while the handshake is still under way:
+                            // connected only if there is a peer, as Go checks (its issues 14548 and 19289).
+                            // Without this, connect returned early and the first write timed out instead.
+                            var peer = sockaddr_storage()
+                            var peerLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
+                            let named = withUnsafeMutablePointer(to: &peer) { pointer in
+                                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &peerLength) }
+                            }
+                            if named == 0 { return }
+                            if errno == ENOTCONN { continue }
+                            throw NetError(errno: errno, operation: "connect")
+                        }
                         if failure == EINPROGRESS || failure == EALREADY { continue }
                         throw NetError(errno: failure, operation: "connect")
                     }
