@@ -450,10 +450,11 @@ final class Scheduler: @unchecked Sendable {
         }
         // Safety: the TLS slot holds this thread's M, which lives forever (currentMachine); borrowing it
         // spares a retain and a release on every wake-up.
-        Unmanaged<Machine>.fromOpaque(raw)._withUnsafeGuaranteedRef { machine in
+        let queued = Unmanaged<Machine>.fromOpaque(raw)._withUnsafeGuaranteedRef { machine -> Bool in
             guard let processor = machine.processor else {
+                // It wakes a P itself, unless this M runs timers (it will look for work next).
                 readyWithoutProcessor(goroutine, machine)
-                return
+                return false
             }
             goroutine.status = .runnable
             goroutine.waitReason = .none
@@ -462,8 +463,9 @@ final class Scheduler: @unchecked Sendable {
                             tracer.recordsUnparkStacks.load(ordering: .relaxed) ? tracer.captureStack() : 0)
             }
             runQueuePut(processor, goroutine, next: next)
+            return true
         }
-        wakeProcessor()
+        if queued { wakeProcessor() }
     }
 
     /// `ready` off a P (a timer runner, a blocking call's body, a thread that is not an M): to the global
