@@ -1120,6 +1120,14 @@ final class Scheduler: @unchecked Sendable {
               Syscalls.inProgress.load(ordering: .sequentiallyConsistent) == 0,
               !netPoller.hasWaiters  // a socket may still become ready
         else { return }
+        // The idle count covers the Ps below maxProcs only. A P beyond it that an M still holds (it retires
+        // when that M next schedules) may be running the run's main goroutine: after a run with more Ps, a
+        // sleeping M called that a deadlock (ThreadSanitizer's CI run, LeakCheckTests: "all goroutines are
+        // asleep" listing only an earlier run's leaked goroutines). Status is written under the lock.
+        for index in processorCount.load(ordering: .relaxed)..<processorsCreated.load(ordering: .relaxed)
+        where processor(index).status != .disabled {
+            return
+        }
         var report = "fatal error: all goroutines are asleep - deadlock!\n"
         for goroutine in allGoroutines where goroutine.status == .waiting {
             report += "\ngoroutine \(goroutine.id) [\(goroutine.waitReason)]:\n"
