@@ -29,6 +29,16 @@ func makeDistribution(_ digits: SignificantDigits = .three) -> Distribution {
 
 extension Histogram where Count == UInt64 {
     mutating func add(_ nanoseconds: UInt64) { _ = record(Swift.min(Swift.max(nanoseconds, 1), highestTrackable)) }
+
+    /// The library's `mean`, term for term (so the same value to the last bit), with its iterator specialised
+    /// here: the library's own runs generically and took ~9% of a `gotrace report`'s instructions, per
+    /// distribution ~190 instructions per slot up to the largest value.
+    var specialisedMean: Double {
+        guard totalCount > 0 else { return 0 }
+        var total: Double = 0
+        for value in recordedValues() { total += Double(medianEquivalentForValue(value.value)) * Double(value.count) }
+        return total / Double(totalCount)
+    }
 }
 
 public final class LatencyAnalyzer: Analyzer {
@@ -57,6 +67,9 @@ public final class LatencyAnalyzer: Analyzer {
     @exclusivity(unchecked) var scheduling = makeDistribution()
     /// Indexed by park reason (a byte): no hashing per sample.
     @exclusivity(unchecked) var blocking = [Distribution?](repeating: nil, count: 256)
+    /// Whether `blocking[reason]` exists. Asked per sample instead of `blocking[reason] == nil`, which copies
+    /// and destroys the whole optional histogram through generic value witnesses (~10% of a report).
+    @exclusivity(unchecked) var hasBlocking = [Bool](repeating: false, count: 256)
     @exclusivity(unchecked) var syscall = makeDistribution()
     @exclusivity(unchecked) var preemption = makeDistribution()
     @exclusivity(unchecked) var lifetime = makeDistribution()
@@ -120,7 +133,10 @@ public final class LatencyAnalyzer: Analyzer {
             case (LatencyAnalyzer.waiting, LatencyAnalyzer.runnable):
                 if let duration {
                     let reason = Int(transition.reason)
-                    if blocking[reason] == nil { blocking[reason] = makeDistribution() }
+                    if !hasBlocking[reason] {
+                        blocking[reason] = makeDistribution()
+                        hasBlocking[reason] = true
+                    }
                     blocking[reason]!.add(duration)
                     site(transition.creation_stack).blocking.add(duration)
                 }
@@ -158,33 +174,39 @@ public final class LatencyAnalyzer: Analyzer {
         let topSites = sites.filter { $0.value.goroutines > 0 }.sorted {
             ($0.value.goroutines, $1.key) > ($1.value.goroutines, $0.key)
         }.prefix(siteLimit)
+        // Each distribution is summarised once for the JSON and the text: a summary walks its histogram.
+        let blockingSummaries = reasons.map { (ParkReasonName.name($0), Summary(blocking[Int($0)]!)) }
+        let siteSummaries = topSites.map { stack, site in
+            (stack, site.goroutines, Summary(site.scheduling), Summary(site.blocking), Summary(site.lifetime))
+        }
+        let (schedulingSummary, syscallSummary) = (Summary(scheduling), Summary(syscall))
+        let (preemptionSummary, lifetimeSummary) = (Summary(preemption), Summary(lifetime))
         // The JSON document is written in text mode too: the HTML report (`gotrace report --html`) embeds it.
         do {
-            let sitesJSON = topSites.map { stack, site in
+            let sitesJSON = siteSummaries.map { stack, goroutines, scheduling, blocking, lifetime in
                 JSON.object([
                     ("createdAt", JSON.array(host.userFrames(ofStack: stack).map(JSON.quote))),
-                    ("goroutines", String(site.goroutines)),
-                    ("scheduling", stats(site.scheduling)), ("blocking", stats(site.blocking)),
-                    ("lifetime", stats(site.lifetime)),
+                    ("goroutines", String(goroutines)),
+                    ("scheduling", scheduling.json), ("blocking", blocking.json), ("lifetime", lifetime.json),
                 ])
             }
             try host.writeJSON(JSON.object([
-                ("scheduling", stats(scheduling)),
-                ("blocking", JSON.object(reasons.map { (ParkReasonName.name($0), stats(blocking[Int($0)]!)) })),
-                ("preemption", stats(preemption)), ("syscall", stats(syscall)), ("lifetime", stats(lifetime)),
+                ("scheduling", schedulingSummary.json),
+                ("blocking", JSON.object(blockingSummaries.map { ($0, $1.json) })),
+                ("preemption", preemptionSummary.json), ("syscall", syscallSummary.json), ("lifetime", lifetimeSummary.json),
                 ("sites", JSON.array(sitesJSON)),
             ]))
         }
         if !host.wantsJSON {
-            var rows: [(String, Distribution)] = [("scheduling", scheduling)]
-            rows += reasons.map { ("blocking " + ParkReasonName.name($0), blocking[Int($0)]!) }
-            rows += [("syscall", syscall), ("preemption", preemption), ("lifetime", lifetime)]
+            var rows = [("scheduling", schedulingSummary)]
+            rows += blockingSummaries.map { ("blocking " + $0, $1) }
+            rows += [("syscall", syscallSummary), ("preemption", preemptionSummary), ("lifetime", lifetimeSummary)]
             var text = table(rows)
-            for (stack, site) in topSites {
+            for (stack, goroutines, scheduling, blocking, lifetime) in siteSummaries {
                 // The user's line that spawned them, not the runtime's `go`.
                 let frame = host.userFrames(ofStack: stack, keepRuntimeEntry: false).first ?? "(unknown site)"
-                text += "\ncreated at \(frame) — \(site.goroutines) goroutines\n"
-                text += table([("  scheduling", site.scheduling), ("  blocking", site.blocking), ("  lifetime", site.lifetime)])
+                text += "\ncreated at \(frame) — \(goroutines) goroutines\n"
+                text += table([("  scheduling", scheduling), ("  blocking", blocking), ("  lifetime", lifetime)])
             }
             try host.writeText(text)
         }
@@ -200,19 +222,26 @@ public final class LatencyAnalyzer: Analyzer {
         }
     }
 
-    /// The JSON stats object; keys are part of the report's interface.
-    func stats(_ distribution: Distribution) -> String {
-        let empty = distribution.totalCount == 0
-        func value(_ percentile: Double) -> String { empty ? "0" : String(distribution.valueAtPercentile(percentile)) }
-        return JSON.object([
-            ("count", String(distribution.totalCount)),
-            ("meanNs", empty ? "0" : String(UInt64(distribution.mean.rounded()))),
-            ("p50Ns", value(50)), ("p90Ns", value(90)), ("p99Ns", value(99)), ("p999Ns", value(99.9)),
-            ("maxNs", empty ? "0" : String(distribution.max)),
-        ])
+    /// What the report says of one distribution.
+    struct Summary {
+        let count: UInt64
+        /// Mean, p50, p90, p99, p99.9 and max; zeros when empty.
+        let values: [UInt64]
+
+        init(_ distribution: Distribution) {
+            count = distribution.totalCount
+            values = count == 0 ? Array(repeating: 0, count: 6)
+                : [UInt64(distribution.specialisedMean.rounded())] + [50, 90, 99, 99.9].map { distribution.valueAtPercentile($0) }
+                    + [distribution.max]
+        }
+
+        /// The JSON stats object; keys are part of the report's interface.
+        var json: String {
+            JSON.object([("count", String(count))] + zip(["meanNs", "p50Ns", "p90Ns", "p99Ns", "p999Ns", "maxNs"], values.map(String.init)))
+        }
     }
 
-    func table(_ rows: [(String, Distribution)]) -> String {
+    func table(_ rows: [(String, Summary)]) -> String {
         let width = max(12, rows.map(\.0.count).max() ?? 0)
         func pad(_ text: String, _ size: Int, left: Bool = false) -> String {
             let gap = String(repeating: " ", count: max(0, size - text.count))
@@ -221,15 +250,11 @@ public final class LatencyAnalyzer: Analyzer {
         var out = pad("", width, left: true)
         for title in ["count", "mean", "p50", "p90", "p99", "p99.9", "max"] { out += pad(title, 11) }
         out += "\n"
-        for (name, distribution) in rows {
-            out += pad(name, width, left: true) + pad(String(distribution.totalCount), 11)
-            if distribution.totalCount == 0 {
-                out += "\n"
-                continue
+        for (name, summary) in rows {
+            out += pad(name, width, left: true) + pad(String(summary.count), 11)
+            if summary.count > 0 {
+                for value in summary.values { out += pad(Duration.format(value), 11) }
             }
-            let values = [UInt64(distribution.mean.rounded())] + [50, 90, 99, 99.9].map { distribution.valueAtPercentile($0) }
-                + [distribution.max]
-            for value in values { out += pad(Duration.format(value), 11) }
             out += "\n"
         }
         return out

@@ -187,30 +187,41 @@ public enum PluginLoader {
         defer { fclose(file) }
         var majors: Set<UInt32> = []
         let prefix = Array(entryPrefix.utf8)
-        var carry: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let count = fread(&chunk, 1, chunk.count, file)
-            if count == 0 { break }
-            // Keep the tail of the previous read so a name split across two reads is still found.
-            let bytes = carry + chunk[0..<count]
-            var index = 0
-            while index + prefix.count < bytes.count {
-                if bytes[index] == prefix[0] && bytes[index..<index + prefix.count].elementsEqual(prefix) {
-                    var end = index + prefix.count
+        // A read keeps the tail of the previous one in front of it, so that a name split across two reads is
+        // still found. `memchr` finds each candidate: a byte loop over a plugin's megabytes took ~4% of a
+        // `gotrace report` of a 1.2 M-event trace (callgrind).
+        let keep = prefix.count + 8
+        var buffer = [UInt8](repeating: 0, count: keep + (1 << 20))
+        var carried = 0
+        buffer.withUnsafeMutableBufferPointer { buffer in
+            // Safety: every pointer below stays inside `buffer`: reads fill `carried..<buffer.count`, and the
+            // search covers the `filled` bytes read so far.
+            let base = buffer.baseAddress!
+            while true {
+                let count = fread(base + carried, 1, buffer.count - carried, file)
+                if count == 0 { break }
+                let filled = carried + count
+                var index = 0
+                while index + prefix.count < filled,
+                      let hit = memchr(base + index, Int32(prefix[0]), filled - index - prefix.count) {
+                    let start = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                    guard memcmp(base + start, prefix, prefix.count) == 0 else {
+                        index = start + 1
+                        continue
+                    }
+                    var end = start + prefix.count
                     var major: UInt32 = 0
-                    while end < bytes.count, bytes[end] >= 0x30, bytes[end] <= 0x39, major < 100_000 {
-                        major = major * 10 + UInt32(bytes[end] - 0x30)
+                    while end < filled, base[end] >= 0x30, base[end] <= 0x39, major < 100_000 {
+                        major = major * 10 + UInt32(base[end] - 0x30)
                         end += 1
                     }
                     // A symbol name ends with NUL in .dynstr; anything else is text that merely mentions it.
-                    if end > index + prefix.count, end < bytes.count, bytes[end] == 0 { majors.insert(major) }
+                    if end > start + prefix.count, end < filled, base[end] == 0 { majors.insert(major) }
                     index = end
-                } else {
-                    index += 1
                 }
+                carried = Swift.min(keep, filled)
+                memmove(base, base + filled - carried, carried)
             }
-            carry = Array(bytes.suffix(prefix.count + 8))
         }
         return .success(majors)
     }

@@ -139,6 +139,30 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
         var generation: UInt64 = 0
     }
 
+    /// Per-P order state, nil for a P not seen: a flat table for Go's P ids (0..<GOMAXPROCS), a dictionary
+    /// beyond 2^16 (only a damaged trace has such ids). Rejected: a `Dictionary` alone. The order pass asks
+    /// for the P of every waiting ProcStart head at each step, and hashing took ~9% of `gotrace report`'s
+    /// instructions on a Go 1.27 trace (callgrind, docs/performance.md).
+    struct ProcTable {
+        private var dense = GoRawArray<ProcOrder?>()
+        private var sparse: [UInt64: ProcOrder] = [:]
+
+        subscript(p: UInt64) -> ProcOrder? {
+            get { p < UInt64(dense.count) ? dense[Int(p)] : p < 1 << 16 ? nil : sparse[p] }
+            set {
+                guard p < 1 << 16 else {
+                    sparse[p] = newValue
+                    return
+                }
+                if Int(p) >= dense.count { dense.grow(by: Int(p) + 1 - dense.count, filling: nil) }
+                dense[Int(p)] = newValue
+            }
+        }
+
+        /// Ownership as `GoRawArray`'s: the reader's deinit calls it once.
+        func deallocate() { dense.deallocate() }
+    }
+
     /// An M's current P and goroutine (Go's scheduling context of its events).
     struct MachineState {
         var id: UInt64
@@ -213,7 +237,7 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     /// Per goroutine id below 2^20 (raw, written in place: `GoRawArray`).
     @exclusivity(unchecked) var goroutines = GoRawArray<GoroutineOrder>()
     @exclusivity(unchecked) var sparseGoroutines: [UInt64: GoroutineOrder] = [:]
-    @exclusivity(unchecked) var procs: [UInt64: ProcOrder] = [:]
+    @exclusivity(unchecked) var procs = ProcTable()
     @exclusivity(unchecked) var machines = GoRawArray<MachineState>()
     @exclusivity(unchecked) var machineIndex: [UInt64: Int] = [:]
     @exclusivity(unchecked) var clock = GoTickClock()
@@ -250,6 +274,7 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     deinit {
         storage.deallocate()
         goroutines.deallocate()
+        procs.deallocate()
         machines.deallocate()
         cursors.deinitialize(count: cursorCount)
         cursors.deallocate()
