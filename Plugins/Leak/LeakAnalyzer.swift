@@ -128,16 +128,21 @@ public final class LeakAnalyzer: Analyzer {
         var groups: [GroupKey: Group] = [:]
         var leaked: Set<UInt64> = []
         var runtimeGoroutines = 0
+        // Classified once per group, not per goroutine: a leak of 100,000 goroutines at one site would
+        // otherwise symbolize the same two stacks 100,000 times.
+        var runtimeOwned: [GroupKey: Bool] = [:]
         host.forEachGoroutine { info in
             guard info.state == GoroutineState.waiting.rawValue, includeSleep || info.reason != ParkReasonName.sleep else {
                 return
             }
-            if host.isRuntimeGoroutine(info) {
+            let key = GroupKey(reason: info.reason, blockingStack: info.state_stack, creationStack: info.creation_stack)
+            let isRuntime = runtimeOwned[key] ?? host.isRuntimeGoroutine(info)
+            runtimeOwned[key] = isRuntime
+            if isRuntime {
                 runtimeGoroutines += 1
                 return
             }
             leaked.insert(info.id)
-            let key = GroupKey(reason: info.reason, blockingStack: info.state_stack, creationStack: info.creation_stack)
             groups[key, default: Group(key: key)].goroutines.append(info.id)
             if let since = TraceTime.signed(info.state_since_ns) {
                 // Signed: a goroutine blocked since before a flight-recorder window parked at a negative time.
