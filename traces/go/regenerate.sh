@@ -8,6 +8,7 @@
 #                                 (GoldenGoTraceTests)
 #   {leaks,correct}-go1.NN.trace  Tests/Fixtures/GoPrograms/{leaks,correct} built with Go 1.NN (-trimpath, so
 #                                 frames name paths relative to the module, not this machine's)
+#   totals-go1.27.trace           Tests/Fixtures/GoPrograms/totals built with Go 1.27.3, the same way
 #   leaks-go1.NN.leak.txt         `gotrace report --analyzer leak` on it: the expected leak report
 #   go-tool-trace.txt             Go's own view of each trace: the sync and sched totals of `go tool trace
 #                                 -pprof=sync|sched` (summed by `go tool pprof -raw`) as "FILE KIND RELEASE COUNT
@@ -40,7 +41,10 @@ GO111MODULE=off GOCACHE="$SCRATCH/cache" go build -o "$SCRATCH/totals" Tests/Fix
 for release in 1.19 1.21.13 1.22.10 1.23.9 1.24.11 1.25.5 1.27.3; do
     if [ "$release" = 1.19 ]; then go=go; else go=.toolchains/go$release/bin/go; fi
     short=go$(echo "$release" | cut -d. -f1-2)
-    for program in leaks correct; do
+    programs="leaks correct"
+    # The totals program in the newest format too: its thousands of waits are the sched test's largest sample.
+    if [ "$release" = 1.27.3 ]; then programs="$programs totals"; fi
+    for program in $programs; do
         GOTOOLCHAIN=local GOPROXY=off GO111MODULE=off GOCACHE="$SCRATCH/cache-$release" \
             "$go" build -trimpath -o "$SCRATCH/$program" "Tests/Fixtures/GoPrograms/$program/main.go"
         "$SCRATCH/$program" "$OUT/$program-$short.trace"
