@@ -118,37 +118,42 @@ struct RecordCommand: ParsableCommand {
         valueName: "program"))
     var command: [String] = []
 
-    /// The program and its arguments, without the `--` separator.
-    private var programArguments: [String] {
-        command.first == "--" ? Array(command.dropFirst()) : command
-    }
-
     func validate() throws {
-        // Passthrough capture starts at the first word the parser does not know, so a help request or a
-        // misspelt option before the program lands here instead of being reported by the parser.
-        if let first = command.first, first != "--", first.hasPrefix("-") {
-            if ["-h", "--help", "-help"].contains(first) { throw CleanExit.helpRequest(self) }
-            throw ValidationError("Unknown option '\(first)' (the program and its arguments follow '--')")
-        }
+        let programArguments = try Self.programArguments(command, of: self)
         guard !programArguments.isEmpty else { throw ValidationError("Missing the program to run") }
         if let cpuRate, cpuRate < 0 { throw ValidationError("--cpu-rate must be a number of Hz (0 turns sampling off)") }
-        if flightRecorder != nil, try flightWindowNanoseconds() == 0 {
+        if try flightWindowNanoseconds() == 0 {
             throw ValidationError("--flight-recorder needs a duration above zero, e.g. 2s")
         }
     }
 
     /// `--flight-recorder` in nanoseconds (nil without it).
     private func flightWindowNanoseconds() throws -> UInt64? {
-        guard let flightRecorder else { return nil }
+        try flightRecorder.map { try Self.duration($0, option: "--flight-recorder") }
+    }
+
+    /// The program and its arguments (`record`'s and `top`'s passthrough capture), without the `--` separator.
+    /// Passthrough capture starts at the first word the parser does not know, so a help request or a
+    /// misspelt option before the program lands here instead of being reported by the parser.
+    static func programArguments(_ command: [String], of parsed: any ParsableCommand) throws -> [String] {
+        if let first = command.first, first != "--", first.hasPrefix("-") {
+            if ["-h", "--help", "-help"].contains(first) { throw CleanExit.helpRequest(parsed) }
+            throw ValidationError("Unknown option '\(first)' (the program and its arguments follow '--')")
+        }
+        return command.first == "--" ? Array(command.dropFirst()) : command
+    }
+
+    /// A duration option (`record`'s and `top`'s) in nanoseconds, its parse error a usage error.
+    static func duration(_ text: String, option: String) throws -> UInt64 {
         do {
-            return try GoDuration.nanoseconds(flightRecorder)
+            return try GoDuration.nanoseconds(text)
         } catch {
-            throw ValidationError("--flight-recorder: \(error)")
+            throw ValidationError("\(option): \(error)")
         }
     }
 
     func run() throws {
-        let arguments = programArguments
+        let arguments = try Self.programArguments(command, of: self)
         let outputPath = output ?? RecordCommand.defaultOutputPath(program: arguments[0])
         let outputDescriptor = open(outputPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard outputDescriptor >= 0 else {
@@ -157,18 +162,6 @@ struct RecordCommand: ParsableCommand {
         }
         defer { close(outputDescriptor) }
 
-        var pipeEnds: [Int32] = [0, 0]
-        // pipe2 is not imported (needs _GNU_SOURCE); the recorder is single-threaded here, so setting
-        // close-on-exec right after pipe() leaves no window for another spawn to inherit the ends.
-        guard pipe(&pipeEnds) == 0, fcntl(pipeEnds[0], F_SETFD, FD_CLOEXEC) == 0,
-              fcntl(pipeEnds[1], F_SETFD, FD_CLOEXEC) == 0
-        else {
-            printError("gotrace record: pipe: \(String(cString: strerror(errno)))")
-            unlink(outputPath)
-            throw ExitCode(1)
-        }
-        let (readEnd, writeEnd) = (pipeEnds[0], pipeEnds[1])
-
         // A write beyond RLIMIT_FSIZE must fail with EFBIG (reported, the program kept running) rather than
         // kill the recorder; the child gets the default action back (CRecorderSpawn).
         signal(SIGXFSZ, SIG_IGN)
@@ -176,19 +169,9 @@ struct RecordCommand: ParsableCommand {
         installSignalForwarding()
         let windowNanoseconds = try flightWindowNanoseconds()
         let snapshotRequests = windowNanoseconds != nil ? installSnapshotRequestHandler() : nil
-        let spawned = Self.spawnTraced(arguments, traceDescriptor: writeEnd, cpuRate: cpuRate,
-                                       generationInterval: windowNanoseconds.map(FlightWindow.generationInterval(windowNanoseconds:)))
-        close(writeEnd)
-        let child: pid_t
-        switch spawned {
-        case .success(let pid): child = pid
-        case .failure(let failure):
-            let code = failure.code
-            close(readEnd)
-            unlink(outputPath)
-            printError("gotrace record: cannot run \(arguments[0]): \(String(cString: strerror(code)))")
-            throw ExitCode(127)
-        }
+        let (child, readEnd) = try Self.startTraced(arguments, command: "record", cpuRate: cpuRate,
+                                                    generationInterval: windowNanoseconds.map(FlightWindow.generationInterval(windowNanoseconds:)),
+                                                    onFailure: { unlink(outputPath) })
         signalForwardingTarget = child
         // Signals that arrived since blockForwardedSignals() are delivered now, with a target to forward to.
         // Unblocking also matters when a launcher started us with them blocked (posix_spawn from a thread
@@ -264,10 +247,38 @@ struct RecordCommand: ParsableCommand {
         return ends[0]
     }
 
+    /// Starts `arguments` as `gotrace <command>` does (`record`, `top`): makes the trace pipe, spawns the
+    /// program with its write end, and returns the child and the read end. On failure says why on stderr, calls
+    /// `onFailure` and exits: 1 if there is no pipe, 127 if the program could not be started.
+    static func startTraced(_ arguments: [String], command: String, cpuRate: Int? = nil, generationInterval: UInt64? = nil,
+                            onFailure: () -> Void = {}) throws -> (child: pid_t, readEnd: Int32) {
+        var pipeEnds: [Int32] = [0, 0]
+        // pipe2 is not imported (needs _GNU_SOURCE); the command is single-threaded here, so setting
+        // close-on-exec right after pipe() leaves no window for another spawn to inherit the ends.
+        guard pipe(&pipeEnds) == 0, fcntl(pipeEnds[0], F_SETFD, FD_CLOEXEC) == 0,
+              fcntl(pipeEnds[1], F_SETFD, FD_CLOEXEC) == 0
+        else {
+            printError("gotrace \(command): pipe: \(String(cString: strerror(errno)))")
+            onFailure()
+            throw ExitCode(1)
+        }
+        let spawned = spawnTraced(arguments, traceDescriptor: pipeEnds[1], cpuRate: cpuRate, generationInterval: generationInterval)
+        close(pipeEnds[1])
+        switch spawned {
+        case .success(let child):
+            return (child, pipeEnds[0])
+        case .failure(let failure):
+            close(pipeEnds[0])
+            onFailure()
+            printError("gotrace \(command): cannot run \(arguments[0]): \(String(cString: strerror(failure.code)))")
+            throw ExitCode(127)
+        }
+    }
+
     /// Starts `arguments` (PATH-searched) with the trace pipe as `GOTRACE_FD` (and the CPU rate and generation
-    /// interval asked for; the same variables inherited are removed); returns the pid or an errno. `top` too.
-    static func spawnTraced(_ arguments: [String], traceDescriptor: Int32, cpuRate: Int? = nil,
-                            generationInterval: UInt64? = nil) -> Result<pid_t, SpawnFailure> {
+    /// interval asked for; the same variables inherited are removed); returns the pid or an errno.
+    private static func spawnTraced(_ arguments: [String], traceDescriptor: Int32, cpuRate: Int?,
+                                    generationInterval: UInt64?) -> Result<pid_t, SpawnFailure> {
         var environment: [String] = []
         var entry = environ
         while let pointer = entry.pointee {
