@@ -83,8 +83,7 @@ extension GoTraceReader {
             if !includeSystemGoroutines, system.contains(goroutine) { return }
             let made = GoMappedEvent(kind: kind, nanoseconds: time, machine: machine, proc: proc, goroutine: goroutine,
                                      arguments: (first ?? goroutine, a, b, c), argumentCount: count)
-            if pendingCount == 0 { pendingEvents.0 = made } else { pendingEvents.1 = made }
-            pendingCount = Swift.min(pendingCount + 1, 2)
+            pending.append(made)
         }
         let none = UInt64.max
         switch event.type {

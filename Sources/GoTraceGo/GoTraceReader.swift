@@ -103,7 +103,7 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
     @exclusivity(unchecked) var frameTable = GoFrameTable()
     /// Go events decoded by the scan, and gotrace events produced so far.
     @exclusivity(unchecked) public private(set) var goEventCount: UInt64 = 0
-    @exclusivity(unchecked) public private(set) var eventsRead: UInt64 = 0
+    @exclusivity(unchecked) public internal(set) var eventsRead: UInt64 = 0
     /// Events whose timestamps stepped back and were raised to the previous one.
     @exclusivity(unchecked) public internal(set) var outOfOrderTimestamps: UInt64 = 0
     /// Goroutines the Go runtime runs for itself (entry function in package runtime, except runtime.main);
@@ -159,9 +159,7 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
     @exclusivity(unchecked) var blockedInSyscall: Set<UInt64> = []
     @exclusivity(unchecked) var lastSysBlock: [UInt64: UInt64] = [:]
     /// Mapped events waiting to be returned: a Go event maps to at most two.
-    @exclusivity(unchecked) var pendingEvents = (GoMappedEvent.empty, GoMappedEvent.empty)
-    @exclusivity(unchecked) var pendingCount = 0
-    @exclusivity(unchecked) var pendingIndex = 0
+    @exclusivity(unchecked) var pending = GoPendingEvents()
     let eventView = GoTraceEventView()
 
     /// Whether `GOTRACE_GO_SYSTEM_GOROUTINES=1` asks for the runtime's own goroutines to be kept.
@@ -188,6 +186,7 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
         streams.deallocate()
         layouts.deallocate()
         order.deallocate()
+        pending.deallocate()
     }
 
     /// Takes the whole file into memory (`bytes`, freed in deinit); false (and a fatal diagnostic) if it cannot.
@@ -742,51 +741,16 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
 
     // MARK: Iteration
 
-    /// The next mapped event, or nil at the end. Definitions (strings, stacks) are not included: read
-    /// `strings`, `stacks` and `frames` before iterating.
-    public func nextMapped() -> GoMappedEvent? {
-        while pendingIndex >= pendingCount {
-            pendingCount = 0
-            pendingIndex = 0
-            guard problems.fatal == nil else { return nil }
+    /// Orders and maps until at least one event is pending; false at the end.
+    func fillPending() -> Bool {
+        pending.count = 0
+        pending.index = 0
+        guard problems.fatal == nil else { return false }
+        while pending.count == 0 {
             let stream = nextOrdered()
-            guard stream >= 0 else { return nil }
+            guard stream >= 0 else { return false }
             map(stream: stream)
         }
-        let event = pendingIndex == 0 ? pendingEvents.0 : pendingEvents.1
-        pendingIndex += 1
-        eventsRead += 1
-        return event
-    }
-
-    /// Fills `buffer` from its start with the next mapped events; returns how many (0 at the end). The same
-    /// events as `nextMapped`, without a call per event (the analysis host's producer loop).
-    public func nextMapped(into buffer: UnsafeMutableBufferPointer<GoMappedEvent>) -> Int {
-        guard let base = buffer.baseAddress else { return 0 }
-        var count = 0
-        let capacity = buffer.count
-        while count < capacity {
-            if pendingIndex < pendingCount {
-                base[count] = pendingIndex == 0 ? pendingEvents.0 : pendingEvents.1
-                pendingIndex += 1
-                count += 1
-                continue
-            }
-            pendingCount = 0
-            pendingIndex = 0
-            guard problems.fatal == nil else { break }
-            let stream = nextOrdered()
-            guard stream >= 0 else { break }
-            map(stream: stream)
-        }
-        eventsRead += UInt64(count)
-        return count
-    }
-
-    /// The next event as `TraceEvent` (string and stack definitions first, at time 0), for dump and stat.
-    public func next() -> TraceEvent? { eventView.next(from: self) }
-
-    public func nextBatch(into batch: UnsafeMutableBufferPointer<gotrace_event>, definitions: TraceDefinitionSink) -> Int {
-        eventView.nextBatch(from: self, into: batch, definitions: definitions)
+        return true
     }
 }

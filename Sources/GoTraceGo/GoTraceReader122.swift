@@ -246,15 +246,8 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     @exclusivity(unchecked) var reportedBadEvent = false
     @exclusivity(unchecked) var reportedMissingStack = false
     @exclusivity(unchecked) var blockedInSyscall: Set<UInt64> = []
-    /// Mapped events waiting to be returned (an event maps to at most three; room for four). Safety: allocated
-    /// at init, freed in deinit; `pendingCount` ≤ 4 is checked before each write.
-    let pending: UnsafeMutablePointer<GoMappedEvent> = {
-        let pointer = UnsafeMutablePointer<GoMappedEvent>.allocate(capacity: 4)
-        pointer.initialize(repeating: GoMappedEvent.empty, count: 4)
-        return pointer
-    }()
-    @exclusivity(unchecked) var pendingCount = 0
-    @exclusivity(unchecked) var pendingIndex = 0
+    /// Mapped events waiting to be returned: an event maps to at most three.
+    @exclusivity(unchecked) var pending = GoPendingEvents()
     let eventView = GoTraceEventView()
 
     public convenience init(bytes: [UInt8], fileName: String = "<memory>", includeSystemGoroutines: Bool = false) {
@@ -824,10 +817,10 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
 
     /// Orders and maps until at least one event is pending; false at the end.
     func fillPending() -> Bool {
-        pendingCount = 0
-        pendingIndex = 0
+        pending.count = 0
+        pending.index = 0
         guard problems.fatal == nil else { return false }
-        while pendingCount == 0 {
+        while pending.count == 0 {
             if generationIndex < 0 || generationIndex >= generations.count {
                 guard openNextGeneration() else { return false }
             }
@@ -845,31 +838,5 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
             }
         }
         return true
-    }
-
-    public func nextMapped() -> GoMappedEvent? {
-        if pendingIndex >= pendingCount, !fillPending() { return nil }
-        pendingIndex += 1
-        eventsRead += 1
-        return pending[pendingIndex - 1]
-    }
-
-    public func nextMapped(into buffer: UnsafeMutableBufferPointer<GoMappedEvent>) -> Int {
-        guard let base = buffer.baseAddress else { return 0 }
-        var count = 0
-        while count < buffer.count {
-            if pendingIndex >= pendingCount, !fillPending() { break }
-            base[count] = pending[pendingIndex]
-            pendingIndex += 1
-            count += 1
-        }
-        eventsRead += UInt64(count)
-        return count
-    }
-
-    public func next() -> TraceEvent? { eventView.next(from: self) }
-
-    public func nextBatch(into batch: UnsafeMutableBufferPointer<gotrace_event>, definitions: TraceDefinitionSink) -> Int {
-        eventView.nextBatch(from: self, into: batch, definitions: definitions)
     }
 }

@@ -156,8 +156,8 @@ extension GoTraceHeader {
     }
 }
 
-extension GoTraceReader: GoTraceSource {
+extension GoTraceReader: GoPendingSource {
     /// Go 1.11–1.21 traces have no clock snapshot.
     public var startWallNanoseconds: UInt64 { 0 }
 }
-extension GoTraceReader122: GoTraceSource {}
+extension GoTraceReader122: GoPendingSource {}
