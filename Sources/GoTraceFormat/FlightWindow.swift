@@ -78,9 +78,6 @@ public struct FlightWindow: Sendable {
         max(windowNanoseconds / 4, 100_000_000)
     }
 
-    /// Whether the file header has arrived.
-    public var hasHeader: Bool { fileHeader != nil }
-
     /// How many generations are held now.
     public var generationCount: Int { generations.count }
 
