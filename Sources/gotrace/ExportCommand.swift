@@ -96,8 +96,7 @@ struct ExportCommand: ParsableCommand {
         if fullNames { options["full-names"] = "true" }
         let summary = try runFlamegraphPlugin(trace: file, outputPath: path, profile: profile, format: format,
                                               extraOptions: options, search: search)
-        var standardError = StandardError()
-        print("\(summary.trimmingCharacters(in: .whitespacesAndNewlines)); wrote \(path)", to: &standardError)
+        printError("\(summary.trimmingCharacters(in: .whitespacesAndNewlines)); wrote \(path)")
     }
 }
 
@@ -151,7 +150,6 @@ struct DiffCommand: ParsableCommand {
             printErrorChain(["cannot write \(output)"])
             throw ExitCode(1)
         }
-        var standardError = StandardError()
-        print("wrote \(output)", to: &standardError)
+        printError("wrote \(output)")
     }
 }

@@ -158,12 +158,10 @@ final class ProgressBar {
         let width = 40
         let filled = percent * width / 100
         let bar = String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled)
-        var standardError = StandardError()
-        print("\r[\(bar)] \(percent)% (\(done) events)", terminator: "", to: &standardError)
+        printError("\r[\(bar)] \(percent)% (\(done) events)", terminator: "")
     }
 
     func finish() {
-        var standardError = StandardError()
-        print("\r\u{1b}[K", terminator: "", to: &standardError)
+        printError("\r\u{1b}[K", terminator: "")
     }
 }
