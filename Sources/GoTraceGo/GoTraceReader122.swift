@@ -354,9 +354,13 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
         }
         scanning: while position < size {
             let batchOffset = position
-            guard load(batchOffset, Swift.min(GoTraceReader122.batchHeaderWindow, size - batchOffset)) else {
-                report(batchOffset, "read error; read up to here")
+            /// A problem here ends the scan: what is before the batch is read.
+            func stop(_ what: String) {
+                report(batchOffset, what)
                 complete = false
+            }
+            guard load(batchOffset, Swift.min(GoTraceReader122.batchHeaderWindow, size - batchOffset)) else {
+                stop("read error; read up to here")
                 break
             }
             // Positions in the header window; `bytes` ends where the file does or 64 bytes on.
@@ -373,27 +377,23 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
             var experiment: UInt8 = 0
             if type == GoEventType122.experimentalBatch && version >= 1023 {
                 guard local < bytes.count else {
-                    report(batchOffset, "truncated: the trace ends inside a batch header; read up to here")
-                    complete = false
+                    stop("truncated: the trace ends inside a batch header; read up to here")
                     break
                 }
                 experiment = bytes[local]
                 local += 1
             } else if type != GoEventType122.eventBatch {
-                report(batchOffset, "malformed: expected a batch, found event type \(type); read up to here")
-                complete = false
+                stop("malformed: expected a batch, found event type \(type); read up to here")
                 break
             }
             guard let number = varint(&local, limit: bytes.count), let m = varint(&local, limit: bytes.count),
                   let ticks = varint(&local, limit: bytes.count), let length = varint(&local, limit: bytes.count)
             else {
-                report(batchOffset, "truncated: the trace ends inside a batch header; read up to here")
-                complete = false
+                stop("truncated: the trace ends inside a batch header; read up to here")
                 break
             }
             guard length <= GoEventType122.maxBatchSize, number != 0 else {
-                report(batchOffset, "malformed batch header (generation \(number), length \(length)); read up to here")
-                complete = false
+                stop("malformed batch header (generation \(number), length \(length)); read up to here")
                 break
             }
             let bodyStart = batchOffset + local
@@ -407,16 +407,14 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
             }
             if let open = current, open.number != number {
                 if number < open.number || version >= 1026 {
-                    report(batchOffset, "generation \(number) after generation \(open.number) (missing end of generation?); read up to here")
-                    complete = false
+                    stop("generation \(number) after generation \(open.number) (missing end of generation?); read up to here")
                     break
                 }
                 close()
             }
             if current == nil {
                 if let last = generations.last, number <= last.number {
-                    report(batchOffset, "generation \(number) after generation \(last.number); read up to here")
-                    complete = false
+                    stop("generation \(number) after generation \(last.number); read up to here")
                     break
                 }
                 current = Generation(number: number, offset: batchOffset, end: end)
@@ -442,8 +440,7 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
                 continue
             }
             guard load(bodyStart, end - bodyStart) else {
-                report(batchOffset, "read error; read up to here")
-                complete = false
+                stop("read error; read up to here")
                 current?.isWhole = false
                 break
             }
@@ -463,8 +460,7 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
                 problem = readSync(version >= 1025 ? 1 : 0, bytes.count, base: ticks, into: &current)
             }
             if let problem {
-                report(batchOffset, problem)
-                complete = false
+                stop(problem)
                 current?.isWhole = false
                 break scanning
             }
