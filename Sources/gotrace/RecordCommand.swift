@@ -492,8 +492,8 @@ struct RecordingSession {
         let nanoseconds = product.high < ticksPerSecond ? ticksPerSecond.dividingFullWidth(product).quotient : 0
         // In flight-recorder mode the file holds only the window: the totals are what was received.
         let stored = flightWindow == nil
-            ? "\(bytesWritten) bytes (\(format(perEvent)) bytes/event, raw \(format(rawPerEvent)))"
-            : "received (raw \(format(rawPerEvent)) bytes/event)"
+            ? "\(bytesWritten) bytes (\(format(perEvent, 2)) bytes/event, raw \(format(rawPerEvent, 2)))"
+            : "received (raw \(format(rawPerEvent, 2)) bytes/event)"
         var line = "gotrace record: \(events) events, \(stored), \(dropped) dropped, "
             + "\(TraceTextFormatter.timestamp(nanoseconds)) s, "
             + (complete ? "complete" : "incomplete (no end chunk; program exited with status \(programStatus))")
@@ -504,11 +504,5 @@ struct RecordingSession {
         }
         if !problems.isEmpty { line += "; " + problems.joined(separator: "; ") }
         return line
-    }
-
-    private func format(_ value: Double) -> String {
-        let hundredths = Int((value * 100).rounded())
-        let fraction = hundredths % 100
-        return "\(hundredths / 100)." + (fraction < 10 ? "0" : "") + "\(fraction)"
     }
 }

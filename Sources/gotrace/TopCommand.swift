@@ -193,6 +193,17 @@ extension TopCommand {
     }
 }
 
+/// `value` (not negative) with exactly `decimals` decimals: `top`'s frames and `record`'s summary line.
+func format(_ value: Double, _ decimals: Int) -> String {
+    guard decimals > 0 else { return "\(Int(value.rounded()))" }
+    var scale = 1.0
+    for _ in 0..<decimals { scale *= 10 }
+    let scaled = Int((value * scale).rounded())
+    let whole = scaled / Int(scale)
+    let fraction = String(scaled % Int(scale))
+    return "\(whole)." + String(repeating: "0", count: decimals - fraction.count) + fraction
+}
+
 private func monotonicNanoseconds() -> Int64 {
     var now = timespec()
     clock_gettime(CLOCK_MONOTONIC, &now)
@@ -292,16 +303,6 @@ struct TopScreen {
 
     private func heading(_ text: String) -> String { interactive ? "\u{1b}[1m" + text + "\u{1b}[0m" : text }
     private func dim(_ text: String) -> String { interactive ? "\u{1b}[2m" + text + "\u{1b}[0m" : text }
-
-    private func format(_ value: Double, _ decimals: Int) -> String {
-        guard decimals > 0 else { return "\(Int(value.rounded()))" }
-        var scale = 1.0
-        for _ in 0..<decimals { scale *= 10 }
-        let scaled = Int((value * scale).rounded())
-        let whole = scaled / Int(scale)
-        let fraction = String(scaled % Int(scale))
-        return "\(whole)." + String(repeating: "0", count: decimals - fraction.count) + fraction
-    }
 
     private func seconds(_ nanoseconds: UInt64) -> String { format(Double(nanoseconds) / 1e9, 1) + " s" }
 
