@@ -1,5 +1,5 @@
-// What both Go readers keep the same way: the tick clock, the set of the runtime's own goroutines, and the
-// mapped events waiting to be returned, with the iteration over them.
+// What both Go readers keep the same way: the tick clock, and the mapped events waiting to be returned, with
+// the iteration over them.
 
 import CGoTracePlugin
 import GoTrace
@@ -30,28 +30,6 @@ struct GoTickClock {
         }
         let value = Double(elapsed) * nanosecondsPerTick
         return value >= 1.8e19 ? UInt64.max : UInt64(value)
-    }
-}
-
-/// Goroutines the Go runtime runs for itself (`GoTraceReader.isSystemEntry`): a flag per dense goroutine id,
-/// since the filter runs for every mapped event (a Set lookup measured ~5%), and a set of all.
-struct GoSystemGoroutines {
-    private var ids: Set<UInt64> = []
-    private var flags: [Bool] = []
-
-    @inline(__always)
-    func contains(_ goroutine: UInt64) -> Bool {
-        if goroutine < UInt64(flags.count) { return flags[Int(goroutine)] }
-        return goroutine >= 1 << 20 && ids.contains(goroutine)
-    }
-
-    mutating func insert(_ goroutine: UInt64) {
-        ids.insert(goroutine)
-        guard goroutine < 1 << 20 else { return }
-        if Int(goroutine) >= flags.count {
-            flags.append(contentsOf: repeatElement(false, count: Int(goroutine) + 1 - flags.count))
-        }
-        flags[Int(goroutine)] = true
     }
 }
 

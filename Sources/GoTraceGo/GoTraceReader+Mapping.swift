@@ -65,7 +65,7 @@ extension GoTraceReader {
             ticks = lastTicks
         }
         lastTicks = ticks
-        if event.stack != 0, !reportedMissingStack, !isStackDefined(event.stack) {
+        if event.stack != 0, !reportedMissingStack, !stackDefined.contains(event.stack) {
             // Go writes its stack table last, after the frequency: a trace cut inside the table has no other sign.
             reportedMissingStack = true
             isComplete = false

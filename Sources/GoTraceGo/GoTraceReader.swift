@@ -108,9 +108,10 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
     @exclusivity(unchecked) public internal(set) var outOfOrderTimestamps: UInt64 = 0
     /// Goroutines the Go runtime runs for itself (entry function in package runtime, except runtime.main);
     /// their events are left out unless `includeSystemGoroutines` (see docs/go-traces.md).
-    @exclusivity(unchecked) var system = GoSystemGoroutines()
+    @exclusivity(unchecked) var system = DenseIdSet(denseBelow: 1 << 20)
     public let includeSystemGoroutines: Bool
-    @exclusivity(unchecked) var stackDefined: [Bool] = []
+    /// The ids in the stack table (checked for every event with a stack).
+    @exclusivity(unchecked) var stackDefined = DenseIdSet(denseBelow: 1 << 20)
     @exclusivity(unchecked) var reportedMissingStack = false
 
     /// Go 1.19 on amd64 ticks at the TSC rate / 64; with no frequency event (a trace cut short) the reader
@@ -504,19 +505,8 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
                     line: Int(clamping: values[base + 3]))))
             }
             stacks[id] = stack
-            if id < 1 << 20 {
-                if Int(id) >= stackDefined.count {
-                    stackDefined.append(contentsOf: repeatElement(false, count: Int(id) + 1 - stackDefined.count))
-                }
-                stackDefined[Int(id)] = true
-            }
+            stackDefined.insert(id)
         }
-    }
-
-    /// Whether stack `id` is in the stack table (a flag per dense id: checked for every event with a stack).
-    @inline(__always)
-    func isStackDefined(_ id: UInt64) -> Bool {
-        id < UInt64(stackDefined.count) ? stackDefined[Int(id)] : stacks[id] != nil
     }
 
     func text(_ id: UInt64) -> String { strings[id].map { String(decoding: $0, as: UTF8.self) } ?? "" }

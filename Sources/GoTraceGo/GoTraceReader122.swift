@@ -220,7 +220,7 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     /// Per trace-wide stack id, whether it was classified, and the park reason its frames imply (for
     /// goroutines whose status says waiting without a reason).
     @exclusivity(unchecked) var reasonOfStack: [UInt64: ParkReason] = [:]
-    @exclusivity(unchecked) var system = GoSystemGoroutines()
+    @exclusivity(unchecked) var system = DenseIdSet(denseBelow: 1 << 20)
     /// Goroutines that predate the trace and whose entry function no event has shown yet.
     @exclusivity(unchecked) var entryUnknown: Set<UInt64> = []
 
