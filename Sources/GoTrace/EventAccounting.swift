@@ -69,11 +69,7 @@ public struct EventAccounting: Sendable {
     public init() {}
 
     private mutating func mismatch(_ text: String, at event: TraceEvent) {
-        report.mismatchCount += 1
-        if report.mismatches.count < EventAccounting.mismatchesKept {
-            let place = "event \(index) (\(event.spec.name) at \(event.nanoseconds) ns on M\(event.machine))"
-            report.mismatches.append("\(place): \(text)")
-        }
+        mismatch("event \(index) (\(event.spec.name) at \(event.nanoseconds) ns on M\(event.machine)): \(text)")
     }
 
     private mutating func mismatch(_ text: String) {
