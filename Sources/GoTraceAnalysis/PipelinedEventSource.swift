@@ -153,16 +153,13 @@ private final class Pipeline {
             let slot = slots + index
             let count = source.nextBatch(into: slot.pointee.events, definitions: slot.pointee.definitions)
             slot.pointee.count = count
+            if count == 0 { break }
             pthread_mutex_lock(&lock)
-            if count == 0 {
-                finished = true
-            } else {
-                produced += 1
-            }
+            produced += 1
             pthread_cond_signal(&becameFull)
             pthread_mutex_unlock(&lock)
-            if count == 0 { break }
         }
+        // The end, or a stop: the consumer sees `finished` once it has taken every batch produced.
         pthread_mutex_lock(&lock)
         finished = true
         pthread_cond_signal(&becameFull)
