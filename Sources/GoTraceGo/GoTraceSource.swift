@@ -99,16 +99,11 @@ final class GoTraceEventView {
 
     private static func definitions(of source: some GoTraceSource) -> [TraceEvent] {
         guard source.fatalDiagnostic == nil, let stringSpec = EventKind.string.spec, let stackSpec = EventKind.stack.spec else { return [] }
-        var made: [TraceEvent] = []
-        for (id, text) in source.strings.sorted(by: { $0.key < $1.key }) {
-            made.append(TraceEvent(spec: stringSpec, ticks: 0, nanoseconds: 0, machine: 0, proc: nil, goroutine: nil,
-                                   arguments: [.number(id), .bytes(text)]))
+        func made(_ spec: EventKindSpec, _ arguments: [TraceValue]) -> TraceEvent {
+            TraceEvent(spec: spec, ticks: 0, nanoseconds: 0, machine: 0, proc: nil, goroutine: nil, arguments: arguments)
         }
-        for (id, frames) in source.stacks.sorted(by: { $0.key < $1.key }) {
-            made.append(TraceEvent(spec: stackSpec, ticks: 0, nanoseconds: 0, machine: 0, proc: nil, goroutine: nil,
-                                   arguments: [.number(id), .numbers(frames)]))
-        }
-        return made
+        return source.strings.sorted { $0.key < $1.key }.map { made(stringSpec, [.number($0.key), .bytes($0.value)]) }
+            + source.stacks.sorted { $0.key < $1.key }.map { made(stackSpec, [.number($0.key), .numbers($0.value)]) }
     }
 }
 
