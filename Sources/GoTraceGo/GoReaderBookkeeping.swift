@@ -56,16 +56,29 @@ struct GoPendingEvents {
     func deallocate() { events.deallocate() }
 }
 
-/// A Go reader's iteration, written once: each reader has its own `fillPending` (order and map until at least
-/// one event is pending, `pending` emptied first; false at the end); the reads over it are shared.
+/// A Go reader's iteration and bookkeeping, written once: each reader has its own `fillPending` (order and map
+/// until at least one event is pending, `pending` emptied first; false at the end); the reads over it, the
+/// problems and the frames are shared.
 protocol GoPendingSource: GoTraceSource {
     var pending: GoPendingEvents { get set }
     var eventsRead: UInt64 { get set }
     var eventView: GoTraceEventView { get }
+    var problems: GoTraceProblems { get set }
+    var frameTable: GoFrameTable { get }
     func fillPending() -> Bool
 }
 
 extension GoPendingSource {
+    /// Problems as found; a fatal one (not a Go trace, unsupported version, unreadable file) stops reading.
+    public var diagnostics: [TraceDiagnostic] { problems.diagnostics }
+
+    /// Frames by synthetic address.
+    public var frames: [UInt64: TraceFrame] { frameTable.frames }
+
+    func fail(_ offset: Int, _ what: String) { problems.fail(offset, what) }
+
+    func report(_ offset: Int, _ what: String) { problems.report(offset, what) }
+
     /// The next mapped event, or nil at the end. Definitions (strings, stacks) are not included: read
     /// `strings`, `stacks` and `frames` before iterating.
     @inline(__always)

@@ -86,8 +86,6 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
     // that touches them), so their dynamic checks are off; they cost 17-45% of `gotrace report` (docs/performance.md).
     /// Go version × 1000 + minor (1019 for `go 1.19 trace`); nil if the header was not read.
     @exclusivity(unchecked) public private(set) var version: Int?
-    /// Problems as found; a fatal one (not a Go trace, unsupported version, unreadable file) stops reading.
-    public var diagnostics: [TraceDiagnostic] { problems.diagnostics }
     @exclusivity(unchecked) var problems: GoTraceProblems
     /// False when the trace was cut short (no frequency event, or a truncated or malformed event).
     @exclusivity(unchecked) public internal(set) var isComplete = false
@@ -98,8 +96,6 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
     @exclusivity(unchecked) public private(set) var strings: [UInt64: [UInt8]] = [:]
     /// Stacks by Go stack id: synthetic frame addresses, innermost first.
     @exclusivity(unchecked) public private(set) var stacks: [UInt64: [UInt64]] = [:]
-    /// Frames by synthetic address.
-    public var frames: [UInt64: TraceFrame] { frameTable.frames }
     @exclusivity(unchecked) var frameTable = GoFrameTable()
     /// Go events decoded by the scan, and gotrace events produced so far.
     @exclusivity(unchecked) public private(set) var goEventCount: UInt64 = 0
@@ -205,10 +201,6 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
         }
         return true
     }
-
-    private func fail(_ offset: Int, _ what: String) { problems.fail(offset, what) }
-
-    func report(_ offset: Int, _ what: String) { problems.report(offset, what) }
 
     private func start() {
         switch GoTraceHeader.check(Array(bytes.prefix(GoTraceHeader.size)), generational: false) {

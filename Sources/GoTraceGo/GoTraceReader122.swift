@@ -175,13 +175,11 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     // that touches them), so their dynamic checks are off, as in `GoTraceReader` (docs/performance.md).
     public let includeSystemGoroutines: Bool
     @exclusivity(unchecked) public private(set) var version: Int?
-    public var diagnostics: [TraceDiagnostic] { problems.diagnostics }
     @exclusivity(unchecked) var problems: GoTraceProblems
     @exclusivity(unchecked) public internal(set) var isComplete = false
     @exclusivity(unchecked) public private(set) var fileSize: UInt64 = 0
     @exclusivity(unchecked) public private(set) var strings: [UInt64: [UInt8]] = [:]
     @exclusivity(unchecked) public private(set) var stacks: [UInt64: [UInt64]] = [:]
-    public var frames: [UInt64: TraceFrame] { frameTable.frames }
     @exclusivity(unchecked) var frameTable = GoFrameTable()
     /// Generations the scan found (a cut-short last one included).
     @exclusivity(unchecked) public private(set) var generationCount = 0
@@ -297,10 +295,6 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
         bytes = UnsafeMutableBufferPointer(start: storage.baseAddress?.assumingMemoryBound(to: UInt8.self), count: filled)
         return filled == Swift.min(count, Swift.max(Int(clamping: fileSize) - offset, 0))
     }
-
-    private func fail(_ offset: Int, _ what: String) { problems.fail(offset, what) }
-
-    func report(_ offset: Int, _ what: String) { problems.report(offset, what) }
 
     private func start() {
         _ = load(0, GoTraceHeader.size)

@@ -151,8 +151,8 @@ extension GoTraceHeader {
     }
 }
 
-extension GoTraceReader: GoPendingSource {
+extension GoTraceReader: GoTraceSource, GoPendingSource {
     /// Go 1.11–1.21 traces have no clock snapshot.
     public var startWallNanoseconds: UInt64 { 0 }
 }
-extension GoTraceReader122: GoPendingSource {}
+extension GoTraceReader122: GoTraceSource, GoPendingSource {}
