@@ -22,12 +22,7 @@ func runFlamegraphPlugin(trace: String, outputPath: String, profile: ExportProfi
     options["profile"] = profile.rawValue
     options["format"] = format.rawValue
     options["output"] = url.lastPathComponent
-    do {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    } catch {
-        printErrorChain(["cannot create directory \(directory)", "\(error.localizedDescription)"])
-        throw ExitCode(1)
-    }
+    try createDirectory(directory, what: "directory")
     let session = AnalysisSession(source: TraceFile.open(path: trace), plugins: [plugin], options: ["flamegraph": options],
                                   outputDirectory: directory)
     let outcome = session.run()

@@ -80,14 +80,7 @@ struct ReportCommand: ParsableCommand {
             // The kit's `AnalyzerHost.fullNamesOption`, for every analyzer (one given per analyzer wins).
             for plugin in plugins where options[plugin.name]?["full-names"] == nil { options[plugin.name, default: [:]]["full-names"] = "true" }
         }
-        if let outputDirectory {
-            do {
-                try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
-            } catch {
-                printErrorChain(["cannot create output directory \(outputDirectory)", "\(error.localizedDescription)"])
-                throw ExitCode(1)
-            }
-        }
+        if let outputDirectory { try createDirectory(outputDirectory, what: "output directory") }
         let session = AnalysisSession(source: TraceFile.open(path: file), plugins: plugins, options: options,
                                       format: format == .json ? .json : .text, outputDirectory: outputDirectory)
         let progress = ProgressBar(enabled: !noProgress, fileBytes: fileSize(file))
