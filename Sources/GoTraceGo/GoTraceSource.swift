@@ -86,12 +86,7 @@ final class GoTraceEventView {
             converted.proc = event.proc
             converted.goroutine = event.goroutine
             converted.argument_count = UInt8(min(event.argumentCount, 4))
-            withUnsafeMutableBytes(of: &converted.arguments) { raw in
-                raw.storeBytes(of: event.arguments.0, toByteOffset: 0, as: UInt64.self)
-                raw.storeBytes(of: event.arguments.1, toByteOffset: 8, as: UInt64.self)
-                raw.storeBytes(of: event.arguments.2, toByteOffset: 16, as: UInt64.self)
-                raw.storeBytes(of: event.arguments.3, toByteOffset: 24, as: UInt64.self)
-            }
+            converted.arguments = (event.arguments.0, event.arguments.1, event.arguments.2, event.arguments.3, 0, 0)
             batch[index] = converted
         }
         return produced
