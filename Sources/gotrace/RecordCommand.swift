@@ -165,7 +165,9 @@ struct RecordCommand: ParsableCommand {
         // A write beyond RLIMIT_FSIZE must fail with EFBIG (reported, the program kept running) rather than
         // kill the recorder; the child gets the default action back (CRecorderSpawn).
         signal(SIGXFSZ, SIG_IGN)
-        let forwarded = blockForwardedSignals()
+        // SIGINT and SIGTERM stay blocked until the child's pid is known, so that one arriving before it stays
+        // pending instead of being forwarded to nobody.
+        Self.mask(SIG_BLOCK, [SIGINT, SIGTERM])
         installSignalForwarding()
         let windowNanoseconds = try flightWindowNanoseconds()
         let snapshotRequests = windowNanoseconds != nil ? installSnapshotRequestHandler() : nil
@@ -173,11 +175,10 @@ struct RecordCommand: ParsableCommand {
                                                     generationInterval: windowNanoseconds.map(FlightWindow.generationInterval(windowNanoseconds:)),
                                                     onFailure: { unlink(outputPath) })
         signalForwardingTarget = child
-        // Signals that arrived since blockForwardedSignals() are delivered now, with a target to forward to.
+        // Signals that arrived since they were blocked above are delivered now, with a target to forward to.
         // Unblocking also matters when a launcher started us with them blocked (posix_spawn from a thread
         // that blocks them, as dispatch worker threads do): they would otherwise never be forwarded.
-        var unblocked = forwarded
-        pthread_sigmask(SIG_UNBLOCK, &unblocked, nil)
+        Self.mask(SIG_UNBLOCK, [SIGINT, SIGTERM])
 
         var session = RecordingSession(outputDescriptor: outputDescriptor, outputPath: outputPath,
                                        commandLine: recordArguments ? arguments : nil,
@@ -204,15 +205,12 @@ struct RecordCommand: ParsableCommand {
         return (base.isEmpty ? "gotrace" : base) + ".gtrace"
     }
 
-    /// Blocks SIGINT and SIGTERM (until the caller unblocks the returned set), so that one arriving before
-    /// the child's pid is known stays pending instead of being forwarded to nobody.
-    private func blockForwardedSignals() -> sigset_t {
-        var forwarded = sigset_t()
-        sigemptyset(&forwarded)
-        sigaddset(&forwarded, SIGINT)
-        sigaddset(&forwarded, SIGTERM)
-        pthread_sigmask(SIG_BLOCK, &forwarded, nil)
-        return forwarded
+    /// Blocks or unblocks (`how`: SIG_BLOCK, SIG_UNBLOCK) `signals` for this thread.
+    private static func mask(_ how: Int32, _ signals: [Int32]) {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for signal in signals { sigaddset(&set, signal) }
+        pthread_sigmask(how, &set, nil)
     }
 
     private func installSignalForwarding() {
@@ -240,10 +238,7 @@ struct RecordCommand: ParsableCommand {
         sigemptyset(&action.sa_mask)
         sigaction(SIGUSR1, &action, nil)
         // A launcher may have started us with SIGUSR1 blocked (as with SIGINT and SIGTERM above).
-        var requests = sigset_t()
-        sigemptyset(&requests)
-        sigaddset(&requests, SIGUSR1)
-        pthread_sigmask(SIG_UNBLOCK, &requests, nil)
+        Self.mask(SIG_UNBLOCK, [SIGUSR1])
         return ends[0]
     }
 
