@@ -38,7 +38,8 @@ struct ProfileBuilder {
         let pcs = host.stack(stack)
         // Root first: the stack is innermost first.
         let frames = pcs.reversed().map { resolve($0) }
-        let made = (keepRuntimeFrames ? frames[...] : StackTrimming.trimmingEnds(frames, isRuntime: \.runtime)).map(\.location)
+        let kept = keepRuntimeFrames ? frames[...] : StackTrimming.trimmingEnds(frames, isRuntime: \.runtime)
+        let made = kept.map(\.location)
         stacks[stack] = made
         return made
     }
@@ -61,7 +62,8 @@ struct ProfileBuilder {
         }
         // pprof's tools print `name` (short, no argument list) and keep `system_name` (the full name).
         let function = profile.function(ProfileFunction(name: name, shortName: FrameNames.short(name), systemName: fullName, file: file))
-        let made = (location: profile.location(address: pc, function: function, mapping: mapping, line: line), runtime: runtime)
+        let made = (location: profile.location(address: pc, function: function, mapping: mapping, line: line),
+                    runtime: runtime)
         resolved[pc] = made
         return made
     }

@@ -227,7 +227,8 @@ public final class AnalysisSession {
     /// own when no thread started (nil). Not a closure per supplier: 45e5a0c's closure-fed loop measured 8.2 M
     /// instructions dearer on a 2.5 M-event trace.
     private func stream(_ pipeline: PipelinedEventSource?, expected: UInt64?, progress: ((UInt64, UInt64) -> Void)?) {
-        let own = UnsafeMutableBufferPointer<gotrace_event>.allocate(capacity: pipeline == nil ? AnalysisSession.batchSize : 0)
+        let own = UnsafeMutableBufferPointer<gotrace_event>.allocate(
+            capacity: pipeline == nil ? AnalysisSession.batchSize : 0)
         defer { own.deallocate() }
         var transitions = TransitionBuffer(capacity: AnalysisSession.batchSize)
         defer { transitions.deallocate() }

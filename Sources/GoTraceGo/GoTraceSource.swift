@@ -95,7 +95,8 @@ final class GoTraceEventView {
     private static func definitions(of source: some GoTraceSource) -> [TraceEvent] {
         guard source.fatalDiagnostic == nil, let stringSpec = EventKind.string.spec, let stackSpec = EventKind.stack.spec else { return [] }
         func made(_ spec: EventKindSpec, _ arguments: [TraceValue]) -> TraceEvent {
-            TraceEvent(spec: spec, ticks: 0, nanoseconds: 0, machine: 0, proc: nil, goroutine: nil, arguments: arguments)
+            TraceEvent(spec: spec, ticks: 0, nanoseconds: 0, machine: 0, proc: nil, goroutine: nil,
+                       arguments: arguments)
         }
         return source.strings.sorted { $0.key < $1.key }.map { made(stringSpec, [.number($0.key), .bytes($0.value)]) }
             + source.stacks.sorted { $0.key < $1.key }.map { made(stackSpec, [.number($0.key), .numbers($0.value)]) }

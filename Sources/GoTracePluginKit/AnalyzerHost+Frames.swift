@@ -43,7 +43,8 @@ extension AnalyzerHost {
             let module = frame.module.map { String(cString: $0) }
             let file = module.map { $0.split(separator: "/").last.map(String.init) ?? $0 } ?? ""
             guard let function = frame.function else {
-                let name = module != nil ? file + "+0x" + String(frame.module_offset, radix: 16) : "0x" + String(pc, radix: 16)
+                let name = module != nil
+                    ? file + "+0x" + String(frame.module_offset, radix: 16) : "0x" + String(pc, radix: 16)
                 return (name, name, false)
             }
             full = String(cString: function)

@@ -245,7 +245,8 @@ struct RecordCommand: ParsableCommand {
     /// Starts `arguments` as `gotrace <command>` does (`record`, `top`): makes the trace pipe, spawns the
     /// program with its write end, and returns the child and the read end. On failure says why on stderr, calls
     /// `onFailure` and exits: 1 if there is no pipe, 127 if the program could not be started.
-    static func startTraced(_ arguments: [String], command: String, cpuRate: Int? = nil, generationInterval: UInt64? = nil,
+    static func startTraced(_ arguments: [String], command: String, cpuRate: Int? = nil,
+                            generationInterval: UInt64? = nil,
                             onFailure: () -> Void = {}) throws -> (child: pid_t, readEnd: Int32) {
         var pipeEnds: [Int32] = [0, 0]
         // pipe2 is not imported (needs _GNU_SOURCE); the command is single-threaded here, so setting
@@ -257,7 +258,8 @@ struct RecordCommand: ParsableCommand {
             onFailure()
             throw ExitCode(1)
         }
-        let spawned = spawnTraced(arguments, traceDescriptor: pipeEnds[1], cpuRate: cpuRate, generationInterval: generationInterval)
+        let spawned = spawnTraced(arguments, traceDescriptor: pipeEnds[1], cpuRate: cpuRate,
+                                  generationInterval: generationInterval)
         close(pipeEnds[1])
         switch spawned {
         case .success(let child):
