@@ -268,15 +268,12 @@ public final class HTMLReportAnalyzer: Analyzer {
         let end = max(lastTime, host.traceInfo.end_ns)
         runningSlices.finish(at: end) { addSlice($0) }
         var alive = 0
-        var blockedAtEnd: [gotrace_goroutine_info] = []
+        var leakedLanes = 0
         host.forEachGoroutine { info in
             guard info.state != HTMLReportAnalyzer.deadState else { return }
             alive += 1
-            if info.state == HTMLReportAnalyzer.waitingState { blockedAtEnd.append(info) }
-        }
-        // Waits still open at the end count up to it, as in the block profile.
-        var leakedLanes = 0
-        for info in blockedAtEnd.sorted(by: { $0.id < $1.id }) {
+            // Waits still open at the end count up to it, as in the block profile; in id order (the host's).
+            guard info.state == HTMLReportAnalyzer.waitingState else { return }
             let since = info.state_since_ns == UInt64.max ? 0 : TraceTime.clampedToTrace(info.state_since_ns)
             let key = WaitKey(reason: info.reason, stack: info.state_stack)
             blocked[key, default: (0, 0)].nanoseconds += end >= since ? end - since : 0
