@@ -161,12 +161,9 @@ public final class FlamegraphAnalyzer: Analyzer {
             return
         }
         if profile == .block {
-            // Goroutines still blocked when the trace ends count up to its end, in id order.
-            var blockedAtEnd: [gotrace_goroutine_info] = []
+            // Goroutines still blocked when the trace ends count up to its end, in id order (the host's).
             host.forEachGoroutine { info in
-                if info.state == FlamegraphAnalyzer.waitingState { blockedAtEnd.append(info) }
-            }
-            for info in blockedAtEnd.sorted(by: { $0.id < $1.id }) {
+                guard info.state == FlamegraphAnalyzer.waitingState else { return }
                 addWait(WaitKey(reason: info.reason, stack: info.state_stack), goroutine: info.id,
                         since: info.state_since_ns, until: end)
             }

@@ -268,15 +268,12 @@ public final class HTMLReportAnalyzer: Analyzer {
         let end = max(lastTime, host.traceInfo.end_ns)
         runningSlices.finish(at: end) { addSlice($0) }
         var alive = 0
-        var blockedAtEnd: [gotrace_goroutine_info] = []
+        var leakedLanes = 0
         host.forEachGoroutine { info in
             guard info.state != HTMLReportAnalyzer.deadState else { return }
             alive += 1
-            if info.state == HTMLReportAnalyzer.waitingState { blockedAtEnd.append(info) }
-        }
-        // Waits still open at the end count up to it, as in the block profile.
-        var leakedLanes = 0
-        for info in blockedAtEnd.sorted(by: { $0.id < $1.id }) {
+            // Waits still open at the end count up to it, as in the block profile; in id order (the host's).
+            guard info.state == HTMLReportAnalyzer.waitingState else { return }
             let since = info.state_since_ns == UInt64.max ? 0 : TraceTime.clampedToTrace(info.state_since_ns)
             let key = WaitKey(reason: info.reason, stack: info.state_stack)
             blocked[key, default: (0, 0)].nanoseconds += end >= since ? end - since : 0
@@ -538,35 +535,17 @@ public final class HTMLReportAnalyzer: Analyzer {
 }
 
 /// Function names of stacks, root first, the runtime's frames and the glue around them trimmed from both
-/// ends by the kit's one classifier (`StackTrimming.classify`), as in the flame graph export; each stack
-/// resolved once. Names are readable (`FrameNames.readable`) unless the report asks for full names.
+/// ends by the kit's one classifier (`AnalyzerHost.frameName`, `StackTrimming.trimmingEnds`), as in the flame
+/// graph export; each stack resolved once. Names are readable (`FrameNames.readable`) unless the report asks
+/// for full names.
 struct NameCache {
     let host: AnalyzerHost
     var cache: [UInt64: [String]] = [:]
 
     mutating func frames(_ stack: UInt64) -> [String] {
         if let known = cache[stack] { return known }
-        let named = host.stack(stack).reversed().map { pc -> (name: String, trimmed: Bool) in
-            if let frame = host.frame(pc) {
-                let module = frame.module.map { String(cString: $0) }
-                let file = module.map { $0.split(separator: "/").last.map(String.init) ?? $0 } ?? ""
-                if let function = frame.function {
-                    let full = String(cString: function)
-                    let owner = StackTrimming.classify(function: full, module: file)
-                    return (host.displayName(full), owner == .runtime || owner == .glue)
-                }
-                if module != nil { return (file + "+0x" + String(frame.module_offset, radix: 16), false) }
-                return ("0x" + String(pc, radix: 16), false)
-            }
-            let text = host.symbolize(pc)
-            let owner = StackTrimming.classify(text)
-            let function = FrameNames.functionPart(text)
-            return (host.displayName(function), owner == .runtime || owner == .glue)
-        }
-        var trimmed = named[...]
-        while let first = trimmed.first, first.trimmed { trimmed.removeFirst() }
-        while let last = trimmed.last, last.trimmed { trimmed.removeLast() }
-        let names = (trimmed.isEmpty ? named[...] : trimmed).map(\.name)
+        let named = host.stack(stack).reversed().map(host.frameName)
+        let names = StackTrimming.trimmingEnds(named, isRuntime: \.isRuntime).map(\.shown)
         cache[stack] = names
         return names
     }

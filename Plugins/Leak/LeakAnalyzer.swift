@@ -75,12 +75,12 @@ public final class LeakAnalyzer: Analyzer {
         let transitions = batch.transitions
         for (index, event) in batch.events.enumerated() {
             if let acquireCode, let acquireObject, event.kind == acquireCode {
-                holders[argument(event, acquireObject)] = event.goroutine
+                holders[event.argument(acquireObject)] = event.goroutine
             } else if let releaseCode, let releaseObject, event.kind == releaseCode {
                 let goroutine = event.goroutine
-                holders.removeValue(forKey: argument(event, releaseObject)) { $0 == goroutine }
+                holders.removeValue(forKey: event.argument(releaseObject)) { $0 == goroutine }
             } else if let waitCode, let waitObject, event.kind == waitCode {
-                waitsOn[event.goroutine] = argument(event, waitObject)
+                waitsOn[event.goroutine] = event.argument(waitObject)
             }
             while transitionIndex < transitions.count, Int(transitions[transitionIndex].event_index) <= index {
                 let transition = transitions[transitionIndex]
@@ -89,7 +89,7 @@ public final class LeakAnalyzer: Analyzer {
                     let parked = batch.events[Int(transition.event_index)]
                     if let parkObject, parked.kind == KindCode.park, transition.reason == ParkReasonName.mutex
                         || transition.reason == ParkReasonName.rwmutex {
-                        waitsOn[transition.goroutine] = argument(parked, parkObject)
+                        waitsOn[transition.goroutine] = parked.argument(parkObject)
                     }
                 } else if transition.from == GoroutineState.waiting.rawValue || transition.to == GoroutineState.dead.rawValue {
                     // Also on death: a `mutex-wait` whose park never came (a yield, an acquired lock) must not
@@ -98,11 +98,6 @@ public final class LeakAnalyzer: Analyzer {
                 }
             }
         }
-    }
-
-    private func argument(_ event: gotrace_event, _ index: Int) -> UInt64 {
-        guard index < Int(event.argument_count) else { return 0 }
-        return withUnsafeBytes(of: event.arguments) { $0.load(fromByteOffset: index * 8, as: UInt64.self) }
     }
 
     struct GroupKey: Hashable {

@@ -77,13 +77,13 @@ public final class SummaryAnalyzer: Analyzer {
             case KindCode.spawn:
                 created += 1
             case KindCode.preempt:
-                if event.argument_count > 1, PreemptKindCode.isHonoured(argument(event, 1)) { preemptions += 1 }
+                if event.argument_count > 1, PreemptKindCode.isHonoured(event.argument(1)) { preemptions += 1 }
             case _ where event.kind == stealCode:
                 steals += 1
             case _ where event.kind == stackGrowCode:
                 stackGrowths += 1
             case _ where event.kind == cpuSampleCode:
-                if let cpuStackArgument { cpuSamplesByStack[argument(event, cpuStackArgument), default: 0] += 1 }
+                if let cpuStackArgument { cpuSamplesByStack[event.argument(cpuStackArgument), default: 0] += 1 }
             default:
                 break
             }
@@ -128,11 +128,6 @@ public final class SummaryAnalyzer: Analyzer {
         siteTotals[index] &+= span
         if recentSites.count == 2 { recentSites.removeFirst() }
         recentSites.append((site, index))
-    }
-
-    private func argument(_ event: gotrace_event, _ index: Int) -> UInt64 {
-        guard index < Int(event.argument_count) else { return 0 }
-        return withUnsafeBytes(of: event.arguments) { $0.load(fromByteOffset: index * 8, as: UInt64.self) }
     }
 
     public func finish() throws(AnalyzerError) {

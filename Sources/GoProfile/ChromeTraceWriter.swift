@@ -29,25 +29,23 @@ public struct ChromeTraceWriter: Sendable {
 
     /// Names a process (a group of tracks) and orders it among the others.
     public mutating func processName(pid: UInt64, _ name: String, sortIndex: Int) {
-        begin("M", name: "process_name", pid: pid, tid: 0)
-        writer.append(",\"args\":{\"name\":")
-        writer.appendJSONString(name)
-        writer.append("}}")
-        begin("M", name: "process_sort_index", pid: pid, tid: 0)
-        writer.append(",\"args\":{\"sort_index\":")
-        writer.append(sortIndex)
-        writer.append("}}")
+        metadata("process", pid: pid, tid: 0, name, sortIndex: String(sortIndex))
     }
 
     /// Names a track.
     public mutating func threadName(pid: UInt64, tid: UInt64, _ name: String) {
-        begin("M", name: "thread_name", pid: pid, tid: tid)
+        metadata("thread", pid: pid, tid: tid, name, sortIndex: String(tid))
+    }
+
+    /// The two metadata events of a process or thread (`what`): its name, and its place among its kind.
+    private mutating func metadata(_ what: String, pid: UInt64, tid: UInt64, _ name: String, sortIndex: String) {
+        begin("M", name: what + "_name", pid: pid, tid: tid)
         writer.append(",\"args\":{\"name\":")
         writer.appendJSONString(name)
         writer.append("}}")
-        begin("M", name: "thread_sort_index", pid: pid, tid: tid)
+        begin("M", name: what + "_sort_index", pid: pid, tid: tid)
         writer.append(",\"args\":{\"sort_index\":")
-        writer.append(tid)
+        writer.append(sortIndex)
         writer.append("}}")
     }
 

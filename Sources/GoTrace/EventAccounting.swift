@@ -62,18 +62,14 @@ public struct EventAccounting: Sendable {
     /// Goroutines not (yet) ended. Ended ones move to `ended`, so a long run's memory is bounded by the
     /// live goroutines plus one bit per id (ids are dense, numbered from 1).
     private var goroutines: [UInt64: Goroutine] = [:]
-    private var ended = EndedSet()
+    private var ended = DenseIdSet(denseBelow: 1 << 32)
     private var index: UInt64 = 0
     private var report = Report()
 
     public init() {}
 
     private mutating func mismatch(_ text: String, at event: TraceEvent) {
-        report.mismatchCount += 1
-        if report.mismatches.count < EventAccounting.mismatchesKept {
-            let place = "event \(index) (\(event.spec.name) at \(event.nanoseconds) ns on M\(event.machine))"
-            report.mismatches.append("\(place): \(text)")
-        }
+        mismatch("event \(index) (\(event.spec.name) at \(event.nanoseconds) ns on M\(event.machine)): \(text)")
     }
 
     private mutating func mismatch(_ text: String) {
@@ -210,19 +206,27 @@ public struct EventAccounting: Sendable {
     }
 }
 
-/// One bit per goroutine id below 2^32 (a few MiB for millions of goroutines); larger ids in a set.
-struct EndedSet: Sendable {
-    private var words: [UInt64] = []
-    private var large: Set<UInt64> = []
+/// A set of ids (goroutines, stacks): one bit per id below `denseBelow`, larger ids in a `Set` — ids are
+/// dense, numbered from 1, and some sets are asked once per event (a `Set` lookup there measured ~5% of a
+/// report of a Go trace). The accounting's ended goroutines (bits up to 2^32: a few MiB for millions of
+/// goroutines), and the Go readers' runtime goroutines and defined stacks (up to 2^20: a file's ids are not
+/// trusted to be dense).
+public struct DenseIdSet: Sendable {
+    @usableFromInline let denseBelow: UInt64
+    @usableFromInline var words: [UInt64] = []
+    @usableFromInline var large: Set<UInt64> = []
 
-    func contains(_ id: UInt64) -> Bool {
-        guard id < 1 << 32 else { return large.contains(id) }
+    public init(denseBelow: UInt64) { self.denseBelow = denseBelow }
+
+    @inlinable @inline(__always)
+    public func contains(_ id: UInt64) -> Bool {
+        guard id < denseBelow else { return large.contains(id) }
         let word = Int(id >> 6)
         return word < words.count && words[word] & (1 << (id & 63)) != 0
     }
 
-    mutating func insert(_ id: UInt64) {
-        guard id < 1 << 32 else {
+    public mutating func insert(_ id: UInt64) {
+        guard id < denseBelow else {
             large.insert(id)
             return
         }

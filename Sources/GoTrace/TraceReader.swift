@@ -290,9 +290,7 @@ public final class TraceReader: Sequence, IteratorProtocol {
         loader = ChunkLoader(source: source)
         guard let headerSize = readFileHeader(source) else { return }
         indexChunks(source, from: UInt64(headerSize))
-        var heapEntries: [Int] = []
-        for index in streams.indices where advance(streamAt: index) { heapEntries.append(index) }
-        for index in heapEntries { heapPush(index) }
+        for index in streams.indices where advance(streamAt: index) { heapPush(index) }
     }
 
     deinit { payloadBuffer.deallocate() }

@@ -192,12 +192,9 @@ public final class AnalysisSession {
         let expected = source.expectedEvents
         createAll()
         let pipeline = PipelinedEventSource(source: source, batchSize: AnalysisSession.batchSize)
-        if pipeline.start() {
-            streamPipelined(pipeline, expected: expected, progress: progress)
-            pipeline.stop()
-        } else {
-            stream(expected: expected, progress: progress)
-        }
+        let started = pipeline.start()
+        stream(started ? pipeline : nil, expected: expected, progress: progress)
+        if started { pipeline.stop() }
         isComplete = source.isComplete
         finishAll()
         let results = instances.map(\.result)
@@ -226,30 +223,20 @@ public final class AnalysisSession {
         }
     }
 
-    private func stream(expected: UInt64?, progress: ((UInt64, UInt64) -> Void)?) {
-        let events = UnsafeMutableBufferPointer<gotrace_event>.allocate(capacity: AnalysisSession.batchSize)
-        defer { events.deallocate() }
-        var transitions = TransitionBuffer(capacity: AnalysisSession.batchSize)
-        defer { transitions.deallocate() }
-        var batches = 0
-        while true {
-            let count = source.nextBatch(into: events, definitions: definitions)
-            if count == 0 { break }
-            consume(UnsafeBufferPointer(events).prefix(count), transitions: &transitions)
-            batches += 1
-            if let progress, let expected, batches % 64 == 0 { progress(eventsRead, expected) }
-        }
-        if let progress, let expected { progress(eventsRead, max(expected, eventsRead)) }
-    }
-
-    /// As `stream`, with the source decoding on its own thread (PipelinedEventSource).
-    private func streamPipelined(_ source: PipelinedEventSource, expected: UInt64?, progress: ((UInt64, UInt64) -> Void)?) {
+    /// Every batch through `consume`, until an empty one: those `pipeline` decoded on its thread, or the source's
+    /// own when no thread started (nil). Not a closure per supplier: 45e5a0c's closure-fed loop measured 8.2 M
+    /// instructions dearer on a 2.5 M-event trace.
+    private func stream(_ pipeline: PipelinedEventSource?, expected: UInt64?, progress: ((UInt64, UInt64) -> Void)?) {
+        let own = UnsafeMutableBufferPointer<gotrace_event>.allocate(
+            capacity: pipeline == nil ? AnalysisSession.batchSize : 0)
+        defer { own.deallocate() }
         var transitions = TransitionBuffer(capacity: AnalysisSession.batchSize)
         defer { transitions.deallocate() }
         var batches = 0
         var previous = false
         while true {
-            let events = source.next(definitions: definitions, returning: previous)
+            let events = pipeline?.next(definitions: definitions, returning: previous)
+                ?? UnsafeBufferPointer(rebasing: own.prefix(source.nextBatch(into: own, definitions: definitions)))
             previous = true
             if events.isEmpty { break }
             consume(events[...], transitions: &transitions)

@@ -59,7 +59,7 @@ final class ChunkPrefetcher {
 
     /// Starts the loader thread (once). Without one (it could not be created) the decoder loads every chunk
     /// itself through step 3.
-    func start() { rings.start() }
+    func start() { _ = rings.start() }
 
     /// Stops and joins the loader thread (idempotent).
     func stop() { rings.stop() }
@@ -75,7 +75,7 @@ final class ChunkPrefetcher {
 }
 
 /// The rings, counters and loader thread the handle and the loader share (see the design note on ownership).
-private final class PrefetchRings {
+private final class PrefetchRings: WorkerThread {
     typealias Slot = ChunkPrefetcher.Slot
 
     private let chunks: [[ChunkLocation]]
@@ -91,15 +91,10 @@ private final class PrefetchRings {
     // that touches them), so their dynamic checks are off; they cost 17-45% of `gotrace report` (docs/performance.md).
     @exclusivity(unchecked) private var claimed: [Int]
     @exclusivity(unchecked) private var released: [Int]
-    @exclusivity(unchecked) private var lock = pthread_mutex_t()
     @exclusivity(unchecked) private var becameReady = pthread_cond_t()
-    @exclusivity(unchecked) private var becameFree = pthread_cond_t()
     @exclusivity(unchecked) private var loaderWaiting = false
     /// The slot the decoder waits for (nil: none).
     @exclusivity(unchecked) private var awaitedSlot: UnsafeMutablePointer<Slot>?
-    @exclusivity(unchecked) private var stopRequested = false
-    @exclusivity(unchecked) private var thread = pthread_t()
-    @exclusivity(unchecked) private var threadStarted = false
 
     init(chunks: [[ChunkLocation]], loader: ChunkLoader, decoderLoader: ChunkLoader) {
         self.chunks = chunks
@@ -111,9 +106,8 @@ private final class PrefetchRings {
         slots.initialize(repeating: Slot(), count: count)
         claimed = Array(repeating: 0, count: chunks.count)
         released = Array(repeating: 0, count: chunks.count)
-        pthread_mutex_init(&lock, nil)
+        super.init()
         pthread_cond_init(&becameReady, nil)
-        pthread_cond_init(&becameFree, nil)
     }
 
     // No `stop` here: the loader holds a reference until it ends, so this runs only after it has ended (and the
@@ -122,35 +116,7 @@ private final class PrefetchRings {
         for index in 0..<max(1, chunks.count * depth) { slots[index].payload.deallocate() }
         slots.deinitialize(count: max(1, chunks.count * depth))
         slots.deallocate()
-        pthread_cond_destroy(&becameFree)
         pthread_cond_destroy(&becameReady)
-        pthread_mutex_destroy(&lock)
-    }
-
-    func start() {
-        guard !threadStarted else { return }
-        let box = Unmanaged.passRetained(self)
-        let status = pthread_create(&thread, nil, { raw in
-            // Safety: `raw` is the retained box passed below; released when the loader ends.
-            let rings = Unmanaged<PrefetchRings>.fromOpaque(raw!).takeRetainedValue()
-            rings.run()
-            return nil
-        }, box.toOpaque())
-        if status == 0 {
-            threadStarted = true
-        } else {
-            box.release()
-        }
-    }
-
-    func stop() {
-        guard threadStarted else { return }
-        pthread_mutex_lock(&lock)
-        stopRequested = true
-        pthread_cond_signal(&becameFree)
-        pthread_mutex_unlock(&lock)
-        pthread_join(thread, nil)
-        threadStarted = false
     }
 
     func take(_ stream: Int, chunk: Int) -> UnsafeMutablePointer<Slot> {
@@ -188,7 +154,8 @@ private final class PrefetchRings {
         pthread_mutex_unlock(&lock)
     }
 
-    private func run() {
+    /// The loader (step 2 of the design note), on the worker thread.
+    override func work() {
         pthread_mutex_lock(&lock)
         while !stopRequested {
             // The stream that will run dry first: fewest chunks claimed ahead, with chunks left and room.

@@ -80,7 +80,7 @@ extension PipelinedEventSource {
 }
 
 /// The state the producer thread and the consumer share (see the design note on ownership).
-private final class Pipeline {
+private final class Pipeline: WorkerThread {
     typealias Slot = PipelinedEventSource.Slot
 
     let source: any TraceSource
@@ -89,16 +89,11 @@ private final class Pipeline {
     // full and returning it), and ownership changes under `lock`.
     private let slots: UnsafeMutablePointer<Slot>
     private let batchSize: Int
-    @exclusivity(unchecked) private var lock = pthread_mutex_t()
     @exclusivity(unchecked) private var becameFull = pthread_cond_t()
-    @exclusivity(unchecked) private var becameFree = pthread_cond_t()
     // Under `lock`: slots are used round-robin; `produced`/`consumed` count batches.
     @exclusivity(unchecked) private var produced = 0
     @exclusivity(unchecked) private var consumed = 0
     @exclusivity(unchecked) private var finished = false
-    @exclusivity(unchecked) private var stopRequested = false
-    @exclusivity(unchecked) private var thread = pthread_t()
-    @exclusivity(unchecked) private var threadStarted = false
 
     init(source: any TraceSource, batchSize: Int) {
         self.source = source
@@ -107,9 +102,8 @@ private final class Pipeline {
         for index in 0..<PipelinedEventSource.slotCount {
             (slots + index).initialize(to: Slot(events: .allocate(capacity: batchSize)))
         }
-        pthread_mutex_init(&lock, nil)
+        super.init()
         pthread_cond_init(&becameFull, nil)
-        pthread_cond_init(&becameFree, nil)
     }
 
     // No `stop` here: the producer holds a reference until it ends, so this runs only after it has ended (and
@@ -118,28 +112,11 @@ private final class Pipeline {
         for index in 0..<PipelinedEventSource.slotCount { slots[index].events.deallocate() }
         slots.deinitialize(count: PipelinedEventSource.slotCount)
         slots.deallocate()
-        pthread_cond_destroy(&becameFree)
         pthread_cond_destroy(&becameFull)
-        pthread_mutex_destroy(&lock)
     }
 
-    func start() -> Bool {
-        let box = Unmanaged.passRetained(self)
-        let status = pthread_create(&thread, nil, { raw in
-            // Safety: `raw` is the retained box passed below; released here when the producer ends.
-            let pipeline = Unmanaged<Pipeline>.fromOpaque(raw!).takeRetainedValue()
-            pipeline.produce()
-            return nil
-        }, box.toOpaque())
-        if status != 0 {
-            box.release()
-            return false
-        }
-        threadStarted = true
-        return true
-    }
-
-    private func produce() {
+    /// The producer (step 1 of the design note), on the worker thread.
+    override func work() {
         while true {
             pthread_mutex_lock(&lock)
             while produced - consumed == PipelinedEventSource.slotCount && !stopRequested {
@@ -153,16 +130,13 @@ private final class Pipeline {
             let slot = slots + index
             let count = source.nextBatch(into: slot.pointee.events, definitions: slot.pointee.definitions)
             slot.pointee.count = count
+            if count == 0 { break }
             pthread_mutex_lock(&lock)
-            if count == 0 {
-                finished = true
-            } else {
-                produced += 1
-            }
+            produced += 1
             pthread_cond_signal(&becameFull)
             pthread_mutex_unlock(&lock)
-            if count == 0 { break }
         }
+        // The end, or a stop: the consumer sees `finished` once it has taken every batch produced.
         pthread_mutex_lock(&lock)
         finished = true
         pthread_cond_signal(&becameFull)
@@ -185,8 +159,55 @@ private final class Pipeline {
         slot.pointee.definitions.replay(into: definitions)
         return UnsafeBufferPointer(start: slot.pointee.events.baseAddress, count: slot.pointee.count)
     }
+}
 
-    func stop() {
+/// What the pipeline's producer and the prefetcher's loader share: a thread of their own that runs `work()`
+/// (a subclass's loop), the lock their shared state is under, the condition the worker sleeps on for room,
+/// and the request to stop. The thread holds a reference to this object, never to the handle its consumer
+/// holds (see the design notes on ownership), from `start` until `work()` returns.
+class WorkerThread {
+    // Exclusivity: never accessed re-entrantly, as the subclasses' properties (docs/performance.md).
+    @exclusivity(unchecked) final var lock = pthread_mutex_t()
+    /// Signalled when the worker may go on: room again, or a stop request.
+    @exclusivity(unchecked) final var becameFree = pthread_cond_t()
+    /// Under `lock`: `work()` returns soon after it is set.
+    @exclusivity(unchecked) final var stopRequested = false
+    @exclusivity(unchecked) private final var thread = pthread_t()
+    @exclusivity(unchecked) private final var threadStarted = false
+
+    init() {
+        pthread_mutex_init(&lock, nil)
+        pthread_cond_init(&becameFree, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(&becameFree)
+        pthread_mutex_destroy(&lock)
+    }
+
+    /// The worker's loop, overridden; returns at its end or once `stopRequested` is set.
+    func work() {}
+
+    /// Starts the thread (once); false if it could not be created.
+    final func start() -> Bool {
+        guard !threadStarted else { return true }
+        let box = Unmanaged.passRetained(self)
+        let status = pthread_create(&thread, nil, { raw in
+            // Safety: `raw` is the retained box passed below; released here when the work ends.
+            let worker = Unmanaged<WorkerThread>.fromOpaque(raw!).takeRetainedValue()
+            worker.work()
+            return nil
+        }, box.toOpaque())
+        if status != 0 {
+            box.release()
+            return false
+        }
+        threadStarted = true
+        return true
+    }
+
+    /// Asks `work()` to return, wakes the worker and joins it (idempotent).
+    final func stop() {
         guard threadStarted else { return }
         pthread_mutex_lock(&lock)
         stopRequested = true

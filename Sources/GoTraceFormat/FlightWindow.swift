@@ -78,9 +78,6 @@ public struct FlightWindow: Sendable {
         max(windowNanoseconds / 4, 100_000_000)
     }
 
-    /// Whether the file header has arrived.
-    public var hasHeader: Bool { fileHeader != nil }
-
     /// How many generations are held now.
     public var generationCount: Int { generations.count }
 
@@ -150,11 +147,7 @@ public struct FlightWindow: Sendable {
         }
     }
 
-    private var windowTicks: UInt64 {
-        guard let fileHeader else { return 0 }
-        let product = windowNanoseconds.multipliedFullWidth(by: fileHeader.ticksPerSecond)
-        return product.high < 1_000_000_000 ? UInt64(1_000_000_000).dividingFullWidth(product).quotient : .max
-    }
+    private var windowTicks: UInt64 { fileHeader?.ticks(fromNanoseconds: windowNanoseconds) ?? 0 }
 
     /// The first generation a window that ends at `now` starts with: the youngest that starts at least the
     /// window before `now`, or the oldest held.

@@ -82,6 +82,12 @@ public struct FileHeader: Equatable, Sendable {
         return ticksPerSecond.dividingFullWidth(product).quotient
     }
 
+    /// A span of `nanoseconds` as ticks at this rate (`startTicks` not added), saturating at `UInt64.max`.
+    public func ticks(fromNanoseconds nanoseconds: UInt64) -> UInt64 {
+        let product = nanoseconds.multipliedFullWidth(by: ticksPerSecond)
+        return product.high < 1_000_000_000 ? UInt64(1_000_000_000).dividingFullWidth(product).quotient : .max
+    }
+
     public func encoded() -> [UInt8] {
         var bytes = FileHeader.magic
         bytes.reserveCapacity(FileHeader.encodedSize)

@@ -1,4 +1,8 @@
-// What both Go readers keep the same way: the tick clock and the set of the runtime's own goroutines.
+// What both Go readers keep the same way: the tick clock, and the mapped events waiting to be returned, with
+// the iteration over them.
+
+import CGoTracePlugin
+import GoTrace
 
 /// Ticks to nanoseconds since the trace's first tick (Go's conversion, in floating point).
 struct GoTickClock {
@@ -29,24 +33,82 @@ struct GoTickClock {
     }
 }
 
-/// Goroutines the Go runtime runs for itself (`GoTraceReader.isSystemEntry`): a flag per dense goroutine id,
-/// since the filter runs for every mapped event (a Set lookup measured ~5%), and a set of all.
-struct GoSystemGoroutines {
-    private var ids: Set<UInt64> = []
-    private var flags: [Bool] = []
+/// The mapped events one Go event became, waiting to be returned: at most two (Go 1.11–1.21) or three (Go
+/// 1.22+); room for four. Safety: `events` is allocated here and freed by `deallocate()`, once, in the reader's
+/// deinit; `append` checks `count` < 4 before each write and `index` < `count` holds before each read; one
+/// thread.
+struct GoPendingEvents {
+    let events: UnsafeMutablePointer<GoMappedEvent> = {
+        let pointer = UnsafeMutablePointer<GoMappedEvent>.allocate(capacity: 4)
+        pointer.initialize(repeating: GoMappedEvent.empty, count: 4)
+        return pointer
+    }()
+    var count = 0
+    var index = 0
 
     @inline(__always)
-    func contains(_ goroutine: UInt64) -> Bool {
-        if goroutine < UInt64(flags.count) { return flags[Int(goroutine)] }
-        return goroutine >= 1 << 20 && ids.contains(goroutine)
+    mutating func append(_ event: GoMappedEvent) {
+        guard count < 4 else { return }
+        events[count] = event
+        count += 1
     }
 
-    mutating func insert(_ goroutine: UInt64) {
-        ids.insert(goroutine)
-        guard goroutine < 1 << 20 else { return }
-        if Int(goroutine) >= flags.count {
-            flags.append(contentsOf: repeatElement(false, count: Int(goroutine) + 1 - flags.count))
+    func deallocate() { events.deallocate() }
+}
+
+/// A Go reader's iteration and bookkeeping, written once: each reader has its own `fillPending` (order and map
+/// until at least one event is pending, `pending` emptied first; false at the end); the reads over it, the
+/// problems and the frames are shared.
+protocol GoPendingSource: GoTraceSource {
+    var pending: GoPendingEvents { get set }
+    var eventsRead: UInt64 { get set }
+    var eventView: GoTraceEventView { get }
+    var problems: GoTraceProblems { get set }
+    var frameTable: GoFrameTable { get }
+    func fillPending() -> Bool
+}
+
+extension GoPendingSource {
+    /// Problems as found; a fatal one (not a Go trace, unsupported version, unreadable file) stops reading.
+    public var diagnostics: [TraceDiagnostic] { problems.diagnostics }
+
+    /// Frames by synthetic address.
+    public var frames: [UInt64: TraceFrame] { frameTable.frames }
+
+    func fail(_ offset: Int, _ what: String) { problems.fail(offset, what) }
+
+    func report(_ offset: Int, _ what: String) { problems.report(offset, what) }
+
+    /// The next mapped event, or nil at the end. Definitions (strings, stacks) are not included: read
+    /// `strings`, `stacks` and `frames` before iterating.
+    @inline(__always)
+    public func nextMapped() -> GoMappedEvent? {
+        if pending.index >= pending.count, !fillPending() { return nil }
+        pending.index += 1
+        eventsRead += 1
+        return pending.events[pending.index - 1]
+    }
+
+    /// Fills `buffer` from its start with the next mapped events; returns how many (0 at the end). The same
+    /// events as `nextMapped()`, without a call per event (the analysis host's producer loop).
+    @inline(__always)
+    public func nextMapped(into buffer: UnsafeMutableBufferPointer<GoMappedEvent>) -> Int {
+        guard let base = buffer.baseAddress else { return 0 }
+        var count = 0
+        while count < buffer.count {
+            if pending.index >= pending.count, !fillPending() { break }
+            base[count] = pending.events[pending.index]
+            pending.index += 1
+            count += 1
         }
-        flags[Int(goroutine)] = true
+        eventsRead += UInt64(count)
+        return count
+    }
+
+    /// The next event as `TraceEvent` (string and stack definitions first, at time 0), for dump and stat.
+    public func next() -> TraceEvent? { eventView.next(from: self) }
+
+    public func nextBatch(into batch: UnsafeMutableBufferPointer<gotrace_event>, definitions: TraceDefinitionSink) -> Int {
+        eventView.nextBatch(from: self, into: batch, definitions: definitions)
     }
 }

@@ -65,7 +65,7 @@ extension GoTraceReader {
             ticks = lastTicks
         }
         lastTicks = ticks
-        if event.stack != 0, !reportedMissingStack, !isStackDefined(event.stack) {
+        if event.stack != 0, !reportedMissingStack, !stackDefined.contains(event.stack) {
             // Go writes its stack table last, after the frequency: a trace cut inside the table has no other sign.
             reportedMissingStack = true
             isComplete = false
@@ -83,8 +83,7 @@ extension GoTraceReader {
             if !includeSystemGoroutines, system.contains(goroutine) { return }
             let made = GoMappedEvent(kind: kind, nanoseconds: time, machine: machine, proc: proc, goroutine: goroutine,
                                      arguments: (first ?? goroutine, a, b, c), argumentCount: count)
-            if pendingCount == 0 { pendingEvents.0 = made } else { pendingEvents.1 = made }
-            pendingCount = Swift.min(pendingCount + 1, 2)
+            pending.append(made)
         }
         let none = UInt64.max
         switch event.type {

@@ -86,8 +86,6 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
     // that touches them), so their dynamic checks are off; they cost 17-45% of `gotrace report` (docs/performance.md).
     /// Go version × 1000 + minor (1019 for `go 1.19 trace`); nil if the header was not read.
     @exclusivity(unchecked) public private(set) var version: Int?
-    /// Problems as found; a fatal one (not a Go trace, unsupported version, unreadable file) stops reading.
-    public var diagnostics: [TraceDiagnostic] { problems.diagnostics }
     @exclusivity(unchecked) var problems: GoTraceProblems
     /// False when the trace was cut short (no frequency event, or a truncated or malformed event).
     @exclusivity(unchecked) public internal(set) var isComplete = false
@@ -98,19 +96,18 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
     @exclusivity(unchecked) public private(set) var strings: [UInt64: [UInt8]] = [:]
     /// Stacks by Go stack id: synthetic frame addresses, innermost first.
     @exclusivity(unchecked) public private(set) var stacks: [UInt64: [UInt64]] = [:]
-    /// Frames by synthetic address.
-    public var frames: [UInt64: TraceFrame] { frameTable.frames }
     @exclusivity(unchecked) var frameTable = GoFrameTable()
     /// Go events decoded by the scan, and gotrace events produced so far.
     @exclusivity(unchecked) public private(set) var goEventCount: UInt64 = 0
-    @exclusivity(unchecked) public private(set) var eventsRead: UInt64 = 0
+    @exclusivity(unchecked) public internal(set) var eventsRead: UInt64 = 0
     /// Events whose timestamps stepped back and were raised to the previous one.
     @exclusivity(unchecked) public internal(set) var outOfOrderTimestamps: UInt64 = 0
     /// Goroutines the Go runtime runs for itself (entry function in package runtime, except runtime.main);
     /// their events are left out unless `includeSystemGoroutines` (see docs/go-traces.md).
-    @exclusivity(unchecked) var system = GoSystemGoroutines()
+    @exclusivity(unchecked) var system = DenseIdSet(denseBelow: 1 << 20)
     public let includeSystemGoroutines: Bool
-    @exclusivity(unchecked) var stackDefined: [Bool] = []
+    /// The ids in the stack table (checked for every event with a stack).
+    @exclusivity(unchecked) var stackDefined = DenseIdSet(denseBelow: 1 << 20)
     @exclusivity(unchecked) var reportedMissingStack = false
 
     /// Go 1.19 on amd64 ticks at the TSC rate / 64; with no frequency event (a trace cut short) the reader
@@ -159,9 +156,7 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
     @exclusivity(unchecked) var blockedInSyscall: Set<UInt64> = []
     @exclusivity(unchecked) var lastSysBlock: [UInt64: UInt64] = [:]
     /// Mapped events waiting to be returned: a Go event maps to at most two.
-    @exclusivity(unchecked) var pendingEvents = (GoMappedEvent.empty, GoMappedEvent.empty)
-    @exclusivity(unchecked) var pendingCount = 0
-    @exclusivity(unchecked) var pendingIndex = 0
+    @exclusivity(unchecked) var pending = GoPendingEvents()
     let eventView = GoTraceEventView()
 
     /// Whether `GOTRACE_GO_SYSTEM_GOROUTINES=1` asks for the runtime's own goroutines to be kept.
@@ -188,6 +183,7 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
         streams.deallocate()
         layouts.deallocate()
         order.deallocate()
+        pending.deallocate()
     }
 
     /// Takes the whole file into memory (`bytes`, freed in deinit); false (and a fatal diagnostic) if it cannot.
@@ -205,10 +201,6 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
         }
         return true
     }
-
-    private func fail(_ offset: Int, _ what: String) { problems.fail(offset, what) }
-
-    func report(_ offset: Int, _ what: String) { problems.report(offset, what) }
 
     private func start() {
         switch GoTraceHeader.check(Array(bytes.prefix(GoTraceHeader.size)), generational: false) {
@@ -505,19 +497,8 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
                     line: Int(clamping: values[base + 3]))))
             }
             stacks[id] = stack
-            if id < 1 << 20 {
-                if Int(id) >= stackDefined.count {
-                    stackDefined.append(contentsOf: repeatElement(false, count: Int(id) + 1 - stackDefined.count))
-                }
-                stackDefined[Int(id)] = true
-            }
+            stackDefined.insert(id)
         }
-    }
-
-    /// Whether stack `id` is in the stack table (a flag per dense id: checked for every event with a stack).
-    @inline(__always)
-    func isStackDefined(_ id: UInt64) -> Bool {
-        id < UInt64(stackDefined.count) ? stackDefined[Int(id)] : stacks[id] != nil
     }
 
     func text(_ id: UInt64) -> String { strings[id].map { String(decoding: $0, as: UTF8.self) } ?? "" }
@@ -742,51 +723,16 @@ public final class GoTraceReader: Sequence, IteratorProtocol {
 
     // MARK: Iteration
 
-    /// The next mapped event, or nil at the end. Definitions (strings, stacks) are not included: read
-    /// `strings`, `stacks` and `frames` before iterating.
-    public func nextMapped() -> GoMappedEvent? {
-        while pendingIndex >= pendingCount {
-            pendingCount = 0
-            pendingIndex = 0
-            guard problems.fatal == nil else { return nil }
+    /// Orders and maps until at least one event is pending; false at the end.
+    func fillPending() -> Bool {
+        pending.count = 0
+        pending.index = 0
+        guard problems.fatal == nil else { return false }
+        while pending.count == 0 {
             let stream = nextOrdered()
-            guard stream >= 0 else { return nil }
+            guard stream >= 0 else { return false }
             map(stream: stream)
         }
-        let event = pendingIndex == 0 ? pendingEvents.0 : pendingEvents.1
-        pendingIndex += 1
-        eventsRead += 1
-        return event
-    }
-
-    /// Fills `buffer` from its start with the next mapped events; returns how many (0 at the end). The same
-    /// events as `nextMapped`, without a call per event (the analysis host's producer loop).
-    public func nextMapped(into buffer: UnsafeMutableBufferPointer<GoMappedEvent>) -> Int {
-        guard let base = buffer.baseAddress else { return 0 }
-        var count = 0
-        let capacity = buffer.count
-        while count < capacity {
-            if pendingIndex < pendingCount {
-                base[count] = pendingIndex == 0 ? pendingEvents.0 : pendingEvents.1
-                pendingIndex += 1
-                count += 1
-                continue
-            }
-            pendingCount = 0
-            pendingIndex = 0
-            guard problems.fatal == nil else { break }
-            let stream = nextOrdered()
-            guard stream >= 0 else { break }
-            map(stream: stream)
-        }
-        eventsRead += UInt64(count)
-        return count
-    }
-
-    /// The next event as `TraceEvent` (string and stack definitions first, at time 0), for dump and stat.
-    public func next() -> TraceEvent? { eventView.next(from: self) }
-
-    public func nextBatch(into batch: UnsafeMutableBufferPointer<gotrace_event>, definitions: TraceDefinitionSink) -> Int {
-        eventView.nextBatch(from: self, into: batch, definitions: definitions)
+        return true
     }
 }

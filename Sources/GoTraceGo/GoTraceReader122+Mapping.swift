@@ -94,10 +94,8 @@ extension GoTraceReader122 {
     func emit(_ kind: EventKind, at time: UInt64, machine: UInt64, proc: UInt64, goroutine: UInt64,
               _ arguments: (UInt64, UInt64, UInt64, UInt64), count: Int) {
         if !includeSystemGoroutines, goroutine != UInt64.max, system.contains(goroutine) { return }
-        guard pendingCount < 4 else { return }
-        pending[pendingCount] = GoMappedEvent(kind: kind, nanoseconds: time, machine: machine, proc: proc,
-                                              goroutine: goroutine, arguments: arguments, argumentCount: count)
-        pendingCount += 1
+        pending.append(GoMappedEvent(kind: kind, nanoseconds: time, machine: machine, proc: proc, goroutine: goroutine,
+                                     arguments: arguments, argumentCount: count))
     }
 
     func mapSample(_ sample: CPUSample) {

@@ -175,13 +175,11 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     // that touches them), so their dynamic checks are off, as in `GoTraceReader` (docs/performance.md).
     public let includeSystemGoroutines: Bool
     @exclusivity(unchecked) public private(set) var version: Int?
-    public var diagnostics: [TraceDiagnostic] { problems.diagnostics }
     @exclusivity(unchecked) var problems: GoTraceProblems
     @exclusivity(unchecked) public internal(set) var isComplete = false
     @exclusivity(unchecked) public private(set) var fileSize: UInt64 = 0
     @exclusivity(unchecked) public private(set) var strings: [UInt64: [UInt8]] = [:]
     @exclusivity(unchecked) public private(set) var stacks: [UInt64: [UInt64]] = [:]
-    public var frames: [UInt64: TraceFrame] { frameTable.frames }
     @exclusivity(unchecked) var frameTable = GoFrameTable()
     /// Generations the scan found (a cut-short last one included).
     @exclusivity(unchecked) public private(set) var generationCount = 0
@@ -220,7 +218,7 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     /// Per trace-wide stack id, whether it was classified, and the park reason its frames imply (for
     /// goroutines whose status says waiting without a reason).
     @exclusivity(unchecked) var reasonOfStack: [UInt64: ParkReason] = [:]
-    @exclusivity(unchecked) var system = GoSystemGoroutines()
+    @exclusivity(unchecked) var system = DenseIdSet(denseBelow: 1 << 20)
     /// Goroutines that predate the trace and whose entry function no event has shown yet.
     @exclusivity(unchecked) var entryUnknown: Set<UInt64> = []
 
@@ -246,15 +244,8 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
     @exclusivity(unchecked) var reportedBadEvent = false
     @exclusivity(unchecked) var reportedMissingStack = false
     @exclusivity(unchecked) var blockedInSyscall: Set<UInt64> = []
-    /// Mapped events waiting to be returned (an event maps to at most three; room for four). Safety: allocated
-    /// at init, freed in deinit; `pendingCount` ≤ 4 is checked before each write.
-    let pending: UnsafeMutablePointer<GoMappedEvent> = {
-        let pointer = UnsafeMutablePointer<GoMappedEvent>.allocate(capacity: 4)
-        pointer.initialize(repeating: GoMappedEvent.empty, count: 4)
-        return pointer
-    }()
-    @exclusivity(unchecked) var pendingCount = 0
-    @exclusivity(unchecked) var pendingIndex = 0
+    /// Mapped events waiting to be returned: an event maps to at most three.
+    @exclusivity(unchecked) var pending = GoPendingEvents()
     let eventView = GoTraceEventView()
 
     public convenience init(bytes: [UInt8], fileName: String = "<memory>", includeSystemGoroutines: Bool = false) {
@@ -304,10 +295,6 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
         bytes = UnsafeMutableBufferPointer(start: storage.baseAddress?.assumingMemoryBound(to: UInt8.self), count: filled)
         return filled == Swift.min(count, Swift.max(Int(clamping: fileSize) - offset, 0))
     }
-
-    private func fail(_ offset: Int, _ what: String) { problems.fail(offset, what) }
-
-    func report(_ offset: Int, _ what: String) { problems.report(offset, what) }
 
     private func start() {
         _ = load(0, GoTraceHeader.size)
@@ -361,9 +348,13 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
         }
         scanning: while position < size {
             let batchOffset = position
-            guard load(batchOffset, Swift.min(GoTraceReader122.batchHeaderWindow, size - batchOffset)) else {
-                report(batchOffset, "read error; read up to here")
+            /// A problem here ends the scan: what is before the batch is read.
+            func stop(_ what: String) {
+                report(batchOffset, what)
                 complete = false
+            }
+            guard load(batchOffset, Swift.min(GoTraceReader122.batchHeaderWindow, size - batchOffset)) else {
+                stop("read error; read up to here")
                 break
             }
             // Positions in the header window; `bytes` ends where the file does or 64 bytes on.
@@ -380,27 +371,23 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
             var experiment: UInt8 = 0
             if type == GoEventType122.experimentalBatch && version >= 1023 {
                 guard local < bytes.count else {
-                    report(batchOffset, "truncated: the trace ends inside a batch header; read up to here")
-                    complete = false
+                    stop("truncated: the trace ends inside a batch header; read up to here")
                     break
                 }
                 experiment = bytes[local]
                 local += 1
             } else if type != GoEventType122.eventBatch {
-                report(batchOffset, "malformed: expected a batch, found event type \(type); read up to here")
-                complete = false
+                stop("malformed: expected a batch, found event type \(type); read up to here")
                 break
             }
             guard let number = varint(&local, limit: bytes.count), let m = varint(&local, limit: bytes.count),
                   let ticks = varint(&local, limit: bytes.count), let length = varint(&local, limit: bytes.count)
             else {
-                report(batchOffset, "truncated: the trace ends inside a batch header; read up to here")
-                complete = false
+                stop("truncated: the trace ends inside a batch header; read up to here")
                 break
             }
             guard length <= GoEventType122.maxBatchSize, number != 0 else {
-                report(batchOffset, "malformed batch header (generation \(number), length \(length)); read up to here")
-                complete = false
+                stop("malformed batch header (generation \(number), length \(length)); read up to here")
                 break
             }
             let bodyStart = batchOffset + local
@@ -414,16 +401,14 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
             }
             if let open = current, open.number != number {
                 if number < open.number || version >= 1026 {
-                    report(batchOffset, "generation \(number) after generation \(open.number) (missing end of generation?); read up to here")
-                    complete = false
+                    stop("generation \(number) after generation \(open.number) (missing end of generation?); read up to here")
                     break
                 }
                 close()
             }
             if current == nil {
                 if let last = generations.last, number <= last.number {
-                    report(batchOffset, "generation \(number) after generation \(last.number); read up to here")
-                    complete = false
+                    stop("generation \(number) after generation \(last.number); read up to here")
                     break
                 }
                 current = Generation(number: number, offset: batchOffset, end: end)
@@ -449,8 +434,7 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
                 continue
             }
             guard load(bodyStart, end - bodyStart) else {
-                report(batchOffset, "read error; read up to here")
-                complete = false
+                stop("read error; read up to here")
                 current?.isWhole = false
                 break
             }
@@ -470,8 +454,7 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
                 problem = readSync(version >= 1025 ? 1 : 0, bytes.count, base: ticks, into: &current)
             }
             if let problem {
-                report(batchOffset, problem)
-                complete = false
+                stop(problem)
                 current?.isWhole = false
                 break scanning
             }
@@ -824,10 +807,10 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
 
     /// Orders and maps until at least one event is pending; false at the end.
     func fillPending() -> Bool {
-        pendingCount = 0
-        pendingIndex = 0
+        pending.count = 0
+        pending.index = 0
         guard problems.fatal == nil else { return false }
-        while pendingCount == 0 {
+        while pending.count == 0 {
             if generationIndex < 0 || generationIndex >= generations.count {
                 guard openNextGeneration() else { return false }
             }
@@ -845,31 +828,5 @@ public final class GoTraceReader122: Sequence, IteratorProtocol {
             }
         }
         return true
-    }
-
-    public func nextMapped() -> GoMappedEvent? {
-        if pendingIndex >= pendingCount, !fillPending() { return nil }
-        pendingIndex += 1
-        eventsRead += 1
-        return pending[pendingIndex - 1]
-    }
-
-    public func nextMapped(into buffer: UnsafeMutableBufferPointer<GoMappedEvent>) -> Int {
-        guard let base = buffer.baseAddress else { return 0 }
-        var count = 0
-        while count < buffer.count {
-            if pendingIndex >= pendingCount, !fillPending() { break }
-            base[count] = pending[pendingIndex]
-            pendingIndex += 1
-            count += 1
-        }
-        eventsRead += UInt64(count)
-        return count
-    }
-
-    public func next() -> TraceEvent? { eventView.next(from: self) }
-
-    public func nextBatch(into batch: UnsafeMutableBufferPointer<gotrace_event>, definitions: TraceDefinitionSink) -> Int {
-        eventView.nextBatch(from: self, into: batch, definitions: definitions)
     }
 }

@@ -86,12 +86,7 @@ final class GoTraceEventView {
             converted.proc = event.proc
             converted.goroutine = event.goroutine
             converted.argument_count = UInt8(min(event.argumentCount, 4))
-            withUnsafeMutableBytes(of: &converted.arguments) { raw in
-                raw.storeBytes(of: event.arguments.0, toByteOffset: 0, as: UInt64.self)
-                raw.storeBytes(of: event.arguments.1, toByteOffset: 8, as: UInt64.self)
-                raw.storeBytes(of: event.arguments.2, toByteOffset: 16, as: UInt64.self)
-                raw.storeBytes(of: event.arguments.3, toByteOffset: 24, as: UInt64.self)
-            }
+            converted.arguments = (event.arguments.0, event.arguments.1, event.arguments.2, event.arguments.3, 0, 0)
             batch[index] = converted
         }
         return produced
@@ -99,16 +94,12 @@ final class GoTraceEventView {
 
     private static func definitions(of source: some GoTraceSource) -> [TraceEvent] {
         guard source.fatalDiagnostic == nil, let stringSpec = EventKind.string.spec, let stackSpec = EventKind.stack.spec else { return [] }
-        var made: [TraceEvent] = []
-        for (id, text) in source.strings.sorted(by: { $0.key < $1.key }) {
-            made.append(TraceEvent(spec: stringSpec, ticks: 0, nanoseconds: 0, machine: 0, proc: nil, goroutine: nil,
-                                   arguments: [.number(id), .bytes(text)]))
+        func made(_ spec: EventKindSpec, _ arguments: [TraceValue]) -> TraceEvent {
+            TraceEvent(spec: spec, ticks: 0, nanoseconds: 0, machine: 0, proc: nil, goroutine: nil,
+                       arguments: arguments)
         }
-        for (id, frames) in source.stacks.sorted(by: { $0.key < $1.key }) {
-            made.append(TraceEvent(spec: stackSpec, ticks: 0, nanoseconds: 0, machine: 0, proc: nil, goroutine: nil,
-                                   arguments: [.number(id), .numbers(frames)]))
-        }
-        return made
+        return source.strings.sorted { $0.key < $1.key }.map { made(stringSpec, [.number($0.key), .bytes($0.value)]) }
+            + source.stacks.sorted { $0.key < $1.key }.map { made(stackSpec, [.number($0.key), .numbers($0.value)]) }
     }
 }
 
@@ -156,8 +147,8 @@ extension GoTraceHeader {
     }
 }
 
-extension GoTraceReader: GoTraceSource {
+extension GoTraceReader: GoTraceSource, GoPendingSource {
     /// Go 1.11–1.21 traces have no clock snapshot.
     public var startWallNanoseconds: UInt64 { 0 }
 }
-extension GoTraceReader122: GoTraceSource {}
+extension GoTraceReader122: GoTraceSource, GoPendingSource {}

@@ -152,6 +152,16 @@ public struct EventBatch {
     public func fromStack(ofTransition index: Int) -> UInt64 { index < fromStacks.count ? fromStacks[index] : 0 }
 }
 
+extension gotrace_event {
+    /// Argument `index` (as ``AnalyzerHost/argumentIndex(kind:named:)`` numbers them), or 0 if the event has
+    /// fewer arguments.
+    @inlinable
+    public func argument(_ index: Int) -> UInt64 {
+        guard index < Int(argument_count) else { return 0 }
+        return withUnsafeBytes(of: arguments) { $0.load(fromByteOffset: index * 8, as: UInt64.self) }
+    }
+}
+
 /// Goroutine states, as in gotrace_plugin.h.
 public enum GoroutineState: UInt8, Sendable {
     /// Before the goroutine's first event.

@@ -31,4 +31,30 @@ extension AnalyzerHost {
     public func displayName(_ fullName: String) -> String {
         wantsFullNames ? fullName : FrameNames.readable(fullName)
     }
+
+    /// The frame at `pc` as the flame graphs and the HTML report name it: its full name, the name shown
+    /// (``displayName(_:)``), and whether it is the runtime's or glue (`StackTrimming.classify`), which they
+    /// drop from both ends of a stack (`StackTrimming.trimmingEnds`). A frame with no function is named by
+    /// its module's file and offset (`module+0x…`), else by its address (`0x…`); neither is the runtime's.
+    public func frameName(_ pc: UInt64) -> (full: String, shown: String, isRuntime: Bool) {
+        let owner: StackTrimming.FrameClass
+        let full: String
+        if let frame = frame(pc) {
+            let module = frame.module.map { String(cString: $0) }
+            let file = module.map { $0.split(separator: "/").last.map(String.init) ?? $0 } ?? ""
+            guard let function = frame.function else {
+                let name = module != nil
+                    ? file + "+0x" + String(frame.module_offset, radix: 16) : "0x" + String(pc, radix: 16)
+                return (name, name, false)
+            }
+            full = String(cString: function)
+            owner = StackTrimming.classify(function: full, module: file)
+        } else {
+            // A host older than ABI 1.1: "function + 0xoff (module)".
+            let text = symbolize(pc)
+            owner = StackTrimming.classify(text)
+            full = FrameNames.functionPart(text)
+        }
+        return (full, displayName(full), owner == .runtime || owner == .glue)
+    }
 }

@@ -167,10 +167,16 @@ public struct AnalyzerHost {
         throw AnalyzerError(what, status: status)
     }
 
-    /// Hands `error`'s chain to the host, innermost first, and returns its status.
-    func report(_ error: AnalyzerError) -> gotrace_status {
-        for message in error.messages.reversed() { _ = api.pointee.fail(handle, error.status, message) }
-        return error.status
+    /// The status an analyzer's `call` returns through the ABI: OK, or its error's, after handing the error's
+    /// chain to the host, innermost first.
+    func status(of call: () throws(AnalyzerError) -> Void) -> gotrace_status {
+        do throws(AnalyzerError) {
+            try call()
+            return gotrace_status(GOTRACE_OK)
+        } catch {
+            for message in error.messages.reversed() { _ = api.pointee.fail(handle, error.status, message) }
+            return error.status
+        }
     }
 }
 

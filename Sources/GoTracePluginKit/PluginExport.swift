@@ -54,13 +54,9 @@ public enum PluginExport {
             // Safety: `context` is the FactoryBox retained above, never released.
             guard let context, let api, let handle, let instance else { return gotrace_status(GOTRACE_ERROR_INTERNAL) }
             let factory = Unmanaged<FactoryBox>.fromOpaque(context).takeUnretainedValue()
-            do throws(AnalyzerError) {
-                let analyzer = try factory.make(api, handle)
-                instance.pointee = Unmanaged.passRetained(InstanceBox(analyzer, AnalyzerHost(api: api, handle: handle)))
-                    .toOpaque()
-                return gotrace_status(GOTRACE_OK)
-            } catch {
-                return AnalyzerHost(api: api, handle: handle).report(error)
+            let host = AnalyzerHost(api: api, handle: handle)
+            return host.status { () throws(AnalyzerError) in
+                instance.pointee = Unmanaged.passRetained(InstanceBox(try factory.make(api, handle), host)).toOpaque()
             }
         }
         descriptor.consume = { instance, batch in
@@ -75,24 +71,16 @@ public enum PluginExport {
             let fromStacks = Int(batch.pointee.struct_size) >= fromStacksEnd
                 ? batch.pointee.transition_from_stacks.map { UnsafeBufferPointer(start: $0, count: transitions.count) }
                 : nil
-            do throws(AnalyzerError) {
+            return box.host.status { () throws(AnalyzerError) in
                 try box.analyzer.consume(EventBatch(events: events, transitions: transitions,
                                                      fromStacks: fromStacks ?? UnsafeBufferPointer(start: nil, count: 0)))
-                return gotrace_status(GOTRACE_OK)
-            } catch {
-                return box.host.report(error)
             }
         }
         descriptor.finish = { instance in
             guard let instance else { return gotrace_status(GOTRACE_ERROR_INTERNAL) }
             // Safety: as in `consume`.
             let box = Unmanaged<InstanceBox>.fromOpaque(instance).takeUnretainedValue()
-            do throws(AnalyzerError) {
-                try box.analyzer.finish()
-                return gotrace_status(GOTRACE_OK)
-            } catch {
-                return box.host.report(error)
-            }
+            return box.host.status { () throws(AnalyzerError) in try box.analyzer.finish() }
         }
         descriptor.destroy = { instance in
             guard let instance else { return }

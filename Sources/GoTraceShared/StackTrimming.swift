@@ -61,6 +61,16 @@ public enum StackTrimming {
         return Array(frames[start..<end])
     }
 
+    /// `frames` (root first or innermost first) without the runs at either end that `isRuntime` marks: the
+    /// flame graphs' and the HTML report's trimming, on frames classified once. All of `frames` if nothing
+    /// else is left.
+    public static func trimmingEnds<Frame>(_ frames: [Frame], isRuntime: (Frame) -> Bool) -> ArraySlice<Frame> {
+        var trimmed = frames[...]
+        while let first = trimmed.first, isRuntime(first) { trimmed.removeFirst() }
+        while let last = trimmed.last, isRuntime(last) { trimmed.removeLast() }
+        return trimmed.isEmpty ? frames[...] : trimmed
+    }
+
     /// Whether a goroutine is the runtime's own — the debug server's listener and handlers, an HTTP server's
     /// connection loop — as Go calls its system goroutines: its stacks (innermost first; the blocking and
     /// the creation stack) have runtime frames and no frame of the program's. A stack that is missing or

@@ -22,12 +22,7 @@ func runFlamegraphPlugin(trace: String, outputPath: String, profile: ExportProfi
     options["profile"] = profile.rawValue
     options["format"] = format.rawValue
     options["output"] = url.lastPathComponent
-    do {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    } catch {
-        printErrorChain(["cannot create directory \(directory)", "\(error.localizedDescription)"])
-        throw ExitCode(1)
-    }
+    try createDirectory(directory, what: "directory")
     let session = AnalysisSession(source: TraceFile.open(path: trace), plugins: [plugin], options: ["flamegraph": options],
                                   outputDirectory: directory)
     let outcome = session.run()
@@ -96,8 +91,7 @@ struct ExportCommand: ParsableCommand {
         if fullNames { options["full-names"] = "true" }
         let summary = try runFlamegraphPlugin(trace: file, outputPath: path, profile: profile, format: format,
                                               extraOptions: options, search: search)
-        var standardError = StandardError()
-        print("\(summary.trimmingCharacters(in: .whitespacesAndNewlines)); wrote \(path)", to: &standardError)
+        printError("\(summary.trimmingCharacters(in: .whitespacesAndNewlines)); wrote \(path)")
     }
 }
 
@@ -151,7 +145,6 @@ struct DiffCommand: ParsableCommand {
             printErrorChain(["cannot write \(output)"])
             throw ExitCode(1)
         }
-        var standardError = StandardError()
-        print("wrote \(output)", to: &standardError)
+        printError("wrote \(output)")
     }
 }

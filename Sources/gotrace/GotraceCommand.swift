@@ -19,24 +19,3 @@ enum ReadExitCode {
     /// corrupt file header, or every event chunk in it is damaged.
     static let unreadable: Int32 = 1
 }
-
-func printError(_ line: String) {
-    var standardError = StandardError()
-    print(line, to: &standardError)
-}
-
-struct StandardError: TextOutputStream {
-    mutating func write(_ string: String) {
-        var bytes = Array(string.utf8)
-        bytes.withUnsafeMutableBytes { buffer in
-            guard let base = buffer.baseAddress else { return }
-            var offset = 0
-            while offset < buffer.count {
-                // Safety: offset < buffer.count keeps the pointer inside the buffer.
-                let written = writeToStandardError(base.advanced(by: offset), buffer.count - offset)
-                if written <= 0 { return }
-                offset += written
-            }
-        }
-    }
-}

@@ -32,6 +32,16 @@ func refuseToOverwrite(_ output: String, inputs: [String]) throws {
     throw ExitCode(1)
 }
 
+/// Creates `directory` and its parents, or exits (status 1) saying it cannot create the `what`.
+func createDirectory(_ directory: String, what: String) throws {
+    do {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    } catch {
+        printErrorChain(["cannot create \(what) \(directory)", "\(error.localizedDescription)"])
+        throw ExitCode(1)
+    }
+}
+
 extension PluginCatalog {
     /// The plugin named `name`; else exits (status 1) saying `missing` and which plugins were found.
     func require(_ name: String, missing: String) throws -> LoadedPlugin {

@@ -118,37 +118,42 @@ struct RecordCommand: ParsableCommand {
         valueName: "program"))
     var command: [String] = []
 
-    /// The program and its arguments, without the `--` separator.
-    private var programArguments: [String] {
-        command.first == "--" ? Array(command.dropFirst()) : command
-    }
-
     func validate() throws {
-        // Passthrough capture starts at the first word the parser does not know, so a help request or a
-        // misspelt option before the program lands here instead of being reported by the parser.
-        if let first = command.first, first != "--", first.hasPrefix("-") {
-            if ["-h", "--help", "-help"].contains(first) { throw CleanExit.helpRequest(self) }
-            throw ValidationError("Unknown option '\(first)' (the program and its arguments follow '--')")
-        }
+        let programArguments = try Self.programArguments(command, of: self)
         guard !programArguments.isEmpty else { throw ValidationError("Missing the program to run") }
         if let cpuRate, cpuRate < 0 { throw ValidationError("--cpu-rate must be a number of Hz (0 turns sampling off)") }
-        if flightRecorder != nil, try flightWindowNanoseconds() == 0 {
+        if try flightWindowNanoseconds() == 0 {
             throw ValidationError("--flight-recorder needs a duration above zero, e.g. 2s")
         }
     }
 
     /// `--flight-recorder` in nanoseconds (nil without it).
     private func flightWindowNanoseconds() throws -> UInt64? {
-        guard let flightRecorder else { return nil }
+        try flightRecorder.map { try Self.duration($0, option: "--flight-recorder") }
+    }
+
+    /// The program and its arguments (`record`'s and `top`'s passthrough capture), without the `--` separator.
+    /// Passthrough capture starts at the first word the parser does not know, so a help request or a
+    /// misspelt option before the program lands here instead of being reported by the parser.
+    static func programArguments(_ command: [String], of parsed: any ParsableCommand) throws -> [String] {
+        if let first = command.first, first != "--", first.hasPrefix("-") {
+            if ["-h", "--help", "-help"].contains(first) { throw CleanExit.helpRequest(parsed) }
+            throw ValidationError("Unknown option '\(first)' (the program and its arguments follow '--')")
+        }
+        return command.first == "--" ? Array(command.dropFirst()) : command
+    }
+
+    /// A duration option (`record`'s and `top`'s) in nanoseconds, its parse error a usage error.
+    static func duration(_ text: String, option: String) throws -> UInt64 {
         do {
-            return try GoDuration.nanoseconds(flightRecorder)
+            return try GoDuration.nanoseconds(text)
         } catch {
-            throw ValidationError("--flight-recorder: \(error)")
+            throw ValidationError("\(option): \(error)")
         }
     }
 
     func run() throws {
-        let arguments = programArguments
+        let arguments = try Self.programArguments(command, of: self)
         let outputPath = output ?? RecordCommand.defaultOutputPath(program: arguments[0])
         let outputDescriptor = open(outputPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard outputDescriptor >= 0 else {
@@ -157,44 +162,23 @@ struct RecordCommand: ParsableCommand {
         }
         defer { close(outputDescriptor) }
 
-        var pipeEnds: [Int32] = [0, 0]
-        // pipe2 is not imported (needs _GNU_SOURCE); the recorder is single-threaded here, so setting
-        // close-on-exec right after pipe() leaves no window for another spawn to inherit the ends.
-        guard pipe(&pipeEnds) == 0, fcntl(pipeEnds[0], F_SETFD, FD_CLOEXEC) == 0,
-              fcntl(pipeEnds[1], F_SETFD, FD_CLOEXEC) == 0
-        else {
-            printError("gotrace record: pipe: \(String(cString: strerror(errno)))")
-            unlink(outputPath)
-            throw ExitCode(1)
-        }
-        let (readEnd, writeEnd) = (pipeEnds[0], pipeEnds[1])
-
         // A write beyond RLIMIT_FSIZE must fail with EFBIG (reported, the program kept running) rather than
         // kill the recorder; the child gets the default action back (CRecorderSpawn).
         signal(SIGXFSZ, SIG_IGN)
-        let forwarded = blockForwardedSignals()
+        // SIGINT and SIGTERM stay blocked until the child's pid is known, so that one arriving before it stays
+        // pending instead of being forwarded to nobody.
+        Self.mask(SIG_BLOCK, [SIGINT, SIGTERM])
         installSignalForwarding()
         let windowNanoseconds = try flightWindowNanoseconds()
         let snapshotRequests = windowNanoseconds != nil ? installSnapshotRequestHandler() : nil
-        let spawned = Self.spawnTraced(arguments, traceDescriptor: writeEnd, cpuRate: cpuRate,
-                                       generationInterval: windowNanoseconds.map(FlightWindow.generationInterval(windowNanoseconds:)))
-        close(writeEnd)
-        let child: pid_t
-        switch spawned {
-        case .success(let pid): child = pid
-        case .failure(let failure):
-            let code = failure.code
-            close(readEnd)
-            unlink(outputPath)
-            printError("gotrace record: cannot run \(arguments[0]): \(String(cString: strerror(code)))")
-            throw ExitCode(127)
-        }
+        let (child, readEnd) = try Self.startTraced(arguments, command: "record", cpuRate: cpuRate,
+                                                    generationInterval: windowNanoseconds.map(FlightWindow.generationInterval(windowNanoseconds:)),
+                                                    onFailure: { unlink(outputPath) })
         signalForwardingTarget = child
-        // Signals that arrived since blockForwardedSignals() are delivered now, with a target to forward to.
+        // Signals that arrived since they were blocked above are delivered now, with a target to forward to.
         // Unblocking also matters when a launcher started us with them blocked (posix_spawn from a thread
         // that blocks them, as dispatch worker threads do): they would otherwise never be forwarded.
-        var unblocked = forwarded
-        pthread_sigmask(SIG_UNBLOCK, &unblocked, nil)
+        Self.mask(SIG_UNBLOCK, [SIGINT, SIGTERM])
 
         var session = RecordingSession(outputDescriptor: outputDescriptor, outputPath: outputPath,
                                        commandLine: recordArguments ? arguments : nil,
@@ -221,15 +205,12 @@ struct RecordCommand: ParsableCommand {
         return (base.isEmpty ? "gotrace" : base) + ".gtrace"
     }
 
-    /// Blocks SIGINT and SIGTERM (until the caller unblocks the returned set), so that one arriving before
-    /// the child's pid is known stays pending instead of being forwarded to nobody.
-    private func blockForwardedSignals() -> sigset_t {
-        var forwarded = sigset_t()
-        sigemptyset(&forwarded)
-        sigaddset(&forwarded, SIGINT)
-        sigaddset(&forwarded, SIGTERM)
-        pthread_sigmask(SIG_BLOCK, &forwarded, nil)
-        return forwarded
+    /// Blocks or unblocks (`how`: SIG_BLOCK, SIG_UNBLOCK) `signals` for this thread.
+    private static func mask(_ how: Int32, _ signals: [Int32]) {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for signal in signals { sigaddset(&set, signal) }
+        pthread_sigmask(how, &set, nil)
     }
 
     private func installSignalForwarding() {
@@ -257,17 +238,44 @@ struct RecordCommand: ParsableCommand {
         sigemptyset(&action.sa_mask)
         sigaction(SIGUSR1, &action, nil)
         // A launcher may have started us with SIGUSR1 blocked (as with SIGINT and SIGTERM above).
-        var requests = sigset_t()
-        sigemptyset(&requests)
-        sigaddset(&requests, SIGUSR1)
-        pthread_sigmask(SIG_UNBLOCK, &requests, nil)
+        Self.mask(SIG_UNBLOCK, [SIGUSR1])
         return ends[0]
     }
 
+    /// Starts `arguments` as `gotrace <command>` does (`record`, `top`): makes the trace pipe, spawns the
+    /// program with its write end, and returns the child and the read end. On failure says why on stderr, calls
+    /// `onFailure` and exits: 1 if there is no pipe, 127 if the program could not be started.
+    static func startTraced(_ arguments: [String], command: String, cpuRate: Int? = nil,
+                            generationInterval: UInt64? = nil,
+                            onFailure: () -> Void = {}) throws -> (child: pid_t, readEnd: Int32) {
+        var pipeEnds: [Int32] = [0, 0]
+        // pipe2 is not imported (needs _GNU_SOURCE); the command is single-threaded here, so setting
+        // close-on-exec right after pipe() leaves no window for another spawn to inherit the ends.
+        guard pipe(&pipeEnds) == 0, fcntl(pipeEnds[0], F_SETFD, FD_CLOEXEC) == 0,
+              fcntl(pipeEnds[1], F_SETFD, FD_CLOEXEC) == 0
+        else {
+            printError("gotrace \(command): pipe: \(String(cString: strerror(errno)))")
+            onFailure()
+            throw ExitCode(1)
+        }
+        let spawned = spawnTraced(arguments, traceDescriptor: pipeEnds[1], cpuRate: cpuRate,
+                                  generationInterval: generationInterval)
+        close(pipeEnds[1])
+        switch spawned {
+        case .success(let child):
+            return (child, pipeEnds[0])
+        case .failure(let failure):
+            close(pipeEnds[0])
+            onFailure()
+            printError("gotrace \(command): cannot run \(arguments[0]): \(String(cString: strerror(failure.code)))")
+            throw ExitCode(127)
+        }
+    }
+
     /// Starts `arguments` (PATH-searched) with the trace pipe as `GOTRACE_FD` (and the CPU rate and generation
-    /// interval asked for; the same variables inherited are removed); returns the pid or an errno. `top` too.
-    static func spawnTraced(_ arguments: [String], traceDescriptor: Int32, cpuRate: Int? = nil,
-                            generationInterval: UInt64? = nil) -> Result<pid_t, SpawnFailure> {
+    /// interval asked for; the same variables inherited are removed); returns the pid or an errno.
+    private static func spawnTraced(_ arguments: [String], traceDescriptor: Int32, cpuRate: Int?,
+                                    generationInterval: UInt64?) -> Result<pid_t, SpawnFailure> {
         var environment: [String] = []
         var entry = environ
         while let pointer = entry.pointee {
@@ -481,8 +489,8 @@ struct RecordingSession {
         let nanoseconds = product.high < ticksPerSecond ? ticksPerSecond.dividingFullWidth(product).quotient : 0
         // In flight-recorder mode the file holds only the window: the totals are what was received.
         let stored = flightWindow == nil
-            ? "\(bytesWritten) bytes (\(format(perEvent)) bytes/event, raw \(format(rawPerEvent)))"
-            : "received (raw \(format(rawPerEvent)) bytes/event)"
+            ? "\(bytesWritten) bytes (\(format(perEvent, 2)) bytes/event, raw \(format(rawPerEvent, 2)))"
+            : "received (raw \(format(rawPerEvent, 2)) bytes/event)"
         var line = "gotrace record: \(events) events, \(stored), \(dropped) dropped, "
             + "\(TraceTextFormatter.timestamp(nanoseconds)) s, "
             + (complete ? "complete" : "incomplete (no end chunk; program exited with status \(programStatus))")
@@ -493,11 +501,5 @@ struct RecordingSession {
         }
         if !problems.isEmpty { line += "; " + problems.joined(separator: "; ") }
         return line
-    }
-
-    private func format(_ value: Double) -> String {
-        let hundredths = Int((value * 100).rounded())
-        let fraction = hundredths % 100
-        return "\(hundredths / 100)." + (fraction < 10 ? "0" : "") + "\(fraction)"
     }
 }

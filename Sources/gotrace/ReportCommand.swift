@@ -80,14 +80,7 @@ struct ReportCommand: ParsableCommand {
             // The kit's `AnalyzerHost.fullNamesOption`, for every analyzer (one given per analyzer wins).
             for plugin in plugins where options[plugin.name]?["full-names"] == nil { options[plugin.name, default: [:]]["full-names"] = "true" }
         }
-        if let outputDirectory {
-            do {
-                try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
-            } catch {
-                printErrorChain(["cannot create output directory \(outputDirectory)", "\(error.localizedDescription)"])
-                throw ExitCode(1)
-            }
-        }
+        if let outputDirectory { try createDirectory(outputDirectory, what: "output directory") }
         let session = AnalysisSession(source: TraceFile.open(path: file), plugins: plugins, options: options,
                                       format: format == .json ? .json : .text, outputDirectory: outputDirectory)
         let progress = ProgressBar(enabled: !noProgress, fileBytes: fileSize(file))
@@ -158,12 +151,10 @@ final class ProgressBar {
         let width = 40
         let filled = percent * width / 100
         let bar = String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled)
-        var standardError = StandardError()
-        print("\r[\(bar)] \(percent)% (\(done) events)", terminator: "", to: &standardError)
+        printError("\r[\(bar)] \(percent)% (\(done) events)", terminator: "")
     }
 
     func finish() {
-        var standardError = StandardError()
-        print("\r\u{1b}[K", terminator: "", to: &standardError)
+        printError("\r\u{1b}[K", terminator: "")
     }
 }

@@ -3,9 +3,12 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import GoTrace
 
-func writeToStandardError(_ bytes: UnsafeRawPointer, _ count: Int) -> Int {
-    write(STDERR_FILENO, bytes, count)
+/// A line on stderr, written whole by the one write loop (`TraceFileWriter.writeAll`: short writes and EINTR
+/// retried); an error writing it (stderr closed) is ignored.
+func printError(_ line: String, terminator: String = "\n") {
+    _ = try? TraceFileWriter.writeAll(Array((line + terminator).utf8), to: STDERR_FILENO)
 }
 
 /// Stdout with a 64 KiB buffer: `dump` prints millions of lines, and `print` flushes per line when stdout
@@ -22,16 +25,8 @@ struct BufferedStandardOutput {
     }
 
     mutating func flush() {
-        buffer.withUnsafeBytes { bytes in
-            var offset = 0
-            while offset < bytes.count {
-                // Safety: offset < bytes.count keeps the pointer inside the buffer.
-                let written = write(STDOUT_FILENO, bytes.baseAddress!.advanced(by: offset), bytes.count - offset)
-                if written < 0 && errno == EINTR { continue }
-                if written <= 0 { return }  // stdout closed (e.g. `| head`): stop quietly
-                offset += written
-            }
-        }
+        // stdout closed (e.g. `| head`): the write fails and stops quietly.
+        _ = try? TraceFileWriter.writeAll(buffer, to: STDOUT_FILENO)
         buffer.removeAll(keepingCapacity: true)
     }
 }

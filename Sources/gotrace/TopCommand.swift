@@ -3,7 +3,7 @@
 // Design note
 // -----------
 // Protocol:
-//   1. Start the program as `record` does (`RecordCommand.spawnTraced`: a pipe as GOTRACE_FD), and read the
+//   1. Start the program as `record` does (`RecordCommand.startTraced`: a pipe as GOTRACE_FD), and read the
 //      pipe with the same framer; nothing is written to disk.
 //   2. Each unit goes to `TopModel` as it arrives (TopModel.swift: decoded at once, only what a frame shows
 //      is kept), so the view never waits for the program to end and costs the program what recording does.
@@ -61,13 +61,8 @@ struct TopCommand: ParsableCommand {
         valueName: "program"))
     var command: [String] = []
 
-    private var programArguments: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
-
     func validate() throws {
-        if let first = command.first, first != "--", first.hasPrefix("-") {
-            if ["-h", "--help", "-help"].contains(first) { throw CleanExit.helpRequest(self) }
-            throw ValidationError("Unknown option '\(first)' (the program and its arguments follow '--')")
-        }
+        let programArguments = try RecordCommand.programArguments(command, of: self)
         if let url {
             guard programArguments.isEmpty else { throw ValidationError("Give either --url or a program to run, not both") }
             do { _ = try DebugEndpointClient(url: url) } catch { throw ValidationError("\(error)") }
@@ -78,35 +73,13 @@ struct TopCommand: ParsableCommand {
         if let iterations, iterations < 1 { throw ValidationError("--iterations must be at least 1") }
     }
 
-    private func intervalNanoseconds() throws -> UInt64 {
-        do {
-            return try GoDuration.nanoseconds(interval)
-        } catch {
-            throw ValidationError("--interval: \(error)")
-        }
-    }
+    private func intervalNanoseconds() throws -> UInt64 { try RecordCommand.duration(interval, option: "--interval") }
 
     func run() throws {
         let period = Int64(clamping: try intervalNanoseconds())
         if let url { return try watch(url: url, period: period) }
-        let arguments = programArguments
-        var pipeEnds: [Int32] = [0, 0]
-        guard pipe(&pipeEnds) == 0, fcntl(pipeEnds[0], F_SETFD, FD_CLOEXEC) == 0,
-              fcntl(pipeEnds[1], F_SETFD, FD_CLOEXEC) == 0
-        else {
-            printError("gotrace top: pipe: \(String(cString: strerror(errno)))")
-            throw ExitCode(1)
-        }
-        let (readEnd, writeEnd) = (pipeEnds[0], pipeEnds[1])
-        let spawned = RecordCommand.spawnTraced(arguments, traceDescriptor: writeEnd)
-        close(writeEnd)
-        guard case .success(let child) = spawned else {
-            if case .failure(let failure) = spawned {
-                printError("gotrace top: cannot run \(arguments[0]): \(String(cString: strerror(failure.code)))")
-            }
-            close(readEnd)
-            throw ExitCode(127)
-        }
+        let arguments = try RecordCommand.programArguments(command, of: self)
+        let (child, readEnd) = try RecordCommand.startTraced(arguments, command: "top")
         let interactive = iterations == nil && isatty(1) == 1 && isatty(0) == 1
         var screen = TopScreen(program: arguments[0].split(separator: "/").last.map(String.init) ?? arguments[0],
                                pid: child, interactive: interactive)
@@ -220,6 +193,17 @@ extension TopCommand {
     }
 }
 
+/// `value` (not negative) with exactly `decimals` decimals: `top`'s frames and `record`'s summary line.
+func format(_ value: Double, _ decimals: Int) -> String {
+    guard decimals > 0 else { return "\(Int(value.rounded()))" }
+    var scale = 1.0
+    for _ in 0..<decimals { scale *= 10 }
+    let scaled = Int((value * scale).rounded())
+    let whole = scaled / Int(scale)
+    let fraction = String(scaled % Int(scale))
+    return "\(whole)." + String(repeating: "0", count: decimals - fraction.count) + fraction
+}
+
 private func monotonicNanoseconds() -> Int64 {
     var now = timespec()
     clock_gettime(CLOCK_MONOTONIC, &now)
@@ -319,16 +303,6 @@ struct TopScreen {
 
     private func heading(_ text: String) -> String { interactive ? "\u{1b}[1m" + text + "\u{1b}[0m" : text }
     private func dim(_ text: String) -> String { interactive ? "\u{1b}[2m" + text + "\u{1b}[0m" : text }
-
-    private func format(_ value: Double, _ decimals: Int) -> String {
-        guard decimals > 0 else { return "\(Int(value.rounded()))" }
-        var scale = 1.0
-        for _ in 0..<decimals { scale *= 10 }
-        let scaled = Int((value * scale).rounded())
-        let whole = scaled / Int(scale)
-        let fraction = String(scaled % Int(scale))
-        return "\(whole)." + String(repeating: "0", count: decimals - fraction.count) + fraction
-    }
 
     private func seconds(_ nanoseconds: UInt64) -> String { format(Double(nanoseconds) / 1e9, 1) + " s" }
 

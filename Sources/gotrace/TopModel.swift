@@ -314,9 +314,5 @@ struct TopModel {
         return fileHeader.nanoseconds(fromTicks: fileHeader.startTicks &+ ticks)
     }
 
-    private func ticks(nanoseconds: UInt64) -> UInt64 {
-        guard let fileHeader, fileHeader.ticksPerSecond != 1_000_000_000 else { return nanoseconds }
-        let product = nanoseconds.multipliedFullWidth(by: fileHeader.ticksPerSecond)
-        return product.high < 1_000_000_000 ? UInt64(1_000_000_000).dividingFullWidth(product).quotient : .max
-    }
+    private func ticks(nanoseconds: UInt64) -> UInt64 { fileHeader?.ticks(fromNanoseconds: nanoseconds) ?? nanoseconds }
 }
