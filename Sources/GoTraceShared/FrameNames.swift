@@ -359,22 +359,25 @@ public enum FrameNames {
     }
 
     static func firstRange(of needle: String, in text: Substring) -> Range<Substring.Index>? {
-        range(of: needle, in: text, last: false)
-    }
-
-    static func lastRange(of needle: String, in text: Substring) -> Range<Substring.Index>? {
-        range(of: needle, in: text, last: true)
-    }
-
-    /// The first (or the last) occurrence of `needle` in `text`, compared as UTF-8 bytes.
-    private static func range(of needle: String, in text: Substring, last: Bool) -> Range<Substring.Index>? {
         let pattern = Array(needle.utf8)
         let bytes = Array(text.utf8)
         guard bytes.count >= pattern.count else { return nil }
-        let starts = 0...(bytes.count - pattern.count)
-        func matches(_ start: Int) -> Bool { bytes[start..<start + pattern.count].elementsEqual(pattern) }
-        guard let start = last ? starts.last(where: matches) : starts.first(where: matches) else { return nil }
-        let lower = text.utf8.index(text.startIndex, offsetBy: start)
-        return lower..<text.utf8.index(lower, offsetBy: pattern.count)
+        for start in 0...(bytes.count - pattern.count) where bytes[start..<start + pattern.count].elementsEqual(pattern) {
+            let lower = text.utf8.index(text.startIndex, offsetBy: start)
+            return lower..<text.utf8.index(lower, offsetBy: pattern.count)
+        }
+        return nil
+    }
+
+    static func lastRange(of needle: String, in text: Substring) -> Range<Substring.Index>? {
+        let pattern = Array(needle.utf8)
+        let bytes = Array(text.utf8)
+        guard bytes.count >= pattern.count else { return nil }
+        for start in stride(from: bytes.count - pattern.count, through: 0, by: -1)
+        where bytes[start..<start + pattern.count].elementsEqual(pattern) {
+            let lower = text.utf8.index(text.startIndex, offsetBy: start)
+            return lower..<text.utf8.index(lower, offsetBy: pattern.count)
+        }
+        return nil
     }
 }
