@@ -59,8 +59,33 @@ func readFully(_ connection: TCPConnection, _ count: Int) throws -> [UInt8] {
     return result
 }
 
-/// Open socket descriptors of this process (other tests in the process open pipes and files, not sockets).
-private func openSockets() -> Int {
+/// The inodes of the TCP sockets whose local port is `port` (a server's listener and the connections it
+/// accepted), from the kernel's tables /proc/self/net/tcp and tcp6.
+private func socketInodes(onPort port: Int) -> Set<Substring> {
+    var inodes: Set<Substring> = []
+    for table in ["/proc/self/net/tcp", "/proc/self/net/tcp6"] {
+        // Read to the end: a /proc file has no size, and a one-shot read stops after the first page.
+        guard let file = fopen(table, "r") else { continue }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while case let n = fread(&chunk, 1, chunk.count, file), n > 0 { bytes += chunk[..<n] }
+        fclose(file)
+        // "sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode …"; address "HEX:PORT".
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: " ")
+            guard fields.count > 9, let colon = fields[1].lastIndex(of: ":"),
+                  Int(fields[1][fields[1].index(after: colon)...], radix: 16) == port else { continue }
+            inodes.insert(fields[9])
+        }
+    }
+    return inodes
+}
+
+/// How many of this process's open descriptors are the sockets `inodes`. Only those, not every socket of the
+/// process: suites running in parallel in this process open and close sockets of their own (a debug server's
+/// listener, Foundation's Process), and counting them made the leak check fail when one opened a socket
+/// meanwhile (CI, 2026-12-07: 15 sockets after, 14 before).
+private func openSockets(among inodes: Set<Substring>) -> Int {
     guard let directory = opendir("/proc/self/fd") else { return -1 }
     defer { closedir(directory) }
     var count = 0
@@ -69,9 +94,10 @@ private func openSockets() -> Int {
         let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
         guard Int(name) != nil else { continue }
         let n = readlink("/proc/self/fd/" + name, &target, target.count - 1)
-        if n > 0, String(decoding: target[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self).hasPrefix("socket:") {
-            count += 1
-        }
+        guard n > 0 else { continue }
+        // "socket:[INODE]"
+        let link = String(decoding: target[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        if link.hasPrefix("socket:["), inodes.contains(link.dropFirst(8).dropLast()) { count += 1 }
     }
     return count
 }
@@ -296,9 +322,6 @@ struct NetTests {
         }
         let clientPath = try #require(builtExecutable("NetLoadClient"), "NetLoadClient not built next to the test bundle")
         let result = try Runtime.run(maxProcs: 2) { () throws -> LoadResult in
-            // A listener first, so the poller's own descriptors exist before the baseline.
-            try TCPListener.listen().close()
-            let baseSockets = openSockets()
             let baseGoroutines = Runtime.numGoroutines
             let listener = try TCPListener.listen(host: "127.0.0.1", port: 0, backlog: 4096)
             let open = ConnectionCounter()
@@ -307,6 +330,10 @@ struct NetTests {
             // The client prints its line once every connection is open and has echoed, and keeps them open
             // until its stdin closes; so the server holds all of them now.
             let report = client.readLine()
+            // The server's sockets, all open now: the listener and every accepted connection (also the
+            // count's own check, below).
+            let ourSockets = socketInodes(onPort: listener.port)
+            let socketsAtPeak = openSockets(among: ourSockets)
             let peak = open.peak.load(ordering: .relaxed)
             let echoed = open.echoed.load(ordering: .relaxed)
             let (status, errorOutput) = client.finish()  // before counting sockets: it closes ours
@@ -314,19 +341,19 @@ struct NetTests {
             // The bounds only keep a broken run from hanging: the expectations below say what went wrong.
             for _ in 0..<60_000 where open.value.load(ordering: .relaxed) > 0 { Runtime.sleep(for: .milliseconds(1)) }
             listener.close()
-            for _ in 0..<10_000 where Runtime.numGoroutines > baseGoroutines || openSockets() > baseSockets {
+            for _ in 0..<10_000 where Runtime.numGoroutines > baseGoroutines || openSockets(among: ourSockets) > 0 {
                 Runtime.sleep(for: .milliseconds(1))
             }
             return LoadResult(report: report, peak: peak, echoed: echoed, status: status, errorOutput: errorOutput,
-                              sockets: (baseSockets, openSockets()), goroutines: (baseGoroutines, Runtime.numGoroutines))
+                              sockets: (socketsAtPeak, openSockets(among: ourSockets)),
+                              goroutines: (baseGoroutines, Runtime.numGoroutines))
         }
         #expect(result.report == "open \(count)", "the client's report; its stderr: \(result.errorOutput)")
         #expect(result.status == 0, "the client's exit status; its stderr: \(result.errorOutput)")
         #expect(result.peak == count, "connections open at once on the server")
         #expect(result.echoed == count, "connections the server echoed on")
-        // At most as many: tests in other suites run in parallel, and a socket of theirs (Foundation's
-        // Process uses socket pairs) may close meanwhile; a leak of ours would add ~10,000.
-        #expect(result.sockets.1 <= result.sockets.0, "socket descriptors before and after")
+        #expect(result.sockets.0 == count + 1, "the listener's and the accepted connections' sockets at the peak")
+        #expect(result.sockets.1 == 0, "sockets on the listener's port left open at the end")
         // At most as many, for the same reason: other suites' goroutines share the runtime and may end meanwhile
         // (a loaded stress run once counted 6 after and 7 before); a leak of ours would add one per connection.
         #expect(result.goroutines.1 <= result.goroutines.0, "goroutines before and after")
@@ -339,6 +366,7 @@ private struct LoadResult {
     var echoed: Int
     var status: Int32
     var errorOutput: String
+    /// Sockets on the listener's port: at the peak, and at the end.
     var sockets: (Int, Int)
     var goroutines: (Int, Int)
 }
