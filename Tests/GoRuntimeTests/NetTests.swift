@@ -91,7 +91,10 @@ private func openSockets(among inodes: Set<Substring>) -> Int {
     var count = 0
     var target = [CChar](repeating: 0, count: 256)
     while let entry = readdir(directory) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+        // The name in place, read up to its NUL: copying `d_name` (256 bytes) reads past a short last record
+        // of readdir's buffer (AddressSanitizer: heap-buffer-overflow with 10,000 descriptors open).
+        let name = String(cString: (UnsafeRawPointer(entry) + MemoryLayout<dirent>.offset(of: \dirent.d_name)!)
+            .assumingMemoryBound(to: CChar.self))
         guard Int(name) != nil else { continue }
         let n = readlink("/proc/self/fd/" + name, &target, target.count - 1)
         guard n > 0 else { continue }

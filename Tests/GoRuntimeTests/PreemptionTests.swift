@@ -152,7 +152,10 @@ private func runQueueWaits() -> [Int32: Int64] {
     guard let directory = opendir("/proc/self/task") else { return waits }
     defer { closedir(directory) }
     while let entry = readdir(directory) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        // The name in place, read up to its NUL: copying `d_name` (256 bytes) reads past a short last record
+        // of readdir's buffer (AddressSanitizer: heap-buffer-overflow with 10,000 descriptors open).
+        let name = String(cString: (UnsafeRawPointer(entry) + MemoryLayout<dirent>.offset(of: \dirent.d_name)!)
+            .assumingMemoryBound(to: CChar.self))
         guard let tid = Int32(name) else { continue }
         let fd = open("/proc/self/task/\(tid)/schedstat", O_RDONLY)
         guard fd >= 0 else { continue }
