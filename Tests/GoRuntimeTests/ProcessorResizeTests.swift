@@ -40,9 +40,11 @@ struct ProcessorResizeTests {
             play()
             let roles = [done.receive()!, done.receive()!]
             #expect(Set(roles) == [false, true], "one goroutine held each P")
+            // Inside the run: once it returns, another test's run may set its own count at once (a stress
+            // run saw 2 here after the run).
+            #expect(Runtime.maxProcs == 1)
             return 42
         }
         #expect(delivered == 42)
-        #expect(Runtime.maxProcs == 1)
     }
 }
