@@ -98,11 +98,15 @@ public final class Channel<Element>: @unchecked Sendable {
             gort_unlock(lock)
             fatal("send on closed channel")
         }
-        if let receiver = receivers.dequeue() {
-            receiver.element.initializeMemory(as: Element.self, to: value)
-            receiver.success = true
+        if let receiverLink = receivers.dequeueLink() {
+            // Safety: borrowed (WaitQueue.dequeueLink) until the receiver is readied; its goroutine lives for good.
+            let receiver = receiverLink._withUnsafeGuaranteedRef { receiver in
+                receiver.element.initializeMemory(as: Element.self, to: value)
+                receiver.success = true
+                return receiver.goroutineLink
+            }
             gort_unlock(lock)
-            scheduler.ready(receiver.goroutine)
+            receiver._withUnsafeGuaranteedRef { scheduler.ready($0) }
             return
         }
         if bufferCount < capacity {
@@ -111,18 +115,22 @@ public final class Channel<Element>: @unchecked Sendable {
             gort_unlock(lock)
             return
         }
-        guard let goroutine = Scheduler.currentGoroutine() else {
+        guard let current = Scheduler.currentGoroutineLink() else {
             gort_unlock(lock)
             fatal("channel send would block outside a goroutine; call it inside Runtime.run { } or go { }")
         }
-        let sudog = goroutine.acquireSudog(for: Element.self)
-        sudog.element.initializeMemory(as: Element.self, to: value)
-        sudog.isSend = true
-        senders.enqueue(sudog)
-        scheduler.park(.chanSend, unlocking: lock)
-        let delivered = sudog.success
-        if !delivered { sudog.element.assumingMemoryBound(to: Element.self).deinitialize(count: 1) }
-        goroutine.releaseSudog(sudog)
+        // Safety: a goroutine record lives for good (`Scheduler.allGoroutines`).
+        let delivered = current._withUnsafeGuaranteedRef { goroutine in
+            let sudog = goroutine.acquireSudog(for: Element.self)
+            sudog.element.initializeMemory(as: Element.self, to: value)
+            sudog.isSend = true
+            senders.enqueue(sudog)
+            scheduler.park(.chanSend, unlocking: lock)
+            let delivered = sudog.success
+            if !delivered { sudog.element.assumingMemoryBound(to: Element.self).deinitialize(count: 1) }
+            goroutine.releaseSudog(sudog)
+            return delivered
+        }
         if !delivered { fatal("send on closed channel") }
     }
 
@@ -130,10 +138,13 @@ public final class Channel<Element>: @unchecked Sendable {
     public func receive() -> Element? {
         Scheduler.preemptionPoint()
         gort_lock(lock)
-        if let sender = senders.dequeue() {
-            let value = takeFromSender(sender)
+        if let senderLink = senders.dequeueLink() {
+            // Safety: as in `send`.
+            // Two borrows, not one returning a tuple: a tuple holding `Element` costs a metadata look-up.
+            let value = senderLink._withUnsafeGuaranteedRef { takeFromSender($0) }
+            let sender = senderLink._withUnsafeGuaranteedRef { $0.goroutineLink }
             gort_unlock(lock)
-            scheduler.ready(sender.goroutine)
+            sender._withUnsafeGuaranteedRef { scheduler.ready($0) }
             return value
         }
         if bufferCount > 0 {
@@ -145,17 +156,20 @@ public final class Channel<Element>: @unchecked Sendable {
             gort_unlock(lock)
             return nil
         }
-        guard let goroutine = Scheduler.currentGoroutine() else {
+        guard let current = Scheduler.currentGoroutineLink() else {
             gort_unlock(lock)
             fatal("channel receive would block outside a goroutine; call it inside Runtime.run { } or go { }")
         }
-        let sudog = goroutine.acquireSudog(for: Element.self)
-        sudog.isSend = false
-        receivers.enqueue(sudog)
-        scheduler.park(.chanReceive, unlocking: lock)
-        let value: Element? = sudog.success ? sudog.element.assumingMemoryBound(to: Element.self).move() : nil
-        goroutine.releaseSudog(sudog)
-        return value
+        // Safety: as in `send`.
+        return current._withUnsafeGuaranteedRef { goroutine in
+            let sudog = goroutine.acquireSudog(for: Element.self)
+            sudog.isSend = false
+            receivers.enqueue(sudog)
+            scheduler.park(.chanReceive, unlocking: lock)
+            let value: Element? = sudog.success ? sudog.element.assumingMemoryBound(to: Element.self).move() : nil
+            goroutine.releaseSudog(sudog)
+            return value
+        }
     }
 
     /// Closes the channel: waiting receivers get nil, waiting senders fail (a fatal error for them).

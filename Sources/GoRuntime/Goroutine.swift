@@ -229,7 +229,8 @@ final class Goroutine: @unchecked Sendable {
         return sudog
     }
 
-    func releaseSudog(_ sudog: Sudog) {
+    /// Consuming: the caller's record moves into the cache, without a retain and a release.
+    func releaseSudog(_ sudog: consuming Sudog) {
         assert(!sudog.isQueued, "a released sudog is still on a wait queue")
         sudog.isSelect = false
         sudog.success = false
@@ -259,7 +260,13 @@ final class Goroutine: @unchecked Sendable {
 /// goroutines only through `element`, which is heap memory owned by the record — never through
 /// another goroutine's stack.
 final class Sudog: @unchecked Sendable {
-    @exclusivity(unchecked) unowned(unsafe) var goroutine: Goroutine
+    /// The waiting goroutine, unretained: every goroutine record lives for good (`Scheduler.allGoroutines`).
+    /// `Unmanaged` so that a waker can hand it to `ready` without a retain (`goroutineLink`).
+    @exclusivity(unchecked) var goroutineLink: Unmanaged<Goroutine>
+    var goroutine: Goroutine {
+        get { goroutineLink.takeUnretainedValue() }
+        set { goroutineLink = Unmanaged.passUnretained(newValue) }
+    }
     // The wait queue's links, unretained (see WaitQueue). `Unmanaged`, not `unowned(unsafe)`: loading an
     // `unowned(unsafe)` reference into a local retains it, and the queue's relinking paid four
     // retain/release pairs per dequeue on every channel hand-off (Benchmarks/callgrind.sh).
@@ -281,7 +288,7 @@ final class Sudog: @unchecked Sendable {
     private static let placeholder = Goroutine()
 
     init() {
-        goroutine = Sudog.placeholder
+        goroutineLink = Unmanaged.passUnretained(Sudog.placeholder)
         elementCapacity = 64
         elementAlignment = 16
         element = .allocate(byteCount: 64, alignment: 16)
@@ -346,6 +353,12 @@ struct WaitQueue {
     /// is claimed by winning its goroutine's `selectDone`; one already claimed by another case is
     /// dropped, as its select will clean up after itself.
     mutating func dequeue() -> Sudog? {
+        dequeueLink()?.takeUnretainedValue()
+    }
+
+    /// `dequeue()`, unretained: the record stays its parked goroutine's (which holds it until it runs again),
+    /// so a waker that is done with it before it readies that goroutine needs no retain of it.
+    mutating func dequeueLink() -> Unmanaged<Sudog>? {
         while let link = headLink {
             let claimed = link._withUnsafeGuaranteedRef { sudog -> Bool in
                 remove(sudog)
@@ -356,7 +369,7 @@ struct WaitQueue {
                 sudog.goroutine.selectWinner = sudog
                 return true
             }
-            if claimed { return link.takeUnretainedValue() }
+            if claimed { return link }
         }
         return nil
     }

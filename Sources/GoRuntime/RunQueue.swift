@@ -63,13 +63,18 @@ final class LocalRunQueue: @unchecked Sendable {
 
     /// Owner only (thieves use `grab`).
     func get() -> Goroutine? {
+        getLink()?.takeUnretainedValue()
+    }
+
+    /// `get()`, unretained (a goroutine record lives for good), for the scheduler to borrow.
+    func getLink() -> Unmanaged<Goroutine>? {
         while true {
             let h = head.load(ordering: .acquiring)
             let t = tail.load(ordering: .relaxed)
             if h == t { return nil }
             let g = slots[Int(h & Self.mask)].load(ordering: .relaxed)
             if head.compareExchange(expected: h, desired: h &+ 1, ordering: .releasing).exchanged {
-                return Self.goroutine(g)
+                return Self.link(g)
             }
         }
     }
@@ -109,7 +114,12 @@ final class LocalRunQueue: @unchecked Sendable {
 
     @inline(__always)
     static func goroutine(_ bits: UInt) -> Goroutine {
+        link(bits).takeUnretainedValue()
+    }
+
+    @inline(__always)
+    static func link(_ bits: UInt) -> Unmanaged<Goroutine> {
         // Safety: only pointers to live (never freed) goroutines are stored in the ring.
-        Unmanaged<Goroutine>.fromOpaque(UnsafeRawPointer(bitPattern: bits)!).takeUnretainedValue()
+        Unmanaged<Goroutine>.fromOpaque(UnsafeRawPointer(bitPattern: bits)!)
     }
 }

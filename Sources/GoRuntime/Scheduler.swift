@@ -87,12 +87,25 @@ final class Machine: @unchecked Sendable {
     let note: UnsafeMutablePointer<gort_note_t>
     // Owned by this M's thread, except `nextProcessor`/`spinning`, which a waker sets while this
     // M sleeps (ordered by the note: set before wakeup, read after sleep).
-    @exclusivity(unchecked) var processor: Processor?
+    var processor: Processor? {
+        get { processorLink?.takeUnretainedValue() }
+        set { processorLink = newValue.map { Unmanaged.passUnretained($0) } }
+    }
+    /// `processor`'s storage, unretained: a P lives for good (`Scheduler.processors`). A hot path borrows it
+    /// with `_withUnsafeGuaranteedRef`, which costs no retain and release.
+    @exclusivity(unchecked) private(set) var processorLink: Unmanaged<Processor>?
     @exclusivity(unchecked) var nextProcessor: Processor?
     /// Unretained: every goroutine record stays in `Scheduler.allGoroutines` for good (records are
     /// reused, never freed), so the running one outlives this reference; a strong one cost a retain
     /// and a release on every switch (Benchmarks/callgrind.sh).
-    @exclusivity(unchecked) unowned(unsafe) var current: Goroutine?
+    var current: Goroutine? {
+        get { currentLink?.takeUnretainedValue() }
+        set { currentLink = newValue.map { Unmanaged.passUnretained($0) } }
+    }
+    /// `current`'s storage, as `Unmanaged` rather than `unowned(unsafe)`: a hot path borrows it with
+    /// `_withUnsafeGuaranteedRef`, where loading an unowned reference into a local retains it (for the whole
+    /// of a park).
+    @exclusivity(unchecked) private(set) var currentLink: Unmanaged<Goroutine>?
     @exclusivity(unchecked) var spinning = false
     @exclusivity(unchecked) var isRunningTimers = false
     /// This M counted itself in `Scheduler.transitionsWithoutProcessor`: it changes goroutines'
@@ -103,8 +116,14 @@ final class Machine: @unchecked Sendable {
     // another thread polls the latter and whether the M has a buffer: atomics, not the fields themselves
     // (reading the `trace` reference while its M replaces it could retain a freed object).
     @exclusivity(unchecked) var trace: MachineTrace? {
-        didSet { hasTraceWord.store(trace != nil, ordering: .releasing) }
+        didSet {
+            traceLink = trace.map { Unmanaged.passUnretained($0) }
+            hasTraceWord.store(trace != nil, ordering: .releasing)
+        }
     }
+    /// `trace` unretained, for the tracer's per-event path (`Tracer.withCurrentTrace`), which borrows it
+    /// instead of paying a retain and a release per event: only this M's own thread replaces `trace`.
+    @exclusivity(unchecked) private(set) var traceLink: Unmanaged<MachineTrace>?
     private let hasTraceWord = Atomic<Bool>(false)
     var hasTrace: Bool { hasTraceWord.load(ordering: .acquiring) }
     private let flushedEpochWord = Atomic<UInt64>(0)
@@ -293,6 +312,15 @@ final class Scheduler: @unchecked Sendable {
         currentMachine()?.current
     }
 
+    /// `currentGoroutine()` unretained, for a hot path to borrow (`_withUnsafeGuaranteedRef`): a goroutine
+    /// record lives for good (`allGoroutines`).
+    @inline(__always)
+    static func currentGoroutineLink() -> Unmanaged<Goroutine>? {
+        guard let raw = gort_tls_get_m() else { return nil }
+        // Safety: the TLS slot holds this thread's M, which lives forever (currentMachine).
+        return Unmanaged<Machine>.fromOpaque(raw)._withUnsafeGuaranteedRef { $0.currentLink }
+    }
+
     // MARK: - start-up and resizing
 
     /// Sets the number of Ps. Ps beyond the new count retire the next time their M schedules.
@@ -451,7 +479,7 @@ final class Scheduler: @unchecked Sendable {
         // Safety: the TLS slot holds this thread's M, which lives forever (currentMachine); borrowing it
         // spares a retain and a release on every wake-up.
         let queued = Unmanaged<Machine>.fromOpaque(raw)._withUnsafeGuaranteedRef { machine -> Bool in
-            guard let processor = machine.processor else {
+            guard let processor = machine.processorLink else {
                 // It wakes a P itself, unless this M runs timers (it will look for work next).
                 readyWithoutProcessor(goroutine, machine)
                 return false
@@ -459,10 +487,12 @@ final class Scheduler: @unchecked Sendable {
             goroutine.status = .runnable
             goroutine.waitReason = .none
             if tracer.active.load(ordering: .relaxed) {
-                tracer.emit(.unpark, UInt64(goroutine.id), UInt64(machine.current?.id ?? 0),
+                let waker = machine.currentLink?._withUnsafeGuaranteedRef { UInt64($0.id) } ?? 0
+                tracer.emit(.unpark, UInt64(goroutine.id), waker,
                             tracer.recordsUnparkStacks.load(ordering: .relaxed) ? tracer.captureStack() : 0)
             }
-            runQueuePut(processor, goroutine, next: next)
+            // Safety: a P lives for good (`processors`).
+            processor._withUnsafeGuaranteedRef { runQueuePut($0, goroutine, next: next) }
             return true
         }
         if queued { wakeProcessor() }
@@ -596,8 +626,8 @@ final class Scheduler: @unchecked Sendable {
 
     func scheduleLoop(_ machine: Machine) -> Never {
         while true {
-            let goroutine = findRunnable(machine)
-            execute(goroutine, on: machine)
+            // Safety: a goroutine record lives for good (`allGoroutines`).
+            findRunnable(machine)._withUnsafeGuaranteedRef { execute($0, on: machine) }
         }
     }
 
@@ -755,7 +785,7 @@ final class Scheduler: @unchecked Sendable {
     }
 
     /// Returns a runnable goroutine; `machine` holds a P on return. Sleeps while there is none.
-    private func findRunnable(_ machine: Machine) -> Goroutine {
+    private func findRunnable(_ machine: Machine) -> Unmanaged<Goroutine> {
         while true {
             if machine.processor == nil {
                 sleepUntilHandedProcessor(machine)
@@ -765,70 +795,79 @@ final class Scheduler: @unchecked Sendable {
                 || tracer.profileEpoch.load(ordering: .relaxed) != machine.profileEpoch { tracer.serviceProfiler(machine) }
             // A flush request, or a world stop's (then this M parks here with its P until the restart).
             if tracer.flushEpoch.load(ordering: .relaxed) != machine.flushedEpoch { honourFlushRequest(machine) }
-            let processor = machine.processor!
-            if processor.id >= processorCount.load(ordering: .acquiring) {
-                retireProcessor(machine)
-                continue
+            // Safety: a P lives for good (`processors`); borrowed, it costs no retain and release per switch.
+            if let goroutine = machine.processorLink!._withUnsafeGuaranteedRef({ lookForWork(machine, $0) }) {
+                return goroutine
             }
-            if timers.count.load(ordering: .relaxed) > 0 { runExpiredTimers() }
-
-            if processor.scheduleTick % 61 == 0, globalCount.load(ordering: .relaxed) > 0 {
-                gort_lock(lock)
-                let goroutine = globalGet(processor, limit: 1)
-                gort_unlock(lock)
-                if let goroutine { return found(goroutine, machine) }
-            }
-            // On the same tick, a P that never runs dry still looks at the network poller.
-            if processor.scheduleTick % 61 == 0, netPoller.hasWaiters { _ = netPoller.pollAndReady() }
-            if let goroutine = localGet(processor) { return found(goroutine, machine) }
-            if globalCount.load(ordering: .relaxed) > 0 {
-                gort_lock(lock)
-                let goroutine = globalGet(processor, limit: 0)
-                gort_unlock(lock)
-                if let goroutine { return found(goroutine, machine) }
-            }
-            // Goroutines whose sockets became ready (a non-blocking poll, as Go's findrunnable
-            // does before stealing); they land in this P's queue.
-            if netPoller.hasWaiters, netPoller.pollAndReady() > 0 { continue }
-
-            // Steal, but keep the number of spinning Ms at most half the busy Ps: more would burn
-            // CPU for nothing.
-            let busy = processorCount.load(ordering: .relaxed) - idleProcessorCount.load(ordering: .relaxed)
-            if machine.spinning || 2 * spinningCount.load(ordering: .relaxed) < busy {
-                if !machine.spinning {
-                    machine.spinning = true
-                    spinningCount.add(1, ordering: .sequentiallyConsistent)
-                }
-                if let goroutine = steal(machine, processor) { return found(goroutine, machine) }
-            }
-
-            // Nothing: give up the P (step 1 of the protocol).
-            gort_lock(lock)
-            if let goroutine = globalGet(processor, limit: 0) {
-                gort_unlock(lock)
-                return found(goroutine, machine)
-            }
-            releaseProcessor(machine, processor)
-            gort_unlock(lock)
-
-            if machine.spinning {
-                // Step 2: stop spinning, then look again at every queue.
-                machine.spinning = false
-                let before = spinningCount.subtract(1, ordering: .sequentiallyConsistent).oldValue
-                assert(before > 0, "negative spinning count")
-                if let processor = reacquireIfWorkAppeared() {
-                    machine.processor = processor
-                    machine.spinning = true
-                    spinningCount.add(1, ordering: .sequentiallyConsistent)
-                    continue
-                }
-            }
-            // Step 3 happens at the top of the loop: machine.processor is nil.
         }
     }
 
+    /// One pass of `findRunnable` with the P `machine` holds: a goroutine to run (unretained: a goroutine record
+    /// lives for good), or nil to go round again.
+    private func lookForWork(_ machine: Machine, _ processor: Processor) -> Unmanaged<Goroutine>? {
+        if processor.id >= processorCount.load(ordering: .acquiring) {
+            retireProcessor(machine)
+            return nil
+        }
+        if timers.count.load(ordering: .relaxed) > 0 { runExpiredTimers() }
+
+        if processor.scheduleTick % 61 == 0, globalCount.load(ordering: .relaxed) > 0 {
+            gort_lock(lock)
+            let goroutine = globalGet(processor, limit: 1)
+            gort_unlock(lock)
+            if let goroutine { return found(Unmanaged.passUnretained(goroutine), machine) }
+        }
+        // On the same tick, a P that never runs dry still looks at the network poller.
+        if processor.scheduleTick % 61 == 0, netPoller.hasWaiters { _ = netPoller.pollAndReady() }
+        if let goroutine = localGet(processor) { return found(goroutine, machine) }
+        if globalCount.load(ordering: .relaxed) > 0 {
+            gort_lock(lock)
+            let goroutine = globalGet(processor, limit: 0)
+            gort_unlock(lock)
+            if let goroutine { return found(Unmanaged.passUnretained(goroutine), machine) }
+        }
+        // Goroutines whose sockets became ready (a non-blocking poll, as Go's findrunnable
+        // does before stealing); they land in this P's queue.
+        if netPoller.hasWaiters, netPoller.pollAndReady() > 0 { return nil }
+
+        // Steal, but keep the number of spinning Ms at most half the busy Ps: more would burn
+        // CPU for nothing.
+        let busy = processorCount.load(ordering: .relaxed) - idleProcessorCount.load(ordering: .relaxed)
+        if machine.spinning || 2 * spinningCount.load(ordering: .relaxed) < busy {
+            if !machine.spinning {
+                machine.spinning = true
+                spinningCount.add(1, ordering: .sequentiallyConsistent)
+            }
+            if let goroutine = steal(machine, processor) { return found(Unmanaged.passUnretained(goroutine), machine) }
+        }
+
+        // Nothing: give up the P (step 1 of the protocol).
+        gort_lock(lock)
+        if let goroutine = globalGet(processor, limit: 0) {
+            gort_unlock(lock)
+            return found(Unmanaged.passUnretained(goroutine), machine)
+        }
+        releaseProcessor(machine, processor)
+        gort_unlock(lock)
+
+        if machine.spinning {
+            // Step 2: stop spinning, then look again at every queue.
+            machine.spinning = false
+            let before = spinningCount.subtract(1, ordering: .sequentiallyConsistent).oldValue
+            assert(before > 0, "negative spinning count")
+            if let processor = reacquireIfWorkAppeared() {
+                machine.processor = processor
+                machine.spinning = true
+                spinningCount.add(1, ordering: .sequentiallyConsistent)
+                return nil
+            }
+        }
+        // Step 3 happens at the top of `findRunnable`'s loop: machine.processor is nil.
+        return nil
+    }
+
     @inline(__always)
-    private func found(_ goroutine: Goroutine, _ machine: Machine) -> Goroutine {
+    private func found(_ goroutine: Unmanaged<Goroutine>, _ machine: Machine) -> Unmanaged<Goroutine> {
         if machine.spinning {
             machine.spinning = false
             let before = spinningCount.subtract(1, ordering: .sequentiallyConsistent).oldValue
@@ -838,13 +877,13 @@ final class Scheduler: @unchecked Sendable {
         return goroutine
     }
 
-    private func localGet(_ processor: Processor) -> Goroutine? {
+    private func localGet(_ processor: Processor) -> Unmanaged<Goroutine>? {
         let next = processor.runNext.load(ordering: .relaxed)
         if next != 0,
            processor.runNext.compareExchange(expected: next, desired: 0, ordering: .acquiringAndReleasing).exchanged {
-            return LocalRunQueue.goroutine(next)
+            return LocalRunQueue.link(next)
         }
-        return processor.runQueue.get()
+        return processor.runQueue.getLink()
     }
 
     private func steal(_ machine: Machine, _ processor: Processor) -> Goroutine? {
@@ -903,7 +942,7 @@ final class Scheduler: @unchecked Sendable {
     private func retireProcessor(_ machine: Machine) {
         let processor = machine.processor!
         var moved: [Goroutine] = []
-        while let goroutine = localGet(processor) { moved.append(goroutine) }
+        while let goroutine = localGet(processor) { moved.append(goroutine.takeUnretainedValue()) }
         gort_lock(lock)
         for goroutine in moved { globalPut(goroutine) }
         releaseProcessor(machine, processor)
@@ -1207,18 +1246,21 @@ extension Scheduler {
         // spares a retain and a release on every park. The goroutine may resume on another M: nothing
         // after the switch uses this one.
         Unmanaged<Machine>.fromOpaque(raw)._withUnsafeGuaranteedRef { machine in
-            guard let goroutine = machine.current else {
+            guard let current = machine.currentLink else {
                 fatal("runtime: blocking operation (\(reason)) outside a goroutine; call it inside Runtime.run { } or go { }")
             }
             if machine.processor == nil { fatalInsideBlockingCall(String(describing: reason)) }
             if gort_preempt_is_held(machine.preemption.state) { fatalWhileHeld(String(describing: reason)) }
-            goroutine.parkLock = locks
-            goroutine.parkTimer = timer
-            goroutine.status = .waiting
-            goroutine.waitReason = reason
-            if tracer.active.load(ordering: .relaxed) { tracePark(goroutine, reason) } else { goroutine.waitSinceTicks = 0 }
-            machine.action = .park
-            switchToScheduler(goroutine, machine)
+            // Safety: a goroutine record lives for good (`allGoroutines`).
+            current._withUnsafeGuaranteedRef { goroutine in
+                goroutine.parkLock = locks
+                goroutine.parkTimer = timer
+                goroutine.status = .waiting
+                goroutine.waitReason = reason
+                if tracer.active.load(ordering: .relaxed) { tracePark(goroutine, reason) } else { goroutine.waitSinceTicks = 0 }
+                machine.action = .park
+                switchToScheduler(goroutine, machine)
+            }
         }
         if profiledSince != 0 { ContentionProfiles.resumed(reason, delay: gort_nanotime() - profiledSince) }
     }
@@ -1240,7 +1282,7 @@ extension Scheduler {
     @inline(never)
     private func tracePark(_ goroutine: Goroutine, _ reason: WaitReason) {
         goroutine.waitSinceTicks = tracer.ticks()
-        tracer.emit(.park, UInt64(goroutine.id), UInt64(parkReason(reason).rawValue), tracer.captureStack())
+        tracer.emit(.park, UInt64(goroutine.id), UInt64(parkReason(reason).rawValue), tracer.captureStack(running: goroutine))
     }
 
     func yield() {

@@ -795,18 +795,25 @@ final class Tracer: @unchecked Sendable {
         }
     }
 
-    /// The fast path: the calling M's buffer for the current recording, if it has one already.
+    /// The fast path: `write` on the calling M's trace state for the current recording, if it has one already;
+    /// false if it has none (or `write` returns false). Borrowed, not retained: a retain and a release per
+    /// event were a fifth of a traced channel round trip (issue #17).
     @inline(__always)
-    private func currentTrace() -> MachineTrace? {
-        guard let machine = Scheduler.currentMachine(), let trace = machine.trace,
-              trace.generation == generation.load(ordering: .relaxed) else { return nil }
-        return trace
+    private func withCurrentTrace(_ write: (MachineTrace) -> Bool) -> Bool {
+        guard let raw = gort_tls_get_m() else { return false }
+        let currentGeneration = generation.load(ordering: .relaxed)
+        // Safety: the TLS slot holds this thread's M, which lives forever (Scheduler.currentMachine); its
+        // `trace` is replaced only on this thread (`machineTrace`), never inside `write`, so the borrowed
+        // object stays referenced by the M for the whole call.
+        return Unmanaged<Machine>.fromOpaque(raw)._withUnsafeGuaranteedRef { machine in
+            guard let link = machine.traceLink else { return false }
+            return link._withUnsafeGuaranteedRef { trace in trace.generation == currentGeneration && write(trace) }
+        }
     }
 
     func emit(_ kind: EventKind, _ a: UInt64) {
         let now = ticks()
-        if let trace = currentTrace(), trace.buffer.emit(kind, at: now, a) {
-        } else {
+        if !withCurrentTrace({ $0.buffer.emit(kind, at: now, a) }) {
             withBuffer { trace, _ in trace.buffer.emit(kind, at: now, a) }
         }
         if hasConsumer.load(ordering: .relaxed) { deliver(kind, [a]) }
@@ -814,8 +821,7 @@ final class Tracer: @unchecked Sendable {
 
     func emit(_ kind: EventKind, _ a: UInt64, _ b: UInt64) {
         let now = ticks()
-        if let trace = currentTrace(), trace.buffer.emit(kind, at: now, a, b) {
-        } else {
+        if !withCurrentTrace({ $0.buffer.emit(kind, at: now, a, b) }) {
             withBuffer { trace, _ in trace.buffer.emit(kind, at: now, a, b) }
         }
         if hasConsumer.load(ordering: .relaxed) { deliver(kind, [a, b]) }
@@ -823,8 +829,7 @@ final class Tracer: @unchecked Sendable {
 
     func emit(_ kind: EventKind, _ a: UInt64, _ b: UInt64, _ c: UInt64) {
         let now = ticks()
-        if let trace = currentTrace(), trace.buffer.emit(kind, at: now, a, b, c) {
-        } else {
+        if !withCurrentTrace({ $0.buffer.emit(kind, at: now, a, b, c) }) {
             withBuffer { trace, _ in trace.buffer.emit(kind, at: now, a, b, c) }
         }
         if hasConsumer.load(ordering: .relaxed) { deliver(kind, [a, b, c]) }
@@ -872,13 +877,34 @@ final class Tracer: @unchecked Sendable {
     /// Captures the caller's stack and returns its id in the caller's stream (0 if none).
     @inline(never)
     func captureStack() -> UInt64 {
+        // Safety: the TLS slot holds this thread's M, which lives forever (Scheduler.currentMachine); borrowed,
+        // as is the running goroutine it refers to (alive while it runs this).
+        let goroutineStack = gort_tls_get_m().flatMap {
+            Unmanaged<Machine>.fromOpaque($0)._withUnsafeGuaranteedRef { $0.current?.stack }
+        }
+        return captureStack(on: goroutineStack)
+    }
+
+    /// `captureStack()` for a caller that has the running goroutine at hand (a park): its stack's bounds come
+    /// from it, without a retain of the M's unowned reference to it.
+    /// Precondition: `goroutine` runs on the calling thread.
+    @inline(never)
+    func captureStack(running goroutine: Goroutine) -> UInt64 {
+        captureStack(on: goroutine.stack)
+    }
+
+    /// The walk both share, inlined into each so that the one frame it skips is theirs: within `stack`, or
+    /// within the thread's stack when the caller runs on it (g0, a thread that is not an M).
+    @inline(__always)
+    private func captureStack(on stack: gort_stack_t?) -> UInt64 {
         var low: UInt = 0
         var high: UInt = 0
-        if let machine = Scheduler.currentMachine() {
-            if let goroutine = machine.current, let stack = goroutine.stack {
-                low = UInt(bitPattern: stack.base)
-                high = UInt(bitPattern: stack.top)
-            } else {
+        if let stack {
+            low = UInt(bitPattern: stack.base)
+            high = UInt(bitPattern: stack.top)
+        } else if let raw = gort_tls_get_m() {
+            // Safety: as in `captureStack()`.
+            Unmanaged<Machine>.fromOpaque(raw)._withUnsafeGuaranteedRef { machine in
                 low = machine.threadStackLow
                 high = machine.threadStackHigh
             }
@@ -886,7 +912,7 @@ final class Tracer: @unchecked Sendable {
             gort_thread_stack_bounds(&low, &high)
         }
         return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 32) { pcs in
-            // Skip this function's own frame: the first PC is the hook's caller.
+            // Skip the calling function's own frame: the first PC is the hook's caller.
             let count = gort_capture_stack(pcs.baseAddress, 32, 1, low, high)
             return stackID(UnsafeBufferPointer(rebasing: pcs[0..<count]))
         }
@@ -898,7 +924,13 @@ final class Tracer: @unchecked Sendable {
         for pc in pcs {
             hash = (hash ^ pc) &* 0x0000_0100_0000_01b3
         }
-        if let trace = currentTrace(), let id = trace.cachedStackID(hash) { return id }
+        var cached: UInt64 = 0
+        if withCurrentTrace({ trace in
+            cached = trace.cachedStackID(hash) ?? 0
+            return cached != 0
+        }) {
+            return cached
+        }
         var result: UInt64 = 0
         withBuffer { trace, now in
             if let id = trace.cachedStackID(hash) {
