@@ -1281,8 +1281,11 @@ extension Scheduler {
 
     @inline(never)
     private func tracePark(_ goroutine: Goroutine, _ reason: WaitReason) {
-        goroutine.waitSinceTicks = tracer.ticks()
-        tracer.emit(.park, UInt64(goroutine.id), UInt64(parkReason(reason).rawValue), tracer.captureStack(running: goroutine))
+        // The stack first: defining it may emit a `stack` event, which must not follow the park's time.
+        let stack = tracer.captureStack(running: goroutine)
+        let now = tracer.ticks()
+        goroutine.waitSinceTicks = now
+        tracer.emit(.park, at: now, UInt64(goroutine.id), UInt64(parkReason(reason).rawValue), stack)
     }
 
     func yield() {

@@ -828,7 +828,13 @@ final class Tracer: @unchecked Sendable {
     }
 
     func emit(_ kind: EventKind, _ a: UInt64, _ b: UInt64, _ c: UInt64) {
-        let now = ticks()
+        emit(kind, at: ticks(), a, b, c)
+    }
+
+    /// `emit` at a time the caller read (`ticks()`) for something else as well: a park's wait starts when its
+    /// event says, and a timestamp read is the largest single cost of an event (rdtscp waits for the loads
+    /// before it; docs/performance.md).
+    func emit(_ kind: EventKind, at now: UInt64, _ a: UInt64, _ b: UInt64, _ c: UInt64) {
         if !withCurrentTrace({ $0.buffer.emit(kind, at: now, a, b, c) }) {
             withBuffer { trace, _ in trace.buffer.emit(kind, at: now, a, b, c) }
         }
