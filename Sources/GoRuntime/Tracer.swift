@@ -10,7 +10,8 @@
 //      writes it while it may run. Threads that are not Ms (the caller of `Runtime.run`, the flush
 //      thread of TraceSignalFlush.swift) write the shared `external` buffer under `lock`.
 //   2. A full buffer is sealed into a chunk and written by its own M (TraceFileWriter keeps each
-//      chunk contiguous in the stream). So is a partial one, every GOTRACE_FLUSH_INTERVAL (250 ms), when
+//      chunk contiguous in the stream); a file recording that compresses hands the chunk to the compressing
+//      thread instead, so zlib runs beside the Ms (ChunkCompressor.swift). So is a partial one, every GOTRACE_FLUSH_INTERVAL (250 ms), when
 //      the monitor's periodic flush moves `flushEpoch` (and wakes the idle Ms that hold events): what a
 //      program killed outright loses is bounded in time (`periodicFlush`).
 //   3. `start` and `stop` (also at exit, and on a terminating signal: TraceSignalFlush.swift) stop the
@@ -442,6 +443,8 @@ final class Tracer: @unchecked Sendable {
         gort_lock(lock)
         if let external { sealAndWrite(external, writer: writer) }
         if let writer {
+            // Every chunk before the end chunk, and written before the descriptor is closed (ChunkCompressor.swift).
+            if ChunkCompressor.takes(writer) { chunkCompressor.drain() }
             _ = try? withSIGPIPEBlocked {
                 try writer.finish(endWallTimeNanoseconds: gort_walltime(), endSignal: UInt64(max(0, endSignal)))
             }
@@ -547,6 +550,8 @@ final class Tracer: @unchecked Sendable {
         let currentWriter = writer
         gort_unlock(lock)
         guard let currentWriter else { return }
+        // A marker divides the stream: the chunks before it are written first (ChunkCompressor.swift).
+        if ChunkCompressor.takes(currentWriter) { chunkCompressor.drain() }
         let marker = GenerationChunk(generation: number, phase: phase, ticks: ticks(), wallTimeNanoseconds: gort_walltime())
         do {
             try withSIGPIPEBlocked { try currentWriter.write(generationChunk: marker) }
@@ -673,6 +678,9 @@ final class Tracer: @unchecked Sendable {
         gort_lock(lock)
         if let external { sealAndWrite(external, writer: writer) }
         gort_unlock(lock)
+        // What the Ms queued for the compressing thread, within the crash handler's wait (it allows 250 ms,
+        // the wait above up to 200): a few milliseconds per queued chunk.
+        chunkCompressor.drain(waitNanoseconds: 40_000_000)
     }
 
     /// The periodic flush, on the monitor thread (Monitor.swift, every tick): once `periodicFlushInterval`
@@ -723,11 +731,14 @@ final class Tracer: @unchecked Sendable {
         sealAndWrite(trace, writer: currentWriter)
     }
 
-    private func sealAndWrite(_ trace: MachineTrace, writer: TraceFileWriter?) {
+    /// `besideMachines`: a file recording's chunk may go to the compressing thread (ChunkCompressor.swift);
+    /// false from the crash handler, which must not wait for that thread's lock.
+    private func sealAndWrite(_ trace: MachineTrace, writer: TraceFileWriter?, besideMachines: Bool = true) {
         guard !trace.buffer.isEmpty || trace.buffer.byteCount > 0 else { return }
         let chunk = trace.buffer.sealChunk(machine: trace.machineID, sequence: trace.sequence)
         trace.sequence += 1
         guard let writer else { return }
+        if besideMachines, ChunkCompressor.takes(writer), chunkCompressor.submit(chunk, to: writer) { return }
         do {
             try withSIGPIPEBlocked { try writer.write(rawChunk: chunk) }
         } catch {
@@ -745,7 +756,7 @@ final class Tracer: @unchecked Sendable {
                 gort_lock(lock)
                 let currentWriter = writer
                 gort_unlock(lock)
-                sealAndWrite(trace, writer: currentWriter)
+                sealAndWrite(trace, writer: currentWriter, besideMachines: false)
             }
             // Done for good: the flush of the other Ms (flushOthersAfterCrash) does not wait for this one.
             machine.flushedEpoch = .max

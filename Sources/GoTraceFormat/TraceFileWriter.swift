@@ -3,8 +3,9 @@
 // Design note
 // -----------
 // Two ways the runtime uses it (both produce the same framing, docs/trace-format.md):
-//   * `GOTRACE_OUT=path`: the runtime opens the file and makes a writer with `compressing: true`; the M whose
-//     buffer is full compresses and writes its chunk itself (Tracer.sealAndWrite), so zlib runs on the Ms.
+//   * `GOTRACE_OUT=path`: the runtime opens the file and makes a writer with `compressing: true`; an M whose
+//     buffer is full hands its chunk to the runtime's compressing thread, which calls `write(rawChunk:)`
+//     (GoRuntime's ChunkCompressor.swift), or writes it itself when that thread is behind.
 //   * `GOTRACE_FD=n`: the runtime makes a writer on the inherited pipe descriptor with
 //     `compressing: false`; `gotrace record` on the other end compresses each chunk as it arrives, so the
 //     traced program spends no CPU on zlib and a crash loses only what was never written to the pipe.

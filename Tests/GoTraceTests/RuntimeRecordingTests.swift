@@ -174,3 +174,49 @@ struct RuntimeRecordingTests {
         #expect(count("park", in: stats) > 100_000, "every full chunk reached the recorder")
     }
 }
+
+/// Recordings the program writes itself (`GOTRACE_OUT`): its chunks are compressed on a thread beside the Ms
+/// (GoRuntime's ChunkCompressor.swift), which must still hand every chunk to the file before the end chunk,
+/// and before the process dies of a crash. Ping-pong at one P parks each goroutine once per round trip, so
+/// N round trips make 2N parks (and one more, the main goroutine's wait for the run's end) — a count that
+/// does not come from the tracer.
+@Suite
+struct ProgramWrittenRecordingTests {
+    let gotrace = BuiltProduct.path("gotrace")
+    let scenarios = BuiltProduct.path("TraceScenarios")
+
+    private func recordItself(_ arguments: [String]) throws -> (outcome: ProcessOutcome, stats: [String: Any], trace: String) {
+        let trace = temporaryTracePath()
+        let outcome = try runProcess(scenarios, arguments, environment: ["GOTRACE_OUT": trace, "GOMAXPROCS": "1"])
+        let stat = try run(gotrace, ["stat", "--format", "json", trace])
+        #expect(stat.status == 0, "\(stat.standardError)")
+        let object = try JSONSerialization.jsonObject(with: Data(stat.standardOutput.utf8))
+        return (outcome, try #require(object as? [String: Any], "stat printed \(stat.standardOutput)"), trace)
+    }
+
+    private func parks(_ stats: [String: Any]) -> Int {
+        ((stats["eventsByKind"] as? [String: Any])?["park"] as? Int) ?? 0
+    }
+
+    @Test("a long run's file has every park and reconciles: more chunks than the compressing thread queues")
+    func everyChunkBeforeTheEndChunk() throws {
+        let (outcome, stats, trace) = try recordItself(["pingpong", "200000"])
+        defer { try? FileManager.default.removeItem(atPath: trace) }
+        #expect(outcome.shellStatus == 0, "\(outcome.error)")
+        #expect(stats["complete"] as? Bool == true)
+        #expect(parks(stats) == 400_001)
+        #expect((stats["chunks"] as? Int ?? 0) > 8 * 4, "the queue holds 8: this run must fill it several times")
+        let check = try run(gotrace, ["stat", "--check", trace])
+        #expect(check.status == 0, "\(check.standardOutput)\(check.standardError)")
+    }
+
+    @Test("a program that crashes keeps every chunk it had queued", arguments: ["segfault", "abort", "fatal"])
+    func crashKeepsQueuedChunks(_ scenario: String) throws {
+        let (outcome, stats, trace) = try recordItself([scenario])
+        defer { try? FileManager.default.removeItem(atPath: trace) }
+        #expect(outcome.killedBySignal, "\(outcome.error)")
+        #expect(stats["complete"] as? Bool == false)
+        // pingPong(20_000) ran to its end before the crash.
+        #expect(parks(stats) >= 40_000)
+    }
+}
