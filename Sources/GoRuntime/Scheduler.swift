@@ -95,16 +95,14 @@ final class Machine: @unchecked Sendable {
     /// with `_withUnsafeGuaranteedRef`, which costs no retain and release.
     @exclusivity(unchecked) private(set) var processorLink: Unmanaged<Processor>?
     @exclusivity(unchecked) var nextProcessor: Processor?
-    /// Unretained: every goroutine record stays in `Scheduler.allGoroutines` for good (records are
-    /// reused, never freed), so the running one outlives this reference; a strong one cost a retain
-    /// and a release on every switch (Benchmarks/callgrind.sh).
     var current: Goroutine? {
         get { currentLink?.takeUnretainedValue() }
         set { currentLink = newValue.map { Unmanaged.passUnretained($0) } }
     }
-    /// `current`'s storage, as `Unmanaged` rather than `unowned(unsafe)`: a hot path borrows it with
-    /// `_withUnsafeGuaranteedRef`, where loading an unowned reference into a local retains it (for the whole
-    /// of a park).
+    /// `current`'s storage, unretained: every goroutine record stays in `Scheduler.allGoroutines` for good
+    /// (records are reused, never freed), so the running one outlives it. `Unmanaged` rather than
+    /// `unowned(unsafe)`: a hot path borrows it with `_withUnsafeGuaranteedRef`, where loading an unowned
+    /// reference into a local retains it (for the whole of a park; Benchmarks/callgrind.sh).
     @exclusivity(unchecked) private(set) var currentLink: Unmanaged<Goroutine>?
     @exclusivity(unchecked) var spinning = false
     @exclusivity(unchecked) var isRunningTimers = false

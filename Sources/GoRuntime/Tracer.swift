@@ -10,10 +10,11 @@
 //      writes it while it may run. Threads that are not Ms (the caller of `Runtime.run`, the flush
 //      thread of TraceSignalFlush.swift) write the shared `external` buffer under `lock`.
 //   2. A full buffer is sealed into a chunk and written by its own M (TraceFileWriter keeps each
-//      chunk contiguous in the stream); a file recording that compresses hands the chunk to the compressing
-//      thread instead, so zlib runs beside the Ms (ChunkCompressor.swift). So is a partial one, every GOTRACE_FLUSH_INTERVAL (250 ms), when
+//      chunk contiguous in the stream). So is a partial one, every GOTRACE_FLUSH_INTERVAL (250 ms), when
 //      the monitor's periodic flush moves `flushEpoch` (and wakes the idle Ms that hold events): what a
-//      program killed outright loses is bounded in time (`periodicFlush`).
+//      program killed outright loses is bounded in time (`periodicFlush`). A file recording that compresses
+//      hands the sealed chunk to the compressing thread instead, so zlib runs beside the Ms
+//      (ChunkCompressor.swift).
 //   3. `start` and `stop` (also at exit, and on a terminating signal: TraceSignalFlush.swift) stop the
 //      world for their snapshot (Scheduler+WorldStop.swift): every M parks at its next schedule point
 //      — the check there is the existing load of `flushEpoch`, which the stop bumps — running
@@ -443,8 +444,9 @@ final class Tracer: @unchecked Sendable {
         gort_lock(lock)
         if let external { sealAndWrite(external, writer: writer) }
         if let writer {
-            // Every chunk before the end chunk, and written before the descriptor is closed (ChunkCompressor.swift).
-            if ChunkCompressor.takes(writer) { chunkCompressor.drain() }
+            // Every chunk before the end chunk, and written before the descriptor is closed (ChunkCompressor.swift;
+            // returns at once when nothing is queued).
+            chunkCompressor.drain()
             _ = try? withSIGPIPEBlocked {
                 try writer.finish(endWallTimeNanoseconds: gort_walltime(), endSignal: UInt64(max(0, endSignal)))
             }
@@ -551,7 +553,7 @@ final class Tracer: @unchecked Sendable {
         gort_unlock(lock)
         guard let currentWriter else { return }
         // A marker divides the stream: the chunks before it are written first (ChunkCompressor.swift).
-        if ChunkCompressor.takes(currentWriter) { chunkCompressor.drain() }
+        chunkCompressor.drain()
         let marker = GenerationChunk(generation: number, phase: phase, ticks: ticks(), wallTimeNanoseconds: gort_walltime())
         do {
             try withSIGPIPEBlocked { try currentWriter.write(generationChunk: marker) }
