@@ -209,6 +209,33 @@ struct StackTests {
         #expect(outcome.intact, "locals and pointers into the goroutine's own stack survived")
     }
 
+    @Test("the stacks of 2,048 goroutines start at different cache lines: 64 offsets within a page, 1,024 or more within 128 KiB")
+    func stacksAreColoured() {
+        // Without colouring every stack top was congruent modulo 64 KiB (1 MiB + 64 KiB slots), so the
+        // same local in every goroutine sat at one offset within a page and at most two within 128 KiB:
+        // the hot lines of parked goroutines fought over a few sets of each cache (stack.c).
+        let count = 2_048
+        let addresses = Runtime.run(maxProcs: 1) { () -> [UInt] in
+            let reported = Channel<UInt>(capacity: count)
+            let release = Channel<Int>()
+            for _ in 0..<count {
+                go {
+                    var local = 0
+                    withUnsafeMutablePointer(to: &local) { reported.send(UInt(bitPattern: $0)) }
+                    _ = release.receive()  // parked: every goroutine holds its own stack at once
+                }
+            }
+            let addresses = (0..<count).map { _ in reported.receive()! }
+            release.close()
+            return addresses
+        }
+        let withinPage = Set(addresses.map { ($0 % 4_096) / 64 })
+        let withinWay = Set(addresses.map { ($0 % (128 * 1_024)) / 64 })
+        #expect(Set(addresses).count == count)
+        #expect(withinPage.count == 64, "line offsets within a page: \(withinPage.count)")
+        #expect(withinWay.count >= 1_024, "line offsets within 128 KiB: \(withinWay.count)")
+    }
+
     @Test("goroutines that park a little longer than the idle threshold, again and again, soon stop being shrunk")
     func repeatedParksAdaptTheThreshold() async throws {
         // In a child process: the shrink counter is process-wide. Two goroutines park ~30 ms per round

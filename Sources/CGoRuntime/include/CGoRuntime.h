@@ -43,7 +43,7 @@ void *gort_context_make(void *stack_top, void (*entry)(void *), void *arg);
 // the guard budget and the shrink protocol are described at the top of stack.c.
 typedef struct {
     void *base;     // lowest address of the slot (its permanent guard gap, when guarded)
-    void *top;      // one past the highest usable byte; 16-byte aligned
+    void *top;      // where the stack starts: its slot's top less a cache colour (stack.c); 16-byte aligned
     uint32_t slot;  // the slot's number, which names it in the calls below
     bool guarded;   // whether the slot grows on demand behind a PROT_NONE guard
 } gort_stack_t;
