@@ -191,6 +191,9 @@ final class Goroutine: @unchecked Sendable {
     @exclusivity(unchecked) var parkLocks: [UnsafeMutablePointer<gort_lock_t>] = []
     @exclusivity(unchecked) var parkTimer: RuntimeTimer?
 
+    /// Released wait records for reuse: one in `spareSudog` (a goroutine outside `select` waits on one thing at a
+    /// time, so every channel operation finds it there without touching an array), more in `sudogCache`.
+    @exclusivity(unchecked) var spareSudog: Sudog?
     @exclusivity(unchecked) var sudogCache: [Sudog] = []
 
     /// Raw memory: the assembly writes the stack pointer here.
@@ -222,10 +225,16 @@ final class Goroutine: @unchecked Sendable {
     }
 
     /// Returns a wait record for this goroutine, able to hold a value of `T`.
+    @inline(__always)
     func acquireSudog<T>(for type: T.Type) -> Sudog {
-        let sudog = sudogCache.popLast() ?? Sudog()
+        acquireSudog(size: MemoryLayout<T>.size, alignment: MemoryLayout<T>.alignment)
+    }
+
+    /// Returns a wait record for this goroutine, able to hold `size` bytes aligned to `alignment`.
+    func acquireSudog(size: Int, alignment: Int) -> Sudog {
+        let sudog = spareSudog.take() ?? sudogCache.popLast() ?? Sudog()
         sudog.goroutine = self
-        sudog.reserve(size: MemoryLayout<T>.size, alignment: MemoryLayout<T>.alignment)
+        sudog.reserve(size: size, alignment: alignment)
         return sudog
     }
 
@@ -237,7 +246,11 @@ final class Goroutine: @unchecked Sendable {
         sudog.nextLink = nil
         sudog.prevLink = nil
         sudog.channel = nil
-        if sudogCache.count < 16 { sudogCache.append(sudog) }
+        if spareSudog == nil {
+            spareSudog = sudog
+        } else if sudogCache.count < 16 {
+            sudogCache.append(sudog)
+        }
     }
 
     /// Clears a dead goroutine for reuse.

@@ -116,9 +116,7 @@ private func runSelect(_ cases: [SelectCase], _ defaultBody: (() -> Void)?) {
     var sudogs: [Sudog?] = Array(repeating: nil, count: cases.count)
     for (index, selectCase) in cases.enumerated() {
         guard let channel = selectCase.channel else { continue }
-        let sudog = goroutine.sudogCache.popLast() ?? Sudog()
-        sudog.goroutine = goroutine
-        sudog.reserve(size: channel.elementSize, alignment: channel.elementAlignment)
+        let sudog = goroutine.acquireSudog(size: channel.elementSize, alignment: channel.elementAlignment)
         sudog.isSelect = true
         sudog.caseIndex = index
         sudog.isSend = { if case .send = selectCase.operation { return true } else { return false } }()
