@@ -214,6 +214,10 @@ final class Scheduler: @unchecked Sendable {
     static let processorLimit = 1024
     /// Free goroutines and stacks a P keeps before handing the surplus to the global pools.
     static let localPoolLimit = 64
+    /// How many a P's pool trades with the global one at a time (Go's gfput/gfget do the same): a P that
+    /// only retires goroutines and one that only spawns them (spawn at 2 Ps) take `lock` once per batch,
+    /// not once per goroutine.
+    static let poolBatch = localPoolLimit / 2
     /// Pooled stacks in the global pool that keep their pages; beyond it, pooled stacks are released.
     static let residentPoolLimit = 1024
 
@@ -237,6 +241,9 @@ final class Scheduler: @unchecked Sendable {
     /// at most one at a time, so the poller's interrupt always reaches the M it is meant for.
     @exclusivity(unchecked) private var pollerBusy = false
     @exclusivity(unchecked) private var freeGoroutines: [Goroutine] = []
+    /// `freeGoroutines.count`, readable without `lock`. Relaxed: a stale zero costs one new goroutine record where
+    /// a pooled one was there, never a wrong one.
+    let freeGoroutineCount = Atomic<Int>(0)
     /// Pooled stacks whose pages are resident (the most recent `residentPoolLimit`), and those the
     /// shrinker released (StackShrinker.swift).
     @exclusivity(unchecked) var freeStacks: [gort_stack_t] = []
@@ -576,8 +583,9 @@ final class Scheduler: @unchecked Sendable {
         let announce = processor == nil && !(machine?.announcedTransitions ?? false)
         if announce { beginTransitionsWithoutProcessor(machine) }
         let goroutine: Goroutine
-        if let processor, let pooled = processor.freeGoroutines.popLast() {
-            goroutine = pooled
+        if let processor {
+            if processor.freeGoroutines.isEmpty { refillFreeGoroutines(processor) }
+            goroutine = processor.freeGoroutines.popLast() ?? newGoroutine()
         } else {
             goroutine = takeGlobalFreeGoroutine() ?? newGoroutine()
         }
@@ -608,8 +616,20 @@ final class Scheduler: @unchecked Sendable {
     private func takeGlobalFreeGoroutine() -> Goroutine? {
         gort_lock(lock)
         let goroutine = freeGoroutines.popLast()
+        freeGoroutineCount.store(freeGoroutines.count, ordering: .relaxed)
         gort_unlock(lock)
         return goroutine
+    }
+
+    /// Moves up to a batch of free goroutines from the global pool to `processor`'s.
+    private func refillFreeGoroutines(_ processor: Processor) {
+        if freeGoroutineCount.load(ordering: .relaxed) == 0 { return }
+        gort_lock(lock)
+        let count = min(Self.poolBatch, freeGoroutines.count)
+        processor.freeGoroutines.append(contentsOf: freeGoroutines[(freeGoroutines.count - count)...])
+        freeGoroutines.removeLast(count)
+        freeGoroutineCount.store(freeGoroutines.count, ordering: .relaxed)
+        gort_unlock(lock)
     }
 
     private func newGoroutine() -> Goroutine {
@@ -632,7 +652,11 @@ final class Scheduler: @unchecked Sendable {
     private func stack(for processor: Processor) -> gort_stack_t {
         if let stack = processor.freeStacks.popLast() { return stack }
         gort_lock(lock)
-        let pooled = freeStacks.popLast() ?? releasedStacks.popLast()
+        // A batch of the most recently freed (resident) stacks, or one whose pages were released.
+        let count = min(Self.poolBatch, freeStacks.count)
+        processor.freeStacks.append(contentsOf: freeStacks[(freeStacks.count - count)...])
+        freeStacks.removeLast(count)
+        let pooled = processor.freeStacks.popLast() ?? releasedStacks.popLast()
         gort_unlock(lock)
         if let pooled { return pooled }
         var stack = gort_stack_t()
@@ -752,13 +776,13 @@ final class Scheduler: @unchecked Sendable {
         let completion = goroutine.runCompletion
         if let stack = goroutine.stack {
             gort_stack_retire(stack.slot)
-            if processor.freeStacks.count < Self.localPoolLimit {
-                processor.freeStacks.append(stack)
-            } else {
+            processor.freeStacks.append(stack)
+            if processor.freeStacks.count >= Self.localPoolLimit {
                 gort_lock(lock)
-                freeStacks.append(stack)
+                freeStacks.append(contentsOf: processor.freeStacks[(processor.freeStacks.count - Self.poolBatch)...])
                 let surplus = freeStacks.count > Self.residentPoolLimit
                 gort_unlock(lock)
+                processor.freeStacks.removeLast(Self.poolBatch)
                 // A pool this large is left over from a burst: the shrinker returns its pages.
                 if surplus { gort_stack_shrinker_wake() }
             }
@@ -767,12 +791,13 @@ final class Scheduler: @unchecked Sendable {
         goroutine.reset()
         goroutine.status = .dead
         liveGoroutines.subtract(1, ordering: .relaxed)
-        if processor.freeGoroutines.count < Self.localPoolLimit {
-            processor.freeGoroutines.append(goroutine)
-        } else {
+        processor.freeGoroutines.append(goroutine)
+        if processor.freeGoroutines.count >= Self.localPoolLimit {
             gort_lock(lock)
-            freeGoroutines.append(goroutine)
+            freeGoroutines.append(contentsOf: processor.freeGoroutines[(processor.freeGoroutines.count - Self.poolBatch)...])
+            freeGoroutineCount.store(freeGoroutines.count, ordering: .relaxed)
             gort_unlock(lock)
+            processor.freeGoroutines.removeLast(Self.poolBatch)
         }
         if let completion {
             gort_lock(lock)
