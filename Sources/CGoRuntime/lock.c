@@ -25,6 +25,11 @@ void gort_cpu_relax(void) {
 
 void gort_os_yield(void) { sched_yield(); }
 
+void gort_usleep(uint32_t microseconds) {
+    struct timespec pause = { .tv_sec = 0, .tv_nsec = (long)microseconds * 1000 };
+    nanosleep(&pause, NULL);
+}
+
 void gort_lock(gort_lock_t *lock) {
     uint32_t expected = 0;
     if (__atomic_compare_exchange_n(&lock->state, &expected, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))

@@ -929,9 +929,10 @@ final class Scheduler: @unchecked Sendable {
                     if next != 0 {
                         if victim.isRunning.load(ordering: .relaxed) {
                             // Give the victim's M ~3 µs to run its own runnext first: stealing a
-                            // goroutine its producer is about to run only adds a cache miss.
-                            let until = gort_nanotime() + 3_000
-                            while gort_nanotime() < until { gort_cpu_relax() }
+                            // goroutine its producer is about to run only adds a cache miss. Asleep in
+                            // the kernel, as Go's usleep(3): a busy wait kept this CPU (and its SMT
+                            // sibling) busy and read the victim's runnext line all along.
+                            gort_usleep(3)
                         }
                         if victim.runNext.compareExchange(expected: next, desired: 0, ordering: .acquiringAndReleasing).exchanged {
                             if tracer.active.load(ordering: .relaxed) {

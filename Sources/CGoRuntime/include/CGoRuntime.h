@@ -171,6 +171,8 @@ _Noreturn void gort_exit(int status);
 /// One spin-wait pause instruction.
 void gort_cpu_relax(void);
 void gort_os_yield(void);
+/// Sleeps in the kernel for about `microseconds` (plus the timer slack), leaving the CPU to others.
+void gort_usleep(uint32_t microseconds);
 
 
 // ---------------------------------------------------------------- stacks and modules (tracing)
