@@ -56,8 +56,9 @@
 // resumes, a page fault and a copy back: wasted on a goroutine that parks a little longer than the
 // threshold again and again (each of 10,000 goroutines in a ring of channels, parked ~20 ms a lap,
 // made every hop 6× slower). So a stack resumed soon after it was shrunk — within 16 thresholds of
-// the shrinker's first sighting — doubles its slot's threshold (up to 2^IDLE_SHIFT_MAX times the
-// base), until the threshold outgrows the goroutine's parks; one that stayed parked 64 thresholds or
+// the shrinker's first sighting — at least doubles its slot's threshold, and at once to twice that
+// park if more is needed (up to 2^IDLE_SHIFT_MAX times the base): one wasted shrink, not one per
+// doubling, before the threshold outgrows the goroutine's parks; one that stayed parked 64 thresholds or
 // more halves it again; a retired slot starts over. A goroutine parked for good (an idle connection),
 // or for long stretches, is still shrunk after the base threshold.
 //
@@ -578,9 +579,11 @@ static void adapt_idle_threshold(slot_info_t *info, uint64_t word) {
     int64_t parked = gort_nanotime_coarse() - (int64_t)(word >> 3);
     unsigned shift = atomic_load_explicit(&info->idle_shift, memory_order_relaxed);
     int64_t threshold = atomic_load_explicit(&base_idle_ns, memory_order_relaxed) << shift;
-    if (parked < 16 * threshold && shift < IDLE_SHIFT_MAX)
-        atomic_store_explicit(&info->idle_shift, (uint8_t)(shift + 1), memory_order_relaxed);
-    else if (parked >= 64 * threshold && shift > 0)
+    if (parked < 16 * threshold && shift < IDLE_SHIFT_MAX) {
+        unsigned raised = shift + 1;
+        while (raised < IDLE_SHIFT_MAX && (threshold << (raised - shift)) < 2 * parked) raised++;
+        atomic_store_explicit(&info->idle_shift, (uint8_t)raised, memory_order_relaxed);
+    } else if (parked >= 64 * threshold && shift > 0)
         atomic_store_explicit(&info->idle_shift, (uint8_t)(shift - 1), memory_order_relaxed);
 }
 
