@@ -42,10 +42,15 @@ final class LocalRunQueue: @unchecked Sendable {
 
     /// Producer only. Returns false when the ring is full (the caller moves half to the global queue).
     func put(_ goroutine: Goroutine) -> Bool {
+        put(link: Unmanaged.passUnretained(goroutine))
+    }
+
+    /// `put`, for a caller that borrows the goroutine (no retain: the ring holds unretained pointers anyway).
+    func put(link: Unmanaged<Goroutine>) -> Bool {
         let h = head.load(ordering: .acquiring)
         let t = tail.load(ordering: .relaxed)
         if t &- h >= Self.capacity { return false }
-        slots[Int(t & Self.mask)].store(UInt(bitPattern: Unmanaged.passUnretained(goroutine).toOpaque()), ordering: .relaxed)
+        slots[Int(t & Self.mask)].store(UInt(bitPattern: link.toOpaque()), ordering: .relaxed)
         tail.store(t &+ 1, ordering: .releasing)
         return true
     }

@@ -454,19 +454,24 @@ final class Scheduler: @unchecked Sendable {
     /// Puts `goroutine` on `processor`'s queue; with `next`, in its runnext slot.
     /// Precondition: the caller's M holds `processor`.
     func runQueuePut(_ processor: Processor, _ goroutine: Goroutine, next: Bool) {
+        runQueuePut(processor, Unmanaged.passUnretained(goroutine), next: next)
+    }
+
+    /// `runQueuePut` for a caller that borrows the goroutine: the queue holds unretained pointers (a goroutine
+    /// record lives for good), so neither it nor a runnext it displaces is retained on the way.
+    func runQueuePut(_ processor: Processor, _ goroutine: Unmanaged<Goroutine>, next: Bool) {
         var goroutine = goroutine
         if next {
-            let bits = UInt(bitPattern: Unmanaged.passUnretained(goroutine).toOpaque())
-            let old = processor.runNext.exchange(bits, ordering: .acquiringAndReleasing)
+            let old = processor.runNext.exchange(UInt(bitPattern: goroutine.toOpaque()), ordering: .acquiringAndReleasing)
             if old == 0 { return }
-            goroutine = LocalRunQueue.goroutine(old)
+            goroutine = LocalRunQueue.link(old)
         }
-        while !processor.runQueue.put(goroutine) {
+        while !processor.runQueue.put(link: goroutine) {
             // Full: move half of it and this one to the global queue, as one batch.
             var batch: [Goroutine] = []
             batch.reserveCapacity(Int(LocalRunQueue.capacity / 2) + 1)
             guard processor.runQueue.takeHalf(into: &batch) else { continue }
-            batch.append(goroutine)
+            batch.append(goroutine.takeUnretainedValue())
             gort_lock(lock)
             for g in batch { globalPut(g) }
             gort_unlock(lock)
@@ -577,21 +582,26 @@ final class Scheduler: @unchecked Sendable {
     // MARK: - spawning
 
     func spawn(_ body: @escaping @Sendable () -> Void, runCompletion: RunCompletion? = nil, creatorPC: UInt = 0) -> Goroutine {
-        let machine = Self.currentMachine()
-        let processor = machine?.processor
+        // Borrowed, not retained: the M and its P live for good (`allMachines`, `processors`), and so does the
+        // parent (`allGoroutines`); retaining them would write lines that the other Ps read.
+        let machine = gort_tls_get_m().map { Unmanaged<Machine>.fromOpaque($0) }
+        let processor = machine?._withUnsafeGuaranteedRef { $0.processorLink }
+        let parent = machine?._withUnsafeGuaranteedRef { $0.currentLink }
         // Off a P the spawn waits out a world stop before it touches the new goroutine (readyWithoutProcessor).
-        let announce = processor == nil && !(machine?.announcedTransitions ?? false)
-        if announce { beginTransitionsWithoutProcessor(machine) }
+        let announce = processor == nil && !(machine?._withUnsafeGuaranteedRef { $0.announcedTransitions } ?? false)
+        if announce { beginTransitionsWithoutProcessor(machine?.takeUnretainedValue()) }
         let goroutine: Goroutine
         if let processor {
-            if processor.freeGoroutines.isEmpty { refillFreeGoroutines(processor) }
-            goroutine = processor.freeGoroutines.popLast() ?? newGoroutine()
+            goroutine = processor._withUnsafeGuaranteedRef { processor in
+                if processor.freeGoroutines.isEmpty { refillFreeGoroutines(processor) }
+                return processor.freeGoroutines.popLast() ?? newGoroutine()
+            }
         } else {
             goroutine = takeGlobalFreeGoroutine() ?? newGoroutine()
         }
         goroutine.id = nextGoroutineID.wrappingAdd(1, ordering: .relaxed).oldValue
-        goroutine.parentID = machine?.current?.id ?? 0
-        goroutine.leakScope = machine?.current?.leakScope ?? gort_tls_get_scope()
+        goroutine.parentID = parent?._withUnsafeGuaranteedRef { $0.id } ?? 0
+        goroutine.leakScope = parent?._withUnsafeGuaranteedRef { $0.leakScope } ?? gort_tls_get_scope()
         goroutine.body = body
         goroutine.creatorPC = creatorPC
         goroutine.status = .runnable
@@ -601,7 +611,7 @@ final class Scheduler: @unchecked Sendable {
             tracer.emit(.spawn, UInt64(goroutine.parentID), UInt64(goroutine.id), tracer.captureStack())
         }
         if let processor, runCompletion == nil {
-            runQueuePut(processor, goroutine, next: true)
+            processor._withUnsafeGuaranteedRef { runQueuePut($0, Unmanaged.passUnretained(goroutine), next: true) }
         } else {
             gort_lock(lock)
             if let runCompletion { activeRun = runCompletion }
