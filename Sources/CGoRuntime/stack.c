@@ -70,9 +70,9 @@
 // simulation: 3.3 last-level misses per hop; Go's contiguous 2 KiB stacks, none). So a slot spans an
 // odd number of pages (a page is added to guard and reserve if need be), so that consecutive tops walk
 // through every page offset of a way, and each stack starts `slot_color` bytes (a multiple of 64
-// below 4 KiB, from other digits of the slot number) under its slot's top. `stack_top` is that coloured top: the stack in use, its live bytes
-// and the copies of a shrunk one are measured from it; the page-level bookkeeping (accessible
-// part, growth, release) from `slot_top`.
+// below 4 KiB, from other digits of the slot number) under its slot's top. `stack_top` is that
+// coloured top: the stack in use, its live bytes and the copies of a shrunk one are measured from it;
+// the page-level bookkeeping (accessible part, growth, release) from `slot_top`.
 //
 // Rejected: one mapping per goroutine (a million mappings exceed vm.max_map_count); segmented or
 // copied stacks as Go has (need precise stack maps to move pointers; Swift has none); shrinking

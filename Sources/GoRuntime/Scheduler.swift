@@ -462,7 +462,8 @@ final class Scheduler: @unchecked Sendable {
     func runQueuePut(_ processor: Processor, _ goroutine: Unmanaged<Goroutine>, next: Bool) {
         var goroutine = goroutine
         if next {
-            let old = processor.runNext.exchange(UInt(bitPattern: goroutine.toOpaque()), ordering: .acquiringAndReleasing)
+            let bits = UInt(bitPattern: goroutine.toOpaque())
+            let old = processor.runNext.exchange(bits, ordering: .acquiringAndReleasing)
             if old == 0 { return }
             goroutine = LocalRunQueue.link(old)
         }
@@ -804,7 +805,8 @@ final class Scheduler: @unchecked Sendable {
         processor.freeGoroutines.append(goroutine)
         if processor.freeGoroutines.count >= Self.localPoolLimit {
             gort_lock(lock)
-            freeGoroutines.append(contentsOf: processor.freeGoroutines[(processor.freeGoroutines.count - Self.poolBatch)...])
+            let spilled = processor.freeGoroutines.count - Self.poolBatch
+            freeGoroutines.append(contentsOf: processor.freeGoroutines[spilled...])
             freeGoroutineCount.store(freeGoroutines.count, ordering: .relaxed)
             gort_unlock(lock)
             processor.freeGoroutines.removeLast(Self.poolBatch)

@@ -209,7 +209,7 @@ struct StackTests {
         #expect(outcome.intact, "locals and pointers into the goroutine's own stack survived")
     }
 
-    @Test("the stacks of 2,048 goroutines start at different cache lines: 64 offsets within a page, 1,024 or more within 128 KiB")
+    @Test("2,048 goroutines' stacks start at different cache lines: 64 offsets in a page, 1,024 or more in 128 KiB")
     func stacksAreColoured() {
         // Without colouring every stack top was congruent modulo 64 KiB (1 MiB + 64 KiB slots), so the
         // same local in every goroutine sat at one offset within a page and at most two within 128 KiB:
