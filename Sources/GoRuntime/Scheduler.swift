@@ -636,11 +636,17 @@ final class Scheduler: @unchecked Sendable {
     private func refillFreeGoroutines(_ processor: Processor) {
         if freeGoroutineCount.load(ordering: .relaxed) == 0 { return }
         gort_lock(lock)
-        let count = min(Self.poolBatch, freeGoroutines.count)
-        processor.freeGoroutines.append(contentsOf: freeGoroutines[(freeGoroutines.count - count)...])
-        freeGoroutines.removeLast(count)
+        Self.movePoolBatch(from: &freeGoroutines, to: &processor.freeGoroutines)
         freeGoroutineCount.store(freeGoroutines.count, ordering: .relaxed)
         gort_unlock(lock)
+    }
+
+    /// Moves a batch (`poolBatch`, or what there is) of the most recently freed entries from the end of one pool
+    /// to the end of the other: a P's pool and a global one trade this way in both directions. Lock held.
+    private static func movePoolBatch<Entry>(from source: inout [Entry], to destination: inout [Entry]) {
+        let count = min(poolBatch, source.count)
+        destination.append(contentsOf: source[(source.count - count)...])
+        source.removeLast(count)
     }
 
     private func newGoroutine() -> Goroutine {
@@ -664,9 +670,7 @@ final class Scheduler: @unchecked Sendable {
         if let stack = processor.freeStacks.popLast() { return stack }
         gort_lock(lock)
         // A batch of the most recently freed (resident) stacks, or one whose pages were released.
-        let count = min(Self.poolBatch, freeStacks.count)
-        processor.freeStacks.append(contentsOf: freeStacks[(freeStacks.count - count)...])
-        freeStacks.removeLast(count)
+        Self.movePoolBatch(from: &freeStacks, to: &processor.freeStacks)
         let pooled = processor.freeStacks.popLast() ?? releasedStacks.popLast()
         gort_unlock(lock)
         if let pooled { return pooled }
@@ -790,10 +794,9 @@ final class Scheduler: @unchecked Sendable {
             processor.freeStacks.append(stack)
             if processor.freeStacks.count >= Self.localPoolLimit {
                 gort_lock(lock)
-                freeStacks.append(contentsOf: processor.freeStacks[(processor.freeStacks.count - Self.poolBatch)...])
+                Self.movePoolBatch(from: &processor.freeStacks, to: &freeStacks)
                 let surplus = freeStacks.count > Self.residentPoolLimit
                 gort_unlock(lock)
-                processor.freeStacks.removeLast(Self.poolBatch)
                 // A pool this large is left over from a burst: the shrinker returns its pages.
                 if surplus { gort_stack_shrinker_wake() }
             }
@@ -805,11 +808,9 @@ final class Scheduler: @unchecked Sendable {
         processor.freeGoroutines.append(goroutine)
         if processor.freeGoroutines.count >= Self.localPoolLimit {
             gort_lock(lock)
-            let spilled = processor.freeGoroutines.count - Self.poolBatch
-            freeGoroutines.append(contentsOf: processor.freeGoroutines[spilled...])
+            Self.movePoolBatch(from: &processor.freeGoroutines, to: &freeGoroutines)
             freeGoroutineCount.store(freeGoroutines.count, ordering: .relaxed)
             gort_unlock(lock)
-            processor.freeGoroutines.removeLast(Self.poolBatch)
         }
         if let completion {
             gort_lock(lock)
