@@ -1194,6 +1194,10 @@ final class Scheduler: @unchecked Sendable {
               timers.count.load(ordering: .sequentiallyConsistent) == 0,
               globalCount.load(ordering: .sequentiallyConsistent) == 0,
               Syscalls.inProgress.load(ordering: .sequentiallyConsistent) == 0,
+              // A blocking call that came back to no P counts itself here, under this lock, from when it
+              // stops counting in `inProgress` until its goroutine is on the global queue; so do `ready`
+              // and `spawn` off a P. Without this, that window looked like a deadlock (a TSan CI run).
+              transitionsWithoutProcessor == 0,
               !netPoller.hasWaiters  // a socket may still become ready
         else { return }
         // The idle count covers the Ps below maxProcs only. A P beyond it that an M still holds (it retires

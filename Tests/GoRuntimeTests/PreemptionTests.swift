@@ -557,6 +557,45 @@ struct BlockingCallTests {
         #expect(calls == 1, "blocking calls during the fetch: \(calls)")
     }
 
+    @Test("a blocking call that returns to no free P is not taken for a deadlock while it queues its goroutine")
+    func returnToNoProcessorIsNoDeadlock() async {
+        // The window: the call has come back (no longer counted in progress), found the one P busy, and has
+        // not yet put its goroutine on the global queue; the P's M meanwhile runs out of work and, on its way
+        // to sleep, checks for a deadlock. A ThreadSanitizer CI run once hit it by chance ("all goroutines are
+        // asleep" under this suite's ticker test). Here the trace consumer holds the returning M inside the
+        // window, on its `syscall-exit` event, long enough for the other M to go to sleep. A separate process:
+        // a wrong verdict ends the process with status 2; the alarm ends a hang.
+        await #expect(processExitsWith: .exitCode(0)) {
+            alarm(30)
+            let callReturned = Atomic<Bool>(false)
+            Runtime.run(maxProcs: 1) {
+                // Acquiring/releasing: the spinner reads the flag the consumer sets on another thread.
+                Trace.setEventConsumer { event in
+                    guard event.kind == "syscall-exit" else { return }
+                    callReturned.store(true, ordering: .releasing)
+                    // 200 ms for the spinner's M to finish its goroutine and go to sleep. A loop: the monitor's
+                    // preemption signals (this goroutine runs again, held) cut a single usleep short.
+                    let end = gort_nanotime() + 200_000_000
+                    while gort_nanotime() < end { usleep(10_000) }
+                }
+                let done = WaitGroup()
+                done.add(2)
+                go {
+                    _ = Runtime.blockingCall { usleep(20_000) }
+                    done.done()
+                }
+                go {
+                    // Holds the one P until the call has returned (preemption requeues it, nothing else runs).
+                    while !callReturned.load(ordering: .acquiring) {}
+                    done.done()
+                }
+                done.wait()
+                Trace.setEventConsumer(nil)
+            }
+            exit(0)
+        }
+    }
+
     @Test("parking inside Runtime.blockingCall is a fatal error")
     func parkingInsideIsFatal() async throws {
         let result = try await #require(processExitsWith: .exitCode(2), observing: [\.standardErrorContent]) {
