@@ -167,8 +167,10 @@ final class Goroutine: @unchecked Sendable {
     /// The lock a parked goroutine asks g0 to release (the common single-lock case; select uses
     /// `parkLocks`).
     @exclusivity(unchecked) var parkLock: UnsafeMutablePointer<gort_lock_t>?
-    /// Intrusive link for the global run queue and the free pools.
-    @exclusivity(unchecked) var schedLink: Goroutine?
+    /// Intrusive link for the global run queue. Unretained, as in every run queue: the record lives for good
+    /// (`Scheduler.allGoroutines`), and a count here cost two atomic writes to a line the other Ps read each time
+    /// a goroutine passed through the global queue.
+    @exclusivity(unchecked) var schedLink: Unmanaged<Goroutine>?
     /// Set on the goroutine a `Runtime.run` waits for.
     @exclusivity(unchecked) var runCompletion: RunCompletion?
 

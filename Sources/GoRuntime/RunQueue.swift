@@ -57,12 +57,12 @@ final class LocalRunQueue: @unchecked Sendable {
 
     /// Owner only: takes up to `max` goroutines from the head for moving elsewhere.
     /// Returns the number taken, written to `into`.
-    func takeHalf(into: inout [Goroutine]) -> Bool {
+    func takeHalf(into: inout [Unmanaged<Goroutine>]) -> Bool {
         let h = head.load(ordering: .acquiring)
         let t = tail.load(ordering: .relaxed)
         let n = (t &- h) / 2
         if n == 0 { return false }
-        for index in 0..<n { into.append(load(h &+ index)) }
+        for index in 0..<n { into.append(Self.link(slots[Int((h &+ index) & Self.mask)].load(ordering: .relaxed))) }
         return head.compareExchange(expected: h, desired: h &+ n, ordering: .releasing).exchanged
     }
 
@@ -111,10 +111,6 @@ final class LocalRunQueue: @unchecked Sendable {
         let last = slots[Int((t &+ n &- 1) & Self.mask)].load(ordering: .relaxed)
         if n > 1 { tail.store(t &+ n &- 1, ordering: .releasing) }
         return Self.goroutine(last)
-    }
-
-    private func load(_ index: UInt32) -> Goroutine {
-        Self.goroutine(slots[Int(index & Self.mask)].load(ordering: .relaxed))
     }
 
     @inline(__always)

@@ -34,7 +34,7 @@ public enum Runtime {
             let box = RunBox(escapable)
             let completion = RunCompletion()
             tracer.startFromEnvironmentOnce()
-            _ = scheduler.spawn({ box.execute() }, runCompletion: completion)
+            scheduler.spawn({ box.execute() }, runCompletion: completion)
             // SIGQUIT's dump and GOTRACE_DEBUG_ADDR's server (DebugServer.swift), once per process. After the
             // main goroutine's spawn, so that main is goroutine 1 as in Go (the server's listener came first).
             Diagnostics.startOnce()
@@ -81,14 +81,14 @@ public enum Runtime {
 
 /// Starts `body` as a new goroutine. Callable from anywhere; outside a run it starts the scheduler
 /// with the default number of processors.
-public func go(_ body: @escaping @Sendable () -> Void) {
+public func go(_ body: consuming @escaping @Sendable () -> Void) {
     // First, while this frame's return address is still the `go` statement's (a dump's `created by`).
     let creatorPC = gort_caller_of_caller_pc()
     if Scheduler.currentMachine() == nil {
         scheduler.ensureStarted()
         tracer.startFromEnvironmentOnce()
     }
-    _ = scheduler.spawn(body, creatorPC: creatorPC)
+    scheduler.spawn(body, creatorPC: creatorPC)
     Scheduler.preemptionPoint()
 }
 

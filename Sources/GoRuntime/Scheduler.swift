@@ -189,7 +189,8 @@ final class Processor: @unchecked Sendable {
     @exclusivity(unchecked) var status: ProcessorStatus = .idle
     @exclusivity(unchecked) var scheduleTick: UInt32 = 0
     @exclusivity(unchecked) var idleLink: Processor?
-    @exclusivity(unchecked) var freeGoroutines: [Goroutine] = []
+    /// Unretained, as the global pool (`Scheduler.freeGoroutines`).
+    @exclusivity(unchecked) var freeGoroutines: [Unmanaged<Goroutine>] = []
     @exclusivity(unchecked) var freeStacks: [gort_stack_t] = []
     /// Whether an M currently runs goroutines on this P (read racily by thieves).
     let isRunning = Atomic<Bool>(false)
@@ -225,8 +226,9 @@ final class Scheduler: @unchecked Sendable {
     let lock: UnsafeMutablePointer<gort_lock_t>
     /// Serialises `Runtime.run` calls (held by an OS thread for a whole run, never by a goroutine).
     let runLock: UnsafeMutablePointer<gort_lock_t>
-    @exclusivity(unchecked) private var globalHead: Goroutine?
-    @exclusivity(unchecked) private unowned(unsafe) var globalTail: Goroutine?
+    /// Unretained, linked through `Goroutine.schedLink`.
+    @exclusivity(unchecked) private var globalHead: Unmanaged<Goroutine>?
+    @exclusivity(unchecked) private var globalTail: Unmanaged<Goroutine>?
     let globalCount = Atomic<Int>(0)
     @exclusivity(unchecked) private var idleProcessors: Processor?
     let idleProcessorCount = Atomic<Int>(0)
@@ -240,7 +242,10 @@ final class Scheduler: @unchecked Sendable {
     /// An M is inside the blocking poll (from deciding to poll until it has relocked after it):
     /// at most one at a time, so the poller's interrupt always reaches the M it is meant for.
     @exclusivity(unchecked) private var pollerBusy = false
-    @exclusivity(unchecked) private var freeGoroutines: [Goroutine] = []
+    /// Unretained: a record lives for good in `allGoroutines`. Counted, each record's trip between two Ps' pools
+    /// (a batch appended and removed at each end) was four atomic writes to its header, on alternate CPUs: a
+    /// fifth of spawn's samples at 2 Ps.
+    @exclusivity(unchecked) private var freeGoroutines: [Unmanaged<Goroutine>] = []
     /// `freeGoroutines.count`, readable without `lock`. Relaxed: a stale zero costs one new goroutine record where
     /// a pooled one was there, never a wrong one.
     let freeGoroutineCount = Atomic<Int>(0)
@@ -419,16 +424,24 @@ final class Scheduler: @unchecked Sendable {
     // MARK: - global queue (lock held)
 
     func globalPut(_ goroutine: Goroutine) {
+        globalPut(link: Unmanaged.passUnretained(goroutine))
+    }
+
+    func globalPut(link goroutine: Unmanaged<Goroutine>) {
         assert(gort_lock_is_held(lock))
-        goroutine.schedLink = nil
-        if let tail = globalTail { tail.schedLink = goroutine } else { globalHead = goroutine }
+        goroutine._withUnsafeGuaranteedRef { $0.schedLink = nil }
+        if let tail = globalTail {
+            tail._withUnsafeGuaranteedRef { $0.schedLink = goroutine }
+        } else {
+            globalHead = goroutine
+        }
         globalTail = goroutine
         globalCount.add(1, ordering: .sequentiallyConsistent)
     }
 
     /// Takes a fair share of the global queue: returns one goroutine and moves up to `limit - 1`
     /// more into `processor`'s local queue.
-    private func globalGet(_ processor: Processor, limit: Int) -> Goroutine? {
+    private func globalGet(_ processor: Processor, limit: Int) -> Unmanaged<Goroutine>? {
         assert(gort_lock_is_held(lock))
         let available = globalCount.load(ordering: .relaxed)
         if available == 0 { return nil }
@@ -437,15 +450,15 @@ final class Scheduler: @unchecked Sendable {
         n = min(n, Int(LocalRunQueue.capacity / 2))
         globalCount.subtract(n, ordering: .sequentiallyConsistent)
         let first = globalHead!
-        globalHead = first.schedLink
+        globalHead = first._withUnsafeGuaranteedRef { $0.schedLink }
         for _ in 1..<max(n, 1) {
             let goroutine = globalHead!
-            globalHead = goroutine.schedLink
-            goroutine.schedLink = nil
-            _ = processor.runQueue.put(goroutine)
+            globalHead = goroutine._withUnsafeGuaranteedRef { $0.schedLink }
+            goroutine._withUnsafeGuaranteedRef { $0.schedLink = nil }
+            _ = processor.runQueue.put(link: goroutine)
         }
         if globalHead == nil { globalTail = nil }
-        first.schedLink = nil
+        first._withUnsafeGuaranteedRef { $0.schedLink = nil }
         return first
     }
 
@@ -469,12 +482,12 @@ final class Scheduler: @unchecked Sendable {
         }
         while !processor.runQueue.put(link: goroutine) {
             // Full: move half of it and this one to the global queue, as one batch.
-            var batch: [Goroutine] = []
+            var batch: [Unmanaged<Goroutine>] = []
             batch.reserveCapacity(Int(LocalRunQueue.capacity / 2) + 1)
             guard processor.runQueue.takeHalf(into: &batch) else { continue }
-            batch.append(goroutine.takeUnretainedValue())
+            batch.append(goroutine)
             gort_lock(lock)
-            for g in batch { globalPut(g) }
+            for link in batch { globalPut(link: link) }
             gort_unlock(lock)
             return
         }
@@ -582,7 +595,7 @@ final class Scheduler: @unchecked Sendable {
 
     // MARK: - spawning
 
-    func spawn(_ body: @escaping @Sendable () -> Void, runCompletion: RunCompletion? = nil, creatorPC: UInt = 0) -> Goroutine {
+    func spawn(_ body: consuming @escaping @Sendable () -> Void, runCompletion: RunCompletion? = nil, creatorPC: UInt = 0) {
         // Borrowed, not retained: the M and its P live for good (`allMachines`, `processors`), and so does the
         // parent (`allGoroutines`); retaining them would write lines that the other Ps read.
         let machine = gort_tls_get_m().map { Unmanaged<Machine>.fromOpaque($0) }
@@ -591,40 +604,45 @@ final class Scheduler: @unchecked Sendable {
         // Off a P the spawn waits out a world stop before it touches the new goroutine (readyWithoutProcessor).
         let announce = processor == nil && !(machine?._withUnsafeGuaranteedRef { $0.announcedTransitions } ?? false)
         if announce { beginTransitionsWithoutProcessor(machine?.takeUnretainedValue()) }
-        let goroutine: Goroutine
+        // Unretained, like the pools it comes from: at 2 Ps the record was last written by the P that retired it.
+        let link: Unmanaged<Goroutine>
         if let processor {
-            goroutine = processor._withUnsafeGuaranteedRef { processor in
+            link = processor._withUnsafeGuaranteedRef { processor in
                 if processor.freeGoroutines.isEmpty { refillFreeGoroutines(processor) }
                 return processor.freeGoroutines.popLast() ?? newGoroutine()
             }
         } else {
-            goroutine = takeGlobalFreeGoroutine() ?? newGoroutine()
+            link = takeGlobalFreeGoroutine() ?? newGoroutine()
         }
-        goroutine.id = nextGoroutineID.wrappingAdd(1, ordering: .relaxed).oldValue
-        goroutine.parentID = parent?._withUnsafeGuaranteedRef { $0.id } ?? 0
-        goroutine.leakScope = parent?._withUnsafeGuaranteedRef { $0.leakScope } ?? gort_tls_get_scope()
-        goroutine.body = body
-        goroutine.creatorPC = creatorPC
-        goroutine.status = .runnable
-        goroutine.runCompletion = runCompletion
+        let parentID = parent?._withUnsafeGuaranteedRef { $0.id } ?? 0
+        let id = nextGoroutineID.wrappingAdd(1, ordering: .relaxed).oldValue
+        // Moved into the record, from `go`'s caller through `go` and here: a copy would retain it.
+        var movedBody: (@Sendable () -> Void)? = consume body
+        link._withUnsafeGuaranteedRef { goroutine in
+            goroutine.id = id
+            goroutine.parentID = parentID
+            goroutine.leakScope = parent?._withUnsafeGuaranteedRef { $0.leakScope } ?? gort_tls_get_scope()
+            goroutine.body = movedBody.take()
+            goroutine.creatorPC = creatorPC
+            goroutine.status = .runnable
+            goroutine.runCompletion = runCompletion
+        }
         liveGoroutines.add(1, ordering: .relaxed)
-        if tracer.active.load(ordering: .relaxed) {
-            tracer.emit(.spawn, UInt64(goroutine.parentID), UInt64(goroutine.id), tracer.captureStack())
-        }
+        // Here, not in the closure above: the stack's first frame must be this function's.
+        if tracer.active.load(ordering: .relaxed) { tracer.emit(.spawn, UInt64(parentID), UInt64(id), tracer.captureStack()) }
         if let processor, runCompletion == nil {
-            processor._withUnsafeGuaranteedRef { runQueuePut($0, Unmanaged.passUnretained(goroutine), next: true) }
+            processor._withUnsafeGuaranteedRef { runQueuePut($0, link, next: true) }
         } else {
             gort_lock(lock)
             if let runCompletion { activeRun = runCompletion }
-            globalPut(goroutine)
+            globalPut(link: link)
             if announce { transitionsWithoutProcessor -= 1 }
             gort_unlock(lock)
         }
         wakeProcessor()
-        return goroutine
     }
 
-    private func takeGlobalFreeGoroutine() -> Goroutine? {
+    private func takeGlobalFreeGoroutine() -> Unmanaged<Goroutine>? {
         gort_lock(lock)
         let goroutine = freeGoroutines.popLast()
         freeGoroutineCount.store(freeGoroutines.count, ordering: .relaxed)
@@ -649,12 +667,13 @@ final class Scheduler: @unchecked Sendable {
         source.removeLast(count)
     }
 
-    private func newGoroutine() -> Goroutine {
+    /// A new record, kept for good in `allGoroutines` (which is why the caller may hold it unretained).
+    private func newGoroutine() -> Unmanaged<Goroutine> {
         let goroutine = Goroutine()
         gort_lock(lock)
         allGoroutines.append(goroutine)
         gort_unlock(lock)
-        return goroutine
+        return Unmanaged.passUnretained(goroutine)
     }
 
     // MARK: - the scheduling loop (runs on g0)
@@ -680,12 +699,12 @@ final class Scheduler: @unchecked Sendable {
     }
 
     private func execute(_ goroutine: Goroutine, on machine: Machine) {
-        // Unretained: a P lives for good (`processors`), and no call below takes it as an argument, which
-        // would retain it anyway.
+        // Unretained: a P lives for good (`processors`). The two calls that take it borrow it from `processorLink`
+        // (`_withUnsafeGuaranteedRef`): passing this reference would retain it.
         unowned(unsafe) let processor = machine.processor!
         processor.scheduleTick &+= 1
         if goroutine.stack == nil {
-            let stack = self.stack(for: processor)
+            let stack = machine.processorLink!._withUnsafeGuaranteedRef { self.stack(for: $0) }
             goroutine.stack = stack
             goroutine.context.pointee.stackPointer = gort_context_make(
                 stack.top, goroutineMain, Unmanaged.passUnretained(goroutine).toOpaque())
@@ -779,7 +798,7 @@ final class Scheduler: @unchecked Sendable {
             // Another P may take it at once (Go puts preempted goroutines on the global queue too).
             wakeProcessor()
         case .exit:
-            retire(goroutine, processor: machine.processor!)
+            machine.processorLink!._withUnsafeGuaranteedRef { retire(goroutine, processor: $0) }
         case .none:
             fatal("runtime: a goroutine switched to the scheduler without saying why")
         }
@@ -805,7 +824,7 @@ final class Scheduler: @unchecked Sendable {
         goroutine.reset()
         goroutine.status = .dead
         liveGoroutines.subtract(1, ordering: .relaxed)
-        processor.freeGoroutines.append(goroutine)
+        processor.freeGoroutines.append(Unmanaged.passUnretained(goroutine))
         if processor.freeGoroutines.count >= Self.localPoolLimit {
             gort_lock(lock)
             Self.movePoolBatch(from: &processor.freeGoroutines, to: &freeGoroutines)
@@ -851,7 +870,7 @@ final class Scheduler: @unchecked Sendable {
             gort_lock(lock)
             let goroutine = globalGet(processor, limit: 1)
             gort_unlock(lock)
-            if let goroutine { return found(Unmanaged.passUnretained(goroutine), machine) }
+            if let goroutine { return found(goroutine, machine) }
         }
         // On the same tick, a P that never runs dry still looks at the network poller.
         if processor.scheduleTick % 61 == 0, netPoller.hasWaiters { _ = netPoller.pollAndReady() }
@@ -860,7 +879,7 @@ final class Scheduler: @unchecked Sendable {
             gort_lock(lock)
             let goroutine = globalGet(processor, limit: 0)
             gort_unlock(lock)
-            if let goroutine { return found(Unmanaged.passUnretained(goroutine), machine) }
+            if let goroutine { return found(goroutine, machine) }
         }
         // Goroutines whose sockets became ready (a non-blocking poll, as Go's findrunnable
         // does before stealing); they land in this P's queue.
@@ -881,7 +900,7 @@ final class Scheduler: @unchecked Sendable {
         gort_lock(lock)
         if let goroutine = globalGet(processor, limit: 0) {
             gort_unlock(lock)
-            return found(Unmanaged.passUnretained(goroutine), machine)
+            return found(goroutine, machine)
         }
         releaseProcessor(machine, processor)
         gort_unlock(lock)
@@ -1265,11 +1284,13 @@ private func goroutineMain(_ raw: UnsafeMutableRawPointer?) {
 private func runBody(_ raw: UnsafeMutableRawPointer) {
     // Safety: execute passed an unretained pointer to the goroutine being started; goroutines
     // are never freed.
-    let goroutine = Unmanaged<Goroutine>.fromOpaque(raw).takeUnretainedValue()
-    gort_fiber_switch_end(goroutine.fiber)  // the first code of a fresh goroutine
-    let body = goroutine.body
-    goroutine.body = nil
-    body?()
+    // Borrowed, and the body moved out rather than copied: a retain of either is an atomic write to a line that
+    // the spawning P wrote last (at 2 Ps, most goroutines run on another P than their spawner).
+    guard let body = Unmanaged<Goroutine>.fromOpaque(raw)._withUnsafeGuaranteedRef({ goroutine in
+        gort_fiber_switch_end(goroutine.fiber)  // the first code of a fresh goroutine
+        return goroutine.body.take()
+    }) else { return }
+    body()
 }
 
 // MARK: - operations on the current goroutine
