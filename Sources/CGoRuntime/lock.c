@@ -2,7 +2,11 @@
 //
 // gort_lock_t: 0 = unlocked, 1 = locked, 2 = locked with possible sleepers (Drepper's
 // "Futexes are tricky", mutex #2). It spins briefly first because runtime critical sections are
-// a few dozen instructions long.
+// a few dozen instructions long: four rounds of 30 pauses, looking at the lock after each round (Go's
+// lock2: active_spin 4, active_spin_cnt 30). Looking after every pause made a waiter take a contended
+// lock the moment it was free, so a channel's lock and its line changed CPUs on every operation; with
+// the rounds its holder usually takes it again first, and runs of operations stay on one CPU (workers
+// at 2 Ps, 16 consumers of one channel: ~2x faster, Go's speed; docs/performance.md).
 // gort_note_t: 0 = not signalled, 1 = signalled. Sleeping waits while the key is 0, so a wake-up
 // that comes before the sleep is never lost.
 #include "CGoRuntime.h"
@@ -34,8 +38,8 @@ void gort_lock(gort_lock_t *lock) {
     uint32_t expected = 0;
     if (__atomic_compare_exchange_n(&lock->state, &expected, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
         return;
-    for (int spin = 0; spin < 100; spin++) {
-        gort_cpu_relax();
+    for (int round = 0; round < 4; round++) {
+        for (int spin = 0; spin < 30; spin++) gort_cpu_relax();
         expected = 0;
         if (__atomic_load_n(&lock->state, __ATOMIC_RELAXED) == 0 &&
             __atomic_compare_exchange_n(&lock->state, &expected, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
