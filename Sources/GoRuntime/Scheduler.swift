@@ -105,6 +105,8 @@ final class Machine: @unchecked Sendable {
     /// reference into a local retains it (for the whole of a park; Benchmarks/callgrind.sh).
     @exclusivity(unchecked) private(set) var currentLink: Unmanaged<Goroutine>?
     @exclusivity(unchecked) var spinning = false
+    /// Steal passes in a row that found nothing while another P was running (`Scheduler.lookForWork`).
+    @exclusivity(unchecked) var idlePassesBesideBusy = 0
     @exclusivity(unchecked) var isRunningTimers = false
     /// This M counted itself in `Scheduler.transitionsWithoutProcessor`: it changes goroutines'
     /// states without a P, and a world stop waits for it to finish (Scheduler+WorldStop.swift).
@@ -221,6 +223,8 @@ final class Scheduler: @unchecked Sendable {
     static let poolBatch = localPoolLimit / 2
     /// Pooled stacks in the global pool that keep their pages; beyond it, pooled stacks are released.
     static let residentPoolLimit = 1024
+    /// How many extra steal passes a spinning M makes while another P runs (`lookForWork`).
+    static let idlePassLimit = 4
 
     // Guarded by `lock`: the global queue, the idle lists, pools, the goroutine registry, the run.
     let lock: UnsafeMutablePointer<gort_lock_t>
@@ -893,7 +897,21 @@ final class Scheduler: @unchecked Sendable {
                 machine.spinning = true
                 spinningCount.add(1, ordering: .sequentiallyConsistent)
             }
-            if let goroutine = steal(machine, processor) { return found(Unmanaged.passUnretained(goroutine), machine) }
+            if let goroutine = steal(machine, processor) {
+                machine.idlePassesBesideBusy = 0
+                return found(Unmanaged.passUnretained(goroutine), machine)
+            }
+            // Nothing to steal, but another P runs: stay spinning, with the P, for a few more passes, each after
+            // a short sleep, before going to sleep for good. A busy P that readies goroutines into its own runnext
+            // and runs them itself (a ring of channels) wakes a sleeping M on every ready; while one spins, those
+            // wake-ups skip the futex. Going to sleep after one pass, the spinner was woken again within ~50 µs,
+            // each wake-up costing the busy M a system call and an inter-processor interrupt.
+            if machine.idlePassesBesideBusy < Self.idlePassLimit, anotherProcessorRuns(than: processor) {
+                machine.idlePassesBesideBusy += 1
+                gort_usleep(3)
+                return nil
+            }
+            machine.idlePassesBesideBusy = 0
         }
 
         // Nothing: give up the P (step 1 of the protocol).
@@ -977,6 +995,14 @@ final class Scheduler: @unchecked Sendable {
             }
         }
         return nil
+    }
+
+    private func anotherProcessorRuns(than processor: Processor) -> Bool {
+        for index in 0..<processorCount.load(ordering: .relaxed) {
+            let other = self.processor(index)
+            if other !== processor, other.isRunning.load(ordering: .relaxed) { return true }
+        }
+        return false
     }
 
     /// Lock held. Puts the M's P on the idle list (or disables it) and detaches it.
