@@ -255,18 +255,19 @@ final class Goroutine: @unchecked Sendable {
         }
     }
 
-    /// Clears a dead goroutine for reuse.
+    /// Clears a dead goroutine for reuse. A field already clear is only read: at 2 Ps the record is reused on the
+    /// P that spawns, not the one that retired it, and every line written here would have to move back.
     func reset() {
-        body = nil
+        if body != nil { body = nil }
         status = .idle
-        waitReason = .none
-        runCompletion = nil
-        selectWinner = nil
-        selectTimedOut = false
-        parkTimer = nil
-        parkLock = nil
-        parkLocks.removeAll(keepingCapacity: true)
-        context.pointee.exclusivityState = (0, 0)
+        if waitReason != .none { waitReason = .none }
+        if runCompletion != nil { runCompletion = nil }
+        if selectWinner != nil { selectWinner = nil }
+        if selectTimedOut { selectTimedOut = false }
+        if parkTimer != nil { parkTimer = nil }
+        if parkLock != nil { parkLock = nil }
+        if !parkLocks.isEmpty { parkLocks.removeAll(keepingCapacity: true) }
+        if context.pointee.exclusivityState != (0, 0) { context.pointee.exclusivityState = (0, 0) }
         context.pointee.stackPointer = nil
     }
 }

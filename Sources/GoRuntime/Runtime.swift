@@ -61,8 +61,9 @@ public enum Runtime {
     /// Lets other goroutines run; the current one stays runnable (Go's runtime.Gosched).
     public static func yield() { scheduler.yield() }
 
-    /// Goroutines alive now: runnable, running or parked, across all runs.
-    public static var numGoroutines: Int { scheduler.liveGoroutines.load(ordering: .relaxed) }
+    /// Goroutines alive now: runnable, running or parked, across all runs. A snapshot, as Go's
+    /// `runtime.NumGoroutine`: goroutines that start or end while it is read may or may not be counted.
+    public static var numGoroutines: Int { scheduler.liveGoroutineCount }
 
     /// The number of processors (Ps) of the current or last run.
     public static var maxProcs: Int {

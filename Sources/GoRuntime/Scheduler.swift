@@ -196,6 +196,12 @@ final class Processor: @unchecked Sendable {
     @exclusivity(unchecked) var freeStacks: [gort_stack_t] = []
     /// Whether an M currently runs goroutines on this P (read racily by thieves).
     let isRunning = Atomic<Bool>(false)
+    /// Goroutines spawned and retired on this P (`Scheduler.liveGoroutineCount`). Only the M holding the P writes
+    /// them, so a plain load and store replace an atomic add: one counter for the process, added to by the
+    /// spawning P and subtracted from by the one a goroutine ended on, moved its line between the CPUs twice
+    /// per goroutine at 2 Ps. Relaxed: counts, read for a snapshot.
+    let spawnedHere = Atomic<Int>(0)
+    let retiredHere = Atomic<Int>(0)
 
     init(id: Int) { self.id = id }
 
@@ -274,7 +280,8 @@ final class Scheduler: @unchecked Sendable {
     let spinningCount = Atomic<Int>(0)
     /// Ms running timers without a P (they may ready goroutines: no deadlock verdict meanwhile).
     let timerRunners = Atomic<Int>(0)
-    let liveGoroutines = Atomic<Int>(0)
+    /// Goroutines spawned by threads that held no P; the rest are counted per P (`Processor.spawnedHere`).
+    let spawnedWithoutProcessor = Atomic<Int>(0)
     let nextGoroutineID = Atomic<Int64>(1)
 
     let timers = TimerHeap()
@@ -309,6 +316,17 @@ final class Scheduler: @unchecked Sendable {
     @inline(__always)
     func processor(_ index: Int) -> Processor {
         processors[index]!.takeUnretainedValue()
+    }
+
+    /// Goroutines alive now: spawned and not yet retired. A snapshot: the per-P counts are read one after the
+    /// other while goroutines start and end, so it may be off by those (never below zero).
+    var liveGoroutineCount: Int {
+        var count = spawnedWithoutProcessor.load(ordering: .relaxed)
+        for index in 0..<processorsCreated.load(ordering: .acquiring) {
+            let processor = processor(index)
+            count += processor.spawnedHere.load(ordering: .relaxed) - processor.retiredHere.load(ordering: .relaxed)
+        }
+        return max(0, count)
     }
 
     // MARK: - current M and G
@@ -631,7 +649,11 @@ final class Scheduler: @unchecked Sendable {
             goroutine.status = .runnable
             goroutine.runCompletion = runCompletion
         }
-        liveGoroutines.add(1, ordering: .relaxed)
+        if let processor {
+            processor._withUnsafeGuaranteedRef { $0.spawnedHere.store($0.spawnedHere.load(ordering: .relaxed) + 1, ordering: .relaxed) }
+        } else {
+            spawnedWithoutProcessor.add(1, ordering: .relaxed)
+        }
         // Here, not in the closure above: the stack's first frame must be this function's.
         if tracer.active.load(ordering: .relaxed) { tracer.emit(.spawn, UInt64(parentID), UInt64(id), tracer.captureStack()) }
         if let processor, runCompletion == nil {
@@ -827,7 +849,7 @@ final class Scheduler: @unchecked Sendable {
         }
         goroutine.reset()
         goroutine.status = .dead
-        liveGoroutines.subtract(1, ordering: .relaxed)
+        processor.retiredHere.store(processor.retiredHere.load(ordering: .relaxed) + 1, ordering: .relaxed)
         processor.freeGoroutines.append(Unmanaged.passUnretained(goroutine))
         if processor.freeGoroutines.count >= Self.localPoolLimit {
             gort_lock(lock)
