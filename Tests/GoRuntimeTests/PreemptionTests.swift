@@ -567,6 +567,7 @@ struct BlockingCallTests {
         // a wrong verdict ends the process with status 2; the alarm ends a hang.
         await #expect(processExitsWith: .exitCode(0)) {
             alarm(30)
+            let callEntered = Atomic<Bool>(false)
             let callReturned = Atomic<Bool>(false)
             Runtime.run(maxProcs: 1) {
                 // Acquiring/releasing: the spinner reads the flag the consumer sets on another thread.
@@ -581,11 +582,14 @@ struct BlockingCallTests {
                 let done = WaitGroup()
                 done.add(2)
                 go {
+                    callEntered.store(true, ordering: .relaxed)
                     _ = Runtime.blockingCall { usleep(20_000) }
                     done.done()
                 }
                 go {
-                    // Holds the one P until the call has returned (preemption requeues it, nothing else runs).
+                    // Lets the caller start first (without relying on preemption, which ThreadSanitizer's deferred
+                    // signals keep from a loop like the one below), then holds the one P until the call has returned.
+                    while !callEntered.load(ordering: .relaxed) { Runtime.yield() }
                     while !callReturned.load(ordering: .acquiring) {}
                     done.done()
                 }
