@@ -617,7 +617,8 @@ final class Scheduler: @unchecked Sendable {
 
     // MARK: - spawning
 
-    func spawn(_ body: consuming @escaping @Sendable () -> Void, runCompletion: RunCompletion? = nil, creatorPC: UInt = 0) {
+    func spawn(_ body: consuming @escaping @Sendable () -> Void, runCompletion: RunCompletion? = nil,
+               creatorPC: UInt = 0) {
         // Borrowed, not retained: the M and its P live for good (`allMachines`, `processors`), and so does the
         // parent (`allGoroutines`); retaining them would write lines that the other Ps read.
         let machine = gort_tls_get_m().map { Unmanaged<Machine>.fromOpaque($0) }
@@ -650,12 +651,16 @@ final class Scheduler: @unchecked Sendable {
             goroutine.runCompletion = runCompletion
         }
         if let processor {
-            processor._withUnsafeGuaranteedRef { $0.spawnedHere.store($0.spawnedHere.load(ordering: .relaxed) + 1, ordering: .relaxed) }
+            processor._withUnsafeGuaranteedRef { processor in
+                processor.spawnedHere.store(processor.spawnedHere.load(ordering: .relaxed) + 1, ordering: .relaxed)
+            }
         } else {
             spawnedWithoutProcessor.add(1, ordering: .relaxed)
         }
         // Here, not in the closure above: the stack's first frame must be this function's.
-        if tracer.active.load(ordering: .relaxed) { tracer.emit(.spawn, UInt64(parentID), UInt64(id), tracer.captureStack()) }
+        if tracer.active.load(ordering: .relaxed) {
+            tracer.emit(.spawn, UInt64(parentID), UInt64(id), tracer.captureStack())
+        }
         if let processor, runCompletion == nil {
             processor._withUnsafeGuaranteedRef { runQueuePut($0, link, next: true) }
         } else {
