@@ -179,7 +179,7 @@ struct RuntimeRecordingTests {
 /// (GoRuntime's ChunkCompressor.swift), which must still hand every chunk to the file before the end chunk,
 /// and before the process dies of a crash. Ping-pong at one P parks each goroutine once per round trip, so
 /// N round trips make 2N parks (and one more, the main goroutine's wait for the run's end) — a count that
-/// does not come from the tracer.
+/// does not come from the tracer (give or take one per preemption, see the long run's test).
 @Suite
 struct ProgramWrittenRecordingTests {
     let gotrace = BuiltProduct.path("gotrace")
@@ -204,7 +204,15 @@ struct ProgramWrittenRecordingTests {
         defer { try? FileManager.default.removeItem(atPath: trace) }
         #expect(outcome.shellStatus == 0, "\(outcome.error)")
         #expect(stats["complete"] as? Bool == true)
-        #expect(parks(stats) == 400_001)
+        // 2N + 1 unless the monitor preempted a goroutine (its M's thread stalled 10 ms on a loaded machine): the
+        // preempted one goes to the back of the queue, and a round trip's send may then find no receiver parked,
+        // or the receive a sender, shifting which of the two parks. A stress run beside a CPU hog counted 400,002
+        // with 7 preempt events; reproduced 1 in 6 with two hogs (the other five exact, with 2 to 138). The bound is
+        // the number of preempt events (each preemption records at least one), capped far below a chunk's
+        // thousands of parks, so a lost chunk still fails the test.
+        let preempts = ((stats["eventsByKind"] as? [String: Any])?["preempt"] as? Int) ?? 0
+        #expect(abs(parks(stats) - 400_001) <= min(preempts, 1_000),
+                "parks: \(parks(stats)), preempt events: \(preempts)")
         #expect((stats["chunks"] as? Int ?? 0) > 8 * 4, "the queue holds 8: this run must fill it several times")
         let check = try run(gotrace, ["stat", "--check", trace])
         #expect(check.status == 0, "\(check.standardOutput)\(check.standardError)")
