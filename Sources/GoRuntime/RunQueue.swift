@@ -62,7 +62,7 @@ final class LocalRunQueue: @unchecked Sendable {
         let t = tail.load(ordering: .relaxed)
         let n = (t &- h) / 2
         if n == 0 { return false }
-        for index in 0..<n { into.append(Self.link(slots[Int((h &+ index) & Self.mask)].load(ordering: .relaxed))) }
+        for index in 0..<n { into.append(link(at: h &+ index)) }
         return head.compareExchange(expected: h, desired: h &+ n, ordering: .releasing).exchanged
     }
 
@@ -111,6 +111,10 @@ final class LocalRunQueue: @unchecked Sendable {
         let last = slots[Int((t &+ n &- 1) & Self.mask)].load(ordering: .relaxed)
         if n > 1 { tail.store(t &+ n &- 1, ordering: .releasing) }
         return Self.goroutine(last)
+    }
+
+    private func link(at index: UInt32) -> Unmanaged<Goroutine> {
+        Self.link(slots[Int(index & Self.mask)].load(ordering: .relaxed))
     }
 
     @inline(__always)

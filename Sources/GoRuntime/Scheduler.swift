@@ -203,6 +203,11 @@ final class Processor: @unchecked Sendable {
     let spawnedHere = Atomic<Int>(0)
     let retiredHere = Atomic<Int>(0)
 
+    /// Adds one to `spawnedHere` or `retiredHere`. Precondition: the caller's M holds this P.
+    static func countByOwner(_ counter: borrowing Atomic<Int>) {
+        counter.store(counter.load(ordering: .relaxed) + 1, ordering: .relaxed)
+    }
+
     init(id: Int) { self.id = id }
 
     var hasWork: Bool { !runQueue.isEmpty || runNext.load(ordering: .acquiring) != 0 }
@@ -631,10 +636,12 @@ final class Scheduler: @unchecked Sendable {
         let link: Unmanaged<Goroutine>
         if let processor {
             link = processor._withUnsafeGuaranteedRef { processor in
+                Processor.countByOwner(processor.spawnedHere)
                 if processor.freeGoroutines.isEmpty { refillFreeGoroutines(processor) }
                 return processor.freeGoroutines.popLast() ?? newGoroutine()
             }
         } else {
+            spawnedWithoutProcessor.add(1, ordering: .relaxed)
             link = takeGlobalFreeGoroutine() ?? newGoroutine()
         }
         let parentID = parent?._withUnsafeGuaranteedRef { $0.id } ?? 0
@@ -649,13 +656,6 @@ final class Scheduler: @unchecked Sendable {
             goroutine.creatorPC = creatorPC
             goroutine.status = .runnable
             goroutine.runCompletion = runCompletion
-        }
-        if let processor {
-            processor._withUnsafeGuaranteedRef { processor in
-                processor.spawnedHere.store(processor.spawnedHere.load(ordering: .relaxed) + 1, ordering: .relaxed)
-            }
-        } else {
-            spawnedWithoutProcessor.add(1, ordering: .relaxed)
         }
         // Here, not in the closure above: the stack's first frame must be this function's.
         if tracer.active.load(ordering: .relaxed) {
@@ -854,7 +854,7 @@ final class Scheduler: @unchecked Sendable {
         }
         goroutine.reset()
         goroutine.status = .dead
-        processor.retiredHere.store(processor.retiredHere.load(ordering: .relaxed) + 1, ordering: .relaxed)
+        Processor.countByOwner(processor.retiredHere)
         processor.freeGoroutines.append(Unmanaged.passUnretained(goroutine))
         if processor.freeGoroutines.count >= Self.localPoolLimit {
             gort_lock(lock)
