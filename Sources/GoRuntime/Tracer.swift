@@ -45,9 +45,9 @@
 // Stacks: captured by walking frame pointers (CGoRuntime/unwind.c) within the running stack's
 // bounds; deduplicated per M by a 64-bit hash of the PCs; ids are process-unique, and an M defines
 // an id in its own stream before first using it, so every reference is preceded by its definition.
-// Timestamps: the TSC (rdtscp, ~10 ns) when the kernel's own clocksource is the TSC — then it is
-// invariant and synchronised across CPUs — calibrated against CLOCK_MONOTONIC over 2 ms when a
-// recording starts; otherwise CLOCK_MONOTONIC in nanoseconds (~20 ns here). Either way one clock
+// Timestamps: the TSC (rdtscp, ~10 ns) in units of 16 cycles (`tscTicksShift`) when the kernel's own
+// clocksource is the TSC — then it is invariant and synchronised across CPUs — calibrated against
+// CLOCK_MONOTONIC over 2 ms when a recording starts; otherwise CLOCK_MONOTONIC in nanoseconds (~20 ns here). Either way one clock
 // serves every CPU, so causally ordered events are ordered in time on every M (no "time stamps
 // out of order").
 import CGoRuntime
@@ -576,9 +576,17 @@ final class Tracer: @unchecked Sendable {
         var end = start
         while end.monotonic - start.monotonic < 2_000_000 { end = Self.tightestClockPair() }
         guard end.ticks > start.ticks else { return }
-        ticksPerSecond = (end.ticks - start.ticks) * 1_000_000_000 / UInt64(end.monotonic - start.monotonic)
+        let tscPerSecond = (end.ticks - start.ticks) * 1_000_000_000 / UInt64(end.monotonic - start.monotonic)
+        ticksPerSecond = tscPerSecond >> Self.tscTicksShift
         usesTSC = ticksPerSecond > 0
     }
+
+    /// The trace's tick is 2^4 = 16 TSC cycles (about 5–7 ns at 2.3–3 GHz; Go's tracer divides by 64). The
+    /// cycles below it are noise to every analysis — a hand-off between Ms alone takes tens of ns, so no two
+    /// causally ordered events on different Ms fall into one tick — but they were the bytes zlib could not
+    /// shrink: each event's delta carried about four random low bits (pingpong 1.12 → 0.58 bytes per event,
+    /// workers 2.5 → 0.96; docs/performance.md).
+    static var tscTicksShift: UInt64 { 4 }
 
     /// The TSC and CLOCK_MONOTONIC read together: the TSC between two monotonic reads, whose midpoint it is
     /// paired with; of five tries, the one whose monotonic reads were closest together.
@@ -595,7 +603,7 @@ final class Tracer: @unchecked Sendable {
 
     @inline(__always)
     func ticks() -> UInt64 {
-        usesTSC ? gort_cputicks() : UInt64(gort_nanotime())
+        usesTSC ? gort_cputicks() >> Self.tscTicksShift : UInt64(gort_nanotime())
     }
 
     private var consumerIsNil: Bool {
