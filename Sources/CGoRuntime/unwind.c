@@ -16,26 +16,50 @@
 #include <unistd.h>
 #include <elf.h>
 
-static size_t walk(uintptr_t fp, uint64_t *pcs, size_t max, size_t skip, uintptr_t low, uintptr_t high) {
+/// The one walk: visits up to `max` return addresses after skipping `skip`, storing each into `pcs` and/or
+/// folding it into `*hash` (either may be NULL; inlined with constant arguments, each use keeps only its part).
+/// A frame record [saved rbp][return address] must lie in [low, high − 16], 8-byte aligned, each above the last.
+static inline __attribute__((always_inline)) size_t walk_frames(
+    uintptr_t fp, uint64_t *pcs, uint64_t *hash, size_t max, size_t skip, uintptr_t low, uintptr_t high) {
+    if (high < 16 || high - 16 < low) return 0;
+    // One unsigned compare for both bounds (no wrap: rbp may hold anything, and fp - low wraps above span).
+    const uintptr_t span = high - 16 - low;
     size_t count = 0;
-    while (count < max) {
-        if (fp < low || high < 16 || fp > high - 16 || (fp & 7) != 0) break;  // no wrap: rbp may hold anything
+    for (;;) {
+        if (fp - low > span || (fp & 7) != 0) break;
         const uintptr_t *frame = (const uintptr_t *)fp;
         uintptr_t next = frame[0];
         uintptr_t pc = frame[1];
         if (pc == 0) break;
         if (skip > 0) skip--;
-        else pcs[count++] = pc;
+        else {
+            if (count == max) break;
+            if (pcs) pcs[count] = pc;
+            if (hash) *hash = gort_stack_hash_step(*hash, pc);
+            count++;
+        }
         if (next <= fp) break;
         fp = next;
     }
     return count;
 }
 
+static size_t walk(uintptr_t fp, uint64_t *pcs, size_t max, size_t skip, uintptr_t low, uintptr_t high) {
+    return walk_frames(fp, pcs, NULL, max, skip, low, high);
+}
+
 __attribute__((noinline))
 size_t gort_capture_stack(uint64_t *pcs, size_t max, size_t skip, uintptr_t low, uintptr_t high) {
     uintptr_t fp = (uintptr_t)__builtin_frame_address(0);
     return walk(fp, pcs, max, skip, low, high);
+}
+
+// walk_frames with the hash instead of the stores: the same frames, the same stops.
+__attribute__((noinline))
+uint64_t gort_stack_hash(size_t max, size_t skip, uintptr_t low, uintptr_t high, size_t *count) {
+    uint64_t hash = gort_stack_hash_seed();
+    *count = walk_frames((uintptr_t)__builtin_frame_address(0), NULL, &hash, max, skip, low, high);
+    return hash;
 }
 
 size_t gort_capture_suspended_stack(const void *saved_sp, uint64_t *pcs, size_t max, uintptr_t low, uintptr_t high) {

@@ -43,7 +43,8 @@
 //      no end chunk and no world stop.
 //
 // Stacks: captured by walking frame pointers (CGoRuntime/unwind.c) within the running stack's
-// bounds; deduplicated per M by a 64-bit hash of the PCs; ids are process-unique, and an M defines
+// bounds; deduplicated per M by a 64-bit hash of the PCs, which a hook computes in the walk itself and
+// looks up before storing any PC (gort_stack_hash); ids are process-unique, and an M defines
 // an id in its own stream before first using it, so every reference is preceded by its definition.
 // Timestamps: the TSC (rdtscp, ~10 ns) in units of 16 cycles (`tscTicksShift`) when the kernel's own
 // clocksource is the TSC — then it is invariant and synchronised across CPUs — calibrated against
@@ -938,26 +939,36 @@ final class Tracer: @unchecked Sendable {
         } else {
             gort_thread_stack_bounds(&low, &high)
         }
-        return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 32) { pcs in
-            // Skip the calling function's own frame: the first PC is the hook's caller.
-            let count = gort_capture_stack(pcs.baseAddress, 32, 1, low, high)
+        // Skip the calling function's own frame: the first PC is the hook's caller. A park repeats a few stacks,
+        // so it hashes its frames in one pass and captures them only when its M has not defined them yet (both
+        // walks start from this frame, so they see the same PCs).
+        var depth = 0
+        let hash = gort_stack_hash(Self.maxStackDepth, 1, low, high, &depth)
+        if depth == 0 { return 0 }
+        if let id = cachedStackID(hash) { return id }
+        return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: Self.maxStackDepth) { pcs in
+            let count = gort_capture_stack(pcs.baseAddress, Self.maxStackDepth, 1, low, high)
             return stackID(UnsafeBufferPointer(rebasing: pcs[0..<count]))
         }
     }
 
-    func stackID(_ pcs: UnsafeBufferPointer<UInt64>) -> UInt64 {
-        if pcs.isEmpty { return 0 }
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a
-        for pc in pcs {
-            hash = (hash ^ pc) &* 0x0000_0100_0000_01b3
-        }
+    /// Frames kept of a captured stack (Go's tracer keeps 128; 32 covers every runtime and test stack seen).
+    private static var maxStackDepth: Int { 32 }
+
+    /// The id the calling M's stream already gave the stack with this hash, if any.
+    @inline(__always)
+    private func cachedStackID(_ hash: UInt64) -> UInt64? {
         var cached: UInt64 = 0
-        if withCurrentTrace({ trace in
+        return withCurrentTrace({ trace in
             cached = trace.cachedStackID(hash) ?? 0
             return cached != 0
-        }) {
-            return cached
-        }
+        }) ? cached : nil
+    }
+
+    func stackID(_ pcs: UnsafeBufferPointer<UInt64>) -> UInt64 {
+        if pcs.isEmpty { return 0 }
+        let hash = pcs.reduce(gort_stack_hash_seed(), gort_stack_hash_step)
+        if let cached = cachedStackID(hash) { return cached }
         var result: UInt64 = 0
         withBuffer { trace, now in
             if let id = trace.cachedStackID(hash) {

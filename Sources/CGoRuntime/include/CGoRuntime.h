@@ -181,6 +181,17 @@ void gort_usleep(uint32_t microseconds);
 /// the walk stops at the first frame that does not (bad or foreign frames end the walk, never
 /// fault). Skips `skip` frames first. Returns the number written. Tens of nanoseconds.
 size_t gort_capture_stack(uint64_t *pcs, size_t max, size_t skip, uintptr_t low, uintptr_t high);
+/// The key of an M's stack-id cache (Tracer.swift): FNV-1a over whole 64-bit program counters, from
+/// gort_stack_hash_seed(), one gort_stack_hash_step per PC. One definition for the walk below and for
+/// Swift, which hashes the PCs it already has (CPU samples, snapshots): both must agree, or every
+/// park would miss the cache and define its stack again.
+static inline uint64_t gort_stack_hash_seed(void) { return 0xcbf29ce484222325ull; }
+static inline uint64_t gort_stack_hash_step(uint64_t hash, uint64_t pc) { return (hash ^ pc) * 0x100000001b3ull; }
+/// gort_capture_stack's walk, hashing the PCs instead of storing them: the hash of exactly what
+/// gort_capture_stack(…, max, skip, low, high) called from the same frame would write, and their
+/// number in *count. A park looks its stack up by this hash and captures the PCs only when they
+/// are new to its M: one pass, no stores, the hash's multiplies overlapping the chain's loads.
+uint64_t gort_stack_hash(size_t max, size_t skip, uintptr_t low, uintptr_t high, size_t *count);
 /// Walks a suspended stack from the frame saved by gort_context_switch at `saved_sp`.
 size_t gort_capture_suspended_stack(const void *saved_sp, uint64_t *pcs, size_t max, uintptr_t low, uintptr_t high);
 /// The calling thread's stack bounds (pthread_getattr_np; slow — call once per thread).
