@@ -105,16 +105,43 @@ struct GoroutineContext {
 }
 
 final class Goroutine: @unchecked Sendable {
-    // The fields that diagnostics read from other threads (see the ownership note above): relaxed
+    // Layout: a class's stored properties lie in declaration order. What a channel hand-off touches — the
+    // switch in and out (`status`, `id`, `context`, `stack`), the park (`parkLock`, `parkTimer`, `parkLocks`,
+    // `waitReason`, `waitSinceTicks`) and the wait record (`spareSudog`) — comes first, within the record's
+    // first 104 bytes, so that a hand-off to a goroutine whose record has gone cold (ring: 10,000 goroutines
+    // take turns) misses on two lines of it rather than four. The rest is read on spawn, exit, select or by
+    // diagnostics.
+    //
+    // The fields that diagnostics read from other threads (see the ownership note above) are relaxed
     // atomics, plain moves on x86-64, so that those reads are defined (and ThreadSanitizer-clean).
-    private let idWord = Atomic<Int64>(0)
-    private let parentIDWord = Atomic<Int64>(0)
-    private let leakScopeWord = Atomic<Int64>(0)
     private let statusWord = Atomic<UInt8>(GoroutineStatus.idle.rawValue)
     private let waitReasonWord = Atomic<UInt8>(WaitReason.none.rawValue)
     private let stackSlotWord = Atomic<UInt32>(Goroutine.noStackSlot)
-    private let creatorPCWord = Atomic<UInt>(0)
+    private let idWord = Atomic<Int64>(0)
+    /// Raw memory: the assembly writes the stack pointer here.
+    let context: UnsafeMutablePointer<GoroutineContext>
+    /// Owned by the goroutine and the M switching it (see above); its slot number is mirrored in
+    /// `stackSlot` for the trace snapshot, which reads it from another thread.
+    @exclusivity(unchecked) var stack: gort_stack_t? {
+        didSet { stackSlotWord.store(stack?.slot ?? Goroutine.noStackSlot, ordering: .relaxed) }
+    }
+    /// The lock a parked goroutine asks g0 to release (the common single-lock case; select uses
+    /// `parkLocks`).
+    @exclusivity(unchecked) var parkLock: UnsafeMutablePointer<gort_lock_t>?
+    // parking: what the scheduler does for the goroutine once it is off its stack
+    @exclusivity(unchecked) var parkTimer: RuntimeTimer?
+    /// Released wait records for reuse: one in `spareSudog` (a goroutine outside `select` waits on one thing at a
+    /// time, so every channel operation finds it there without touching an array), more in `sudogCache`.
+    @exclusivity(unchecked) var spareSudog: Sudog?
+    @exclusivity(unchecked) var parkLocks: [UnsafeMutablePointer<gort_lock_t>] = []
     private let waitSinceTicksWord = Atomic<UInt64>(0)
+
+    private let parentIDWord = Atomic<Int64>(0)
+    private let leakScopeWord = Atomic<Int64>(0)
+    private let creatorPCWord = Atomic<UInt>(0)
+    @exclusivity(unchecked) var sudogCache: [Sudog] = []
+    /// Whether a wait record of this goroutine has the value buffer beside the context (`makeSudog`).
+    @exclusivity(unchecked) private var lentInlineElement = false
     static let noStackSlot = UInt32.max
 
     var id: Int64 {
@@ -156,17 +183,9 @@ final class Goroutine: @unchecked Sendable {
         set { creatorPCWord.store(newValue, ordering: .relaxed) }
     }
     @exclusivity(unchecked) var body: (@Sendable () -> Void)?
-    /// Owned by the goroutine and the M switching it (see above); its slot number is mirrored in
-    /// `stackSlot` for the trace snapshot, which reads it from another thread.
-    @exclusivity(unchecked) var stack: gort_stack_t? {
-        didSet { stackSlotWord.store(stack?.slot ?? Goroutine.noStackSlot, ordering: .relaxed) }
-    }
     /// The slot number of `stack`, or `noStackSlot`: readable from any thread. A stale value names a
     /// slot that another goroutine may own by now; gort_stack_capture_parked then checks the owner.
     var stackSlot: UInt32 { stackSlotWord.load(ordering: .relaxed) }
-    /// The lock a parked goroutine asks g0 to release (the common single-lock case; select uses
-    /// `parkLocks`).
-    @exclusivity(unchecked) var parkLock: UnsafeMutablePointer<gort_lock_t>?
     /// Intrusive link for the global run queue. Unretained, as in every run queue: the record lives for good
     /// (`Scheduler.allGoroutines`), and a count here cost two atomic writes to a line the other Ps read each time
     /// a goroutine passed through the global queue.
@@ -189,24 +208,26 @@ final class Goroutine: @unchecked Sendable {
             && selectDone.compareExchange(expected: ticket, desired: ticket | 1, ordering: .acquiringAndReleasing).exchanged
     }
 
-    // parking: what the scheduler does for the goroutine once it is off its stack
-    @exclusivity(unchecked) var parkLocks: [UnsafeMutablePointer<gort_lock_t>] = []
-    @exclusivity(unchecked) var parkTimer: RuntimeTimer?
 
-    /// Released wait records for reuse: one in `spareSudog` (a goroutine outside `select` waits on one thing at a
-    /// time, so every channel operation finds it there without touching an array), more in `sudogCache`.
-    @exclusivity(unchecked) var spareSudog: Sudog?
-    @exclusivity(unchecked) var sudogCache: [Sudog] = []
 
-    /// Raw memory: the assembly writes the stack pointer here.
-    let context: UnsafeMutablePointer<GoroutineContext>
 
     /// The sanitizers' record of this goroutine's stack (sanitizer_fibers.h): a field of `context`, its
     /// address computed once here rather than at every switch.
     let fiber: UnsafeMutablePointer<gort_fiber_t>
 
+    /// Value bytes of the goroutine's first wait record, kept in the context's allocation (`init`).
+    static var inlineElementBytes: Int { 32 }
+
     init() {
-        context = .allocate(capacity: 1)
+        // One allocation, aligned to a cache line: the value buffer of the goroutine's first wait record (the one
+        // every plain channel operation uses), then the context. A sender writes a parked receiver's value there,
+        // and switching the receiver in reads the context from the same line, so a hand-off to a goroutine whose
+        // memory has gone cold (ring) misses on one line instead of two (docs/performance.md).
+        // Safety: the block is never freed (goroutine records live for good); the context starts 32 bytes in,
+        // a multiple of its alignment.
+        let block = UnsafeMutableRawPointer.allocate(
+            byteCount: Self.inlineElementBytes + MemoryLayout<GoroutineContext>.stride, alignment: 64)
+        context = (block + Self.inlineElementBytes).bindMemory(to: GoroutineContext.self, capacity: 1)
         context.initialize(to: GoroutineContext(stackPointer: nil, exclusivityState: (0, 0)))
         // Safety: a field of the context, which this goroutine owns and never frees.
         fiber = UnsafeMutableRawPointer(context).advanced(by: MemoryLayout<GoroutineContext>.offset(of: \.fiber)!)
@@ -234,10 +255,20 @@ final class Goroutine: @unchecked Sendable {
 
     /// Returns a wait record for this goroutine, able to hold `size` bytes aligned to `alignment`.
     func acquireSudog(size: Int, alignment: Int) -> Sudog {
-        let sudog = spareSudog.take() ?? sudogCache.popLast() ?? Sudog()
+        let sudog = spareSudog.take() ?? sudogCache.popLast() ?? makeSudog()
         sudog.goroutine = self
         sudog.reserve(size: size, alignment: alignment)
         return sudog
+    }
+
+    /// A new wait record: the first one this goroutine record makes borrows the value buffer beside its context
+    /// (`init`), the others allocate their own.
+    private func makeSudog() -> Sudog {
+        if lentInlineElement { return Sudog() }
+        lentInlineElement = true
+        // Safety: the buffer lives as long as this record (for good), and only this record's sudogs use it.
+        return Sudog(borrowing: UnsafeMutableRawPointer(context) - Self.inlineElementBytes,
+                     capacity: Self.inlineElementBytes, alignment: Self.inlineElementBytes)
     }
 
     /// Consuming: the caller's record moves into the cache, without a retain and a release.
@@ -303,16 +334,31 @@ final class Sudog: @unchecked Sendable {
 
     private static let placeholder = Goroutine()
 
+    /// Whether `element` is this record's own allocation; otherwise it borrows its goroutine's buffer
+    /// (`Goroutine.makeSudog`), which it must not free.
+    @exclusivity(unchecked) var ownsElement: Bool
+
     init() {
         goroutineLink = Unmanaged.passUnretained(Sudog.placeholder)
         elementCapacity = 64
         elementAlignment = 16
         element = .allocate(byteCount: 64, alignment: 16)
+        ownsElement = true
+    }
+
+    /// A record whose values go to `buffer` (`capacity` bytes aligned to `alignment`), which outlives it.
+    init(borrowing buffer: UnsafeMutableRawPointer, capacity: Int, alignment: Int) {
+        goroutineLink = Unmanaged.passUnretained(Sudog.placeholder)
+        elementCapacity = capacity
+        elementAlignment = alignment
+        element = buffer
+        ownsElement = false
     }
 
     func reserve(size: Int, alignment: Int) {
         if size > elementCapacity || alignment > elementAlignment {
-            element.deallocate()
+            if ownsElement { element.deallocate() }
+            ownsElement = true
             elementCapacity = max(size, elementCapacity)
             elementAlignment = max(alignment, elementAlignment)
             element = .allocate(byteCount: elementCapacity, alignment: elementAlignment)
