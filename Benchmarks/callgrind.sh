@@ -9,6 +9,8 @@
 #   ONLY="pingpong ring" Benchmarks/callgrind.sh
 #   GO_PEER=1.19 Benchmarks/callgrind.sh        the peers built with Debian's Go 1.19 (default 1.27.3)
 #   TOP=25 Benchmarks/callgrind.sh              more of ours' top functions (default 15)
+#   MISSES=1 Benchmarks/callgrind.sh            also L1 data-cache misses per operation (cachegrind's model:
+#                                               32 KiB L1, 1 MiB last level), ring with its 10,000 goroutines
 #
 # How both run under valgrind 3.19, and why the figures are still comparable:
 #   - GOMAXPROCS=1 and GODEBUG=asyncpreemptoff=1 for both: callgrind runs one thread at a time anyway, and
@@ -16,6 +18,9 @@
 #   - GOTRACE_INITIAL_STACK=256K for ours: valgrind crashes a goroutine soon after its stack's first growth
 #     fault; with stacks that never grow nothing else changes on the measured paths (growth happens once
 #     per stack, outside the difference of two run lengths).
+#   - GOTRACE_SHRINK_STACKS=0 for ours: under valgrind a ring's lap takes long enough that parked stacks
+#     would be shrunk and copied back on a varying share of hops (docs/ARCHITECTURE.md); at full speed no
+#     goroutine of these workloads stays parked the 10 ms it takes.
 #   - Cycles: `perf stat` where the kernel lets it count (this VM has no hardware counters: then a note).
 # Needs: valgrind (callgrind_annotate), swift, the Go toolchain (scripts/setup.sh), python3.
 set -euo pipefail
@@ -76,7 +81,7 @@ instructions() {
   # shellcheck disable=SC2046 # the arguments are words on purpose
   if [[ $impl == go ]]; then cmd=("$WORK/go/$bench" $(args "$bench" "$n")); else cmd=("$WORK/GoBench" "$bench" $(args "$bench" "$n")); fi
   local out=$WORK/$impl-$bench-$n
-  if ! GOMAXPROCS=1 GODEBUG=asyncpreemptoff=1 GOTRACE_INITIAL_STACK=256K \
+  if ! GOMAXPROCS=1 GODEBUG=asyncpreemptoff=1 GOTRACE_INITIAL_STACK=256K GOTRACE_SHRINK_STACKS=0 \
       valgrind --tool=callgrind --callgrind-out-file="$out.cg" "${cmd[@]}" > "$out.log" 2>&1; then
     echo "callgrind.sh: ${cmd[*]} failed under valgrind:" >&2
     tail -20 "$out.log" >&2
@@ -108,6 +113,46 @@ for bench in $ONLY; do
   echo "| $bench | $(unit "$bench") | ${per[gotrace]} | ${per[go]} | $ratio |"
   unset per
 done
+
+# misses IMPL BENCH N: "D1mr D1mw" totals of one run under cachegrind.
+misses() {
+  local impl=$1 bench=$2 n=$3 cmd
+  local arguments
+  arguments=$(args "$bench" "$n")
+  [[ $bench == ring ]] && arguments="-g 10000 -hops $n"
+  # shellcheck disable=SC2086 # the arguments are words on purpose
+  if [[ $impl == go ]]; then cmd=("$WORK/go/$bench" $arguments); else cmd=("$WORK/GoBench" "$bench" $arguments); fi
+  local out=$WORK/$impl-$bench-$n-misses
+  GOMAXPROCS=1 GODEBUG=asyncpreemptoff=1 GOTRACE_INITIAL_STACK=256K GOTRACE_SHRINK_STACKS=0 \
+    valgrind --tool=cachegrind --cache-sim=yes --LL=1048576,16,64 --cachegrind-out-file="$out.cg" "${cmd[@]}" \
+    > "$out.log" 2>&1 || { echo "callgrind.sh: ${cmd[*]} failed under cachegrind:" >&2; tail -20 "$out.log" >&2; exit 1; }
+  python3 -c "
+import sys
+for line in open('$out.cg'):
+    if line.startswith('events:'): names = line.split()[1:]
+    if line.startswith('summary:'): totals = dict(zip(names, map(int, line.split()[1:])))
+print(totals['D1mr'], totals['D1mw'])"
+}
+
+if [[ ${MISSES:-0} == 1 ]]; then
+  echo
+  echo "| workload (1 P) | per | ours: L1 read / write misses | Go $GO_PEER: L1 read / write misses |"
+  echo "|---|---|---:|---:|"
+  for bench in $ONLY; do
+    read -r small large <<<"$(sizes "$bench")"
+    # ring: 10,000 goroutines here, as Benchmarks/run.sh runs it; its warm-up lap is the same at both sizes.
+    delta=$(($(operations "$bench" "$large") - $(operations "$bench" "$small")))
+    declare -A cells=()
+    for impl in gotrace go; do
+      log "$bench: $impl under cachegrind at $small and $large"
+      read -r reads_a writes_a <<<"$(misses "$impl" "$bench" "$small")"
+      read -r reads_b writes_b <<<"$(misses "$impl" "$bench" "$large")"
+      cells[$impl]=$(python3 -c "print(f'{($reads_b - $reads_a) / $delta:.2f} / {($writes_b - $writes_a) / $delta:.2f}')")
+    done
+    echo "| $bench | $(unit "$bench") | ${cells[gotrace]} | ${cells[go]} |"
+    unset cells
+  done
+fi
 echo
 echo "$cycles_note"
 for bench in $ONLY; do

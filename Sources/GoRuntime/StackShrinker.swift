@@ -25,6 +25,12 @@ extension Scheduler {
     /// short against the life of an idle connection or worker.
     static let stackIdleNanoseconds: Int64 = 10_000_000
 
+    /// GOTRACE_SHRINK_STACKS=0 turns the shrinking of idle stacks off (Go's GODEBUG=gcshrinkstackoff=1): for a
+    /// program that would rather keep the pages than pay a copy and a fault when a long-parked goroutine
+    /// resumes, and for measurements under valgrind, whose slowness makes every park look long
+    /// (Benchmarks/callgrind.sh). The pool of freed stacks is still trimmed.
+    static let shrinksIdleStacks = getenvString("GOTRACE_SHRINK_STACKS") != "0"
+
     /// GOTRACE_MAX_STACK: a byte count, optionally with a K, M or G suffix (powers of 1024).
     static var stackLimitFromEnvironment: Int? { byteCountFromEnvironment("GOTRACE_MAX_STACK", example: "4M") }
 
@@ -87,6 +93,13 @@ extension Scheduler {
 }
 
 private func stackShrinkerMain(_: UnsafeMutableRawPointer?) {
+    guard Scheduler.shrinksIdleStacks else {
+        // Only the pool's trim, once a second: a timed sleep is not woken by parks (gort_stack_shrinker_wake).
+        while true {
+            scheduler.trimStackPool()
+            gort_stack_shrinker_sleep(gort_nanotime_coarse() + 1_000_000_000)
+        }
+    }
     while true {
         let pass = scheduler.shrinkIdleStacks()
         scheduler.trimStackPool()

@@ -165,6 +165,33 @@ struct StackTests {
         }
     }
 
+    @Test("with GOTRACE_SHRINK_STACKS=0 a goroutine parked 30 times the idle threshold keeps its stack")
+    func shrinkingTurnedOff() async throws {
+        // A separate process: the setting is read once, when the scheduler starts its shrinker.
+        await #expect(processExitsWith: .exitCode(0)) {
+            setenv("GOTRACE_SHRINK_STACKS", "0", 1)
+            let kept = Runtime.run(maxProcs: 2) { () -> Bool in
+                let wake = Channel<Int>()
+                let parked = Channel<UInt>(capacity: 1)
+                let done = Channel<Int>(capacity: 1)
+                go {
+                    var local = 1
+                    withUnsafeMutablePointer(to: &local) { parked.send(UInt(bitPattern: $0)) }
+                    local += wake.receive()!
+                    done.send(local)
+                }
+                let address = parked.receive()!
+                // 300 ms: the shrinker, were it on, shrinks a stack parked for 10 ms (shrinkAndRestore).
+                Runtime.sleep(for: .milliseconds(300))
+                let resident = isResident(address)
+                let shrinks = Runtime.stackStatistics.shrinks
+                wake.send(1)
+                return resident && shrinks == 0 && done.receive() == 2
+            }
+            exit(kept ? 0 : 1)
+        }
+    }
+
     @Test("a parked goroutine's stack is shrunk, its page released, and restored intact when it resumes")
     func shrinkAndRestore() {
         let outcome = Runtime.run(maxProcs: 2) { () -> (released: Bool, intact: Bool, shrinks: Int) in
