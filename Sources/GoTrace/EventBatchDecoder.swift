@@ -29,6 +29,11 @@
 // TraceReader does. Context: an event without a goroutine or P argument gets the M's current ones; kinds
 // with a `ContextEffect` update them (EventKind.swift).
 //
+// Goroutine arguments: in a version-2 file each is a zigzagged delta from the chunk's previous one
+// (GoroutineDelta.swift). The decoder is built for one format version; each kind's layout carries a bit mask
+// of its goroutine arguments (all zero for version 1, so the loop is the same for both), and the running
+// value lives in `StreamDecodeState`, reset by `beginChunk`. Arguments come out decoded.
+//
 // Rejected: decoding a whole chunk at once (a 64 KiB chunk is ~30,000 events: 2.5 MiB of decoded events
 // per M, where runs of a few hundred keep every M's buffer in L1/L2), and keeping TraceReader's checked
 // `PayloadCursor` in the loop (a bounds check per byte).
@@ -46,7 +51,8 @@ public struct DecodedEvent: Sendable {
     public var goroutine: UInt64 = DecodedEvent.none
     /// Its P argument, else the P its M holds; `DecodedEvent.none` if neither.
     public var proc: UInt64 = DecodedEvent.none
-    /// Varint arguments in kind-table order; list and byte-string arguments are carried as 0.
+    /// Varint arguments in kind-table order, goroutine deltas resolved; list and byte-string arguments are
+    /// carried as 0.
     public var arguments: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0)
 
     /// "No goroutine / no P".
@@ -72,11 +78,16 @@ public struct StreamDecodeState: Sendable {
     public var currentProc = DecodedEvent.none
     /// Timestamps raised to the previous one (see the design note).
     public var clampedTimestamps: UInt64 = 0
+    /// The current chunk's last goroutine argument, which the next one's delta is from (version 2 on).
+    public var previousGoroutine: UInt64 = 0
 
     public init(startTicks: UInt64) { lastTicks = startTicks }
 
-    /// Starts a chunk whose header says `baseTicks`.
-    public mutating func beginChunk(baseTicks: UInt64) { ticks = baseTicks }
+    /// Starts a chunk whose header says `baseTicks`: its goroutine deltas start from 0.
+    public mutating func beginChunk(baseTicks: UInt64) {
+        ticks = baseTicks
+        previousGoroutine = 0
+    }
 }
 
 /// What a definition event carried (`string` and `stack` events: their id and their list or bytes).
@@ -114,9 +125,18 @@ public final class EventBatchDecoder: @unchecked Sendable {
         /// picks its value up, so such an event is attributed as TraceReader attributes it.
         var farGoroutineArgument: Int16 = -1
         var farProcArgument: Int16 = -1
+        /// Bit `i` set: carried argument `i` is a goroutine delta (only in a file of version 2 on).
+        var goroutineDeltas: UInt8 = 0
         var effect: ContextEffect = .none
-        /// Where this kind's wire types start in `wireTypes` (only read when `allVarints` is false).
-        var wireTypesStart: UInt16 = 0
+        /// Where this kind's arguments start in `arguments` (only read when `allVarints` is false).
+        var argumentsStart: UInt16 = 0
+    }
+
+    /// One argument as the checked path reads it.
+    struct ArgumentLayout {
+        var wireType: WireType
+        /// A goroutine delta (only in a file of version 2 on).
+        var isGoroutineDelta: Bool
     }
 
     // Safety: both buffers are allocated and filled in init, never written again, and freed in deinit, so
@@ -125,15 +145,18 @@ public final class EventBatchDecoder: @unchecked Sendable {
     /// Where `DecodedEvent.arguments` starts (an instance constant: a `static let` costs a `swift_once`
     /// check per use, measured ~1% of a report in the per-event loop).
     private let argumentsOffset = MemoryLayout<DecodedEvent>.offset(of: \DecodedEvent.arguments)!
-    private let wireTypes: UnsafeMutablePointer<WireType>
+    private let arguments: UnsafeMutablePointer<ArgumentLayout>
 
-    /// - Parameter specs: indexed by wire code (128 entries, as `EventKindSpec.builtInByCode`), after merging
-    ///   the file's kind table (`EventKindSpec.merging`).
-    public init(specs: [EventKindSpec?]) {
+    /// - Parameters:
+    ///   - specs: indexed by wire code (128 entries, as `EventKindSpec.builtInByCode`), after merging the file's
+    ///     kind table (`EventKindSpec.merging`).
+    ///   - formatVersion: the file header's version, which says how goroutine arguments are stored.
+    public init(specs: [EventKindSpec?], formatVersion: UInt16) {
+        let deltas = GoroutineDelta.applies(toFormatVersion: formatVersion)
         layouts = .allocate(capacity: 128)
         layouts.initialize(repeating: Layout(), count: 128)
         let total = specs.reduce(0) { $0 + ($1?.arguments.count ?? 0) }
-        wireTypes = .allocate(capacity: max(1, total))
+        arguments = .allocate(capacity: max(1, total))
         var next = 0
         for code in 0..<min(128, specs.count) {
             guard let spec = specs[code] else { continue }
@@ -151,9 +174,12 @@ public final class EventBatchDecoder: @unchecked Sendable {
                 else { layout.farProcArgument = Int16(index) }
             }
             layout.effect = spec.contextEffect
-            layout.wireTypesStart = UInt16(next)
-            for argument in spec.arguments {
-                (wireTypes + next).initialize(to: argument.wireType)
+            layout.argumentsStart = UInt16(next)
+            for (index, argument) in spec.arguments.enumerated() {
+                let isDelta = deltas && argument.isGoroutineDelta
+                (arguments + next).initialize(to: ArgumentLayout(wireType: argument.wireType,
+                                                                 isGoroutineDelta: isDelta))
+                if isDelta && index < DecodedEvent.maxArguments { layout.goroutineDeltas |= 1 << UInt8(index) }
                 next += 1
             }
             layouts[code] = layout
@@ -162,7 +188,7 @@ public final class EventBatchDecoder: @unchecked Sendable {
 
     deinit {
         layouts.deallocate()
-        wireTypes.deallocate()
+        arguments.deallocate()
     }
 
     /// Decodes a run of events starting at `position` in `payload`.
@@ -189,6 +215,7 @@ public final class EventBatchDecoder: @unchecked Sendable {
         var goroutineNow = state.currentGoroutine
         var procNow = state.currentProc
         var clamped = state.clampedTimestamps
+        var previousGoroutine = state.previousGoroutine
         var end = DecodeRunEnd.full
         // Filled by the checked path only; declared once, outside the loop, so that the per-event loop does
         // not create and destroy optionals holding arrays and strings (measured: ~2% in swift_release).
@@ -201,6 +228,7 @@ public final class EventBatchDecoder: @unchecked Sendable {
             state.currentGoroutine = goroutineNow
             state.currentProc = procNow
             state.clampedTimestamps = clamped
+            state.previousGoroutine = previousGoroutine
         }
         while count < capacity {
             if at >= size {
@@ -208,6 +236,8 @@ public final class EventBatchDecoder: @unchecked Sendable {
                 break
             }
             let start = at
+            // A malformed event leaves the state as it was before it, its goroutine deltas included.
+            let previousGoroutineAtStart = previousGoroutine
             let code = base[at]
             at &+= 1
             // The kind byte's high bit is reserved (EventKind.maxCode): a set bit means damage.
@@ -235,19 +265,26 @@ public final class EventBatchDecoder: @unchecked Sendable {
             var farProc: UInt64?
             if layout.allVarints {
                 // allVarints implies argumentCount ≤ maxArguments (see init).
+                let deltas = layout.goroutineDeltas
                 for index in 0..<argumentCount {
-                    slots.storeBytes(of: EventBatchDecoder.varint(base, &at, &tooLong), toByteOffset: index &* 8, as: UInt64.self)
+                    var value = EventBatchDecoder.varint(base, &at, &tooLong)
+                    if deltas & (1 &<< index) != 0 {
+                        value = GoroutineDelta.decode(value, previous: &previousGoroutine)
+                    }
+                    slots.storeBytes(of: value, toByteOffset: index &* 8, as: UInt64.self)
                 }
             } else {
                 malformedReason = decodeMixedArguments(
                     code: code, layout: layout, base: base, size: size, at: &at, tooLong: &tooLong,
                     slots: UnsafeMutableRawBufferPointer(start: slots, count: DecodedEvent.maxArguments * 8),
-                    farGoroutine: &farGoroutine, farProc: &farProc, definition: &definition)
+                    farGoroutine: &farGoroutine, farProc: &farProc, previousGoroutine: &previousGoroutine,
+                    definition: &definition)
                 checkedPathFailed = malformedReason != nil
             }
             // One check per event: the varints above may have run into the zero padding (cut short).
             if tooLong || at > size || checkedPathFailed {
                 at = start
+                previousGoroutine = previousGoroutineAtStart
                 let name = EventKindSpec.builtInByCode[Int(code)]?.name ?? "kind-\(code)"
                 return (count, .malformed(offset: start, reason: malformedReason ?? "malformed \(name) event"))
             }
@@ -290,7 +327,7 @@ public final class EventBatchDecoder: @unchecked Sendable {
     private func decodeMixedArguments(
         code: UInt8, layout: Layout, base: UnsafePointer<UInt8>, size: Int, at: inout Int, tooLong: inout Bool,
         slots: UnsafeMutableRawBufferPointer, farGoroutine: inout UInt64?, farProc: inout UInt64?,
-        definition: inout DecodedDefinition?
+        previousGoroutine: inout UInt64, definition: inout DecodedDefinition?
     ) -> String? {
         var list: [UInt64]?
         var bytes: [UInt8]?
@@ -298,10 +335,12 @@ public final class EventBatchDecoder: @unchecked Sendable {
             // Each argument starts inside the payload or the event is cut short (this keeps every read
             // within the padding, which covers one varint).
             guard at <= size else { return nil }
-            // Safety: index < argumentCount, the number of wire types stored for this code.
-            switch wireTypes[Int(layout.wireTypesStart) + index] {
+            // Safety: index < argumentCount, the number of argument layouts stored for this code.
+            let argument = arguments[Int(layout.argumentsStart) + index]
+            switch argument.wireType {
             case .uvarint:
-                let value = EventBatchDecoder.varint(base, &at, &tooLong)
+                var value = EventBatchDecoder.varint(base, &at, &tooLong)
+                if argument.isGoroutineDelta { value = GoroutineDelta.decode(value, previous: &previousGoroutine) }
                 if index < DecodedEvent.maxArguments {
                     slots.storeBytes(of: value, toByteOffset: index &* 8, as: UInt64.self)
                 } else if index == Int(layout.farGoroutineArgument) {

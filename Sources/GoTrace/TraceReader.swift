@@ -15,7 +15,8 @@
 //      held, so memory is bounded by (number of Ms) x (chunk size) plus the index, the string and stack
 //      tables — never by the number of events. A chunk whose payload fails its CRC, does not inflate, or
 //      holds a malformed event is reported; the events decoded before the damage are kept, the rest of
-//      that chunk skipped.
+//      that chunk skipped. In a version-2 file a chunk's goroutine arguments are deltas from 0 at its start
+//      (GoroutineDelta.swift), so a chunk still decodes without the ones before it.
 //
 // Ordering guarantee: the events come out with non-decreasing `ticks`, ties broken by M id and then by
 // position in that M's stream — a total, deterministic order. Within a chunk, timestamps cannot decrease
@@ -235,6 +236,8 @@ public final class TraceReader: Sequence, IteratorProtocol {
 
     /// The spec used for each wire code: built-in, extended or supplied by the file's kind table.
     public private(set) var kinds = KindCatalogue()
+    /// Whether the file's events chunks store goroutine arguments as deltas (version 2 on: GoroutineDelta).
+    private var goroutineDeltas = false
     /// Loads every chunk (nil: the file could not be opened); `payloadBuffer` is its reused destination.
     private let loader: ChunkLoader?
     private var payloadBuffer = PayloadBuffer()
@@ -322,6 +325,7 @@ public final class TraceReader: Sequence, IteratorProtocol {
         switch FileHeader.decode(bytes[...]) {
         case .success(let (header, size)):
             self.header = header
+            goroutineDeltas = GoroutineDelta.applies(toFormatVersion: header.version)
             return size
         case .failure(.notATrace): report(0, .notATrace)
         case .failure(.unsupportedVersion(let version)): report(8, .unsupportedVersion(version))
@@ -414,6 +418,8 @@ public final class TraceReader: Sequence, IteratorProtocol {
         }
         var cursor = PayloadCursor(payload)
         var ticks = entry.header.baseTicks
+        // Every chunk starts its goroutine deltas from 0, so it decodes without the chunks before it.
+        var previousGoroutine: UInt64 = 0
         var events: [TraceEvent] = []
         events.reserveCapacity(Int(Swift.min(entry.header.eventCount, 1 << 16)))
         while !cursor.isAtEnd {
@@ -426,7 +432,9 @@ public final class TraceReader: Sequence, IteratorProtocol {
                 corruptChunkCount += 1
                 break
             }
-            guard let delta = cursor.readVarint(), let arguments = readArguments(spec, &cursor) else {
+            guard let delta = cursor.readVarint(),
+                  let arguments = readArguments(spec, &cursor, previousGoroutine: &previousGoroutine)
+            else {
                 report(entry.offset, .corruptChunk(reason: "malformed \(spec.name) event at payload byte \(eventOffset)"))
                 corruptChunkCount += 1
                 break
@@ -447,14 +455,19 @@ public final class TraceReader: Sequence, IteratorProtocol {
         return events
     }
 
-    private func readArguments(_ spec: EventKindSpec, _ cursor: inout PayloadCursor) -> [TraceValue]? {
+    /// The arguments of one event of `spec`, goroutine deltas resolved against `previousGoroutine` in a
+    /// version-2 file; nil if they are malformed.
+    private func readArguments(_ spec: EventKindSpec, _ cursor: inout PayloadCursor, previousGoroutine: inout UInt64)
+        -> [TraceValue]?
+    {
         var values: [TraceValue] = []
         values.reserveCapacity(spec.arguments.count)
         for argument in spec.arguments {
             switch argument.wireType {
             case .uvarint:
-                guard let value = cursor.readVarint() else { return nil }
-                values.append(.number(value))
+                guard let wire = cursor.readVarint() else { return nil }
+                let isDelta = goroutineDeltas && argument.isGoroutineDelta
+                values.append(.number(isDelta ? GoroutineDelta.decode(wire, previous: &previousGoroutine) : wire))
             case .uvarintList:
                 // Each item takes at least one byte, so a count above the bytes left is malformed.
                 guard let count = cursor.readVarint(), count <= UInt64(TraceLimits.maxListCount),

@@ -60,7 +60,9 @@ final class FastEventSource {
     private let header: FileHeader
     // Exclusivity: this object's stored properties are never accessed re-entrantly (no mutation calls out to code
     // that touches them), so their dynamic checks are off; they cost 17-45% of `gotrace report` (docs/performance.md).
-    @exclusivity(unchecked) private var decoder = EventBatchDecoder(specs: EventKindSpec.builtInByCode)
+    /// Replaced by the file's own (its kind table and format version) in init, which requires a kind table.
+    @exclusivity(unchecked) private var decoder = EventBatchDecoder(specs: EventKindSpec.builtInByCode,
+                                                                    formatVersion: traceFormatVersion)
     @exclusivity(unchecked) private var prefetcher: ChunkPrefetcher?
     /// Safety: allocated once in init for `streamCount` streams, deinitialised and freed in deinit; only this
     /// object touches it, from one thread. A raw buffer rather than an array so that the per-event accesses
@@ -100,7 +102,7 @@ final class FastEventSource {
                 guard case .success = loader.load(location, into: &scratch),
                       let specs = KindTableCodec.decode(Array(scratch.bytes)) else { return nil }
                 kinds.adopt(specs)
-                decoder = EventBatchDecoder(specs: kinds.specs)
+                decoder = EventBatchDecoder(specs: kinds.specs, formatVersion: header.version)
                 sawKindTable = true
             case .end:
                 if case .success = loader.load(location, into: &scratch), let end = EndChunk.decode(Array(scratch.bytes)) {

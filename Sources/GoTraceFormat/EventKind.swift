@@ -32,9 +32,9 @@ public struct EventKind: RawRepresentable, Hashable, Sendable, CustomStringConve
     @inlinable
     public init(rawValue: UInt8) { self.rawValue = rawValue }
 
-    /// The largest code a kind may have. The kind byte's high bit is reserved in format version 1 (it must
-    /// be 0) so that a later version can use it as a flag — e.g. "the goroutine argument equals the M's
-    /// running goroutine and is omitted", which would save a byte on most scheduling events.
+    /// The largest code a kind may have. The kind byte's high bit is reserved in format versions 1 and 2 (it
+    /// must be 0) so that a later version can use it as a flag. (Version 2 shrank goroutine arguments with
+    /// deltas instead of the flag once planned here; GoroutineDelta.swift says why.)
     public static let maxCode: UInt8 = 0x7f
 
     // Metadata kinds. Codes below 16 are reserved for metadata.

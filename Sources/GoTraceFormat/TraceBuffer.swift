@@ -6,8 +6,10 @@
 // thread that touches it, so the fast path has no locks and no atomics. The buffer is one fixed allocation:
 // room for a chunk header followed by `capacity` bytes of payload. Events are appended to the payload as
 //     kind byte | varint (ticks - previous ticks) | one varint per argument
-// (see docs/trace-format.md). When the buffer is full the runtime seals it into a chunk, hands the bytes to
-// a `TraceFileWriter` (or its own background thread), and keeps emitting into the now empty buffer.
+// where a goroutine argument's varint holds its zigzagged difference from the chunk's previous goroutine
+// argument (format version 2: GoroutineDelta.swift; docs/trace-format.md). When the buffer is full the runtime
+// seals it into a chunk, hands the bytes to a `TraceFileWriter` (or its own background thread), and keeps
+// emitting into the now empty buffer.
 //
 // Protocol for the runtime, per M:
 //   1. `let buffer = TraceBuffer(baseTicks: startTicks)` when the M starts tracing.
@@ -20,8 +22,15 @@
 //      `noteDropped()`; the count travels in the next chunk's header.
 //
 // Invariants: `cursor + (bytes of the event being written) <= capacity` is checked before any store, with
-// a conservative bound of 10 bytes per varint; timestamps within a chunk never decrease (a tick value
-// smaller than the previous one is recorded as a zero delta), so a chunk is sorted by construction.
+// a conservative bound of 10 bytes per varint (a zigzagged delta too); timestamps within a chunk never
+// decrease (a tick value smaller than the previous one is recorded as a zero delta), so a chunk is sorted by
+// construction; `previousGoroutine` is 0 whenever a chunk begins (init, and every seal) and changes only with
+// a recorded event, so the chunk decodes on its own.
+//
+// Which arguments are goroutines: a 256-byte table of per-kind bit masks, built from `EventKindSpec.builtIn`
+// when the buffer is made and read through an instance `let` — one byte load per event. Rejected: looking
+// the spec up per event (an array of arrays, reference counting) and a `static let` table (a `swift_once`
+// check on every use).
 //
 // Why a final class holding pointers: the hot state lives in raw memory behind `let` pointers so that no
 // Swift exclusivity check (a runtime call for class `var`s) sits on the fast path, and the runtime can
@@ -40,6 +49,8 @@ public final class TraceBuffer: @unchecked Sendable {
         @usableFromInline var baseTicks: UInt64
         @usableFromInline var eventCount: Int
         @usableFromInline var droppedEvents: Int
+        /// The value of this chunk's last goroutine argument, 0 before the first (see GoroutineDelta.swift).
+        @usableFromInline var previousGoroutine: UInt64
     }
 
     /// Payload bytes this buffer holds at most; also the upper bound of a sealed chunk's raw payload.
@@ -48,6 +59,9 @@ public final class TraceBuffer: @unchecked Sendable {
     /// Start of the whole allocation: `ChunkHeader.encodedSize` bytes of header room, then the payload.
     @usableFromInline let storage: UnsafeMutableRawPointer
     @usableFromInline let payload: UnsafeMutableRawPointer
+    /// Indexed by kind code: bit `i` set when argument `i` of that kind is a goroutine argument. 256 entries, so
+    /// any `EventKind`'s raw value indexes it without a check; the fixed-arity `emit`s take at most 5 arguments.
+    @usableFromInline let goroutineArguments: UnsafeMutablePointer<UInt8>
 
     /// The smallest capacity accepted: it must hold the largest single event (a maximal string definition).
     public static let minimumCapacity = 8 * 1024
@@ -70,14 +84,20 @@ public final class TraceBuffer: @unchecked Sendable {
         payload = storage.advanced(by: ChunkHeader.encodedSize)
         state = UnsafeMutablePointer<State>.allocate(capacity: 1)
         state.initialize(to: State(cursor: 0, lastTicks: baseTicks, baseTicks: baseTicks, eventCount: 0,
-                                   droppedEvents: 0))
+                                   droppedEvents: 0, previousGoroutine: 0))
+        goroutineArguments = .allocate(capacity: 256)
+        goroutineArguments.initialize(repeating: 0, count: 256)
+        for spec in EventKindSpec.builtIn where spec.isFixedArity {
+            goroutineArguments[Int(spec.kind.rawValue)] = UInt8(truncatingIfNeeded: spec.goroutineDeltaMask)
+        }
     }
 
     deinit {
-        // Safety: both allocations are owned by this object and nothing else frees them.
+        // Safety: the allocations are owned by this object and nothing else frees them.
         state.deinitialize(count: 1)
         state.deallocate()
         storage.deallocate()
+        goroutineArguments.deallocate()
     }
 
     /// Events recorded since the last seal.
@@ -107,6 +127,16 @@ public final class TraceBuffer: @unchecked Sendable {
         state.pointee.eventCount &+= 1
     }
 
+    /// Writes argument `index` at `offset` and returns the offset after it: as a zigzagged delta from `previous`
+    /// (which then becomes `value`) when bit `index` of `goroutines` says it is a goroutine, else as it is.
+    /// Precondition: `maxVarintBytes` bytes are free at `offset`.
+    @inlinable @inline(__always)
+    func writeArgument(_ value: UInt64, _ index: Int, _ goroutines: UInt8, _ previous: inout UInt64,
+                       at offset: Int) -> Int {
+        let wire = goroutines & (1 &<< index) != 0 ? GoroutineDelta.encode(value, previous: &previous) : value
+        return writeVarint(wire, to: payload, at: offset)
+    }
+
     /// Whether an event of `argumentCount` varint arguments surely fits.
     @inlinable @inline(__always)
     func hasRoom(forArguments argumentCount: Int) -> Bool {
@@ -134,8 +164,11 @@ public final class TraceBuffer: @unchecked Sendable {
     public func emit(_ kind: EventKind, at ticks: UInt64, _ a: UInt64) -> Bool {
         TraceBuffer.checkArity(kind, 1)
         guard hasRoom(forArguments: 1) else { return false }
+        let goroutines = goroutineArguments[Int(kind.rawValue)]
+        var previous = state.pointee.previousGoroutine
         var offset = writeEventHead(kind, ticks, at: state.pointee.cursor)
-        offset = writeVarint(a, to: payload, at: offset)
+        offset = writeArgument(a, 0, goroutines, &previous, at: offset)
+        state.pointee.previousGoroutine = previous
         commitEvent(endingAt: offset)
         return true
     }
@@ -145,9 +178,12 @@ public final class TraceBuffer: @unchecked Sendable {
     public func emit(_ kind: EventKind, at ticks: UInt64, _ a: UInt64, _ b: UInt64) -> Bool {
         TraceBuffer.checkArity(kind, 2)
         guard hasRoom(forArguments: 2) else { return false }
+        let goroutines = goroutineArguments[Int(kind.rawValue)]
+        var previous = state.pointee.previousGoroutine
         var offset = writeEventHead(kind, ticks, at: state.pointee.cursor)
-        offset = writeVarint(a, to: payload, at: offset)
-        offset = writeVarint(b, to: payload, at: offset)
+        offset = writeArgument(a, 0, goroutines, &previous, at: offset)
+        offset = writeArgument(b, 1, goroutines, &previous, at: offset)
+        state.pointee.previousGoroutine = previous
         commitEvent(endingAt: offset)
         return true
     }
@@ -157,10 +193,13 @@ public final class TraceBuffer: @unchecked Sendable {
     public func emit(_ kind: EventKind, at ticks: UInt64, _ a: UInt64, _ b: UInt64, _ c: UInt64) -> Bool {
         TraceBuffer.checkArity(kind, 3)
         guard hasRoom(forArguments: 3) else { return false }
+        let goroutines = goroutineArguments[Int(kind.rawValue)]
+        var previous = state.pointee.previousGoroutine
         var offset = writeEventHead(kind, ticks, at: state.pointee.cursor)
-        offset = writeVarint(a, to: payload, at: offset)
-        offset = writeVarint(b, to: payload, at: offset)
-        offset = writeVarint(c, to: payload, at: offset)
+        offset = writeArgument(a, 0, goroutines, &previous, at: offset)
+        offset = writeArgument(b, 1, goroutines, &previous, at: offset)
+        offset = writeArgument(c, 2, goroutines, &previous, at: offset)
+        state.pointee.previousGoroutine = previous
         commitEvent(endingAt: offset)
         return true
     }
@@ -172,11 +211,14 @@ public final class TraceBuffer: @unchecked Sendable {
     ) -> Bool {
         TraceBuffer.checkArity(kind, 4)
         guard hasRoom(forArguments: 4) else { return false }
+        let goroutines = goroutineArguments[Int(kind.rawValue)]
+        var previous = state.pointee.previousGoroutine
         var offset = writeEventHead(kind, ticks, at: state.pointee.cursor)
-        offset = writeVarint(a, to: payload, at: offset)
-        offset = writeVarint(b, to: payload, at: offset)
-        offset = writeVarint(c, to: payload, at: offset)
-        offset = writeVarint(d, to: payload, at: offset)
+        offset = writeArgument(a, 0, goroutines, &previous, at: offset)
+        offset = writeArgument(b, 1, goroutines, &previous, at: offset)
+        offset = writeArgument(c, 2, goroutines, &previous, at: offset)
+        offset = writeArgument(d, 3, goroutines, &previous, at: offset)
+        state.pointee.previousGoroutine = previous
         commitEvent(endingAt: offset)
         return true
     }
@@ -189,12 +231,15 @@ public final class TraceBuffer: @unchecked Sendable {
     ) -> Bool {
         TraceBuffer.checkArity(kind, 5)
         guard hasRoom(forArguments: 5) else { return false }
+        let goroutines = goroutineArguments[Int(kind.rawValue)]
+        var previous = state.pointee.previousGoroutine
         var offset = writeEventHead(kind, ticks, at: state.pointee.cursor)
-        offset = writeVarint(a, to: payload, at: offset)
-        offset = writeVarint(b, to: payload, at: offset)
-        offset = writeVarint(c, to: payload, at: offset)
-        offset = writeVarint(d, to: payload, at: offset)
-        offset = writeVarint(e, to: payload, at: offset)
+        offset = writeArgument(a, 0, goroutines, &previous, at: offset)
+        offset = writeArgument(b, 1, goroutines, &previous, at: offset)
+        offset = writeArgument(c, 2, goroutines, &previous, at: offset)
+        offset = writeArgument(d, 3, goroutines, &previous, at: offset)
+        offset = writeArgument(e, 4, goroutines, &previous, at: offset)
+        state.pointee.previousGoroutine = previous
         commitEvent(endingAt: offset)
         return true
     }
@@ -230,16 +275,23 @@ public final class TraceBuffer: @unchecked Sendable {
     /// table gives `kind` (for kinds unknown to this build, any shapes are accepted — they become the
     /// writer's kind-table entry only if registered there). Lists and byte strings over the limits are
     /// truncated. Returns false, recording nothing, if the buffer must be sealed first.
+    ///
+    /// - Parameter spec: `kind`'s entry in the kind table the file carries, when that is not the built-in one
+    ///   (a kind this build does not know): its goroutine arguments are then written as deltas too. Without
+    ///   it, a kind this build does not know is written as if it had no goroutine arguments.
     @discardableResult
-    public func emit(_ kind: EventKind, at ticks: UInt64, arguments: [TraceValue]) -> Bool {
-        if let spec = kind.spec {
+    public func emit(_ kind: EventKind, at ticks: UInt64, arguments: [TraceValue], spec: EventKindSpec? = nil) -> Bool {
+        let spec = spec ?? kind.spec
+        if let spec {
             precondition(spec.arguments.count == arguments.count, "wrong argument count for \(kind)")
         }
+        var previous = state.pointee.previousGoroutine
         var encoded: [UInt8] = []
-        for argument in arguments {
+        for (index, argument) in arguments.enumerated() {
             switch argument {
             case .number(let value):
-                appendVarint(value, to: &encoded)
+                let isGoroutine = spec?.arguments[index].isGoroutineDelta ?? false
+                appendVarint(isGoroutine ? GoroutineDelta.encode(value, previous: &previous) : value, to: &encoded)
             case .numbers(let values):
                 let kept = values.prefix(TraceLimits.maxListCount)
                 appendVarint(UInt64(kept.count), to: &encoded)
@@ -257,6 +309,7 @@ public final class TraceBuffer: @unchecked Sendable {
             payload.advanced(by: offset).copyMemory(from: source.baseAddress!, byteCount: source.count)
         }
         offset += encoded.count
+        state.pointee.previousGoroutine = previous
         commitEvent(endingAt: offset)
         return true
     }
@@ -281,8 +334,9 @@ public final class TraceBuffer: @unchecked Sendable {
         // Safety: `storage` has `encodedSize` bytes of header room before the payload.
         header.encode(into: UnsafeMutableRawBufferPointer(start: storage, count: ChunkHeader.encodedSize))
         defer {
+            // A new chunk: deltas restart from the tick value, goroutine deltas from 0 (see the design note).
             state.pointee = State(cursor: 0, lastTicks: current.lastTicks, baseTicks: current.lastTicks,
-                                  eventCount: 0, droppedEvents: 0)
+                                  eventCount: 0, droppedEvents: 0, previousGoroutine: 0)
         }
         return try body(UnsafeRawBufferPointer(start: storage, count: ChunkHeader.encodedSize + current.cursor))
     }

@@ -1,4 +1,4 @@
-// Byte layout of the file header and of chunk headers (format version 1).
+// Byte layout of the file header and of chunk headers (format versions 1 and 2: the same layouts).
 //
 // Design note
 // -----------
@@ -32,8 +32,10 @@ public enum TraceLimits {
     public static let maxHeaderSize = 4096
 }
 
-/// The format version this build writes and the newest it reads.
-public let traceFormatVersion: UInt16 = 1
+/// The format version this build writes and the newest it reads. It reads every version from 1 on: version 2
+/// differs from 1 only in how events chunks store goroutine arguments (`GoroutineDelta`), and each reader
+/// of event payloads chooses by `FileHeader.version`.
+public let traceFormatVersion: UInt16 = 2
 
 /// What a chunk holds.
 public struct ChunkType: RawRepresentable, Hashable, Sendable {
@@ -57,6 +59,8 @@ public struct FileHeader: Equatable, Sendable {
     /// Size of the header this build writes. Readers honour the size stored in the file.
     public static let encodedSize = 48
 
+    /// The version the file was written in; how its events chunks store goroutine arguments depends on it
+    /// (`GoroutineDelta.applies(toFormatVersion:)`).
     public var version: UInt16 = traceFormatVersion
     /// Clock frequency of every tick value in the file: ticks per second (1_000_000_000 for nanoseconds).
     public var ticksPerSecond: UInt64

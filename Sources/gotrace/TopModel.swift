@@ -69,7 +69,8 @@ struct TopModel {
     }
 
     private var fileHeader: FileHeader?
-    private var decoder = EventBatchDecoder(specs: EventKindSpec.builtInByCode)
+    /// Rebuilt for the stream's format version (its file header) and kind table as they arrive.
+    private var decoder = EventBatchDecoder(specs: EventKindSpec.builtInByCode, formatVersion: traceFormatVersion)
     private var streams: [UInt64: StreamDecodeState] = [:]
     private var strings: [UInt64: String] = [:]
     private var stacks: [UInt64: [UInt64]] = [:]
@@ -94,6 +95,7 @@ struct TopModel {
         switch unit {
         case .fileHeader(_, let header):
             fileHeader = header
+            decoder = EventBatchDecoder(specs: EventKindSpec.builtInByCode, formatVersion: header.version)
             intervalStart = header.startTicks
             nowTicks = header.startTicks
         case .chunk(let bytes, let header):
@@ -101,7 +103,8 @@ struct TopModel {
                let specs = KindTableCodec.decode(payload) {
                 var kinds = KindCatalogue()
                 kinds.adopt(specs)
-                decoder = EventBatchDecoder(specs: kinds.specs)
+                decoder = EventBatchDecoder(specs: kinds.specs,
+                                            formatVersion: fileHeader?.version ?? traceFormatVersion)
             } else if header.type == .events {
                 decode(bytes, header)
             }

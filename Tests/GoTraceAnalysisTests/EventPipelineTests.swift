@@ -45,6 +45,8 @@ struct MultiMachineTrace {
             for first in stride(from: 0, to: eventsPerMachine, by: eventsPerChunk) {
                 var chunk = Chunk(machine: m, sequence: UInt64(machineChunks.count), offset: 0, size: 0, baseTicks: last,
                                   payload: [], events: [])
+                // Goroutine arguments are deltas from the chunk's previous one, from 0 (docs/trace-format.md §5.1).
+                var previousGoroutine: UInt64 = 0
                 for k in first..<min(first + eventsPerChunk, eventsPerMachine) {
                     let time = UInt64(k) * UInt64(machines) * 10 + m
                     let goroutine = 100 * m + UInt64(k % 3)
@@ -71,7 +73,13 @@ struct MultiMachineTrace {
                         continue
                     }
                     chunk.payload[kindIndex] = event.kind
-                    for argument in event.arguments { appendVarint(argument, to: &chunk.payload) }
+                    // start, park and unpark: their goroutine, and unpark's waker (argument 1).
+                    let goroutines = event.kind == EventKind.unpark.rawValue ? 2 : 1
+                    for (index, argument) in event.arguments.enumerated() {
+                        let isGoroutine = index < goroutines
+                        let wire = isGoroutine ? GoroutineDelta.encode(argument, previous: &previousGoroutine) : argument
+                        appendVarint(wire, to: &chunk.payload)
+                    }
                     chunk.events.append(event)
                 }
                 machineChunks.append(chunk)

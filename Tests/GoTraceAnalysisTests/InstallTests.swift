@@ -45,7 +45,7 @@ import Testing
             for directory in [prefix, elsewhere, emptyHome] { try? FileManager.default.removeItem(atPath: directory) }
         }
         let installation = try Self.install(into: prefix)
-        #expect(installation.output.contains("==> installed gotrace 0.1.0 (trace format 1):"))
+        #expect(installation.output.contains("==> installed gotrace 0.1.0 (trace format 2):"))
         #expect(installation.output.contains(prefix + "/lib/gotrace/plugins/libLeakAnalyzer.so"))
 
         // Only gotrace in bin/: the "directory of the executable" rule has nothing to find there.
@@ -58,7 +58,7 @@ import Testing
 
         let version = try run(["--version"])
         #expect(version.status == 0)
-        #expect(version.output == "gotrace 0.1.0 (trace format 1)\n")
+        #expect(version.output == "gotrace 0.1.0 (trace format 2)\n")
 
         let listing = try run(["plugins", "--format", "json"])
         #expect(listing.status == 0, "\(listing.error)")

@@ -6,9 +6,12 @@ import GoTrace
 ///
 /// Events are encoded here rather than through `TraceBuffer` so that a test can write kinds and arguments
 /// the built-in table does not have yet (a custom kind table): that is how the proposed mutex-holder events
-/// are exercised before the format has them.
+/// are exercised before the format has them. The file is of the current format version: goroutine arguments
+/// are deltas within their chunk (docs/trace-format.md §5.1), by the roles of the kinds a reader merges.
 struct SyntheticTrace {
-    var kinds: [EventKindSpec]
+    let kinds: [EventKindSpec]
+    /// `kinds` merged into the built-in table as a reader merges them: which arguments are goroutines.
+    private let specs: [EventKindSpec?]
     var payload: [UInt8] = []
     var chunks: [UInt8] = []
     var eventsInChunk: UInt32 = 0
@@ -17,8 +20,14 @@ struct SyntheticTrace {
     var lastTicks: UInt64 = 0
     var chunkBase: UInt64 = 0
     var sequence: UInt64 = 0
+    var previousGoroutine: UInt64 = 0
 
-    init(kinds: [EventKindSpec] = EventKindSpec.builtIn) { self.kinds = kinds }
+    init(kinds: [EventKindSpec] = EventKindSpec.builtIn) {
+        self.kinds = kinds
+        var catalogue = KindCatalogue()
+        catalogue.adopt(kinds)
+        specs = catalogue.specs
+    }
 
     /// Events not yet encoded; sorted by time (stably) when the file is made, so scenarios may be written
     /// goroutine by goroutine.
@@ -30,14 +39,21 @@ struct SyntheticTrace {
     }
 
     private mutating func encode(_ kind: EventKind, at time: UInt64, _ arguments: [TraceValue]) {
-        if eventsInChunk == 0 { chunkBase = lastTicks }
+        if eventsInChunk == 0 {
+            chunkBase = lastTicks
+            previousGoroutine = 0
+        }
         payload.append(kind.rawValue)
         let ticks = max(time, lastTicks)
         appendVarint(ticks - lastTicks, to: &payload)
         lastTicks = ticks
-        for argument in arguments {
+        let roles = specs[Int(kind.rawValue)]?.arguments ?? []
+        for (index, argument) in arguments.enumerated() {
             switch argument {
-            case .number(let value): appendVarint(value, to: &payload)
+            case .number(let value):
+                let isGoroutine = index < roles.count && roles[index].isGoroutineDelta
+                let wire = isGoroutine ? GoroutineDelta.encode(value, previous: &previousGoroutine) : value
+                appendVarint(wire, to: &payload)
             case .numbers(let values):
                 appendVarint(UInt64(values.count), to: &payload)
                 for value in values { appendVarint(value, to: &payload) }

@@ -131,13 +131,13 @@ struct GoldenTraceTests {
         #expect(missing.status == 1)
         #expect(missing.standardError.hasPrefix("no-such-file.gtrace: offset 0: cannot open"))
         var newer = try Data(contentsOf: BuiltProducts.packageRoot.appendingPathComponent("traces/basic.gtrace"))
-        newer[8] = 2
+        newer[8] = 3
         let newerPath = temporaryTracePath()
         defer { try? FileManager.default.removeItem(atPath: newerPath) }
         try newer.write(to: URL(fileURLWithPath: newerPath))
         let future = try run(gotrace, ["stat", newerPath])
         #expect(future.status == 1)
-        #expect(future.standardError == "\(newerPath): offset 8: unsupported format version 2 (this build reads up to 1)\n")
+        #expect(future.standardError == "\(newerPath): offset 8: unsupported format version 3 (this build reads up to 2)\n")
     }
 }
 

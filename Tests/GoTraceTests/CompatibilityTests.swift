@@ -8,8 +8,9 @@ import Testing
     /// argument to `start`.
     static func traceFromNewerWriter() -> [UInt8] {
         var specs = EventKindSpec.builtIn
-        specs.append(EventKindSpec(EventKind(rawValue: 100), "future-kind",
-                                   [.init("goroutine", .goroutine), .init("note", .text, wire: .bytes)]))
+        let future = EventKindSpec(EventKind(rawValue: 100), "future-kind",
+                                   [.init("goroutine", .goroutine), .init("note", .text, wire: .bytes)])
+        specs.append(future)
         if let index = specs.firstIndex(where: { $0.kind == .start }) {
             specs[index].arguments.append(.init("priority", .number))
         }
@@ -23,10 +24,12 @@ import Testing
         bytes += ChunkHeader(type: ChunkType(rawValue: 9), rawPayloadSize: 3, storedPayloadSize: 3,
                              payloadCRC: crc32(of: opaque[...])).encoded() + opaque
         let buffer = TraceBuffer()
-        buffer.emit(EventKind(rawValue: 100), at: 5, arguments: [.number(3), .bytes(Array("hi".utf8))])
+        // The newer writer knows kind 100: its goroutine argument is a delta like any other (3 - 0, zigzagged: 6).
+        buffer.emit(EventKind(rawValue: 100), at: 5, arguments: [.number(3), .bytes(Array("hi".utf8))], spec: future)
         buffer.emit(EventKind.start, at: 6, arguments: [.number(3)])
         buffer.emit(.end, at: 7, 3)
         var raw = buffer.sealChunk(machine: 1, sequence: 0)
+        #expect(raw[ChunkHeader.encodedSize...].prefix(3) == [100, 5, 6])
         // Give `start` its extra argument by hand: a newer writer's start event is one varint longer.
         let startOffset = ChunkHeader.encodedSize + 1 + 1 + 1 + 1 + 2  // kind, delta, g, length, "hi"
         raw.insert(42, at: startOffset + 3)

@@ -104,7 +104,7 @@ import Testing
         newer[8] = 9
         let future = readAll(newer)
         #expect(future.reader.fatalDiagnostic?.problem == .unsupportedVersion(9))
-        #expect(future.reader.fatalDiagnostic?.description == "test.gtrace: offset 8: unsupported format version 9 (this build reads up to 1)")
+        #expect(future.reader.fatalDiagnostic?.description == "test.gtrace: offset 8: unsupported format version 9 (this build reads up to 2)")
 
         #expect(readAll([]).reader.fatalDiagnostic?.problem == .notATrace)
         #expect(readAll(Array(FileHeader.magic.prefix(5))).reader.fatalDiagnostic != nil)

@@ -37,12 +37,13 @@ import Testing
         Array(payload) + Array(repeating: 0, count: EventBatchDecoder.paddingBytes)
     }
 
-    /// Decodes `payload` (unpadded length `size` inside `bytes`) in runs of `capacity`.
-    static func decodeAll(_ bytes: [UInt8], size: Int, baseTicks: UInt64, capacity: Int)
-        -> (events: [DecodedEvent], ends: [DecodeRunEnd], position: Int)
-    {
-        let decoder = EventBatchDecoder(specs: EventKindSpec.builtInByCode)
-        var state = StreamDecodeState(startTicks: 0)
+    /// Decodes `payload` (unpadded length `size` inside `bytes`) in runs of `capacity`, as a chunk of a file of
+    /// `formatVersion` whose kinds are `specs`; `state` carries over from a previous chunk if given.
+    static func decodeAll(
+        _ bytes: [UInt8], size: Int, baseTicks: UInt64, capacity: Int, formatVersion: UInt16 = traceFormatVersion,
+        specs: [EventKindSpec?] = EventKindSpec.builtInByCode, state: inout StreamDecodeState
+    ) -> (events: [DecodedEvent], ends: [DecodeRunEnd], position: Int) {
+        let decoder = EventBatchDecoder(specs: specs, formatVersion: formatVersion)
         state.beginChunk(baseTicks: baseTicks)
         var position = 0
         var events: [DecodedEvent] = []
@@ -62,6 +63,15 @@ import Testing
             }
         }
         return (events, ends, position)
+    }
+
+    static func decodeAll(
+        _ bytes: [UInt8], size: Int, baseTicks: UInt64, capacity: Int, formatVersion: UInt16 = traceFormatVersion,
+        specs: [EventKindSpec?] = EventKindSpec.builtInByCode
+    ) -> (events: [DecodedEvent], ends: [DecodeRunEnd], position: Int) {
+        var state = StreamDecodeState(startTicks: 0)
+        return decodeAll(bytes, size: size, baseTicks: baseTicks, capacity: capacity, formatVersion: formatVersion,
+                         specs: specs, state: &state)
     }
 
     @Test(arguments: [1, 3, 256])

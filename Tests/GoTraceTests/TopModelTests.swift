@@ -5,20 +5,19 @@ import Testing
 /// `gotrace top`'s model (TopModel.swift) on chunks built by hand: each M's chunks reach it in the order that
 /// M flushed them, not in time order across Ms.
 @Suite struct TopModelTests {
-    /// One events chunk of machine `machine`: `events` are (kind, ticks, arguments), in time order.
+    /// One events chunk of machine `machine`, as the runtime's writer seals it (raw, as on `gotrace record`'s
+    /// pipe): `events` are (kind, ticks, arguments), in time order.
     static func chunk(machine: UInt64, sequence: UInt64, _ events: [(EventKind, UInt64, [UInt64])]) -> TraceStreamFramer.Unit {
-        var payload: [UInt8] = []
-        var last: UInt64 = 0
+        let buffer = TraceBuffer(baseTicks: 0)
         for (kind, ticks, arguments) in events {
-            payload.append(kind.rawValue)
-            appendVarint(ticks - last, to: &payload)
-            last = ticks
-            for argument in arguments { appendVarint(argument, to: &payload) }
+            #expect(buffer.emit(kind, at: ticks, arguments: arguments.map { .number($0) }))
         }
-        let header = ChunkHeader(type: .events, machine: machine, sequence: sequence, baseTicks: 0, startTicks: events.first!.1,
-                                 endTicks: last, eventCount: UInt32(events.count), rawPayloadSize: UInt32(payload.count),
-                                 storedPayloadSize: UInt32(payload.count), payloadCRC: crc32(of: payload[...]))
-        return .chunk(bytes: header.encoded() + payload, header: header)
+        let bytes = buffer.sealChunk(machine: machine, sequence: sequence)
+        guard case .success(let (header, _)) = ChunkHeader.decode(bytes[...]) else {
+            Issue.record("a sealed chunk does not decode")
+            return .chunk(bytes: bytes, header: ChunkHeader(type: .events))
+        }
+        return .chunk(bytes: bytes, header: header)
     }
 
     static let chanReceive = UInt64(ParkReason.chanReceive.rawValue)

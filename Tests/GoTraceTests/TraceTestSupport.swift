@@ -6,9 +6,24 @@ struct TraceBuilder {
     var events: UInt64 = 0
     var chunks: UInt64 = 0
 
-    init(ticksPerSecond: UInt64 = 1_000_000_000, startTicks: UInt64 = 0) {
-        bytes = FileHeader(ticksPerSecond: ticksPerSecond, startTicks: startTicks, startWallTimeNanoseconds: 0)
-            .encoded() + KindTableCodec.chunk()
+    /// A file header of format `version` and a kind table of `kinds`.
+    init(ticksPerSecond: UInt64 = 1_000_000_000, startTicks: UInt64 = 0, version: UInt16 = traceFormatVersion,
+         kinds: [EventKindSpec] = EventKindSpec.builtIn) {
+        var header = FileHeader(ticksPerSecond: ticksPerSecond, startTicks: startTicks, startWallTimeNanoseconds: 0)
+        header.version = version
+        bytes = header.encoded() + KindTableCodec.chunk(for: kinds)
+    }
+
+    /// Appends an uncompressed events chunk of M `machine` around `payload`, event bytes written by hand. Its
+    /// start and end ticks are `baseTicks`: the readers time events by the base and the deltas alone.
+    mutating func append(payload: [UInt8], eventCount: UInt32, machine: UInt64, sequence: UInt64,
+                         baseTicks: UInt64 = 0) {
+        events += UInt64(eventCount)
+        chunks += 1
+        bytes += ChunkHeader(type: .events, machine: machine, sequence: sequence, baseTicks: baseTicks,
+                             startTicks: baseTicks, endTicks: baseTicks, eventCount: eventCount,
+                             rawPayloadSize: UInt32(payload.count), storedPayloadSize: UInt32(payload.count),
+                             payloadCRC: crc32(of: payload[...])).encoded() + payload
     }
 
     /// Seals `buffer` as a chunk of M `machine` and appends it (compressed unless told otherwise).
