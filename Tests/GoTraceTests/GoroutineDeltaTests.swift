@@ -53,30 +53,27 @@ import Testing
         }
     }
 
+    /// One event as "kind@ticks arguments gGOROUTINE", so that both readers compare against `expected` alike.
+    static func line(_ kind: UInt8, _ ticks: UInt64, _ arguments: [UInt64], _ goroutine: UInt64?) -> String {
+        "\(kind)@\(ticks) \(arguments) g\(goroutine.map(String.init) ?? "-")"
+    }
+    static let expectedLines = expected.map { line($0.0.rawValue, $0.1, $0.2, $0.3) }
+
     @Test(arguments: [UInt16(1), 2])
     func theReaderDecodesHandWrittenPayloads(version: UInt16) {
         let payload = version == 1 ? Self.versionOnePayload : Self.versionTwoPayload
         let events = Self.readerEvents(payload, version: version)
-        #expect(events.count == Self.expected.count)
-        for (event, (kind, ticks, arguments, goroutine)) in zip(events, Self.expected) {
-            #expect(event.kind == kind)
-            #expect(event.ticks == ticks)
-            #expect(event.arguments == arguments.map { .number($0) })
-            #expect(event.goroutine == goroutine)
-        }
+        #expect(events.map { Self.line($0.kind.rawValue, $0.ticks, $0.arguments.compactMap(\.number), $0.goroutine) }
+                == Self.expectedLines)
     }
 
     @Test(arguments: [UInt16(1), 2])
     func theBatchDecoderDecodesHandWrittenPayloads(version: UInt16) {
         let payload = version == 1 ? Self.versionOnePayload : Self.versionTwoPayload
         let events = Self.batchEvents(payload, version: version)
-        #expect(events.count == Self.expected.count)
-        for (event, (kind, ticks, arguments, goroutine)) in zip(events, Self.expected) {
-            #expect(event.kind == kind.rawValue)
-            #expect(event.ticks == ticks)
-            #expect((0..<arguments.count).map(event.argument) == arguments)
-            #expect(event.goroutine == goroutine)
-        }
+        #expect(events.map { event in
+            Self.line(event.kind, event.ticks, (0..<Int(event.argumentCount)).map(event.argument), event.goroutine)
+        } == Self.expectedLines)
     }
 
     @Test func theWriterProducesTheHandWrittenBytes() {
