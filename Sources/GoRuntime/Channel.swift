@@ -6,9 +6,8 @@
 //     the reverse (select records that lost their race are removed lazily and never delivered);
 //   - `senders` non-empty implies the buffer is full; `receivers` non-empty implies it is empty;
 //   - once `isClosed`, both queues are empty and stay empty.
-// Values pass through the wait record (`Sudog.element`, heap memory: for a goroutine's first record, the 32
-// bytes beside its context, Goroutine.init): a sender that finds a waiting receiver writes into the receiver's
-// record, never into the receiver's stack.
+// Values pass through the wait record (`Sudog.element`, heap memory): a sender that finds a
+// waiting receiver writes into the receiver's record, never into the receiver's stack.
 //
 // A send on a closed channel and a second close are fatal errors; receive from a closed channel
 // drains the buffer and then returns nil.

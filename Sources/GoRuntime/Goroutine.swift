@@ -109,8 +109,8 @@ final class Goroutine: @unchecked Sendable {
     // switch in and out (`status`, `id`, `context`, `stack`), the park (`parkLock`, `parkTimer`, `parkLocks`,
     // `waitReason`, `waitSinceTicks`) and the wait record (`spareSudog`) — comes first, within the record's
     // first 104 bytes, so that a hand-off to a goroutine whose record has gone cold (ring: 10,000 goroutines
-    // take turns) misses on two lines of it rather than four. The rest is read on spawn, exit, select or by
-    // diagnostics.
+    // take turns) touches two or three lines of it rather than four (docs/performance.md). The rest is read on
+    // spawn, exit, select or by diagnostics.
     //
     // The fields that diagnostics read from other threads (see the ownership note above) are relaxed
     // atomics, plain moves on x86-64, so that those reads are defined (and ThreadSanitizer-clean).
@@ -140,8 +140,6 @@ final class Goroutine: @unchecked Sendable {
     private let leakScopeWord = Atomic<Int64>(0)
     private let creatorPCWord = Atomic<UInt>(0)
     @exclusivity(unchecked) var sudogCache: [Sudog] = []
-    /// Whether a wait record of this goroutine has the value buffer beside the context (`makeSudog`).
-    @exclusivity(unchecked) private var lentInlineElement = false
     static let noStackSlot = UInt32.max
 
     var id: Int64 {
@@ -215,19 +213,8 @@ final class Goroutine: @unchecked Sendable {
     /// address computed once here rather than at every switch.
     let fiber: UnsafeMutablePointer<gort_fiber_t>
 
-    /// Value bytes of the goroutine's first wait record, kept in the context's allocation (`init`).
-    static var inlineElementBytes: Int { 32 }
-
     init() {
-        // One allocation, aligned to a cache line: the value buffer of the goroutine's first wait record (the one
-        // every plain channel operation uses), then the context. A sender writes a parked receiver's value there,
-        // and switching the receiver in reads the context from the same line, so a hand-off to a goroutine whose
-        // memory has gone cold (ring) misses on one line instead of two (docs/performance.md).
-        // Safety: the block is never freed (goroutine records live for good); the context starts 32 bytes in,
-        // a multiple of its alignment.
-        let block = UnsafeMutableRawPointer.allocate(
-            byteCount: Self.inlineElementBytes + MemoryLayout<GoroutineContext>.stride, alignment: 64)
-        context = (block + Self.inlineElementBytes).bindMemory(to: GoroutineContext.self, capacity: 1)
+        context = .allocate(capacity: 1)
         context.initialize(to: GoroutineContext(stackPointer: nil, exclusivityState: (0, 0)))
         // Safety: a field of the context, which this goroutine owns and never frees.
         fiber = UnsafeMutableRawPointer(context).advanced(by: MemoryLayout<GoroutineContext>.offset(of: \.fiber)!)
@@ -255,20 +242,10 @@ final class Goroutine: @unchecked Sendable {
 
     /// Returns a wait record for this goroutine, able to hold `size` bytes aligned to `alignment`.
     func acquireSudog(size: Int, alignment: Int) -> Sudog {
-        let sudog = spareSudog.take() ?? sudogCache.popLast() ?? makeSudog()
+        let sudog = spareSudog.take() ?? sudogCache.popLast() ?? Sudog()
         sudog.goroutine = self
         sudog.reserve(size: size, alignment: alignment)
         return sudog
-    }
-
-    /// A new wait record: the first one this goroutine record makes borrows the value buffer beside its context
-    /// (`init`), the others allocate their own.
-    private func makeSudog() -> Sudog {
-        if lentInlineElement { return Sudog() }
-        lentInlineElement = true
-        // Safety: the buffer lives as long as this record (for good), and only this record's sudogs use it.
-        return Sudog(borrowing: UnsafeMutableRawPointer(context) - Self.inlineElementBytes,
-                     capacity: Self.inlineElementBytes, alignment: Self.inlineElementBytes)
     }
 
     /// Consuming: the caller's record moves into the cache, without a retain and a release.
@@ -334,31 +311,16 @@ final class Sudog: @unchecked Sendable {
 
     private static let placeholder = Goroutine()
 
-    /// Whether `element` is this record's own allocation; otherwise it borrows its goroutine's buffer
-    /// (`Goroutine.makeSudog`), which it must not free.
-    @exclusivity(unchecked) var ownsElement: Bool
-
     init() {
         goroutineLink = Unmanaged.passUnretained(Sudog.placeholder)
         elementCapacity = 64
         elementAlignment = 16
         element = .allocate(byteCount: 64, alignment: 16)
-        ownsElement = true
-    }
-
-    /// A record whose values go to `buffer` (`capacity` bytes aligned to `alignment`), which outlives it.
-    init(borrowing buffer: UnsafeMutableRawPointer, capacity: Int, alignment: Int) {
-        goroutineLink = Unmanaged.passUnretained(Sudog.placeholder)
-        elementCapacity = capacity
-        elementAlignment = alignment
-        element = buffer
-        ownsElement = false
     }
 
     func reserve(size: Int, alignment: Int) {
         if size > elementCapacity || alignment > elementAlignment {
-            if ownsElement { element.deallocate() }
-            ownsElement = true
+            element.deallocate()
             elementCapacity = max(size, elementCapacity)
             elementAlignment = max(alignment, elementAlignment)
             element = .allocate(byteCount: elementCapacity, alignment: elementAlignment)
