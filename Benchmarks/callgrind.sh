@@ -97,23 +97,6 @@ else
   cycles_note="cycles: perf stat has no hardware counters here ($(head -c 120 "$WORK/perf.log" | tr '\n' ' '))"
 fi
 
-echo "| workload (1 P) | per | ours: instructions | Go $GO_PEER: instructions | ours ÷ Go |"
-echo "|---|---|---:|---:|---:|"
-for bench in $ONLY; do
-  read -r small large <<<"$(sizes "$bench")"
-  delta=$(($(operations "$bench" "$large") - $(operations "$bench" "$small")))
-  declare -A per=()
-  for impl in gotrace go; do
-    log "$bench: $impl at $small and $large"
-    a=$(instructions "$impl" "$bench" "$small")
-    b=$(instructions "$impl" "$bench" "$large")
-    per[$impl]=$(python3 -c "print(round(($b - $a) / $delta))")
-  done
-  ratio=$(python3 -c "print(f'{${per[gotrace]} / ${per[go]}:.2f}')")
-  echo "| $bench | $(unit "$bench") | ${per[gotrace]} | ${per[go]} | $ratio |"
-  unset per
-done
-
 # misses IMPL BENCH N: "D1mr D1mw" totals of one run under cachegrind.
 misses() {
   local impl=$1 bench=$2 n=$3 cmd
@@ -134,24 +117,39 @@ for line in open('$out.cg'):
 print(totals['D1mr'], totals['D1mw'])"
 }
 
+# One pass over the workloads: instructions per operation, and with MISSES=1 cachegrind's L1 misses per operation
+# (ring with its 10,000 goroutines there, as Benchmarks/run.sh runs it; its warm-up lap is the same at both sizes).
+instruction_rows=()
+miss_rows=()
+for bench in $ONLY; do
+  read -r small large <<<"$(sizes "$bench")"
+  delta=$(($(operations "$bench" "$large") - $(operations "$bench" "$small")))
+  declare -A per=() cells=()
+  for impl in gotrace go; do
+    log "$bench: $impl at $small and $large"
+    a=$(instructions "$impl" "$bench" "$small")
+    b=$(instructions "$impl" "$bench" "$large")
+    per[$impl]=$(python3 -c "print(round(($b - $a) / $delta))")
+    if [[ ${MISSES:-0} == 1 ]]; then
+      read -r reads_a writes_a <<<"$(misses "$impl" "$bench" "$small")"
+      read -r reads_b writes_b <<<"$(misses "$impl" "$bench" "$large")"
+      cells[$impl]=$(python3 -c "print(f'{($reads_b - $reads_a) / $delta:.2f} / {($writes_b - $writes_a) / $delta:.2f}')")
+    fi
+  done
+  ratio=$(python3 -c "print(f'{${per[gotrace]} / ${per[go]}:.2f}')")
+  instruction_rows+=("| $bench | $(unit "$bench") | ${per[gotrace]} | ${per[go]} | $ratio |")
+  miss_rows+=("| $bench | $(unit "$bench") | ${cells[gotrace]:-} | ${cells[go]:-} |")
+  unset per cells
+done
+
+echo "| workload (1 P) | per | ours: instructions | Go $GO_PEER: instructions | ours ÷ Go |"
+echo "|---|---|---:|---:|---:|"
+printf '%s\n' "${instruction_rows[@]}"
 if [[ ${MISSES:-0} == 1 ]]; then
   echo
   echo "| workload (1 P) | per | ours: L1 read / write misses | Go $GO_PEER: L1 read / write misses |"
   echo "|---|---|---:|---:|"
-  for bench in $ONLY; do
-    read -r small large <<<"$(sizes "$bench")"
-    # ring: 10,000 goroutines here, as Benchmarks/run.sh runs it; its warm-up lap is the same at both sizes.
-    delta=$(($(operations "$bench" "$large") - $(operations "$bench" "$small")))
-    declare -A cells=()
-    for impl in gotrace go; do
-      log "$bench: $impl under cachegrind at $small and $large"
-      read -r reads_a writes_a <<<"$(misses "$impl" "$bench" "$small")"
-      read -r reads_b writes_b <<<"$(misses "$impl" "$bench" "$large")"
-      cells[$impl]=$(python3 -c "print(f'{($reads_b - $reads_a) / $delta:.2f} / {($writes_b - $writes_a) / $delta:.2f}')")
-    done
-    echo "| $bench | $(unit "$bench") | ${cells[gotrace]} | ${cells[go]} |"
-    unset cells
-  done
+  printf '%s\n' "${miss_rows[@]}"
 fi
 echo
 echo "$cycles_note"
