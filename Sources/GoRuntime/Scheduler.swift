@@ -741,6 +741,8 @@ final class Scheduler: @unchecked Sendable {
                 stack.top, goroutineMain, Unmanaged.passUnretained(goroutine).toOpaque())
             gort_fiber_create(goroutine.fiber)
         }
+        // The context's line is read here first: its saved stack pointer names the lines the switch will need.
+        if let savedStackPointer = goroutine.context.pointee.stackPointer { gort_prefetch_resume(savedStackPointer) }
         goroutine.status = .running
         machine.current = goroutine
         // Copies the stack back if it was shrunk while parked.

@@ -46,11 +46,11 @@
 // bounds; deduplicated per M by a 64-bit hash of the PCs, which a hook computes in the walk itself and
 // looks up before storing any PC (gort_stack_hash); ids are process-unique, and an M defines
 // an id in its own stream before first using it, so every reference is preceded by its definition.
-// Timestamps: the TSC (rdtscp, ~10 ns) in units of 16 cycles (`tscTicksShift`) when the kernel's own
+// Timestamps: the TSC (rdtscp, ~16 ns) in units of 16 cycles (`tscTicksShift`) when the kernel's own
 // clocksource is the TSC — then it is invariant and synchronised across CPUs — calibrated against
-// CLOCK_MONOTONIC over 2 ms when a recording starts; otherwise CLOCK_MONOTONIC in nanoseconds (~20 ns here). Either way one clock
-// serves every CPU, so causally ordered events are ordered in time on every M (no "time stamps
-// out of order").
+// CLOCK_MONOTONIC over 2 ms when a recording starts; otherwise CLOCK_MONOTONIC in nanoseconds (~20 ns
+// here). Either way one clock serves every CPU, so causally ordered events are ordered in time on every
+// M (no "time stamps out of order").
 import CGoRuntime
 import GoTraceFormat
 import Synchronization
