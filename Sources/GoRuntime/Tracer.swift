@@ -952,7 +952,7 @@ final class Tracer: @unchecked Sendable {
         }
     }
 
-    /// Frames kept of a captured stack (Go's tracer keeps 128; 32 covers every runtime and test stack seen).
+    /// Frames kept of a captured stack, as before the hashing walk (Go's tracer keeps up to 128).
     private static var maxStackDepth: Int { 32 }
 
     /// The id the calling M's stream already gave the stack with this hash, if any.
