@@ -37,7 +37,7 @@ func temporaryTracePath() -> String {
 
 @Suite
 struct GoldenTraceTests {
-    static let goldenNames = ["basic", "truncated", "corrupt"]
+    static let goldenNames = ["basic-v2", "basic", "truncated", "corrupt"]
 
     /// `gotrace dump traces/NAME.gtrace` must print exactly traces/NAME.dump.txt (stdout) and
     /// traces/NAME.stderr.txt (stderr). Regenerate with traces/regenerate.sh when the format changes.
@@ -51,6 +51,24 @@ struct GoldenTraceTests {
         #expect(result.standardOutput == expectedOut)
         #expect(result.standardError == expectedErr)
         #expect(result.status == 0)
+    }
+
+    /// The same emitter's trace in both formats (traces/regenerate.sh) reads to the same events: the format-2
+    /// golden's dump is the format-1 golden's, line for line, but for the snapshots' `waited` argument, which the
+    /// format-1 file predates (its kind table gives `snapshot` four arguments).
+    @Test func bothFormatsOfTheBasicTraceReadTheSame() throws {
+        let root = BuiltProducts.packageRoot.appendingPathComponent("traces")
+        func header(_ name: String) throws -> (version: UInt16, lines: [String]) {
+            let bytes = try [UInt8](Data(contentsOf: root.appendingPathComponent("\(name).gtrace")))
+            let dump = try String(contentsOf: root.appendingPathComponent("\(name).dump.txt"), encoding: .utf8)
+            return (UInt16(bytes[8]) | UInt16(bytes[9]) << 8, dump.split(separator: "\n").map(String.init))
+        }
+        let version1 = try header("basic")
+        let version2 = try header("basic-v2")
+        #expect(version1.version == 1 && version2.version == 2)
+        let withoutWaited = version2.lines.map { $0.replacingOccurrences(of: " waited=0", with: "") }
+        #expect(withoutWaited == version1.lines)
+        #expect(version2.lines.filter { $0.contains(" snapshot ") && $0.hasSuffix(" waited=0") }.count == 2)
     }
 
     @Test func goldenTracesHaveTheExpectedShape() throws {
