@@ -948,7 +948,7 @@ final class Tracer: @unchecked Sendable {
         if let id = cachedStackID(hash) { return id }
         return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: Self.maxStackDepth) { pcs in
             let count = gort_capture_stack(pcs.baseAddress, Self.maxStackDepth, 1, low, high)
-            return stackID(UnsafeBufferPointer(rebasing: pcs[0..<count]))
+            return count == 0 ? 0 : definedStackID(UnsafeBufferPointer(rebasing: pcs[0..<count]), hash: hash)
         }
     }
 
@@ -969,6 +969,13 @@ final class Tracer: @unchecked Sendable {
         if pcs.isEmpty { return 0 }
         let hash = pcs.reduce(gort_stack_hash_seed(), gort_stack_hash_step)
         if let cached = cachedStackID(hash) { return cached }
+        return definedStackID(pcs, hash: hash)
+    }
+
+    /// The id of non-empty `pcs`, whose hash is `hash`, in the caller's stream: defined there now unless the
+    /// buffer's owner has it already (the M's own cache was just missed; a thread that is not an M, or an M whose
+    /// trace belongs to an older generation, is checked here).
+    private func definedStackID(_ pcs: UnsafeBufferPointer<UInt64>, hash: UInt64) -> UInt64 {
         var result: UInt64 = 0
         withBuffer { trace, now in
             if let id = trace.cachedStackID(hash) {
